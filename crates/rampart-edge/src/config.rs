@@ -1,0 +1,309 @@
+//! `edge.toml`: raw structs as written by operators, validated into [`EdgeConfig`].
+//!
+//! The edge holds no backend addresses and no LAN secrets: only how to reach the inner
+//! tier and the credentials for that link.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rampart_core::config::{ConfigError, Problems, Sections};
+use rampart_core::units::ByteSize;
+use rustls::{ClientConfig, ServerConfig};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    http_listen: Option<String>,
+    https_listen: Option<String>,
+    admin_listen: Option<String>,
+    tls_handshake_timeout: Option<String>,
+    header_read_timeout: Option<String>,
+    drain_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInner {
+    #[serde(default)]
+    endpoints: Vec<String>,
+    server_name: Option<String>,
+    ca: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    connect_timeout: Option<String>,
+    response_timeout: Option<String>,
+    health_interval: Option<String>,
+    connections_per_endpoint: Option<usize>,
+    max_chunk: Option<String>,
+}
+
+/// The validated edge configuration.
+#[derive(Clone)]
+pub struct EdgeConfig {
+    /// Plaintext HTTP listener (deployments behind a TLS-terminating load balancer).
+    pub http_listen: Option<SocketAddr>,
+    /// HTTPS listener.
+    pub https_listen: Option<SocketAddr>,
+    /// Admin listener (`/healthz`, `/readyz`).
+    pub admin_listen: Option<SocketAddr>,
+    /// Client-facing TLS, present when `https_listen` is.
+    pub public_tls: Option<Arc<ServerConfig>>,
+    /// Deadline for a client's TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// Deadline for a request head to arrive.
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain_timeout: Duration,
+    /// The link to the inner tier.
+    pub inner: InnerLinkConfig,
+}
+
+/// How the edge reaches the inner tier.
+#[derive(Clone)]
+pub struct InnerLinkConfig {
+    /// `host:port` of each inner endpoint.
+    pub endpoints: Vec<String>,
+    /// The name the inner's certificate must carry.
+    pub server_name: rustls::pki_types::ServerName<'static>,
+    /// mTLS client configuration (edge certificate, link CA).
+    pub tls: Arc<ClientConfig>,
+    /// Deadline for establishing a link connection.
+    pub connect_timeout: Duration,
+    /// Deadline for the inner tier's response head.
+    pub response_timeout: Duration,
+    /// How often each endpoint is probed.
+    pub health_interval: Duration,
+    /// Link connections kept per endpoint (each an HTTP/2 connection).
+    pub connections_per_endpoint: usize,
+    /// Largest body chunk sent in one message.
+    pub max_chunk: ByteSize,
+}
+
+fn addr(problems: &mut Problems, key: &str, raw: Option<&String>) -> Option<SocketAddr> {
+    let raw = raw?;
+    raw.parse()
+        .map_err(|_| problems.push(key, format!("{raw:?} is not an IP:port address")))
+        .ok()
+}
+
+fn duration(
+    problems: &mut Problems,
+    key: &str,
+    raw: Option<&String>,
+    default: Duration,
+) -> Duration {
+    match raw {
+        Some(raw) => problems.duration(key, raw).unwrap_or(default),
+        None => default,
+    }
+}
+
+fn required<'a, T>(problems: &mut Problems, key: &str, value: Option<&'a T>) -> Option<&'a T> {
+    if value.is_none() {
+        problems.push(key, "is required");
+    }
+    value
+}
+
+/// Resolves a path in the config relative to the config file's directory.
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+/// The `[server]` section, validated.
+struct ServerSettings {
+    http_listen: Option<SocketAddr>,
+    https_listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    tls_handshake_timeout: Duration,
+    header_read_timeout: Duration,
+    drain_timeout: Duration,
+}
+
+impl EdgeConfig {
+    /// Reads and validates `file`, reporting every problem found. Each section is
+    /// validated even when another one is broken, so one run shows them all.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let mut sections = Sections::read(file)?;
+        let mut p = Problems::default();
+        let server: Option<RawServer> = sections.take("server", &mut p);
+        let tls: Option<RawTls> = sections.take("tls", &mut p);
+        let inner: Option<RawInner> = sections.take("inner", &mut p);
+        sections.finish(&mut p);
+        let base = file.parent().unwrap_or(Path::new("."));
+        let https_wanted = server.as_ref().map(|s| s.https_listen.is_some());
+        let settings = server.as_ref().map(|s| validate_server(&mut p, s));
+        let public_tls = tls
+            .as_ref()
+            .map(|t| validate_tls(&mut p, base, t, https_wanted));
+        let inner = inner.as_ref().and_then(|i| validate_inner(&mut p, base, i));
+        let config = match (settings, public_tls, inner) {
+            (Some(s), Some(public_tls), Some(inner)) => Some(EdgeConfig {
+                http_listen: s.http_listen,
+                https_listen: s.https_listen,
+                admin_listen: s.admin_listen,
+                public_tls,
+                tls_handshake_timeout: s.tls_handshake_timeout,
+                header_read_timeout: s.header_read_timeout,
+                drain_timeout: s.drain_timeout,
+                inner,
+            }),
+            _ => None,
+        };
+        p.finish(file, config)
+    }
+}
+
+fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
+    if server.http_listen.is_none() && server.https_listen.is_none() {
+        p.push("server", "configure https_listen, http_listen or both");
+    }
+    ServerSettings {
+        http_listen: addr(p, "server.http_listen", server.http_listen.as_ref()),
+        https_listen: addr(p, "server.https_listen", server.https_listen.as_ref()),
+        admin_listen: addr(p, "server.admin_listen", server.admin_listen.as_ref()),
+        tls_handshake_timeout: duration(
+            p,
+            "server.tls_handshake_timeout",
+            server.tls_handshake_timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+        header_read_timeout: duration(
+            p,
+            "server.header_read_timeout",
+            server.header_read_timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+        drain_timeout: duration(
+            p,
+            "server.drain_timeout",
+            server.drain_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+    }
+}
+
+/// `https_wanted` is `None` when `[server]` itself is broken: the certificate is then
+/// checked if configured, without the cross-section rules.
+fn validate_tls(
+    p: &mut Problems,
+    base: &Path,
+    tls: &RawTls,
+    https_wanted: Option<bool>,
+) -> Option<Arc<ServerConfig>> {
+    let configured = tls.cert.is_some() || tls.key.is_some();
+    match https_wanted {
+        Some(false) if configured => {
+            p.push(
+                "tls",
+                "certificate configured but server.https_listen is not set",
+            );
+            return None;
+        }
+        Some(false) => return None,
+        None if !configured => return None,
+        _ => {}
+    }
+    let cert = required(p, "tls.cert", tls.cert.as_ref());
+    let key = required(p, "tls.key", tls.key.as_ref());
+    let (cert, key) = (cert?, key?);
+    let loaded = rampart_tls::load_certs(&resolve(base, cert)).and_then(|chain| {
+        let key = rampart_tls::load_private_key(&resolve(base, key))?;
+        rampart_tls::public_server_config(chain, key)
+    });
+    loaded.map_err(|e| p.push("tls", e)).ok().map(Arc::new)
+}
+
+fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<InnerLinkConfig> {
+    if inner.endpoints.is_empty() {
+        p.push(
+            "inner.endpoints",
+            "at least one inner endpoint (host:port) is required",
+        );
+    }
+    for (i, endpoint) in inner.endpoints.iter().enumerate() {
+        let valid = endpoint.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            p.push(
+                format!("inner.endpoints[{i}]"),
+                format!("{endpoint:?} is not host:port"),
+            );
+        }
+    }
+    let server_name = required(p, "inner.server_name", inner.server_name.as_ref()).and_then(|n| {
+        rustls::pki_types::ServerName::try_from(n.clone())
+            .map_err(|_| {
+                p.push(
+                    "inner.server_name",
+                    format!("{n:?} is not a DNS name or IP"),
+                );
+            })
+            .ok()
+    });
+    let ca = required(p, "inner.ca", inner.ca.as_ref());
+    let cert = required(p, "inner.client_cert", inner.client_cert.as_ref());
+    let key = required(p, "inner.client_key", inner.client_key.as_ref());
+    let link_tls = match (ca, cert, key) {
+        (Some(ca), Some(cert), Some(key)) => {
+            let built = rampart_tls::load_roots(&resolve(base, ca)).and_then(|roots| {
+                let chain = rampart_tls::load_certs(&resolve(base, cert))?;
+                let key = rampart_tls::load_private_key(&resolve(base, key))?;
+                rampart_tls::link_client_config(roots, chain, key)
+            });
+            built.map_err(|e| p.push("inner", e)).ok().map(Arc::new)
+        }
+        _ => None,
+    };
+    let connections_per_endpoint = inner.connections_per_endpoint.unwrap_or(4);
+    if !(1..=64).contains(&connections_per_endpoint) {
+        p.push("inner.connections_per_endpoint", "must be between 1 and 64");
+    }
+    let max_chunk = match &inner.max_chunk {
+        Some(raw) => p.size("inner.max_chunk", raw).unwrap_or(ByteSize::kib(64)),
+        None => ByteSize::kib(64),
+    };
+    if !(ByteSize::kib(1)..=ByteSize::mib(1)).contains(&max_chunk) {
+        p.push("inner.max_chunk", "must be between 1KiB and 1MiB");
+    }
+    Some(InnerLinkConfig {
+        endpoints: inner.endpoints.clone(),
+        server_name: server_name?,
+        tls: link_tls?,
+        connect_timeout: duration(
+            p,
+            "inner.connect_timeout",
+            inner.connect_timeout.as_ref(),
+            Duration::from_secs(1),
+        ),
+        response_timeout: duration(
+            p,
+            "inner.response_timeout",
+            inner.response_timeout.as_ref(),
+            Duration::from_secs(120),
+        ),
+        health_interval: duration(
+            p,
+            "inner.health_interval",
+            inner.health_interval.as_ref(),
+            Duration::from_secs(1),
+        ),
+        connections_per_endpoint,
+        max_chunk,
+    })
+}

@@ -1,0 +1,157 @@
+//! rampart-edge: the DMZ tier.
+//!
+//! Terminates client TLS (HTTP/1.1 and HTTP/2 on one port, or plaintext HTTP behind a
+//! TLS-terminating load balancer), gives every request an id and a trace, removes
+//! hop-by-hop and spoofed headers, and forwards each request as a stream of chunks over
+//! a pooled mutual-TLS gRPC link to the inner tier. Fails closed: with no healthy inner
+//! endpoint the client gets 503 and nothing is sent anywhere.
+//!
+//! What it does not do: it holds no backend addresses and no LAN secrets, and links
+//! none of the inner tier's inspection engines.
+
+pub mod cli;
+pub mod config;
+pub mod link;
+mod proxy;
+mod server;
+mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper_util::server::graceful::GracefulShutdown;
+use rampart_service::shutdown::Shutdown;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub use config::EdgeConfig;
+
+use crate::link::Link;
+use crate::proxy::Proxy;
+use crate::server::{Acceptor, accept_loop, http_builder};
+
+/// Already-bound listeners; tests bind port 0 and pass them in.
+#[derive(Debug, Default)]
+pub struct EdgeListeners {
+    /// Plaintext HTTP.
+    pub http: Option<TcpListener>,
+    /// HTTPS.
+    pub https: Option<TcpListener>,
+    /// Admin endpoints.
+    pub admin: Option<TcpListener>,
+}
+
+/// Why the edge could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EdgeError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The link to the inner tier could not be set up.
+    #[error("inner link: {0}")]
+    Link(#[from] tonic::transport::Error),
+    /// HTTPS listener given without TLS configuration.
+    #[error("an https listener needs [tls] configuration")]
+    MissingTls,
+}
+
+async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, EdgeError> {
+    match addr {
+        None => Ok(None),
+        Some(addr) => TcpListener::bind(addr)
+            .await
+            .map(Some)
+            .map_err(|source| EdgeError::Bind { addr, source }),
+    }
+}
+
+impl EdgeListeners {
+    /// Binds the addresses named in `config`.
+    pub async fn bind(config: &EdgeConfig) -> Result<Self, EdgeError> {
+        Ok(Self {
+            http: bind(config.http_listen).await?,
+            https: bind(config.https_listen).await?,
+            admin: bind(config.admin_listen).await?,
+        })
+    }
+}
+
+fn announce(name: &str, listener: Option<&TcpListener>) {
+    if let Some(addr) = listener.and_then(|l| l.local_addr().ok()) {
+        tracing::info!(listener = name, addr = %addr, "listening");
+    }
+}
+
+/// Runs the edge until `shutdown`, then stops accepting and drains in-flight requests
+/// for up to the configured drain timeout.
+pub async fn serve(
+    config: EdgeConfig,
+    listeners: EdgeListeners,
+    shutdown: Shutdown,
+) -> Result<(), EdgeError> {
+    let link = Arc::new(Link::new(&config.inner)?);
+    link.spawn_health_checks(config.inner.health_interval, shutdown.clone());
+    let proxy = Arc::new(Proxy {
+        link: link.clone(),
+        max_chunk: config.inner.max_chunk.as_usize(),
+    });
+    let builder = Arc::new(http_builder(config.header_read_timeout));
+    let graceful = GracefulShutdown::new();
+
+    announce("http", listeners.http.as_ref());
+    announce("https", listeners.https.as_ref());
+    announce("admin", listeners.admin.as_ref());
+
+    if let Some(admin) = listeners.admin {
+        let ready_link = link.clone();
+        let ready: Arc<dyn rampart_service::admin::Readiness> =
+            Arc::new(move || ready_link.is_ready());
+        tokio::spawn(rampart_service::admin::serve(
+            admin,
+            ready,
+            shutdown.clone(),
+        ));
+    }
+
+    let mut acceptors = Vec::new();
+    if let Some(listener) = listeners.http {
+        acceptors.push(Acceptor {
+            listener,
+            tls: None,
+            name: "http",
+        });
+    }
+    if let Some(listener) = listeners.https {
+        let tls = config.public_tls.clone().ok_or(EdgeError::MissingTls)?;
+        acceptors.push(Acceptor {
+            listener,
+            tls: Some((TlsAcceptor::from(tls), config.tls_handshake_timeout)),
+            name: "https",
+        });
+    }
+    let loops = acceptors.into_iter().map(|acceptor| {
+        accept_loop(
+            acceptor,
+            proxy.clone(),
+            builder.clone(),
+            &graceful,
+            shutdown.clone().signalled(),
+        )
+    });
+    futures_util::future::join_all(loops).await;
+    tracing::info!(
+        timeout_ms = config.drain_timeout.as_millis() as u64,
+        "draining connections"
+    );
+    match tokio::time::timeout(config.drain_timeout, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("drained"),
+        Err(_) => tracing::warn!("drain timeout reached; closing remaining connections"),
+    }
+    Ok(())
+}

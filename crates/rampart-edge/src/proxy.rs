@@ -1,0 +1,250 @@
+//! One client request: mint its id, clean its headers, hand it to the inner tier and
+//! relay the answer. Every refusal the edge makes itself is built by [`problem`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HOST};
+use http::{HeaderValue, Request, Response, Version};
+use http_body::Body as _;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use rampart_core::headers::{self, X_REQUEST_ID};
+use rampart_core::id::RequestId;
+use rampart_core::phase::Connection;
+use rampart_core::problem::{Problem, Reason};
+use rampart_proto::v1::{
+    Forwarding, HttpVersion, RequestHead, RequestPart, request_part, response_part,
+};
+use rampart_service::logging::ACCESS;
+
+use crate::link::{Link, LinkError};
+use crate::stream::{
+    BodyFailure, BodyObserver, RequestParts, ResponseBody, headers_from_wire, headers_to_wire,
+};
+
+/// Body type of every edge response.
+pub(crate) type EdgeBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Shared state of the request path.
+pub(crate) struct Proxy {
+    pub(crate) link: Arc<Link>,
+    pub(crate) max_chunk: usize,
+}
+
+/// What the access log says about one request; written once, when the response ends.
+struct AccessRecord {
+    request_id: RequestId,
+    method: http::Method,
+    path: String,
+    client: std::net::SocketAddr,
+    status: u16,
+    route: String,
+    verdict: &'static str,
+    reason: String,
+    bytes_in: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl AccessRecord {
+    fn log(&self, bytes_out: u64, complete: bool) {
+        tracing::info!(
+            target: ACCESS,
+            tier = "edge",
+            request_id = %self.request_id,
+            method = %self.method,
+            path = %self.path,
+            client = %self.client.ip(),
+            route = %self.route,
+            status = self.status,
+            verdict = self.verdict,
+            reason = %self.reason,
+            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+            complete,
+            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
+}
+
+impl BodyObserver for AccessRecord {
+    fn finished(&mut self, bytes_out: u64, complete: bool) {
+        self.log(bytes_out, complete);
+    }
+}
+
+fn wire_version(version: Version) -> HttpVersion {
+    match version {
+        Version::HTTP_10 => HttpVersion::HttpVersion10,
+        Version::HTTP_2 => HttpVersion::HttpVersion2,
+        Version::HTTP_3 => HttpVersion::HttpVersion3,
+        _ => HttpVersion::HttpVersion11,
+    }
+}
+
+/// The authority the client addressed: `:authority` for HTTP/2, else the one Host header.
+fn authority_of(req: &Request<Incoming>) -> Option<String> {
+    let from_uri = req.uri().authority().map(|a| a.as_str().to_owned());
+    let mut hosts = req.headers().get_all(HOST).iter();
+    let from_host = match (hosts.next(), hosts.next()) {
+        (Some(h), None) => Some(
+            h.to_str()
+                .ok()?
+                .parse::<http::uri::Authority>()
+                .ok()?
+                .as_str()
+                .to_owned(),
+        ),
+        (None, None) => None,
+        _ => return None, // two Host headers
+    };
+    match (from_uri, from_host) {
+        (Some(uri), Some(host)) if !uri.eq_ignore_ascii_case(&host) => None,
+        (Some(uri), _) => Some(uri),
+        (None, Some(host)) => Some(host),
+        (None, None) => None,
+    }
+}
+
+impl Proxy {
+    /// Handles one request; never fails (every failure becomes a problem response).
+    pub(crate) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: &Connection,
+    ) -> Response<EdgeBody> {
+        let started = Instant::now();
+        let request_id = RequestId::generate();
+        let bytes_in = Arc::new(AtomicU64::new(0));
+        let mut record = AccessRecord {
+            request_id: request_id.clone(),
+            method: req.method().clone(),
+            path: req.uri().path().to_owned(),
+            client: conn.peer,
+            status: 0,
+            route: String::new(),
+            verdict: "allow",
+            reason: String::new(),
+            bytes_in: bytes_in.clone(),
+            started,
+        };
+
+        let Some(authority) = authority_of(&req) else {
+            return refuse(record, Reason::BadRequest);
+        };
+        let (mut parts, body) = req.into_parts();
+        let content_length = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        headers::sanitize_request(&mut parts.headers);
+        parts.headers.remove(HOST);
+        parts.headers.remove(CONTENT_LENGTH);
+
+        let tls = conn.tls.as_ref();
+        let head = RequestHead {
+            method: parts.method.as_str().to_owned(),
+            scheme: if tls.is_some() { "https" } else { "http" }.to_owned(),
+            authority,
+            path_and_query: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned()),
+            version: wire_version(parts.version).into(),
+            headers: headers_to_wire(&parts.headers),
+            forwarding: Some(Forwarding {
+                request_id: request_id.as_str().to_owned(),
+                client_ip: conn.peer.ip().to_canonical().to_string(),
+                client_port: u32::from(conn.peer.port()),
+                tls_version: tls.map(|t| t.version.clone()).unwrap_or_default(),
+                sni: tls.and_then(|t| t.sni.clone()).unwrap_or_default(),
+                alpn: tls.and_then(|t| t.alpn.clone()).unwrap_or_default(),
+                traceparent: request_id.traceparent(),
+            }),
+            content_length,
+            has_body: !body.is_end_stream(),
+        };
+        let failure = Arc::new(OnceLock::new());
+        let (sent, body_sent) = tokio::sync::watch::channel(false);
+        let parts_stream = RequestParts::new(
+            RequestPart {
+                part: Some(request_part::Part::Head(head)),
+            },
+            body,
+            self.max_chunk,
+            failure.clone(),
+            bytes_in,
+            sent,
+        );
+
+        let (first, stream) = match self.link.forward(parts_stream, body_sent).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let reason = match (failure.get(), &e) {
+                    (Some(BodyFailure::Broken), _) => Reason::IncompleteBody,
+                    (None, LinkError::TimedOut) => Reason::UpstreamTimeout,
+                    (None, _) => Reason::InnerUnavailable,
+                };
+                tracing::warn!(request_id = %request_id, error = %e, "request not served by the inner tier");
+                return refuse(record, reason);
+            }
+        };
+        if failure.get().is_some() {
+            return refuse(record, Reason::IncompleteBody);
+        }
+        let Some(response_part::Part::Head(head)) = first.part else {
+            tracing::warn!(request_id = %request_id, "inner tier sent no response head");
+            return refuse(record, Reason::InnerUnavailable);
+        };
+        let Ok(status) = http::StatusCode::from_u16(u16::try_from(head.status).unwrap_or(0)) else {
+            return refuse(record, Reason::UpstreamUnavailable);
+        };
+        let mut headers = headers_from_wire(head.headers);
+        headers::sanitize_response(&mut headers);
+        headers.remove(CONTENT_LENGTH);
+        if let Some(len) = head.content_length {
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        if let Ok(id) = HeaderValue::from_str(request_id.as_str()) {
+            headers.insert(X_REQUEST_ID, id);
+        }
+        record.status = status.as_u16();
+        record.route = head.route;
+        if !head.reason.is_empty() {
+            record.verdict = "deny";
+            record.reason = head.reason;
+        }
+        let body = ResponseBody::new(stream, record)
+            .map_err(Into::into)
+            .boxed();
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        *response.headers_mut() = headers;
+        response
+    }
+}
+
+/// Answers with the problem response for `reason` and logs the request.
+fn refuse(mut record: AccessRecord, reason: Reason) -> Response<EdgeBody> {
+    let response = problem(reason, &record.request_id);
+    record.status = response.status().as_u16();
+    record.verdict = "deny";
+    record.reason = reason.code().to_owned();
+    let size = response.body().size_hint().exact().unwrap_or(0);
+    record.log(size, true);
+    response
+}
+
+/// The edge's problem response for `reason`.
+pub(crate) fn problem(reason: Reason, request_id: &RequestId) -> Response<EdgeBody> {
+    let mut problem = Problem::new(reason, request_id);
+    if reason.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+        problem.retry_after_secs = Some(1);
+    }
+    problem
+        .to_response()
+        .map(|body| Full::new(body).map_err(|never| match never {}).boxed())
+}

@@ -1,0 +1,247 @@
+//! Body adapters between hyper and the link: a client body becomes a stream of
+//! [`RequestPart`]s, and the inner tier's [`ResponsePart`]s become a client body.
+//!
+//! Neither side ever holds more than one chunk. A body that fails midway ends the
+//! link stream *without* its end marker, which the receiver treats as an aborted
+//! exchange, so no partial body is ever presented as complete.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+use hyper::body::Incoming;
+use rampart_proto::v1::{End, Header, RequestPart, ResponsePart, request_part, response_part};
+
+/// Converts headers to their wire form.
+pub(crate) fn headers_to_wire(headers: &HeaderMap) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(name, value)| Header {
+            name: name.as_str().to_owned(),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        })
+        .collect()
+}
+
+/// Converts wire headers back, dropping any that are not valid HTTP (the inner tier
+/// never sends such; a compromised one must not make the edge emit them).
+pub(crate) fn headers_from_wire(wire: Vec<Header>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(wire.len());
+    for h in wire {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(h.name.as_bytes()),
+            http::HeaderValue::from_maybe_shared(h.value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+/// Why a client body could not be forwarded; recorded for the handler's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFailure {
+    /// The client's body stream failed (malformed framing, reset, early close).
+    Broken,
+}
+
+/// A client request as link messages: head, body chunks, end.
+pub(crate) struct RequestParts {
+    head: Option<RequestPart>,
+    body: Option<Incoming>,
+    pending: Bytes,
+    queued_end: Option<End>,
+    max_chunk: usize,
+    failure: Arc<OnceLock<BodyFailure>>,
+    bytes_in: Arc<AtomicU64>,
+    /// Set once the whole body was handed to the link (or failed): the wait for the
+    /// inner tier's answer is timed from then.
+    sent: tokio::sync::watch::Sender<bool>,
+}
+
+impl RequestParts {
+    pub(crate) fn new(
+        head: RequestPart,
+        body: Incoming,
+        max_chunk: usize,
+        failure: Arc<OnceLock<BodyFailure>>,
+        bytes_in: Arc<AtomicU64>,
+        sent: tokio::sync::watch::Sender<bool>,
+    ) -> Self {
+        let body = (!body.is_end_stream()).then_some(body);
+        Self {
+            sent,
+            head: Some(head),
+            queued_end: body.is_none().then(|| end(None)),
+            body,
+            pending: Bytes::new(),
+            max_chunk,
+            failure,
+            bytes_in,
+        }
+    }
+
+    fn chunk(&mut self) -> RequestPart {
+        let take = self.pending.len().min(self.max_chunk);
+        let chunk = self.pending.split_to(take);
+        RequestPart {
+            part: Some(request_part::Part::Body(chunk)),
+        }
+    }
+}
+
+fn end(trailers: Option<&HeaderMap>) -> End {
+    End {
+        trailers: trailers.map(headers_to_wire).unwrap_or_default(),
+    }
+}
+
+impl Stream for RequestParts {
+    type Item = RequestPart;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RequestPart>> {
+        let this = &mut *self;
+        if let Some(head) = this.head.take() {
+            return Poll::Ready(Some(head));
+        }
+        if !this.pending.is_empty() {
+            return Poll::Ready(Some(this.chunk()));
+        }
+        if let Some(end) = this.queued_end.take() {
+            this.sent.send_replace(true);
+            return Poll::Ready(Some(RequestPart {
+                part: Some(request_part::Part::End(end)),
+            }));
+        }
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => continue,
+                    Ok(data) => {
+                        this.bytes_in
+                            .fetch_add(data.len() as u64, Ordering::Relaxed);
+                        this.pending = data;
+                        return Poll::Ready(Some(this.chunk()));
+                    }
+                    Err(frame) => {
+                        let trailers = frame.into_trailers().ok();
+                        this.body = None;
+                        this.sent.send_replace(true);
+                        return Poll::Ready(Some(RequestPart {
+                            part: Some(request_part::Part::End(end(trailers.as_ref()))),
+                        }));
+                    }
+                },
+                Some(Err(_)) => {
+                    // End the stream without an end marker: the inner aborts the exchange.
+                    let _ = this.failure.set(BodyFailure::Broken);
+                    this.body = None;
+                    this.sent.send_replace(true);
+                    return Poll::Ready(None);
+                }
+                None => {
+                    this.body = None;
+                    this.sent.send_replace(true);
+                    return Poll::Ready(Some(RequestPart {
+                        part: Some(request_part::Part::End(end(None))),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Error surfaced to hyper when the inner tier's stream breaks: hyper then aborts the
+/// client response instead of completing it.
+#[derive(Debug, thiserror::Error)]
+#[error("response stream from the inner tier was interrupted")]
+pub(crate) struct Interrupted;
+
+/// The inner tier's response body as a client body.
+pub(crate) struct ResponseBody<G: BodyObserver> {
+    stream: Option<tonic::Streaming<ResponsePart>>,
+    bytes_out: u64,
+    guard: G,
+}
+
+/// Told how many body bytes were sent when the response body finishes or is dropped.
+pub(crate) trait BodyObserver: Send + Unpin + 'static {
+    fn finished(&mut self, bytes_out: u64, complete: bool);
+}
+
+impl<G: BodyObserver> ResponseBody<G> {
+    pub(crate) fn new(stream: tonic::Streaming<ResponsePart>, guard: G) -> Self {
+        Self {
+            stream: Some(stream),
+            bytes_out: 0,
+            guard,
+        }
+    }
+
+    fn finish(&mut self, complete: bool) {
+        if self.stream.take().is_some() {
+            self.guard.finished(self.bytes_out, complete);
+        }
+    }
+}
+
+impl<G: BodyObserver> Drop for ResponseBody<G> {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+impl<G: BodyObserver> Body for ResponseBody<G> {
+    type Data = Bytes;
+    type Error = Interrupted;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Interrupted>>> {
+        let this = &mut *self;
+        let Some(stream) = this.stream.as_mut() else {
+            return Poll::Ready(None);
+        };
+        loop {
+            let message = ready!(Pin::new(&mut *stream).poll_next(cx));
+            match message {
+                Some(Ok(ResponsePart {
+                    part: Some(response_part::Part::Body(data)),
+                })) => {
+                    if data.is_empty() {
+                        continue;
+                    }
+                    this.bytes_out += data.len() as u64;
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Some(Ok(ResponsePart {
+                    part: Some(response_part::Part::End(end)),
+                })) => {
+                    this.finish(true);
+                    if end.trailers.is_empty() {
+                        return Poll::Ready(None);
+                    }
+                    return Poll::Ready(Some(Ok(Frame::trailers(headers_from_wire(end.trailers)))));
+                }
+                // A second head, an empty part, an error or a stream without end marker.
+                _ => {
+                    this.finish(false);
+                    return Poll::Ready(Some(Err(Interrupted)));
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.stream.is_none()
+    }
+}

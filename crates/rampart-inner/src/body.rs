@@ -1,0 +1,253 @@
+//! Body adapters between the link and the backend.
+//!
+//! [`UpstreamBody`] feeds the edge's body chunks to the backend and turns a stream that
+//! ends without its end marker, or a length that differs from the declared one, into a
+//! body error, so hyper aborts the backend request instead of completing it: a partial
+//! body is never presented to a backend as a whole one. [`ResponseParts`] streams the
+//! backend's answer back under the exchange's total deadline.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use rampart_proto::v1::{End, Header, RequestPart, ResponsePart, request_part, response_part};
+use tokio::time::Sleep;
+
+/// Converts headers to their wire form.
+pub(crate) fn headers_to_wire(headers: &HeaderMap) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(name, value)| Header {
+            name: name.as_str().to_owned(),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        })
+        .collect()
+}
+
+/// Why a request body could not be passed on whole.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RequestBodyError {
+    /// The edge's stream ended without the end marker (client aborted or body error).
+    #[error("request body aborted before its end")]
+    Aborted,
+    /// The body is longer or shorter than its declared Content-Length.
+    #[error("request body length differs from Content-Length")]
+    LengthMismatch,
+    /// The edge sent something other than body chunks after the head.
+    #[error("link protocol violation in request body")]
+    Protocol,
+}
+
+/// The edge's body chunks as a backend request body.
+pub(crate) struct UpstreamBody {
+    inbound: Option<tonic::Streaming<RequestPart>>,
+    declared: Option<u64>,
+    seen: u64,
+    bytes_in: Arc<AtomicU64>,
+    /// Set once the body was sent whole: the first-byte deadline starts then.
+    sent: tokio::sync::watch::Sender<bool>,
+}
+
+impl UpstreamBody {
+    /// A body read from `inbound` after the head; `None` for a request without body.
+    pub(crate) fn new(
+        inbound: Option<tonic::Streaming<RequestPart>>,
+        declared: Option<u64>,
+        bytes_in: Arc<AtomicU64>,
+    ) -> (Self, tokio::sync::watch::Receiver<bool>) {
+        let (sent, watch) = tokio::sync::watch::channel(inbound.is_none());
+        let body = Self {
+            inbound,
+            declared,
+            seen: 0,
+            bytes_in,
+            sent,
+        };
+        (body, watch)
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = RequestBodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
+        let this = &mut *self;
+        let Some(inbound) = this.inbound.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let message = ready!(Pin::new(inbound).poll_next(cx));
+        let result = match message {
+            Some(Ok(RequestPart {
+                part: Some(request_part::Part::Body(data)),
+            })) => {
+                this.seen += data.len() as u64;
+                this.bytes_in
+                    .fetch_add(data.len() as u64, Ordering::Relaxed);
+                if this.declared.is_some_and(|d| this.seen > d) {
+                    Err(RequestBodyError::LengthMismatch)
+                } else {
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+            }
+            Some(Ok(RequestPart {
+                part: Some(request_part::Part::End(end)),
+            })) => {
+                this.inbound = None;
+                if this.declared.is_some_and(|d| this.seen != d) {
+                    Err(RequestBodyError::LengthMismatch)
+                } else if end.trailers.is_empty() {
+                    this.sent.send_replace(true);
+                    return Poll::Ready(None);
+                } else {
+                    this.sent.send_replace(true);
+                    let trailers = crate::exchange::headers_from_wire(end.trailers);
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+            }
+            Some(Ok(_)) => Err(RequestBodyError::Protocol),
+            Some(Err(_)) | None => Err(RequestBodyError::Aborted),
+        };
+        this.inbound = None;
+        Poll::Ready(Some(result))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inbound.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (self.declared, &self.inbound) {
+            (_, None) => SizeHint::with_exact(0),
+            (Some(n), Some(_)) => SizeHint::with_exact(n.saturating_sub(self.seen)),
+            (None, Some(_)) => SizeHint::default(),
+        }
+    }
+}
+
+/// Told the outcome when a response stream finishes or is dropped.
+pub(crate) trait StreamObserver: Send + Unpin + 'static {
+    fn finished(&mut self, bytes_out: u64, complete: bool);
+}
+
+/// The backend's response as link messages: head, body chunks, end.
+pub(crate) struct ResponseParts<O: StreamObserver> {
+    head: Option<ResponsePart>,
+    body: Option<Incoming>,
+    pending: Bytes,
+    max_chunk: usize,
+    deadline: Pin<Box<Sleep>>,
+    bytes_out: u64,
+    observer: O,
+}
+
+impl<O: StreamObserver> ResponseParts<O> {
+    pub(crate) fn new(
+        head: ResponsePart,
+        body: Incoming,
+        max_chunk: usize,
+        deadline: tokio::time::Instant,
+        observer: O,
+    ) -> Self {
+        Self {
+            head: Some(head),
+            body: Some(body),
+            pending: Bytes::new(),
+            max_chunk,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            bytes_out: 0,
+            observer,
+        }
+    }
+
+    fn finish(&mut self, complete: bool) {
+        if self.body.take().is_some() {
+            self.observer.finished(self.bytes_out, complete);
+        }
+    }
+}
+
+impl<O: StreamObserver> Drop for ResponseParts<O> {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+fn end_part(trailers: Vec<Header>) -> ResponsePart {
+    ResponsePart {
+        part: Some(response_part::Part::End(End { trailers })),
+    }
+}
+
+impl<O: StreamObserver> Stream for ResponseParts<O> {
+    type Item = Result<ResponsePart, tonic::Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(head) = this.head.take() {
+            return Poll::Ready(Some(Ok(head)));
+        }
+        if !this.pending.is_empty() {
+            let take = this.pending.len().min(this.max_chunk);
+            let chunk = this.pending.split_to(take);
+            return Poll::Ready(Some(Ok(ResponsePart {
+                part: Some(response_part::Part::Body(chunk)),
+            })));
+        }
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.finish(false);
+            return Poll::Ready(Some(Err(tonic::Status::deadline_exceeded(
+                "backend response exceeded the total deadline",
+            ))));
+        }
+        loop {
+            match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => continue,
+                    Ok(data) => {
+                        this.bytes_out += data.len() as u64;
+                        let take = data.len().min(this.max_chunk);
+                        let mut data = data;
+                        let chunk = data.split_to(take);
+                        this.pending = data;
+                        return Poll::Ready(Some(Ok(ResponsePart {
+                            part: Some(response_part::Part::Body(chunk)),
+                        })));
+                    }
+                    Err(frame) => {
+                        let trailers = frame
+                            .into_trailers()
+                            .map(|t| headers_to_wire(&t))
+                            .unwrap_or_default();
+                        this.finish(true);
+                        return Poll::Ready(Some(Ok(end_part(trailers))));
+                    }
+                },
+                Some(Err(_)) => {
+                    this.finish(false);
+                    return Poll::Ready(Some(Err(tonic::Status::unavailable(
+                        "backend response interrupted",
+                    ))));
+                }
+                None => {
+                    this.finish(true);
+                    return Poll::Ready(Some(Ok(end_part(Vec::new()))));
+                }
+            }
+        }
+    }
+}
+
+use std::future::Future as _;

@@ -1,0 +1,348 @@
+//! `inner.toml`: raw structs as written by operators, validated into [`InnerConfig`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+use rampart_core::config::{ConfigError, Problems, Sections};
+use rampart_tls::Identity;
+use rustls::{ClientConfig, ServerConfig};
+use serde::Deserialize;
+
+use crate::routes::{HostMatch, Route, RouteTable};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    link_listen: Option<String>,
+    admin_listen: Option<String>,
+    handshake_timeout: Option<String>,
+    drain_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    #[serde(default)]
+    allowed_identities: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    #[serde(default)]
+    addresses: Vec<String>,
+    connect_timeout: Option<String>,
+    first_byte_timeout: Option<String>,
+    total_timeout: Option<String>,
+    passive_cooldown: Option<String>,
+    tls_ca: Option<PathBuf>,
+    max_idle_per_address: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    name: Option<String>,
+    #[serde(default = "any_host")]
+    host: String,
+    #[serde(default = "root")]
+    path_prefix: String,
+    upstream: Option<String>,
+}
+
+fn any_host() -> String {
+    "*".into()
+}
+fn root() -> String {
+    "/".into()
+}
+
+/// The validated inner configuration.
+#[derive(Clone)]
+pub struct InnerConfig {
+    /// Where the edge connects.
+    pub link_listen: Option<SocketAddr>,
+    /// Admin listener.
+    pub admin_listen: Option<SocketAddr>,
+    /// mTLS server configuration with the edge-identity check.
+    pub link_tls: Arc<ServerConfig>,
+    /// Deadline for a link TLS handshake.
+    pub handshake_timeout: Duration,
+    /// How long in-flight exchanges may take after SIGTERM.
+    pub drain_timeout: Duration,
+    /// Named upstreams.
+    pub upstreams: BTreeMap<String, UpstreamConfig>,
+    /// Routes, matched by host and longest path prefix.
+    pub routes: RouteTable,
+}
+
+/// One upstream group.
+#[derive(Clone)]
+pub struct UpstreamConfig {
+    /// Base URIs (`http://host:port` or `https://host:port`).
+    pub addresses: Vec<Uri>,
+    /// Deadline for the TCP (and TLS) connect.
+    pub connect_timeout: Duration,
+    /// Deadline for the response head.
+    pub first_byte_timeout: Duration,
+    /// Deadline for the whole exchange including the response body.
+    pub total_timeout: Duration,
+    /// How long an address that failed is skipped.
+    pub passive_cooldown: Duration,
+    /// TLS for `https://` addresses.
+    pub tls: Option<Arc<ClientConfig>>,
+    /// Idle connections kept per address.
+    pub max_idle_per_address: usize,
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+fn duration(p: &mut Problems, key: &str, raw: Option<&String>, default: Duration) -> Duration {
+    match raw {
+        Some(raw) => p.duration(key, raw).unwrap_or(default),
+        None => default,
+    }
+}
+
+fn addr(p: &mut Problems, key: &str, raw: Option<&String>) -> Option<SocketAddr> {
+    let raw = raw?;
+    raw.parse()
+        .map_err(|_| p.push(key, format!("{raw:?} is not an IP:port address")))
+        .ok()
+}
+
+impl InnerConfig {
+    /// Reads and validates `file`, reporting every problem found.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let mut sections = Sections::read(file)?;
+        let mut p = Problems::default();
+        let server: Option<RawServer> = sections.take("server", &mut p);
+        let link: Option<RawLink> = sections.take("link", &mut p);
+        let upstreams: Option<BTreeMap<String, RawUpstream>> = sections.take("upstreams", &mut p);
+        let routes: Option<Vec<RawRoute>> = sections.take("routes", &mut p);
+        sections.finish(&mut p);
+        let base = file.parent().unwrap_or(Path::new("."));
+        // Each section is validated even when another is broken, so one run shows all.
+        let server = server.map(|s| validate_server(&mut p, &s));
+        let link_tls = link.and_then(|l| validate_link(&mut p, base, &l));
+        let upstreams: Option<BTreeMap<String, UpstreamConfig>> = upstreams.map(|u| {
+            u.iter()
+                .filter_map(|(name, raw)| {
+                    Some((name.clone(), validate_upstream(&mut p, base, name, raw)?))
+                })
+                .collect()
+        });
+        let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref()));
+        let config = match (server, link_tls, upstreams, routes) {
+            (Some(server), Some(link_tls), Some(upstreams), Some(routes)) => Some(InnerConfig {
+                link_listen: server.link_listen,
+                admin_listen: server.admin_listen,
+                link_tls,
+                handshake_timeout: server.handshake_timeout,
+                drain_timeout: server.drain_timeout,
+                upstreams,
+                routes,
+            }),
+            _ => None,
+        };
+        p.finish(file, config)
+    }
+}
+
+struct ServerSettings {
+    link_listen: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
+    handshake_timeout: Duration,
+    drain_timeout: Duration,
+}
+
+fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
+    if server.link_listen.is_none() {
+        p.push("server.link_listen", "is required");
+    }
+    ServerSettings {
+        link_listen: addr(p, "server.link_listen", server.link_listen.as_ref()),
+        admin_listen: addr(p, "server.admin_listen", server.admin_listen.as_ref()),
+        handshake_timeout: duration(
+            p,
+            "server.handshake_timeout",
+            server.handshake_timeout.as_ref(),
+            Duration::from_secs(5),
+        ),
+        drain_timeout: duration(
+            p,
+            "server.drain_timeout",
+            server.drain_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+    }
+}
+
+/// `upstreams` is `None` when that section is broken: names are then not cross-checked.
+fn validate_routes(
+    p: &mut Problems,
+    routes: &[RawRoute],
+    upstreams: Option<&BTreeMap<String, UpstreamConfig>>,
+) -> RouteTable {
+    let mut table = Vec::new();
+    if routes.is_empty() {
+        p.push("routes", "at least one [[routes]] entry is required");
+    }
+    for (i, raw) in routes.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let name = raw.name.clone().unwrap_or_else(|| format!("route-{i}"));
+        match (&raw.upstream, upstreams) {
+            (None, _) => p.push(format!("{key}.upstream"), "is required"),
+            (Some(u), Some(known)) if !known.contains_key(u) => {
+                p.push(
+                    format!("{key}.upstream"),
+                    format!("no upstream named {u:?}"),
+                );
+            }
+            _ => {}
+        }
+        if !raw.path_prefix.starts_with('/') {
+            p.push(format!("{key}.path_prefix"), "must start with '/'");
+        }
+        let host = HostMatch::parse(&raw.host)
+            .map_err(|e| p.push(format!("{key}.host"), e))
+            .ok();
+        if let (Some(host), Some(upstream)) = (host, raw.upstream.clone()) {
+            table.push(Route {
+                name,
+                host,
+                path_prefix: raw.path_prefix.clone(),
+                upstream,
+            });
+        }
+    }
+    RouteTable::new(table)
+}
+
+fn validate_link(p: &mut Problems, base: &Path, link: &RawLink) -> Option<Arc<ServerConfig>> {
+    let mut identities = Vec::new();
+    if link.allowed_identities.is_empty() {
+        p.push(
+            "link.allowed_identities",
+            "list the edge identities (certificate SANs) to accept",
+        );
+    }
+    for (i, raw) in link.allowed_identities.iter().enumerate() {
+        match Identity::parse(raw) {
+            Ok(id) => identities.push(id),
+            Err(e) => p.push(format!("link.allowed_identities[{i}]"), e),
+        }
+    }
+    let mut files = Vec::new();
+    for (key, value) in [
+        ("link.ca", &link.ca),
+        ("link.cert", &link.cert),
+        ("link.key", &link.key),
+    ] {
+        match value {
+            Some(path) => files.push(resolve(base, path)),
+            None => p.push(key, "is required"),
+        }
+    }
+    let [ca, cert, key] = <[PathBuf; 3]>::try_from(files).ok()?;
+    if identities.is_empty() {
+        return None;
+    }
+    let built = rampart_tls::load_roots(&ca).and_then(|roots| {
+        let chain = rampart_tls::load_certs(&cert)?;
+        let key = rampart_tls::load_private_key(&key)?;
+        rampart_tls::link_server_config(roots, identities, chain, key)
+    });
+    built.map_err(|e| p.push("link", e)).ok().map(Arc::new)
+}
+
+fn validate_upstream(
+    p: &mut Problems,
+    base: &Path,
+    name: &str,
+    raw: &RawUpstream,
+) -> Option<UpstreamConfig> {
+    let key = format!("upstreams.{name}");
+    if raw.addresses.is_empty() {
+        p.push(
+            format!("{key}.addresses"),
+            "at least one address is required",
+        );
+    }
+    let mut addresses = Vec::new();
+    let mut any_https = false;
+    for (i, a) in raw.addresses.iter().enumerate() {
+        let parsed = a.parse::<Uri>().ok().filter(|u| {
+            matches!(u.scheme_str(), Some("http" | "https"))
+                && u.authority().is_some()
+                && u.path_and_query().is_none_or(|pq| pq.as_str() == "/")
+        });
+        match parsed {
+            Some(uri) => {
+                any_https |= uri.scheme_str() == Some("https");
+                addresses.push(uri);
+            }
+            None => p.push(
+                format!("{key}.addresses[{i}]"),
+                format!("{a:?} is not http://host:port or https://host:port (no path)"),
+            ),
+        }
+    }
+    let tls = match (&raw.tls_ca, any_https) {
+        (Some(ca), _) => rampart_tls::load_roots(&resolve(base, ca))
+            .and_then(rampart_tls::upstream_client_config)
+            .map_err(|e| p.push(format!("{key}.tls_ca"), e))
+            .ok()
+            .map(Arc::new),
+        (None, true) => {
+            p.push(
+                format!("{key}.tls_ca"),
+                "https addresses need the CA that signed the backend certificates",
+            );
+            None
+        }
+        (None, false) => None,
+    };
+    Some(UpstreamConfig {
+        addresses,
+        connect_timeout: duration(
+            p,
+            &format!("{key}.connect_timeout"),
+            raw.connect_timeout.as_ref(),
+            Duration::from_secs(2),
+        ),
+        first_byte_timeout: duration(
+            p,
+            &format!("{key}.first_byte_timeout"),
+            raw.first_byte_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+        total_timeout: duration(
+            p,
+            &format!("{key}.total_timeout"),
+            raw.total_timeout.as_ref(),
+            Duration::from_secs(300),
+        ),
+        passive_cooldown: duration(
+            p,
+            &format!("{key}.passive_cooldown"),
+            raw.passive_cooldown.as_ref(),
+            Duration::from_secs(10),
+        ),
+        tls,
+        max_idle_per_address: raw.max_idle_per_address.unwrap_or(64),
+    })
+}

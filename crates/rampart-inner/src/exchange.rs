@@ -1,0 +1,259 @@
+//! One exchange on the inner tier: validate the edge's request head, route it, send it
+//! to the backend and stream the answer back. Every refusal is a problem response built
+//! by [`rampart_core::problem`], relayed by the edge unchanged.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use futures_util::Stream;
+use http::header::{CONTENT_LENGTH, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
+use rampart_core::headers::{self, TRACEPARENT, X_REQUEST_ID};
+use rampart_core::id::{RequestId, trace_id_of};
+use rampart_core::problem::{Problem, Reason};
+use rampart_proto::v1::{
+    Header, RequestHead, RequestPart, ResponseHead, ResponsePart, response_part,
+};
+use rampart_service::logging::ACCESS;
+
+use crate::body::{ResponseParts, StreamObserver, UpstreamBody, headers_to_wire};
+use crate::routes::RouteTable;
+use crate::upstream::{UpstreamError, Upstreams};
+
+/// The stream of response parts returned to the edge.
+pub(crate) type PartStream =
+    std::pin::Pin<Box<dyn Stream<Item = Result<ResponsePart, tonic::Status>> + Send>>;
+
+/// Converts wire headers back, refusing any invalid one.
+pub(crate) fn headers_from_wire(wire: Vec<Header>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(wire.len());
+    for h in wire {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_maybe_shared(h.value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+/// Everything an exchange needs, shared by all exchanges.
+pub(crate) struct Router {
+    pub(crate) routes: RouteTable,
+    pub(crate) upstreams: Upstreams,
+    pub(crate) max_chunk: usize,
+}
+
+struct AccessRecord {
+    request_id: RequestId,
+    method: String,
+    path: String,
+    client: String,
+    route: String,
+    status: u16,
+    reason: &'static str,
+    bytes_in: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl AccessRecord {
+    fn log(&self, bytes_out: u64, complete: bool) {
+        tracing::info!(
+            target: ACCESS,
+            tier = "inner",
+            request_id = %self.request_id,
+            method = %self.method,
+            path = %self.path,
+            client = %self.client,
+            route = %self.route,
+            status = self.status,
+            verdict = if self.reason.is_empty() { "allow" } else { "deny" },
+            reason = self.reason,
+            bytes_in = self.bytes_in.load(Ordering::Relaxed),
+            bytes_out,
+            complete,
+            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
+}
+
+impl StreamObserver for AccessRecord {
+    fn finished(&mut self, bytes_out: u64, complete: bool) {
+        self.log(bytes_out, complete);
+    }
+}
+
+/// A complete problem exchange: head, JSON body, end.
+fn problem_parts(mut record: AccessRecord, reason: Reason) -> PartStream {
+    let response = Problem::new(reason, &record.request_id).to_response();
+    let (parts, body) = response.into_parts();
+    record.status = parts.status.as_u16();
+    record.reason = reason.code();
+    record.log(body.len() as u64, true);
+    let head = ResponseHead {
+        status: u32::from(parts.status.as_u16()),
+        headers: headers_to_wire(&parts.headers),
+        content_length: Some(body.len() as u64),
+        route: record.route,
+        reason: reason.code().to_owned(),
+    };
+    let items = [
+        ResponsePart {
+            part: Some(response_part::Part::Head(head)),
+        },
+        ResponsePart {
+            part: Some(response_part::Part::Body(body)),
+        },
+        ResponsePart {
+            part: Some(response_part::Part::End(Default::default())),
+        },
+    ];
+    Box::pin(futures_util::stream::iter(items.into_iter().map(Ok)))
+}
+
+/// The backend request the edge's head describes, with Rampart's forwarding headers.
+fn backend_request(
+    head: &mut RequestHead,
+    request_id: &RequestId,
+    body: UpstreamBody,
+) -> Option<Request<UpstreamBody>> {
+    let method = Method::from_bytes(head.method.as_bytes()).ok()?;
+    let mut headers = headers_from_wire(std::mem::take(&mut head.headers));
+    // Defence in depth: the edge already did this, but the inner must not rely on it.
+    headers::sanitize_request(&mut headers);
+    headers.remove(CONTENT_LENGTH);
+    let forwarding = head.forwarding.as_ref()?;
+    let host = HeaderValue::from_str(&head.authority).ok()?;
+    headers.insert(HOST, host.clone());
+    if let Some(len) = head.content_length.filter(|_| head.has_body) {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let client_ip: std::net::IpAddr = forwarding.client_ip.parse().ok()?;
+    let proto = if head.scheme == "https" {
+        "https"
+    } else {
+        "http"
+    };
+    let forwarded_for = match client_ip {
+        std::net::IpAddr::V6(ip) => format!("\"[{ip}]\""),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    };
+    set(&mut headers, "x-forwarded-for", &client_ip.to_string());
+    set(&mut headers, "x-forwarded-proto", proto);
+    headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    set(
+        &mut headers,
+        "forwarded",
+        &format!("for={forwarded_for};proto={proto}"),
+    );
+    if let Ok(id) = HeaderValue::from_str(request_id.as_str()) {
+        headers.insert(X_REQUEST_ID, id);
+    }
+    // A new span of the edge's trace (trace id = request id).
+    if let Ok(tp) = HeaderValue::from_str(&request_id.traceparent()) {
+        headers.insert(TRACEPARENT, tp);
+    }
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = head.path_and_query.parse().ok()?;
+    *request.headers_mut() = headers;
+    Some(request)
+}
+
+impl Router {
+    /// Serves one exchange whose head was already read from `inbound`.
+    pub(crate) async fn exchange(
+        &self,
+        mut head: RequestHead,
+        inbound: tonic::Streaming<RequestPart>,
+    ) -> Result<PartStream, tonic::Status> {
+        let started = Instant::now();
+        let forwarding = head.forwarding.as_ref().ok_or_else(|| {
+            tonic::Status::invalid_argument("request head without forwarding facts")
+        })?;
+        let request_id = RequestId::parse(&forwarding.request_id)
+            .map_err(|_| tonic::Status::invalid_argument("malformed request id"))?;
+        if trace_id_of(&forwarding.traceparent) != Some(request_id.as_str()) {
+            tracing::debug!(request_id = %request_id, "edge traceparent does not carry the request id");
+        }
+        let path = head
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or("/")
+            .to_owned();
+        let bytes_in = Arc::new(AtomicU64::new(0));
+        let mut record = AccessRecord {
+            request_id: request_id.clone(),
+            method: head.method.clone(),
+            path: path.clone(),
+            client: forwarding.client_ip.clone(),
+            route: String::new(),
+            status: 0,
+            reason: "",
+            bytes_in: bytes_in.clone(),
+            started,
+        };
+
+        let Some(route) = self.routes.find(&head.authority, &path) else {
+            return Ok(problem_parts(record, Reason::NoRoute));
+        };
+        record.route.clone_from(&route.name);
+        let Some(upstream) = self.upstreams.get(&route.upstream) else {
+            return Ok(problem_parts(record, Reason::Internal));
+        };
+        let (body, body_sent) = UpstreamBody::new(
+            head.has_body.then_some(inbound),
+            head.content_length,
+            bytes_in,
+        );
+        let Some(request) = backend_request(&mut head, &request_id, body) else {
+            return Ok(problem_parts(record, Reason::BadRequest));
+        };
+
+        let deadline = Instant::now() + upstream.total_timeout;
+        let response = match upstream.send(request, body_sent, deadline).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::warn!(request_id = %request_id, route = %route.name, error = %e, "backend exchange failed");
+                let reason = match e {
+                    UpstreamError::TimedOut => Reason::UpstreamTimeout,
+                    UpstreamError::Unavailable(_) => Reason::UpstreamUnavailable,
+                };
+                return Ok(problem_parts(record, reason));
+            }
+        };
+        let (mut parts, body) = response.into_parts();
+        let content_length = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        headers::sanitize_response(&mut parts.headers);
+        parts.headers.remove(CONTENT_LENGTH);
+        record.status = parts.status.as_u16();
+        let head = ResponseHead {
+            status: u32::from(parts.status.as_u16()),
+            headers: headers_to_wire(&parts.headers),
+            content_length,
+            route: route.name.clone(),
+            reason: String::new(),
+        };
+        let stream = ResponseParts::new(
+            ResponsePart {
+                part: Some(response_part::Part::Head(head)),
+            },
+            body,
+            self.max_chunk,
+            tokio::time::Instant::from_std(deadline),
+            record,
+        );
+        Ok(Box::pin(stream))
+    }
+}

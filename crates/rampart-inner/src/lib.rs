@@ -1,0 +1,155 @@
+//! rampart-inner: the LAN tier.
+//!
+//! Accepts the edge's requests over mutual-TLS gRPC — only from clients whose
+//! certificate chains to the link CA *and* carries an allowed identity — routes them by
+//! host and path prefix to named upstreams, and streams the backends' answers back.
+//! Backend failures become 502, backend slowness 504; nothing waits forever.
+//!
+//! What it does not do (yet): deep content inspection and antivirus scanning plug in
+//! here as checks on the buffered-body phase; this crate only carries the traffic.
+
+mod body;
+pub mod cli;
+pub mod config;
+mod exchange;
+pub mod routes;
+mod service;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rampart_proto::v1::forwarder_server::ForwarderServer;
+use rampart_service::shutdown::Shutdown;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::ReceiverStream;
+
+pub use config::InnerConfig;
+
+use crate::exchange::Router;
+use crate::service::{ForwarderService, authenticated_connections};
+
+/// Largest gRPC message accepted on the link; body chunks are far smaller.
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// Largest body chunk sent back to the edge in one message.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// Already-bound listeners; tests bind port 0 and pass them in.
+#[derive(Debug)]
+pub struct InnerListeners {
+    /// The link listener the edge connects to.
+    pub link: TcpListener,
+    /// Admin endpoints.
+    pub admin: Option<TcpListener>,
+}
+
+/// Why the inner tier could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InnerError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No link listener configured.
+    #[error("server.link_listen is not configured")]
+    NoLinkListener,
+    /// An upstream's TLS configuration could not be built.
+    #[error("upstream TLS: {0}")]
+    Tls(#[from] rampart_tls::TlsError),
+    /// The gRPC server failed.
+    #[error("link server: {0}")]
+    Serve(#[from] tonic::transport::Error),
+}
+
+impl InnerListeners {
+    /// Binds the addresses named in `config`.
+    pub async fn bind(config: &InnerConfig) -> Result<Self, InnerError> {
+        let link_addr = config.link_listen.ok_or(InnerError::NoLinkListener)?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| InnerError::Bind { addr, source })
+        };
+        let link = bind(link_addr).await?;
+        let admin = match config.admin_listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        Ok(Self { link, admin })
+    }
+}
+
+/// Runs the inner tier until `shutdown`, then drains in-flight exchanges for up to
+/// the configured drain timeout.
+pub async fn serve(
+    config: InnerConfig,
+    listeners: InnerListeners,
+    shutdown: Shutdown,
+) -> Result<(), InnerError> {
+    let router = Arc::new(Router {
+        routes: config.routes.clone(),
+        upstreams: upstream::Upstreams::new(&config.upstreams)?,
+        max_chunk: MAX_CHUNK,
+    });
+    if let Ok(addr) = listeners.link.local_addr() {
+        tracing::info!(listener = "link", addr = %addr, "listening");
+    }
+    if let Some(admin) = listeners.admin {
+        if let Ok(addr) = admin.local_addr() {
+            tracing::info!(listener = "admin", addr = %addr, "listening");
+        }
+        let ready: Arc<dyn rampart_service::admin::Readiness> = Arc::new(|| true);
+        tokio::spawn(rampart_service::admin::serve(
+            admin,
+            ready,
+            shutdown.clone(),
+        ));
+    }
+    let service = ForwarderServer::new(ForwarderService {
+        router,
+        generation: 1,
+    })
+    .max_decoding_message_size(MAX_MESSAGE)
+    .max_encoding_message_size(MAX_MESSAGE);
+    let incoming = ReceiverStream::new(authenticated_connections(
+        listeners.link,
+        config.link_tls.clone(),
+        config.handshake_timeout,
+    ));
+    let drain_timeout = config.drain_timeout;
+    let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(1024 * 1024)
+        .initial_connection_window_size(8 * 1024 * 1024)
+        .max_concurrent_streams(1024)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(5)))
+        .tcp_nodelay(true)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, shutdown.clone().signalled());
+    tokio::pin!(server);
+    // Once shutdown fires, tonic stops accepting and waits for open exchanges; cap that.
+    let stop = shutdown.signalled();
+    tokio::select! {
+        result = &mut server => return result.map_err(Into::into),
+        () = stop => {}
+    }
+    tracing::info!(
+        timeout_ms = drain_timeout.as_millis() as u64,
+        "draining exchanges"
+    );
+    match tokio::time::timeout(drain_timeout, server).await {
+        Ok(result) => {
+            tracing::info!("drained");
+            result.map_err(Into::into)
+        }
+        Err(_) => {
+            tracing::warn!("drain timeout reached; closing remaining exchanges");
+            Ok(())
+        }
+    }
+}

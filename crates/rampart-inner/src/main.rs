@@ -1,0 +1,5 @@
+//! Thin entry point; everything lives in the library.
+
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    rampart_inner::cli::run(&clap::Parser::parse())
+}

@@ -1,0 +1,205 @@
+//! Backends: one pooled hyper client per upstream, round-robin over its addresses,
+//! passive health (an address that fails to connect is skipped for a cooldown), and
+//! connect / first-byte deadlines. A refused or reset backend is a 502, a slow one a
+//! 504; nothing waits forever.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::body::UpstreamBody;
+use crate::config::UpstreamConfig;
+
+/// Why a backend exchange failed before a response head arrived.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum UpstreamError {
+    /// Connection refused, reset, or an invalid response.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// No response head within the deadline.
+    #[error("backend timed out")]
+    TimedOut,
+}
+
+struct Address {
+    scheme: Scheme,
+    authority: Authority,
+    /// Milliseconds since `epoch` until which the address is skipped; 0 = healthy.
+    down_until_ms: AtomicU64,
+}
+
+/// One upstream group.
+pub(crate) struct Upstream {
+    name: String,
+    addresses: Vec<Address>,
+    next: AtomicUsize,
+    client: Client<HttpsConnector<HttpConnector>, UpstreamBody>,
+    epoch: Instant,
+    pub(crate) first_byte_timeout: Duration,
+    pub(crate) total_timeout: Duration,
+    cooldown: Duration,
+}
+
+impl Upstream {
+    pub(crate) fn new(name: &str, config: &UpstreamConfig) -> Result<Self, rampart_tls::TlsError> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        let tls = match config.tls.as_deref() {
+            Some(tls) => tls.clone(),
+            // Plain-http upstream: https is refused by validation; trust nothing anyway.
+            None => rampart_tls::upstream_client_config(rustls::RootCertStore::empty())?,
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(config.max_idle_per_address)
+            .build(connector);
+        let addresses = config
+            .addresses
+            .iter()
+            .filter_map(|uri| {
+                Some(Address {
+                    scheme: uri.scheme()?.clone(),
+                    authority: uri.authority()?.clone(),
+                    down_until_ms: AtomicU64::new(0),
+                })
+            })
+            .collect();
+        Ok(Self {
+            name: name.to_owned(),
+            addresses,
+            next: AtomicUsize::new(0),
+            client,
+            epoch: Instant::now(),
+            first_byte_timeout: config.first_byte_timeout,
+            total_timeout: config.total_timeout,
+            cooldown: config.passive_cooldown,
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Next address in round-robin order that is not cooling down; if all are, the
+    /// next one anyway (trying is how a recovered backend is noticed).
+    fn pick(&self) -> Option<&Address> {
+        let n = self.addresses.len();
+        if n == 0 {
+            return None;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let now = self.now_ms();
+        (0..n)
+            .map(|i| &self.addresses[(start + i) % n])
+            .find(|a| a.down_until_ms.load(Ordering::Relaxed) <= now)
+            .or_else(|| self.addresses.get(start % n))
+    }
+
+    /// Sends `request` (origin-form URI) to the next address and waits for the response
+    /// head: at most the first-byte timeout once the body was sent (`body_sent`), and
+    /// never past `deadline`. A large upload thus does not eat the first-byte budget.
+    pub(crate) async fn send(
+        &self,
+        mut request: Request<UpstreamBody>,
+        mut body_sent: tokio::sync::watch::Receiver<bool>,
+        deadline: Instant,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let address = self
+            .pick()
+            .ok_or_else(|| UpstreamError::Unavailable("no addresses".into()))?;
+        let path = request
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *request.uri_mut() = Uri::builder()
+            .scheme(address.scheme.clone())
+            .authority(address.authority.clone())
+            .path_and_query(path)
+            .build()
+            .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
+        let response = self.client.request(request);
+        tokio::pin!(response);
+        let total = tokio::time::sleep_until(deadline.into());
+        tokio::pin!(total);
+        let first_byte = tokio::time::sleep(Duration::MAX / 4);
+        tokio::pin!(first_byte);
+        let mut armed = false;
+        let outcome = loop {
+            tokio::select! {
+                result = &mut response => break Some(result),
+                () = &mut total => break None,
+                () = &mut first_byte, if armed => break None,
+                sent = body_sent.wait_for(|sent| *sent), if !armed => {
+                    armed = true;
+                    if sent.is_ok() {
+                        first_byte.as_mut().reset((Instant::now() + self.first_byte_timeout).into());
+                    }
+                }
+            }
+        };
+        match outcome {
+            Some(Ok(response)) => Ok(response),
+            Some(Err(e)) => {
+                if e.is_connect() {
+                    let until = self.now_ms()
+                        + u64::try_from(self.cooldown.as_millis()).unwrap_or(u64::MAX / 2);
+                    address.down_until_ms.store(until, Ordering::Relaxed);
+                    tracing::warn!(upstream = %self.name, address = %address.authority, "backend address failed; cooling down");
+                }
+                Err(UpstreamError::Unavailable(error_chain(&e)))
+            }
+            None => Err(UpstreamError::TimedOut),
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// All upstreams by name.
+pub(crate) struct Upstreams {
+    by_name: std::collections::HashMap<String, Arc<Upstream>>,
+}
+
+impl Upstreams {
+    pub(crate) fn new(
+        configs: &std::collections::BTreeMap<String, UpstreamConfig>,
+    ) -> Result<Self, rampart_tls::TlsError> {
+        let mut by_name = std::collections::HashMap::new();
+        for (name, config) in configs {
+            by_name.insert(name.clone(), Arc::new(Upstream::new(name, config)?));
+        }
+        Ok(Self { by_name })
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.by_name.get(name)
+    }
+}

@@ -1,0 +1,199 @@
+//! Both tiers as real processes with fresh certificates, in front of a given upstream.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rampart_tls::pki::{LeafSpec, Usage, write_file};
+
+use crate::pki::TestPki;
+use crate::process::TierProcess;
+
+/// Where the tier binaries are.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    pub edge: PathBuf,
+    pub inner: PathBuf,
+}
+
+/// Knobs of a test deployment.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Base URL of the backend.
+    pub upstream: String,
+    /// The edge's link client certificate.
+    pub edge_client: LeafSpec,
+    /// Identities the inner accepts.
+    pub allowed_identities: Vec<String>,
+    /// Point the edge at this address instead of the inner (e.g. a closed port).
+    pub edge_endpoints_override: Option<Vec<String>>,
+    /// Start no inner process at all.
+    pub without_inner: bool,
+    pub first_byte_timeout: &'static str,
+    pub total_timeout: &'static str,
+    pub drain_timeout: &'static str,
+    /// The `[[routes]]` of inner.toml (default: everything to upstream `app`).
+    pub routes: String,
+    /// Extra TOML appended to inner.toml.
+    pub inner_extra: String,
+    /// Wait until the edge reports ready.
+    pub wait_ready: bool,
+}
+
+impl StackOptions {
+    pub fn new(upstream: String) -> Self {
+        Self {
+            upstream,
+            edge_client: LeafSpec::new("rampart-edge", Usage::Client, 1),
+            allowed_identities: vec!["rampart-edge".into()],
+            edge_endpoints_override: None,
+            without_inner: false,
+            first_byte_timeout: "5s",
+            total_timeout: "120s",
+            drain_timeout: "10s",
+            routes: "[[routes]]\nname = \"default\"\npath_prefix = \"/\"\nupstream = \"app\"\n"
+                .into(),
+            inner_extra: String::new(),
+            wait_ready: true,
+        }
+    }
+}
+
+pub struct Stack {
+    pub pki: TestPki,
+    pub inner: Option<TierProcess>,
+    pub edge: TierProcess,
+}
+
+fn quoted(list: &[String]) -> String {
+    list.iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Stack {
+    pub fn start(bins: &Bins, opts: &StackOptions) -> Self {
+        let pki = TestPki::new();
+        let dir = pki.path().to_owned();
+        let ca = pki.ca_path.display().to_string();
+        let (inner_cert, inner_key) = pki.server("inner-server", "rampart-inner");
+        let (edge_cert, edge_key) = pki.server("edge-server", "localhost");
+        let (client_cert, client_key) = pki.issue("edge-client", &opts.edge_client);
+
+        let inner = (!opts.without_inner).then(|| {
+            let config = format!(
+                r#"[server]
+link_listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+drain_timeout = "{drain}"
+
+[link]
+ca = {ca:?}
+cert = {cert:?}
+key = {key:?}
+allowed_identities = [{allowed}]
+
+[upstreams.app]
+addresses = ["{upstream}"]
+connect_timeout = "1s"
+first_byte_timeout = "{fbt}"
+total_timeout = "{total}"
+
+{routes}
+{extra}"#,
+                drain = opts.drain_timeout,
+                cert = inner_cert.display().to_string(),
+                key = inner_key.display().to_string(),
+                allowed = quoted(&opts.allowed_identities),
+                upstream = opts.upstream,
+                fbt = opts.first_byte_timeout,
+                total = opts.total_timeout,
+                routes = opts.routes,
+                extra = opts.inner_extra,
+            );
+            let path = dir.join("inner.toml");
+            write_file(&path, &config, false).unwrap();
+            TierProcess::start("inner", &bins.inner, &path, &["link", "admin"])
+        });
+
+        let endpoints = match (&opts.edge_endpoints_override, &inner) {
+            (Some(list), _) => list.clone(),
+            (None, Some(inner)) => vec![inner.addr("link").to_string()],
+            (None, None) => panic!("no inner and no endpoint override"),
+        };
+        let config = format!(
+            r#"[server]
+http_listen = "127.0.0.1:0"
+https_listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+drain_timeout = "{drain}"
+
+[tls]
+cert = {edge_cert:?}
+key = {edge_key:?}
+
+[inner]
+endpoints = [{endpoints}]
+server_name = "rampart-inner"
+ca = {ca:?}
+client_cert = {client_cert:?}
+client_key = {client_key:?}
+connect_timeout = "1s"
+health_interval = "500ms"
+"#,
+            drain = opts.drain_timeout,
+            edge_cert = edge_cert.display().to_string(),
+            edge_key = edge_key.display().to_string(),
+            endpoints = quoted(&endpoints),
+            client_cert = client_cert.display().to_string(),
+            client_key = client_key.display().to_string(),
+        );
+        let path = dir.join("edge.toml");
+        write_file(&path, &config, false).unwrap();
+        let edge = TierProcess::start("edge", &bins.edge, &path, &["http", "https", "admin"]);
+        let stack = Self { pki, inner, edge };
+        if opts.wait_ready {
+            stack.wait_ready(Duration::from_secs(10));
+        }
+        stack
+    }
+
+    /// Blocks until the edge's `/readyz` answers 200.
+    pub fn wait_ready(&self, timeout: Duration) {
+        let admin = self.edge.addr("admin");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reply = blocking_get(admin, "/readyz");
+            if reply.starts_with("HTTP/1.1 200") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "edge not ready: {reply:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn http(&self) -> SocketAddr {
+        self.edge.addr("http")
+    }
+
+    pub fn https(&self) -> SocketAddr {
+        self.edge.addr("https")
+    }
+}
+
+/// A blocking GET (usable from sync and async tests alike), returning the raw reply.
+pub fn blocking_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut tcp) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) else {
+        return String::new();
+    };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = Vec::new();
+    let _ = tcp.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}

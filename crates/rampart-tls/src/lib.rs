@@ -1,0 +1,128 @@
+//! Every rustls configuration Rampart uses, in one place.
+//!
+//! - [`public_server_config`]: the edge's client-facing listener (TLS 1.3, TLS 1.2 only with
+//!   ECDHE + AEAD suites, ALPN `h2` and `http/1.1`).
+//! - [`link_client_config`] / [`link_server_config`]: the mutual-TLS link between the tiers
+//!   (TLS 1.3 only, ALPN `h2`); the inner side accepts a client only if its certificate
+//!   chains to the link CA *and* carries an allowed identity.
+//! - [`upstream_client_config`]: the inner tier's connections to `https://` backends.
+//!
+//! What it does not do: no sockets and no HTTP. Crypto comes from `ring` only; there is
+//! no OpenSSL anywhere in Rampart. Development certificates are made by [`pki`] (feature
+//! `pki`), which the tier binaries do not link.
+
+mod error;
+mod identity;
+mod load;
+#[cfg(feature = "pki")]
+pub mod pki;
+
+use std::sync::Arc;
+
+use rustls::crypto::{CryptoProvider, ring};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+pub use error::TlsError;
+pub use identity::{Identity, identities_of};
+pub use load::{CertifiedKeyFiles, load_certs, load_private_key, load_roots};
+pub use rustls;
+
+/// ALPN protocol ids.
+pub const ALPN_H2: &[u8] = b"h2";
+/// ALPN id of HTTP/1.1.
+pub const ALPN_HTTP11: &[u8] = b"http/1.1";
+
+/// TLS 1.3 suites, then TLS 1.2 suites restricted to ECDHE key exchange with AEAD ciphers.
+fn cipher_suites() -> Vec<SupportedCipherSuite> {
+    use ring::cipher_suite as cs;
+    vec![
+        cs::TLS13_AES_256_GCM_SHA384,
+        cs::TLS13_AES_128_GCM_SHA256,
+        cs::TLS13_CHACHA20_POLY1305_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
+}
+
+/// The crypto provider every Rampart TLS configuration is built from.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(CryptoProvider {
+        cipher_suites: cipher_suites(),
+        ..ring::default_provider()
+    })
+}
+
+const TLS12_AND_13: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+const TLS13_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// The edge's client-facing configuration.
+pub fn public_server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(TLS12_AND_13)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
+    Ok(config)
+}
+
+/// The edge's side of the link: presents the edge's client certificate and trusts only
+/// the link CA for the inner tier's certificate.
+pub fn link_client_config(
+    link_ca: RootCertStore,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ClientConfig, TlsError> {
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(TLS13_ONLY)?
+        .with_root_certificates(link_ca)
+        .with_client_auth_cert(chain, key)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(config)
+}
+
+/// The inner's side of the link: requires a client certificate from `link_ca` whose
+/// SAN matches one of `allowed` (DNS names or URIs).
+pub fn link_server_config(
+    link_ca: RootCertStore,
+    allowed: Vec<Identity>,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, TlsError> {
+    if allowed.is_empty() {
+        return Err(TlsError::NoAllowedIdentities);
+    }
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(link_ca), provider())
+        .build()
+        .map_err(|e| TlsError::Verifier(e.to_string()))?;
+    let verifier = identity::IdentityVerifier::new(webpki, allowed);
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(TLS13_ONLY)?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    Ok(config)
+}
+
+/// The inner's configuration towards `https://` backends, trusting `roots`. ALPN is
+/// left to the HTTP connector, which offers the protocols it enables.
+pub fn upstream_client_config(roots: RootCertStore) -> Result<ClientConfig, TlsError> {
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(TLS12_AND_13)?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A negotiated protocol version as Rampart logs it (`TLSv1_3`).
+pub fn version_name(version: Option<rustls::ProtocolVersion>) -> String {
+    version.map(|v| format!("{v:?}")).unwrap_or_default()
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs everything CI runs, from a fresh clone: installs what the tests need, checks
+# formatting and lints, then runs the whole test suite (unit, config and end-to-end
+# tests with real processes, TLS and sockets on 127.0.0.1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# System packages the tests need. The foundation's tests need none beyond the Rust
+# toolchain; services added later (clamd, c-icap, redis-server) are installed here.
+PACKAGES=()
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+log "formatting"
+cargo fmt --all -- --check
+
+log "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "tests"
+cargo test --workspace --locked

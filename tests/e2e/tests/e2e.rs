@@ -1,0 +1,12 @@
+//! End-to-end scenarios: a client talks to the edge, the edge to the inner tier over
+//! mutual-TLS gRPC, the inner to a backend — all real processes and sockets on
+//! 127.0.0.1 ephemeral ports, with fresh rcgen certificates per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+mod failures;
+mod identity;
+mod large;
+mod lifecycle;
+mod passthrough;

@@ -1,0 +1,200 @@
+//! Requests and responses cross both tiers unchanged, except for the headers Rampart
+//! owns.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{Empty, Full};
+use rampart_test_support::backend::Backend;
+use rampart_test_support::client::{collect, http1, https2, raw};
+use rampart_test_support::stack::{Stack, StackOptions};
+
+use crate::common::bins;
+
+fn echoed_headers(response: &rampart_test_support::client::Collected) -> Vec<(String, String)> {
+    serde_json::from_str(response.header("x-echo-headers").unwrap()).unwrap()
+}
+
+fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_bodies_queries_and_repeated_headers_pass_through_byte_exact() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("GET", "/items?id=7&q=a%20b&q=c&empty=&flag", Vec::new()),
+        ("POST", "/upload?kind=bin", binary.clone()),
+        (
+            "PUT",
+            "/items/7",
+            b"{\"name\":\"O'Reilly\",\"note\":\"select your plan\"}".to_vec(),
+        ),
+        ("DELETE", "/items/7?hard=true", Vec::new()),
+        ("PATCH", "/items/7", vec![0u8, 159, 146, 150, 255]),
+    ];
+    for (method, target, body) in cases {
+        let request = Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", "api.example.test")
+            .header("x-custom", "one")
+            .header("x-custom", "two")
+            .header("accept", "application/json")
+            .body(Full::new(Bytes::from(body.clone())))
+            .unwrap();
+        let response = collect(http1(stack.http(), request).await.unwrap()).await;
+        assert_eq!(response.status, 200, "{method} {target}");
+        assert_eq!(response.header("x-echo-method"), Some(method));
+        assert_eq!(response.header("x-echo-uri"), Some(target));
+        assert_eq!(
+            response.body,
+            Bytes::from(body),
+            "{method} {target}: body changed"
+        );
+        let seen = echoed_headers(&response);
+        assert_eq!(
+            values(&seen, "x-custom"),
+            ["one", "two"],
+            "repeated headers in order"
+        );
+        assert_eq!(values(&seen, "host"), ["api.example.test"]);
+        let cookies: Vec<_> = response
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(
+            response.header("server").is_none(),
+            "backend banner must be removed"
+        );
+        assert!(response.header("x-powered-by").is_none());
+        assert_eq!(response.header("x-request-id").map(str::len), Some(32));
+    }
+    assert_eq!(backend.seen().len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_request_bodies_are_reframed_and_delivered_whole() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    let request = b"POST /chunked HTTP/1.1\r\nHost: api.example.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+    let reply = raw(stack.http(), request, Duration::from_secs(5)).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with("hello, world"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_copies_of_rampart_headers_are_replaced_and_hop_by_hop_removed() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    let request = Request::builder()
+        .uri("/whoami")
+        .header("host", "api.example.test")
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-real-ip", "6.6.6.6")
+        .header("forwarded", "for=6.6.6.6")
+        .header("x-request-id", "forged")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
+        )
+        .header("x-rampart-principal", "admin")
+        .header("connection", "x-hop")
+        .header("x-hop", "1")
+        .header("x-forwarded-for-app", "kept")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = collect(http1(stack.http(), request).await.unwrap()).await;
+    assert_eq!(response.status, 200);
+    let seen = echoed_headers(&response);
+    let id = response.header("x-request-id").unwrap();
+    assert_eq!(values(&seen, "x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(values(&seen, "x-request-id"), [id]);
+    assert_eq!(values(&seen, "x-forwarded-proto"), ["http"]);
+    assert_eq!(values(&seen, "forwarded"), ["for=127.0.0.1;proto=http"]);
+    let traceparent = values(&seen, "traceparent");
+    assert_eq!(traceparent.len(), 1);
+    assert!(
+        traceparent[0].starts_with(&format!("00-{id}-")),
+        "trace id is the request id"
+    );
+    for gone in ["x-real-ip", "x-rampart-principal", "x-hop", "connection"] {
+        assert!(
+            values(&seen, gone).is_empty(),
+            "{gone} must not reach the backend"
+        );
+    }
+    assert_eq!(values(&seen, "x-forwarded-for-app"), ["kept"]);
+    // Both tiers log the request under the same id.
+    std::thread::sleep(Duration::from_millis(200));
+    for tier in [&stack.edge, stack.inner.as_ref().unwrap()] {
+        let records = tier.access_log();
+        assert!(
+            records
+                .iter()
+                .any(|r| r["request_id"] == id && r["status"] == 200),
+            "{}: {records:?}",
+            tier.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_over_tls_works_end_to_end() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    for (method, body) in [("GET", Vec::new()), ("POST", vec![7u8; 200_000])] {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("https://localhost:{}/h2?x=1", stack.https().port()))
+            .body(Full::new(Bytes::from(body.clone())))
+            .unwrap();
+        let response = collect(
+            https2(stack.https(), &stack.pki.ca_path, request)
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("x-echo-uri"), Some("/h2?x=1"));
+        assert_eq!(response.body.len(), body.len());
+        let seen = echoed_headers(&response);
+        assert_eq!(values(&seen, "x-forwarded-proto"), ["https"]);
+        assert_eq!(
+            values(&seen, "host"),
+            [format!("localhost:{}", stack.https().port()).as_str()]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_duplicate_host_is_refused_with_a_generic_problem() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    for request in [
+        &b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        b"GET /x HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\nConnection: close\r\n\r\n",
+    ] {
+        let reply = raw(stack.http(), request, Duration::from_secs(5)).await;
+        assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+        assert!(
+            reply.contains("application/problem+json") && reply.contains("\"bad_request\""),
+            "{reply}"
+        );
+        assert!(
+            !reply.contains("a.test") && !reply.contains("/x"),
+            "nothing reflected: {reply}"
+        );
+    }
+    assert!(backend.seen().is_empty());
+}
