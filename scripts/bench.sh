@@ -39,7 +39,7 @@ BENCH_ROUNDS="${BENCH_ROUNDS:-1}"
 BENCH_PIN="${BENCH_PIN:-1}"
 BENCH_NO_BUILD="${BENCH_NO_BUILD:-0}"
 BENCH_WRK_TIMEOUT="${BENCH_WRK_TIMEOUT:-$BENCH_DURATION}"
-BENCH_NGINX_KEEPALIVE="${BENCH_NGINX_KEEPALIVE:-64}"
+BENCH_NGINX_KEEPALIVE="${BENCH_NGINX_KEEPALIVE:-256}"
 BENCH_WARMUP="${BENCH_WARMUP:-2s}"
 BENCH_SETTLE_MAX="${BENCH_SETTLE_MAX:-5}"
 RAMPART_BIN="${RAMPART_BIN:-$REPO_ROOT/target/release/rampart}"   # compared below as the default
@@ -264,7 +264,7 @@ port_free() {
   if command -v ss >/dev/null; then
     [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]]
   else
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
   fi
 }
 pick_port() { # pick_port BASE: first free port >= BASE in 18000-18999 not already handed out

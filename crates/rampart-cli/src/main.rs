@@ -1,50 +1,5 @@
-//! `rampart`: the admin command.
-//!
-//! - `rampart certs init`: a development PKI for both tiers.
-//! - `rampart up`: both tiers as two child processes talking mutual-TLS gRPC, in front
-//!   of a built-in demo backend or `--upstream`.
-//! - `rampart edge` / `rampart inner`: run one tier (what `up` starts; the same code as
-//!   the `rampart-edge` and `rampart-inner` binaries).
+//! Thin entry point; everything lives in the library.
 
-mod certs;
-mod demo;
-mod up;
-
-use std::process::ExitCode;
-
-use clap::{Parser, Subcommand};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "rampart",
-    version,
-    about = "Rampart API firewall: admin command"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Certificates for development and testing.
-    Certs {
-        #[command(subcommand)]
-        command: certs::CertsCommand,
-    },
-    /// Run both tiers in front of a demo backend or --upstream.
-    Up(up::UpArgs),
-    /// Run the edge (DMZ) tier.
-    Edge(rampart_edge::cli::Args),
-    /// Run the inner (LAN) tier.
-    Inner(rampart_inner::cli::Args),
-}
-
-fn main() -> anyhow::Result<ExitCode> {
-    match Cli::parse().command {
-        Command::Certs { command } => certs::run(command),
-        Command::Up(args) => up::run(args),
-        Command::Edge(args) => rampart_edge::cli::run(&args),
-        Command::Inner(args) => rampart_inner::cli::run(&args),
-    }
+fn main() -> anyhow::Result<std::process::ExitCode> {
+    rampart_cli::main()
 }

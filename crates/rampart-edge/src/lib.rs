@@ -55,7 +55,7 @@ pub enum EdgeError {
     },
     /// The link to the inner tier could not be set up.
     #[error("inner link: {0}")]
-    Link(#[from] tonic::transport::Error),
+    Link(#[from] link::LinkError),
     /// HTTPS listener given without TLS configuration.
     #[error("an https listener needs [tls] configuration")]
     MissingTls,

@@ -11,13 +11,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
-use hyper_util::rt::TokioIo;
+use http::Uri;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rampart_proto::v1::forwarder_client::ForwarderClient;
 use rampart_proto::v1::{PingRequest, RequestPart, ResponsePart};
 use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tonic::transport::{Channel, Endpoint, Uri};
 
 use crate::config::InnerLinkConfig;
 
@@ -38,17 +38,105 @@ pub enum LinkError {
     Protocol(&'static str),
 }
 
+type LinkBody = tonic::body::Body;
+type H2 = hyper::client::conn::http2::SendRequest<LinkBody>;
+
+/// One HTTP/2 connection of the link, used directly by request tasks (no dispatch task
+/// in between, unlike a buffered channel).
+#[derive(Clone)]
+struct H2Sender(H2);
+
+impl tower::Service<http::Request<LinkBody>> for H2Sender {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<LinkBody>) -> Self::Future {
+        Box::pin(self.0.send_request(request))
+    }
+}
+
+/// A connection slot: holds a live connection, or re-dials when it is gone.
+#[derive(Default)]
+struct Slot {
+    live: std::sync::Mutex<Option<H2>>,
+    dialing: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<H2> {
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.as_ref().filter(|s| !s.is_closed()).cloned()
+    }
+
+    fn store(&self, sender: H2) {
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+    }
+}
+
 struct InnerEndpoint {
     addr: String,
-    clients: Vec<ForwarderClient<Channel>>,
+    slots: Vec<Slot>,
     next: AtomicUsize,
     healthy: AtomicBool,
 }
 
-impl InnerEndpoint {
-    fn client(&self) -> ForwarderClient<Channel> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        self.clients[i].clone()
+/// Everything needed to dial a link connection.
+struct Dialer {
+    tls: TlsConnector,
+    server_name: rustls::pki_types::ServerName<'static>,
+    connect_timeout: Duration,
+    origin: Uri,
+}
+
+impl Dialer {
+    async fn dial(&self, addr: &str) -> Result<H2, LinkError> {
+        let dial = async {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let tls = self.tls.connect(self.server_name.clone(), tcp).await?;
+            let (sender, connection) =
+                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .initial_stream_window_size(1024 * 1024)
+                    .initial_connection_window_size(8 * 1024 * 1024)
+                    .keep_alive_interval(Duration::from_secs(10))
+                    .keep_alive_timeout(Duration::from_secs(5))
+                    .keep_alive_while_idle(true)
+                    .handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(std::io::Error::other)?;
+            let label = addr.to_owned();
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(endpoint = %label, error = %e, "link connection closed");
+                }
+            });
+            Ok::<_, std::io::Error>(sender)
+        };
+        match tokio::time::timeout(self.connect_timeout, dial).await {
+            Ok(Ok(sender)) => Ok(sender),
+            Ok(Err(e)) => {
+                tracing::debug!(endpoint = %addr, error = %e, "link dial failed");
+                Err(LinkError::Unavailable)
+            }
+            Err(_) => {
+                tracing::debug!(endpoint = %addr, "link dial timed out");
+                Err(LinkError::Unavailable)
+            }
+        }
     }
 }
 
@@ -56,78 +144,67 @@ impl InnerEndpoint {
 pub struct Link {
     endpoints: Vec<InnerEndpoint>,
     next: AtomicUsize,
+    dialer: Dialer,
     response_timeout: Duration,
 }
 
-/// Opens TCP then mutual TLS to one inner endpoint.
-#[derive(Clone)]
-struct Connector {
-    addr: Arc<str>,
-    tls: TlsConnector,
-    server_name: rustls::pki_types::ServerName<'static>,
-}
-
-impl tower::Service<Uri> for Connector {
-    type Response = TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
-    type Error = std::io::Error;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: Uri) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move {
-            let tcp = TcpStream::connect(&*this.addr).await?;
-            tcp.set_nodelay(true)?;
-            let tls = this.tls.connect(this.server_name, tcp).await?;
-            Ok(TokioIo::new(tls))
-        })
-    }
-}
-
 impl Link {
-    /// Builds lazily-connected channels for every endpoint; nothing is dialled yet.
-    pub fn new(config: &InnerLinkConfig) -> Result<Self, tonic::transport::Error> {
-        let tls = TlsConnector::from(config.tls.clone());
-        let mut endpoints = Vec::with_capacity(config.endpoints.len());
-        for addr in &config.endpoints {
-            // The URI only labels the channel; the connector dials `addr` itself.
-            let endpoint = Endpoint::from_shared(format!("https://{addr}"))?
-                .connect_timeout(config.connect_timeout)
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(10))
-                .keep_alive_timeout(Duration::from_secs(5))
-                .keep_alive_while_idle(true)
-                .initial_stream_window_size(1024 * 1024)
-                .initial_connection_window_size(8 * 1024 * 1024);
-            let connector = Connector {
-                addr: addr.as_str().into(),
-                tls: tls.clone(),
-                server_name: config.server_name.clone(),
-            };
-            let clients = (0..config.connections_per_endpoint)
-                .map(|_| {
-                    ForwarderClient::new(endpoint.connect_with_connector_lazy(connector.clone()))
-                        .max_decoding_message_size(MAX_MESSAGE)
-                        .max_encoding_message_size(MAX_MESSAGE)
-                })
-                .collect();
-            endpoints.push(InnerEndpoint {
+    /// Prepares the slots of every endpoint; nothing is dialled yet.
+    pub fn new(config: &InnerLinkConfig) -> Result<Self, LinkError> {
+        let origin: Uri = format!("https://{}", server_name_text(&config.server_name))
+            .parse()
+            .map_err(|_| LinkError::Protocol("inner server name is not a valid authority"))?;
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|addr| InnerEndpoint {
                 addr: addr.clone(),
-                clients,
+                slots: (0..config.connections_per_endpoint)
+                    .map(|_| Slot::default())
+                    .collect(),
                 next: AtomicUsize::new(0),
                 healthy: AtomicBool::new(false),
-            });
-        }
+            })
+            .collect();
         Ok(Self {
             endpoints,
             next: AtomicUsize::new(0),
+            dialer: Dialer {
+                tls: TlsConnector::from(config.tls.clone()),
+                server_name: config.server_name.clone(),
+                connect_timeout: config.connect_timeout,
+                origin,
+            },
             response_timeout: config.response_timeout,
         })
+    }
+
+    /// A client on one of `endpoint`'s connections, dialling it if needed.
+    async fn client(
+        &self,
+        endpoint: &InnerEndpoint,
+    ) -> Result<ForwarderClient<H2Sender>, LinkError> {
+        let i = endpoint.next.fetch_add(1, Ordering::Relaxed) % endpoint.slots.len();
+        let slot = &endpoint.slots[i];
+        let sender = match slot.current() {
+            Some(sender) => sender,
+            None => {
+                let _dialing = slot.dialing.lock().await;
+                match slot.current() {
+                    Some(sender) => sender,
+                    None => {
+                        let sender = self.dialer.dial(&endpoint.addr).await?;
+                        slot.store(sender.clone());
+                        sender
+                    }
+                }
+            }
+        };
+        Ok(
+            ForwarderClient::with_origin(H2Sender(sender), self.dialer.origin.clone())
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+        )
     }
 
     /// True when at least one endpoint answered its last probe.
@@ -156,8 +233,12 @@ impl Link {
         S: Stream<Item = RequestPart> + Send + 'static,
     {
         let endpoint = self.pick().ok_or(LinkError::Unavailable)?;
-        let mut client = endpoint.client();
         let exchange = async {
+            let mut client = self.client(endpoint).await.inspect_err(|_| {
+                if endpoint.healthy.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(endpoint = %endpoint.addr, "inner endpoint marked down");
+                }
+            })?;
             let response = client.forward(parts).await.map_err(|status| {
                 if is_transport_failure(&status)
                     && endpoint.healthy.swap(false, Ordering::Relaxed) {
@@ -208,11 +289,11 @@ impl Link {
 
     async fn probe_all(&self, deadline: Duration) {
         let probes = self.endpoints.iter().map(|endpoint| async move {
-            let mut client = endpoint.client();
-            let ok = matches!(
-                tokio::time::timeout(deadline, client.ping(PingRequest {})).await,
-                Ok(Ok(_))
-            );
+            let ping = async {
+                let mut client = self.client(endpoint).await.ok()?;
+                client.ping(PingRequest {}).await.ok()
+            };
+            let ok = matches!(tokio::time::timeout(deadline, ping).await, Ok(Some(_)));
             let was = endpoint.healthy.swap(ok, Ordering::Relaxed);
             if was != ok {
                 if ok {
@@ -223,6 +304,14 @@ impl Link {
             }
         });
         futures_util::future::join_all(probes).await;
+    }
+}
+
+fn server_name_text(name: &rustls::pki_types::ServerName<'_>) -> String {
+    match name {
+        rustls::pki_types::ServerName::DnsName(dns) => dns.as_ref().to_owned(),
+        rustls::pki_types::ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        _ => "rampart-inner".to_owned(),
     }
 }
 

@@ -85,10 +85,11 @@ fn wire_version(version: Version) -> HttpVersion {
     }
 }
 
-/// The authority the client addressed: `:authority` for HTTP/2, else the one Host header.
-fn authority_of(req: &Request<Incoming>) -> Option<String> {
-    let from_uri = req.uri().authority().map(|a| a.as_str().to_owned());
-    let mut hosts = req.headers().get_all(HOST).iter();
+/// The authority the client addressed: `:authority` (HTTP/2, absolute-form) or the one
+/// Host header; both present must agree. `None` means the request is refused (400).
+fn authority_of(uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
+    let from_uri = uri.authority().map(|a| a.as_str().to_owned());
+    let mut hosts = headers.get_all(HOST).iter();
     let from_host = match (hosts.next(), hosts.next()) {
         (Some(h), None) => Some(
             h.to_str()
@@ -132,7 +133,7 @@ impl Proxy {
             started,
         };
 
-        let Some(authority) = authority_of(&req) else {
+        let Some(authority) = authority_of(req.uri(), req.headers()) else {
             return refuse(record, Reason::BadRequest);
         };
         let (mut parts, body) = req.into_parts();
@@ -217,7 +218,7 @@ impl Proxy {
             record.verdict = "deny";
             record.reason = head.reason;
         }
-        let body = ResponseBody::new(stream, record)
+        let body = ResponseBody::new(stream, head.content_length, record)
             .map_err(Into::into)
             .boxed();
         let mut response = Response::new(body);
@@ -247,4 +248,44 @@ pub(crate) fn problem(reason: Reason, request_id: &RequestId) -> Response<EdgeBo
     problem
         .to_response()
         .map(|body| Full::new(body).map_err(|never| match never {}).boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_comes_from_one_consistent_source() {
+        let table: [(&str, &[&str], Option<&str>); 9] = [
+            ("/x", &["api.example.com"], Some("api.example.com")),
+            (
+                "/x",
+                &["api.example.com:8443"],
+                Some("api.example.com:8443"),
+            ),
+            ("https://api.example.com/x", &[], Some("api.example.com")),
+            (
+                "https://api.example.com/x",
+                &["API.example.com"],
+                Some("api.example.com"),
+            ),
+            ("/x", &[], None), // HTTP/1.1 without Host
+            ("/x", &["a.example.com", "b.example.com"], None), // two Host headers
+            ("/x", &["a.example.com", "a.example.com"], None), // even identical
+            ("https://a.example.com/x", &["b.example.com"], None), // :authority vs Host
+            ("/x", &["bad host"], None),
+        ];
+        for (uri, hosts, want) in table {
+            let uri: http::Uri = uri.parse().unwrap();
+            let mut headers = http::HeaderMap::new();
+            for h in hosts {
+                headers.append(HOST, HeaderValue::from_str(h).unwrap());
+            }
+            assert_eq!(
+                authority_of(&uri, &headers).as_deref(),
+                want,
+                "{uri} {hosts:?}"
+            );
+        }
+    }
 }

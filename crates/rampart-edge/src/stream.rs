@@ -169,6 +169,8 @@ pub(crate) struct Interrupted;
 pub(crate) struct ResponseBody<G: BodyObserver> {
     stream: Option<tonic::Streaming<ResponsePart>>,
     bytes_out: u64,
+    /// Declared length: once reached hyper stops polling, so the end marker is not read.
+    content_length: Option<u64>,
     guard: G,
 }
 
@@ -178,10 +180,15 @@ pub(crate) trait BodyObserver: Send + Unpin + 'static {
 }
 
 impl<G: BodyObserver> ResponseBody<G> {
-    pub(crate) fn new(stream: tonic::Streaming<ResponsePart>, guard: G) -> Self {
+    pub(crate) fn new(
+        stream: tonic::Streaming<ResponsePart>,
+        content_length: Option<u64>,
+        guard: G,
+    ) -> Self {
         Self {
             stream: Some(stream),
             bytes_out: 0,
+            content_length,
             guard,
         }
     }
@@ -195,7 +202,8 @@ impl<G: BodyObserver> ResponseBody<G> {
 
 impl<G: BodyObserver> Drop for ResponseBody<G> {
     fn drop(&mut self) {
-        self.finish(false);
+        let complete = self.content_length == Some(self.bytes_out);
+        self.finish(complete);
     }
 }
 

@@ -2,7 +2,9 @@
 //! - `/stall`: never answers (until the test ends);
 //! - `/delay/<ms>`: answers like the echo after `ms`;
 //! - `/download/<bytes>`: streams `bytes` of a known pattern;
-//! - `/count`: consumes the body and answers its length and checksum;
+//! - `/count`: consumes the body and answers its length and checksum; each body is
+//!   recorded as complete or broken;
+//! - `/truncate`: announces 1000 bytes, sends 500, then drops the connection;
 //! - anything else: echoes the body, with the method, target and headers it saw in
 //!   `x-echo-*` response headers, plus banner headers Rampart must remove.
 
@@ -32,8 +34,18 @@ pub struct Seen {
 pub struct Backend {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    bodies: Arc<Mutex<Vec<BodyOutcome>>>,
     connections: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// How a `/count` body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyOutcome {
+    /// Read to its proper end: this many bytes.
+    Complete(u64),
+    /// The body failed after this many bytes (framing error, reset, early close).
+    Broken(u64),
 }
 
 /// A deterministic byte pattern for large transfers.
@@ -67,10 +79,24 @@ impl Fnv {
     }
 }
 
-type Body = BoxBody<Bytes, Infallible>;
+type Body = BoxBody<Bytes, BodyFailed>;
+
+/// The error a backend body fails with on purpose.
+#[derive(Debug)]
+pub struct BodyFailed;
+
+impl std::fmt::Display for BodyFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("backend body failed on purpose")
+    }
+}
+
+impl std::error::Error for BodyFailed {}
 
 fn full(data: impl Into<Bytes>) -> Body {
-    Full::new(data.into()).boxed()
+    Full::new(data.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 /// A body of `len` pattern bytes in 64 KiB frames.
@@ -120,7 +146,7 @@ async fn echo(req: Request<Incoming>) -> Response<Body> {
         .unwrap()
 }
 
-async fn answer(req: Request<Incoming>) -> Response<Body> {
+async fn answer(req: Request<Incoming>, bodies: Arc<Mutex<Vec<BodyOutcome>>>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     if path == "/stall" {
         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -131,7 +157,7 @@ async fn answer(req: Request<Incoming>) -> Response<Body> {
     if let Some(n) = path.strip_prefix("/download/").and_then(|s| s.parse().ok()) {
         return Response::builder()
             .header("content-length", n)
-            .body(pattern_body(n))
+            .body(pattern_body(n).map_err(|never| match never {}).boxed())
             .unwrap();
     }
     if path == "/count" {
@@ -146,6 +172,7 @@ async fn answer(req: Request<Incoming>) -> Response<Body> {
                     }
                 }
                 Err(_) => {
+                    bodies.lock().unwrap().push(BodyOutcome::Broken(n));
                     return Response::builder()
                         .status(400)
                         .body(full("broken body"))
@@ -153,7 +180,25 @@ async fn answer(req: Request<Incoming>) -> Response<Body> {
                 }
             }
         }
+        bodies.lock().unwrap().push(BodyOutcome::Complete(n));
         return Response::new(full(format!("{{\"bytes\":{n},\"fnv\":{}}}", fnv.0)));
+    }
+    if path == "/truncate" {
+        // Head and half the body go out; the failure comes once they are on the wire.
+        let stream = futures_util::stream::unfold(0u8, |step| async move {
+            match step {
+                0 => Some((Ok(Frame::data(Bytes::from(vec![b'x'; 500]))), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Some((Err(BodyFailed), 2))
+                }
+                _ => None,
+            }
+        });
+        return Response::builder()
+            .header("content-length", 1000)
+            .body(StreamBody::new(stream).boxed())
+            .unwrap();
     }
     echo(req).await
 }
@@ -163,8 +208,9 @@ impl Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let (seen2, conns2) = (seen.clone(), connections.clone());
+        let (seen2, conns2, bodies2) = (seen.clone(), connections.clone(), bodies.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -172,6 +218,7 @@ impl Backend {
                 };
                 conns2.fetch_add(1, Ordering::SeqCst);
                 let seen = seen2.clone();
+                let bodies = bodies2.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         seen.lock().unwrap().push(Seen {
@@ -179,7 +226,8 @@ impl Backend {
                             uri: req.uri().to_string(),
                             headers: req.headers().clone(),
                         });
-                        async move { Ok::<_, Infallible>(answer(req).await) }
+                        let bodies = bodies.clone();
+                        async move { Ok::<_, Infallible>(answer(req, bodies).await) }
                     });
                     let builder = auto::Builder::new(TokioExecutor::new());
                     let _ = builder
@@ -191,6 +239,7 @@ impl Backend {
         Self {
             addr,
             seen,
+            bodies,
             connections,
             task,
         }
@@ -203,6 +252,11 @@ impl Backend {
     /// Requests seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// How each `/count` body ended.
+    pub fn bodies(&self) -> Vec<BodyOutcome> {
+        self.bodies.lock().unwrap().clone()
     }
 
     /// TCP connections accepted so far.

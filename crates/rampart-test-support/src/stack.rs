@@ -27,8 +27,12 @@ pub struct StackOptions {
     pub allowed_identities: Vec<String>,
     /// Point the edge at this address instead of the inner (e.g. a closed port).
     pub edge_endpoints_override: Option<Vec<String>>,
+    /// Extra endpoints appended to the edge's list (e.g. a dead one).
+    pub edge_endpoints_extra: Vec<String>,
     /// Start no inner process at all.
     pub without_inner: bool,
+    /// Inner processes to start (all in the edge's endpoint list).
+    pub inner_replicas: usize,
     pub first_byte_timeout: &'static str,
     pub total_timeout: &'static str,
     pub drain_timeout: &'static str,
@@ -47,7 +51,9 @@ impl StackOptions {
             edge_client: LeafSpec::new("rampart-edge", Usage::Client, 1),
             allowed_identities: vec!["rampart-edge".into()],
             edge_endpoints_override: None,
+            edge_endpoints_extra: Vec::new(),
             without_inner: false,
+            inner_replicas: 1,
             first_byte_timeout: "5s",
             total_timeout: "120s",
             drain_timeout: "10s",
@@ -62,6 +68,8 @@ impl StackOptions {
 pub struct Stack {
     pub pki: TestPki,
     pub inner: Option<TierProcess>,
+    /// Inner replicas beyond the first.
+    pub replicas: Vec<TierProcess>,
     pub edge: TierProcess,
 }
 
@@ -114,14 +122,23 @@ total_timeout = "{total}"
             );
             let path = dir.join("inner.toml");
             write_file(&path, &config, false).unwrap();
-            TierProcess::start("inner", &bins.inner, &path, &["link", "admin"])
+            path
         });
-
-        let endpoints = match (&opts.edge_endpoints_override, &inner) {
-            (Some(list), _) => list.clone(),
-            (None, Some(inner)) => vec![inner.addr("link").to_string()],
-            (None, None) => panic!("no inner and no endpoint override"),
+        let mut inners: Vec<TierProcess> = match &inner {
+            Some(path) => (0..opts.inner_replicas.max(1))
+                .map(|i| {
+                    TierProcess::start(&format!("inner{i}"), &bins.inner, path, &["link", "admin"])
+                })
+                .collect(),
+            None => Vec::new(),
         };
+        let mut endpoints = match &opts.edge_endpoints_override {
+            Some(list) => list.clone(),
+            None => inners.iter().map(|i| i.addr("link").to_string()).collect(),
+        };
+        endpoints.extend(opts.edge_endpoints_extra.iter().cloned());
+        assert!(!endpoints.is_empty(), "no inner and no endpoint override");
+        let inner = (!inners.is_empty()).then(|| inners.remove(0));
         let config = format!(
             r#"[server]
 http_listen = "127.0.0.1:0"
@@ -152,7 +169,12 @@ health_interval = "500ms"
         let path = dir.join("edge.toml");
         write_file(&path, &config, false).unwrap();
         let edge = TierProcess::start("edge", &bins.edge, &path, &["http", "https", "admin"]);
-        let stack = Self { pki, inner, edge };
+        let stack = Self {
+            pki,
+            inner,
+            replicas: inners,
+            edge,
+        };
         if opts.wait_ready {
             stack.wait_ready(Duration::from_secs(10));
         }

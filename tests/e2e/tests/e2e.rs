@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod aborts;
 mod common;
 mod failures;
 mod identity;
 mod large;
 mod lifecycle;
 mod passthrough;
+mod up;

@@ -119,3 +119,31 @@ async fn host_without_a_route_gets_404_and_the_backend_sees_nothing() {
     }
     assert_eq!(backend.seen().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_balanced_over_healthy_inner_endpoints_only() {
+    let backend = Backend::start().await;
+    let mut opts = StackOptions::new(backend.url());
+    opts.inner_replicas = 2;
+    opts.edge_endpoints_extra = vec![closed_port().await.to_string()];
+    let stack = Stack::start(&bins(), &opts);
+    // Let the first probe round mark the dead endpoint down.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    for i in 0..20 {
+        let response = collect(http1(stack.http(), get(&format!("/r/{i}"))).await.unwrap()).await;
+        assert_eq!(
+            response.status, 200,
+            "request {i} must avoid the dead endpoint"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let served: Vec<usize> = [stack.inner.as_ref().unwrap(), &stack.replicas[0]]
+        .iter()
+        .map(|inner| inner.access_log().len())
+        .collect();
+    assert_eq!(served.iter().sum::<usize>(), 20);
+    assert!(
+        served.iter().all(|&n| n >= 5),
+        "both live inner endpoints serve: {served:?}"
+    );
+}

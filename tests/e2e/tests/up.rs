@@ -1,0 +1,94 @@
+//! `rampart up`, the README's first command, works as documented.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rampart_test_support::stack::blocking_get;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn rampart_up_serves_the_demo_backend_over_http_and_https_and_stops_cleanly() {
+    let dir = std::env::temp_dir().join(format!("rampart-up-test-{}", std::process::id()));
+    let (http, https) = (free_port(), free_port());
+    let mut up = Command::new(env!("CARGO_BIN_EXE_e2e-rampart"))
+        .args([
+            "up",
+            "--listen",
+            &format!("127.0.0.1:{http}"),
+            "--tls-listen",
+            &format!("127.0.0.1:{https}"),
+        ])
+        .args(["--log-format", "json", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let http_addr = format!("127.0.0.1:{http}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reply = loop {
+        let reply = blocking_get(http_addr, "/hello?name=world");
+        if reply.starts_with("HTTP/1.1 200") {
+            break reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rampart up did not serve within 30 s: {reply:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        reply.contains("\"service\": \"rampart demo backend\""),
+        "{reply}"
+    );
+    assert!(reply.contains("\"query\": \"name=world\""), "{reply}");
+    assert!(
+        !reply.to_ascii_lowercase().contains("server: demo-backend"),
+        "banner removed: {reply}"
+    );
+
+    // HTTPS with the generated CA, as the banner's curl example does.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let https_addr = format!("127.0.0.1:{https}").parse().unwrap();
+    let request = http::Request::builder()
+        .uri(format!("https://localhost:{https}/orders"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = rt.block_on(async {
+        rampart_test_support::client::collect(
+            rampart_test_support::client::https2(https_addr, &dir.join("pki/ca.pem"), request)
+                .await
+                .unwrap(),
+        )
+        .await
+    });
+    assert_eq!(response.status, 200);
+
+    kill(
+        Pid::from_raw(i32::try_from(up.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = up.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "rampart up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    // Both tiers are gone: nothing listens any more.
+    assert!(std::net::TcpStream::connect(http_addr).is_err());
+    assert!(std::net::TcpStream::connect(https_addr).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
