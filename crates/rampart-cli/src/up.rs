@@ -206,6 +206,9 @@ pub(crate) fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    // Listen for SIGTERM/SIGINT before any child exists: a signal that arrives during
+    // start-up must stop the children too, not kill this process and orphan them.
+    let stop_signal = rampart_service::shutdown::on_termination_signal();
     let (dir, temporary) = match &args.dir {
         Some(dir) => (dir.clone(), false),
         None => (
@@ -245,6 +248,9 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
 
     let started = Instant::now();
     let ready = loop {
+        if stop_signal.is_signalled() {
+            break false;
+        }
         if is_ready(edge_admin).await {
             break true;
         }
@@ -262,10 +268,12 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let code = if ready {
         banner(&args, &dir, &upstream, demo);
         tokio::select! {
-            () = rampart_service::shutdown::termination_signal() => ExitCode::SUCCESS,
+            () = stop_signal.clone().signalled() => ExitCode::SUCCESS,
             status = inner.wait() => { eprintln!("rampart up: the inner tier exited ({status:?})"); ExitCode::FAILURE }
             status = edge.wait() => { eprintln!("rampart up: the edge tier exited ({status:?})"); ExitCode::FAILURE }
         }
+    } else if stop_signal.is_signalled() {
+        ExitCode::SUCCESS
     } else {
         eprintln!("rampart up: the edge did not become ready within 30 s");
         ExitCode::FAILURE

@@ -127,3 +127,44 @@ pub fn upstream_client_config(roots: RootCertStore) -> Result<ClientConfig, TlsE
 pub fn version_name(version: Option<rustls::ProtocolVersion>) -> String {
     version.map(|v| format!("{v:?}")).unwrap_or_default()
 }
+
+#[cfg(all(test, feature = "pki"))]
+mod tests {
+    use super::*;
+    use rustls_pki_types::pem::PemObject;
+
+    #[test]
+    fn tls12_suites_are_ecdhe_with_aead_only() {
+        for suite in cipher_suites() {
+            let name = format!("{:?}", suite.suite());
+            if suite.version() == &rustls::version::TLS12 {
+                assert!(
+                    name.starts_with("TLS_ECDHE_"),
+                    "{name}: key exchange must be ECDHE"
+                );
+                assert!(
+                    name.contains("_GCM_") || name.contains("CHACHA20_POLY1305"),
+                    "{name}: AEAD only"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn link_server_requires_an_allowed_identity() {
+        let ca = pki::Ca::generate("test", 1).unwrap();
+        let leaf = ca
+            .issue(&pki::LeafSpec::new("inner", pki::Usage::Server, 1))
+            .unwrap();
+        let chain = rustls_pki_types::CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca.cert_pem().as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let refused = link_server_config(roots, Vec::new(), chain, key);
+        assert!(matches!(refused, Err(TlsError::NoAllowedIdentities)));
+    }
+}

@@ -198,3 +198,27 @@ async fn missing_or_duplicate_host_is_refused_with_a_generic_problem() {
     }
     assert!(backend.seen().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_keep_alive_serves_several_requests_on_one_connection() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    let tcp = tokio::net::TcpStream::connect(stack.http()).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    for i in 0..3 {
+        sender.ready().await.unwrap();
+        let request = Request::builder()
+            .method("POST")
+            .uri(format!("/keep/{i}"))
+            .header("host", "api.example.test")
+            .body(Full::new(Bytes::from(format!("body {i}"))))
+            .unwrap();
+        let response = collect(sender.send_request(request).await.unwrap()).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, format!("body {i}"));
+    }
+}
