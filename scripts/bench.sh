@@ -19,7 +19,8 @@
 #   BENCH_WRK_TIMEOUT  wrk's per-request timeout (default: BENCH_DURATION, so slow answers
 #                   count in the latency percentiles instead of vanishing as timeouts)
 #   BENCH_WARMUP    unrecorded wrk run per target before the matrix, e.g. 2s (default); 0 skips
-#   BENCH_NGINX_KEEPALIVE  idle keep-alive connections each nginx keeps to its upstream (64)
+#   BENCH_NGINX_KEEPALIVE  idle keep-alive connections each nginx keeps to its upstream (256;
+#                   64 makes nginx churn upstream connections at c=256 and look worse than it is)
 #   BENCH_SETTLE_MAX  seconds to wait for the server CPU to go idle after a cell before
 #                   restarting the target that left a backlog (default 5)
 #   RAMPART_BIN     rampart binary (default: <repo>/target/release/rampart)

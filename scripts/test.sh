@@ -28,4 +28,14 @@ log "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "tests"
-cargo test --workspace --locked
+# Doc tests are not run: the crates have none, and their empty runs would close the log.
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+set +e
+cargo test --workspace --all-targets --locked 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '[0-9]+ passed' "$out" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$out" | awk '{s += $1} END {print s + 0}')
+printf '\nsummary: %s passed, %s failed\n' "$passed" "$failed"
+exit "$status"

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod config;
+mod framing;
 pub mod link;
 mod proxy;
 mod server;

@@ -21,6 +21,7 @@ use rampart_proto::v1::{
 };
 use rampart_service::logging::ACCESS;
 
+use crate::framing;
 use crate::link::{Link, LinkError};
 use crate::stream::{
     BodyFailure, BodyObserver, RequestParts, ResponseBody, headers_from_wire, headers_to_wire,
@@ -136,6 +137,17 @@ impl Proxy {
         let Some(authority) = authority_of(req.uri(), req.headers()) else {
             return refuse(record, Reason::BadRequest);
         };
+        if let Err(violation) = framing::check(req.version(), req.headers()) {
+            tracing::info!(request_id = %request_id, check = "http-framing", rule = violation.rule(), "request refused");
+            let mut response = refuse(record, Reason::BadRequest);
+            if req.version() != Version::HTTP_2 {
+                // The rest of this connection's bytes cannot be trusted: close it.
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return response;
+        }
         let (mut parts, body) = req.into_parts();
         let content_length = parts
             .headers
