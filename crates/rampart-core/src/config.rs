@@ -6,6 +6,7 @@
 //! applied.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -86,6 +87,29 @@ impl Problems {
         raw.parse()
             .map_err(|e| self.push(key, format!("{raw:?}: {e}")))
             .ok()
+    }
+
+    /// Parses an optional duration; absent or broken values yield `default` (a broken one
+    /// is recorded).
+    pub fn duration_or(&mut self, key: &str, raw: Option<&String>, default: Duration) -> Duration {
+        raw.and_then(|raw| self.duration(key, raw))
+            .unwrap_or(default)
+    }
+
+    /// Parses an optional `IP:port`, recording a problem when it is malformed.
+    pub fn socket_addr(&mut self, key: &str, raw: Option<&String>) -> Option<SocketAddr> {
+        let raw = raw?;
+        raw.parse()
+            .map_err(|_| self.push(key, format!("{raw:?} is not an IP:port address")))
+            .ok()
+    }
+
+    /// Records "is required" when `value` is absent.
+    pub fn required<'a, T>(&mut self, key: &str, value: Option<&'a T>) -> Option<&'a T> {
+        if value.is_none() {
+            self.push(key, "is required");
+        }
+        value
     }
 
     /// True when nothing was recorded.
@@ -177,6 +201,15 @@ impl Sections {
         for key in self.table.keys() {
             problems.push(key.clone(), "unknown section or key");
         }
+    }
+}
+
+/// Resolves a path from a config file against the file's directory.
+pub fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
     }
 }
 

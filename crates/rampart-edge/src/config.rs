@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_core::config::{ConfigError, Problems, Sections};
+use rampart_core::config::{ConfigError, Problems, Sections, resolve};
 use rampart_core::units::ByteSize;
 use rustls::{ClientConfig, ServerConfig};
 use serde::Deserialize;
@@ -89,41 +89,6 @@ pub struct InnerLinkConfig {
     pub max_chunk: ByteSize,
 }
 
-fn addr(problems: &mut Problems, key: &str, raw: Option<&String>) -> Option<SocketAddr> {
-    let raw = raw?;
-    raw.parse()
-        .map_err(|_| problems.push(key, format!("{raw:?} is not an IP:port address")))
-        .ok()
-}
-
-fn duration(
-    problems: &mut Problems,
-    key: &str,
-    raw: Option<&String>,
-    default: Duration,
-) -> Duration {
-    match raw {
-        Some(raw) => problems.duration(key, raw).unwrap_or(default),
-        None => default,
-    }
-}
-
-fn required<'a, T>(problems: &mut Problems, key: &str, value: Option<&'a T>) -> Option<&'a T> {
-    if value.is_none() {
-        problems.push(key, "is required");
-    }
-    value
-}
-
-/// Resolves a path in the config relative to the config file's directory.
-fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        base.join(path)
-    }
-}
-
 /// The `[server]` section, validated.
 struct ServerSettings {
     http_listen: Option<SocketAddr>,
@@ -173,23 +138,20 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
         p.push("server", "configure https_listen, http_listen or both");
     }
     ServerSettings {
-        http_listen: addr(p, "server.http_listen", server.http_listen.as_ref()),
-        https_listen: addr(p, "server.https_listen", server.https_listen.as_ref()),
-        admin_listen: addr(p, "server.admin_listen", server.admin_listen.as_ref()),
-        tls_handshake_timeout: duration(
-            p,
+        http_listen: p.socket_addr("server.http_listen", server.http_listen.as_ref()),
+        https_listen: p.socket_addr("server.https_listen", server.https_listen.as_ref()),
+        admin_listen: p.socket_addr("server.admin_listen", server.admin_listen.as_ref()),
+        tls_handshake_timeout: p.duration_or(
             "server.tls_handshake_timeout",
             server.tls_handshake_timeout.as_ref(),
             Duration::from_secs(10),
         ),
-        header_read_timeout: duration(
-            p,
+        header_read_timeout: p.duration_or(
             "server.header_read_timeout",
             server.header_read_timeout.as_ref(),
             Duration::from_secs(10),
         ),
-        drain_timeout: duration(
-            p,
+        drain_timeout: p.duration_or(
             "server.drain_timeout",
             server.drain_timeout.as_ref(),
             Duration::from_secs(30),
@@ -218,8 +180,8 @@ fn validate_tls(
         None if !configured => return None,
         _ => {}
     }
-    let cert = required(p, "tls.cert", tls.cert.as_ref());
-    let key = required(p, "tls.key", tls.key.as_ref());
+    let cert = p.required("tls.cert", tls.cert.as_ref());
+    let key = p.required("tls.key", tls.key.as_ref());
     let (cert, key) = (cert?, key?);
     let loaded = rampart_tls::load_certs(&resolve(base, cert)).and_then(|chain| {
         let key = rampart_tls::load_private_key(&resolve(base, key))?;
@@ -246,19 +208,21 @@ fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<Inn
             );
         }
     }
-    let server_name = required(p, "inner.server_name", inner.server_name.as_ref()).and_then(|n| {
-        rustls::pki_types::ServerName::try_from(n.clone())
-            .map_err(|_| {
-                p.push(
-                    "inner.server_name",
-                    format!("{n:?} is not a DNS name or IP"),
-                );
-            })
-            .ok()
-    });
-    let ca = required(p, "inner.ca", inner.ca.as_ref());
-    let cert = required(p, "inner.client_cert", inner.client_cert.as_ref());
-    let key = required(p, "inner.client_key", inner.client_key.as_ref());
+    let server_name = p
+        .required("inner.server_name", inner.server_name.as_ref())
+        .and_then(|n| {
+            rustls::pki_types::ServerName::try_from(n.clone())
+                .map_err(|_| {
+                    p.push(
+                        "inner.server_name",
+                        format!("{n:?} is not a DNS name or IP"),
+                    );
+                })
+                .ok()
+        });
+    let ca = p.required("inner.ca", inner.ca.as_ref());
+    let cert = p.required("inner.client_cert", inner.client_cert.as_ref());
+    let key = p.required("inner.client_key", inner.client_key.as_ref());
     let link_tls = match (ca, cert, key) {
         (Some(ca), Some(cert), Some(key)) => {
             let built = rampart_tls::load_roots(&resolve(base, ca)).and_then(|roots| {
@@ -285,20 +249,17 @@ fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<Inn
         endpoints: inner.endpoints.clone(),
         server_name: server_name?,
         tls: link_tls?,
-        connect_timeout: duration(
-            p,
+        connect_timeout: p.duration_or(
             "inner.connect_timeout",
             inner.connect_timeout.as_ref(),
             Duration::from_secs(1),
         ),
-        response_timeout: duration(
-            p,
+        response_timeout: p.duration_or(
             "inner.response_timeout",
             inner.response_timeout.as_ref(),
             Duration::from_secs(120),
         ),
-        health_interval: duration(
-            p,
+        health_interval: p.duration_or(
             "inner.health_interval",
             inner.health_interval.as_ref(),
             Duration::from_secs(1),

@@ -1,9 +1,7 @@
 //! One client request: mint its id, clean its headers, hand it to the inner tier and
 //! relay the answer. Every refusal the edge makes itself is built by [`problem`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
@@ -19,13 +17,12 @@ use rampart_core::problem::{Problem, Reason};
 use rampart_proto::v1::{
     Forwarding, HttpVersion, RequestHead, RequestPart, request_part, response_part,
 };
-use rampart_service::logging::ACCESS;
+use rampart_service::logging::AccessRecord;
 
 use crate::framing;
 use crate::link::{Link, LinkError};
-use crate::stream::{
-    BodyFailure, BodyObserver, RequestParts, ResponseBody, headers_from_wire, headers_to_wire,
-};
+use crate::stream::{BodyFailure, RequestParts, ResponseBody};
+use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
 /// Body type of every edge response.
 pub(crate) type EdgeBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
@@ -34,47 +31,6 @@ pub(crate) type EdgeBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Syn
 pub(crate) struct Proxy {
     pub(crate) link: Arc<Link>,
     pub(crate) max_chunk: usize,
-}
-
-/// What the access log says about one request; written once, when the response ends.
-struct AccessRecord {
-    request_id: RequestId,
-    method: http::Method,
-    path: String,
-    client: std::net::SocketAddr,
-    status: u16,
-    route: String,
-    verdict: &'static str,
-    reason: String,
-    bytes_in: Arc<AtomicU64>,
-    started: Instant,
-}
-
-impl AccessRecord {
-    fn log(&self, bytes_out: u64, complete: bool) {
-        tracing::info!(
-            target: ACCESS,
-            tier = "edge",
-            request_id = %self.request_id,
-            method = %self.method,
-            path = %self.path,
-            client = %self.client.ip(),
-            route = %self.route,
-            status = self.status,
-            verdict = self.verdict,
-            reason = %self.reason,
-            bytes_in = self.bytes_in.load(Ordering::Relaxed),
-            bytes_out,
-            complete,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
-        );
-    }
-}
-
-impl BodyObserver for AccessRecord {
-    fn finished(&mut self, bytes_out: u64, complete: bool) {
-        self.log(bytes_out, complete);
-    }
 }
 
 fn wire_version(version: Version) -> HttpVersion {
@@ -118,21 +74,15 @@ impl Proxy {
         req: Request<Incoming>,
         conn: &Connection,
     ) -> Response<EdgeBody> {
-        let started = Instant::now();
         let request_id = RequestId::generate();
-        let bytes_in = Arc::new(AtomicU64::new(0));
-        let mut record = AccessRecord {
-            request_id: request_id.clone(),
-            method: req.method().clone(),
-            path: req.uri().path().to_owned(),
-            client: conn.peer,
-            status: 0,
-            route: String::new(),
-            verdict: "allow",
-            reason: String::new(),
-            bytes_in: bytes_in.clone(),
-            started,
-        };
+        let mut record = AccessRecord::new(
+            "edge",
+            request_id.clone(),
+            req.method().as_str(),
+            req.uri().path(),
+            conn.peer.ip().to_canonical().to_string(),
+        );
+        let bytes_in = record.bytes_in.clone();
 
         let Some(authority) = authority_of(req.uri(), req.headers()) else {
             return refuse(record, Reason::BadRequest);
@@ -226,10 +176,7 @@ impl Proxy {
         }
         record.status = status.as_u16();
         record.route = head.route;
-        if !head.reason.is_empty() {
-            record.verdict = "deny";
-            record.reason = head.reason;
-        }
+        record.reason = head.reason;
         let body = ResponseBody::new(stream, head.content_length, record)
             .map_err(Into::into)
             .boxed();
@@ -244,7 +191,6 @@ impl Proxy {
 fn refuse(mut record: AccessRecord, reason: Reason) -> Response<EdgeBody> {
     let response = problem(reason, &record.request_id);
     record.status = response.status().as_u16();
-    record.verdict = "deny";
     record.reason = reason.code().to_owned();
     let size = response.body().size_hint().exact().unwrap_or(0);
     record.log(size, true);

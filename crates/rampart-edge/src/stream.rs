@@ -15,33 +15,9 @@ use futures_util::Stream;
 use http::HeaderMap;
 use http_body::{Body, Frame};
 use hyper::body::Incoming;
-use rampart_proto::v1::{End, Header, RequestPart, ResponsePart, request_part, response_part};
-
-/// Converts headers to their wire form.
-pub(crate) fn headers_to_wire(headers: &HeaderMap) -> Vec<Header> {
-    headers
-        .iter()
-        .map(|(name, value)| Header {
-            name: name.as_str().to_owned(),
-            value: Bytes::copy_from_slice(value.as_bytes()),
-        })
-        .collect()
-}
-
-/// Converts wire headers back, dropping any that are not valid HTTP (the inner tier
-/// never sends such; a compromised one must not make the edge emit them).
-pub(crate) fn headers_from_wire(wire: Vec<Header>) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(wire.len());
-    for h in wire {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(h.name.as_bytes()),
-            http::HeaderValue::from_maybe_shared(h.value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    headers
-}
+use rampart_proto::v1::{End, RequestPart, ResponsePart, request_part, response_part};
+use rampart_proto::wire::{headers_from_wire, headers_to_wire};
+use rampart_service::logging::AccessRecord;
 
 /// Why a client body could not be forwarded; recorded for the handler's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,49 +141,45 @@ impl Stream for RequestParts {
 #[error("response stream from the inner tier was interrupted")]
 pub(crate) struct Interrupted;
 
-/// The inner tier's response body as a client body.
-pub(crate) struct ResponseBody<G: BodyObserver> {
+/// The inner tier's response body as a client body; writes the access record when it
+/// ends or is dropped.
+pub(crate) struct ResponseBody {
     stream: Option<tonic::Streaming<ResponsePart>>,
     bytes_out: u64,
     /// Declared length: once reached hyper stops polling, so the end marker is not read.
     content_length: Option<u64>,
-    guard: G,
+    record: AccessRecord,
 }
 
-/// Told how many body bytes were sent when the response body finishes or is dropped.
-pub(crate) trait BodyObserver: Send + Unpin + 'static {
-    fn finished(&mut self, bytes_out: u64, complete: bool);
-}
-
-impl<G: BodyObserver> ResponseBody<G> {
+impl ResponseBody {
     pub(crate) fn new(
         stream: tonic::Streaming<ResponsePart>,
         content_length: Option<u64>,
-        guard: G,
+        record: AccessRecord,
     ) -> Self {
         Self {
             stream: Some(stream),
             bytes_out: 0,
             content_length,
-            guard,
+            record,
         }
     }
 
     fn finish(&mut self, complete: bool) {
         if self.stream.take().is_some() {
-            self.guard.finished(self.bytes_out, complete);
+            self.record.log(self.bytes_out, complete);
         }
     }
 }
 
-impl<G: BodyObserver> Drop for ResponseBody<G> {
+impl Drop for ResponseBody {
     fn drop(&mut self) {
         let complete = self.content_length == Some(self.bytes_out);
         self.finish(complete);
     }
 }
 
-impl<G: BodyObserver> Body for ResponseBody<G> {
+impl Body for ResponseBody {
     type Data = Bytes;
     type Error = Interrupted;
 

@@ -13,22 +13,12 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use rampart_proto::v1::{End, Header, RequestPart, ResponsePart, request_part, response_part};
+use rampart_proto::wire::headers_to_wire;
+use rampart_service::logging::AccessRecord;
 use tokio::time::Sleep;
-
-/// Converts headers to their wire form.
-pub(crate) fn headers_to_wire(headers: &HeaderMap) -> Vec<Header> {
-    headers
-        .iter()
-        .map(|(name, value)| Header {
-            name: name.as_str().to_owned(),
-            value: Bytes::copy_from_slice(value.as_bytes()),
-        })
-        .collect()
-}
 
 /// Why a request body could not be passed on whole.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +100,7 @@ impl Body for UpstreamBody {
                     return Poll::Ready(None);
                 } else {
                     this.sent.send_replace(true);
-                    let trailers = crate::exchange::headers_from_wire(end.trailers);
+                    let trailers = rampart_proto::wire::headers_from_wire(end.trailers);
                     return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
                 }
             }
@@ -134,29 +124,24 @@ impl Body for UpstreamBody {
     }
 }
 
-/// Told the outcome when a response stream finishes or is dropped.
-pub(crate) trait StreamObserver: Send + Unpin + 'static {
-    fn finished(&mut self, bytes_out: u64, complete: bool);
-}
-
 /// The backend's response as link messages: head, body chunks, end.
-pub(crate) struct ResponseParts<O: StreamObserver> {
+pub(crate) struct ResponseParts {
     head: Option<ResponsePart>,
     body: Option<Incoming>,
     pending: Bytes,
     max_chunk: usize,
     deadline: Pin<Box<Sleep>>,
     bytes_out: u64,
-    observer: O,
+    record: AccessRecord,
 }
 
-impl<O: StreamObserver> ResponseParts<O> {
+impl ResponseParts {
     pub(crate) fn new(
         head: ResponsePart,
         body: Incoming,
         max_chunk: usize,
         deadline: tokio::time::Instant,
-        observer: O,
+        record: AccessRecord,
     ) -> Self {
         Self {
             head: Some(head),
@@ -165,18 +150,18 @@ impl<O: StreamObserver> ResponseParts<O> {
             max_chunk,
             deadline: Box::pin(tokio::time::sleep_until(deadline)),
             bytes_out: 0,
-            observer,
+            record,
         }
     }
 
     fn finish(&mut self, complete: bool) {
         if self.body.take().is_some() {
-            self.observer.finished(self.bytes_out, complete);
+            self.record.log(self.bytes_out, complete);
         }
     }
 }
 
-impl<O: StreamObserver> Drop for ResponseParts<O> {
+impl Drop for ResponseParts {
     fn drop(&mut self) {
         self.finish(false);
     }
@@ -188,7 +173,7 @@ fn end_part(trailers: Vec<Header>) -> ResponsePart {
     }
 }
 
-impl<O: StreamObserver> Stream for ResponseParts<O> {
+impl Stream for ResponseParts {
     type Item = Result<ResponsePart, tonic::Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
-use rampart_core::config::{ConfigError, Problems, Sections};
+use rampart_core::config::{ConfigError, Problems, Sections, resolve};
 use rampart_tls::Identity;
 use rustls::{ClientConfig, ServerConfig};
 use serde::Deserialize;
@@ -102,28 +102,6 @@ pub struct UpstreamConfig {
     pub max_idle_per_address: usize,
 }
 
-fn resolve(base: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        base.join(path)
-    }
-}
-
-fn duration(p: &mut Problems, key: &str, raw: Option<&String>, default: Duration) -> Duration {
-    match raw {
-        Some(raw) => p.duration(key, raw).unwrap_or(default),
-        None => default,
-    }
-}
-
-fn addr(p: &mut Problems, key: &str, raw: Option<&String>) -> Option<SocketAddr> {
-    let raw = raw?;
-    raw.parse()
-        .map_err(|_| p.push(key, format!("{raw:?} is not an IP:port address")))
-        .ok()
-}
-
 impl InnerConfig {
     /// Reads and validates `file`, reporting every problem found.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
@@ -174,16 +152,14 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
         p.push("server.link_listen", "is required");
     }
     ServerSettings {
-        link_listen: addr(p, "server.link_listen", server.link_listen.as_ref()),
-        admin_listen: addr(p, "server.admin_listen", server.admin_listen.as_ref()),
-        handshake_timeout: duration(
-            p,
+        link_listen: p.socket_addr("server.link_listen", server.link_listen.as_ref()),
+        admin_listen: p.socket_addr("server.admin_listen", server.admin_listen.as_ref()),
+        handshake_timeout: p.duration_or(
             "server.handshake_timeout",
             server.handshake_timeout.as_ref(),
             Duration::from_secs(5),
         ),
-        drain_timeout: duration(
-            p,
+        drain_timeout: p.duration_or(
             "server.drain_timeout",
             server.drain_timeout.as_ref(),
             Duration::from_secs(30),
@@ -318,26 +294,22 @@ fn validate_upstream(
     };
     Some(UpstreamConfig {
         addresses,
-        connect_timeout: duration(
-            p,
+        connect_timeout: p.duration_or(
             &format!("{key}.connect_timeout"),
             raw.connect_timeout.as_ref(),
             Duration::from_secs(2),
         ),
-        first_byte_timeout: duration(
-            p,
+        first_byte_timeout: p.duration_or(
             &format!("{key}.first_byte_timeout"),
             raw.first_byte_timeout.as_ref(),
             Duration::from_secs(30),
         ),
-        total_timeout: duration(
-            p,
+        total_timeout: p.duration_or(
             &format!("{key}.total_timeout"),
             raw.total_timeout.as_ref(),
             Duration::from_secs(300),
         ),
-        passive_cooldown: duration(
-            p,
+        passive_cooldown: p.duration_or(
             &format!("{key}.passive_cooldown"),
             raw.passive_cooldown.as_ref(),
             Duration::from_secs(10),

@@ -2,8 +2,6 @@
 //! to the backend and stream the answer back. Every refusal is a problem response built
 //! by [`rampart_core::problem`], relayed by the edge unchanged.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures_util::Stream;
@@ -12,32 +10,17 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use rampart_core::headers::{self, TRACEPARENT, X_REQUEST_ID};
 use rampart_core::id::{RequestId, trace_id_of};
 use rampart_core::problem::{Problem, Reason};
-use rampart_proto::v1::{
-    Header, RequestHead, RequestPart, ResponseHead, ResponsePart, response_part,
-};
-use rampart_service::logging::ACCESS;
+use rampart_proto::v1::{RequestHead, RequestPart, ResponseHead, ResponsePart, response_part};
+use rampart_service::logging::AccessRecord;
 
-use crate::body::{ResponseParts, StreamObserver, UpstreamBody, headers_to_wire};
+use crate::body::{ResponseParts, UpstreamBody};
 use crate::routes::RouteTable;
 use crate::upstream::{UpstreamError, Upstreams};
+use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
 /// The stream of response parts returned to the edge.
 pub(crate) type PartStream =
     std::pin::Pin<Box<dyn Stream<Item = Result<ResponsePart, tonic::Status>> + Send>>;
-
-/// Converts wire headers back, refusing any invalid one.
-pub(crate) fn headers_from_wire(wire: Vec<Header>) -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(wire.len());
-    for h in wire {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_maybe_shared(h.value),
-        ) {
-            headers.append(name, value);
-        }
-    }
-    headers
-}
 
 /// Everything an exchange needs, shared by all exchanges.
 pub(crate) struct Router {
@@ -46,51 +29,12 @@ pub(crate) struct Router {
     pub(crate) max_chunk: usize,
 }
 
-struct AccessRecord {
-    request_id: RequestId,
-    method: String,
-    path: String,
-    client: String,
-    route: String,
-    status: u16,
-    reason: &'static str,
-    bytes_in: Arc<AtomicU64>,
-    started: Instant,
-}
-
-impl AccessRecord {
-    fn log(&self, bytes_out: u64, complete: bool) {
-        tracing::info!(
-            target: ACCESS,
-            tier = "inner",
-            request_id = %self.request_id,
-            method = %self.method,
-            path = %self.path,
-            client = %self.client,
-            route = %self.route,
-            status = self.status,
-            verdict = if self.reason.is_empty() { "allow" } else { "deny" },
-            reason = self.reason,
-            bytes_in = self.bytes_in.load(Ordering::Relaxed),
-            bytes_out,
-            complete,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
-        );
-    }
-}
-
-impl StreamObserver for AccessRecord {
-    fn finished(&mut self, bytes_out: u64, complete: bool) {
-        self.log(bytes_out, complete);
-    }
-}
-
 /// A complete problem exchange: head, JSON body, end.
 fn problem_parts(mut record: AccessRecord, reason: Reason) -> PartStream {
     let response = Problem::new(reason, &record.request_id).to_response();
     let (parts, body) = response.into_parts();
     record.status = parts.status.as_u16();
-    record.reason = reason.code();
+    record.reason = reason.code().to_owned();
     record.log(body.len() as u64, true);
     let head = ResponseHead {
         status: u32::from(parts.status.as_u16()),
@@ -174,7 +118,6 @@ impl Router {
         mut head: RequestHead,
         inbound: tonic::Streaming<RequestPart>,
     ) -> Result<PartStream, tonic::Status> {
-        let started = Instant::now();
         let forwarding = head.forwarding.as_ref().ok_or_else(|| {
             tonic::Status::invalid_argument("request head without forwarding facts")
         })?;
@@ -189,18 +132,14 @@ impl Router {
             .next()
             .unwrap_or("/")
             .to_owned();
-        let bytes_in = Arc::new(AtomicU64::new(0));
-        let mut record = AccessRecord {
-            request_id: request_id.clone(),
-            method: head.method.clone(),
-            path: path.clone(),
-            client: forwarding.client_ip.clone(),
-            route: String::new(),
-            status: 0,
-            reason: "",
-            bytes_in: bytes_in.clone(),
-            started,
-        };
+        let mut record = AccessRecord::new(
+            "inner",
+            request_id.clone(),
+            &head.method,
+            &path,
+            forwarding.client_ip.clone(),
+        );
+        let bytes_in = record.bytes_in.clone();
 
         let Some(route) = self.routes.find(&head.authority, &path) else {
             return Ok(problem_parts(record, Reason::NoRoute));

@@ -4,5 +4,6 @@
 //! What it does not do: it knows nothing of requests, checks or the link between tiers.
 
 pub mod admin;
+pub mod cli;
 pub mod logging;
 pub mod shutdown;

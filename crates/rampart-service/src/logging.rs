@@ -55,3 +55,74 @@ pub fn init(format: LogFormat, level: &str) {
             .try_init(),
     };
 }
+
+/// One request as the access log records it: one line per request per tier, written
+/// when the response ends (or is abandoned), sharing the request id across tiers.
+#[derive(Debug)]
+pub struct AccessRecord {
+    /// `edge` or `inner`.
+    pub tier: &'static str,
+    /// The request id minted by the edge.
+    pub request_id: rampart_core::id::RequestId,
+    /// Request method.
+    pub method: String,
+    /// Request path without the query (queries can carry secrets).
+    pub path: String,
+    /// Client address used for decisions.
+    pub client: String,
+    /// Route that served the request, when one matched.
+    pub route: String,
+    /// Status sent.
+    pub status: u16,
+    /// Problem reason code when Rampart refused or failed the request; empty when the
+    /// backend's answer was relayed.
+    pub reason: String,
+    /// Request body bytes received so far.
+    pub bytes_in: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// When the request arrived.
+    pub started: std::time::Instant,
+}
+
+impl AccessRecord {
+    /// A record for a request that just arrived.
+    pub fn new(
+        tier: &'static str,
+        request_id: rampart_core::id::RequestId,
+        method: &str,
+        path: &str,
+        client: String,
+    ) -> Self {
+        Self {
+            tier,
+            request_id,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            client,
+            route: String::new(),
+            status: 0,
+            reason: String::new(),
+            bytes_in: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// Writes the line.
+    pub fn log(&self, bytes_out: u64, complete: bool) {
+        tracing::info!(
+            target: ACCESS,
+            tier = self.tier,
+            request_id = %self.request_id,
+            method = %self.method,
+            path = %self.path,
+            client = %self.client,
+            route = %self.route,
+            status = self.status,
+            verdict = if self.reason.is_empty() { "allow" } else { "deny" },
+            reason = %self.reason,
+            bytes_in = self.bytes_in.load(std::sync::atomic::Ordering::Relaxed),
+            bytes_out,
+            complete,
+            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
+}
