@@ -69,22 +69,23 @@ fn is_removed_from_requests(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name) || RAMPART_OWNED.contains(&name) || name.starts_with(RAMPART_PREFIX)
 }
 
-/// Prepares client request headers for forwarding.
-pub fn sanitize_request(headers: &mut HeaderMap) {
-    // One pass over the (few) headers present instead of a removal per listed name:
-    // this runs on every request in both tiers.
-    if !headers.keys().any(is_removed_from_requests) {
+/// Removes every header `doomed` names, plus those listed in `Connection` when any
+/// hop-by-hop header is present. One pass over the (few) headers present instead of a
+/// removal per listed name: this runs on every request and response in both tiers.
+fn remove_matching(headers: &mut HeaderMap, doomed: fn(&HeaderName) -> bool) {
+    if !headers.keys().any(doomed) {
         return;
     }
     remove_connection_listed(headers);
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| is_removed_from_requests(k))
-        .cloned()
-        .collect();
-    for name in doomed {
+    let names: Vec<HeaderName> = headers.keys().filter(|k| doomed(k)).cloned().collect();
+    for name in names {
         headers.remove(name);
     }
+}
+
+/// Prepares client request headers for forwarding.
+pub fn sanitize_request(headers: &mut HeaderMap) {
+    remove_matching(headers, is_removed_from_requests);
 }
 
 fn is_removed_from_responses(name: &HeaderName) -> bool {
@@ -94,18 +95,7 @@ fn is_removed_from_responses(name: &HeaderName) -> bool {
 
 /// Prepares backend response headers for the client.
 pub fn sanitize_response(headers: &mut HeaderMap) {
-    if !headers.keys().any(is_removed_from_responses) {
-        return;
-    }
-    remove_connection_listed(headers);
-    let doomed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| is_removed_from_responses(k))
-        .cloned()
-        .collect();
-    for name in doomed {
-        headers.remove(name);
-    }
+    remove_matching(headers, is_removed_from_responses);
 }
 
 #[cfg(test)]
