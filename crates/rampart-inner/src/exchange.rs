@@ -196,3 +196,92 @@ impl Router {
         Ok(Box::pin(stream))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_proto::v1::{Forwarding, Header};
+    use std::sync::Arc;
+
+    fn head(
+        client_ip: &str,
+        headers: &[(&str, &str)],
+        content_length: Option<u64>,
+        has_body: bool,
+    ) -> RequestHead {
+        let id = RequestId::generate();
+        RequestHead {
+            method: "POST".into(),
+            scheme: "https".into(),
+            authority: "api.example.com".into(),
+            path_and_query: "/orders?id=7".into(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| Header {
+                    name: (*k).into(),
+                    value: bytes::Bytes::copy_from_slice(v.as_bytes()),
+                })
+                .collect(),
+            forwarding: Some(Forwarding {
+                request_id: id.as_str().into(),
+                client_ip: client_ip.into(),
+                traceparent: id.traceparent(),
+                ..Default::default()
+            }),
+            content_length,
+            has_body,
+            ..Default::default()
+        }
+    }
+
+    fn build(mut head: RequestHead) -> Option<Request<UpstreamBody>> {
+        let id = RequestId::parse(&head.forwarding.as_ref().unwrap().request_id).unwrap();
+        let (body, _) = UpstreamBody::new(None, head.content_length, Arc::default());
+        backend_request(&mut head, &id, body)
+    }
+
+    #[test]
+    fn backend_sees_rampart_forwarding_headers_not_client_copies() {
+        let request = build(head(
+            "2001:db8::7",
+            &[
+                ("x-forwarded-for", "6.6.6.6"),
+                ("x-request-id", "forged"),
+                ("x-rampart-principal", "admin"),
+                ("accept", "application/json"),
+            ],
+            Some(12),
+            true,
+        ))
+        .unwrap();
+        let h = request.headers();
+        assert_eq!(h["host"], "api.example.com");
+        assert_eq!(h["x-forwarded-for"], "2001:db8::7");
+        assert_eq!(h["forwarded"], "for=\"[2001:db8::7]\";proto=https");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.example.com");
+        assert_eq!(h["content-length"], "12");
+        assert_eq!(h["accept"], "application/json");
+        assert!(h.get("x-rampart-principal").is_none());
+        let id = h["x-request-id"].to_str().unwrap();
+        assert_eq!(trace_id_of(h["traceparent"].to_str().unwrap()), Some(id));
+        assert_eq!(request.uri(), "/orders?id=7");
+    }
+
+    #[test]
+    fn bodyless_requests_get_no_content_length_and_bad_heads_are_refused() {
+        let request = build(head("10.1.2.3", &[], None, false)).unwrap();
+        assert!(request.headers().get("content-length").is_none());
+        assert_eq!(request.headers()["forwarded"], "for=10.1.2.3;proto=https");
+
+        let mut bad_method = head("10.1.2.3", &[], None, false);
+        bad_method.method = "GET POST".into();
+        assert!(build(bad_method).is_none());
+        let mut bad_ip = head("not-an-ip", &[], None, false);
+        bad_ip.path_and_query = "/x".into();
+        assert!(build(bad_ip).is_none());
+        let mut bad_authority = head("10.1.2.3", &[], None, false);
+        bad_authority.authority = "bad\nhost".into();
+        assert!(build(bad_authority).is_none());
+    }
+}
