@@ -13,6 +13,8 @@ use rampart_core::units::ByteSize;
 use rustls::{ClientConfig, ServerConfig};
 use serde::Deserialize;
 
+use crate::limits::Limits;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
@@ -47,6 +49,15 @@ struct RawInner {
     max_chunk: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_request_target: Option<String>,
+    max_headers: Option<usize>,
+    max_header_bytes: Option<String>,
+    max_body: Option<String>,
+}
+
 /// The validated edge configuration.
 #[derive(Clone)]
 pub struct EdgeConfig {
@@ -66,6 +77,8 @@ pub struct EdgeConfig {
     pub drain_timeout: Duration,
     /// The link to the inner tier.
     pub inner: InnerLinkConfig,
+    /// Request size limits.
+    pub limits: Limits,
 }
 
 /// How the edge reaches the inner tier.
@@ -108,6 +121,7 @@ impl EdgeConfig {
         let server: Option<RawServer> = sections.take("server", &mut p);
         let tls: Option<RawTls> = sections.take("tls", &mut p);
         let inner: Option<RawInner> = sections.take("inner", &mut p);
+        let limits: Option<RawLimits> = sections.take("limits", &mut p);
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
         let https_wanted = server.as_ref().map(|s| s.https_listen.is_some());
@@ -116,8 +130,9 @@ impl EdgeConfig {
             .as_ref()
             .map(|t| validate_tls(&mut p, base, t, https_wanted));
         let inner = inner.as_ref().and_then(|i| validate_inner(&mut p, base, i));
-        let config = match (settings, public_tls, inner) {
-            (Some(s), Some(public_tls), Some(inner)) => Some(EdgeConfig {
+        let limits = limits.as_ref().map(|l| validate_limits(&mut p, l));
+        let config = match (settings, public_tls, inner, limits) {
+            (Some(s), Some(public_tls), Some(inner), Some(limits)) => Some(EdgeConfig {
                 http_listen: s.http_listen,
                 https_listen: s.https_listen,
                 admin_listen: s.admin_listen,
@@ -126,11 +141,47 @@ impl EdgeConfig {
                 header_read_timeout: s.header_read_timeout,
                 drain_timeout: s.drain_timeout,
                 inner,
+                limits,
             }),
             _ => None,
         };
         p.finish(file, config)
     }
+}
+
+fn validate_limits(p: &mut Problems, raw: &RawLimits) -> Limits {
+    let defaults = Limits::default();
+    let size = |p: &mut Problems, key: &str, raw: Option<&String>, default| {
+        raw.and_then(|r| p.size(key, r)).unwrap_or(default)
+    };
+    let limits = Limits {
+        max_request_target: size(
+            p,
+            "limits.max_request_target",
+            raw.max_request_target.as_ref(),
+            defaults.max_request_target,
+        ),
+        max_headers: raw.max_headers.unwrap_or(defaults.max_headers),
+        max_header_bytes: size(
+            p,
+            "limits.max_header_bytes",
+            raw.max_header_bytes.as_ref(),
+            defaults.max_header_bytes,
+        ),
+        max_body: size(
+            p,
+            "limits.max_body",
+            raw.max_body.as_ref(),
+            defaults.max_body,
+        ),
+    };
+    if limits.max_headers == 0 || limits.max_headers > 1000 {
+        p.push("limits.max_headers", "must be between 1 and 1000");
+    }
+    if limits.max_request_target < ByteSize::bytes(16) {
+        p.push("limits.max_request_target", "must be at least 16B");
+    }
+    limits
 }
 
 fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {

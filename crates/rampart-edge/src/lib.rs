@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod config;
 mod framing;
+pub mod limits;
 pub mod link;
 mod proxy;
 mod server;
@@ -21,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper_util::server::graceful::GracefulShutdown;
+use rampart_core::pipeline::{Pipeline, Stage};
 use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -98,9 +100,15 @@ pub async fn serve(
 ) -> Result<(), EdgeError> {
     let link = Arc::new(Link::new(&config.inner)?);
     link.spawn_health_checks(config.inner.health_interval, shutdown.clone());
+    let head_checks = Pipeline::new(vec![
+        Stage::new(Arc::new(limits::FramingCheck)),
+        Stage::new(Arc::new(config.limits)),
+    ]);
     let proxy = Arc::new(Proxy {
         link: link.clone(),
         max_chunk: config.inner.max_chunk.as_usize(),
+        head_checks,
+        max_body: config.limits.max_body.as_u64(),
     });
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();

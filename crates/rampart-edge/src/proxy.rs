@@ -10,16 +10,17 @@ use http_body::Body as _;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use rampart_core::check::{Denial, Verdict};
 use rampart_core::headers::{self, X_REQUEST_ID};
 use rampart_core::id::RequestId;
-use rampart_core::phase::Connection;
+use rampart_core::phase::{self, Connection};
+use rampart_core::pipeline::{Observation, Pipeline};
 use rampart_core::problem::{Problem, Reason};
 use rampart_proto::v1::{
     Forwarding, HttpVersion, RequestHead, RequestPart, request_part, response_part,
 };
 use rampart_service::logging::AccessRecord;
 
-use crate::framing;
 use crate::link::{Link, LinkError};
 use crate::stream::{BodyFailure, RequestParts, ResponseBody};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
@@ -31,6 +32,10 @@ pub(crate) type EdgeBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Syn
 pub(crate) struct Proxy {
     pub(crate) link: Arc<Link>,
     pub(crate) max_chunk: usize,
+    /// Checks on the request head, run in order before anything is forwarded.
+    pub(crate) head_checks: Pipeline<phase::RequestHead>,
+    /// Largest request body, enforced while streaming.
+    pub(crate) max_body: u64,
 }
 
 fn wire_version(version: Version) -> HttpVersion {
@@ -72,7 +77,7 @@ impl Proxy {
     pub(crate) async fn handle(
         &self,
         req: Request<Incoming>,
-        conn: &Connection,
+        conn: &Arc<Connection>,
     ) -> Response<EdgeBody> {
         let request_id = RequestId::generate();
         let mut record = AccessRecord::new(
@@ -87,18 +92,19 @@ impl Proxy {
         let Some(authority) = authority_of(req.uri(), req.headers()) else {
             return refuse(record, Reason::BadRequest);
         };
-        if let Err(violation) = framing::check(req.version(), req.headers()) {
-            tracing::info!(request_id = %request_id, check = "http-framing", rule = violation.rule(), "request refused");
-            let mut response = refuse(record, Reason::BadRequest);
-            if req.version() != Version::HTTP_2 {
-                // The rest of this connection's bytes cannot be trusted: close it.
-                response
-                    .headers_mut()
-                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            return response;
+        let (parts, body) = req.into_parts();
+        let version = parts.version;
+        let head_phase = phase::RequestHead {
+            parts,
+            request_id: request_id.clone(),
+            connection: conn.clone(),
+        };
+        let outcome = self.head_checks.run(&head_phase).await;
+        log_observations(&request_id, &outcome.observations);
+        if let Verdict::Deny(denial) = outcome.verdict {
+            return refuse_denied(record, &denial, version);
         }
-        let (mut parts, body) = req.into_parts();
+        let mut parts = head_phase.parts;
         let content_length = parts
             .headers
             .get(CONTENT_LENGTH)
@@ -141,12 +147,21 @@ impl Proxy {
             failure.clone(),
             bytes_in,
             sent,
+            self.max_body,
         );
 
         let (first, stream) = match self.link.forward(parts_stream, body_sent).await {
             Ok(answer) => answer,
             Err(e) => {
                 let reason = match (failure.get(), &e) {
+                    (Some(BodyFailure::TooLarge), _) => {
+                        return refuse_denied(
+                            record,
+                            &Denial::new("request-limits", Reason::BodyTooLarge)
+                                .with_rule("body-size"),
+                            version,
+                        );
+                    }
                     (Some(BodyFailure::Broken), _) => Reason::IncompleteBody,
                     (None, LinkError::TimedOut) => Reason::UpstreamTimeout,
                     (None, _) => Reason::InnerUnavailable,
@@ -155,8 +170,14 @@ impl Proxy {
                 return refuse(record, reason);
             }
         };
-        if failure.get().is_some() {
-            return refuse(record, Reason::IncompleteBody);
+        match failure.get() {
+            Some(BodyFailure::TooLarge) => {
+                let denial =
+                    Denial::new("request-limits", Reason::BodyTooLarge).with_rule("body-size");
+                return refuse_denied(record, &denial, version);
+            }
+            Some(BodyFailure::Broken) => return refuse(record, Reason::IncompleteBody),
+            None => {}
         }
         let Some(response_part::Part::Head(head)) = first.part else {
             tracing::warn!(request_id = %request_id, "inner tier sent no response head");
@@ -185,6 +206,33 @@ impl Proxy {
         *response.headers_mut() = headers;
         response
     }
+}
+
+fn log_observations(request_id: &RequestId, observations: &[Observation]) {
+    for observation in observations {
+        match observation {
+            Observation::WouldDeny(d) => {
+                tracing::info!(request_id = %request_id, check = d.check, rule = ?d.rule, reason = d.reason.code(), "detect-only: would deny");
+            }
+            Observation::Skipped { check, error } => {
+                tracing::warn!(request_id = %request_id, check, error = %error, "check could not decide; failing open as configured");
+            }
+        }
+    }
+}
+
+/// Answers a denial by a check. On HTTP/1, a framing or body-size refusal also closes
+/// the connection: the unread rest of the request cannot be trusted.
+fn refuse_denied(record: AccessRecord, denial: &Denial, version: Version) -> Response<EdgeBody> {
+    tracing::info!(request_id = %record.request_id, check = denial.check, rule = ?denial.rule, reason = denial.reason.code(), "request refused");
+    let mut response = refuse(record, denial.reason);
+    let unread_body = matches!(denial.reason, Reason::BadRequest | Reason::BodyTooLarge);
+    if unread_body && version != Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Answers with the problem response for `reason` and logs the request.

@@ -24,6 +24,8 @@ use rampart_service::logging::AccessRecord;
 pub(crate) enum BodyFailure {
     /// The client's body stream failed (malformed framing, reset, early close).
     Broken,
+    /// The body grew past the configured maximum.
+    TooLarge,
 }
 
 /// A client request as link messages: head, body chunks, end.
@@ -38,6 +40,7 @@ pub(crate) struct RequestParts {
     /// Set once the whole body was handed to the link (or failed): the wait for the
     /// inner tier's answer is timed from then.
     sent: tokio::sync::watch::Sender<bool>,
+    max_body: u64,
 }
 
 impl RequestParts {
@@ -48,10 +51,12 @@ impl RequestParts {
         failure: Arc<OnceLock<BodyFailure>>,
         bytes_in: Arc<AtomicU64>,
         sent: tokio::sync::watch::Sender<bool>,
+        max_body: u64,
     ) -> Self {
         let body = (!body.is_end_stream()).then_some(body);
         Self {
             sent,
+            max_body,
             head: Some(head),
             queued_end: body.is_none().then(|| end(None)),
             body,
@@ -102,8 +107,15 @@ impl Stream for RequestParts {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) if data.is_empty() => continue,
                     Ok(data) => {
-                        this.bytes_in
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
+                        let len = data.len() as u64;
+                        let total = this.bytes_in.fetch_add(len, Ordering::Relaxed) + len;
+                        if total > this.max_body {
+                            // End without the end marker: the inner aborts the exchange.
+                            let _ = this.failure.set(BodyFailure::TooLarge);
+                            this.body = None;
+                            this.sent.send_replace(true);
+                            return Poll::Ready(None);
+                        }
                         this.pending = data;
                         return Poll::Ready(Some(this.chunk()));
                     }

@@ -42,6 +42,8 @@ pub struct StackOptions {
     pub inner_extra: String,
     /// Wait until the edge reports ready.
     pub wait_ready: bool,
+    /// The edge's `limits.max_body`.
+    pub edge_max_body: &'static str,
 }
 
 impl StackOptions {
@@ -61,6 +63,7 @@ impl StackOptions {
                 .into(),
             inner_extra: String::new(),
             wait_ready: true,
+            edge_max_body: "2GiB",
         }
     }
 }
@@ -158,7 +161,11 @@ client_cert = {client_cert:?}
 client_key = {client_key:?}
 connect_timeout = "1s"
 health_interval = "500ms"
+
+[limits]
+max_body = "{max_body}"
 "#,
+            max_body = opts.edge_max_body,
             drain = opts.drain_timeout,
             edge_cert = edge_cert.display().to_string(),
             edge_key = edge_key.display().to_string(),

@@ -271,3 +271,87 @@ async fn ambiguous_http1_framing_is_refused_and_the_connection_closed() {
         "only the two legitimate requests reached the backend"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_limits_give_414_431_and_413_before_or_while_streaming() {
+    let backend = Backend::start().await;
+    let mut opts = StackOptions::new(backend.url());
+    opts.edge_max_body = "64KiB";
+    let stack = Stack::start(&bins(), &opts);
+    let long_target = format!("/{}", "a".repeat(9000));
+    let big_header = "v".repeat(70_000);
+    // (target, extra headers, body, status, reason)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (long_target, vec![], vec![], 414, "uri_too_long"),
+        (
+            "/h".into(),
+            vec![("x-big", big_header.as_str())],
+            vec![],
+            431,
+            "headers_too_large",
+        ),
+        (
+            "/up".into(),
+            vec![],
+            vec![b'x'; 65_537],
+            413,
+            "body_too_large",
+        ),
+        // Look-alikes at the limits pass.
+        (format!("/{}", "a".repeat(8000)), vec![], vec![], 200, ""),
+        ("/up".into(), vec![], vec![b'x'; 65_536], 200, ""),
+    ];
+    for (target, headers, body, status, reason) in cases {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(target.as_str())
+            .header("host", "api.example.test");
+        for (k, v) in &headers {
+            request = request.header(*k, *v);
+        }
+        let response = collect(
+            http1(
+                stack.http(),
+                request.body(Full::new(Bytes::from(body))).unwrap(),
+            )
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            response.status,
+            status,
+            "{}",
+            &target[..target.len().min(20)]
+        );
+        if !reason.is_empty() {
+            assert_eq!(response.json()["reason"], reason);
+        }
+    }
+    // A chunked body without a declared length is cut off as soon as it crosses the limit.
+    let mut wire =
+        b"POST /count HTTP/1.1\r\nHost: api.example.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..3 {
+        wire.extend_from_slice(b"8000\r\n");
+        wire.extend_from_slice(&[b'y'; 0x8000]);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    let reply = raw(stack.http(), &wire, Duration::from_secs(5)).await;
+    assert!(
+        reply.starts_with("HTTP/1.1 413"),
+        "{}",
+        &reply[..reply.len().min(300)]
+    );
+    let complete: Vec<_> = backend
+        .bodies()
+        .into_iter()
+        .filter(|b| matches!(b, rampart_test_support::backend::BodyOutcome::Complete(_)))
+        .collect();
+    assert!(
+        complete.is_empty(),
+        "an over-limit body reached the backend whole: {complete:?}"
+    );
+}
