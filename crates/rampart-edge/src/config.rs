@@ -56,6 +56,9 @@ struct RawLimits {
     max_headers: Option<usize>,
     max_header_bytes: Option<String>,
     max_body: Option<String>,
+    body_timeout: Option<String>,
+    min_body_rate: Option<String>,
+    body_rate_grace: Option<String>,
 }
 
 /// The validated edge configuration.
@@ -174,6 +177,26 @@ fn validate_limits(p: &mut Problems, raw: &RawLimits) -> Limits {
             raw.max_body.as_ref(),
             defaults.max_body,
         ),
+        ..defaults
+    };
+    let limits = Limits {
+        body_timeout: p.duration_or(
+            "limits.body_timeout",
+            raw.body_timeout.as_ref(),
+            defaults.body_timeout,
+        ),
+        min_body_rate: size(
+            p,
+            "limits.min_body_rate",
+            raw.min_body_rate.as_ref(),
+            defaults.min_body_rate,
+        ),
+        body_rate_grace: p.duration_or(
+            "limits.body_rate_grace",
+            raw.body_rate_grace.as_ref(),
+            defaults.body_rate_grace,
+        ),
+        ..limits
     };
     if limits.max_headers == 0 || limits.max_headers > 1000 {
         p.push("limits.max_headers", "must be between 1 and 1000");

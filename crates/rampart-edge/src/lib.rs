@@ -108,7 +108,12 @@ pub async fn serve(
         link: link.clone(),
         max_chunk: config.inner.max_chunk.as_usize(),
         head_checks,
-        max_body: config.limits.max_body.as_u64(),
+        body_policy: stream::BodyPolicy {
+            max_bytes: config.limits.max_body.as_u64(),
+            deadline: config.limits.body_timeout,
+            min_rate: config.limits.min_body_rate.as_u64(),
+            grace: config.limits.body_rate_grace,
+        },
     });
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();

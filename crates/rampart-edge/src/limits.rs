@@ -1,6 +1,8 @@
 //! Head checks the edge runs before anything is forwarded: message framing and size
 //! limits. Each is a [`Check`] on the head phase, run by the edge's pipeline.
 
+use std::time::Duration;
+
 use http::header::CONTENT_LENGTH;
 use rampart_core::check::{Check, CheckFuture, Denial, Verdict};
 use rampart_core::phase::RequestHead;
@@ -39,6 +41,13 @@ pub struct Limits {
     pub max_header_bytes: ByteSize,
     /// Largest body, checked up front from Content-Length and while streaming, else 413.
     pub max_body: ByteSize,
+    /// The whole body must arrive within this time, else 408.
+    pub body_timeout: Duration,
+    /// After `body_rate_grace`, the body must average at least this many bytes per
+    /// second, else 408 (a trickled body cannot hold a connection). Zero disables.
+    pub min_body_rate: ByteSize,
+    /// Time before the body rate is judged.
+    pub body_rate_grace: Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +57,9 @@ impl Default for Limits {
             max_headers: 100,
             max_header_bytes: ByteSize::kib(64),
             max_body: ByteSize::mib(10),
+            body_timeout: Duration::from_secs(120),
+            min_body_rate: ByteSize::kib(1),
+            body_rate_grace: Duration::from_secs(5),
         }
     }
 }
@@ -132,6 +144,7 @@ mod tests {
             max_headers: 3,
             max_header_bytes: ByteSize::bytes(40),
             max_body: ByteSize::bytes(100),
+            ..Limits::default()
         };
         let many = |n: usize| (0..n).map(|i| ("x-h", i.to_string())).collect::<Vec<_>>();
         type Case = (

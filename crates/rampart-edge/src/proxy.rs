@@ -22,7 +22,7 @@ use rampart_proto::v1::{
 use rampart_service::logging::AccessRecord;
 
 use crate::link::{Link, LinkError};
-use crate::stream::{BodyFailure, RequestParts, ResponseBody};
+use crate::stream::{BodyFailure, BodyPolicy, RequestParts, ResponseBody};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
 /// Body type of every edge response.
@@ -34,8 +34,8 @@ pub(crate) struct Proxy {
     pub(crate) max_chunk: usize,
     /// Checks on the request head, run in order before anything is forwarded.
     pub(crate) head_checks: Pipeline<phase::RequestHead>,
-    /// Largest request body, enforced while streaming.
-    pub(crate) max_body: u64,
+    /// How request bodies must arrive (size, deadline, pace).
+    pub(crate) body_policy: BodyPolicy,
 }
 
 fn wire_version(version: Version) -> HttpVersion {
@@ -147,38 +147,27 @@ impl Proxy {
             failure.clone(),
             bytes_in,
             sent,
-            self.max_body,
+            self.body_policy,
         );
 
-        let (first, stream) = match self.link.forward(parts_stream, body_sent).await {
+        let answer = self.link.forward(parts_stream, body_sent).await;
+        // A client body that failed decides the answer, whatever the inner tier said.
+        match failure.get() {
+            Some(BodyFailure::Broken) => return refuse(record, Reason::IncompleteBody),
+            Some(&limit) => return refuse_denied(record, &body_denial(limit), version),
+            None => {}
+        }
+        let (first, stream) = match answer {
             Ok(answer) => answer,
             Err(e) => {
-                let reason = match (failure.get(), &e) {
-                    (Some(BodyFailure::TooLarge), _) => {
-                        return refuse_denied(
-                            record,
-                            &Denial::new("request-limits", Reason::BodyTooLarge)
-                                .with_rule("body-size"),
-                            version,
-                        );
-                    }
-                    (Some(BodyFailure::Broken), _) => Reason::IncompleteBody,
-                    (None, LinkError::TimedOut) => Reason::UpstreamTimeout,
-                    (None, _) => Reason::InnerUnavailable,
+                let reason = match e {
+                    LinkError::TimedOut => Reason::UpstreamTimeout,
+                    _ => Reason::InnerUnavailable,
                 };
                 tracing::warn!(request_id = %request_id, error = %e, "request not served by the inner tier");
                 return refuse(record, reason);
             }
         };
-        match failure.get() {
-            Some(BodyFailure::TooLarge) => {
-                let denial =
-                    Denial::new("request-limits", Reason::BodyTooLarge).with_rule("body-size");
-                return refuse_denied(record, &denial, version);
-            }
-            Some(BodyFailure::Broken) => return refuse(record, Reason::IncompleteBody),
-            None => {}
-        }
         let Some(response_part::Part::Head(head)) = first.part else {
             tracing::warn!(request_id = %request_id, "inner tier sent no response head");
             return refuse(record, Reason::InnerUnavailable);
@@ -208,6 +197,19 @@ impl Proxy {
     }
 }
 
+/// The denial for a body that broke a limit while streaming.
+fn body_denial(failure: BodyFailure) -> Denial {
+    match failure {
+        BodyFailure::TooLarge => {
+            Denial::new("request-limits", Reason::BodyTooLarge).with_rule("body-size")
+        }
+        BodyFailure::TooSlow => {
+            Denial::new("request-limits", Reason::RequestTimeout).with_rule("body-pace")
+        }
+        BodyFailure::Broken => Denial::new("request-limits", Reason::IncompleteBody),
+    }
+}
+
 fn log_observations(request_id: &RequestId, observations: &[Observation]) {
     for observation in observations {
         match observation {
@@ -226,7 +228,10 @@ fn log_observations(request_id: &RequestId, observations: &[Observation]) {
 fn refuse_denied(record: AccessRecord, denial: &Denial, version: Version) -> Response<EdgeBody> {
     tracing::info!(request_id = %record.request_id, check = denial.check, rule = ?denial.rule, reason = denial.reason.code(), "request refused");
     let mut response = refuse(record, denial.reason);
-    let unread_body = matches!(denial.reason, Reason::BadRequest | Reason::BodyTooLarge);
+    let unread_body = matches!(
+        denial.reason,
+        Reason::BadRequest | Reason::BodyTooLarge | Reason::RequestTimeout
+    );
     if unread_body && version != Version::HTTP_2 {
         response
             .headers_mut()

@@ -5,10 +5,14 @@
 //! link stream *without* its end marker, which the receiver treats as an aborted
 //! exchange, so no partial body is ever presented as complete.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -26,6 +30,31 @@ pub(crate) enum BodyFailure {
     Broken,
     /// The body grew past the configured maximum.
     TooLarge,
+    /// The body arrived too slowly (total deadline or minimum rate).
+    TooSlow,
+}
+
+/// How a client body must arrive: bounded in size, in total time and in pace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyPolicy {
+    /// Largest body.
+    pub(crate) max_bytes: u64,
+    /// The whole body must arrive within this time.
+    pub(crate) deadline: Duration,
+    /// After `grace`, at least this many bytes per second on average (0 = off).
+    pub(crate) min_rate: u64,
+    /// Time before the rate is judged (a client may pause while it starts).
+    pub(crate) grace: Duration,
+}
+
+/// How often the pace of a body is judged.
+const PACE_CHECK: Duration = Duration::from_secs(1);
+
+/// Tracks the pace of a body: a per-read idle timeout would let a client trickle one
+/// byte at a time forever, so the judgement is on the total and the average rate.
+struct Pace {
+    started: Instant,
+    check: Pin<Box<Sleep>>,
 }
 
 /// A client request as link messages: head, body chunks, end.
@@ -40,7 +69,8 @@ pub(crate) struct RequestParts {
     /// Set once the whole body was handed to the link (or failed): the wait for the
     /// inner tier's answer is timed from then.
     sent: tokio::sync::watch::Sender<bool>,
-    max_body: u64,
+    policy: BodyPolicy,
+    pace: Option<Pace>,
 }
 
 impl RequestParts {
@@ -51,12 +81,13 @@ impl RequestParts {
         failure: Arc<OnceLock<BodyFailure>>,
         bytes_in: Arc<AtomicU64>,
         sent: tokio::sync::watch::Sender<bool>,
-        max_body: u64,
+        policy: BodyPolicy,
     ) -> Self {
         let body = (!body.is_end_stream()).then_some(body);
         Self {
             sent,
-            max_body,
+            policy,
+            pace: None,
             head: Some(head),
             queued_end: body.is_none().then(|| end(None)),
             body,
@@ -65,6 +96,39 @@ impl RequestParts {
             failure,
             bytes_in,
         }
+    }
+
+    /// True once the body has taken too long or arrives too slowly. Registers the
+    /// waker for the next judgement otherwise.
+    fn too_slow(&mut self, cx: &mut Context<'_>) -> bool {
+        let policy = self.policy;
+        let pace = self.pace.get_or_insert_with(|| Pace {
+            started: Instant::now(),
+            check: Box::pin(tokio::time::sleep(PACE_CHECK.min(policy.deadline))),
+        });
+        while pace.check.as_mut().poll(cx).is_ready() {
+            let elapsed = pace.started.elapsed();
+            if elapsed >= policy.deadline {
+                return true;
+            }
+            if elapsed >= policy.grace {
+                let expected = policy.min_rate.saturating_mul(elapsed.as_secs());
+                if self.bytes_in.load(Ordering::Relaxed) < expected {
+                    return true;
+                }
+            }
+            let next = (Instant::now() + PACE_CHECK).min(pace.started + policy.deadline);
+            pace.check.as_mut().reset(next);
+        }
+        false
+    }
+
+    /// Ends the link stream without its end marker, recording why.
+    fn abort(&mut self, why: BodyFailure) -> Poll<Option<RequestPart>> {
+        let _ = self.failure.set(why);
+        self.body = None;
+        self.sent.send_replace(true);
+        Poll::Ready(None)
     }
 
     fn chunk(&mut self) -> RequestPart {
@@ -99,6 +163,12 @@ impl Stream for RequestParts {
                 part: Some(request_part::Part::End(end)),
             }));
         }
+        if this.body.is_none() {
+            return Poll::Ready(None);
+        }
+        if this.too_slow(cx) {
+            return this.abort(BodyFailure::TooSlow);
+        }
         let Some(body) = this.body.as_mut() else {
             return Poll::Ready(None);
         };
@@ -109,12 +179,9 @@ impl Stream for RequestParts {
                     Ok(data) => {
                         let len = data.len() as u64;
                         let total = this.bytes_in.fetch_add(len, Ordering::Relaxed) + len;
-                        if total > this.max_body {
+                        if total > this.policy.max_bytes {
                             // End without the end marker: the inner aborts the exchange.
-                            let _ = this.failure.set(BodyFailure::TooLarge);
-                            this.body = None;
-                            this.sent.send_replace(true);
-                            return Poll::Ready(None);
+                            return this.abort(BodyFailure::TooLarge);
                         }
                         this.pending = data;
                         return Poll::Ready(Some(this.chunk()));
@@ -128,13 +195,8 @@ impl Stream for RequestParts {
                         }));
                     }
                 },
-                Some(Err(_)) => {
-                    // End the stream without an end marker: the inner aborts the exchange.
-                    let _ = this.failure.set(BodyFailure::Broken);
-                    this.body = None;
-                    this.sent.send_replace(true);
-                    return Poll::Ready(None);
-                }
+                // End the stream without an end marker: the inner aborts the exchange.
+                Some(Err(_)) => return this.abort(BodyFailure::Broken),
                 None => {
                     this.body = None;
                     this.sent.send_replace(true);

@@ -44,6 +44,8 @@ pub struct StackOptions {
     pub wait_ready: bool,
     /// The edge's `limits.max_body`.
     pub edge_max_body: &'static str,
+    /// More keys for the edge's `[limits]`.
+    pub edge_limits_extra: String,
 }
 
 impl StackOptions {
@@ -64,6 +66,7 @@ impl StackOptions {
             inner_extra: String::new(),
             wait_ready: true,
             edge_max_body: "2GiB",
+            edge_limits_extra: String::new(),
         }
     }
 }
@@ -164,8 +167,10 @@ health_interval = "500ms"
 
 [limits]
 max_body = "{max_body}"
+{limits_extra}
 "#,
             max_body = opts.edge_max_body,
+            limits_extra = opts.edge_limits_extra,
             drain = opts.drain_timeout,
             edge_cert = edge_cert.display().to_string(),
             edge_key = edge_key.display().to_string(),

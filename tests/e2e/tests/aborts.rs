@@ -85,3 +85,56 @@ async fn backend_abort_midway_never_reaches_the_client_as_a_complete_body() {
         "the client must see the response break, not a short body"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_gets_408_and_never_reaches_the_backend_whole() {
+    let backend = Backend::start().await;
+    let mut opts = StackOptions::new(backend.url());
+    opts.edge_limits_extra =
+        "body_timeout = \"4s\"\nmin_body_rate = \"100B\"\nbody_rate_grace = \"1s\"\n".into();
+    let stack = Stack::start(&bins(), &opts);
+    let mut tcp = tokio::net::TcpStream::connect(stack.http()).await.unwrap();
+    tcp.write_all(
+        b"POST /count HTTP/1.1\r\nHost: api.example.test\r\nContent-Length: 1000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    // One byte every 250 ms: each read is "recent", but the pace is 4 B/s.
+    let writer = tokio::spawn(async move {
+        let mut reply = Vec::new();
+        for _ in 0..40 {
+            if tcp.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let mut buf = [0u8; 4096];
+            if let Ok(Ok(n)) = tokio::time::timeout(
+                Duration::from_millis(1),
+                tokio::io::AsyncReadExt::read(&mut tcp, &mut buf),
+            )
+            .await
+            {
+                if n == 0 {
+                    break;
+                }
+                reply.extend_from_slice(&buf[..n]);
+            }
+        }
+        String::from_utf8_lossy(&reply).into_owned()
+    });
+    let reply = writer.await.unwrap();
+    let took = started.elapsed();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("\"request_timeout\""), "{reply}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        backend
+            .bodies()
+            .iter()
+            .all(|b| matches!(b, BodyOutcome::Broken(_))),
+        "{:?}",
+        backend.bodies()
+    );
+}
