@@ -126,7 +126,7 @@ impl Proxy {
             headers: headers_to_wire(&parts.headers),
             forwarding: Some(Forwarding {
                 request_id: request_id.as_str().to_owned(),
-                client_ip: conn.peer.ip().to_canonical().to_string(),
+                client_ip: record.client.clone(),
                 client_port: u32::from(conn.peer.port()),
                 tls_version: tls.map(|t| t.version.clone()).unwrap_or_default(),
                 sni: tls.and_then(|t| t.sni.clone()).unwrap_or_default(),

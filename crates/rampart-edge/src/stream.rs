@@ -50,13 +50,6 @@ pub(crate) struct BodyPolicy {
 /// How often the pace of a body is judged.
 const PACE_CHECK: Duration = Duration::from_secs(1);
 
-/// Tracks the pace of a body: a per-read idle timeout would let a client trickle one
-/// byte at a time forever, so the judgement is on the total and the average rate.
-struct Pace {
-    started: Instant,
-    check: Pin<Box<Sleep>>,
-}
-
 /// A client request as link messages: head, body chunks, end.
 pub(crate) struct RequestParts {
     head: Option<RequestPart>,
@@ -70,7 +63,12 @@ pub(crate) struct RequestParts {
     /// inner tier's answer is timed from then.
     sent: tokio::sync::watch::Sender<bool>,
     policy: BodyPolicy,
-    pace: Option<Pace>,
+    /// When the body started. A per-read idle timeout would let a client trickle one
+    /// byte at a time forever, so the body is judged on its total time and average rate.
+    started: Instant,
+    /// Next judgement; armed only once the edge actually waits for the client, so a body
+    /// that is already buffered costs no timer.
+    pace: Option<Pin<Box<Sleep>>>,
 }
 
 impl RequestParts {
@@ -87,6 +85,7 @@ impl RequestParts {
         Self {
             sent,
             policy,
+            started: Instant::now(),
             pace: None,
             head: Some(head),
             queued_end: body.is_none().then(|| end(None)),
@@ -101,13 +100,14 @@ impl RequestParts {
     /// True once the body has taken too long or arrives too slowly. Registers the
     /// waker for the next judgement otherwise.
     fn too_slow(&mut self, cx: &mut Context<'_>) -> bool {
-        let policy = self.policy;
-        let pace = self.pace.get_or_insert_with(|| Pace {
-            started: Instant::now(),
-            check: Box::pin(tokio::time::sleep(PACE_CHECK.min(policy.deadline))),
+        let (policy, started) = (self.policy, self.started);
+        let check = self.pace.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep_until(
+                started + PACE_CHECK.min(policy.deadline),
+            ))
         });
-        while pace.check.as_mut().poll(cx).is_ready() {
-            let elapsed = pace.started.elapsed();
+        while check.as_mut().poll(cx).is_ready() {
+            let elapsed = started.elapsed();
             if elapsed >= policy.deadline {
                 return true;
             }
@@ -117,8 +117,8 @@ impl RequestParts {
                     return true;
                 }
             }
-            let next = (Instant::now() + PACE_CHECK).min(pace.started + policy.deadline);
-            pace.check.as_mut().reset(next);
+            let next = (Instant::now() + PACE_CHECK).min(started + policy.deadline);
+            check.as_mut().reset(next);
         }
         false
     }
@@ -163,17 +163,17 @@ impl Stream for RequestParts {
                 part: Some(request_part::Part::End(end)),
             }));
         }
-        if this.body.is_none() {
-            return Poll::Ready(None);
-        }
-        if this.too_slow(cx) {
-            return this.abort(BodyFailure::TooSlow);
-        }
-        let Some(body) = this.body.as_mut() else {
-            return Poll::Ready(None);
-        };
         loop {
-            match ready!(Pin::new(&mut *body).poll_frame(cx)) {
+            let Some(body) = this.body.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let frame = match Pin::new(body).poll_frame(cx) {
+                Poll::Ready(frame) => frame,
+                // Waiting for the client: judge its pace (and register the timer).
+                Poll::Pending if this.too_slow(cx) => return this.abort(BodyFailure::TooSlow),
+                Poll::Pending => return Poll::Pending,
+            };
+            match frame {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) if data.is_empty() => continue,
                     Ok(data) => {
