@@ -96,6 +96,12 @@ impl Problems {
             .unwrap_or(default)
     }
 
+    /// Parses an optional byte size; absent or broken values yield `default` (a broken
+    /// one is recorded).
+    pub fn size_or(&mut self, key: &str, raw: Option<&String>, default: ByteSize) -> ByteSize {
+        raw.and_then(|raw| self.size(key, raw)).unwrap_or(default)
+    }
+
     /// Parses an optional `IP:port`, recording a problem when it is malformed.
     pub fn socket_addr(&mut self, key: &str, raw: Option<&String>) -> Option<SocketAddr> {
         let raw = raw?;

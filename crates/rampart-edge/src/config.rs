@@ -153,50 +153,35 @@ impl EdgeConfig {
 }
 
 fn validate_limits(p: &mut Problems, raw: &RawLimits) -> Limits {
-    let defaults = Limits::default();
-    let size = |p: &mut Problems, key: &str, raw: Option<&String>, default| {
-        raw.and_then(|r| p.size(key, r)).unwrap_or(default)
-    };
+    let d = Limits::default();
     let limits = Limits {
-        max_request_target: size(
-            p,
+        max_request_target: p.size_or(
             "limits.max_request_target",
             raw.max_request_target.as_ref(),
-            defaults.max_request_target,
+            d.max_request_target,
         ),
-        max_headers: raw.max_headers.unwrap_or(defaults.max_headers),
-        max_header_bytes: size(
-            p,
+        max_headers: raw.max_headers.unwrap_or(d.max_headers),
+        max_header_bytes: p.size_or(
             "limits.max_header_bytes",
             raw.max_header_bytes.as_ref(),
-            defaults.max_header_bytes,
+            d.max_header_bytes,
         ),
-        max_body: size(
-            p,
-            "limits.max_body",
-            raw.max_body.as_ref(),
-            defaults.max_body,
-        ),
-        ..defaults
-    };
-    let limits = Limits {
+        max_body: p.size_or("limits.max_body", raw.max_body.as_ref(), d.max_body),
         body_timeout: p.duration_or(
             "limits.body_timeout",
             raw.body_timeout.as_ref(),
-            defaults.body_timeout,
+            d.body_timeout,
         ),
-        min_body_rate: size(
-            p,
+        min_body_rate: p.size_or(
             "limits.min_body_rate",
             raw.min_body_rate.as_ref(),
-            defaults.min_body_rate,
+            d.min_body_rate,
         ),
         body_rate_grace: p.duration_or(
             "limits.body_rate_grace",
             raw.body_rate_grace.as_ref(),
-            defaults.body_rate_grace,
+            d.body_rate_grace,
         ),
-        ..limits
     };
     if limits.max_headers == 0 || limits.max_headers > 1000 {
         p.push("limits.max_headers", "must be between 1 and 1000");
@@ -312,10 +297,11 @@ fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<Inn
     if !(1..=64).contains(&connections_per_endpoint) {
         p.push("inner.connections_per_endpoint", "must be between 1 and 64");
     }
-    let max_chunk = match &inner.max_chunk {
-        Some(raw) => p.size("inner.max_chunk", raw).unwrap_or(ByteSize::kib(64)),
-        None => ByteSize::kib(64),
-    };
+    let max_chunk = p.size_or(
+        "inner.max_chunk",
+        inner.max_chunk.as_ref(),
+        ByteSize::kib(64),
+    );
     if !(ByteSize::kib(1)..=ByteSize::mib(1)).contains(&max_chunk) {
         p.push("inner.max_chunk", "must be between 1KiB and 1MiB");
     }
