@@ -19,7 +19,7 @@ async fn sigterm_drains_an_in_flight_request_then_exits() {
     let addr = stack.http();
     let in_flight = tokio::spawn(async move {
         let request = Request::builder()
-            .uri("/delay/1500")
+            .uri("/delay/3000")
             .header("host", "api.example.test")
             .body(Empty::<Bytes>::new())
             .unwrap();
