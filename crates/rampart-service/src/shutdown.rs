@@ -34,13 +34,6 @@ impl Shutdown {
     pub fn is_signalled(&self) -> bool {
         *self.0.borrow()
     }
-
-    /// A shutdown that never fires, for embedding and tests.
-    pub fn never() -> Self {
-        let (tx, rx) = watch::channel(false);
-        std::mem::forget(tx); // keeps the channel open for the process lifetime
-        Shutdown(rx)
-    }
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
