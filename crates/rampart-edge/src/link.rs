@@ -15,6 +15,7 @@ use http::Uri;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rampart_proto::v1::forwarder_client::ForwarderClient;
 use rampart_proto::v1::{PingRequest, RequestPart, ResponsePart};
+use rampart_service::deadline::after_body_sent;
 use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -67,6 +68,15 @@ impl tower::Service<http::Request<LinkBody>> for H2Sender {
 struct Slot {
     live: std::sync::Mutex<Option<H2>>,
     dialing: tokio::sync::Mutex<()>,
+}
+
+impl InnerEndpoint {
+    /// Takes the endpoint out of rotation until a probe answers again.
+    fn mark_down(&self, why: &str) {
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            tracing::warn!(endpoint = %self.addr, error = why, "inner endpoint marked down");
+        }
+    }
 }
 
 impl Slot {
@@ -227,23 +237,21 @@ impl Link {
     pub async fn forward<S>(
         &self,
         parts: S,
-        mut body_sent: tokio::sync::watch::Receiver<bool>,
+        body_sent: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(ResponsePart, tonic::Streaming<ResponsePart>), LinkError>
     where
         S: Stream<Item = RequestPart> + Send + 'static,
     {
         let endpoint = self.pick().ok_or(LinkError::Unavailable)?;
         let exchange = async {
-            let mut client = self.client(endpoint).await.inspect_err(|_| {
-                if endpoint.healthy.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(endpoint = %endpoint.addr, "inner endpoint marked down");
-                }
-            })?;
+            let mut client = self
+                .client(endpoint)
+                .await
+                .inspect_err(|_| endpoint.mark_down("dial failed"))?;
             let response = client.forward(parts).await.map_err(|status| {
-                if is_transport_failure(&status)
-                    && endpoint.healthy.swap(false, Ordering::Relaxed) {
-                        tracing::warn!(endpoint = %endpoint.addr, error = %status, "inner endpoint marked down");
-                    }
+                if is_transport_failure(&status) {
+                    endpoint.mark_down(status.message());
+                }
                 LinkError::Unavailable
             })?;
             let mut stream = response.into_inner();
@@ -253,22 +261,9 @@ impl Link {
                 Err(_) => Err(LinkError::Unavailable),
             }
         };
-        tokio::pin!(exchange);
-        let answer_by = tokio::time::sleep(Duration::MAX / 4);
-        tokio::pin!(answer_by);
-        let mut armed = false;
-        loop {
-            tokio::select! {
-                result = &mut exchange => return result,
-                () = &mut answer_by, if armed => return Err(LinkError::TimedOut),
-                sent = body_sent.wait_for(|sent| *sent), if !armed => {
-                    armed = true;
-                    if sent.is_ok() {
-                        answer_by.as_mut().reset(tokio::time::Instant::now() + self.response_timeout);
-                    }
-                }
-            }
-        }
+        after_body_sent(exchange, body_sent, self.response_timeout)
+            .await
+            .map_err(|_| LinkError::TimedOut)?
     }
 
     /// Probes every endpoint now and then every `interval` until `shutdown`.

@@ -15,6 +15,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use rampart_service::deadline::after_body_sent;
+
 use crate::body::UpstreamBody;
 use crate::config::UpstreamConfig;
 
@@ -119,7 +121,7 @@ impl Upstream {
     pub(crate) async fn send(
         &self,
         mut request: Request<UpstreamBody>,
-        mut body_sent: tokio::sync::watch::Receiver<bool>,
+        body_sent: tokio::sync::watch::Receiver<bool>,
         deadline: Instant,
     ) -> Result<Response<Incoming>, UpstreamError> {
         let address = self
@@ -136,25 +138,15 @@ impl Upstream {
             .path_and_query(path)
             .build()
             .map_err(|e| UpstreamError::Unavailable(e.to_string()))?;
-        let response = self.client.request(request);
-        tokio::pin!(response);
-        let total = tokio::time::sleep_until(deadline.into());
-        tokio::pin!(total);
-        let first_byte = tokio::time::sleep(Duration::MAX / 4);
-        tokio::pin!(first_byte);
-        let mut armed = false;
-        let outcome = loop {
-            tokio::select! {
-                result = &mut response => break Some(result),
-                () = &mut total => break None,
-                () = &mut first_byte, if armed => break None,
-                sent = body_sent.wait_for(|sent| *sent), if !armed => {
-                    armed = true;
-                    if sent.is_ok() {
-                        first_byte.as_mut().reset((Instant::now() + self.first_byte_timeout).into());
-                    }
-                }
-            }
+        // The first-byte clock starts once the body was sent; the total deadline bounds all.
+        let response = after_body_sent(
+            self.client.request(request),
+            body_sent,
+            self.first_byte_timeout,
+        );
+        let outcome = match tokio::time::timeout_at(deadline.into(), response).await {
+            Ok(Ok(result)) => Some(result),
+            Ok(Err(_)) | Err(_) => None,
         };
         match outcome {
             Some(Ok(response)) => Ok(response),

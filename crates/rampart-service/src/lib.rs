@@ -5,5 +5,6 @@
 
 pub mod admin;
 pub mod cli;
+pub mod deadline;
 pub mod logging;
 pub mod shutdown;
