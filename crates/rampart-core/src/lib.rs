@@ -5,7 +5,7 @@
 //! stable denial reasons and their RFC 9457 problem responses ([`problem`]), header
 //! hygiene shared by the tiers ([`headers`]), request ids and trace context ([`id`]),
 //! human units for configuration ([`units`]), config problem reporting ([`config`]) and
-//! bounded body reading ([`body`]).
+//! bounded body reading ([`body`]) and host/path routing ([`routing`]).
 //!
 //! What it does not do: no sockets, no TLS, no async runtime. Everything here is
 //! deterministic and testable without I/O.
@@ -18,6 +18,7 @@ pub mod id;
 pub mod phase;
 pub mod pipeline;
 pub mod problem;
+pub mod routing;
 pub mod units;
 
 pub use check::{Check, CheckError, Denial, Verdict};

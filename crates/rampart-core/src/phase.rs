@@ -3,7 +3,7 @@
 //! A check is written against one phase type. [`BufferedRequest`] can only be built by
 //! [`crate::body::read_bounded`], so a body check cannot run on an unbounded body.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -39,6 +39,8 @@ pub struct RequestHead {
     pub parts: http::request::Parts,
     /// The request id minted by the edge.
     pub request_id: RequestId,
+    /// The client's address: the socket peer, or what a trusted proxy reported.
+    pub client_ip: IpAddr,
     /// The connection the request arrived on.
     pub connection: Arc<Connection>,
 }

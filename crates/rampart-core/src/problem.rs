@@ -23,6 +23,12 @@ pub enum Reason {
     Unauthenticated,
     /// A policy refused the request.
     Forbidden,
+    /// The client address is on a deny list or not on an allow list.
+    AddressDenied,
+    /// Injection screening or content inspection found an attack.
+    AttackDetected,
+    /// An antivirus engine found malware in the content.
+    MalwareFound,
     /// No route matches the host and path.
     NoRoute,
     /// The method is not allowed here.
@@ -57,11 +63,14 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 22] = [
         Reason::BadRequest,
         Reason::IncompleteBody,
         Reason::Unauthenticated,
         Reason::Forbidden,
+        Reason::AddressDenied,
+        Reason::AttackDetected,
+        Reason::MalwareFound,
         Reason::NoRoute,
         Reason::MethodNotAllowed,
         Reason::RequestTimeout,
@@ -82,25 +91,28 @@ impl Reason {
     /// The stable, machine-readable code.
     pub const fn code(self) -> &'static str {
         match self {
-            Reason::BadRequest => "bad_request",
-            Reason::IncompleteBody => "incomplete_body",
+            Reason::BadRequest => "bad-request",
+            Reason::IncompleteBody => "incomplete-body",
             Reason::Unauthenticated => "unauthenticated",
             Reason::Forbidden => "forbidden",
-            Reason::NoRoute => "no_route",
-            Reason::MethodNotAllowed => "method_not_allowed",
-            Reason::RequestTimeout => "request_timeout",
-            Reason::BodyTooLarge => "body_too_large",
-            Reason::UriTooLong => "uri_too_long",
-            Reason::UnsupportedMediaType => "unsupported_media_type",
-            Reason::UnprocessableContent => "unprocessable_content",
-            Reason::RateLimited => "rate_limited",
-            Reason::HeadersTooLarge => "headers_too_large",
-            Reason::Internal => "internal_error",
-            Reason::UpstreamUnavailable => "upstream_unavailable",
-            Reason::InnerUnavailable => "inner_unavailable",
-            Reason::InspectionUnavailable => "inspection_unavailable",
+            Reason::AddressDenied => "address-denied",
+            Reason::AttackDetected => "attack-detected",
+            Reason::MalwareFound => "malware-found",
+            Reason::NoRoute => "no-route",
+            Reason::MethodNotAllowed => "method-not-allowed",
+            Reason::RequestTimeout => "request-timeout",
+            Reason::BodyTooLarge => "body-too-large",
+            Reason::UriTooLong => "uri-too-long",
+            Reason::UnsupportedMediaType => "unsupported-media-type",
+            Reason::UnprocessableContent => "unprocessable-content",
+            Reason::RateLimited => "rate-limited",
+            Reason::HeadersTooLarge => "headers-too-large",
+            Reason::Internal => "internal-error",
+            Reason::UpstreamUnavailable => "upstream-unavailable",
+            Reason::InnerUnavailable => "inner-unavailable",
+            Reason::InspectionUnavailable => "inspection-unavailable",
             Reason::Overloaded => "overloaded",
-            Reason::UpstreamTimeout => "upstream_timeout",
+            Reason::UpstreamTimeout => "upstream-timeout",
         }
     }
 
@@ -109,7 +121,10 @@ impl Reason {
         match self {
             Reason::BadRequest | Reason::IncompleteBody => StatusCode::BAD_REQUEST,
             Reason::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Reason::Forbidden => StatusCode::FORBIDDEN,
+            Reason::Forbidden
+            | Reason::AddressDenied
+            | Reason::AttackDetected
+            | Reason::MalwareFound => StatusCode::FORBIDDEN,
             Reason::NoRoute => StatusCode::NOT_FOUND,
             Reason::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Reason::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -134,7 +149,10 @@ impl Reason {
             Reason::BadRequest => "The request is malformed.",
             Reason::IncompleteBody => "The request body is incomplete.",
             Reason::Unauthenticated => "Authentication is required.",
-            Reason::Forbidden => "The request was refused by policy.",
+            Reason::Forbidden | Reason::AddressDenied | Reason::AttackDetected => {
+                "The request was refused by policy."
+            }
+            Reason::MalwareFound => "The content was refused by the malware scan.",
             Reason::NoRoute => "No API is served at this address.",
             Reason::MethodNotAllowed => "The method is not allowed.",
             Reason::RequestTimeout => "The request was not received in time.",
@@ -245,9 +263,9 @@ mod tests {
         assert_eq!(response.headers()[RETRY_AFTER], "1");
         let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
         assert_eq!(body["status"], 503);
-        assert_eq!(body["reason"], "inner_unavailable");
+        assert_eq!(body["reason"], "inner-unavailable");
         assert_eq!(body["request_id"], id.as_str());
-        assert_eq!(body["type"], "urn:rampart:problem:inner_unavailable");
+        assert_eq!(body["type"], "urn:rampart:problem:inner-unavailable");
         assert_eq!(
             body.as_object().unwrap().len(),
             5,

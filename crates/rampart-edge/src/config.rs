@@ -13,7 +13,10 @@ use rampart_core::units::ByteSize;
 use rustls::{ClientConfig, ServerConfig};
 use serde::Deserialize;
 
+use rampart_core::routing::{HostMatch, Route, RouteTable};
+
 use crate::limits::Limits;
+use crate::rules::{MediaPattern, RequestRules};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +64,29 @@ struct RawLimits {
     body_rate_grace: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    name: Option<String>,
+    host: Option<String>,
+    path_prefix: Option<String>,
+    #[serde(default)]
+    methods: Vec<String>,
+    #[serde(default)]
+    content_types: Vec<String>,
+    max_query_params: Option<usize>,
+    max_body: Option<String>,
+}
+
+/// What the edge enforces on one route, beyond the global `[limits]`.
+#[derive(Debug, Clone, Default)]
+pub struct RouteSettings {
+    /// Methods, media types and query parameters the route accepts.
+    pub rules: RequestRules,
+    /// A body limit for this route, replacing `limits.max_body`.
+    pub max_body: Option<ByteSize>,
+}
+
 /// The validated edge configuration.
 #[derive(Clone)]
 pub struct EdgeConfig {
@@ -82,6 +108,8 @@ pub struct EdgeConfig {
     pub inner: InnerLinkConfig,
     /// Request size limits.
     pub limits: Limits,
+    /// Per-route settings; requests matching no route get the defaults.
+    pub routes: RouteTable<RouteSettings>,
 }
 
 /// How the edge reaches the inner tier.
@@ -125,6 +153,7 @@ impl EdgeConfig {
         let tls: Option<RawTls> = sections.take("tls", &mut p);
         let inner: Option<RawInner> = sections.take("inner", &mut p);
         let limits: Option<RawLimits> = sections.take("limits", &mut p);
+        let routes: Option<Vec<RawRoute>> = sections.take("routes", &mut p);
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
         let https_wanted = server.as_ref().map(|s| s.https_listen.is_some());
@@ -134,8 +163,10 @@ impl EdgeConfig {
             .map(|t| validate_tls(&mut p, base, t, https_wanted));
         let inner = inner.as_ref().and_then(|i| validate_inner(&mut p, base, i));
         let limits = limits.as_ref().map(|l| validate_limits(&mut p, l));
+        let routes = validate_routes(&mut p, routes.as_deref().unwrap_or_default());
         let config = match (settings, public_tls, inner, limits) {
             (Some(s), Some(public_tls), Some(inner), Some(limits)) => Some(EdgeConfig {
+                routes,
                 http_listen: s.http_listen,
                 https_listen: s.https_listen,
                 admin_listen: s.admin_listen,
@@ -150,6 +181,68 @@ impl EdgeConfig {
         };
         p.finish(file, config)
     }
+}
+
+fn validate_routes(p: &mut Problems, raw: &[RawRoute]) -> RouteTable<RouteSettings> {
+    let mut routes = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, r) in raw.iter().enumerate() {
+        let key = format!("routes[{i}]");
+        let name = r.name.clone().unwrap_or_else(|| format!("route-{i}"));
+        if !names.insert(name.clone()) {
+            p.push(
+                format!("{key}.name"),
+                format!("{name:?} is used by another route"),
+            );
+        }
+        let path_prefix = r.path_prefix.clone().unwrap_or_else(|| "/".to_owned());
+        if !path_prefix.starts_with('/') {
+            p.push(format!("{key}.path_prefix"), "must start with '/'");
+        }
+        let host = HostMatch::parse(r.host.as_deref().unwrap_or("*"))
+            .map_err(|e| p.push(format!("{key}.host"), e))
+            .ok();
+        let mut methods = Vec::new();
+        for (j, m) in r.methods.iter().enumerate() {
+            match http::Method::from_bytes(m.as_bytes()) {
+                Ok(method) if m.bytes().all(|b| b.is_ascii_uppercase()) => methods.push(method),
+                _ => p.push(
+                    format!("{key}.methods[{j}]"),
+                    format!("{m:?} is not an upper-case HTTP method"),
+                ),
+            }
+        }
+        let mut content_types = Vec::new();
+        for (j, c) in r.content_types.iter().enumerate() {
+            match MediaPattern::parse(c) {
+                Ok(pattern) => content_types.push(pattern),
+                Err(e) => p.push(format!("{key}.content_types[{j}]"), e),
+            }
+        }
+        if r.max_query_params == Some(0) {
+            p.push(format!("{key}.max_query_params"), "must be at least 1");
+        }
+        let max_body = r
+            .max_body
+            .as_ref()
+            .and_then(|v| p.size(&format!("{key}.max_body"), v));
+        if let Some(host) = host {
+            routes.push(Route {
+                name,
+                host,
+                path_prefix,
+                value: RouteSettings {
+                    rules: RequestRules {
+                        methods,
+                        content_types,
+                        max_query_params: r.max_query_params,
+                    },
+                    max_body,
+                },
+            });
+        }
+    }
+    RouteTable::new(routes)
 }
 
 fn validate_limits(p: &mut Problems, raw: &RawLimits) -> Limits {

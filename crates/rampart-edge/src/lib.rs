@@ -15,6 +15,7 @@ mod framing;
 pub mod limits;
 pub mod link;
 mod proxy;
+pub mod rules;
 mod server;
 mod stream;
 
@@ -27,10 +28,11 @@ use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub use config::EdgeConfig;
+pub use config::{EdgeConfig, RouteSettings};
+use rampart_core::routing::{Route, RouteTable};
 
 use crate::link::Link;
-use crate::proxy::Proxy;
+use crate::proxy::{EdgeRoute, Proxy};
 use crate::server::{Acceptor, accept_loop, http_builder};
 
 /// Already-bound listeners; tests bind port 0 and pass them in.
@@ -91,6 +93,29 @@ fn announce(name: &str, listener: Option<&TcpListener>) {
     }
 }
 
+/// Builds one route's checks, in the order they run: framing, size limits, then the
+/// route's request rules.
+fn edge_route(limits: &limits::Limits, settings: &RouteSettings) -> EdgeRoute {
+    let limits = limits::Limits {
+        max_body: settings.max_body.unwrap_or(limits.max_body),
+        ..*limits
+    };
+    let head_checks = Pipeline::new(vec![
+        Stage::new(Arc::new(limits::FramingCheck)),
+        Stage::new(Arc::new(limits)),
+        Stage::new(Arc::new(settings.rules.clone())),
+    ]);
+    EdgeRoute {
+        head_checks,
+        body_policy: stream::BodyPolicy {
+            max_bytes: limits.max_body.as_u64(),
+            deadline: limits.body_timeout,
+            min_rate: limits.min_body_rate.as_u64(),
+            grace: limits.body_rate_grace,
+        },
+    }
+}
+
 /// Runs the edge until `shutdown`, then stops accepting and drains in-flight requests
 /// for up to the configured drain timeout.
 pub async fn serve(
@@ -100,20 +125,21 @@ pub async fn serve(
 ) -> Result<(), EdgeError> {
     let link = Arc::new(Link::new(&config.inner)?);
     link.spawn_health_checks(config.inner.health_interval, shutdown.clone());
-    let head_checks = Pipeline::new(vec![
-        Stage::new(Arc::new(limits::FramingCheck)),
-        Stage::new(Arc::new(config.limits)),
-    ]);
+    let routes = config
+        .routes
+        .iter()
+        .map(|r| Route {
+            name: r.name.clone(),
+            host: r.host.clone(),
+            path_prefix: r.path_prefix.clone(),
+            value: edge_route(&config.limits, &r.value),
+        })
+        .collect();
     let proxy = Arc::new(Proxy {
         link: link.clone(),
         max_chunk: config.inner.max_chunk.as_usize(),
-        head_checks,
-        body_policy: stream::BodyPolicy {
-            max_bytes: config.limits.max_body.as_u64(),
-            deadline: config.limits.body_timeout,
-            min_rate: config.limits.min_body_rate.as_u64(),
-            grace: config.limits.body_rate_grace,
-        },
+        routes: RouteTable::new(routes),
+        default_route: edge_route(&config.limits, &RouteSettings::default()),
     });
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();

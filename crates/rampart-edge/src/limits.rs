@@ -109,25 +109,37 @@ impl Check<RequestHead> for Limits {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn head(target: &str, headers: &[(&str, String)]) -> RequestHead {
-        let mut builder = http::Request::builder().uri(target);
+    /// A head as the edge's checks see it, from the loopback peer.
+    pub(crate) fn head_with_method(
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> RequestHead {
+        let mut builder = http::Request::builder().method(method).uri(target);
         for (k, v) in headers {
-            builder = builder.header(*k, v.as_str());
+            builder = builder.header(*k, *v);
         }
         let (parts, ()) = builder.body(()).unwrap().into_parts();
+        let peer: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
         RequestHead {
             parts,
             request_id: rampart_core::id::RequestId::generate(),
+            client_ip: peer.ip(),
             connection: Arc::new(rampart_core::phase::Connection {
-                peer: "127.0.0.1:1".parse().unwrap(),
+                peer,
                 local: "127.0.0.1:2".parse().unwrap(),
                 tls: None,
             }),
         }
+    }
+
+    fn head(target: &str, headers: &[(&str, String)]) -> RequestHead {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        head_with_method("GET", target, &headers)
     }
 
     fn rule(verdict: Verdict) -> Option<String> {

@@ -16,6 +16,7 @@ use rampart_core::id::RequestId;
 use rampart_core::phase::{self, Connection};
 use rampart_core::pipeline::{Observation, Pipeline};
 use rampart_core::problem::{Problem, Reason};
+use rampart_core::routing::RouteTable;
 use rampart_proto::v1::{
     Forwarding, HttpVersion, RequestHead, RequestPart, request_part, response_part,
 };
@@ -32,6 +33,14 @@ pub(crate) type EdgeBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Syn
 pub(crate) struct Proxy {
     pub(crate) link: Arc<Link>,
     pub(crate) max_chunk: usize,
+    /// Configured routes, each with its own checks.
+    pub(crate) routes: RouteTable<EdgeRoute>,
+    /// What applies to requests that match no configured route.
+    pub(crate) default_route: EdgeRoute,
+}
+
+/// The protections of one route, built once from its configuration.
+pub(crate) struct EdgeRoute {
     /// Checks on the request head, run in order before anything is forwarded.
     pub(crate) head_checks: Pipeline<phase::RequestHead>,
     /// How request bodies must arrive (size, deadline, pace).
@@ -94,12 +103,18 @@ impl Proxy {
         };
         let (parts, body) = req.into_parts();
         let version = parts.version;
+        let (route_name, route) = match self.routes.find(&authority, parts.uri.path()) {
+            Some(r) => (r.name.as_str(), &r.value),
+            None => ("", &self.default_route),
+        };
+        route_name.clone_into(&mut record.route);
         let head_phase = phase::RequestHead {
             parts,
             request_id: request_id.clone(),
+            client_ip: conn.peer.ip().to_canonical(),
             connection: conn.clone(),
         };
-        let outcome = self.head_checks.run(&head_phase).await;
+        let outcome = route.head_checks.run(&head_phase).await;
         log_observations(&request_id, &outcome.observations);
         if let Verdict::Deny(denial) = outcome.verdict {
             return refuse_denied(record, &denial, version);
@@ -147,7 +162,7 @@ impl Proxy {
             failure.clone(),
             bytes_in,
             sent,
-            self.body_policy,
+            route.body_policy,
         );
 
         let answer = self.link.forward(parts_stream, body_sent).await;

@@ -12,7 +12,7 @@ use rampart_tls::Identity;
 use rustls::{ClientConfig, ServerConfig};
 use serde::Deserialize;
 
-use crate::routes::{HostMatch, Route, RouteTable};
+use rampart_core::routing::{HostMatch, Route, RouteTable};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,7 +80,14 @@ pub struct InnerConfig {
     /// Named upstreams.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Routes, matched by host and longest path prefix.
-    pub routes: RouteTable,
+    pub routes: RouteTable<RoutePolicy>,
+}
+
+/// What the inner tier does for requests on one route.
+#[derive(Debug, Clone)]
+pub struct RoutePolicy {
+    /// The upstream group that serves the route.
+    pub upstream: String,
 }
 
 /// One upstream group.
@@ -172,7 +179,7 @@ fn validate_routes(
     p: &mut Problems,
     routes: &[RawRoute],
     upstreams: Option<&BTreeMap<String, UpstreamConfig>>,
-) -> RouteTable {
+) -> RouteTable<RoutePolicy> {
     let mut table = Vec::new();
     if routes.is_empty() {
         p.push("routes", "at least one [[routes]] entry is required");
@@ -201,7 +208,7 @@ fn validate_routes(
                 name,
                 host,
                 path_prefix: raw.path_prefix.clone(),
-                upstream,
+                value: RoutePolicy { upstream },
             });
         }
     }

@@ -14,7 +14,9 @@ use rampart_proto::v1::{RequestHead, RequestPart, ResponseHead, ResponsePart, re
 use rampart_service::logging::AccessRecord;
 
 use crate::body::{ResponseParts, UpstreamBody};
-use crate::routes::RouteTable;
+use rampart_core::routing::RouteTable;
+
+use crate::config::RoutePolicy;
 use crate::upstream::{UpstreamError, Upstreams};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
@@ -24,7 +26,7 @@ pub(crate) type PartStream =
 
 /// Everything an exchange needs, shared by all exchanges.
 pub(crate) struct Router {
-    pub(crate) routes: RouteTable,
+    pub(crate) routes: RouteTable<RoutePolicy>,
     pub(crate) upstreams: Upstreams,
     pub(crate) max_chunk: usize,
 }
@@ -145,7 +147,7 @@ impl Router {
             return Ok(problem_parts(record, Reason::NoRoute));
         };
         record.route.clone_from(&route.name);
-        let Some(upstream) = self.upstreams.get(&route.upstream) else {
+        let Some(upstream) = self.upstreams.get(&route.value.upstream) else {
             return Ok(problem_parts(record, Reason::Internal));
         };
         let (body, body_sent) = UpstreamBody::new(

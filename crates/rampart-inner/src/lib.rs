@@ -12,7 +12,6 @@ mod body;
 pub mod cli;
 pub mod config;
 mod exchange;
-pub mod routes;
 mod service;
 mod upstream;
 

@@ -35,7 +35,7 @@ async fn inner_tier_down_gives_503_within_two_seconds_and_nothing_reaches_the_ba
         "took {:?}",
         started.elapsed()
     );
-    assert_problem(&response, 503, "inner_unavailable");
+    assert_problem(&response, 503, "inner-unavailable");
     assert_eq!(response.header("retry-after"), Some("1"));
     drop(stack);
 
@@ -52,7 +52,7 @@ async fn inner_tier_down_gives_503_within_two_seconds_and_nothing_reaches_the_ba
             "took {:?}",
             started.elapsed()
         );
-        assert_problem(&response, 503, "inner_unavailable");
+        assert_problem(&response, 503, "inner-unavailable");
     }
     let seen: Vec<String> = backend.seen().into_iter().map(|s| s.uri).collect();
     assert_eq!(
@@ -68,7 +68,7 @@ async fn backend_refusing_connections_gives_502() {
     let stack = Stack::start(&bins(), &StackOptions::new(upstream));
     for _ in 0..2 {
         let response = collect(http1(stack.http(), get("/x")).await.unwrap()).await;
-        assert_problem(&response, 502, "upstream_unavailable");
+        assert_problem(&response, 502, "upstream-unavailable");
     }
 }
 
@@ -81,7 +81,7 @@ async fn stalled_backend_gives_504_after_the_first_byte_deadline() {
     let started = Instant::now();
     let response = collect(http1(stack.http(), get("/stall")).await.unwrap()).await;
     let took = started.elapsed();
-    assert_problem(&response, 504, "upstream_timeout");
+    assert_problem(&response, 504, "upstream-timeout");
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "took {took:?}"
@@ -111,7 +111,7 @@ async fn host_without_a_route_gets_404_and_the_backend_sees_nothing() {
             .unwrap();
         let response = collect(http1(stack.http(), request).await.unwrap()).await;
         if status == 404 {
-            assert_problem(&response, 404, "no_route");
+            assert_problem(&response, 404, "no-route");
             assert!(!String::from_utf8_lossy(&response.body).contains(host));
         } else {
             assert_eq!(response.status, 200);

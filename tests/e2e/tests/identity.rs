@@ -25,7 +25,7 @@ async fn assert_link_refused(client: Spec, why: &str) {
         .body(Empty::<Bytes>::new())
         .unwrap();
     let response = collect(http1(stack.http(), request).await.unwrap()).await;
-    assert_problem(&response, 503, "inner_unavailable");
+    assert_problem(&response, 503, "inner-unavailable");
     // The inner logs the refused handshake; the backend sees nothing.
     let inner = stack.inner.as_ref().unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);

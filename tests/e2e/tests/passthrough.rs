@@ -283,20 +283,20 @@ async fn size_limits_give_414_431_and_413_before_or_while_streaming() {
     // (target, extra headers, body, status, reason)
     type Case<'a> = (String, Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str);
     let cases: Vec<Case<'_>> = vec![
-        (long_target, vec![], vec![], 414, "uri_too_long"),
+        (long_target, vec![], vec![], 414, "uri-too-long"),
         (
             "/h".into(),
             vec![("x-big", big_header.as_str())],
             vec![],
             431,
-            "headers_too_large",
+            "headers-too-large",
         ),
         (
             "/up".into(),
             vec![],
             vec![b'x'; 65_537],
             413,
-            "body_too_large",
+            "body-too-large",
         ),
         // Look-alikes at the limits pass.
         (format!("/{}", "a".repeat(8000)), vec![], vec![], 200, ""),

@@ -1,4 +1,8 @@
-//! Routing by host and path prefix to a named upstream.
+//! Matching a request's host and path to the most specific configured route.
+//!
+//! Both tiers route the same way: the edge to pick a route's protections, the inner
+//! tier to pick its inspection and upstream. The table is generic over what a route
+//! carries.
 
 use std::fmt;
 
@@ -65,23 +69,29 @@ impl fmt::Display for HostMatch {
     }
 }
 
-/// One route.
+/// One route and what it carries.
 #[derive(Debug, Clone)]
-pub struct Route {
+pub struct Route<T> {
     /// Name in logs and metrics.
     pub name: String,
     /// Hosts served.
     pub host: HostMatch,
     /// Path prefix, matched on segment boundaries.
     pub path_prefix: String,
-    /// Upstream name.
-    pub upstream: String,
+    /// What the tier attaches to the route (upstream, policy).
+    pub value: T,
 }
 
 /// Routes ordered so the first match is the most specific.
-#[derive(Debug, Clone, Default)]
-pub struct RouteTable {
-    routes: Vec<Route>,
+#[derive(Debug, Clone)]
+pub struct RouteTable<T> {
+    routes: Vec<Route<T>>,
+}
+
+impl<T> Default for RouteTable<T> {
+    fn default() -> Self {
+        Self { routes: Vec::new() }
+    }
 }
 
 fn prefix_matches(prefix: &str, path: &str) -> bool {
@@ -103,9 +113,9 @@ pub fn host_of(authority: &str) -> String {
     host.to_ascii_lowercase()
 }
 
-impl RouteTable {
+impl<T> RouteTable<T> {
     /// Orders routes: exact hosts before wildcards, then longer prefixes first.
-    pub fn new(mut routes: Vec<Route>) -> Self {
+    pub fn new(mut routes: Vec<Route<T>>) -> Self {
         routes.sort_by(|a, b| {
             b.host
                 .rank()
@@ -115,8 +125,13 @@ impl RouteTable {
         Self { routes }
     }
 
+    /// Every route, most specific first.
+    pub fn iter(&self) -> impl Iterator<Item = &Route<T>> {
+        self.routes.iter()
+    }
+
     /// The route for `authority` and `path`, if any.
-    pub fn find(&self, authority: &str, path: &str) -> Option<&Route> {
+    pub fn find(&self, authority: &str, path: &str) -> Option<&Route<T>> {
         let host = host_of(authority);
         self.routes
             .iter()
@@ -128,12 +143,12 @@ impl RouteTable {
 mod tests {
     use super::*;
 
-    fn route(name: &str, host: &str, prefix: &str) -> Route {
+    fn route(name: &str, host: &str, prefix: &str) -> Route<()> {
         Route {
             name: name.into(),
             host: HostMatch::parse(host).unwrap(),
             path_prefix: prefix.into(),
-            upstream: name.into(),
+            value: (),
         }
     }
 
