@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use rampart_core::routing::{HostMatch, Route, RouteTable};
 
+use crate::capacity::CapacityLimits;
 use crate::limits::Limits;
 use crate::rules::{MediaPattern, RequestRules};
 
@@ -27,6 +28,11 @@ struct RawServer {
     tls_handshake_timeout: Option<String>,
     header_read_timeout: Option<String>,
     drain_timeout: Option<String>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    max_requests_in_flight: Option<usize>,
+    idle_timeout: Option<String>,
+    write_stall_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +110,8 @@ pub struct EdgeConfig {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain_timeout: Duration,
+    /// Connection and request caps, idle and write-stall deadlines.
+    pub capacity: CapacityLimits,
     /// The link to the inner tier.
     pub inner: InnerLinkConfig,
     /// Request size limits.
@@ -141,6 +149,7 @@ struct ServerSettings {
     tls_handshake_timeout: Duration,
     header_read_timeout: Duration,
     drain_timeout: Duration,
+    capacity: CapacityLimits,
 }
 
 impl EdgeConfig {
@@ -174,6 +183,7 @@ impl EdgeConfig {
                 tls_handshake_timeout: s.tls_handshake_timeout,
                 header_read_timeout: s.header_read_timeout,
                 drain_timeout: s.drain_timeout,
+                capacity: s.capacity,
                 inner,
                 limits,
             }),
@@ -307,6 +317,44 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
             "server.drain_timeout",
             server.drain_timeout.as_ref(),
             Duration::from_secs(30),
+        ),
+        capacity: validate_capacity(p, server),
+    }
+}
+
+fn validate_capacity(p: &mut Problems, server: &RawServer) -> CapacityLimits {
+    let d = CapacityLimits::default();
+    let mut count = |key: &str, raw: Option<usize>, default: usize| {
+        let value = raw.unwrap_or(default);
+        if value == 0 {
+            p.push(format!("server.{key}"), "must be at least 1");
+        }
+        value
+    };
+    let max_connections = count("max_connections", server.max_connections, d.max_connections);
+    let max_connections_per_ip = count(
+        "max_connections_per_ip",
+        server.max_connections_per_ip,
+        d.max_connections_per_ip,
+    );
+    let max_requests_in_flight = count(
+        "max_requests_in_flight",
+        server.max_requests_in_flight,
+        d.max_requests_in_flight,
+    );
+    CapacityLimits {
+        max_connections,
+        max_connections_per_ip,
+        max_requests_in_flight,
+        idle_timeout: p.duration_or(
+            "server.idle_timeout",
+            server.idle_timeout.as_ref(),
+            d.idle_timeout,
+        ),
+        write_stall_timeout: p.duration_or(
+            "server.write_stall_timeout",
+            server.write_stall_timeout.as_ref(),
+            d.write_stall_timeout,
         ),
     }
 }

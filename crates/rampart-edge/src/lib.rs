@@ -9,6 +9,7 @@
 //! What it does not do: it holds no backend addresses and no LAN secrets, and links
 //! none of the inner tier's inspection engines.
 
+pub mod capacity;
 pub mod cli;
 pub mod config;
 mod framing;
@@ -140,6 +141,7 @@ pub async fn serve(
         max_chunk: config.inner.max_chunk.as_usize(),
         routes: RouteTable::new(routes),
         default_route: edge_route(&config.limits, &RouteSettings::default()),
+        capacity: capacity::Capacity::new(config.capacity),
     });
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();

@@ -22,6 +22,7 @@ use rampart_proto::v1::{
 };
 use rampart_service::logging::AccessRecord;
 
+use crate::capacity::{Capacity, ConnActivity, RequestGuards};
 use crate::link::{Link, LinkError};
 use crate::stream::{BodyFailure, BodyPolicy, RequestParts, ResponseBody};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
@@ -37,6 +38,8 @@ pub(crate) struct Proxy {
     pub(crate) routes: RouteTable<EdgeRoute>,
     /// What applies to requests that match no configured route.
     pub(crate) default_route: EdgeRoute,
+    /// Connection and in-flight request caps.
+    pub(crate) capacity: Arc<Capacity>,
 }
 
 /// The protections of one route, built once from its configuration.
@@ -87,6 +90,7 @@ impl Proxy {
         &self,
         req: Request<Incoming>,
         conn: &Arc<Connection>,
+        activity: &Arc<ConnActivity>,
     ) -> Response<EdgeBody> {
         let request_id = RequestId::generate();
         let mut record = AccessRecord::new(
@@ -97,6 +101,10 @@ impl Proxy {
             conn.peer.ip().to_canonical().to_string(),
         );
         let bytes_in = record.bytes_in.clone();
+        let active = activity.begin();
+        let Some(slot) = self.capacity.start_request() else {
+            return refuse(record, Reason::Overloaded);
+        };
 
         let Some(authority) = authority_of(req.uri(), req.headers()) else {
             return refuse(record, Reason::BadRequest);
@@ -202,7 +210,11 @@ impl Proxy {
         record.status = status.as_u16();
         record.route = head.route;
         record.reason = head.reason;
-        let body = ResponseBody::new(stream, head.content_length, record)
+        let held = RequestGuards {
+            _slot: slot,
+            _active: active,
+        };
+        let body = ResponseBody::new(stream, head.content_length, record, held)
             .map_err(Into::into)
             .boxed();
         let mut response = Response::new(body);
@@ -255,8 +267,27 @@ fn refuse_denied(record: AccessRecord, denial: &Denial, version: Version) -> Res
     response
 }
 
+/// Answers every request of a connection admitted over a cap: 503, then close.
+pub(crate) fn refuse_over_capacity(conn: &Connection, version: Version) -> Response<EdgeBody> {
+    let request_id = RequestId::generate();
+    let record = AccessRecord::new(
+        "edge",
+        request_id,
+        "",
+        "",
+        conn.peer.ip().to_canonical().to_string(),
+    );
+    let mut response = refuse(record, Reason::Overloaded);
+    if version != Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// Answers with the problem response for `reason` and logs the request.
-fn refuse(mut record: AccessRecord, reason: Reason) -> Response<EdgeBody> {
+pub(crate) fn refuse(mut record: AccessRecord, reason: Reason) -> Response<EdgeBody> {
     let response = problem(reason, &record.request_id);
     record.status = response.status().as_u16();
     record.reason = reason.code().to_owned();

@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::capacity::{Admission, ConnActivity, TimedIo};
 use crate::proxy::Proxy;
 
 /// Builds the HTTP connection settings shared by every client connection.
@@ -70,6 +71,15 @@ pub(crate) async fn accept_loop(
             },
             () = &mut stop => return,
         };
+        let admission = proxy.capacity.admit(peer.ip().to_canonical());
+        let (ticket, refuse) = match admission {
+            Admission::Serve(ticket) => (ticket, false),
+            Admission::Refuse(ticket) => (ticket, true),
+            Admission::Drop => {
+                tracing::debug!(client = %peer.ip(), "connection ceiling reached; closed");
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let Ok(local) = tcp.local_addr() else {
             continue;
@@ -79,13 +89,14 @@ pub(crate) async fn accept_loop(
         let watcher = graceful.watcher();
         let tls = acceptor.tls.clone();
         tokio::spawn(async move {
+            let _ticket = ticket;
             let mut conn = Connection {
                 peer,
                 local,
                 tls: None,
             };
             match tls {
-                None => serve_connection(tcp, conn, proxy, &builder, watcher).await,
+                None => serve_connection(tcp, conn, proxy, &builder, watcher, refuse).await,
                 Some((tls, deadline)) => {
                     let stream = match tokio::time::timeout(deadline, tls.accept(tcp)).await {
                         Ok(Ok(stream)) => stream,
@@ -106,7 +117,7 @@ pub(crate) async fn accept_loop(
                             .alpn_protocol()
                             .map(|p| String::from_utf8_lossy(p).into_owned()),
                     });
-                    serve_connection(stream, conn, proxy, &builder, watcher).await;
+                    serve_connection(stream, conn, proxy, &builder, watcher, refuse).await;
                 }
             }
         });
@@ -119,14 +130,25 @@ async fn serve_connection<IO>(
     proxy: Arc<Proxy>,
     builder: &auto::Builder<TokioExecutor>,
     watcher: Watcher,
+    refuse: bool,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn = Arc::new(conn);
+    let activity = Arc::new(ConnActivity::default());
+    let io = TimedIo::new(io, activity.clone(), proxy.capacity.limits());
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let proxy = proxy.clone();
         let conn = conn.clone();
-        async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, &conn).await) }
+        let activity = activity.clone();
+        async move {
+            let response = if refuse {
+                crate::proxy::refuse_over_capacity(&conn, req.version())
+            } else {
+                proxy.handle(req, &conn, &activity).await
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let connection = builder
         .serve_connection(TokioIo::new(io), service)

@@ -23,6 +23,8 @@ use rampart_proto::v1::{End, RequestPart, ResponsePart, request_part, response_p
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 use rampart_service::logging::AccessRecord;
 
+use crate::capacity::RequestGuards;
+
 /// Why a client body could not be forwarded; recorded for the handler's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BodyFailure {
@@ -223,6 +225,8 @@ pub(crate) struct ResponseBody {
     /// Declared length: once reached hyper stops polling, so the end marker is not read.
     content_length: Option<u64>,
     record: AccessRecord,
+    /// Capacity slots held until the response is done.
+    held: Option<RequestGuards>,
 }
 
 impl ResponseBody {
@@ -230,16 +234,19 @@ impl ResponseBody {
         stream: tonic::Streaming<ResponsePart>,
         content_length: Option<u64>,
         record: AccessRecord,
+        held: RequestGuards,
     ) -> Self {
         Self {
             stream: Some(stream),
             bytes_out: 0,
             content_length,
             record,
+            held: Some(held),
         }
     }
 
     fn finish(&mut self, complete: bool) {
+        self.held = None;
         if self.stream.take().is_some() {
             self.record.log(self.bytes_out, complete);
         }
