@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*"; }
 
-# System packages the tests need. The foundation's tests need none beyond the Rust
-# toolchain; services added later (clamd, c-icap, redis-server) are installed here.
-PACKAGES=()
+# System packages the tests need: the real antivirus engines and redis-server. The
+# tests start their own private instances (loopback ports, temp dirs) and stop them;
+# nothing here runs as a system service.
+PACKAGES=(clamav clamav-daemon c-icap libc-icap-mod-virus-scan redis-server)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

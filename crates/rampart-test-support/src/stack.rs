@@ -46,6 +46,10 @@ pub struct StackOptions {
     pub edge_max_body: &'static str,
     /// More keys for the edge's `[limits]`.
     pub edge_limits_extra: String,
+    /// More keys for the edge's `[server]`.
+    pub edge_server_extra: String,
+    /// More sections appended to the edge's file (`[[routes]]`, ...).
+    pub edge_extra: String,
 }
 
 impl StackOptions {
@@ -67,6 +71,8 @@ impl StackOptions {
             wait_ready: true,
             edge_max_body: "2GiB",
             edge_limits_extra: String::new(),
+            edge_server_extra: String::new(),
+            edge_extra: String::new(),
         }
     }
 }
@@ -151,6 +157,7 @@ http_listen = "127.0.0.1:0"
 https_listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 drain_timeout = "{drain}"
+{server_extra}
 
 [tls]
 cert = {edge_cert:?}
@@ -168,7 +175,11 @@ health_interval = "500ms"
 [limits]
 max_body = "{max_body}"
 {limits_extra}
+
+{edge_extra}
 "#,
+            server_extra = opts.edge_server_extra,
+            edge_extra = opts.edge_extra,
             max_body = opts.edge_max_body,
             limits_extra = opts.edge_limits_extra,
             drain = opts.drain_timeout,

@@ -11,4 +11,5 @@ mod identity;
 mod large;
 mod lifecycle;
 mod passthrough;
+mod protections;
 mod up;
