@@ -1,0 +1,211 @@
+//! Strict `application/x-www-form-urlencoded`: `&`-separated `name=value` pairs, `+`
+//! for space, `%XX` escapes (anything else after `%` is refused), UTF-8 after decoding,
+//! no raw control characters, no empty pairs or names.
+//!
+//! Repeated names are legal and kept; each repetition is a separate location
+//! (`form:role`, `form:role[2]`) and a `form-repeated-name` note.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::error::ParseError;
+use crate::limits::FormLimits;
+use crate::tree::{BodyKind, LeafKind, Out, Parsed, PathId, Seg};
+
+/// Parses a URL-encoded form body.
+pub fn parse<'a>(body: &'a [u8], limits: &FormLimits) -> Result<Parsed<'a>, ParseError> {
+    let mut out = Out::default();
+    parse_into(body, limits, &mut out, PathId::ROOT)?;
+    Ok(out.into_parsed(BodyKind::Form))
+}
+
+pub(crate) fn parse_into<'a>(
+    body: &'a [u8],
+    limits: &FormLimits,
+    out: &mut Out<'a>,
+    root: PathId,
+) -> Result<(), ParseError> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    let mut seen: HashMap<Cow<'a, str>, u32> = HashMap::new();
+    let mut at = 0;
+    for (n, pair) in body.split(|&b| b == b'&').enumerate() {
+        if n >= limits.max_params {
+            return Err(ParseError::exceed(
+                "form-too-many-params",
+                limits.max_params,
+                at,
+            ));
+        }
+        let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
+            Some(eq) => (&pair[..eq], Some(&pair[eq + 1..])),
+            None => (pair, None),
+        };
+        if raw_name.is_empty() {
+            let code = if pair.is_empty() {
+                "form-empty-pair"
+            } else {
+                "form-empty-name"
+            };
+            return Err(ParseError::malformed(code, at));
+        }
+        if raw_name.len() > limits.max_name_bytes {
+            return Err(ParseError::exceed(
+                "form-name-too-long",
+                limits.max_name_bytes,
+                at,
+            ));
+        }
+        let value_at = at + raw_name.len() + 1;
+        if raw_value.map_or(0, <[u8]>::len) > limits.max_value_bytes {
+            let max = limits.max_value_bytes;
+            return Err(ParseError::exceed("form-value-too-long", max, value_at));
+        }
+        let name = decode(raw_name, at)?;
+        let value = decode(raw_value.unwrap_or_default(), value_at)?;
+        let nth = seen.entry(name.clone()).or_insert(0);
+        *nth += 1;
+        let path = out.paths.named(root, Seg::Param, name.clone(), *nth);
+        if *nth == 2 {
+            out.note("form-repeated-name", path);
+        }
+        out.leaf(path, LeafKind::Key, name);
+        out.leaf(path, LeafKind::String, value);
+        at += pair.len() + 1;
+    }
+    Ok(())
+}
+
+/// Percent-decodes one name or value; borrows when nothing needed decoding.
+pub(crate) fn decode(raw: &[u8], at: usize) -> Result<Cow<'_, str>, ParseError> {
+    if let Some(i) = raw.iter().position(|&b| b < 0x20 || b == 0x7f) {
+        return Err(ParseError::malformed("form-control-char", at + i));
+    }
+    let utf8 =
+        |e: std::str::Utf8Error| ParseError::malformed("form-invalid-utf8", at + e.valid_up_to());
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return std::str::from_utf8(raw).map(Cow::Borrowed).map_err(utf8);
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hex = |k: usize| raw.get(k).and_then(|&c| (c as char).to_digit(16));
+                match (hex(i + 1), hex(i + 2)) {
+                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                    _ => return Err(ParseError::malformed("form-bad-escape", at + i)),
+                }
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|e| ParseError::malformed("form-invalid-utf8", at + e.utf8_error().valid_up_to()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(input: &[u8]) -> &'static str {
+        match parse(input, &FormLimits::default()) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"a=1&b=2", "ok"),
+            (b"", "ok"),
+            (b"q=%27+OR+1%3D1--", "ok"),
+            (b"q=%2", "form-bad-escape"),
+            (b"q=%zz", "form-bad-escape"),
+            (b"q=%%41", "form-bad-escape"),
+            (b"q=%u0027", "form-bad-escape"),
+            (b"q=%C3%A9", "ok"),
+            (b"q=%C3", "form-invalid-utf8"),
+            (b"q=%ED%A0%80", "form-invalid-utf8"),
+            (b"q=\xff", "form-invalid-utf8"),
+            (b"q=a\nb", "form-control-char"),
+            (b"q=a%0Ab", "ok"),
+            (b"a=1&&b=2", "form-empty-pair"),
+            (b"a=1&", "form-empty-pair"),
+            (b"=1", "form-empty-name"),
+            (b"flag", "ok"),
+            (b"a==1", "ok"),
+            (b"role=user&role=admin", "ok"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(code(input), *want, "{}", input.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn emits_names_and_values_and_exposes_repeats() {
+        let p = parse(
+            b"role=user&q=a+b%26c&role=admin&flag",
+            &FormLimits::default(),
+        )
+        .expect("valid");
+        let got: Vec<(String, LeafKind, &str)> = p
+            .leaves
+            .iter()
+            .map(|l| (p.location(l.path), l.kind, l.value.as_ref()))
+            .collect();
+        let want = [
+            ("form:role", LeafKind::Key, "role"),
+            ("form:role", LeafKind::String, "user"),
+            ("form:q", LeafKind::Key, "q"),
+            ("form:q", LeafKind::String, "a b&c"),
+            ("form:role[2]", LeafKind::Key, "role"),
+            ("form:role[2]", LeafKind::String, "admin"),
+            ("form:flag", LeafKind::Key, "flag"),
+            ("form:flag", LeafKind::String, ""),
+        ];
+        let want: Vec<(String, LeafKind, &str)> = want
+            .iter()
+            .map(|(p, k, v)| (p.to_string(), *k, *v))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(p.notes.len(), 1);
+        assert_eq!(
+            (p.notes[0].code, p.location(p.notes[0].path).as_str()),
+            ("form-repeated-name", "form:role[2]")
+        );
+        assert!(matches!(p.leaves[1].value, Cow::Borrowed("user")));
+    }
+
+    #[test]
+    fn enforces_each_limit_next_to_the_largest_legal_input() {
+        let l = FormLimits {
+            max_params: 2,
+            max_name_bytes: 3,
+            max_value_bytes: 4,
+        };
+        let cases: &[(&[u8], &str)] = &[
+            (b"a=1&b=2", "ok"),
+            (b"a=1&b=2&c=3", "form-too-many-params"),
+            (b"abc=1", "ok"),
+            (b"abcd=1", "form-name-too-long"),
+            (b"a=1234", "ok"),
+            (b"a=12345", "form-value-too-long"),
+        ];
+        for (input, want) in cases {
+            let got = parse(input, &l).map_or_else(|e| e.code(), |_| "ok");
+            assert_eq!(got, *want, "{}", input.escape_ascii());
+        }
+    }
+}

@@ -1,0 +1,204 @@
+use super::*;
+use crate::tree::Leaf;
+
+fn limits() -> JsonLimits {
+    JsonLimits::default()
+}
+
+fn code(input: &[u8]) -> &'static str {
+    match parse(input, &limits(), true) {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    }
+}
+
+#[test]
+fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
+    let cases: &[(&[u8], &str)] = &[
+        (br#"{"role":"user","role":"admin"}"#, "json-duplicate-key"),
+        (
+            br#"{"role":"user","r\u006fle":"admin"}"#,
+            "json-duplicate-key",
+        ),
+        (br#"{"a":1,"\u0061":2}"#, "json-duplicate-key"),
+        (br#"{"a":{"a":1},"b":{"a":2}}"#, "ok"),
+        (br#"{"a":1,"A":2,"a ":3}"#, "ok"),
+        (b"\xEF\xBB\xBF{}", "json-bom"),
+        (b"{} {}", "json-trailing-data"),
+        (b"{}x", "json-trailing-data"),
+        (b" {} \n", "ok"),
+        (b"[NaN]", "json-non-finite"),
+        (b"[Infinity]", "json-non-finite"),
+        (b"[-Infinity]", "json-non-finite"),
+        (b"[0, -0, 0.5, -1e10, 1E+2, 2e-3]", "ok"),
+        (b"[01]", "json-leading-zero"),
+        (b"[-01]", "json-leading-zero"),
+        (b"[1.]", "json-bad-number"),
+        (b"[.5]", "json-syntax"),
+        (b"[+1]", "json-syntax"),
+        (b"[1e]", "json-bad-number"),
+        (b"[0x10]", "json-syntax"),
+        (b"[1,]", "json-syntax"),
+        (b"{\"a\":1,}", "json-syntax"),
+        (b"[1 2]", "json-syntax"),
+        (b"{'a':1}", "json-syntax"),
+        (b"{a:1}", "json-syntax"),
+        (b"[tru]", "json-syntax"),
+        (b"[True]", "json-syntax"),
+        (b"", "json-unexpected-end"),
+        (b"[1", "json-unexpected-end"),
+        (b"{\"a\":", "json-unexpected-end"),
+        (b"\"abc", "json-unexpected-end"),
+        (b"\"a\xff\"", "json-invalid-utf8"),
+        (b"\"\xed\xa0\x80\"", "json-invalid-utf8"),
+        (b"\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "ok"),
+        (br#""\ud800""#, "json-lone-surrogate"),
+        (br#""\udc00""#, "json-lone-surrogate"),
+        (br#""\ud800\u0041""#, "json-lone-surrogate"),
+        (br#""\ud83d\ude00""#, "ok"),
+        (br#""\x41""#, "json-bad-escape"),
+        (br#""\u12g4""#, "json-bad-escape"),
+        (br#""\u12""#, "json-bad-escape"),
+        (b"\"a\tb\"", "json-control-char"),
+        (b"\"a\nb\"", "json-control-char"),
+        (br#""a\tb\n\u0000""#, "ok"),
+        (b"// c\n{}", "json-syntax"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(code(input), *want, "{}", input.escape_ascii());
+    }
+}
+
+#[test]
+fn enforces_each_limit_next_to_the_largest_legal_input() {
+    let l = JsonLimits {
+        max_depth: 4,
+        max_keys: 3,
+        max_array_len: 3,
+        max_string_bytes: 5,
+        max_number_bytes: 4,
+    };
+    let cases: &[(&[u8], &str)] = &[
+        (b"[[[[1]]]]", "ok"),
+        (b"[[[[[1]]]]]", "json-too-deep"),
+        (br#"{"a":{"b":{"c":[]}}}"#, "ok"),
+        (br#"{"a":{"b":{"c":{"d":1}}}}"#, "json-too-many-keys"),
+        (br#"{"a":{"b":{"c":{}}}}"#, "ok"),
+        (br#"[{"a":{"b":{"c":{}}}}]"#, "json-too-deep"),
+        (b"[1,2,3]", "ok"),
+        (b"[1,2,3,4]", "json-array-too-long"),
+        (br#"["12345"]"#, "ok"),
+        (br#"["123456"]"#, "json-string-too-long"),
+        (br#"{"123456":1}"#, "json-string-too-long"),
+        (b"[1234]", "ok"),
+        (b"[12345]", "json-number-too-long"),
+        (b"[-1.5]", "ok"),
+    ];
+    for (input, want) in cases {
+        let got = match parse(input, &l, false) {
+            Ok(_) => "ok",
+            Err(e) => {
+                if e.code() != "json-syntax" {
+                    assert_eq!(e.status(), 413, "{}", input.escape_ascii());
+                }
+                e.code()
+            }
+        };
+        assert_eq!(got, *want, "{}", input.escape_ascii());
+    }
+}
+
+#[test]
+fn emits_leaves_with_pointers_and_borrows_unescaped_values() {
+    let body = br#"{"a/b":[1,"x\"y",true,null],"c~":{"d":"plain"}}"#;
+    let p = parse(body, &limits(), true).expect("valid");
+    let got: Vec<(String, LeafKind, &str)> = p
+        .leaves
+        .iter()
+        .map(|l: &Leaf<'_>| (p.location(l.path), l.kind, l.value.as_ref()))
+        .collect();
+    let want = [
+        ("/a~1b", LeafKind::Key, "a/b"),
+        ("/a~1b/0", LeafKind::Number, "1"),
+        ("/a~1b/1", LeafKind::String, "x\"y"),
+        ("/a~1b/2", LeafKind::Bool, "true"),
+        ("/a~1b/3", LeafKind::Null, "null"),
+        ("/c~0", LeafKind::Key, "c~"),
+        ("/c~0/d", LeafKind::Key, "d"),
+        ("/c~0/d", LeafKind::String, "plain"),
+    ];
+    let want: Vec<(String, LeafKind, &str)> = want
+        .iter()
+        .map(|(p, k, v)| (p.to_string(), *k, *v))
+        .collect();
+    assert_eq!(got, want);
+    assert!(matches!(p.leaves[7].value, Cow::Borrowed(_)));
+    assert!(matches!(p.leaves[2].value, Cow::Owned(_)));
+}
+
+#[test]
+fn canonical_output_is_compact_minimal_and_reparses_to_the_same_leaves() {
+    let cases: &[(&[u8], &[u8])] = &[
+        (
+            b" { \"a\" : [ 1 , 2.5e3 ] ,\n\"b\":{} }",
+            br#"{"a":[1,2.5e3],"b":{}}"#,
+        ),
+        (
+            br#"["\u0061\/\t\u0000\u001f\ud83d\ude00"]"#,
+            "[\"a/\\t\\u0000\\u001f\u{1F600}\"]".as_bytes(),
+        ),
+        (br#""\"\\""#, br#""\"\\""#),
+        (b"[]", b"[]"),
+        (b"null", b"null"),
+    ];
+    for (input, want) in cases {
+        let p = parse(input, &limits(), true).expect("valid");
+        let canon = p.canonical.clone().expect("asked for");
+        assert_eq!(canon.as_ref(), *want, "{}", input.escape_ascii());
+        assert!(canon.len() <= input.len());
+        let again = parse(&canon, &limits(), true).expect("canonical parses");
+        let values = |p: &Parsed<'_>| -> Vec<String> {
+            p.leaves.iter().map(|l| l.value.to_string()).collect()
+        };
+        assert_eq!(values(&again), values(&p));
+        assert_eq!(again.canonical.as_deref(), Some(canon.as_ref()));
+    }
+}
+
+#[test]
+fn reports_the_pointer_of_the_offending_member() {
+    let e = parse(br#"{"x":[{"k":1,"k":2}]}"#, &limits(), false).expect_err("dup");
+    assert_eq!(e.path(), Some("/x/0/k"));
+    assert_eq!(e.status(), 422);
+    let e = parse(br#"{"x":[1,2,x]}"#, &limits(), false).expect_err("syntax");
+    assert_eq!(e.path(), Some("/x/2"));
+    assert_eq!(e.offset(), Some(10));
+}
+
+#[test]
+fn finds_duplicates_in_large_objects_and_after_nested_objects() {
+    let mut body = String::from("{");
+    for i in 0..100 {
+        body.push_str(&format!("\"k{i}\":{{\"k{i}\":1,\"z\":[]}},"));
+    }
+    body.push_str("\"k50\":0}");
+    let e = parse(body.as_bytes(), &limits(), false).expect_err("dup");
+    assert_eq!((e.code(), e.path()), ("json-duplicate-key", Some("/k50")));
+    let ok = body.replace("\"k50\":0}", "\"k100\":0}");
+    parse(ok.as_bytes(), &limits(), false).expect("distinct keys");
+}
+
+#[test]
+fn notes_nul_characters() {
+    let p = parse(br#"{"a":"x\u0000.php"}"#, &limits(), false).expect("legal");
+    assert_eq!(p.notes.len(), 1);
+    assert_eq!(p.notes[0].code, "json-nul-char");
+}
+
+#[test]
+fn legitimately_nested_twenty_levels_parse() {
+    let body = format!("{}1{}", "{\"a\":[".repeat(10), "]}".repeat(10));
+    let p = parse(body.as_bytes(), &limits(), false).expect("20 levels");
+    let last = p.leaves.last().expect("leaf");
+    assert_eq!(p.location(last.path), "/a/0".repeat(10));
+}
