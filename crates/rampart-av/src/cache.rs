@@ -1,0 +1,279 @@
+//! The verdict cache: an engine's clean or infected answer about exact bytes, reused for
+//! a TTL. Keyed by engine and SHA-256 of the bytes; bounded, least recently used goes
+//! first. Errors, refusals and oversize answers are never cached (the type cannot hold
+//! them). Time is passed in, so tests control it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::time::Instant;
+
+use crate::verdict::{Engine, EngineVerdict};
+
+/// SHA-256 of a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyHash([u8; 32]);
+
+impl BodyHash {
+    /// Hashes `data`.
+    pub fn of(data: &[u8]) -> Self {
+        Self(Sha256::digest(data).into())
+    }
+}
+
+/// A verdict worth reusing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CachedVerdict {
+    /// The engine found nothing.
+    Clean,
+    /// The engine found `signature`.
+    Infected {
+        /// The signature name.
+        signature: String,
+    },
+}
+
+impl CachedVerdict {
+    /// The cacheable part of an engine's answer.
+    pub fn from_engine(verdict: &EngineVerdict) -> Option<Self> {
+        match verdict {
+            EngineVerdict::Clean => Some(Self::Clean),
+            EngineVerdict::Infected { signature } => Some(Self::Infected {
+                signature: signature.clone(),
+            }),
+            EngineVerdict::Oversize | EngineVerdict::Refuse { .. } => None,
+        }
+    }
+
+    /// Back to an engine answer.
+    pub fn into_engine(self) -> EngineVerdict {
+        match self {
+            Self::Clean => EngineVerdict::Clean,
+            Self::Infected { signature } => EngineVerdict::Infected { signature },
+        }
+    }
+}
+
+type Key = (Engine, BodyHash);
+
+struct Slot {
+    verdict: CachedVerdict,
+    expires: Instant,
+    used: u64,
+}
+
+/// A bounded LRU of verdicts with a TTL.
+pub struct VerdictCache {
+    ttl: Duration,
+    capacity: usize,
+    slots: HashMap<Key, Slot>,
+    /// Use counter -> key, oldest first.
+    order: BTreeMap<u64, Key>,
+    clock: u64,
+}
+
+impl std::fmt::Debug for VerdictCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerdictCache")
+            .field("ttl", &self.ttl)
+            .field("capacity", &self.capacity)
+            .field("len", &self.slots.len())
+            .finish()
+    }
+}
+
+impl VerdictCache {
+    /// A cache of at most `capacity` verdicts, each kept `ttl`. Either at zero disables it.
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            ttl,
+            capacity: if ttl.is_zero() { 0 } else { capacity },
+            slots: HashMap::new(),
+            order: BTreeMap::new(),
+            clock: 0,
+        }
+    }
+
+    /// Verdicts held (expired ones included until looked up or evicted).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// `engine`'s verdict about `hash`, unless absent or expired at `now`.
+    pub fn get(&mut self, engine: Engine, hash: BodyHash, now: Instant) -> Option<CachedVerdict> {
+        let key = (engine, hash);
+        let slot = self.slots.get_mut(&key)?;
+        if now >= slot.expires {
+            let used = slot.used;
+            self.slots.remove(&key);
+            self.order.remove(&used);
+            return None;
+        }
+        self.clock += 1;
+        self.order.remove(&slot.used);
+        slot.used = self.clock;
+        self.order.insert(self.clock, key);
+        Some(slot.verdict.clone())
+    }
+
+    /// Keeps `verdict` from `now` for the TTL, evicting the least recently used if full.
+    pub fn insert(&mut self, engine: Engine, hash: BodyHash, verdict: CachedVerdict, now: Instant) {
+        if self.capacity == 0 {
+            return;
+        }
+        let key = (engine, hash);
+        if let Some(old) = self.slots.remove(&key) {
+            self.order.remove(&old.used);
+        }
+        while self.slots.len() >= self.capacity {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.slots.remove(&oldest);
+        }
+        self.clock += 1;
+        self.order.insert(self.clock, key);
+        self.slots.insert(
+            key,
+            Slot {
+                verdict,
+                expires: now + self.ttl,
+                used: self.clock,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn infected(s: &str) -> CachedVerdict {
+        CachedVerdict::Infected {
+            signature: s.into(),
+        }
+    }
+
+    #[test]
+    fn reuses_a_verdict_until_its_ttl_and_per_engine() {
+        let t0 = Instant::now();
+        let mut cache = VerdictCache::new(Duration::from_secs(60), 10);
+        let h = BodyHash::of(b"body");
+        cache.insert(Engine::Clamd, h, CachedVerdict::Clean, t0);
+        assert_eq!(
+            cache.get(Engine::Clamd, h, t0 + Duration::from_secs(59)),
+            Some(CachedVerdict::Clean)
+        );
+        assert_eq!(
+            cache.get(Engine::Icap, h, t0),
+            None,
+            "another engine has not spoken"
+        );
+        assert_eq!(
+            cache.get(Engine::Clamd, BodyHash::of(b"body "), t0),
+            None,
+            "other bytes"
+        );
+        assert_eq!(
+            cache.get(Engine::Clamd, h, t0 + Duration::from_secs(60)),
+            None
+        );
+        assert!(cache.is_empty(), "an expired verdict is dropped when seen");
+    }
+
+    #[test]
+    fn evicts_the_least_recently_used_when_full() {
+        let t0 = Instant::now();
+        let mut cache = VerdictCache::new(Duration::from_secs(60), 2);
+        let [a, b, c] = [b"a", b"b", b"c"].map(|d| BodyHash::of(d));
+        cache.insert(Engine::Clamd, a, CachedVerdict::Clean, t0);
+        cache.insert(Engine::Clamd, b, infected("X"), t0);
+        assert!(
+            cache.get(Engine::Clamd, a, t0).is_some(),
+            "a is now the most recent"
+        );
+        cache.insert(Engine::Clamd, c, CachedVerdict::Clean, t0);
+        assert_eq!(cache.len(), 2);
+        assert!(
+            cache.get(Engine::Clamd, b, t0).is_none(),
+            "b was the least recent"
+        );
+        assert!(cache.get(Engine::Clamd, a, t0).is_some());
+        assert!(cache.get(Engine::Clamd, c, t0).is_some());
+        // Replacing a key does not grow the cache.
+        cache.insert(Engine::Clamd, c, infected("Y"), t0);
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.get(Engine::Clamd, c, t0), Some(infected("Y")));
+    }
+
+    #[test]
+    fn stays_bounded_under_many_distinct_bodies() {
+        let t0 = Instant::now();
+        let mut cache = VerdictCache::new(Duration::from_secs(60), 100);
+        for i in 0u32..10_000 {
+            cache.insert(
+                Engine::Icap,
+                BodyHash::of(&i.to_be_bytes()),
+                CachedVerdict::Clean,
+                t0,
+            );
+        }
+        assert_eq!(cache.len(), 100);
+        assert_eq!(cache.order.len(), 100);
+    }
+
+    #[test]
+    fn a_zero_capacity_or_ttl_disables_it() {
+        let t0 = Instant::now();
+        for mut cache in [
+            VerdictCache::new(Duration::from_secs(60), 0),
+            VerdictCache::new(Duration::ZERO, 100),
+        ] {
+            cache.insert(Engine::Clamd, BodyHash::of(b"x"), CachedVerdict::Clean, t0);
+            assert!(cache.get(Engine::Clamd, BodyHash::of(b"x"), t0).is_none());
+        }
+    }
+
+    #[test]
+    fn only_clean_and_infected_answers_are_cacheable() {
+        let table = [
+            (EngineVerdict::Clean, true),
+            (
+                EngineVerdict::Infected {
+                    signature: "X".into(),
+                },
+                true,
+            ),
+            (EngineVerdict::Oversize, false),
+            (
+                EngineVerdict::Refuse {
+                    message: "m".into(),
+                },
+                false,
+            ),
+        ];
+        for (verdict, cacheable) in table {
+            let cached = CachedVerdict::from_engine(&verdict);
+            assert_eq!(cached.is_some(), cacheable, "{verdict:?}");
+            if let Some(c) = cached {
+                assert_eq!(c.into_engine(), verdict);
+            }
+        }
+    }
+
+    #[test]
+    fn hashes_are_sha256() {
+        let h = BodyHash::of(b"abc");
+        assert_eq!(
+            h.0[..4],
+            [0xba, 0x78, 0x16, 0xbf],
+            "SHA-256(\"abc\") starts with ba7816bf"
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! [`Scanner`]: every configured engine, concurrently, behind the verdict cache.
+
+use std::future::Future;
+use std::sync::{Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::cache::{BodyHash, CachedVerdict, VerdictCache};
+use crate::clamd::ClamdClient;
+use crate::config::AvConfig;
+use crate::error::ScanError;
+use crate::icap::IcapClient;
+use crate::metrics::AvMetrics;
+use crate::verdict::{Engine, EngineVerdict, Verdict};
+
+/// Bodies above this are hashed on the blocking pool: SHA-256 of 25 MiB takes tens of
+/// milliseconds, too long for a runtime worker.
+const HASH_INLINE_MAX: usize = 256 * 1024;
+
+/// Scans bodies with the configured engines.
+///
+/// ```no_run
+/// # async fn demo(config: rampart_av::AvConfig, body: bytes::Bytes) {
+/// let scanner = rampart_av::Scanner::new(&config);
+/// match scanner.scan(body).await {
+///     Ok(verdict) if verdict.is_clean() => { /* forward */ }
+///     Ok(verdict) => { /* deny: infected, oversize or refused */ }
+///     Err(error) => { /* could not decide: apply the fail mode (closed by default) */ }
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Scanner {
+    clamd: Option<ClamdClient>,
+    icap: Option<IcapClient>,
+    cache: Mutex<VerdictCache>,
+    metrics: AvMetrics,
+}
+
+/// The result of a health check per configured engine (`None`: not configured).
+#[derive(Debug)]
+pub struct Health {
+    /// clamd answered PING with PONG.
+    pub clamd: Option<Result<(), ScanError>>,
+    /// The ICAP service answered OPTIONS with a usable service.
+    pub icap: Option<Result<(), ScanError>>,
+}
+
+impl Health {
+    /// True when every configured engine is healthy.
+    pub fn is_healthy(&self) -> bool {
+        [&self.clamd, &self.icap]
+            .into_iter()
+            .flatten()
+            .all(Result::is_ok)
+    }
+}
+
+impl Scanner {
+    /// A scanner for `config`. No I/O: engines are contacted on first use.
+    pub fn new(config: &AvConfig) -> Self {
+        let cache = config.cache();
+        Self {
+            clamd: config.clamd().map(ClamdClient::new),
+            icap: config.icap().map(IcapClient::new),
+            cache: Mutex::new(VerdictCache::new(cache.ttl, cache.entries)),
+            metrics: AvMetrics::default(),
+        }
+    }
+
+    /// Scans `body` with every configured engine at once. Clean only when each engine
+    /// answered clean; a finding from one engine decides even if another failed.
+    pub async fn scan(&self, body: Bytes) -> Result<Verdict, ScanError> {
+        let started = Instant::now();
+        let result = self.scan_uncounted(body).await;
+        self.metrics.scan(&result, started.elapsed());
+        result
+    }
+
+    /// PING clamd and fetch the ICAP OPTIONS, each within its deadline.
+    pub async fn health(&self) -> Health {
+        let clamd = async {
+            match &self.clamd {
+                Some(c) => Some(c.ping().await),
+                None => None,
+            }
+        };
+        let icap = async {
+            match &self.icap {
+                Some(c) => Some(c.health().await.map(|_| ())),
+                None => None,
+            }
+        };
+        let (clamd, icap) = tokio::join!(clamd, icap);
+        Health { clamd, icap }
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &AvMetrics {
+        &self.metrics
+    }
+
+    /// The clamd client, if configured.
+    pub fn clamd(&self) -> Option<&ClamdClient> {
+        self.clamd.as_ref()
+    }
+
+    /// The ICAP client, if configured.
+    pub fn icap(&self) -> Option<&IcapClient> {
+        self.icap.as_ref()
+    }
+
+    async fn scan_uncounted(&self, body: Bytes) -> Result<Verdict, ScanError> {
+        let hash = if body.len() <= HASH_INLINE_MAX {
+            BodyHash::of(&body)
+        } else {
+            let body = body.clone();
+            tokio::task::spawn_blocking(move || BodyHash::of(&body))
+                .await
+                .map_err(|e| ScanError::Hash(e.to_string()))?
+        };
+        let clamd = async {
+            match &self.clamd {
+                Some(c) => Some(self.engine(Engine::Clamd, hash, c.scan(&body)).await),
+                None => None,
+            }
+        };
+        let icap = async {
+            match &self.icap {
+                Some(c) => Some(self.engine(Engine::Icap, hash, c.scan(&body)).await),
+                None => None,
+            }
+        };
+        let (clamd, icap) = tokio::join!(clamd, icap);
+        combine([clamd, icap].into_iter().flatten())
+    }
+
+    /// One engine's answer, from the cache or from `scan` (which only runs on a miss).
+    async fn engine(
+        &self,
+        engine: Engine,
+        hash: BodyHash,
+        scan: impl Future<Output = Result<EngineVerdict, ScanError>>,
+    ) -> (Engine, Result<EngineVerdict, ScanError>) {
+        if let Some(hit) = self.cache().get(engine, hash, Instant::now()) {
+            self.metrics.cache_hit(engine);
+            return (engine, Ok(hit.into_engine()));
+        }
+        self.metrics.engine_request(engine);
+        let result = scan.await;
+        match &result {
+            Ok(verdict) => {
+                if let Some(cached) = CachedVerdict::from_engine(verdict) {
+                    self.cache().insert(engine, hash, cached, Instant::now());
+                }
+            }
+            Err(error) => {
+                self.metrics.engine_error(engine);
+                tracing::debug!(%engine, %error, "antivirus engine failed");
+            }
+        }
+        (engine, result)
+    }
+
+    fn cache(&self) -> MutexGuard<'_, VerdictCache> {
+        // The cache holds no invariant a panicking holder could break halfway.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A blocking answer from any engine wins (the strongest one); otherwise the first error;
+/// otherwise clean.
+fn combine(
+    results: impl IntoIterator<Item = (Engine, Result<EngineVerdict, ScanError>)>,
+) -> Result<Verdict, ScanError> {
+    let mut strongest = Verdict::Clean;
+    let mut error = None;
+    for (engine, result) in results {
+        match result {
+            Ok(verdict) => {
+                let verdict = Verdict::from_engine(engine, verdict);
+                if verdict.rank() > strongest.rank() {
+                    strongest = verdict;
+                }
+            }
+            Err(e) => {
+                error.get_or_insert(e);
+            }
+        }
+    }
+    match (strongest, error) {
+        (Verdict::Clean, Some(error)) => Err(error),
+        (verdict, _) => Ok(verdict),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn timeout(engine: Engine) -> ScanError {
+        ScanError::Timeout {
+            engine,
+            after: Duration::from_secs(1),
+        }
+    }
+
+    fn infected(s: &str) -> EngineVerdict {
+        EngineVerdict::Infected {
+            signature: s.into(),
+        }
+    }
+
+    #[test]
+    fn clean_needs_every_engine_and_a_finding_beats_a_failure() {
+        use Engine::{Clamd, Icap};
+        let clean = || EngineVerdict::Clean;
+        type Answers = Vec<(Engine, Result<EngineVerdict, ScanError>)>;
+        let table: Vec<(Answers, Result<Verdict, ()>)> = vec![
+            (
+                vec![(Clamd, Ok(clean())), (Icap, Ok(clean()))],
+                Ok(Verdict::Clean),
+            ),
+            (vec![(Clamd, Ok(clean()))], Ok(Verdict::Clean)),
+            (
+                vec![(Clamd, Ok(clean())), (Icap, Err(timeout(Icap)))],
+                Err(()),
+            ),
+            (
+                vec![(Clamd, Err(timeout(Clamd))), (Icap, Ok(clean()))],
+                Err(()),
+            ),
+            (
+                vec![(Clamd, Err(timeout(Clamd))), (Icap, Ok(infected("X")))],
+                Ok(Verdict::Infected {
+                    engine: Icap,
+                    signature: "X".into(),
+                }),
+            ),
+            (
+                vec![
+                    (Clamd, Ok(EngineVerdict::Oversize)),
+                    (Icap, Ok(infected("X"))),
+                ],
+                Ok(Verdict::Infected {
+                    engine: Icap,
+                    signature: "X".into(),
+                }),
+            ),
+            (
+                vec![(Clamd, Ok(EngineVerdict::Oversize)), (Icap, Ok(clean()))],
+                Ok(Verdict::Oversize { engine: Clamd }),
+            ),
+            (
+                vec![
+                    (
+                        Clamd,
+                        Ok(EngineVerdict::Refuse {
+                            message: "m".into(),
+                        }),
+                    ),
+                    (Icap, Err(timeout(Icap))),
+                ],
+                Ok(Verdict::Refuse {
+                    engine: Clamd,
+                    message: "m".into(),
+                }),
+            ),
+            (
+                vec![(Clamd, Ok(infected("A"))), (Icap, Ok(infected("B")))],
+                Ok(Verdict::Infected {
+                    engine: Clamd,
+                    signature: "A".into(),
+                }),
+            ),
+        ];
+        for (results, want) in table {
+            let label = format!("{results:?}");
+            assert_eq!(combine(results).map_err(|_| ()), want, "{label}");
+        }
+    }
+}
