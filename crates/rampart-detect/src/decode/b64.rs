@@ -1,0 +1,53 @@
+//! Base64 (standard and URL-safe), only where a value plausibly is base64 text.
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+    .with_decode_allow_trailing_bits(true);
+const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
+const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
+
+/// Shortest value worth decoding: shorter tokens are identifiers far more often than
+/// payloads, and no injection fits in fewer than 6 bytes anyway.
+const MIN_LEN: usize = 8;
+
+/// Decodes `input` if the whole (trimmed) value is base64 that decodes to mostly printable
+/// UTF-8 text. Plain words and hex ids are skipped: they would decode to noise.
+pub(crate) fn decode(input: &str) -> Option<String> {
+    let s = input.trim();
+    let body = s.trim_end_matches('=');
+    if body.len() < MIN_LEN || s.len() - body.len() > 2 {
+        return None;
+    }
+    let (mut std_only, mut url_only) = (false, false);
+    let (mut lower, mut upper, mut digit) = (false, false, false);
+    for b in body.bytes() {
+        match b {
+            b'a'..=b'z' => lower = true,
+            b'A'..=b'Z' => upper = true,
+            b'0'..=b'9' => digit = true,
+            b'+' | b'/' => std_only = true,
+            b'-' | b'_' => url_only = true,
+            _ => return None,
+        }
+    }
+    // Real base64 of text mixes cases; a single-case run is a word or a hex/decimal id.
+    if std_only && url_only || !(lower && upper) && !(digit && (lower || upper)) {
+        return None;
+    }
+    let decoded = if url_only {
+        URL_SAFE.decode(body)
+    } else {
+        STANDARD.decode(body)
+    }
+    .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let total = text.chars().count();
+    let printable = text
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .count();
+    (total > 0 && printable * 100 >= total * 95).then_some(text)
+}

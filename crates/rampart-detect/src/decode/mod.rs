@@ -1,0 +1,236 @@
+//! Decoding a field into the variants a browser or a server could see, under a budget.
+//!
+//! From the raw value, each layer applies percent-decoding (with `+` as space for query
+//! kinds), HTML character references and JS escapes, until nothing changes or the layer
+//! limit is reached. Whole-value base64 opens a branch of its own, and JSON or form data
+//! found inside a string is parsed and its leaves become variants too (keys as
+//! [`FieldKind::BodyKey`]). Every decoder shrinks or keeps the size of its input, the
+//! number of variants per field is capped, and all decoded bytes are charged to a
+//! per-request [`Budget`]: a request cannot make the engine hold more than its limits.
+
+mod b64;
+mod nested;
+#[cfg(test)]
+mod tests;
+mod text;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::field::FieldKind;
+
+/// Limits for one request's decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetLimits {
+    /// Total bytes of decoded variants over the whole request (raw values are free).
+    pub max_decoded_bytes: usize,
+    /// Decoding layers per branch (URL-in-URL-in-entity counts 3).
+    pub max_layers: u8,
+    /// Variants per field, the raw value included.
+    pub max_variants: usize,
+    /// Depth of JSON/form found inside strings.
+    pub max_nesting: u8,
+}
+
+impl Default for BudgetLimits {
+    fn default() -> Self {
+        BudgetLimits {
+            max_decoded_bytes: 1 << 20,
+            max_layers: 4,
+            max_variants: 24,
+            max_nesting: 2,
+        }
+    }
+}
+
+/// Which limit a request ran into; the caller may treat it as "could not decide".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Exhaustion {
+    /// More decoded bytes than `max_decoded_bytes`.
+    DecodedBytes,
+    /// Still encoded after `max_layers` layers.
+    Layers,
+    /// More variants for one field than `max_variants`.
+    Variants,
+    /// Structured data nested deeper than `max_nesting`.
+    Nesting,
+}
+
+impl fmt::Display for Exhaustion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Exhaustion::DecodedBytes => "decoded bytes limit reached",
+            Exhaustion::Layers => "still encoded after the layer limit",
+            Exhaustion::Variants => "too many decoded variants for one field",
+            Exhaustion::Nesting => "structured data nested too deep inside a value",
+        })
+    }
+}
+
+/// The per-request decoding budget. Create one per request and pass it to every scan of
+/// that request.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    limits: BudgetLimits,
+    decoded_bytes: usize,
+    exhausted: Option<Exhaustion>,
+}
+
+impl Budget {
+    /// A fresh budget.
+    pub fn new(limits: BudgetLimits) -> Self {
+        Budget {
+            limits,
+            decoded_bytes: 0,
+            exhausted: None,
+        }
+    }
+
+    /// The first limit reached, if any.
+    pub fn exhausted(&self) -> Option<Exhaustion> {
+        self.exhausted
+    }
+
+    /// Decoded bytes charged so far.
+    pub fn decoded_bytes(&self) -> usize {
+        self.decoded_bytes
+    }
+
+    fn exhaust(&mut self, why: Exhaustion) {
+        self.exhausted.get_or_insert(why);
+    }
+
+    /// Charges `n` bytes; false (and exhausted) when that would pass the limit.
+    fn charge(&mut self, n: usize) -> bool {
+        if self.decoded_bytes.saturating_add(n) > self.limits.max_decoded_bytes {
+            self.exhaust(Exhaustion::DecodedBytes);
+            return false;
+        }
+        self.decoded_bytes += n;
+        true
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::new(BudgetLimits::default())
+    }
+}
+
+/// One decoded view of a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant<'a> {
+    /// The text.
+    pub text: Cow<'a, str>,
+    /// The kind it is inspected as (a JSON key found in a string is a body key).
+    pub kind: FieldKind,
+    /// Decoding layers applied (0 for the raw value and for nested leaves).
+    pub layer: u8,
+}
+
+/// All variants of `raw` seen as `kind`, the raw value first.
+pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<Variant<'a>> {
+    let first = Variant {
+        text: String::from_utf8_lossy(raw),
+        kind,
+        layer: 0,
+    };
+    let mut out = vec![first];
+    if budget.exhausted == Some(Exhaustion::DecodedBytes) {
+        return out;
+    }
+    let mut i = 0;
+    let mut nesting = vec![0u8];
+    while i < out.len() {
+        let (kind, layer, depth) = (out[i].kind, out[i].layer, nesting[i]);
+        let mut found: Vec<(String, FieldKind, u8)> = Vec::new();
+        let current: &str = &out[i].text;
+        if let Some(step) = decode_layer(current, kind) {
+            if layer >= budget.limits.max_layers {
+                budget.exhaust(Exhaustion::Layers);
+            } else {
+                found.push((step, kind, layer + 1));
+            }
+        }
+        if let Some(text) = b64::decode(current) {
+            found.push((text, kind, layer.saturating_add(1)));
+        }
+        let leaves = nested::leaves(current, kind);
+        if !leaves.is_empty() {
+            if depth >= budget.limits.max_nesting {
+                budget.exhaust(Exhaustion::Nesting);
+            } else {
+                found.extend(leaves.into_iter().map(|(t, k)| (t, k, 0)));
+            }
+        }
+        let child_depth = depth + 1;
+        for (text, kind, layer) in found {
+            if out.iter().any(|v| v.text == text) {
+                continue;
+            }
+            if out.len() >= budget.limits.max_variants {
+                budget.exhaust(Exhaustion::Variants);
+                return out;
+            }
+            if !budget.charge(text.len()) {
+                return out;
+            }
+            // Nested leaves are one level deeper; decoded layers stay at their depth.
+            nesting.push(if layer == 0 { child_depth } else { depth });
+            out.push(Variant {
+                text: Cow::Owned(text),
+                kind,
+                layer,
+            });
+        }
+        i += 1;
+    }
+    out
+}
+
+/// One decoding layer: percent, then character references, then JS escapes.
+fn decode_layer(input: &str, kind: FieldKind) -> Option<String> {
+    let a = text::percent(input, kind.plus_is_space());
+    let s = a.as_deref().unwrap_or(input);
+    let b = text::html_entities(s);
+    let s = b.as_deref().unwrap_or(s);
+    let c = text::js_escapes(s);
+    c.or(b).or(a)
+}
+
+/// Detection normalisation: lowercase, SQL and HTML comments removed (replaced by one
+/// space), runs of whitespace collapsed to one space.
+pub fn compact(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let mut space = false;
+    while let Some(c) = rest.chars().next() {
+        let skip = if rest.starts_with("/*") {
+            Some(rest.find("*/").map_or(rest.len(), |e| e + 2))
+        } else if rest.starts_with("<!--") {
+            Some(rest.find("-->").map_or(rest.len(), |e| e + 3))
+        } else {
+            None
+        };
+        if let Some(n) = skip {
+            rest = &rest[n..];
+            if !space {
+                out.push(' ');
+                space = true;
+            }
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        if c.is_whitespace() || c == '\u{0b}' {
+            if !space {
+                out.push(' ');
+                space = true;
+            }
+        } else {
+            out.extend(c.to_lowercase());
+            space = false;
+        }
+    }
+    out
+}

@@ -1,0 +1,84 @@
+//! JSON and form data found inside a string: their leaves are inspected in turn.
+
+use crate::field::FieldKind;
+
+use super::text;
+
+/// Leaves taken from one nested document; more is treated as noise, not as a bypass,
+/// because the whole string is inspected as well.
+const MAX_LEAVES: usize = 64;
+
+/// The keys and string leaves of `s` when it is a JSON object/array or form data.
+pub(crate) fn leaves(s: &str, kind: FieldKind) -> Vec<(String, FieldKind)> {
+    let t = s.trim();
+    let mut out = Vec::new();
+    if (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']')) {
+        if t.len() > 2
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(t)
+        {
+            walk(&value, &mut out);
+        }
+        return out;
+    }
+    if matches!(
+        kind,
+        FieldKind::QueryValue | FieldKind::CookieValue | FieldKind::BodyValue | FieldKind::BodyText
+    ) && memchr::memchr(b'=', t.as_bytes()).is_some()
+    {
+        form(t, &mut out);
+    }
+    out
+}
+
+fn walk(value: &serde_json::Value, out: &mut Vec<(String, FieldKind)>) {
+    // Iterative so that nesting depth costs no stack (serde_json already caps it at 128).
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        if out.len() >= MAX_LEAVES {
+            return;
+        }
+        match v {
+            serde_json::Value::String(s) => out.push((s.clone(), FieldKind::BodyValue)),
+            serde_json::Value::Array(items) => stack.extend(items.iter().rev()),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter().rev() {
+                    out.push((k.clone(), FieldKind::BodyKey));
+                    stack.push(v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `a=1&b=2` (every piece must look like `name=value` with a plain name).
+fn form(s: &str, out: &mut Vec<(String, FieldKind)>) {
+    let mut pairs = Vec::new();
+    for piece in s.split('&') {
+        let Some((name, value)) = piece.split_once('=') else {
+            if piece.is_empty() {
+                continue;
+            }
+            return;
+        };
+        let plain = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]$%".contains(&b));
+        if !plain {
+            return;
+        }
+        pairs.push((name, value));
+    }
+    if pairs.len() == 1 && pairs[0].1.is_empty() {
+        return;
+    }
+    for (name, value) in pairs.into_iter().take(MAX_LEAVES / 2) {
+        let decode = |v: &str| text::percent(v, true).unwrap_or_else(|| v.to_owned());
+        out.push((decode(name), FieldKind::BodyKey));
+        if !value.is_empty() {
+            out.push((decode(value), FieldKind::BodyValue));
+        }
+    }
+}

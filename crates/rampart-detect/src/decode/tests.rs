@@ -1,0 +1,102 @@
+//! Decoders and the budget.
+
+use super::text::{html_entities, js_escapes, percent};
+use super::{Budget, BudgetLimits, Exhaustion, b64, variants};
+use crate::field::FieldKind;
+
+#[test]
+fn decodes_each_layer_kind() {
+    let cases: &[(Option<String>, &str)] = &[
+        (percent("%27%20or", false), "' or"),
+        (percent("a+b", true), "a b"),
+        (percent("a+b%2B", false), "a+b+"),
+        (percent("%u003cscript", false), "<script"),
+        (percent("%c0%ae%c0%ae/", false), "../"),
+        (html_entities("&lt;script&gt;"), "<script>"),
+        (html_entities("&#60;&#x3C;&#0000060"), "<<<"),
+        (html_entities("&ltscript"), "<script"),
+        (html_entities("java&Tab;script&colon;"), "java\tscript:"),
+        (js_escapes("\\u003cscript\\x3e"), "<script>"),
+        (js_escapes("\\u{3c}\\'"), "<'"),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got.as_deref(), Some(*want));
+    }
+    assert_eq!(percent("100% sure", false), None);
+    assert_eq!(html_entities("Tom & Jerry"), None);
+    assert_eq!(js_escapes("C:\\path"), None);
+}
+
+#[test]
+fn base64_only_when_plausible() {
+    assert_eq!(
+        b64::decode("JyBvciAnMSc9JzE=").as_deref(),
+        Some("' or '1'='1")
+    );
+    assert_eq!(
+        b64::decode("PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg").as_deref(),
+        Some("<script>alert(1)</script>")
+    );
+    for not_b64 in [
+        "Supercalifragilistic",
+        "deadbeefcafebabe",
+        "12345678901234",
+        "hello world",
+        "abc",
+    ] {
+        assert_eq!(b64::decode(not_b64), None, "{not_b64}");
+    }
+}
+
+#[test]
+fn layers_stack_and_nested_json_is_walked() {
+    let mut budget = Budget::default();
+    let v = variants(b"%2527%2520or", FieldKind::QueryValue, &mut budget);
+    assert!(v.iter().any(|v| v.text == "' or"), "{v:?}");
+    let v = variants(
+        br#"{"a":{"$ne":"x"},"b":["<svg onload=1>"]}"#,
+        FieldKind::BodyValue,
+        &mut budget,
+    );
+    assert!(
+        v.iter()
+            .any(|v| v.text == "$ne" && v.kind == FieldKind::BodyKey)
+    );
+    assert!(v.iter().any(|v| v.text == "<svg onload=1>"));
+    assert_eq!(budget.exhausted(), None);
+}
+
+#[test]
+fn deep_encoding_is_reported_not_followed() {
+    let mut s = String::from("<script>");
+    for _ in 0..8 {
+        s = s
+            .replace('%', "%25")
+            .replace('<', "%3C")
+            .replace('>', "%3E");
+    }
+    let mut budget = Budget::default();
+    let v = variants(s.as_bytes(), FieldKind::QueryValue, &mut budget);
+    assert!(v.len() <= 1 + usize::from(BudgetLimits::default().max_layers));
+    assert_eq!(budget.exhausted(), Some(Exhaustion::Layers));
+}
+
+#[test]
+fn a_decoding_bomb_stays_within_budget() {
+    // Nested base64 of JSON of base64... plus a large percent-encoded body.
+    let mut payload = String::from("' or 1=1--");
+    for _ in 0..6 {
+        let json = serde_json::json!({ "k": payload, "k2": payload }).to_string();
+        payload = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, json);
+    }
+    let big = "%41".repeat(400_000);
+    let limits = BudgetLimits {
+        max_decoded_bytes: 256 * 1024,
+        ..BudgetLimits::default()
+    };
+    let mut budget = Budget::new(limits);
+    let _ = variants(payload.as_bytes(), FieldKind::BodyValue, &mut budget);
+    let _ = variants(big.as_bytes(), FieldKind::BodyValue, &mut budget);
+    assert!(budget.decoded_bytes() <= limits.max_decoded_bytes);
+    assert!(budget.exhausted().is_some());
+}

@@ -1,0 +1,288 @@
+//! Single-layer text decoders: percent-encoding, HTML character references, JS escapes.
+//! Each returns `None` when it changes nothing, so callers can stop at a fixpoint. None of
+//! them produces more bytes than it consumes (decoded output is never longer than input).
+
+/// Decodes `%XX`, `%uXXXX` and (when `plus`) `+` as space. Overlong UTF-8 forms of ASCII
+/// (`%c0%ae` for `.`) decode to the ASCII character, as some servers do; other invalid
+/// UTF-8 becomes U+FFFD.
+pub(crate) fn percent(input: &str, plus: bool) -> Option<String> {
+    let bytes = input.as_bytes();
+    if memchr::memchr(b'%', bytes).is_none() && !(plus && memchr::memchr(b'+', bytes).is_some()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            if let (Some(h), Some(l)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                out.push(h << 4 | l);
+                i += 3;
+                changed = true;
+                continue;
+            }
+            if matches!(bytes.get(i + 1), Some(b'u' | b'U'))
+                && let Some(c) = hex_char(bytes.get(i + 2..i + 6))
+            {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                i += 6;
+                changed = true;
+                continue;
+            }
+        } else if b == b'+' && plus {
+            out.push(b' ');
+            i += 1;
+            changed = true;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    changed.then(|| utf8_with_overlong(&out))
+}
+
+/// UTF-8 decoding that maps overlong encodings to the character they spell and anything
+/// else invalid to U+FFFD.
+pub(crate) fn utf8_with_overlong(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => {
+            let mut out = String::with_capacity(bytes.len());
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                match std::str::from_utf8(rest) {
+                    Ok(s) => {
+                        out.push_str(s);
+                        break;
+                    }
+                    Err(e) => {
+                        let (good, bad) = rest.split_at(e.valid_up_to());
+                        out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                        let (c, used) = overlong(bad);
+                        out.push(c);
+                        rest = &bad[used..];
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Decodes an overlong 2- or 3-byte sequence at the start of `bad`.
+fn overlong(bad: &[u8]) -> (char, usize) {
+    let cont = |i: usize| {
+        bad.get(i)
+            .filter(|&&b| b & 0xC0 == 0x80)
+            .map(|&b| u32::from(b & 0x3F))
+    };
+    match bad.first() {
+        Some(&b @ (0xC0 | 0xC1)) => {
+            if let Some(c1) = cont(1) {
+                let v = (u32::from(b & 0x1F) << 6) | c1;
+                return (char::from_u32(v).unwrap_or('\u{FFFD}'), 2);
+            }
+        }
+        Some(0xE0) => {
+            if let (Some(c1), Some(c2)) = (cont(1), cont(2))
+                && c1 < 0x20
+            {
+                let v = (c1 << 6) | c2;
+                return (char::from_u32(v).unwrap_or('\u{FFFD}'), 3);
+            }
+        }
+        _ => {}
+    }
+    ('\u{FFFD}', 1)
+}
+
+fn hex(b: Option<&u8>) -> Option<u8> {
+    match *b? {
+        c @ b'0'..=b'9' => Some(c - b'0'),
+        c @ b'a'..=b'f' => Some(c - b'a' + 10),
+        c @ b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_char(digits: Option<&[u8]>) -> Option<char> {
+    let digits = digits?;
+    let mut v = 0u32;
+    for d in digits {
+        v = v << 4 | u32::from(hex(Some(d))?);
+    }
+    char::from_u32(v)
+}
+
+/// Named references browsers resolve; the first four also without a semicolon.
+const NAMED: &[(&str, char)] = &[
+    ("lt", '<'),
+    ("gt", '>'),
+    ("amp", '&'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("nbsp", '\u{a0}'),
+    ("tab", '\t'),
+    ("newline", '\n'),
+    ("colon", ':'),
+    ("semi", ';'),
+    ("sol", '/'),
+    ("bsol", '\\'),
+    ("lpar", '('),
+    ("rpar", ')'),
+    ("lsqb", '['),
+    ("rsqb", ']'),
+    ("lcub", '{'),
+    ("rcub", '}'),
+    ("lbrace", '{'),
+    ("rbrace", '}'),
+    ("comma", ','),
+    ("period", '.'),
+    ("excl", '!'),
+    ("quest", '?'),
+    ("num", '#'),
+    ("dollar", '$'),
+    ("percnt", '%'),
+    ("equals", '='),
+    ("plus", '+'),
+    ("ast", '*'),
+    ("commat", '@'),
+    ("verbar", '|'),
+    ("grave", '`'),
+    ("hat", '^'),
+    ("lowbar", '_'),
+];
+
+/// Decodes HTML character references: named (common ones), decimal and hex, with or
+/// without the final semicolon.
+pub(crate) fn html_entities(input: &str) -> Option<String> {
+    let bytes = input.as_bytes();
+    memchr::memchr(b'&', bytes)?;
+    let mut out = String::with_capacity(input.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'&', &bytes[i..]) {
+        let at = i + off;
+        out.push_str(&input[i..at]);
+        match reference(&bytes[at + 1..]) {
+            Some((c, used)) => {
+                out.push(c);
+                i = at + 1 + used;
+                changed = true;
+            }
+            None => {
+                out.push('&');
+                i = at + 1;
+            }
+        }
+    }
+    out.push_str(&input[i..]);
+    changed.then_some(out)
+}
+
+/// Parses the reference after `&`; returns the character and the bytes consumed.
+fn reference(rest: &[u8]) -> Option<(char, usize)> {
+    if let Some(num) = rest.strip_prefix(b"#") {
+        let (radix, digits_at) = match num.first() {
+            Some(b'x' | b'X') => (16, 2),
+            _ => (10, 1),
+        };
+        let digits = rest[digits_at..]
+            .iter()
+            .take_while(|b| char::from(**b).is_digit(radix))
+            .count();
+        if digits == 0 {
+            return None;
+        }
+        let text = std::str::from_utf8(&rest[digits_at..digits_at + digits]).ok()?;
+        // Leading zeros are legal and used for evasion: strip them before the range check.
+        let trimmed = text.trim_start_matches('0');
+        let value = if trimmed.is_empty() {
+            0
+        } else if trimmed.len() > 8 {
+            0xFFFD
+        } else {
+            u32::from_str_radix(trimmed, radix).ok()?
+        };
+        let c = char::from_u32(value).unwrap_or('\u{FFFD}');
+        let mut used = digits_at + digits;
+        if rest.get(used) == Some(&b';') {
+            used += 1;
+        }
+        return Some((c, used));
+    }
+    let name_len = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    if name_len == 0 {
+        return None;
+    }
+    let name = &rest[..name_len];
+    let semi = rest.get(name_len) == Some(&b';');
+    for (i, (n, c)) in NAMED.iter().enumerate() {
+        if name.eq_ignore_ascii_case(n.as_bytes()) {
+            if semi {
+                return Some((*c, name_len + 1));
+            }
+            return (i < 4).then_some((*c, name_len));
+        }
+    }
+    // `&ltscript`: browsers resolve the legacy names as a prefix too.
+    for (n, c) in &NAMED[..4] {
+        if name.len() > n.len() && name[..n.len()].eq_ignore_ascii_case(n.as_bytes()) {
+            return Some((*c, n.len()));
+        }
+    }
+    None
+}
+
+/// Decodes JavaScript/JSON escapes: `\uXXXX`, `\u{X...}`, `\xXX`, and the single-character
+/// escapes (`\n`, `\'`, `\\`...).
+pub(crate) fn js_escapes(input: &str) -> Option<String> {
+    let bytes = input.as_bytes();
+    memchr::memchr(b'\\', bytes)?;
+    let mut out = String::with_capacity(input.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'\\', &bytes[i..]) {
+        let at = i + off;
+        out.push_str(&input[i..at]);
+        let rest = &bytes[at + 1..];
+        let decoded = match rest.first() {
+            Some(b'u') if rest.get(1) == Some(&b'{') => {
+                let n = rest[2..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_hexdigit())
+                    .count();
+                if (1..=6).contains(&n) && rest.get(2 + n) == Some(&b'}') {
+                    hex_char(rest.get(2..2 + n)).map(|c| (c, 3 + n))
+                } else {
+                    None
+                }
+            }
+            Some(b'u') => hex_char(rest.get(1..5)).map(|c| (c, 5)),
+            Some(b'x') => hex_char(rest.get(1..3)).map(|c| (c, 3)),
+            Some(b'n') => Some(('\n', 1)),
+            Some(b'r') => Some(('\r', 1)),
+            Some(b't') => Some(('\t', 1)),
+            Some(&c @ (b'\'' | b'"' | b'\\' | b'/' | b'`')) => Some((char::from(c), 1)),
+            _ => None,
+        };
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                i = at + 1 + used;
+                changed = true;
+            }
+            None => {
+                out.push('\\');
+                i = at + 1;
+            }
+        }
+    }
+    out.push_str(&input[i..]);
+    changed.then_some(out)
+}

@@ -1,0 +1,291 @@
+//! OS command injection, read with a little shell grammar: after undoing quoting tricks
+//! (`c'a't`, `c\at`, `$@`, `${IFS}`, `{cat,/etc/passwd}`), a command word in command
+//! position (after `;`, `|`, `&&`, `||`, a newline, inside backticks or `$(...)`, or at the
+//! start of the value) that is a known command or a system path. English-looking command
+//! names (`cat`, `more`, `time`) also need a shell-looking argument, so "echo in the
+//! mirror", "cats & dogs", "R&D" and "a hero; more than that" pass.
+
+use super::is_word;
+
+use super::cmdi_words::{PREFIXES, STRONG, WEAK_FROM};
+
+/// Detects command injection; returns the normalised fragment.
+pub(crate) fn detect(text: &str) -> Option<String> {
+    if !text.bytes().any(|b| {
+        matches!(
+            b,
+            b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'/' | b'-' | b'(' | b'{' | b'<' | b'>'
+        )
+    }) {
+        return None;
+    }
+    // Without a separator or substitution only the start of the value can be a command:
+    // look at its first word before paying for normalisation.
+    if !text.bytes().any(|b| {
+        matches!(
+            b,
+            b';' | b'|'
+                | b'&'
+                | b'`'
+                | b'$'
+                | b'\n'
+                | b'\r'
+                | b'{'
+                | b'('
+                | b'\''
+                | b'"'
+                | b'\\'
+                | b'<'
+        )
+    }) {
+        let first = text.trim_start().split([' ', '\t']).next().unwrap_or("");
+        let known = first.starts_with('/') || STRONG.iter().any(|c| c.eq_ignore_ascii_case(first));
+        if !known {
+            return None;
+        }
+    }
+    let s = normalise(text);
+    let b = s.as_bytes();
+    let mut i = 0;
+    // Start of the value is a (weak) command position.
+    if let Some(end) = command_at(b, 0, Sep::Start) {
+        return Some(fragment(&s, 0, end));
+    }
+    while i < b.len() {
+        let (sep, len) = match b[i] {
+            b';' | b'\n' | b'\r' => (Sep::Hard, 1),
+            b'|' if b.get(i + 1) == Some(&b'|') => (Sep::Hard, 2),
+            b'|' => (Sep::Hard, 1),
+            b'&' if b.get(i + 1) == Some(&b'&') => (Sep::Hard, 2),
+            b'&' => (Sep::Soft, 1),
+            b'`' => (Sep::Subst, 1),
+            b'$' if b.get(i + 1) == Some(&b'(') => (Sep::Subst, 2),
+            b'(' | b'{' => (Sep::Soft, 1),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if let Some(end) = command_at(b, i + len, sep) {
+            return Some(fragment(&s, i, end));
+        }
+        i += len;
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sep {
+    /// Start of the value.
+    Start,
+    /// `&`, `(`, `{`: common in prose.
+    Soft,
+    /// `;`, `|`, `&&`, `||`, newline.
+    Hard,
+    /// Backtick or `$(`: only the shell has these.
+    Subst,
+}
+
+fn fragment(s: &str, from: usize, to: usize) -> String {
+    String::from_utf8_lossy(&s.as_bytes()[from..to.min(s.len())]).into_owned()
+}
+
+/// Checks for a command at `i`; returns the end of the evidence.
+fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
+    let glued = b.get(i).is_some_and(|c| !c.is_ascii_whitespace());
+    skip_ws(b, &mut i);
+    // Environment assignments and prefix words (`sudo`, `nohup`, `time`...).
+    for _ in 0..4 {
+        let w = word(b, i);
+        let text = &b[i..i + w];
+        if w > 0 && b.get(i + w) == Some(&b'=') && text.iter().all(|c| is_word(*c)) {
+            i += w + 1;
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            skip_ws(b, &mut i);
+        } else if w > 0
+            && PREFIXES.iter().any(|p| p.as_bytes() == text)
+            && b.get(i + w).is_some_and(u8::is_ascii_whitespace)
+        {
+            let mut j = i + w;
+            skip_ws(b, &mut j);
+            if word(b, j) == 0 {
+                break;
+            }
+            i = j;
+        } else {
+            break;
+        }
+    }
+    let w = word(b, i);
+    if w == 0 {
+        return None;
+    }
+    let cmd = &b[i..i + w];
+    let end = i + w;
+    let mut j = end;
+    skip_ws(b, &mut j);
+    let next = b.get(j + 1).copied().unwrap_or(b' ');
+    let arg_shelly = match b.get(j) {
+        None => true,
+        Some(b'-') => next.is_ascii_alphabetic() || next == b'-',
+        Some(b'.') => matches!(next, b'/' | b'.'),
+        Some(c) => matches!(
+            c,
+            b'/' | b'~' | b'>' | b'<' | b'|' | b';' | b'&' | b'`' | b'$' | b'*' | b'\\'
+        ),
+    };
+    let arg_end = j + word(b, j).max(1);
+    if cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/") {
+        let system = [
+            &b"/bin/"[..],
+            b"/sbin/",
+            b"/usr/",
+            b"/tmp/",
+            b"/dev/",
+            b"/etc/",
+            b"/proc/",
+            b"/var/",
+            b"/home/",
+            b"/opt/",
+            b"/root/",
+            b"./",
+            b"~/",
+        ]
+        .iter()
+        .any(|p| cmd.starts_with(p));
+        let glob = cmd.iter().any(|c| matches!(c, b'?' | b'*' | b'['));
+        let ok = match sep {
+            // At the start only `/???/??t`-style paths: several globbed segments.
+            Sep::Start => {
+                cmd.split(|c| *c == b'/')
+                    .filter(|seg| seg.iter().any(|c| matches!(c, b'?' | b'*')))
+                    .count()
+                    >= 2
+            }
+            _ => system || glob,
+        };
+        return ok.then_some(arg_end);
+    }
+    let name = std::str::from_utf8(cmd).ok()?;
+    let idx = STRONG.iter().position(|c| *c == name)?;
+    let weak = STRONG
+        .iter()
+        .position(|c| *c == WEAK_FROM)
+        .is_some_and(|w| idx >= w);
+    let ok = match sep {
+        Sep::Subst => true,
+        Sep::Hard => {
+            !weak || arg_shelly && (glued || b.get(j).is_some()) || glued && b.get(j).is_none()
+        }
+        Sep::Soft | Sep::Start => {
+            arg_shelly && b.get(j).is_some() && !(weak && sep == Sep::Start && b[j] == b'.')
+        }
+    };
+    ok.then_some(arg_end)
+}
+
+fn skip_ws(b: &[u8], i: &mut usize) {
+    while *i < b.len() && matches!(b[*i], b' ' | b'\t') {
+        *i += 1;
+    }
+}
+
+/// Length of a shell word at `i` (command names, paths, options).
+fn word(b: &[u8], i: usize) -> usize {
+    b.get(i..).map_or(0, |rest| {
+        rest.iter()
+            .take_while(|&&c| {
+                is_word(c)
+                    || matches!(
+                        c,
+                        b'.' | b'/'
+                            | b'-'
+                            | b'~'
+                            | b'?'
+                            | b'*'
+                            | b'['
+                            | b']'
+                            | b'+'
+                            | b':'
+                            | b'\\'
+                            | b'%'
+                    )
+            })
+            .count()
+    })
+}
+
+/// Undoes shell quoting tricks and lowercases.
+fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut brace = false;
+    while i < b.len() {
+        let c = b[i];
+        let rest = &b[i..];
+        match c {
+            b'\'' | b'"' => {}
+            b'\\' if rest.get(1).is_some_and(|n| !n.is_ascii_whitespace()) => {}
+            b'$' => {
+                let lower: Vec<u8> = rest.iter().take(6).map(u8::to_ascii_lowercase).collect();
+                if lower.starts_with(b"${ifs}") {
+                    out.push(' ');
+                    i += 6;
+                    continue;
+                }
+                if lower.starts_with(b"$ifs") {
+                    out.push(' ');
+                    i += 4;
+                    continue;
+                }
+                match rest.get(1) {
+                    Some(b'@' | b'*' | b'-' | b'!' | b'0'..=b'9') => i += 2,
+                    Some(n) if n.is_ascii_alphabetic() => {
+                        // An unset variable standing alone as a word expands to nothing.
+                        let n = 1 + rest[1..].iter().take_while(|c| is_word(**c)).count();
+                        if rest.get(n).is_none_or(|c| c.is_ascii_whitespace())
+                            && (i == 0 || !is_word(b[i - 1]))
+                        {
+                            i += n;
+                        } else {
+                            out.push('$');
+                            i += 1;
+                        }
+                    }
+                    _ => {
+                        out.push('$');
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'{' if rest
+                .iter()
+                .take_while(|c| **c != b'}')
+                .all(|c| !c.is_ascii_whitespace())
+                && memchr::memchr(b',', rest).is_some() =>
+            {
+                brace = true;
+                out.push(';');
+            }
+            b',' if brace => out.push(' '),
+            b'}' if brace => {
+                brace = false;
+                out.push(' ');
+            }
+            b'<' if rest.get(1) != Some(&b'<') => out.push_str(" < "),
+            _ if c.is_ascii() => out.push(char::from(c.to_ascii_lowercase())),
+            _ => {
+                let ch = text[i..].chars().next().unwrap_or(' ');
+                out.extend(ch.to_lowercase());
+                i += ch.len_utf8();
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}

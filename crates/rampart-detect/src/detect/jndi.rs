@@ -1,0 +1,105 @@
+//! log4j lookups (log4shell): `${jndi:...}` and the obfuscations that rebuild it from
+//! nested lookups (`${${lower:j}ndi:`, `${${::-j}${::-n}di:`, `${env:X:-j}`), plus lookups
+//! that leak secrets (`${env:`, `${sys:`, `${java:`...).
+
+/// Lookups that read the environment; only in a `${` lookup.
+const LEAKS: &[&str] = &[
+    "env:",
+    "sys:",
+    "java:",
+    "main:",
+    "docker:",
+    "k8s:",
+    "spring:",
+    "bundle:",
+    "ctx:",
+    "sd:",
+    "web:",
+    "log4j:",
+    "jvmrunargs:",
+    "base64:",
+];
+
+/// Detects a JNDI or secret-leaking lookup; returns the de-obfuscated lookup.
+pub(crate) fn detect(text: &str) -> Option<String> {
+    let start = text.find("${")?;
+    let flat = flatten(&text[start..]);
+    if let Some(i) = flat.find("${jndi") {
+        return Some(flat[i..].chars().take(64).collect());
+    }
+    LEAKS
+        .iter()
+        .find_map(|l| flat.find(&format!("${{{l}")))
+        .map(|i| flat[i..].chars().take(64).collect())
+}
+
+/// Resolves the nested lookups that only return (part of) their argument, innermost first,
+/// and lowercases; a bounded number of passes keeps this linear-ish on hostile input.
+fn flatten(s: &str) -> String {
+    let mut cur: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    for _ in 0..8 {
+        let next = resolve_once(&cur);
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    cur
+}
+
+/// Replaces every innermost `${...}` whose content contains no `${` and that is not itself
+/// a `jndi` lookup by the value it would produce: the default after `:-`, or the argument
+/// of `lower:`/`upper:`, or the text after the last `:` of a date/other lookup.
+fn resolve_once(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(open) = rest.find("${") {
+        out.push_str(&rest[..open]);
+        let inner = &rest[open + 2..];
+        let close = inner.find('}');
+        let nested = inner.find("${");
+        match close {
+            Some(c) if nested.is_none_or(|n| n > c) => {
+                let body = &inner[..c];
+                if body.starts_with("jndi")
+                    || LEAKS
+                        .iter()
+                        .any(|l| body.starts_with(l) && !body.contains(":-"))
+                {
+                    out.push_str("${");
+                    out.push_str(body);
+                    out.push('}');
+                } else {
+                    out.push_str(value_of(body));
+                }
+                rest = &inner[c + 1..];
+            }
+            _ => {
+                out.push_str("${");
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn value_of(body: &str) -> &str {
+    if let Some(i) = body.find(":-") {
+        return &body[i + 2..];
+    }
+    for p in ["lower:", "upper:"] {
+        if let Some(v) = body.strip_prefix(p) {
+            return v;
+        }
+    }
+    // `${date:'j'}` renders the quoted literal.
+    if let Some(v) = body.strip_prefix("date:") {
+        return v.trim_matches('\'');
+    }
+    body
+}

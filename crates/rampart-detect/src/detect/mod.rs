@@ -1,0 +1,94 @@
+//! Detectors: pure functions from a decoded value to the fragment that looks like an
+//! attack. Each knows the grammar of its attack class well enough to tell an injection
+//! shape from prose that shares its words.
+
+mod cmdi;
+mod cmdi_words;
+mod crlf;
+mod jndi;
+mod sqli;
+mod ssrf;
+#[cfg(test)]
+mod tests;
+mod traversal;
+mod xss;
+
+use crate::field::FieldKind;
+
+/// A built-in detector a rule can name (`detector = "sqli"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Detector {
+    /// SQL injection shapes from a tokenizer (`sqli`).
+    Sqli,
+    /// HTML/JS injection: dangerous tags, handlers, `javascript:` URLs, JS breakouts (`xss`).
+    Xss,
+    /// Shell command injection after a separator or in a substitution (`cmdi`).
+    Cmdi,
+    /// `..` path segments, with backslash and dot-run evasions (`traversal`).
+    Traversal,
+    /// log4j lookups, including nested-lookup obfuscation (`jndi`).
+    Jndi,
+    /// CR/LF followed by a well-known header name or a status line (`crlf`).
+    Crlf,
+    /// CR/LF followed by any `Name:` (`crlf-any`).
+    CrlfAny,
+    /// URLs pointing at loopback, private, link-local or cloud metadata hosts (`ssrf`).
+    Ssrf,
+}
+
+impl Detector {
+    const ALL: [Detector; 8] = [
+        Detector::Sqli,
+        Detector::Xss,
+        Detector::Cmdi,
+        Detector::Traversal,
+        Detector::Jndi,
+        Detector::Crlf,
+        Detector::CrlfAny,
+        Detector::Ssrf,
+    ];
+
+    /// The name used in rule files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Detector::Sqli => "sqli",
+            Detector::Xss => "xss",
+            Detector::Cmdi => "cmdi",
+            Detector::Traversal => "traversal",
+            Detector::Jndi => "jndi",
+            Detector::Crlf => "crlf",
+            Detector::CrlfAny => "crlf-any",
+            Detector::Ssrf => "ssrf",
+        }
+    }
+
+    /// Looks a detector up by its rule-file name.
+    pub fn from_name(name: &str) -> Option<Detector> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// Runs the detector; returns the matching fragment.
+    pub fn detect(self, text: &str, kind: FieldKind) -> Option<String> {
+        let slice = |r: std::ops::Range<usize>| {
+            text.as_bytes()
+                .get(r)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        };
+        match self {
+            Detector::Sqli => sqli::detect(text).and_then(slice),
+            Detector::Xss => xss::detect(text).and_then(slice),
+            Detector::Cmdi => cmdi::detect(text),
+            Detector::Traversal => traversal::detect(text, kind == FieldKind::Path).and_then(slice),
+            Detector::Jndi => jndi::detect(text),
+            Detector::Crlf => crlf::detect(text, false).and_then(slice),
+            Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
+            Detector::Ssrf => ssrf::detect(text).and_then(slice),
+        }
+    }
+}
+
+/// Whether `b` can continue an identifier (used for word-boundary checks).
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}

@@ -1,0 +1,313 @@
+//! A small SQL tokenizer in the spirit of libinjection: it knows enough of the dialects
+//! (MySQL, PostgreSQL, MSSQL, Oracle, SQLite) to see the shape of a fragment, not to
+//! parse it. Input must be ASCII-lowercased already; spans index into it.
+
+/// Keywords that matter for injection shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kw {
+    Union,
+    Select,
+    From,
+    Where,
+    Insert,
+    Into,
+    Update,
+    Set,
+    Delete,
+    Drop,
+    Create,
+    Alter,
+    Truncate,
+    Exec,
+    Declare,
+    Waitfor,
+    Delay,
+    Shutdown,
+    Order,
+    Group,
+    By,
+    Having,
+    Limit,
+    Null,
+    Bool,
+    As,
+    All,
+    Distinct,
+    Top,
+    Not,
+    Outfile,
+    Procedure,
+    Case,
+    Object,
+}
+
+/// Token classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tk {
+    Str {
+        closed: bool,
+    },
+    Num,
+    Kw(Kw),
+    Ident,
+    /// An identifier directly followed by `(`.
+    Func,
+    /// `@name` or `@@name`.
+    Var,
+    /// `and`, `or`, `xor`, `&&`, `||`.
+    Logic,
+    /// `=`, `<>`, `like`, `in`, `is`...
+    Cmp,
+    /// `+ - * / % & | ^ ~ div mod`.
+    Arith,
+    LParen,
+    RParen,
+    Comma,
+    Semi,
+    Dot,
+    Comment,
+    Other,
+}
+
+/// A token and its byte span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tok {
+    pub(crate) kind: Tk,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+/// Where the fragment starts: as code, or inside a string opened by the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    Code,
+    Inside(u8),
+}
+
+/// Tokens past this count are ignored: injections are short and CPU must stay bounded.
+const MAX_TOKENS: usize = 4096;
+
+/// Tokenizes `s` (lowercase).
+pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
+    let mut toks = Vec::new();
+    let mut i = 0;
+    if let Start::Inside(q) = start {
+        let (end, closed) = string_end(s, 0, q);
+        toks.push(Tok {
+            kind: Tk::Str { closed },
+            start: 0,
+            end,
+        });
+        i = end;
+    }
+    while i < s.len() && toks.len() < MAX_TOKENS {
+        let c = s[i];
+        let (kind, end) = match c {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0 => {
+                i += 1;
+                continue;
+            }
+            b'\'' | b'"' => {
+                let (end, closed) = string_end(s, i + 1, c);
+                (Tk::Str { closed }, end)
+            }
+            b'`' => (
+                Tk::Ident,
+                find_from(s, i + 1, b'`').map_or(s.len(), |e| e + 1),
+            ),
+            b'0'..=b'9' => number(s, i),
+            b'.' if s.get(i + 1).is_some_and(u8::is_ascii_digit) => number(s, i),
+            b'a'..=b'z' | b'_' | b'$' | 0x80..=0xff => word(s, i),
+            b'@' => {
+                let mut e = i + 1;
+                while e < s.len() && s[e] == b'@' {
+                    e += 1;
+                }
+                let name_end = e + ident_len(&s[e..]);
+                (Tk::Var, name_end)
+            }
+            b'-' if s.get(i + 1) == Some(&b'-') => (Tk::Comment, line_end(s, i)),
+            b'#' => (Tk::Comment, line_end(s, i)),
+            b'/' if s.get(i + 1) == Some(&b'*') => {
+                if s.get(i + 2) == Some(&b'!') {
+                    // MySQL executable comment: its content is code.
+                    let mut e = i + 3;
+                    while e < s.len() && s[e].is_ascii_digit() {
+                        e += 1;
+                    }
+                    i = e;
+                    continue;
+                }
+                let end = find_pair(s, i + 2, b"*/").map_or(s.len(), |e| e + 2);
+                (Tk::Comment, end)
+            }
+            b'*' if s.get(i + 1) == Some(&b'/') => {
+                i += 2;
+                continue;
+            }
+            b'(' => (Tk::LParen, i + 1),
+            b')' => (Tk::RParen, i + 1),
+            b',' => (Tk::Comma, i + 1),
+            b';' => (Tk::Semi, i + 1),
+            b'.' => (Tk::Dot, i + 1),
+            b'|' if s.get(i + 1) == Some(&b'|') => (Tk::Logic, i + 2),
+            b'&' if s.get(i + 1) == Some(&b'&') => (Tk::Logic, i + 2),
+            b'=' | b'<' | b'>' | b'!' | b':' => {
+                let mut e = i + 1;
+                while e < s.len() && matches!(s[e], b'=' | b'<' | b'>' | b'!') && e < i + 3 {
+                    e += 1;
+                }
+                match &s[i..e] {
+                    b"!" => (Tk::Logic, e),
+                    b":" => (Tk::Other, e),
+                    _ => (Tk::Cmp, e),
+                }
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'~' => (Tk::Arith, i + 1),
+            _ => (Tk::Other, i + 1),
+        };
+        toks.push(Tok {
+            kind,
+            start: i,
+            end,
+        });
+        i = end.max(i + 1);
+    }
+    toks
+}
+
+/// End of a string starting at `from` (after the opening quote `q`): a doubled quote or a
+/// backslash escapes it.
+fn string_end(s: &[u8], from: usize, q: u8) -> (usize, bool) {
+    let mut i = from;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            c if c == q => {
+                if s.get(i + 1) == Some(&q) {
+                    i += 2;
+                } else {
+                    return (i + 1, true);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    (s.len(), false)
+}
+
+fn number(s: &[u8], i: usize) -> (Tk, usize) {
+    let mut e = i;
+    if s[i] == b'0' && matches!(s.get(i + 1), Some(b'x' | b'b')) {
+        e += 2;
+        while e < s.len() && s[e].is_ascii_hexdigit() {
+            e += 1;
+        }
+    } else {
+        while e < s.len() && (s[e].is_ascii_digit() || s[e] == b'.') {
+            e += 1;
+        }
+        if e < s.len()
+            && s[e] == b'e'
+            && s.get(e + 1)
+                .is_some_and(|c| c.is_ascii_digit() || *c == b'-' || *c == b'+')
+        {
+            e += 2;
+            while e < s.len() && s[e].is_ascii_digit() {
+                e += 1;
+            }
+        }
+    }
+    // `1st`, `2x4`: letters glued to digits make a word, not a number.
+    if e < s.len() && (s[e].is_ascii_alphabetic() || s[e] == b'_') {
+        let w = e + ident_len(&s[e..]);
+        return (Tk::Ident, w);
+    }
+    (Tk::Num, e)
+}
+
+fn ident_len(s: &[u8]) -> usize {
+    s.iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80)
+        .count()
+}
+
+fn word(s: &[u8], i: usize) -> (Tk, usize) {
+    let e = i + ident_len(&s[i..]);
+    let w = &s[i..e];
+    // Skip whitespace and comments to see whether a `(` follows (a function call).
+    let mut j = e;
+    while j < s.len() && matches!(s[j], b' ' | b'\t' | b'\n' | b'\r') {
+        j += 1;
+    }
+    if s.get(j) == Some(&b'(')
+        && keyword(w).is_none_or(|k| {
+            matches!(
+                k,
+                Tk::Kw(Kw::Insert | Kw::Object | Kw::Delay | Kw::Bool | Kw::Set | Kw::Limit)
+            )
+        })
+    {
+        return (Tk::Func, e);
+    }
+    (keyword(w).unwrap_or(Tk::Ident), e)
+}
+
+fn keyword(w: &[u8]) -> Option<Tk> {
+    use Kw::*;
+    Some(match w {
+        b"and" | b"or" | b"xor" => Tk::Logic,
+        b"like" | b"rlike" | b"regexp" | b"is" | b"in" | b"between" | b"sounds" | b"glob" => {
+            Tk::Cmp
+        }
+        b"div" | b"mod" => Tk::Arith,
+        b"union" | b"intersect" | b"except" | b"minus" => Tk::Kw(Union),
+        b"select" => Tk::Kw(Select),
+        b"from" => Tk::Kw(From),
+        b"where" => Tk::Kw(Where),
+        b"insert" | b"replace" => Tk::Kw(Insert),
+        b"into" => Tk::Kw(Into),
+        b"update" => Tk::Kw(Update),
+        b"set" => Tk::Kw(Set),
+        b"delete" => Tk::Kw(Delete),
+        b"drop" => Tk::Kw(Drop),
+        b"create" => Tk::Kw(Create),
+        b"alter" => Tk::Kw(Alter),
+        b"truncate" => Tk::Kw(Truncate),
+        b"exec" | b"execute" => Tk::Kw(Exec),
+        b"declare" => Tk::Kw(Declare),
+        b"waitfor" => Tk::Kw(Waitfor),
+        b"delay" | b"time" => Tk::Kw(Delay),
+        b"shutdown" => Tk::Kw(Shutdown),
+        b"order" => Tk::Kw(Order),
+        b"group" => Tk::Kw(Group),
+        b"by" => Tk::Kw(By),
+        b"having" => Tk::Kw(Having),
+        b"limit" | b"offset" => Tk::Kw(Limit),
+        b"null" => Tk::Kw(Null),
+        b"true" | b"false" => Tk::Kw(Bool),
+        b"as" => Tk::Kw(As),
+        b"all" => Tk::Kw(All),
+        b"distinct" => Tk::Kw(Distinct),
+        b"top" => Tk::Kw(Top),
+        b"not" => Tk::Kw(Not),
+        b"outfile" | b"dumpfile" => Tk::Kw(Outfile),
+        b"procedure" => Tk::Kw(Procedure),
+        b"case" => Tk::Kw(Case),
+        b"table" | b"database" | b"schema" | b"view" | b"trigger" | b"function" | b"user"
+        | b"login" | b"index" => Tk::Kw(Object),
+        _ => return None,
+    })
+}
+
+fn line_end(s: &[u8], i: usize) -> usize {
+    find_from(s, i, b'\n').unwrap_or(s.len())
+}
+
+fn find_from(s: &[u8], from: usize, b: u8) -> Option<usize> {
+    memchr::memchr(b, s.get(from..)?).map(|p| p + from)
+}
+
+fn find_pair(s: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
+    memchr::memmem::find(s.get(from..)?, pat).map(|p| p + from)
+}

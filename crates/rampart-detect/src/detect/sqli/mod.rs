@@ -1,0 +1,433 @@
+//! SQL injection: tokenise the value as code and as the continuation of a string the
+//! application opened (`'` and `"`), then look for injection shapes in the token stream:
+//! a string or number followed by a boolean operator and a comparison, `UNION SELECT`,
+//! stacked statements, a string break followed by a comment, time and error-based
+//! functions with SQL arguments, subqueries, `INTO OUTFILE`, `ORDER BY n` probes.
+//! Prose has words but not these shapes: "select your plan", "O'Reilly", "1 or 2 items".
+
+mod lex;
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+
+use lex::{Kw, Start, Tk, Tok};
+
+/// Functions that only show up in injections (time delays, error-based extraction, file
+/// access); flagged when called with SQL-looking arguments.
+const STRONG_FUNCS: &[&[u8]] = &[
+    b"sleep",
+    b"benchmark",
+    b"pg_sleep",
+    b"extractvalue",
+    b"updatexml",
+    b"load_file",
+    b"xp_cmdshell",
+    b"randomblob",
+    b"receive_message",
+    b"sys_eval",
+    b"sys_exec",
+    b"name_const",
+    b"geometrycollection",
+    b"multipoint",
+    b"multilinestring",
+    b"multipolygon",
+    b"gtid_subset",
+    b"group_concat",
+    b"get_host_address",
+    b"ctxsys",
+    b"dbms_xmlgen",
+    b"xmltype",
+    b"pg_read_file",
+    b"lo_import",
+    b"utl_http",
+    b"make_set",
+    b"json_keys",
+    b"exp",
+];
+
+/// Detects SQL injection in `text`; returns the span of the shape found.
+pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
+    if !gate(text.as_bytes()) {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let s = lower.as_bytes();
+    let mut starts = vec![Start::Code];
+    for q in [b'\'', b'"'] {
+        if memchr::memchr(q, s).is_some() {
+            starts.push(Start::Inside(q));
+        }
+    }
+    starts
+        .into_iter()
+        .find_map(|start| Shapes::new(s, start).find())
+}
+
+/// Cheap test: without any of these bytes or `union`, no shape below can match.
+fn gate(s: &[u8]) -> bool {
+    s.iter().any(|b| {
+        matches!(
+            b,
+            b'\'' | b'"' | b'`' | b';' | b'(' | b'=' | b'<' | b'>' | b'#'
+        )
+    }) || memchr::memmem::find(s, b"--").is_some()
+        || memchr::memmem::find(s, b"/*").is_some()
+        || s.windows(5).any(|w| w.eq_ignore_ascii_case(b"union"))
+}
+
+struct Shapes<'a> {
+    s: &'a [u8],
+    start: Start,
+    /// Tokens without comments.
+    code: Vec<Tok>,
+    /// Whether a comment directly follows `code[i]`.
+    comment_after: Vec<bool>,
+}
+
+impl<'a> Shapes<'a> {
+    fn new(s: &'a [u8], start: Start) -> Self {
+        let all = lex::tokenize(s, start);
+        let mut code = Vec::with_capacity(all.len());
+        let mut comment_after = Vec::with_capacity(all.len());
+        for t in all {
+            if t.kind == Tk::Comment {
+                if let Some(last) = comment_after.last_mut() {
+                    *last = true;
+                }
+            } else {
+                code.push(t);
+                comment_after.push(false);
+            }
+        }
+        Shapes {
+            s,
+            start,
+            code,
+            comment_after,
+        }
+    }
+
+    fn kind(&self, i: usize) -> Option<Tk> {
+        self.code.get(i).map(|t| t.kind)
+    }
+
+    fn text(&self, i: usize) -> &[u8] {
+        self.code
+            .get(i)
+            .map_or(&[][..], |t| &self.s[t.start..t.end])
+    }
+
+    fn span(&self, from: usize, to: usize) -> Range<usize> {
+        let last = to.min(self.code.len().saturating_sub(1));
+        let start = self.code.get(from).map_or(0, |t| t.start);
+        let end = self.code.get(last).map_or(self.s.len(), |t| t.end);
+        start..end.max(start)
+    }
+
+    /// Whether `code[i]` is the string the application opened (quote contexts only).
+    fn is_break(&self, i: usize) -> bool {
+        i == 0
+            && matches!(self.start, Start::Inside(_))
+            && self.kind(0) == Some(Tk::Str { closed: true })
+    }
+
+    /// Whether position `i` ends the fragment: end of input, a comment or a `;` follows.
+    fn ends_at(&self, i: usize) -> bool {
+        i >= self.code.len()
+            || self.kind(i) == Some(Tk::Semi)
+            || (i > 0 && self.comment_after[i - 1])
+    }
+
+    fn find(&self) -> Option<Range<usize>> {
+        if self.is_break(0) {
+            let mut j = 1;
+            while self.kind(j) == Some(Tk::RParen) {
+                j += 1;
+            }
+            // `admin'--`, `x');--`: the string is closed and the rest commented out.
+            if self.comment_after[j - 1] || (self.kind(j) == Some(Tk::Semi) && self.ends_at(j + 1))
+            {
+                return Some(self.span(0, j));
+            }
+            // `foo')waitfor delay '0:0:5'--`: a statement right after the break.
+            if self.statement(j) {
+                return Some(self.span(0, j + 2));
+            }
+            // `x'+sleep(20.to_i)+'`: an operator glues a time/error function to the break.
+            if matches!(self.kind(j), Some(Tk::Arith | Tk::Logic))
+                && self.kind(j + 1) == Some(Tk::Func)
+                && STRONG_FUNCS.contains(&self.text(j + 1))
+            {
+                return Some(self.span(0, j + 1));
+            }
+        }
+        if self.start == Start::Code && self.statement(0) {
+            return Some(self.span(0, 3));
+        }
+        (0..self.code.len()).find_map(|k| self.shape_at(k))
+    }
+
+    fn shape_at(&self, k: usize) -> Option<Range<usize>> {
+        let kind = self.kind(k)?;
+        match kind {
+            Tk::Kw(Kw::Union) => {
+                let mut j = k + 1;
+                while matches!(
+                    self.kind(j),
+                    Some(Tk::Kw(Kw::All | Kw::Distinct) | Tk::LParen)
+                ) {
+                    j += 1;
+                }
+                (self.kind(j) == Some(Tk::Kw(Kw::Select))).then(|| self.span(k, j))
+            }
+            Tk::Logic => self.tautology(k),
+            Tk::Semi => self.statement(k + 1).then(|| self.span(k, k + 3)),
+            Tk::Func => self.dangerous_call(k),
+            Tk::LParen => (self.kind(k + 1) == Some(Tk::Kw(Kw::Select)) && self.select_list(k + 1))
+                .then(|| self.span(k, k + 3)),
+            Tk::Kw(Kw::Into) => {
+                (self.kind(k + 1) == Some(Tk::Kw(Kw::Outfile))).then(|| self.span(k, k + 2))
+            }
+            Tk::Kw(Kw::Procedure) => {
+                (self.kind(k + 1) == Some(Tk::Func)).then(|| self.span(k, k + 1))
+            }
+            Tk::Var if self.text(k).starts_with(b"@@") && self.text(k).len() > 3 => {
+                Some(self.span(k, k))
+            }
+            Tk::Str { closed: true } | Tk::Num | Tk::RParen => self.probe_after(k),
+            _ => None,
+        }
+    }
+
+    /// `1 or 1=1`, `' or 'a'='a`, `') or ('x'='x`, `' or 1--`, `' and if(1=1,...)`.
+    fn tautology(&self, k: usize) -> Option<Range<usize>> {
+        let prev = self.kind(k.checked_sub(1)?)?;
+        let strong_prev = matches!(prev, Tk::Str { closed: true } | Tk::Num | Tk::RParen);
+        if !strong_prev && prev != Tk::Ident {
+            return None;
+        }
+        let mut j = k + 1;
+        while matches!(self.kind(j), Some(Tk::Kw(Kw::Not) | Tk::Logic | Tk::LParen)) {
+            j += 1;
+        }
+        let (j2, lit1) = self.operand(j)?;
+        if matches!(self.kind(j2), Some(Tk::Cmp)) {
+            let (j3, lit2) = self.operand(j2 + 1)?;
+            if (lit1 || lit2) && (strong_prev || lit1 && lit2) {
+                return Some(self.span(k - 1, j3 - 1));
+            }
+            return None;
+        }
+        if !strong_prev {
+            return None;
+        }
+        // A call doing SQL work (`if(1=1,...)`, `ascii(substr(...))`) after the operator.
+        if self.kind(j) == Some(Tk::Func) && self.args_look_like_sql(j, true) {
+            return Some(self.span(k - 1, j2 - 1));
+        }
+        // `' or 1--`, `' or true#`, `' or 'x` (the application supplies the last quote).
+        let unclosed_tail =
+            self.kind(j) == Some(Tk::Str { closed: false }) && j2 >= self.code.len();
+        if self.is_break(k - 1) && lit1 && (self.ends_at(j2) || unclosed_tail) {
+            return Some(self.span(k - 1, j2 - 1));
+        }
+        None
+    }
+
+    /// One operand: returns the index after it and whether it is a literal or call.
+    fn operand(&self, mut j: usize) -> Option<(usize, bool)> {
+        while matches!(self.kind(j), Some(Tk::Arith | Tk::Kw(Kw::Not))) {
+            j += 1;
+        }
+        match self.kind(j)? {
+            Tk::Str { .. } | Tk::Num | Tk::Var | Tk::Kw(Kw::Null | Kw::Bool) => Some((j + 1, true)),
+            Tk::Ident => {
+                let mut e = j + 1;
+                while self.kind(e) == Some(Tk::Dot) && matches!(self.kind(e + 1), Some(Tk::Ident)) {
+                    e += 2;
+                }
+                Some((e, false))
+            }
+            Tk::Func => Some((self.skip_group(j + 1), true)),
+            Tk::LParen => Some((self.skip_group(j), true)),
+            _ => None,
+        }
+    }
+
+    /// Index after the parenthesised group opening at `j`.
+    fn skip_group(&self, j: usize) -> usize {
+        let mut depth = 0usize;
+        let mut i = j;
+        while let Some(k) = self.kind(i) {
+            match k {
+                Tk::LParen => depth += 1,
+                Tk::RParen => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// A statement starting at `j`, shaped like SQL and not like prose.
+    fn statement(&self, j: usize) -> bool {
+        let next = self.kind(j + 1);
+        match self.kind(j) {
+            Some(Tk::Kw(Kw::Select)) => self.select_list(j),
+            Some(Tk::Kw(Kw::Insert)) => next == Some(Tk::Kw(Kw::Into)),
+            Some(Tk::Kw(Kw::Update)) => {
+                next == Some(Tk::Ident) && self.kind(j + 2) == Some(Tk::Kw(Kw::Set))
+            }
+            Some(Tk::Kw(Kw::Delete)) => next == Some(Tk::Kw(Kw::From)),
+            Some(Tk::Kw(Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate)) => {
+                next == Some(Tk::Kw(Kw::Object))
+            }
+            Some(Tk::Kw(Kw::Exec)) => {
+                let name = self.text(j + 1);
+                matches!(next, Some(Tk::Var | Tk::LParen | Tk::Str { .. }))
+                    || name.starts_with(b"xp_")
+                    || name.starts_with(b"sp_")
+                    || name.starts_with(b"master")
+            }
+            Some(Tk::Kw(Kw::Declare | Kw::Set)) => next == Some(Tk::Var),
+            Some(Tk::Kw(Kw::Waitfor)) => next == Some(Tk::Kw(Kw::Delay)),
+            Some(Tk::Kw(Kw::Shutdown)) => self.ends_at(j + 1),
+            _ => false,
+        }
+    }
+
+    /// `select` followed by an expression list (not two bare words in a row, as in prose),
+    /// ending in `from <name>`, the end, a comment or a closing parenthesis.
+    fn select_list(&self, j: usize) -> bool {
+        let mut k = j + 1;
+        while matches!(self.kind(k), Some(Tk::Kw(Kw::Distinct | Kw::All | Kw::Top))) {
+            k += 1;
+        }
+        let (mut items, mut sqlish, mut prev_ident) = (0, false, false);
+        loop {
+            let Some(kind) = self.kind(k) else {
+                return items > 0 && sqlish;
+            };
+            match kind {
+                Tk::Ident => {
+                    if prev_ident {
+                        return false;
+                    }
+                    prev_ident = true;
+                    items += 1;
+                }
+                Tk::Str { .. } | Tk::Num | Tk::Var | Tk::Kw(Kw::Null | Kw::Bool) => {
+                    sqlish = true;
+                    prev_ident = false;
+                    items += 1;
+                }
+                Tk::Func | Tk::LParen => {
+                    sqlish = true;
+                    prev_ident = false;
+                    items += 1;
+                    k = self.skip_group(if kind == Tk::Func { k + 1 } else { k });
+                    continue;
+                }
+                Tk::Arith if self.text(k) == b"*" => {
+                    sqlish = true;
+                    prev_ident = false;
+                    items += 1;
+                }
+                Tk::Comma | Tk::Dot | Tk::Arith | Tk::Cmp => prev_ident = false,
+                Tk::Kw(Kw::As) => {
+                    k += 2;
+                    prev_ident = false;
+                    continue;
+                }
+                Tk::Kw(Kw::From) => {
+                    let table = matches!(
+                        self.kind(k + 1),
+                        Some(Tk::Ident | Tk::LParen | Tk::Kw(Kw::Object))
+                    );
+                    let more = matches!(
+                        self.kind(k + 2),
+                        Some(
+                            Tk::Kw(Kw::Where | Kw::Limit | Kw::Order | Kw::Group | Kw::Union)
+                                | Tk::Dot
+                                | Tk::Semi
+                        )
+                    ) || self.comment_after.get(k + 1) == Some(&true);
+                    return items > 0 && table && (sqlish || more || items > 1);
+                }
+                Tk::RParen | Tk::Semi | Tk::Kw(Kw::Union | Kw::Where | Kw::Limit | Kw::Into) => {
+                    return items > 0 && sqlish;
+                }
+                _ => return false,
+            }
+            if self.comment_after[k] {
+                return items > 0 && sqlish;
+            }
+            k += 1;
+        }
+    }
+
+    /// `sleep(5)`, `benchmark(1e7,md5(1))`, `extractvalue(1,concat(...))`.
+    fn dangerous_call(&self, k: usize) -> Option<Range<usize>> {
+        let name = self.text(k);
+        if !STRONG_FUNCS.contains(&name) {
+            return None;
+        }
+        if name == b"exp" && self.text(k + 2) != b"~" {
+            return None;
+        }
+        self.args_look_like_sql(k, false)
+            .then(|| self.span(k, self.skip_group(k + 1) - 1))
+    }
+
+    /// Arguments made of literals, calls and operators, with no two words in a row
+    /// ("sleep(8 hours)" is prose). `demand_work` also requires a comparison, a nested
+    /// call or a subquery inside.
+    fn args_look_like_sql(&self, k: usize, demand_work: bool) -> bool {
+        if self.kind(k + 1) != Some(Tk::LParen) {
+            return false;
+        }
+        let end = self.skip_group(k + 1);
+        let (mut literal, mut work, mut prev_word) = (false, false, false);
+        for i in k + 2..end.saturating_sub(1) {
+            let kind = self.code[i].kind;
+            let word = matches!(kind, Tk::Ident | Tk::Num | Tk::Kw(_));
+            if word
+                && prev_word
+                && kind != Tk::Kw(Kw::From)
+                && self.kind(i - 1) != Some(Tk::Kw(Kw::From))
+            {
+                return false;
+            }
+            prev_word = word && !matches!(kind, Tk::Kw(Kw::Select));
+            literal |= matches!(
+                kind,
+                Tk::Num | Tk::Str { .. } | Tk::Func | Tk::Var | Tk::Kw(Kw::Select)
+            );
+            work |= matches!(kind, Tk::Cmp | Tk::Func | Tk::Kw(Kw::Select) | Tk::Var);
+        }
+        literal && (!demand_work || work)
+    }
+
+    /// After a closed string, a number or `)`: `order by 5--`, `having 1=1`.
+    fn probe_after(&self, k: usize) -> Option<Range<usize>> {
+        match self.kind(k + 1)? {
+            Tk::Kw(Kw::Order | Kw::Group) if self.kind(k + 2) == Some(Tk::Kw(Kw::By)) => {
+                let ok =
+                    matches!(self.kind(k + 3), Some(Tk::Num | Tk::Ident)) && self.ends_at(k + 4);
+                (ok && (self.is_break(k) || self.kind(k) == Some(Tk::Num)))
+                    .then(|| self.span(k, k + 3))
+            }
+            Tk::Kw(Kw::Having) => {
+                let (j, lit) = self.operand(k + 2)?;
+                (lit && self.kind(j) == Some(Tk::Cmp)).then(|| self.span(k, j + 1))
+            }
+            _ => None,
+        }
+    }
+}

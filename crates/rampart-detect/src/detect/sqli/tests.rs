@@ -1,0 +1,68 @@
+//! SQL injection shapes next to prose that shares their words.
+
+use super::detect;
+
+#[test]
+fn detects_injection_shapes() {
+    let attacks = [
+        "1 or 1=1",
+        "' or '1'='1",
+        "admin'--",
+        "admin' #",
+        "x') or ('x'='x",
+        "-1839\" or \"1\"=\"2",
+        "1' and 526=527",
+        "foo') UNION ALL select NULL --",
+        "1 union select password from users",
+        "1/**/UNION/**/SELECT/**/1,2",
+        "1 /*!50000union*/ /*!50000select*/ 1",
+        "'; drop table users--",
+        "1; exec master..xp_cmdshell 'dir'",
+        "foo')waitfor delay'5:0:20'--",
+        "1 and sleep(5)",
+        "sleep(5)#",
+        "1 and benchmark(10000000,md5(1))",
+        "' or 1--",
+        "' || '1'='1",
+        "1 and (select 1 from dual)=1",
+        "1=(select count(*) from users)",
+        "x' and if(1=1,sleep(5),0)--",
+        "' and ascii(substring(user(),1,1))>64--",
+        "1' order by 5--",
+        "' into outfile '/tmp/x'--",
+        "2010-01-01'+sleep(20.to_i)+'",
+        "1;select @@version",
+    ];
+    for a in attacks {
+        assert!(detect(a).is_some(), "missed: {a}");
+    }
+}
+
+#[test]
+fn passes_prose_and_data() {
+    let legit = [
+        "select your plan",
+        "Select a plan from our offers",
+        "O'Reilly",
+        "Drop us a line",
+        "1 or 2 items",
+        "I'd like to union two sets",
+        "Tom's car and Jerry's bike",
+        "it's -- great",
+        "sleep(8 hours) is healthy",
+        "Rock 'n' roll",
+        "the union of soviet republics",
+        "Die \"Union von Europa\"",
+        "price >= 10 and quality high",
+        "a < b and c > d",
+        "email@example.com",
+        "2024-01-02",
+        "He said \"hello\" and left",
+        "I'm here; select the best one",
+        "update your profile",
+        "delete my account please",
+    ];
+    for l in legit {
+        assert_eq!(detect(l), None, "flagged: {l}");
+    }
+}

