@@ -37,6 +37,10 @@ pub(crate) enum RequestBodyError {
 /// The edge's body chunks as a backend request body.
 pub(crate) struct UpstreamBody {
     inbound: Option<tonic::Streaming<RequestPart>>,
+    /// Bytes already read from the link, sent before the rest of `inbound`.
+    buffered: Option<Bytes>,
+    /// Trailers of a buffered body, sent after it.
+    trailers: Option<Vec<Header>>,
     declared: Option<u64>,
     seen: u64,
     bytes_in: Arc<AtomicU64>,
@@ -54,12 +58,93 @@ impl UpstreamBody {
         let (sent, watch) = tokio::sync::watch::channel(inbound.is_none());
         let body = Self {
             inbound,
+            buffered: None,
+            trailers: None,
             declared,
             seen: 0,
             bytes_in,
             sent,
         };
         (body, watch)
+    }
+}
+
+impl UpstreamBody {
+    /// A body that was read whole (and inspected) before the backend sees any of it.
+    pub(crate) fn buffered(
+        body: Bytes,
+        trailers: Vec<Header>,
+    ) -> (Self, tokio::sync::watch::Receiver<bool>) {
+        let (sent, watch) = tokio::sync::watch::channel(body.is_empty() && trailers.is_empty());
+        let body = Self {
+            inbound: None,
+            declared: Some(body.len() as u64),
+            buffered: (!body.is_empty()).then_some(body),
+            trailers: (!trailers.is_empty()).then_some(trailers),
+            seen: 0,
+            bytes_in: Arc::new(AtomicU64::new(0)),
+            sent,
+        };
+        (body, watch)
+    }
+
+    /// A body whose first `prefix` bytes were already read from `inbound`; the rest
+    /// streams on (a route that lets oversize bodies pass uninspected).
+    pub(crate) fn resume(
+        prefix: Bytes,
+        inbound: tonic::Streaming<RequestPart>,
+        declared: Option<u64>,
+        bytes_in: Arc<AtomicU64>,
+    ) -> (Self, tokio::sync::watch::Receiver<bool>) {
+        let (mut body, watch) = Self::new(Some(inbound), declared, bytes_in);
+        body.buffered = (!prefix.is_empty()).then_some(prefix);
+        (body, watch)
+    }
+}
+
+/// A request body read whole from the link, or the part of it read before a limit.
+pub(crate) enum ReadBody {
+    /// The complete body and its trailers.
+    Complete(Bytes, Vec<Header>),
+    /// The body is longer than the limit; this much was read.
+    Exceeded(Bytes),
+}
+
+/// Reads the edge's body chunks until the end marker, holding at most `limit` bytes.
+pub(crate) async fn read_body(
+    inbound: &mut tonic::Streaming<RequestPart>,
+    declared: Option<u64>,
+    limit: u64,
+    bytes_in: &AtomicU64,
+) -> Result<ReadBody, RequestBodyError> {
+    use futures_util::StreamExt as _;
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match inbound.next().await {
+            Some(Ok(RequestPart {
+                part: Some(request_part::Part::Body(data)),
+            })) => {
+                bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
+                let total = body.len() as u64 + data.len() as u64;
+                if declared.is_some_and(|d| total > d) {
+                    return Err(RequestBodyError::LengthMismatch);
+                }
+                body.extend_from_slice(&data);
+                if total > limit {
+                    return Ok(ReadBody::Exceeded(body.freeze()));
+                }
+            }
+            Some(Ok(RequestPart {
+                part: Some(request_part::Part::End(end)),
+            })) => {
+                if declared.is_some_and(|d| body.len() as u64 != d) {
+                    return Err(RequestBodyError::LengthMismatch);
+                }
+                return Ok(ReadBody::Complete(body.freeze(), end.trailers));
+            }
+            Some(Ok(_)) => return Err(RequestBodyError::Protocol),
+            Some(Err(_)) | None => return Err(RequestBodyError::Aborted),
+        }
     }
 }
 
@@ -72,7 +157,19 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
         let this = &mut *self;
+        if let Some(data) = this.buffered.take() {
+            this.seen += data.len() as u64;
+            if this.inbound.is_none() && this.trailers.is_none() {
+                this.sent.send_replace(true);
+            }
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
         let Some(inbound) = this.inbound.as_mut() else {
+            if let Some(trailers) = this.trailers.take() {
+                this.sent.send_replace(true);
+                let trailers = rampart_proto::wire::headers_from_wire(trailers);
+                return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+            }
             return Poll::Ready(None);
         };
         let message = ready!(Pin::new(inbound).poll_next(cx));
@@ -112,10 +209,14 @@ impl Body for UpstreamBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inbound.is_none()
+        self.inbound.is_none() && self.buffered.is_none() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.inbound.is_none() {
+            let left = self.buffered.as_ref().map_or(0, |b| b.len() as u64);
+            return SizeHint::with_exact(left);
+        }
         match (self.declared, &self.inbound) {
             (_, None) => SizeHint::with_exact(0),
             (Some(n), Some(_)) => SizeHint::with_exact(n.saturating_sub(self.seen)),

@@ -12,7 +12,14 @@ use rampart_tls::Identity;
 use rustls::{ClientConfig, ServerConfig};
 use serde::Deserialize;
 
+use rampart_av::{AvConfig, RawAntivirus};
 use rampart_core::routing::{HostMatch, Route, RouteTable};
+use rampart_detect::Engine;
+
+use crate::inspect::{
+    self, InspectionPolicy,
+    config::{RawInspection, RawRouteAntivirus},
+};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +62,9 @@ struct RawRoute {
     #[serde(default = "root")]
     path_prefix: String,
     upstream: Option<String>,
+    #[serde(default)]
+    inspection: RawInspection,
+    antivirus: Option<RawRouteAntivirus>,
 }
 
 fn any_host() -> String {
@@ -81,6 +91,10 @@ pub struct InnerConfig {
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Routes, matched by host and longest path prefix.
     pub routes: RouteTable<RoutePolicy>,
+    /// The detection engine (built-in rules) every route's policy refers to.
+    pub engine: Arc<Engine>,
+    /// Antivirus engines, when configured.
+    pub antivirus: Option<AvConfig>,
 }
 
 /// What the inner tier does for requests on one route.
@@ -88,6 +102,8 @@ pub struct InnerConfig {
 pub struct RoutePolicy {
     /// The upstream group that serves the route.
     pub upstream: String,
+    /// Parsing, detection and antivirus before forwarding.
+    pub inspection: InspectionPolicy,
 }
 
 /// One upstream group.
@@ -118,7 +134,16 @@ impl InnerConfig {
         let link: Option<RawLink> = sections.take("link", &mut p);
         let upstreams: Option<BTreeMap<String, RawUpstream>> = sections.take("upstreams", &mut p);
         let routes: Option<Vec<RawRoute>> = sections.take("routes", &mut p);
+        let inspection: Option<RawInspection> = sections.take("inspection", &mut p);
+        let antivirus: Option<RawAntivirus> = sections.take("antivirus", &mut p);
         sections.finish(&mut p);
+        let engine = Arc::new(Engine::builtin());
+        let antivirus = antivirus.and_then(|a| a.validate(&mut p, "antivirus"));
+        let defaults = RouteDefaults {
+            inspection: inspection.unwrap_or_default(),
+            av_configured: antivirus.is_some(),
+            engine: &engine,
+        };
         let base = file.parent().unwrap_or(Path::new("."));
         // Each section is validated even when another is broken, so one run shows all.
         let server = server.map(|s| validate_server(&mut p, &s));
@@ -130,7 +155,7 @@ impl InnerConfig {
                 })
                 .collect()
         });
-        let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref()));
+        let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref(), &defaults));
         let config = match (server, link_tls, upstreams, routes) {
             (Some(server), Some(link_tls), Some(upstreams), Some(routes)) => Some(InnerConfig {
                 link_listen: server.link_listen,
@@ -140,6 +165,8 @@ impl InnerConfig {
                 drain_timeout: server.drain_timeout,
                 upstreams,
                 routes,
+                engine,
+                antivirus,
             }),
             _ => None,
         };
@@ -174,11 +201,19 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
     }
 }
 
+/// What every route inherits.
+struct RouteDefaults<'a> {
+    inspection: RawInspection,
+    av_configured: bool,
+    engine: &'a Engine,
+}
+
 /// `upstreams` is `None` when that section is broken: names are then not cross-checked.
 fn validate_routes(
     p: &mut Problems,
     routes: &[RawRoute],
     upstreams: Option<&BTreeMap<String, UpstreamConfig>>,
+    defaults: &RouteDefaults<'_>,
 ) -> RouteTable<RoutePolicy> {
     let mut table = Vec::new();
     if routes.is_empty() {
@@ -203,12 +238,25 @@ fn validate_routes(
         let host = HostMatch::parse(&raw.host)
             .map_err(|e| p.push(format!("{key}.host"), e))
             .ok();
-        if let (Some(host), Some(upstream)) = (host, raw.upstream.clone()) {
+        let inspection = inspect::config::validate(
+            p,
+            &key,
+            &raw.inspection.over(&defaults.inspection),
+            raw.antivirus.as_ref(),
+            defaults.av_configured,
+            defaults.engine,
+        );
+        if let (Some(host), Some(upstream), Some(inspection)) =
+            (host, raw.upstream.clone(), inspection)
+        {
             table.push(Route {
                 name,
                 host,
                 path_prefix: raw.path_prefix.clone(),
-                value: RoutePolicy { upstream },
+                value: RoutePolicy {
+                    upstream,
+                    inspection,
+                },
             });
         }
     }

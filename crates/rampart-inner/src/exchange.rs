@@ -13,7 +13,17 @@ use rampart_core::problem::{Problem, Reason};
 use rampart_proto::v1::{RequestHead, RequestPart, ResponseHead, ResponsePart, response_part};
 use rampart_service::logging::AccessRecord;
 
-use crate::body::{ResponseParts, UpstreamBody};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use bytes::Bytes;
+use http::header::CONTENT_ENCODING;
+use rampart_core::check::Denial;
+use rampart_core::pipeline::Observation;
+use rampart_service::audit;
+
+use crate::body::{ReadBody, ResponseParts, UpstreamBody, read_body};
+use crate::inspect::{HeadView, InspectionPolicy, Inspector, Oversize};
 use rampart_core::routing::RouteTable;
 
 use crate::config::RoutePolicy;
@@ -29,6 +39,20 @@ pub(crate) struct Router {
     pub(crate) routes: RouteTable<RoutePolicy>,
     pub(crate) upstreams: Upstreams,
     pub(crate) max_chunk: usize,
+    pub(crate) inspector: Inspector,
+}
+
+/// The body the backend gets, once inspection allowed it.
+struct Admitted {
+    body: UpstreamBody,
+    body_sent: tokio::sync::watch::Receiver<bool>,
+    /// Set when the forwarded body differs in length or coding from the client's.
+    rewritten: Option<Rewritten>,
+}
+
+struct Rewritten {
+    length: u64,
+    drop_coding: bool,
 }
 
 /// A complete problem exchange: head, JSON body, end.
@@ -113,7 +137,123 @@ fn backend_request(
     Some(request)
 }
 
+/// Who an audit record is about.
+struct Audit<'a> {
+    request_id: &'a RequestId,
+    route: &'a str,
+    client: &'a str,
+}
+
+impl Audit<'_> {
+    fn record(&self, denial: &Denial, action: audit::Action, explanation: &[String]) {
+        let ctx = audit::Context {
+            tier: "inner",
+            request_id: self.request_id,
+            route: self.route,
+            client: self.client,
+        };
+        audit::record(&ctx, denial, action, explanation);
+    }
+}
+
 impl Router {
+    /// Reads and inspects the body as the route says, or refuses with a reason.
+    async fn admit(
+        &self,
+        policy: &InspectionPolicy,
+        head: &RequestHead,
+        inbound: tonic::Streaming<RequestPart>,
+        bytes_in: Arc<AtomicU64>,
+        deadline: Instant,
+        audit: &Audit<'_>,
+    ) -> Result<Admitted, Reason> {
+        let declared = head.content_length;
+        if policy.enforcement.is_none() {
+            let (body, body_sent) =
+                UpstreamBody::new(head.has_body.then_some(inbound), declared, bytes_in);
+            return Ok(Admitted {
+                body,
+                body_sent,
+                rewritten: None,
+            });
+        }
+        let mut inbound = inbound;
+        let read = if head.has_body {
+            let limit = policy.max_body.as_u64();
+            let read = read_body(&mut inbound, declared, limit, &bytes_in);
+            match tokio::time::timeout_at(deadline.into(), read).await {
+                Ok(Ok(read)) => read,
+                Ok(Err(e)) => {
+                    tracing::debug!(request_id = %audit.request_id, error = %e, "request body not received whole");
+                    return Err(Reason::IncompleteBody);
+                }
+                Err(_) => return Err(Reason::RequestTimeout),
+            }
+        } else {
+            ReadBody::Complete(Bytes::new(), Vec::new())
+        };
+        let (body, trailers) = match read {
+            ReadBody::Complete(body, trailers) => (body, trailers),
+            ReadBody::Exceeded(prefix) => {
+                let denial =
+                    Denial::new("inspection", Reason::BodyTooLarge).with_rule("inspection-size");
+                if policy.oversize == Oversize::Refuse {
+                    audit.record(&denial, audit::Action::Block, &[]);
+                    return Err(Reason::BodyTooLarge);
+                }
+                // Written explicitly in the route: stream on, uninspected, and say so.
+                audit.record(&denial, audit::Action::Report, &[]);
+                let (body, body_sent) = UpstreamBody::resume(prefix, inbound, declared, bytes_in);
+                return Ok(Admitted {
+                    body,
+                    body_sent,
+                    rewritten: None,
+                });
+            }
+        };
+        let view = HeadView {
+            uri: head
+                .path_and_query
+                .parse()
+                .map_err(|_| Reason::BadRequest)?,
+            headers: headers_from_wire(head.headers.clone()),
+        };
+        let original_len = body.len() as u64;
+        let inspected = self.inspector.inspect(policy, view, body).await;
+        let explanation: Vec<String> = inspected
+            .findings
+            .hits
+            .iter()
+            .map(|h| format!("{}@{}: {}", h.rule_id, h.location, h.fragment))
+            .collect();
+        for observation in &inspected.observations {
+            match observation {
+                Observation::WouldDeny(d) => audit.record(d, audit::Action::Report, &explanation),
+                Observation::Skipped { check, error } => {
+                    tracing::warn!(request_id = %audit.request_id, check, error = %error, "check could not decide; failing open as configured");
+                }
+            }
+        }
+        let cleared = match inspected.decision {
+            Ok(cleared) => cleared,
+            Err(denial) => {
+                audit.record(&denial, audit::Action::Block, &explanation);
+                return Err(denial.reason);
+            }
+        };
+        let rewritten =
+            (cleared.decoded || cleared.body.len() as u64 != original_len).then(|| Rewritten {
+                length: cleared.body.len() as u64,
+                drop_coding: cleared.decoded,
+            });
+        let (body, body_sent) = UpstreamBody::buffered(cleared.body, trailers);
+        Ok(Admitted {
+            body,
+            body_sent,
+            rewritten,
+        })
+    }
+
     /// Serves one exchange whose head was already read from `inbound`.
     pub(crate) async fn exchange(
         &self,
@@ -150,16 +290,38 @@ impl Router {
         let Some(upstream) = self.upstreams.get(&route.value.upstream) else {
             return Ok(problem_parts(record, Reason::Internal));
         };
-        let (body, body_sent) = UpstreamBody::new(
-            head.has_body.then_some(inbound),
-            head.content_length,
-            bytes_in,
-        );
-        let Some(request) = backend_request(&mut head, &request_id, body) else {
+        let deadline = Instant::now() + upstream.total_timeout;
+        let ctx = Audit {
+            request_id: &request_id,
+            route: &route.name,
+            client: &forwarding.client_ip,
+        };
+        let admitted = match self
+            .admit(
+                &route.value.inspection,
+                &head,
+                inbound,
+                bytes_in,
+                deadline,
+                &ctx,
+            )
+            .await
+        {
+            Ok(admitted) => admitted,
+            Err(reason) => return Ok(problem_parts(record, reason)),
+        };
+        let body_sent = admitted.body_sent;
+        let Some(mut request) = backend_request(&mut head, &request_id, admitted.body) else {
             return Ok(problem_parts(record, Reason::BadRequest));
         };
+        if let Some(rewritten) = admitted.rewritten {
+            let headers = request.headers_mut();
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(rewritten.length));
+            if rewritten.drop_coding {
+                headers.remove(CONTENT_ENCODING);
+            }
+        }
 
-        let deadline = Instant::now() + upstream.total_timeout;
         let response = match upstream.send(request, body_sent, deadline).await {
             Ok(response) => response,
             Err(e) => {

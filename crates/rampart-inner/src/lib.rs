@@ -5,13 +5,18 @@
 //! host and path prefix to named upstreams, and streams the backends' answers back.
 //! Backend failures become 502, backend slowness 504; nothing waits forever.
 //!
-//! What it does not do (yet): deep content inspection and antivirus scanning plug in
-//! here as checks on the buffered-body phase; this crate only carries the traffic.
+//! Before forwarding, each route's requests are read whole within a limit, decoded,
+//! parsed strictly, screened by the detection engine (head and every body leaf) and
+//! scanned by the antivirus engines; the backend receives exactly what was inspected.
+//!
+//! What it does not do: no client-facing TLS or authentication (the edge's job), no
+//! OpenAPI validation yet.
 
 mod body;
 pub mod cli;
 pub mod config;
 mod exchange;
+pub mod inspect;
 mod service;
 mod upstream;
 
@@ -94,6 +99,13 @@ pub async fn serve(
         routes: config.routes.clone(),
         upstreams: upstream::Upstreams::new(&config.upstreams)?,
         max_chunk: MAX_CHUNK,
+        inspector: inspect::Inspector {
+            engine: config.engine.clone(),
+            scanner: config
+                .antivirus
+                .as_ref()
+                .map(|av| Arc::new(rampart_av::Scanner::new(av))),
+        },
     });
     if let Ok(addr) = listeners.link.local_addr() {
         tracing::info!(listener = "link", addr = %addr, "listening");

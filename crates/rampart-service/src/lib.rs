@@ -4,6 +4,7 @@
 //! What it does not do: it knows nothing of requests, checks or the link between tiers.
 
 pub mod admin;
+pub mod audit;
 pub mod cli;
 pub mod deadline;
 pub mod logging;

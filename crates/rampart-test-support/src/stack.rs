@@ -65,8 +65,13 @@ impl StackOptions {
             first_byte_timeout: "5s",
             total_timeout: "120s",
             drain_timeout: "10s",
-            routes: "[[routes]]\nname = \"default\"\npath_prefix = \"/\"\nupstream = \"app\"\n"
-                .into(),
+            // Passthrough scenarios carry arbitrary bytes of any size: opaque bodies are
+            // allowed and bodies over the inspection limit stream on uninspected.
+            routes: concat!(
+                "[[routes]]\nname = \"default\"\npath_prefix = \"/\"\nupstream = \"app\"\n",
+                "inspection = { allow_opaque = true, oversize = \"stream\" }\n"
+            )
+            .into(),
             inner_extra: String::new(),
             wait_ready: true,
             edge_max_body: "2GiB",

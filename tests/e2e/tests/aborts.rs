@@ -126,7 +126,7 @@ async fn a_trickled_body_gets_408_and_never_reaches_the_backend_whole() {
     let reply = writer.await.unwrap();
     let took = started.elapsed();
     assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
-    assert!(reply.contains("\"request_timeout\""), "{reply}");
+    assert!(reply.contains("\"request-timeout\""), "{reply}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(

@@ -19,6 +19,11 @@ async fn one_gib_upload_and_download_pass_with_each_tier_under_64_mib() {
     let backend = Backend::start().await;
     let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
     let inner = stack.inner.as_ref().unwrap();
+    eprintln!(
+        "idle peak RSS: edge {} KiB, inner {} KiB",
+        stack.edge.peak_rss_kib(),
+        inner.peak_rss_kib()
+    );
 
     // Upload: the backend counts and checksums what arrives.
     let started = Instant::now();

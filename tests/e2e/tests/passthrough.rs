@@ -188,7 +188,7 @@ async fn missing_or_duplicate_host_is_refused_with_a_generic_problem() {
         let reply = raw(stack.http(), request, Duration::from_secs(5)).await;
         assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
         assert!(
-            reply.contains("application/problem+json") && reply.contains("\"bad_request\""),
+            reply.contains("application/problem+json") && reply.contains("\"bad-request\""),
             "{reply}"
         );
         assert!(

@@ -1,0 +1,206 @@
+//! `[inspection]` (defaults) and `[routes.inspection]` / `[routes.antivirus]` (per route):
+//! raw as written, validated into an [`InspectionPolicy`] per route.
+
+use std::sync::Arc;
+
+use rampart_core::config::Problems;
+use rampart_core::pipeline::{Enforcement, FailMode};
+use rampart_core::units::ByteSize;
+use rampart_detect::{Engine, Policy, PolicyConfig};
+use serde::Deserialize;
+
+/// Inspection keys, as written globally or per route (route keys win).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInspection {
+    mode: Option<String>,
+    max_body: Option<String>,
+    oversize: Option<String>,
+    allow_opaque: Option<bool>,
+    graphql: Option<bool>,
+    forward: Option<String>,
+    detection: Option<PolicyConfig>,
+    limits: Option<rampart_parse::Limits>,
+}
+
+impl RawInspection {
+    /// `self` with every key it leaves out taken from `defaults`.
+    pub(crate) fn over(&self, defaults: &RawInspection) -> RawInspection {
+        RawInspection {
+            mode: self.mode.clone().or_else(|| defaults.mode.clone()),
+            max_body: self.max_body.clone().or_else(|| defaults.max_body.clone()),
+            oversize: self.oversize.clone().or_else(|| defaults.oversize.clone()),
+            allow_opaque: self.allow_opaque.or(defaults.allow_opaque),
+            graphql: self.graphql.or(defaults.graphql),
+            forward: self.forward.clone().or_else(|| defaults.forward.clone()),
+            detection: self
+                .detection
+                .clone()
+                .or_else(|| defaults.detection.clone()),
+            limits: self.limits.clone().or_else(|| defaults.limits.clone()),
+        }
+    }
+}
+
+/// `[routes.antivirus]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRouteAntivirus {
+    enabled: Option<bool>,
+    fail_open: Option<bool>,
+    mode: Option<String>,
+}
+
+/// What happens to bodies larger than the inspection limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    /// 413: nothing uninspected reaches the backend (the default).
+    Refuse,
+    /// Stream it to the backend uninspected (written explicitly, logged per request).
+    Stream,
+}
+
+/// Which bytes the backend receives after inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forward {
+    /// The decoded body, re-serialised where the parser can (JSON): the backend sees
+    /// exactly what was inspected.
+    Canonical,
+    /// The bytes as the client sent them (still inspected after decoding).
+    Original,
+}
+
+/// Antivirus settings of one route.
+#[derive(Debug, Clone, Copy)]
+pub struct AvPolicy {
+    /// When an engine cannot decide.
+    pub fail: FailMode,
+    /// Block or only report.
+    pub enforcement: Enforcement,
+}
+
+/// Everything the inner tier does to one route's requests before forwarding them.
+#[derive(Debug, Clone)]
+pub struct InspectionPolicy {
+    /// `None`: inspection is off for the route (written explicitly as `mode = "off"`).
+    pub enforcement: Option<Enforcement>,
+    /// Largest body read and inspected.
+    pub max_body: ByteSize,
+    /// Bodies above `max_body`.
+    pub oversize: Oversize,
+    /// Parser choices.
+    pub options: rampart_parse::Options,
+    /// Parser limits.
+    pub limits: Arc<rampart_parse::Limits>,
+    /// What is forwarded.
+    pub forward: Forward,
+    /// Detection policy.
+    pub detection: Arc<Policy>,
+    /// Antivirus, when engines are configured and the route does not turn it off.
+    pub antivirus: Option<AvPolicy>,
+}
+
+fn parse_enforcement(p: &mut Problems, key: &str, raw: Option<&str>) -> Option<Enforcement> {
+    match raw.unwrap_or("block") {
+        "block" => Some(Enforcement::Block),
+        "detect" => Some(Enforcement::DetectOnly),
+        other => {
+            p.push(key, format!("{other:?} is not one of block, detect"));
+            None
+        }
+    }
+}
+
+/// Validates the merged inspection keys of route `key` (e.g. `routes[2]`).
+pub(crate) fn validate(
+    p: &mut Problems,
+    key: &str,
+    raw: &RawInspection,
+    av: Option<&RawRouteAntivirus>,
+    av_configured: bool,
+    engine: &Engine,
+) -> Option<InspectionPolicy> {
+    let mode_key = format!("{key}.inspection.mode");
+    let enforcement = match raw.mode.as_deref() {
+        Some("off") => None,
+        other => Some(parse_enforcement(p, &mode_key, other)?),
+    };
+    let max_body = p.size_or(
+        &format!("{key}.inspection.max_body"),
+        raw.max_body.as_ref(),
+        ByteSize::mib(1),
+    );
+    if max_body > ByteSize::mib(64) {
+        p.push(
+            format!("{key}.inspection.max_body"),
+            "must be at most 64MiB (bodies are held in memory while inspected)",
+        );
+    }
+    let oversize = match raw.oversize.as_deref().unwrap_or("refuse") {
+        "refuse" => Oversize::Refuse,
+        "stream" => Oversize::Stream,
+        other => {
+            p.push(
+                format!("{key}.inspection.oversize"),
+                format!("{other:?} is not one of refuse, stream"),
+            );
+            Oversize::Refuse
+        }
+    };
+    let forward = match raw.forward.as_deref().unwrap_or("canonical") {
+        "canonical" => Forward::Canonical,
+        "original" => Forward::Original,
+        other => {
+            p.push(
+                format!("{key}.inspection.forward"),
+                format!("{other:?} is not one of canonical, original"),
+            );
+            Forward::Canonical
+        }
+    };
+    let detection = match Policy::from_config(&raw.detection.clone().unwrap_or_default(), engine) {
+        Ok(policy) => Some(policy),
+        Err(e) => {
+            p.push(format!("{key}.inspection.detection"), e);
+            None
+        }
+    };
+    let antivirus = match av {
+        Some(a) if a.enabled == Some(false) => None,
+        Some(a) if !av_configured && a.enabled == Some(true) => {
+            p.push(
+                format!("{key}.antivirus.enabled"),
+                "no [antivirus] engine is configured",
+            );
+            None
+        }
+        _ if !av_configured => None,
+        a => {
+            let a = a.cloned().unwrap_or_default();
+            let enforcement =
+                parse_enforcement(p, &format!("{key}.antivirus.mode"), a.mode.as_deref())?;
+            Some(AvPolicy {
+                fail: if a.fail_open == Some(true) {
+                    FailMode::Open
+                } else {
+                    FailMode::Close
+                },
+                enforcement,
+            })
+        }
+    };
+    Some(InspectionPolicy {
+        enforcement,
+        max_body,
+        oversize,
+        options: rampart_parse::Options {
+            graphql: raw.graphql.unwrap_or(false),
+            allow_opaque: raw.allow_opaque.unwrap_or(false),
+            canonical: forward == Forward::Canonical,
+        },
+        limits: Arc::new(raw.limits.clone().unwrap_or_default()),
+        forward,
+        detection: Arc::new(detection?),
+        antivirus,
+    })
+}

@@ -1,0 +1,307 @@
+//! Deep inspection of one buffered request: undo the content coding, parse the body
+//! strictly, run the detection engine over the head and every leaf, scan content with
+//! the antivirus engines, and decide what (if anything) the backend receives.
+//!
+//! The parse and detection part is CPU work on borrowed data and runs to completion
+//! before any scan is awaited; large bodies run it on the blocking pool so one upload
+//! cannot stall the link's other exchanges.
+
+pub(crate) mod config;
+mod targets;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use http::{HeaderMap, Uri};
+use rampart_av::{Scanner, Verdict as AvVerdict};
+use rampart_core::check::{CheckError, Denial};
+use rampart_core::pipeline::{Enforcement, FailMode, Observation};
+use rampart_core::problem::Reason;
+use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, Location};
+use rampart_parse::{BodyKind, LeafKind, ParseError};
+
+pub use config::{AvPolicy, Forward, InspectionPolicy, Oversize};
+
+/// Bodies at least this large are parsed and screened on the blocking pool.
+const BLOCKING_THRESHOLD: usize = 64 * 1024;
+
+/// The engines shared by every route.
+pub(crate) struct Inspector {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) scanner: Option<Arc<Scanner>>,
+}
+
+/// The request head as the inspection sees it.
+pub(crate) struct HeadView {
+    pub(crate) uri: Uri,
+    pub(crate) headers: HeaderMap,
+}
+
+/// What the backend receives after a clean inspection.
+#[derive(Debug)]
+pub(crate) struct Cleared {
+    /// The body to forward.
+    pub(crate) body: Bytes,
+    /// The body was content-decoded: drop `Content-Encoding` before forwarding.
+    pub(crate) decoded: bool,
+}
+
+/// The outcome of inspecting one request.
+#[derive(Debug)]
+pub(crate) struct Inspected {
+    /// Forward, or refuse with a denial.
+    pub(crate) decision: Result<Cleared, Denial>,
+    /// Detect-only hits and fail-open skips, for the audit log.
+    pub(crate) observations: Vec<Observation>,
+    /// Every detection hit, for the audit log's explanation of a denial.
+    pub(crate) findings: Findings,
+}
+
+/// Result of the CPU part: a decision so far, plus what to scan.
+struct Screened {
+    decision: Result<Cleared, Denial>,
+    findings: Findings,
+    observations: Vec<Observation>,
+    scan: Vec<Bytes>,
+}
+
+impl Inspector {
+    pub(crate) async fn inspect(
+        &self,
+        policy: &InspectionPolicy,
+        head: HeadView,
+        body: Bytes,
+    ) -> Inspected {
+        let screened = if body.len() >= BLOCKING_THRESHOLD {
+            let engine = self.engine.clone();
+            let policy_owned = policy.clone();
+            let job =
+                tokio::task::spawn_blocking(move || screen(&engine, &policy_owned, &head, &body));
+            match job.await {
+                Ok(screened) => screened,
+                Err(e) => {
+                    tracing::error!(error = %e, "inspection task failed");
+                    return Inspected {
+                        decision: Err(Denial::new("inspection", Reason::InspectionUnavailable)),
+                        observations: Vec::new(),
+                        findings: Findings::default(),
+                    };
+                }
+            }
+        } else {
+            screen(&self.engine, policy, &head, &body)
+        };
+        let Screened {
+            decision,
+            findings,
+            mut observations,
+            scan,
+        } = screened;
+        let decision = match (decision, policy.antivirus, &self.scanner) {
+            (Ok(cleared), Some(av), Some(scanner)) => {
+                match scan_all(scanner, av, scan, &mut observations).await {
+                    None => Ok(cleared),
+                    Some(denial) => Err(denial),
+                }
+            }
+            (decision, _, _) => decision,
+        };
+        Inspected {
+            decision,
+            observations,
+            findings,
+        }
+    }
+}
+
+fn parse_denial(e: &ParseError) -> Denial {
+    let reason = match e.status() {
+        413 => Reason::BodyTooLarge,
+        415 => Reason::UnsupportedMediaType,
+        422 => Reason::UnprocessableContent,
+        _ => Reason::BadRequest,
+    };
+    let denial = Denial::new("body-parser", reason).with_rule(e.code());
+    match e.path() {
+        Some(path) => denial.with_location(path),
+        None => denial,
+    }
+}
+
+fn one_header<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Result<Option<&'h str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Ok(None),
+        (Some(v), None) => v.to_str().map(Some).map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &Bytes) -> Screened {
+    let refuse = |denial: Denial| Screened {
+        decision: Err(denial),
+        findings: Findings::default(),
+        observations: Vec::new(),
+        scan: Vec::new(),
+    };
+    let (Ok(coding), Ok(content_type)) = (
+        one_header(&head.headers, &CONTENT_ENCODING),
+        one_header(&head.headers, &CONTENT_TYPE),
+    ) else {
+        return refuse(
+            Denial::new("body-parser", Reason::BadRequest).with_rule("ambiguous-header"),
+        );
+    };
+    let decoded = match rampart_parse::decode::decode(coding, body, &policy.limits.decode) {
+        Ok(decoded) => decoded,
+        Err(e) => return refuse(parse_denial(&e)),
+    };
+    let parsed = match rampart_parse::parse(content_type, &decoded, &policy.limits, policy.options)
+    {
+        Ok(parsed) => parsed,
+        Err(e) => return refuse(parse_denial(&e)),
+    };
+    let mut budget = Budget::default();
+    let mut scan = engine.scan(&policy.detection, &mut budget);
+    for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
+        scan.field(&field);
+    }
+    let scope = scope_of(parsed.kind);
+    for leaf in &parsed.leaves {
+        let kind = match leaf.kind {
+            LeafKind::Key => FieldKind::BodyKey,
+            LeafKind::String | LeafKind::Text | LeafKind::Attribute | LeafKind::Number => {
+                FieldKind::BodyValue
+            }
+            // Booleans, nulls and kinds added later carry no free text.
+            _ => continue,
+        };
+        let location = Location::new(scope, parsed.location(leaf.path));
+        scan.field(&Field::new(location, kind, leaf.value.as_bytes()));
+    }
+    for file in &parsed.files {
+        if let Some(name) = &file.filename {
+            let location = Location::new("filename", parsed.location(file.path));
+            scan.field(&Field::new(location, FieldKind::Filename, name.as_bytes()));
+        }
+    }
+    let findings = scan.finish();
+    let scan_targets = targets::collect(&parsed, &decoded);
+    let forward = match policy.forward {
+        Forward::Canonical => parsed.canonical.clone().unwrap_or_else(|| decoded.clone()),
+        Forward::Original => body.clone(),
+    };
+    let cleared = Cleared {
+        decoded: policy.forward == Forward::Canonical && coding.is_some(),
+        body: forward,
+    };
+    drop(parsed);
+    let mut observations = Vec::new();
+    let decision = match detection_denial(&findings, policy) {
+        None => Ok(cleared),
+        Some(denial) if policy.enforcement == Some(Enforcement::DetectOnly) => {
+            observations.push(Observation::WouldDeny(denial));
+            Ok(cleared)
+        }
+        Some(denial) => Err(denial),
+    };
+    Screened {
+        decision,
+        findings,
+        observations,
+        scan: scan_targets,
+    }
+}
+
+fn scope_of(kind: BodyKind) -> &'static str {
+    match kind {
+        BodyKind::Json => "json",
+        BodyKind::Xml => "xml",
+        BodyKind::Form => "form",
+        BodyKind::Multipart => "multipart",
+        BodyKind::Graphql => "graphql",
+        _ => "body",
+    }
+}
+
+/// The denial a detection result calls for, if any.
+fn detection_denial(findings: &Findings, policy: &InspectionPolicy) -> Option<Denial> {
+    if findings.undecided.is_some() {
+        // Too many nested encodings to inspect within budget: refuse rather than guess.
+        return Some(
+            Denial::new("inspection", Reason::UnprocessableContent).with_rule("decode-budget"),
+        );
+    }
+    if !findings.blocks(policy.detection.threshold()) {
+        return None;
+    }
+    let first = findings.hits.iter().find(|h| !h.detect_only)?;
+    let mut denial = Denial::new("inspection", Reason::AttackDetected)
+        .with_rule(first.rule_id.clone())
+        .with_location(first.location.clone());
+    denial.score = Some(findings.score);
+    Some(denial)
+}
+
+/// Scans every target; the first blocking answer decides.
+async fn scan_all(
+    scanner: &Scanner,
+    av: AvPolicy,
+    targets: Vec<Bytes>,
+    observations: &mut Vec<Observation>,
+) -> Option<Denial> {
+    for target in targets {
+        let denial = match scanner.scan(target).await {
+            Ok(AvVerdict::Clean) => continue,
+            Ok(AvVerdict::Infected { engine, signature }) => {
+                Denial::new("antivirus", Reason::MalwareFound)
+                    .with_rule(signature)
+                    .with_location(engine.to_string())
+            }
+            Ok(AvVerdict::Oversize { engine }) => Denial::new("antivirus", Reason::BodyTooLarge)
+                .with_rule("scan-size-limit")
+                .with_location(engine.to_string()),
+            Ok(verdict) => {
+                tracing::warn!(?verdict, "antivirus engine refused to scan");
+                Denial::new("antivirus", Reason::InspectionUnavailable).with_rule("engine-refused")
+            }
+            Err(e) => {
+                let error = CheckError::DependencyUnavailable {
+                    dependency: "antivirus",
+                    cause: e.to_string(),
+                };
+                if av.fail == FailMode::Open {
+                    observations.push(Observation::Skipped {
+                        check: "antivirus",
+                        error,
+                    });
+                    return None;
+                }
+                tracing::warn!(error = %error, "antivirus could not decide; failing closed");
+                Denial::new("antivirus", Reason::InspectionUnavailable)
+                    .with_rule("engine-unavailable")
+            }
+        };
+        if av.enforcement == Enforcement::DetectOnly && denial.reason == Reason::MalwareFound {
+            observations.push(Observation::WouldDeny(denial));
+            continue;
+        }
+        return Some(denial);
+    }
+    None
+}
+
+/// Decodes a base64 value that is plausibly an embedded file.
+pub(crate) fn decode_base64(value: &str) -> Option<Vec<u8>> {
+    let value = value.trim_end_matches('=');
+    let engines = [
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    engines.iter().find_map(|e| e.decode(value).ok())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+use super::*;
+use rampart_detect::PolicyConfig;
+
+fn policy(forward: Forward) -> InspectionPolicy {
+    let engine = Engine::builtin();
+    InspectionPolicy {
+        enforcement: Some(Enforcement::Block),
+        max_body: rampart_core::units::ByteSize::mib(1),
+        oversize: Oversize::Refuse,
+        options: rampart_parse::Options {
+            canonical: forward == Forward::Canonical,
+            ..Default::default()
+        },
+        limits: Arc::new(rampart_parse::Limits::default()),
+        forward,
+        detection: Arc::new(
+            rampart_detect::Policy::from_config(&PolicyConfig::default(), &engine).unwrap(),
+        ),
+        antivirus: None,
+    }
+}
+
+fn head(uri: &str, headers: &[(&str, &str)]) -> HeadView {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    HeadView {
+        uri: uri.parse().unwrap(),
+        headers: map,
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+async fn run(uri: &str, headers: &[(&str, &str)], body: &[u8], forward: Forward) -> Inspected {
+    let inspector = Inspector {
+        engine: Arc::new(Engine::builtin()),
+        scanner: None,
+    };
+    inspector
+        .inspect(
+            &policy(forward),
+            head(uri, headers),
+            Bytes::copy_from_slice(body),
+        )
+        .await
+}
+
+fn outcome(inspected: &Inspected) -> Result<(), (Reason, Option<String>)> {
+    match &inspected.decision {
+        Ok(_) => Ok(()),
+        Err(d) => Err((d.reason, d.rule.clone())),
+    }
+}
+
+#[tokio::test]
+async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
+    let json = [("content-type", "application/json")];
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u8], Option<Reason>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "/plans",
+            &json,
+            br#"{"note":"select your plan","name":"O'Reilly"}"#,
+            None,
+        ),
+        (
+            "/plans",
+            &json,
+            br#"{"q":"1' OR '1'='1' --"}"#,
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &json,
+            br#"{"nested":"{\"x\":\"<script>alert(1)</script>\"}"}"#,
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &json,
+            br#"{"b64":"JyBPUiAnMSc9JzEnIC0t"}"#,
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans?id=1%27%20union%20select%20password%20from%20users--",
+            &[],
+            b"",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &json,
+            br#"{"role":"user","role":"admin"}"#,
+            Some(Reason::UnprocessableContent),
+        ),
+        ("/plans", &json, br#"{"a":1"#, Some(Reason::BadRequest)),
+        (
+            "/plans",
+            &[("content-type", "application/octet-stream")],
+            b"\x00\x01",
+            Some(Reason::UnsupportedMediaType),
+        ),
+        (
+            "/plans",
+            &[("content-type", "application/xml")],
+            b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
+            Some(Reason::BadRequest),
+        ),
+        (
+            "/plans",
+            &[("content-type", "application/xml")],
+            b"<order><item id=\"2\">Tom &amp; Jerry</item></order>",
+            None,
+        ),
+    ];
+    for (uri, headers, body, want) in cases {
+        let got = run(uri, headers, body, Forward::Canonical).await;
+        match want {
+            None => assert!(got.decision.is_ok(), "{uri} {body:?}: {:?}", outcome(&got)),
+            Some(reason) => {
+                assert_eq!(
+                    outcome(&got).err().map(|e| e.0),
+                    Some(reason),
+                    "{uri} {}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_compressed_attack_is_found_and_the_backend_gets_what_was_inspected() {
+    let headers = [
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let attack = gzip(br#"{"cmd":"; cat /etc/passwd"}"#);
+    let got = run("/x", &headers, &attack, Forward::Canonical).await;
+    assert_eq!(
+        outcome(&got).err().map(|e| e.0),
+        Some(Reason::AttackDetected)
+    );
+
+    let clean = gzip(br#"{ "a" : [1, 2],  "b":"x" }"#);
+    let got = run("/x", &headers, &clean, Forward::Canonical).await;
+    let cleared = got.decision.unwrap();
+    assert!(cleared.decoded, "Content-Encoding must be dropped");
+    assert_eq!(&cleared.body[..], br#"{"a":[1,2],"b":"x"}"#);
+
+    let got = run("/x", &headers, &clean, Forward::Original).await;
+    let cleared = got.decision.unwrap();
+    assert!(!cleared.decoded);
+    assert_eq!(&cleared.body[..], &clean[..]);
+}
+
+#[test]
+fn embedded_base64_files_are_scan_targets() {
+    let eicar = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    let encoded = base64::engine::general_purpose::STANDARD.encode(eicar);
+    let body = Bytes::from(format!(r#"{{"file":"{encoded}","id":"42"}}"#));
+    let parsed = rampart_parse::parse(
+        Some("application/json"),
+        &body,
+        &rampart_parse::Limits::default(),
+        rampart_parse::Options::default(),
+    )
+    .unwrap();
+    let targets = targets::collect(&parsed, &body);
+    assert_eq!(targets.len(), 2, "the body and the decoded file");
+    assert_eq!(&targets[1][..], &eicar[..]);
+}
