@@ -4,8 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod antivirus;
 pub mod backend;
 pub mod client;
 pub mod pki;
 pub mod process;
+pub mod redis;
 pub mod stack;
