@@ -153,6 +153,7 @@ impl Capacity {
 pub(crate) struct RequestGuards {
     pub(crate) _slot: RequestSlot,
     pub(crate) _active: ActiveRequest,
+    pub(crate) _permits: Option<rampart_ratelimit::Permits>,
 }
 
 /// Requests in flight on one connection. The connection is idle while none is, from

@@ -15,8 +15,16 @@ use serde::Deserialize;
 
 use rampart_core::routing::{HostMatch, Route, RouteTable};
 
+use rampart_http::IpPolicy;
+use rampart_http::iplist::IpPolicyConfig;
+use rampart_ratelimit::{RateLimitConfig, RawRateLimit};
+
 use crate::capacity::CapacityLimits;
 use crate::limits::Limits;
+use crate::protect::{
+    self, Protections, RawProtections, RawScreening, ScreeningSettings, validate_ip_policy,
+    validate_screening,
+};
 use crate::rules::{MediaPattern, RequestRules};
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +90,8 @@ struct RawRoute {
     content_types: Vec<String>,
     max_query_params: Option<usize>,
     max_body: Option<String>,
+    screening: Option<RawScreening>,
+    ip_policy: Option<IpPolicyConfig>,
 }
 
 /// What the edge enforces on one route, beyond the global `[limits]`.
@@ -91,6 +101,10 @@ pub struct RouteSettings {
     pub rules: RequestRules,
     /// A body limit for this route, replacing `limits.max_body`.
     pub max_body: Option<ByteSize>,
+    /// Screening for this route, replacing `[screening]`.
+    pub screening: Option<ScreeningSettings>,
+    /// An address policy for this route, applied after the global one.
+    pub ip_policy: Option<Arc<IpPolicy>>,
 }
 
 /// The validated edge configuration.
@@ -118,6 +132,10 @@ pub struct EdgeConfig {
     pub limits: Limits,
     /// Per-route settings; requests matching no route get the defaults.
     pub routes: RouteTable<RouteSettings>,
+    /// Client address, address lists, screening and connection guards.
+    pub protections: Protections,
+    /// Rate limits, concurrency limits and quotas (`[rate_limit]`), when configured.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 /// How the edge reaches the inner tier.
@@ -163,6 +181,16 @@ impl EdgeConfig {
         let inner: Option<RawInner> = sections.take("inner", &mut p);
         let limits: Option<RawLimits> = sections.take("limits", &mut p);
         let routes: Option<Vec<RawRoute>> = sections.take("routes", &mut p);
+        let raw_protections = RawProtections {
+            client_ip: sections.take("client_ip", &mut p),
+            ip_lists: sections.take("ip_lists", &mut p),
+            ip_policy: sections.take("ip_policy", &mut p),
+            screening: sections.take("screening", &mut p),
+            http1: sections.take("http1", &mut p),
+            http2: sections.take("http2", &mut p),
+        };
+        let rate_limit: Option<RawRateLimit> = sections.take("rate_limit", &mut p);
+        let rate_limit = rate_limit.map(|r| RateLimitConfig::validate(&mut p, &r));
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
         let https_wanted = server.as_ref().map(|s| s.https_listen.is_some());
@@ -172,28 +200,43 @@ impl EdgeConfig {
             .map(|t| validate_tls(&mut p, base, t, https_wanted));
         let inner = inner.as_ref().and_then(|i| validate_inner(&mut p, base, i));
         let limits = limits.as_ref().map(|l| validate_limits(&mut p, l));
-        let routes = validate_routes(&mut p, routes.as_deref().unwrap_or_default());
-        let config = match (settings, public_tls, inner, limits) {
-            (Some(s), Some(public_tls), Some(inner), Some(limits)) => Some(EdgeConfig {
-                routes,
-                http_listen: s.http_listen,
-                https_listen: s.https_listen,
-                admin_listen: s.admin_listen,
-                public_tls,
-                tls_handshake_timeout: s.tls_handshake_timeout,
-                header_read_timeout: s.header_read_timeout,
-                drain_timeout: s.drain_timeout,
-                capacity: s.capacity,
-                inner,
-                limits,
-            }),
+        let protections = protect::validate(&mut p, base, raw_protections);
+        let routes = validate_routes(
+            &mut p,
+            routes.as_deref().unwrap_or_default(),
+            protections.as_ref(),
+        );
+        let config = match (settings, public_tls, inner, limits, protections) {
+            (Some(s), Some(public_tls), Some(inner), Some(limits), Some(protections)) => {
+                Some(EdgeConfig {
+                    routes,
+                    protections,
+                    rate_limit,
+                    http_listen: s.http_listen,
+                    https_listen: s.https_listen,
+                    admin_listen: s.admin_listen,
+                    public_tls,
+                    tls_handshake_timeout: s.tls_handshake_timeout,
+                    header_read_timeout: s.header_read_timeout,
+                    drain_timeout: s.drain_timeout,
+                    capacity: s.capacity,
+                    inner,
+                    limits,
+                })
+            }
             _ => None,
         };
         p.finish(file, config)
     }
 }
 
-fn validate_routes(p: &mut Problems, raw: &[RawRoute]) -> RouteTable<RouteSettings> {
+/// `protections` is `None` when those sections are broken: route screening and address
+/// policies are then not checked.
+fn validate_routes(
+    p: &mut Problems,
+    raw: &[RawRoute],
+    protections: Option<&Protections>,
+) -> RouteTable<RouteSettings> {
     let mut routes = Vec::new();
     let mut names = std::collections::BTreeSet::new();
     for (i, r) in raw.iter().enumerate() {
@@ -236,6 +279,19 @@ fn validate_routes(p: &mut Problems, raw: &[RawRoute]) -> RouteTable<RouteSettin
             .max_body
             .as_ref()
             .and_then(|v| p.size(&format!("{key}.max_body"), v));
+        let screening = match (&r.screening, protections) {
+            (Some(raw), Some(prot)) => {
+                validate_screening(p, &format!("{key}.screening"), raw, &prot.engine)
+            }
+            _ => None,
+        };
+        let ip_policy = match (&r.ip_policy, protections) {
+            (Some(raw), Some(prot)) => {
+                validate_ip_policy(p, &format!("{key}.ip_policy"), raw, &prot.ip_lists)
+                    .map(Arc::new)
+            }
+            _ => None,
+        };
         if let Some(host) = host {
             routes.push(Route {
                 name,
@@ -248,6 +304,8 @@ fn validate_routes(p: &mut Problems, raw: &[RawRoute]) -> RouteTable<RouteSettin
                         max_query_params: r.max_query_params,
                     },
                     max_body,
+                    screening,
+                    ip_policy,
                 },
             });
         }

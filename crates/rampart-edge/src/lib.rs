@@ -15,8 +15,10 @@ pub mod config;
 mod framing;
 pub mod limits;
 pub mod link;
+pub mod protect;
 mod proxy;
 pub mod rules;
+mod screen;
 mod server;
 mod stream;
 
@@ -59,6 +61,9 @@ pub enum EdgeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The rate limiter could not be set up.
+    #[error("rate limits: {0}")]
+    RateLimit(#[from] rampart_ratelimit::RateLimitError),
     /// The link to the inner tier could not be set up.
     #[error("inner link: {0}")]
     Link(#[from] link::LinkError),
@@ -94,18 +99,41 @@ fn announce(name: &str, listener: Option<&TcpListener>) {
     }
 }
 
-/// Builds one route's checks, in the order they run: framing, size limits, then the
-/// route's request rules.
-fn edge_route(limits: &limits::Limits, settings: &RouteSettings) -> EdgeRoute {
+/// Builds one route's checks, in the order they run: client address, framing, size
+/// limits, the route's request rules, then injection screening (the costliest last).
+fn edge_route(
+    limits: &limits::Limits,
+    protections: &protect::Protections,
+    settings: &RouteSettings,
+) -> EdgeRoute {
     let limits = limits::Limits {
         max_body: settings.max_body.unwrap_or(limits.max_body),
         ..*limits
     };
-    let head_checks = Pipeline::new(vec![
-        Stage::new(Arc::new(limits::FramingCheck)),
-        Stage::new(Arc::new(limits)),
-        Stage::new(Arc::new(settings.rules.clone())),
-    ]);
+    let mut policies = Vec::new();
+    if !protections.decides_at_connect() {
+        policies.push(protections.ip_policy.clone());
+    }
+    policies.extend(settings.ip_policy.clone());
+    let mut stages: Vec<Stage<rampart_core::phase::RequestHead>> = Vec::new();
+    if !policies.is_empty() {
+        stages.push(Stage::new(Arc::new(screen::AddressCheck { policies })));
+    }
+    stages.push(Stage::new(Arc::new(limits::FramingCheck)));
+    stages.push(Stage::new(Arc::new(limits)));
+    stages.push(Stage::new(Arc::new(settings.rules.clone())));
+    let screening = settings
+        .screening
+        .as_ref()
+        .unwrap_or(&protections.screening);
+    if let Some(enforcement) = screening.enforcement {
+        let check = screen::Screening {
+            engine: protections.engine.clone(),
+            policy: screening.policy.clone(),
+        };
+        stages.push(Stage::new(Arc::new(check)).enforcement(enforcement));
+    }
+    let head_checks = Pipeline::new(stages);
     EdgeRoute {
         head_checks,
         body_policy: stream::BodyPolicy {
@@ -114,6 +142,18 @@ fn edge_route(limits: &limits::Limits, settings: &RouteSettings) -> EdgeRoute {
             min_rate: limits.min_body_rate.as_u64(),
             grace: limits.body_rate_grace,
         },
+    }
+}
+
+fn log_list_reload(event: rampart_http::ReloadEvent) {
+    match event {
+        rampart_http::ReloadEvent::Reload { list, ranges } => {
+            tracing::info!(list, ranges, "address list reloaded");
+        }
+        rampart_http::ReloadEvent::KeepPrevious { list, error } => {
+            tracing::warn!(list, error = %error, "address list file refused; keeping the previous list");
+        }
+        other => tracing::warn!(event = ?other, "address list event"),
     }
 }
 
@@ -133,16 +173,30 @@ pub async fn serve(
             name: r.name.clone(),
             host: r.host.clone(),
             path_prefix: r.path_prefix.clone(),
-            value: edge_route(&config.limits, &r.value),
+            value: edge_route(&config.limits, &config.protections, &r.value),
         })
         .collect();
     let proxy = Arc::new(Proxy {
         link: link.clone(),
         max_chunk: config.inner.max_chunk.as_usize(),
         routes: RouteTable::new(routes),
-        default_route: edge_route(&config.limits, &RouteSettings::default()),
+        default_route: edge_route(
+            &config.limits,
+            &config.protections,
+            &RouteSettings::default(),
+        ),
+        protections: config.protections.clone(),
+        limiter: match &config.rate_limit {
+            Some(rl) => Some(rampart_ratelimit::RateLimiter::new(rl)?),
+            None => None,
+        },
         capacity: capacity::Capacity::new(config.capacity),
     });
+    let watcher = rampart_http::IpListWatcher::new(
+        &config.protections.ip_lists,
+        config.protections.ip_list_reload,
+    );
+    tokio::spawn(watcher.run(log_list_reload, shutdown.clone().signalled()));
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();
 

@@ -22,8 +22,13 @@ use rampart_proto::v1::{
 };
 use rampart_service::logging::AccessRecord;
 
+use rampart_http::{FramingViolation, HeadVerdict, Ledger, ProxyHeader, normalize_target};
+
+use rampart_ratelimit::{Decision, Permits, RateLimitHeaders, RateLimiter, RequestFacts};
+
 use crate::capacity::{Capacity, ConnActivity, RequestGuards};
 use crate::link::{Link, LinkError};
+use crate::protect::Protections;
 use crate::stream::{BodyFailure, BodyPolicy, RequestParts, ResponseBody};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
@@ -40,6 +45,30 @@ pub(crate) struct Proxy {
     pub(crate) default_route: EdgeRoute,
     /// Connection and in-flight request caps.
     pub(crate) capacity: Arc<Capacity>,
+    /// Client address resolution, address lists, screening, guards.
+    pub(crate) protections: Protections,
+    /// Rate limits, concurrency limits and quotas.
+    pub(crate) limiter: Option<RateLimiter>,
+}
+
+/// What the connection knows beyond its addresses.
+pub(crate) struct ConnFacts {
+    pub(crate) conn: Arc<Connection>,
+    pub(crate) activity: Arc<ConnActivity>,
+    /// The framing guard's decisions (HTTP/1 and HTTP/2 connections).
+    pub(crate) ledger: Option<Ledger>,
+    /// The PROXY protocol header the connection started with.
+    pub(crate) proxy_header: Option<ProxyHeader>,
+}
+
+/// The status a framing violation of a head calls for.
+fn framing_reason(v: FramingViolation) -> Reason {
+    match v {
+        FramingViolation::HeadTooLarge | FramingViolation::TooManyHeaders => {
+            Reason::HeadersTooLarge
+        }
+        _ => Reason::BadRequest,
+    }
 }
 
 /// The protections of one route, built once from its configuration.
@@ -57,6 +86,16 @@ fn wire_version(version: Version) -> HttpVersion {
         Version::HTTP_3 => HttpVersion::HttpVersion3,
         _ => HttpVersion::HttpVersion11,
     }
+}
+
+/// Most query parameters any request may carry; routes can set fewer.
+const MAX_QUERY_PARAMS: usize = 1024;
+
+/// `uri` with its path and query replaced by the normalised `target`.
+fn with_target(uri: &http::Uri, target: &str) -> Option<http::Uri> {
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(target.parse().ok()?);
+    http::Uri::from_parts(parts).ok()
 }
 
 /// The authority the client addressed: `:authority` (HTTP/2, absolute-form) or the one
@@ -84,33 +123,115 @@ fn authority_of(uri: &http::Uri, headers: &http::HeaderMap) -> Option<String> {
     }
 }
 
+/// A rate-limit refusal and the headers that explain it.
+type Limited = (Denial, Option<RateLimitHeaders>);
+
 impl Proxy {
+    /// Applies the rate limits: the permits to hold and the headers to send on success.
+    async fn rate_limit(
+        &self,
+        client: &rampart_http::ClientIp,
+        route: &str,
+    ) -> Result<(Option<Permits>, Option<RateLimitHeaders>), Limited> {
+        let Some(limiter) = &self.limiter else {
+            return Ok((None, None));
+        };
+        let facts = RequestFacts {
+            client_ip: client.addr,
+            consumer: None,
+            route,
+            upstream: route,
+        };
+        let permits = limiter.acquire(&facts).map_err(|busy| {
+            let denial =
+                Denial::new("rate-limit", Reason::RateLimited).with_rule(busy.policy.to_string());
+            (denial, None)
+        })?;
+        let evaluation = limiter.check(&facts).await;
+        let headers = evaluation.headers();
+        match evaluation.decision {
+            Decision::Allow { .. } => Ok((Some(permits), Some(headers))),
+            Decision::Deny { policy, .. } => {
+                let denial =
+                    Denial::new("rate-limit", Reason::RateLimited).with_rule(policy.to_string());
+                Err((denial, Some(headers)))
+            }
+            // The shared store cannot decide and the configuration fails closed.
+            _ => Err((
+                Denial::new("rate-limit", Reason::InspectionUnavailable)
+                    .with_rule("store-unavailable"),
+                None,
+            )),
+        }
+    }
+
     /// Handles one request; never fails (every failure becomes a problem response).
     pub(crate) async fn handle(
         &self,
         req: Request<Incoming>,
-        conn: &Arc<Connection>,
-        activity: &Arc<ConnActivity>,
+        facts: &ConnFacts,
     ) -> Response<EdgeBody> {
+        let conn = &facts.conn;
         let request_id = RequestId::generate();
+        let client = self.protections.client_ip.resolve(
+            conn.peer.ip(),
+            req.headers(),
+            facts.proxy_header.as_ref(),
+        );
         let mut record = AccessRecord::new(
             "edge",
             request_id.clone(),
             req.method().as_str(),
             req.uri().path(),
-            conn.peer.ip().to_canonical().to_string(),
+            client.addr.to_string(),
         );
+        record.client_source = client.reason;
         let bytes_in = record.bytes_in.clone();
-        let active = activity.begin();
+        let active = facts.activity.begin();
         let Some(slot) = self.capacity.start_request() else {
             return refuse(record, Reason::Overloaded);
+        };
+        let version = req.version();
+        if let Some(ledger) = facts.ledger.as_ref().filter(|_| version != Version::HTTP_2) {
+            let denial = match ledger.next_head() {
+                Some(HeadVerdict::Clean) => None,
+                Some(HeadVerdict::Violation(v)) => {
+                    Some(Denial::new("http-framing", framing_reason(v)).with_rule(v.rule()))
+                }
+                None => {
+                    Some(Denial::new("http-framing", Reason::BadRequest).with_rule("unjudged-head"))
+                }
+            };
+            if let Some(denial) = denial {
+                return refuse_denied(record, &denial, version);
+            }
+        }
+        if req.method() == http::Method::CONNECT {
+            // No tunnels: the framing guard and the inner tier speak request/response only.
+            let denial = Denial::new("http-framing", Reason::MethodNotAllowed).with_rule("connect");
+            return refuse_denied(record, &denial, version);
+        }
+        let Some(target) = req.uri().path_and_query().map(|pq| pq.as_str().to_owned()) else {
+            return refuse(record, Reason::BadRequest);
+        };
+        let normalized = match normalize_target(&target, MAX_QUERY_PARAMS) {
+            Ok(n) => n,
+            Err(e) => {
+                let denial =
+                    Denial::new("url-normalization", Reason::BadRequest).with_rule(e.rule());
+                return refuse_denied(record, &denial, version);
+            }
         };
 
         let Some(authority) = authority_of(req.uri(), req.headers()) else {
             return refuse(record, Reason::BadRequest);
         };
-        let (parts, body) = req.into_parts();
-        let version = parts.version;
+        let (mut parts, body) = req.into_parts();
+        match with_target(&parts.uri, normalized.as_str()) {
+            Some(uri) => parts.uri = uri,
+            None => return refuse(record, Reason::BadRequest),
+        }
+        record.path = normalized.path().to_owned();
         let (route_name, route) = match self.routes.find(&authority, parts.uri.path()) {
             Some(r) => (r.name.as_str(), &r.value),
             None => ("", &self.default_route),
@@ -119,7 +240,7 @@ impl Proxy {
         let head_phase = phase::RequestHead {
             parts,
             request_id: request_id.clone(),
-            client_ip: conn.peer.ip().to_canonical(),
+            client_ip: client.addr,
             connection: conn.clone(),
         };
         let outcome = route.head_checks.run(&head_phase).await;
@@ -127,6 +248,17 @@ impl Proxy {
         if let Verdict::Deny(denial) = outcome.verdict {
             return refuse_denied(record, &denial, version);
         }
+        // Last, so requests refused by any other check consume no tokens.
+        let (permits, limit_headers) = match self.rate_limit(&client, route_name).await {
+            Ok(admitted) => admitted,
+            Err((denial, headers)) => {
+                let mut response = refuse_denied(record, &denial, version);
+                if let Some(headers) = headers {
+                    headers.apply(response.headers_mut());
+                }
+                return response;
+            }
+        };
         let mut parts = head_phase.parts;
         let content_length = parts
             .headers
@@ -210,9 +342,13 @@ impl Proxy {
         record.status = status.as_u16();
         record.route = head.route;
         record.reason = head.reason;
+        if let Some(limit_headers) = limit_headers {
+            limit_headers.apply(&mut headers);
+        }
         let held = RequestGuards {
             _slot: slot,
             _active: active,
+            _permits: permits,
         };
         let body = ResponseBody::new(stream, head.content_length, record, held)
             .map_err(Into::into)

@@ -4,18 +4,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::HeaderMap;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use rampart_core::check::Denial;
+use rampart_core::id::RequestId;
 use rampart_core::phase::{Connection, TlsFacts};
+use rampart_core::problem::Reason;
+use rampart_http::{GuardedIo, IpDecision, PrefixedIo, ProxyHeader, read_proxy_header};
+use rampart_service::audit;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::capacity::{Admission, ConnActivity, TimedIo};
-use crate::proxy::Proxy;
+use crate::proxy::{ConnFacts, Proxy};
+
+/// Deadline for a load balancer's PROXY protocol header.
+const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Builds the HTTP connection settings shared by every client connection.
 pub(crate) fn http_builder(header_read_timeout: Duration) -> auto::Builder<TokioExecutor> {
@@ -90,62 +100,122 @@ pub(crate) async fn accept_loop(
         let tls = acceptor.tls.clone();
         tokio::spawn(async move {
             let _ticket = ticket;
-            let mut conn = Connection {
+            let conn = Connection {
                 peer,
                 local,
                 tls: None,
             };
-            match tls {
-                None => serve_connection(tcp, conn, proxy, &builder, watcher, refuse).await,
-                Some((tls, deadline)) => {
-                    let stream = match tokio::time::timeout(deadline, tls.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let session = stream.get_ref().1;
-                    conn.tls = Some(TlsFacts {
-                        version: rampart_tls::version_name(session.protocol_version()),
-                        sni: session.server_name().map(str::to_owned),
-                        alpn: session
-                            .alpn_protocol()
-                            .map(|p| String::from_utf8_lossy(p).into_owned()),
-                    });
-                    serve_connection(stream, conn, proxy, &builder, watcher, refuse).await;
-                }
-            }
+            serve_socket(tcp, conn, tls, proxy, builder, watcher, refuse).await;
         });
     }
 }
 
+/// Everything between accept and HTTP: the PROXY header, the address policy (before
+/// any TLS work when it does not depend on HTTP), the TLS handshake, the guards.
+async fn serve_socket(
+    tcp: TcpStream,
+    mut conn: Connection,
+    tls: Option<(TlsAcceptor, Duration)>,
+    proxy: Arc<Proxy>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: Watcher,
+    refuse: bool,
+) {
+    let peer = conn.peer;
+    let protections = proxy.protections.clone();
+    let (io, proxy_header) = if protections.proxy_protocol {
+        let mut tcp = tcp;
+        let deadline = tokio::time::Instant::now() + PROXY_HEADER_TIMEOUT;
+        match read_proxy_header(&mut tcp, deadline).await {
+            Ok((header, rest)) => (PrefixedIo::new(rest, tcp), Some(header)),
+            Err(e) => {
+                tracing::debug!(client = %peer.ip(), error = %e, "no valid PROXY protocol header");
+                return;
+            }
+        }
+    } else {
+        (PrefixedIo::new(Bytes::new(), tcp), None)
+    };
+    if protections.decides_at_connect() {
+        let client =
+            protections
+                .client_ip
+                .resolve(peer.ip(), &HeaderMap::new(), proxy_header.as_ref());
+        if let IpDecision::Deny { list } = protections.ip_policy.decide(client.addr) {
+            let denial = Denial::new("ip-policy", Reason::AddressDenied)
+                .with_rule(list.as_deref().unwrap_or("not-allowed").to_owned());
+            let client_text = client.addr.to_string();
+            let ctx = audit::Context {
+                tier: "edge",
+                request_id: &RequestId::generate(),
+                route: "",
+                client: &client_text,
+            };
+            audit::record(&ctx, &denial, audit::Action::Block, &[]);
+            return;
+        }
+    }
+    let guard = protections.guard;
+    let Some((tls, deadline)) = tls else {
+        let io = GuardedIo::detect(io, guard);
+        serve_connection(io, conn, proxy, &builder, watcher, refuse, proxy_header).await;
+        return;
+    };
+    let stream = match tokio::time::timeout(deadline, tls.accept(io)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
+            return;
+        }
+    };
+    let session = stream.get_ref().1;
+    let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+    conn.tls = Some(TlsFacts {
+        version: rampart_tls::version_name(session.protocol_version()),
+        sni: session.server_name().map(str::to_owned),
+        alpn: alpn
+            .as_deref()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+    });
+    let io = match alpn.as_deref() {
+        Some(b"h2") => GuardedIo::http2(stream, guard.h2),
+        Some(b"http/1.1") => GuardedIo::http1(stream, guard.h1),
+        _ => GuardedIo::detect(stream, guard),
+    };
+    serve_connection(io, conn, proxy, &builder, watcher, refuse, proxy_header).await;
+}
+
 async fn serve_connection<IO>(
-    io: IO,
+    io: GuardedIo<IO>,
     conn: Connection,
     proxy: Arc<Proxy>,
     builder: &auto::Builder<TokioExecutor>,
     watcher: Watcher,
     refuse: bool,
+    proxy_header: Option<ProxyHeader>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = Arc::new(conn);
     let activity = Arc::new(ConnActivity::default());
-    let io = TimedIo::new(io, activity.clone(), proxy.capacity.limits());
+    let facts = Arc::new(ConnFacts {
+        conn: Arc::new(conn),
+        activity: activity.clone(),
+        ledger: Some(io.ledger()),
+        proxy_header,
+    });
+    let io = TimedIo::new(io, activity, proxy.capacity.limits());
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let proxy = proxy.clone();
-        let conn = conn.clone();
-        let activity = activity.clone();
+        let facts = facts.clone();
         async move {
             let response = if refuse {
-                crate::proxy::refuse_over_capacity(&conn, req.version())
+                crate::proxy::refuse_over_capacity(&facts.conn, req.version())
             } else {
-                proxy.handle(req, &conn, &activity).await
+                proxy.handle(req, &facts).await
             };
             Ok::<_, std::convert::Infallible>(response)
         }

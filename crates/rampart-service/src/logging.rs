@@ -70,6 +70,8 @@ pub struct AccessRecord {
     pub path: String,
     /// Client address used for decisions.
     pub client: String,
+    /// Why that address: `socket`, or the trusted header or PROXY protocol it came from.
+    pub client_source: &'static str,
     /// Route that served the request, when one matched.
     pub route: String,
     /// Status sent.
@@ -98,6 +100,7 @@ impl AccessRecord {
             method: method.to_owned(),
             path: path.to_owned(),
             client,
+            client_source: "socket",
             route: String::new(),
             status: 0,
             reason: String::new(),
@@ -115,6 +118,7 @@ impl AccessRecord {
             method = %self.method,
             path = %self.path,
             client = %self.client,
+            client_source = self.client_source,
             route = %self.route,
             status = self.status,
             verdict = if self.reason.is_empty() { "allow" } else { "deny" },

@@ -121,6 +121,11 @@ impl TryFrom<&ClientIpConfig> for ClientIpResolver {
 }
 
 impl ClientIpResolver {
+    /// Where client addresses come from.
+    pub fn source(&self) -> IpSource {
+        self.source
+    }
+
     /// The client address of a request from socket peer `peer` with `headers`, and the
     /// connection's PROXY header if one was read.
     pub fn resolve(

