@@ -20,6 +20,7 @@ use rampart_core::routing::RouteTable;
 use rampart_proto::v1::{
     Forwarding, HttpVersion, RequestHead, RequestPart, request_part, response_part,
 };
+use rampart_service::audit;
 use rampart_service::logging::AccessRecord;
 
 use rampart_http::{FramingViolation, HeadVerdict, Ledger, ProxyHeader, normalize_target};
@@ -244,7 +245,7 @@ impl Proxy {
             connection: conn.clone(),
         };
         let outcome = route.head_checks.run(&head_phase).await;
-        log_observations(&request_id, &outcome.observations);
+        log_observations(&record, &outcome.observations);
         if let Verdict::Deny(denial) = outcome.verdict {
             return refuse_denied(record, &denial, version);
         }
@@ -308,7 +309,14 @@ impl Proxy {
         let answer = self.link.forward(parts_stream, body_sent).await;
         // A client body that failed decides the answer, whatever the inner tier said.
         match failure.get() {
-            Some(BodyFailure::Broken) => return refuse(record, Reason::IncompleteBody),
+            Some(BodyFailure::Broken) => {
+                // The guard says why when the framing itself was at fault.
+                let denial = match facts.ledger.as_ref().and_then(Ledger::fault) {
+                    Some(v) => Denial::new("http-framing", Reason::BadRequest).with_rule(v.rule()),
+                    None => Denial::new("request-body", Reason::IncompleteBody),
+                };
+                return refuse_denied(record, &denial, version);
+            }
             Some(&limit) => return refuse_denied(record, &body_denial(limit), version),
             None => {}
         }
@@ -373,14 +381,23 @@ fn body_denial(failure: BodyFailure) -> Denial {
     }
 }
 
-fn log_observations(request_id: &RequestId, observations: &[Observation]) {
+fn audit_context(record: &AccessRecord) -> audit::Context<'_> {
+    audit::Context {
+        tier: "edge",
+        request_id: &record.request_id,
+        route: &record.route,
+        client: &record.client,
+    }
+}
+
+fn log_observations(record: &AccessRecord, observations: &[Observation]) {
     for observation in observations {
         match observation {
             Observation::WouldDeny(d) => {
-                tracing::info!(request_id = %request_id, check = d.check, rule = ?d.rule, reason = d.reason.code(), "detect-only: would deny");
+                audit::record(&audit_context(record), d, audit::Action::Report, &[]);
             }
             Observation::Skipped { check, error } => {
-                tracing::warn!(request_id = %request_id, check, error = %error, "check could not decide; failing open as configured");
+                tracing::warn!(request_id = %record.request_id, check, error = %error, "check could not decide; failing open as configured");
             }
         }
     }
@@ -389,11 +406,11 @@ fn log_observations(request_id: &RequestId, observations: &[Observation]) {
 /// Answers a denial by a check. On HTTP/1, a framing or body-size refusal also closes
 /// the connection: the unread rest of the request cannot be trusted.
 fn refuse_denied(record: AccessRecord, denial: &Denial, version: Version) -> Response<EdgeBody> {
-    tracing::info!(request_id = %record.request_id, check = denial.check, rule = ?denial.rule, reason = denial.reason.code(), "request refused");
+    audit::record(&audit_context(&record), denial, audit::Action::Block, &[]);
     let mut response = refuse(record, denial.reason);
     let unread_body = matches!(
         denial.reason,
-        Reason::BadRequest | Reason::BodyTooLarge | Reason::RequestTimeout
+        Reason::BadRequest | Reason::IncompleteBody | Reason::BodyTooLarge | Reason::RequestTimeout
     );
     if unread_body && version != Version::HTTP_2 {
         response
