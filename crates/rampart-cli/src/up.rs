@@ -41,6 +41,42 @@ pub(crate) struct UpArgs {
     /// Log level of both tiers.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// clamd to scan uploads with: host:port or a unix socket path (default: the
+    /// system clamd socket when one exists).
+    #[arg(long)]
+    clamd: Option<String>,
+    /// ICAP antivirus service to scan uploads with (icap://host:port/service).
+    #[arg(long)]
+    icap: Option<String>,
+}
+
+/// Where Debian's clamav-daemon listens.
+const SYSTEM_CLAMD_SOCKET: &str = "/run/clamav/clamd.ctl";
+
+/// The `[antivirus]` section for the engines given or found; empty when none.
+fn antivirus_toml(clamd: Option<&str>, icap: Option<&str>) -> String {
+    let clamd = clamd.map(str::to_owned).or_else(|| {
+        Path::new(SYSTEM_CLAMD_SOCKET)
+            .exists()
+            .then(|| SYSTEM_CLAMD_SOCKET.to_owned())
+    });
+    let mut out = String::new();
+    if clamd.is_none() && icap.is_none() {
+        return out;
+    }
+    out.push_str("\n[antivirus]\n");
+    if let Some(clamd) = clamd {
+        let key = if clamd.starts_with('/') {
+            "socket"
+        } else {
+            "address"
+        };
+        out.push_str(&format!("[antivirus.clamd]\n{key} = {clamd:?}\n"));
+    }
+    if let Some(icap) = icap {
+        out.push_str(&format!("[antivirus.icap]\nurl = {icap:?}\n"));
+    }
+    out
 }
 
 async fn free_port() -> anyhow::Result<u16> {
@@ -48,7 +84,13 @@ async fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port())
 }
 
-fn inner_toml(link: u16, admin: u16, upstream: &str, upstream_ca: Option<&Path>) -> String {
+fn inner_toml(
+    link: u16,
+    admin: u16,
+    upstream: &str,
+    upstream_ca: Option<&Path>,
+    antivirus: &str,
+) -> String {
     let ca = upstream_ca.map_or(String::new(), |p| {
         format!("tls_ca = {:?}\n", p.display().to_string())
     });
@@ -72,7 +114,9 @@ name = "default"
 host = "*"
 path_prefix = "/"
 upstream = "app"
-"#
+# Bodies of types Rampart does not parse are still scanned, not refused.
+inspection = {{ allow_opaque = true }}
+{antivirus}"#
     )
 }
 
@@ -234,7 +278,13 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     let edge_config = dir.join("edge.toml");
     write_file(
         &inner_config,
-        &inner_toml(link, inner_admin, &upstream, args.upstream_ca.as_deref()),
+        &inner_toml(
+            link,
+            inner_admin,
+            &upstream,
+            args.upstream_ca.as_deref(),
+            &antivirus_toml(args.clamd.as_deref(), args.icap.as_deref()),
+        ),
         false,
     )?;
     write_file(
