@@ -156,3 +156,73 @@ async fn idle_keep_alive_connections_are_closed() {
     assert_eq!(n, 0, "expected a close, got {:?}", &buf[..n]);
     assert!(started.elapsed() >= Duration::from_millis(400));
 }
+
+/// Reads until the peer closes (`true`) or `wait` passes with the connection open.
+async fn closes_within(tcp: &mut TcpStream, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, tcp.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut frame = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_ping_flood_loses_its_connection_and_a_few_pings_do_not() {
+    let backend = Backend::start().await;
+    let stack = Stack::start(&bins(), &StackOptions::new(backend.url()));
+    for (pings, dropped) in [(5usize, false), (500, true)] {
+        // Prior-knowledge HTTP/2 on the plaintext listener.
+        let mut tcp = TcpStream::connect(stack.http()).await.unwrap();
+        let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        bytes.extend(h2_frame(4, 0, 0, &[]));
+        for i in 0..pings {
+            bytes.extend(h2_frame(6, 0, 0, &(i as u64).to_be_bytes()));
+        }
+        tcp.write_all(&bytes).await.unwrap();
+        let closed = closes_within(&mut tcp, Duration::from_secs(3)).await;
+        assert_eq!(closed, dropped, "{pings} pings");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_trickled_byte_by_byte_is_cut_off_at_the_header_deadline() {
+    let backend = Backend::start().await;
+    let mut opts = StackOptions::new(backend.url());
+    opts.edge_server_extra = r#"header_read_timeout = "1s""#.into();
+    let stack = Stack::start(&bins(), &opts);
+    let mut tcp = TcpStream::connect(stack.http()).await.unwrap();
+    let started = Instant::now();
+    let head = b"GET /x HTTP/1.1\r\nHost: a.test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let mut cut = false;
+    for byte in head {
+        if tcp.write_all(std::slice::from_ref(byte)).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+    }
+    let closed = cut || closes_within(&mut tcp, Duration::from_secs(3)).await;
+    assert!(closed, "a trickled head must not hold the connection");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(backend.seen().is_empty(), "nothing reached the backend");
+}
