@@ -188,11 +188,16 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
         }
     }
     let findings = scan.finish();
-    let scan_targets = targets::collect(&parsed, &decoded);
     let forward = match policy.forward {
         Forward::Canonical => parsed.canonical.clone().unwrap_or_else(|| decoded.clone()),
         Forward::Original => body.clone(),
     };
+    // What the backend reads: the canonical bytes, or the decoded form of the original.
+    let scanned = match policy.forward {
+        Forward::Canonical => &forward,
+        Forward::Original => &decoded,
+    };
+    let scan_targets = targets::collect(&parsed, scanned);
     let cleared = Cleared {
         decoded: policy.forward == Forward::Canonical && coding.is_some(),
         body: forward,

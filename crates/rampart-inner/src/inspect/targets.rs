@@ -1,7 +1,9 @@
-//! What the antivirus engines scan: each uploaded file on its own (multipart), else the
-//! decoded body, plus every value that decodes as base64 (clamd does not decode base64
-//! itself, so a file wrapped in a JSON string would pass unseen). Text files such as
-//! EICAR are ASCII, so decoded values are scanned whether they look binary or not.
+//! What the antivirus engines scan: the body the backend will receive (or each uploaded
+//! file on its own, for multipart), the parsed text values joined unescaped (a JSON
+//! `\u0061`, a form `%61` or an XML `&#97;` is what the backend reads as `a`, and
+//! multipart text fields are not files), plus every value that decodes as base64 (clamd
+//! does not decode base64 itself). Text files such as EICAR are ASCII, so decoded values
+//! are scanned whether they look binary or not.
 
 use bytes::Bytes;
 use rampart_parse::{BodyKind, LeafKind, Parsed};
@@ -12,14 +14,28 @@ const MAX_EMBEDDED: usize = 16;
 const MIN_EMBEDDED_CHARS: usize = 32;
 
 /// The byte strings to scan, in document order.
-pub(super) fn collect(parsed: &Parsed<'_>, decoded: &Bytes) -> Vec<Bytes> {
+pub(super) fn collect(parsed: &Parsed<'_>, forwarded: &Bytes) -> Vec<Bytes> {
     let mut targets = Vec::new();
     match parsed.kind {
         BodyKind::Empty => {}
         BodyKind::Multipart => {
             targets.extend(parsed.files.iter().map(|f| f.bytes.clone()));
         }
-        _ => targets.push(decoded.clone()),
+        _ => targets.push(forwarded.clone()),
+    }
+    let mut text = Vec::new();
+    for leaf in &parsed.leaves {
+        if matches!(
+            leaf.kind,
+            LeafKind::Key | LeafKind::String | LeafKind::Text | LeafKind::Attribute
+        ) {
+            text.extend_from_slice(leaf.value.as_bytes());
+            text.push(b'\n');
+        }
+    }
+    // Skip it when it is the forwarded body itself (a text/plain body).
+    if !text.is_empty() && text[..text.len() - 1] != forwarded[..] {
+        targets.push(Bytes::from(text));
     }
     let embedded = parsed
         .leaves

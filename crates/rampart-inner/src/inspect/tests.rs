@@ -177,6 +177,43 @@ fn embedded_base64_files_are_scan_targets() {
     )
     .unwrap();
     let targets = targets::collect(&parsed, &body);
-    assert_eq!(targets.len(), 2, "the body and the decoded file");
-    assert_eq!(&targets[1][..], &eicar[..]);
+    assert_eq!(
+        targets.len(),
+        3,
+        "the body, its text values and the decoded file"
+    );
+    assert_eq!(&targets[2][..], &eicar[..]);
+}
+
+#[test]
+fn escaped_text_and_multipart_fields_are_scanned_as_the_backend_reads_them() {
+    let body = Bytes::from_static(br#"{"comment":"MARK\u0045R"}"#);
+    let parsed = rampart_parse::parse(
+        Some("application/json"),
+        &body,
+        &rampart_parse::Limits::default(),
+        rampart_parse::Options::default(),
+    )
+    .unwrap();
+    let targets = targets::collect(&parsed, &body);
+    assert!(
+        targets.iter().any(|t| t.windows(6).any(|w| w == b"MARKER")),
+        "{targets:?}"
+    );
+
+    let multipart = Bytes::from_static(
+        b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nMARKER text\r\n--b--\r\n",
+    );
+    let parsed = rampart_parse::parse(
+        Some("multipart/form-data; boundary=b"),
+        &multipart,
+        &rampart_parse::Limits::default(),
+        rampart_parse::Options::default(),
+    )
+    .unwrap();
+    let targets = targets::collect(&parsed, &multipart);
+    assert!(
+        targets.iter().any(|t| t.windows(6).any(|w| w == b"MARKER")),
+        "{targets:?}"
+    );
 }
