@@ -5,11 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod aborts;
+mod antivirus;
 mod common;
 mod failures;
+mod hygiene;
 mod identity;
+mod inspection;
 mod large;
 mod lifecycle;
 mod passthrough;
 mod protections;
+mod ratelimit;
 mod up;
