@@ -11,8 +11,6 @@ use crate::rules::{self, CompiledRules, Matcher, Rule, RuleError, Transform};
 
 /// Hits kept per request; more add to the score but are not listed.
 const MAX_HITS: usize = 32;
-/// Up to this many candidate patterns run one by one; more run as one `RegexSet` pass.
-const SET_THRESHOLD: usize = 4;
 /// Characters of a fragment kept in a hit.
 const FRAGMENT_CHARS: usize = 64;
 
@@ -70,6 +68,8 @@ impl Engine {
             findings: Findings::default(),
             scored: HashSet::new(),
             candidates: Vec::new(),
+            hit_here: Vec::new(),
+            compact: String::new(),
         }
     }
 
@@ -136,20 +136,33 @@ pub struct Scan<'e> {
     budget: &'e mut Budget,
     findings: Findings,
     scored: HashSet<usize>,
-    candidates: Vec<bool>,
+    /// Reused per variant: pattern rules whose literals occur.
+    candidates: Vec<usize>,
+    /// Reused per field: rules that already hit this field.
+    hit_here: Vec<usize>,
+    /// Reused per variant: the compact transform of the text.
+    compact: String,
 }
 
 impl Scan<'_> {
     /// Inspects one field.
     pub fn field(&mut self, field: &Field<'_>) {
-        let variants = decode::variants(&field.value, field.kind, self.budget);
-        let mut hit_here: Vec<usize> = Vec::new();
-        for v in &variants {
-            self.variant(&v.text, v.kind, &field.location, &mut hit_here);
+        let mut hit_here = std::mem::take(&mut self.hit_here);
+        hit_here.clear();
+        // Ids, numbers, plain tokens and well-formed token-list headers: no decoder or
+        // detector can react to them, only the literal-gated patterns may.
+        if let Some(text) = crate::fastpath::text(field) {
+            self.patterns(text, field.kind, &field.location, &mut hit_here);
+        } else {
+            let variants = decode::variants(&field.value, field.kind, self.budget);
+            for v in &variants {
+                self.variant(&v.text, v.kind, &field.location, &mut hit_here);
+            }
+            if let Some(e) = self.budget.exhausted() {
+                self.findings.undecided.get_or_insert(e);
+            }
         }
-        if let Some(e) = self.budget.exhausted() {
-            self.findings.undecided.get_or_insert(e);
-        }
+        self.hit_here = hit_here;
     }
 
     fn variant(
@@ -160,8 +173,7 @@ impl Scan<'_> {
         hit_here: &mut Vec<usize>,
     ) {
         let rules = self.rules;
-        let kr = &rules.kinds[kind.index()];
-        for &ri in &kr.detectors {
+        for &ri in &rules.kinds[kind.index()].detectors {
             if hit_here.contains(&ri) || !self.applies(ri, location) {
                 continue;
             }
@@ -172,63 +184,44 @@ impl Scan<'_> {
                 self.record(ri, location, &fragment);
             }
         }
-        if kr.sets.iter().all(Option::is_none) {
-            return;
-        }
+        self.patterns(text, kind, location, hit_here);
+    }
+
+    /// Runs the pattern rules of `kind` whose literals occur in `text`.
+    fn patterns(
+        &mut self,
+        text: &str,
+        kind: FieldKind,
+        location: &Location<'_>,
+        hit_here: &mut Vec<usize>,
+    ) {
+        let rules = self.rules;
         let mut candidates = std::mem::take(&mut self.candidates);
-        rules.candidates(text, &mut candidates);
-        let mut compact: Option<String> = None;
-        // Rules that can match here: literal present (or none declared), right kind, and
-        // allowed by the policy. Few candidates run alone; many run as the kind's RegexSet.
-        let mut selected: Vec<(usize, usize)> = Vec::new();
-        for (t, set) in kr.sets.iter().enumerate() {
-            let Some(set) = set else { continue };
-            for (pi, &ri) in set.rules.iter().enumerate() {
-                let gated = matches!(&rules.rules[ri].matcher, Matcher::Pattern { literals, .. } if !literals.is_empty());
-                if (candidates[ri] || !gated)
-                    && !hit_here.contains(&ri)
-                    && self.applies(ri, location)
-                {
-                    selected.push((t, pi));
-                }
-            }
-        }
-        for t in 0..2 {
-            let Some(set) = &kr.sets[t] else { continue };
-            let mine: Vec<usize> = selected
-                .iter()
-                .filter(|(st, _)| *st == t)
-                .map(|(_, pi)| *pi)
-                .collect();
-            if mine.is_empty() {
+        rules.candidates(text.as_bytes(), kind, &mut candidates);
+        let mut compacted = false;
+        for &ri in &candidates {
+            if hit_here.contains(&ri) || !self.applies(ri, location) {
                 continue;
             }
-            let subject: &str = if t == 0 {
+            let Matcher::Pattern {
+                regex, transform, ..
+            } = &rules.rules[ri].matcher
+            else {
+                continue;
+            };
+            let subject = if *transform == Transform::None {
                 text
             } else {
-                compact.get_or_insert_with(|| decode::compact(text))
-            };
-            let matched: Vec<usize> = if mine.len() <= SET_THRESHOLD {
-                mine
-            } else {
-                set.set
-                    .matches(subject)
-                    .iter()
-                    .filter(|pi| mine.contains(pi))
-                    .collect()
-            };
-            for pi in matched {
-                let ri = set.rules[pi];
-                if let Matcher::Pattern {
-                    regex, transform, ..
-                } = &rules.rules[ri].matcher
-                {
-                    debug_assert_eq!(usize::from(*transform == Transform::Compact), t);
-                    if let Some(m) = regex.find(subject) {
-                        hit_here.push(ri);
-                        self.record(ri, location, m.as_str());
-                    }
+                if !compacted {
+                    decode::compact_into(text, &mut self.compact);
+                    compacted = true;
                 }
+                self.compact.as_str()
+            };
+            if let Some(m) = regex.find(subject.as_bytes()) {
+                let fragment = String::from_utf8_lossy(m.as_bytes()).into_owned();
+                hit_here.push(ri);
+                self.record(ri, location, &fragment);
             }
         }
         self.candidates = candidates;

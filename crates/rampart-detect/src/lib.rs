@@ -30,6 +30,7 @@ pub mod decode;
 mod detect;
 mod engine;
 pub mod extract;
+mod fastpath;
 mod field;
 mod policy;
 mod rules;

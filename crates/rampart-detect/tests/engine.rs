@@ -69,6 +69,15 @@ fn blocks_attacks_in_every_encoding() {
         (q, "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA"),
         (FieldKind::HeaderValue, "sqlmap/1.7"),
         (FieldKind::Path, "/files/../../etc/passwd"),
+        (FieldKind::Path, "/.git/config"),
+        (FieldKind::Path, "/app/.vscode/sftp.json"),
+        (FieldKind::Path, "/backup/site.sql.gz"),
+        (FieldKind::Path, "/wp-content/debug.log"),
+        (FieldKind::Path, "/index.php~"),
+        (q, "1 and ascii(substring(@@version,1,1))>52"),
+        (q, "char(0x41)"),
+        (q, "x' and sleep(5)='"),
+        (FieldKind::BodyValue, "concat('a','b')"),
     ];
     for (kind, a) in attacks {
         assert!(blocks(kind, a), "missed {kind}: {a}\n{:?}", scan(kind, a));
@@ -116,6 +125,19 @@ fn passes_look_alike_legitimate_inputs() {
         (q, "2024-05-01T10:00:00Z"),
         (q, "(555) 123-4567"),
         (q, "size: 10; color: red"),
+        (FieldKind::Path, "/.well-known/openid-configuration"),
+        (FieldKind::Path, "/downloads/release-1.2.tar.gz"),
+        (FieldKind::Path, "/docs/changelog"),
+        (FieldKind::Path, "/v1.2/items/a.b"),
+        (q, "Haßelt (1599) and Herslo (1475)"),
+        (q, "count (2) of them"),
+        (q, "user(s) and version(s)"),
+        (q, "see the left (or right) side"),
+        (q, "substring of a word"),
+        (
+            FieldKind::BodyValue,
+            "The version (3.2) adds a cast (of actors).",
+        ),
     ];
     for (kind, l) in legit {
         assert!(!blocks(kind, l), "flagged {kind}: {l}\n{:?}", scan(kind, l));

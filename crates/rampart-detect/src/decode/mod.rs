@@ -203,6 +203,13 @@ fn decode_layer(input: &str, kind: FieldKind) -> Option<String> {
 /// space), runs of whitespace collapsed to one space.
 pub fn compact(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    compact_into(s, &mut out);
+    out
+}
+
+/// [`compact`] into a reused buffer (cleared first).
+pub(crate) fn compact_into(s: &str, out: &mut String) {
+    out.clear();
     let mut rest = s;
     let mut space = false;
     while let Some(c) = rest.chars().next() {
@@ -232,5 +239,9 @@ pub fn compact(s: &str) -> String {
             space = false;
         }
     }
-    out
+}
+
+/// Whether the whole-value base64 branch would decode `s`.
+pub(crate) fn could_be_base64(s: &str) -> bool {
+    b64::decode(s).is_some()
 }

@@ -7,7 +7,7 @@
 
 use super::is_word;
 
-use super::cmdi_words::{PREFIXES, STRONG, WEAK_FROM};
+use super::cmdi_words::{PREFIXES, command, command_ignore_case};
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
@@ -39,7 +39,7 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         )
     }) {
         let first = text.trim_start().split([' ', '\t']).next().unwrap_or("");
-        let known = first.starts_with('/') || STRONG.iter().any(|c| c.eq_ignore_ascii_case(first));
+        let known = first.starts_with('/') || command_ignore_case(first.as_bytes()).is_some();
         if !known {
             return None;
         }
@@ -168,12 +168,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         };
         return ok.then_some(arg_end);
     }
-    let name = std::str::from_utf8(cmd).ok()?;
-    let idx = STRONG.iter().position(|c| *c == name)?;
-    let weak = STRONG
-        .iter()
-        .position(|c| *c == WEAK_FROM)
-        .is_some_and(|w| idx >= w);
+    let weak = command(cmd)?;
     let ok = match sep {
         Sep::Subst => true,
         Sep::Hard => {

@@ -285,3 +285,32 @@ pub(super) const PREFIXES: &[&str] = &[
     "sudo", "nohup", "time", "exec", "env", "nice", "command", "builtin", "busybox", "xargs",
     "timeout", "strace", "ltrace", "watch", "then", "do", "else", "eval", "setsid", "doas",
 ];
+
+/// Looks a command name up in [`STRONG`]: `Some(weak)` when known. A hash lookup, because
+/// every word after a separator in every value is looked up.
+pub(super) fn command(name: &[u8]) -> Option<bool> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static INDEX: OnceLock<HashMap<&'static [u8], bool>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let weak_from = STRONG
+            .iter()
+            .position(|c| *c == WEAK_FROM)
+            .unwrap_or(STRONG.len());
+        STRONG
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_bytes(), i >= weak_from))
+            .collect()
+    });
+    index.get(name).copied()
+}
+
+/// [`command`], ASCII case-insensitively.
+pub(super) fn command_ignore_case(name: &[u8]) -> Option<bool> {
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    command(lower)
+}

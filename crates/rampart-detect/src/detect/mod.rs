@@ -27,6 +27,9 @@ pub enum Detector {
     Cmdi,
     /// `..` path segments, with backslash and dot-run evasions (`traversal`).
     Traversal,
+    /// A hidden (dot) file or directory segment in the URL path, `.well-known` aside
+    /// (`hidden-path`).
+    HiddenPath,
     /// log4j lookups, including nested-lookup obfuscation (`jndi`).
     Jndi,
     /// CR/LF followed by a well-known header name or a status line (`crlf`).
@@ -38,11 +41,12 @@ pub enum Detector {
 }
 
 impl Detector {
-    const ALL: [Detector; 8] = [
+    const ALL: [Detector; 9] = [
         Detector::Sqli,
         Detector::Xss,
         Detector::Cmdi,
         Detector::Traversal,
+        Detector::HiddenPath,
         Detector::Jndi,
         Detector::Crlf,
         Detector::CrlfAny,
@@ -56,6 +60,7 @@ impl Detector {
             Detector::Xss => "xss",
             Detector::Cmdi => "cmdi",
             Detector::Traversal => "traversal",
+            Detector::HiddenPath => "hidden-path",
             Detector::Jndi => "jndi",
             Detector::Crlf => "crlf",
             Detector::CrlfAny => "crlf-any",
@@ -80,6 +85,7 @@ impl Detector {
             Detector::Xss => xss::detect(text).and_then(slice),
             Detector::Cmdi => cmdi::detect(text),
             Detector::Traversal => traversal::detect(text, kind == FieldKind::Path).and_then(slice),
+            Detector::HiddenPath => traversal::hidden_segment(text).and_then(slice),
             Detector::Jndi => jndi::detect(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),

@@ -111,6 +111,30 @@ fn traversal_needs_a_following_segment() {
 }
 
 #[test]
+fn hidden_path_flags_dot_segments_but_not_well_known() {
+    check(
+        Detector::HiddenPath,
+        FieldKind::Path,
+        &[
+            "/.git/HEAD",
+            "/.env",
+            "/a/.ssh/id_rsa",
+            "/.claude/settings.json",
+            "\\.svn\\entries",
+        ],
+        &[
+            "/.well-known/security.txt",
+            "/a/./b",
+            "/a/../b",
+            "/v1.2/x",
+            "/file.json",
+            "/.",
+            "/a/..",
+        ],
+    );
+}
+
+#[test]
 fn jndi_sees_through_nested_lookups() {
     check(
         Detector::Jndi,

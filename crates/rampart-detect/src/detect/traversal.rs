@@ -51,3 +51,30 @@ pub(crate) fn detect(text: &str, in_path: bool) -> Option<Range<usize>> {
     }
     None
 }
+
+/// Well-known dot segments that public sites serve on purpose.
+const PUBLIC_DOT_SEGMENTS: &[&[u8]] = &[b".well-known"];
+
+/// A path segment naming a hidden file or directory (`/.git/`, `/.env`, `/.vscode/`):
+/// tool state and secrets that web servers should never serve. `.` and `..` are left to
+/// [`detect`], `/.well-known/` is public.
+pub(crate) fn hidden_segment(path: &str) -> Option<Range<usize>> {
+    let s = path.as_bytes();
+    let mut start = 0;
+    for seg in s.split(|&b| b == b'/' || b == b'\\') {
+        let at = start;
+        start += seg.len() + 1;
+        let visible = seg.len() < 2
+            || seg[0] != b'.'
+            || !(seg[1].is_ascii_alphanumeric() || seg[1] == b'_' || seg[1] == b'-');
+        if visible
+            || PUBLIC_DOT_SEGMENTS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(seg))
+        {
+            continue;
+        }
+        return Some(at..at + seg.len());
+    }
+    None
+}

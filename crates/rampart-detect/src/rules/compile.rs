@@ -1,12 +1,21 @@
-//! Compiled form of a rule list: per field kind, the detector rules and one `RegexSet`
-//! per transform, gated by an Aho-Corasick automaton over every rule's literals so a
-//! clean value usually costs one automaton pass.
+//! Compiled form of a rule list: per field kind, the detector rules and the pattern rules
+//! (one list per transform), gated by an Aho-Corasick automaton over every rule's literals
+//! so a clean value usually costs one automaton pass and no regex at all.
+//!
+//! Each pattern is compiled exactly once, as an ASCII byte regex with bounded program and
+//! lazy-DFA cache sizes: per-kind `RegexSet`s of Unicode-aware patterns cost the inner
+//! tier ~80 MiB of resident memory for no measurable gain once the literals gate them.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::RegexSet;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::{Matcher, Rule, RuleError, RuleProblem};
 use crate::field::FieldKind;
+
+/// Compiled program size limit of one rule's regex: every built-in pattern fits (the
+/// `builtin_rules_compile` test fails when one grows past it), extra rules must too.
+const REGEX_SIZE_LIMIT: usize = 1 << 18;
+/// Lazy DFA cache capacity of one rule's regex, per thread that uses it.
+const REGEX_DFA_LIMIT: usize = 1 << 17;
 
 /// Normalisation applied before a pattern rule runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,18 +26,19 @@ pub(crate) enum Transform {
     Compact,
 }
 
-#[derive(Debug)]
-pub(crate) struct PatternSet {
-    pub(crate) set: RegexSet,
-    /// Rule index of each pattern in `set`.
-    pub(crate) rules: Vec<usize>,
+/// Compiles one rule pattern: ASCII classes (`\w`, `\s`, `\b`, `(?i)`), bytes in, bounded.
+pub(crate) fn build_regex(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_DFA_LIMIT)
+        .build()
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct KindRules {
+    /// Detector rules targeting this kind (pattern rules are found through the prefilter).
     pub(crate) detectors: Vec<usize>,
-    /// Index 0: [`Transform::None`], 1: [`Transform::Compact`].
-    pub(crate) sets: [Option<PatternSet>; 2],
 }
 
 /// Rules ready to run.
@@ -39,16 +49,16 @@ pub(crate) struct CompiledRules {
     prefilter: Option<AhoCorasick>,
     /// Rule indices gated by each literal of the prefilter.
     literal_rules: Vec<Vec<usize>>,
+    /// Pattern rules without literals: always candidates.
+    ungated: Vec<usize>,
+    /// Per rule: bit `kind.index()` set when the rule targets that kind.
+    kind_bits: Vec<u16>,
 }
 
 impl CompiledRules {
     pub(crate) fn new(rules: Vec<Rule>) -> Result<Self, RuleError> {
         let mut literals: Vec<String> = Vec::new();
         let mut literal_rules: Vec<Vec<usize>> = Vec::new();
-        let mut kinds: Vec<KindRules> = FieldKind::ALL
-            .iter()
-            .map(|_| KindRules::default())
-            .collect();
         for (ri, rule) in rules.iter().enumerate() {
             if let Matcher::Pattern { literals: lits, .. } = &rule.matcher {
                 for l in lits {
@@ -62,53 +72,18 @@ impl CompiledRules {
                 }
             }
         }
-        for kind in FieldKind::ALL {
-            let k = &mut kinds[kind.index()];
-            for (t, transform) in [Transform::None, Transform::Compact]
-                .into_iter()
-                .enumerate()
-            {
-                let mut patterns = Vec::new();
-                let mut idx = Vec::new();
+        let kinds = FieldKind::ALL
+            .iter()
+            .map(|kind| {
+                let mut k = KindRules::default();
                 for (ri, rule) in rules.iter().enumerate() {
-                    if !rule.targets.contains(&kind) {
-                        continue;
-                    }
-                    if let Matcher::Pattern {
-                        regex,
-                        transform: rt,
-                        ..
-                    } = &rule.matcher
-                        && *rt == transform
-                    {
-                        patterns.push(regex.as_str().to_owned());
-                        idx.push(ri);
+                    if rule.targets.contains(kind) && matches!(rule.matcher, Matcher::Detector(_)) {
+                        k.detectors.push(ri);
                     }
                 }
-                if !patterns.is_empty() {
-                    let set = regex::RegexSetBuilder::new(&patterns)
-                        .size_limit(1 << 26)
-                        .dfa_size_limit(1 << 24)
-                        .build()
-                        .map_err(|e| {
-                            RuleError::Invalid(vec![RuleProblem {
-                                rule: "(set)".to_owned(),
-                                key: "pattern".to_owned(),
-                                message: format!("rules for {kind} do not compile together: {e}"),
-                            }])
-                        })?;
-                    k.sets[t] = Some(PatternSet { set, rules: idx });
-                }
-            }
-            k.detectors = rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    r.targets.contains(&kind) && matches!(r.matcher, Matcher::Detector(_))
-                })
-                .map(|(i, _)| i)
-                .collect();
-        }
+                k
+            })
+            .collect();
         let prefilter = if literals.is_empty() {
             None
         } else {
@@ -116,6 +91,7 @@ impl CompiledRules {
                 AhoCorasickBuilder::new()
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&literals)
                     .map_err(|e| {
                         RuleError::Invalid(vec![RuleProblem {
@@ -126,7 +102,19 @@ impl CompiledRules {
                     })?,
             )
         };
+        let ungated = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(&r.matcher, Matcher::Pattern { literals, .. } if literals.is_empty()))
+            .map(|(i, _)| i)
+            .collect();
+        let kind_bits = rules
+            .iter()
+            .map(|r| r.targets.iter().fold(0u16, |b, k| b | 1 << k.index()))
+            .collect();
         Ok(CompiledRules {
+            ungated,
+            kind_bits,
             rules,
             kinds,
             prefilter,
@@ -134,16 +122,26 @@ impl CompiledRules {
         })
     }
 
-    /// Marks in `out` (one flag per rule) the pattern rules whose literals occur in `text`.
-    pub(crate) fn candidates(&self, text: &str, out: &mut Vec<bool>) {
+    /// Puts in `out` the pattern rules targeting `kind` whose literals occur in `text`
+    /// (and those without literals), in rule order, each once.
+    pub(crate) fn candidates(&self, text: &[u8], kind: FieldKind, out: &mut Vec<usize>) {
         out.clear();
-        out.resize(self.rules.len(), false);
+        let bit = 1u16 << kind.index();
+        out.extend(
+            self.ungated
+                .iter()
+                .copied()
+                .filter(|&ri| self.kind_bits[ri] & bit != 0),
+        );
         if let Some(ac) = &self.prefilter {
             for m in ac.find_overlapping_iter(text) {
                 for &ri in &self.literal_rules[m.pattern().as_usize()] {
-                    out[ri] = true;
+                    if self.kind_bits[ri] & bit != 0 && !out.contains(&ri) {
+                        out.push(ri);
+                    }
                 }
             }
         }
+        out.sort_unstable();
     }
 }

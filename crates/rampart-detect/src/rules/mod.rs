@@ -1,7 +1,7 @@
 //! Rules as data: a TOML file of rules, each either naming a built-in detector or
 //! carrying a regex with the literals that gate it. Parsed raw (`deny_unknown_fields`),
-//! validated with every problem reported by rule id and key, then compiled into one
-//! `RegexSet` per field kind behind an Aho-Corasick prefilter.
+//! validated with every problem reported by rule id and key, then compiled once each
+//! behind an Aho-Corasick prefilter over their literals.
 
 mod compile;
 
@@ -47,7 +47,7 @@ struct RawRule {
 pub(crate) enum Matcher {
     Detector(Detector),
     Pattern {
-        regex: regex::Regex,
+        regex: regex::bytes::Regex,
         literals: Vec<String>,
         transform: Transform,
     },
@@ -216,7 +216,7 @@ pub(crate) fn parse(toml_text: &str) -> Result<Vec<Rule>, RuleError> {
                 if r.literals.iter().any(|l| l.is_empty()) {
                     bad("literals", "empty literal".to_owned(), id);
                 }
-                match regex::RegexBuilder::new(p).size_limit(1 << 22).build() {
+                match compile::build_regex(p) {
                     Ok(regex) => Some(Matcher::Pattern {
                         regex,
                         literals: r.literals.iter().map(|l| l.to_ascii_lowercase()).collect(),

@@ -73,7 +73,10 @@ fn gate(s: &[u8]) -> bool {
         )
     }) || memchr::memmem::find(s, b"--").is_some()
         || memchr::memmem::find(s, b"/*").is_some()
-        || s.windows(5).any(|w| w.eq_ignore_ascii_case(b"union"))
+        || memchr::memchr2_iter(b'u', b'U', s).any(|i| {
+            s.get(i..i + 5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"union"))
+        })
 }
 
 struct Shapes<'a> {
