@@ -235,6 +235,27 @@ impl<IO> TimedIo<IO> {
     }
 }
 
+impl<IO> TimedIo<IO> {
+    /// Passes a write result on; a write pending for longer than the stall timeout
+    /// becomes an error that closes the connection.
+    fn watch_stall(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(result) = polled {
+            self.stall = None;
+            return Poll::Ready(result);
+        }
+        let timeout = self.write_stall_timeout;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stall.as_mut().poll(cx));
+        Poll::Ready(Err(timed_out("response write stalled")))
+    }
+}
+
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
 }
@@ -269,20 +290,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for TimedIo<IO> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write(cx, data) {
-            Poll::Ready(result) => {
-                this.stall = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                let timeout = this.write_stall_timeout;
-                let stall = this
-                    .stall
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                ready!(stall.as_mut().poll(cx));
-                Poll::Ready(Err(timed_out("response write stalled")))
-            }
-        }
+        let polled = Pin::new(&mut this.io).poll_write(cx, data);
+        this.watch_stall(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -291,20 +300,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for TimedIo<IO> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                this.stall = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => {
-                let timeout = this.write_stall_timeout;
-                let stall = this
-                    .stall
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                ready!(stall.as_mut().poll(cx));
-                Poll::Ready(Err(timed_out("response write stalled")))
-            }
-        }
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch_stall(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
