@@ -141,7 +141,9 @@ impl InnerConfig {
         let antivirus = antivirus.and_then(|a| a.validate(&mut p, "antivirus"));
         let defaults = RouteDefaults {
             inspection: inspection.unwrap_or_default(),
-            av_configured: antivirus.is_some(),
+            av_engines: antivirus.as_ref().map_or((false, false), |a| {
+                (a.clamd().is_some(), a.icap().is_some())
+            }),
             engine: &engine,
         };
         let base = file.parent().unwrap_or(Path::new("."));
@@ -204,7 +206,7 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
 /// What every route inherits.
 struct RouteDefaults<'a> {
     inspection: RawInspection,
-    av_configured: bool,
+    av_engines: (bool, bool),
     engine: &'a Engine,
 }
 
@@ -243,7 +245,7 @@ fn validate_routes(
             &key,
             &raw.inspection.over(&defaults.inspection),
             raw.antivirus.as_ref(),
-            defaults.av_configured,
+            defaults.av_engines,
             defaults.engine,
         );
         if let (Some(host), Some(upstream), Some(inspection)) =

@@ -101,10 +101,7 @@ pub async fn serve(
         max_chunk: MAX_CHUNK,
         inspector: inspect::Inspector {
             engine: config.engine.clone(),
-            scanner: config
-                .antivirus
-                .as_ref()
-                .map(|av| Arc::new(rampart_av::Scanner::new(av))),
+            scanners: inspect::Scanners::new(config.antivirus.as_ref()),
         },
     });
     if let Ok(addr) = listeners.link.local_addr() {

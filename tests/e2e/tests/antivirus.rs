@@ -614,3 +614,50 @@ async fn malware_in_a_multipart_text_field_is_refused_like_in_a_file_part() {
     ];
     assert_refused_next_to_look_alikes(cases).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_chooses_its_engines_and_may_let_oversize_content_pass_unscanned() {
+    let av = AvServices::start();
+    let backend = Backend::start().await;
+    let routes = format!(
+        r#"{ROUTES}
+[[routes]]
+name = "clamd-only"
+path_prefix = "/clamd"
+upstream = "app"
+inspection = {{ allow_opaque = true }}
+antivirus = {{ engines = "clamd", oversize = "allow" }}
+"#
+    );
+    // clamd scans at most 4 KiB here; ICAP scans everything.
+    let engines = format!(
+        "[antivirus.clamd]\naddress = \"{}\"\ntimeout = \"3s\"\nstream_max_length = \"4KiB\"\n{}",
+        av.clamd_tcp,
+        icap(&av.icap_url, "3s")
+    );
+    let stack = stack_with(&backend, &routes, &engines);
+    let small = Upload::new("application/octet-stream", clean_text(1000, 7));
+    let large = Upload::new("application/octet-stream", clean_text(8000, 8));
+    // Over clamd's limit: refused by default, passed unscanned where the route says so.
+    assert_problem(&send(&stack, "/any", &large).await, 413, "body-too-large");
+    assert_eq!(send(&stack, "/clamd/a", &large).await.status, 200);
+    // The clamd-only route does not depend on the ICAP service.
+    av.stop_icap();
+    assert_eq!(send(&stack, "/clamd/b", &small).await.status, 200);
+    assert_problem(
+        &send(
+            &stack,
+            "/clamd/c",
+            &Upload::new("application/octet-stream", EICAR),
+        )
+        .await,
+        403,
+        "malware-found",
+    );
+    assert_problem(
+        &send(&stack, "/any", &small).await,
+        503,
+        "inspection-unavailable",
+    );
+    assert_eq!(seen_paths(&backend), ["/clamd/a", "/clamd/b"]);
+}

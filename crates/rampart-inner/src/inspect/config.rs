@@ -49,6 +49,19 @@ pub(crate) struct RawRouteAntivirus {
     enabled: Option<bool>,
     fail_open: Option<bool>,
     mode: Option<String>,
+    engines: Option<String>,
+    oversize: Option<String>,
+}
+
+/// Which configured engines scan a route's content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engines {
+    /// Every configured engine; each must say clean.
+    All,
+    /// clamd only.
+    Clamd,
+    /// The ICAP service only.
+    Icap,
 }
 
 /// What happens to bodies larger than the inspection limit.
@@ -77,6 +90,10 @@ pub struct AvPolicy {
     pub fail: FailMode,
     /// Block or only report.
     pub enforcement: Enforcement,
+    /// Which engines scan.
+    pub engines: Engines,
+    /// Content larger than an engine scans passes unscanned (written explicitly; logged).
+    pub allow_oversize: bool,
 }
 
 /// Everything the inner tier does to one route's requests before forwarding them.
@@ -117,9 +134,10 @@ pub(crate) fn validate(
     key: &str,
     raw: &RawInspection,
     av: Option<&RawRouteAntivirus>,
-    av_configured: bool,
+    av_engines: (bool, bool),
     engine: &Engine,
 ) -> Option<InspectionPolicy> {
+    let av_configured = av_engines.0 || av_engines.1;
     let mode_key = format!("{key}.inspection.mode");
     let enforcement = match raw.mode.as_deref() {
         Some("off") => None,
@@ -179,7 +197,37 @@ pub(crate) fn validate(
             let a = a.cloned().unwrap_or_default();
             let enforcement =
                 parse_enforcement(p, &format!("{key}.antivirus.mode"), a.mode.as_deref())?;
+            let engines_key = format!("{key}.antivirus.engines");
+            let engines = match a.engines.as_deref().unwrap_or("all") {
+                "all" => Engines::All,
+                "clamd" if av_engines.0 => Engines::Clamd,
+                "icap" if av_engines.1 => Engines::Icap,
+                e @ ("clamd" | "icap") => {
+                    p.push(engines_key, format!("{e} is not configured in [antivirus]"));
+                    return None;
+                }
+                other => {
+                    p.push(
+                        engines_key,
+                        format!("{other:?} is not one of all, clamd, icap"),
+                    );
+                    return None;
+                }
+            };
+            let allow_oversize = match a.oversize.as_deref().unwrap_or("block") {
+                "block" => false,
+                "allow" => true,
+                other => {
+                    p.push(
+                        format!("{key}.antivirus.oversize"),
+                        format!("{other:?} is not one of block, allow"),
+                    );
+                    return None;
+                }
+            };
             Some(AvPolicy {
+                engines,
+                allow_oversize,
                 fail: if a.fail_open == Some(true) {
                     FailMode::Open
                 } else {

@@ -22,7 +22,7 @@ use rampart_core::problem::Reason;
 use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, Location};
 use rampart_parse::{BodyKind, LeafKind, ParseError};
 
-pub use config::{AvPolicy, Forward, InspectionPolicy, Oversize};
+pub use config::{AvPolicy, Engines, Forward, InspectionPolicy, Oversize};
 
 /// Bodies at least this large are parsed and screened on the blocking pool.
 const BLOCKING_THRESHOLD: usize = 64 * 1024;
@@ -30,7 +30,42 @@ const BLOCKING_THRESHOLD: usize = 64 * 1024;
 /// The engines shared by every route.
 pub(crate) struct Inspector {
     pub(crate) engine: Arc<Engine>,
-    pub(crate) scanner: Option<Arc<Scanner>>,
+    pub(crate) scanners: Scanners,
+}
+
+/// A scanner per engine choice a route can make.
+#[derive(Default)]
+pub(crate) struct Scanners {
+    all: Option<Arc<Scanner>>,
+    clamd: Option<Arc<Scanner>>,
+    icap: Option<Arc<Scanner>>,
+}
+
+impl Scanners {
+    /// Scanners for every engine set `config` allows. Routes that name one engine get
+    /// their own client (and cache), so one engine's limits are its own.
+    pub(crate) fn new(config: Option<&rampart_av::AvConfig>) -> Self {
+        let Some(config) = config else {
+            return Self::default();
+        };
+        let only = |clamd, icap| {
+            rampart_av::AvConfig::new(clamd, icap, config.cache())
+                .map(|c| Arc::new(Scanner::new(&c)))
+        };
+        Self {
+            all: Some(Arc::new(Scanner::new(config))),
+            clamd: only(config.clamd().cloned(), None),
+            icap: only(None, config.icap().cloned()),
+        }
+    }
+
+    fn get(&self, engines: Engines) -> Option<&Scanner> {
+        match engines {
+            Engines::All => self.all.as_deref(),
+            Engines::Clamd => self.clamd.as_deref(),
+            Engines::Icap => self.icap.as_deref(),
+        }
+    }
 }
 
 /// The request head as the inspection sees it.
@@ -99,7 +134,10 @@ impl Inspector {
             mut observations,
             scan,
         } = screened;
-        let decision = match (decision, policy.antivirus, &self.scanner) {
+        let scanner = policy
+            .antivirus
+            .and_then(|av| self.scanners.get(av.engines));
+        let decision = match (decision, policy.antivirus, scanner) {
             (Ok(cleared), Some(av), Some(scanner)) => {
                 match scan_all(scanner, av, scan, &mut observations).await {
                     None => Ok(cleared),
@@ -265,9 +303,17 @@ async fn scan_all(
                     .with_rule(signature)
                     .with_location(engine.to_string())
             }
-            Ok(AvVerdict::Oversize { engine }) => Denial::new("antivirus", Reason::BodyTooLarge)
-                .with_rule("scan-size-limit")
-                .with_location(engine.to_string()),
+            Ok(AvVerdict::Oversize { engine }) => {
+                let denial = Denial::new("antivirus", Reason::BodyTooLarge)
+                    .with_rule("scan-size-limit")
+                    .with_location(engine.to_string());
+                if av.allow_oversize {
+                    // Written explicitly in the route: pass unscanned, and say so.
+                    observations.push(Observation::WouldDeny(denial));
+                    continue;
+                }
+                denial
+            }
             Ok(verdict) => {
                 tracing::warn!(?verdict, "antivirus engine refused to scan");
                 Denial::new("antivirus", Reason::InspectionUnavailable).with_rule("engine-refused")

@@ -44,7 +44,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 async fn run(uri: &str, headers: &[(&str, &str)], body: &[u8], forward: Forward) -> Inspected {
     let inspector = Inspector {
         engine: Arc::new(Engine::builtin()),
-        scanner: None,
+        scanners: Scanners::default(),
     };
     inspector
         .inspect(
