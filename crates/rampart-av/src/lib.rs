@@ -19,6 +19,7 @@ pub mod config;
 mod error;
 pub mod icap;
 pub mod metrics;
+pub mod prometheus;
 mod scanner;
 mod verdict;
 

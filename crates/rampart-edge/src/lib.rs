@@ -211,6 +211,7 @@ pub async fn serve(
         tokio::spawn(rampart_service::admin::serve(
             admin,
             ready,
+            None,
             shutdown.clone(),
         ));
     }

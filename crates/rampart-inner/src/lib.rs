@@ -112,9 +112,13 @@ pub async fn serve(
             tracing::info!(listener = "admin", addr = %addr, "listening");
         }
         let ready: Arc<dyn rampart_service::admin::Readiness> = Arc::new(|| true);
+        let metrics_router = router.clone();
+        let metrics: Arc<dyn rampart_service::admin::Metrics> =
+            Arc::new(move || metrics_router.inspector.scanners.render_metrics());
         tokio::spawn(rampart_service::admin::serve(
             admin,
             ready,
+            Some(metrics),
             shutdown.clone(),
         ));
     }

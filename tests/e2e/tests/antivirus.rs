@@ -660,4 +660,18 @@ antivirus = {{ engines = "clamd", oversize = "allow" }}
         "inspection-unavailable",
     );
     assert_eq!(seen_paths(&backend), ["/clamd/a", "/clamd/b"]);
+
+    // Per-engine counters on the inner tier's admin listener.
+    let admin = stack.inner.as_ref().unwrap().addr("admin");
+    let request = b"GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n";
+    let metrics = rampart_test_support::client::raw(admin, request, Duration::from_secs(5)).await;
+    for series in [
+        "rampart_av_scans_total{scanner=\"clamd\",verdict=\"infected\"} 1",
+        "rampart_av_scans_total{scanner=\"all\",verdict=\"oversize\"} 1",
+        "rampart_av_scans_total{scanner=\"all\",verdict=\"error\"} 1",
+        "rampart_av_engine_errors_total{scanner=\"all\",engine=\"icap\"} 1",
+        "rampart_av_scan_seconds_count{scanner=\"clamd\"} 3",
+    ] {
+        assert!(metrics.contains(series), "{series} missing:\n{metrics}");
+    }
 }

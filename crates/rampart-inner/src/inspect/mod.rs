@@ -59,6 +59,24 @@ impl Scanners {
         }
     }
 
+    /// Prometheus text for every scanner in use (antivirus metrics per engine).
+    pub(crate) fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        rampart_av::prometheus::write_headers(&mut out);
+        let sets = [
+            ("all", &self.all),
+            ("clamd", &self.clamd),
+            ("icap", &self.icap),
+        ];
+        for (name, scanner) in sets {
+            if let Some(scanner) = scanner {
+                let snapshot = scanner.metrics().snapshot();
+                rampart_av::prometheus::write_samples(&mut out, name, &snapshot);
+            }
+        }
+        out
+    }
+
     fn get(&self, engines: Engines) -> Option<&Scanner> {
         match engines {
             Engines::All => self.all.as_deref(),
