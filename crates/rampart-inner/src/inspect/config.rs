@@ -51,6 +51,8 @@ pub(crate) struct RawRouteAntivirus {
     mode: Option<String>,
     engines: Option<String>,
     oversize: Option<String>,
+    #[serde(default)]
+    content_types: Vec<String>,
 }
 
 /// Which configured engines scan a route's content.
@@ -84,7 +86,7 @@ pub enum Forward {
 }
 
 /// Antivirus settings of one route.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AvPolicy {
     /// When an engine cannot decide.
     pub fail: FailMode,
@@ -94,6 +96,27 @@ pub struct AvPolicy {
     pub engines: Engines,
     /// Content larger than an engine scans passes unscanned (written explicitly; logged).
     pub allow_oversize: bool,
+    /// Media types scanned (`type/subtype` or `type/*`); empty: everything.
+    pub content_types: Arc<[String]>,
+}
+
+impl AvPolicy {
+    /// Whether content declared as `content_type` is scanned on this route. Content
+    /// without a declared type is always scanned.
+    pub fn scans(&self, content_type: Option<&str>) -> bool {
+        let Some(essence) = content_type.and_then(|c| c.split(';').next()) else {
+            return true;
+        };
+        let essence = essence.trim().to_ascii_lowercase();
+        self.content_types.is_empty()
+            || self
+                .content_types
+                .iter()
+                .any(|p| match p.strip_suffix("/*") {
+                    Some(ty) => essence.split('/').next() == Some(ty),
+                    None => *p == essence,
+                })
+    }
 }
 
 /// Everything the inner tier does to one route's requests before forwarding them.
@@ -225,9 +248,24 @@ pub(crate) fn validate(
                     return None;
                 }
             };
+            let mut content_types = Vec::new();
+            for (i, t) in a.content_types.iter().enumerate() {
+                let t = t.trim().to_ascii_lowercase();
+                let valid = t.split_once('/').is_some_and(|(ty, sub)| {
+                    !ty.is_empty() && ty != "*" && !sub.is_empty() && !sub.contains('/')
+                });
+                if !valid {
+                    p.push(
+                        format!("{key}.antivirus.content_types[{i}]"),
+                        "expected type/subtype or type/*",
+                    );
+                }
+                content_types.push(t);
+            }
             Some(AvPolicy {
                 engines,
                 allow_oversize,
+                content_types: content_types.into(),
                 fail: if a.fail_open == Some(true) {
                     FailMode::Open
                 } else {

@@ -154,8 +154,9 @@ impl Inspector {
         } = screened;
         let scanner = policy
             .antivirus
+            .as_ref()
             .and_then(|av| self.scanners.get(av.engines));
-        let decision = match (decision, policy.antivirus, scanner) {
+        let decision = match (decision, policy.antivirus.as_ref(), scanner) {
             (Ok(cleared), Some(av), Some(scanner)) => {
                 match scan_all(scanner, av, scan, &mut observations).await {
                     None => Ok(cleared),
@@ -253,7 +254,13 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
         Forward::Canonical => &forward,
         Forward::Original => &decoded,
     };
-    let scan_targets = targets::collect(&parsed, scanned);
+    let scans = |declared: Option<&str>| {
+        policy
+            .antivirus
+            .as_ref()
+            .is_some_and(|av| av.scans(declared))
+    };
+    let scan_targets = targets::collect(&parsed, scanned, content_type, &scans);
     let cleared = Cleared {
         decoded: policy.forward == Forward::Canonical && coding.is_some(),
         body: forward,
@@ -309,7 +316,7 @@ fn detection_denial(findings: &Findings, policy: &InspectionPolicy) -> Option<De
 /// Scans every target; the first blocking answer decides.
 async fn scan_all(
     scanner: &Scanner,
-    av: AvPolicy,
+    av: &AvPolicy,
     targets: Vec<Bytes>,
     observations: &mut Vec<Observation>,
 ) -> Option<Denial> {

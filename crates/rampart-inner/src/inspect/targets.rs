@@ -14,14 +14,26 @@ const MAX_EMBEDDED: usize = 16;
 const MIN_EMBEDDED_CHARS: usize = 32;
 
 /// The byte strings to scan, in document order.
-pub(super) fn collect(parsed: &Parsed<'_>, forwarded: &Bytes) -> Vec<Bytes> {
+/// `scans` says whether content of a declared media type is scanned on the route.
+pub(super) fn collect(
+    parsed: &Parsed<'_>,
+    forwarded: &Bytes,
+    content_type: Option<&str>,
+    scans: &dyn Fn(Option<&str>) -> bool,
+) -> Vec<Bytes> {
     let mut targets = Vec::new();
     match parsed.kind {
         BodyKind::Empty => {}
         BodyKind::Multipart => {
-            targets.extend(parsed.files.iter().map(|f| f.bytes.clone()));
+            let files = parsed.files.iter();
+            let wanted = files.filter(|f| scans(f.content_type.as_deref()));
+            targets.extend(wanted.map(|f| f.bytes.clone()));
         }
-        _ => targets.push(forwarded.clone()),
+        _ if scans(content_type) => targets.push(forwarded.clone()),
+        _ => {}
+    }
+    if parsed.kind != BodyKind::Multipart && !scans(content_type) {
+        return targets;
     }
     let mut text = Vec::new();
     for leaf in &parsed.leaves {

@@ -176,7 +176,7 @@ fn embedded_base64_files_are_scan_targets() {
         rampart_parse::Options::default(),
     )
     .unwrap();
-    let targets = targets::collect(&parsed, &body);
+    let targets = targets::collect(&parsed, &body, Some("application/json"), &|_| true);
     assert_eq!(
         targets.len(),
         3,
@@ -195,7 +195,7 @@ fn escaped_text_and_multipart_fields_are_scanned_as_the_backend_reads_them() {
         rampart_parse::Options::default(),
     )
     .unwrap();
-    let targets = targets::collect(&parsed, &body);
+    let targets = targets::collect(&parsed, &body, Some("application/json"), &|_| true);
     assert!(
         targets.iter().any(|t| t.windows(6).any(|w| w == b"MARKER")),
         "{targets:?}"
@@ -211,9 +211,47 @@ fn escaped_text_and_multipart_fields_are_scanned_as_the_backend_reads_them() {
         rampart_parse::Options::default(),
     )
     .unwrap();
-    let targets = targets::collect(&parsed, &multipart);
+    let targets = targets::collect(&parsed, &multipart, Some("multipart/form-data"), &|_| true);
     assert!(
         targets.iter().any(|t| t.windows(6).any(|w| w == b"MARKER")),
         "{targets:?}"
     );
+}
+
+#[test]
+fn a_route_can_limit_scanning_to_media_types() {
+    let av = AvPolicy {
+        fail: FailMode::Close,
+        enforcement: Enforcement::Block,
+        engines: Engines::All,
+        allow_oversize: false,
+        content_types: vec!["application/pdf".to_owned(), "image/*".to_owned()].into(),
+    };
+    let cases = [
+        (Some("application/pdf"), true),
+        (Some("Application/PDF; name=x"), true),
+        (Some("image/png"), true),
+        (Some("application/json"), false),
+        (Some("imagex/png"), false),
+        (None, true), // undeclared content is always scanned
+    ];
+    for (declared, want) in cases {
+        assert_eq!(av.scans(declared), want, "{declared:?}");
+    }
+    let body = Bytes::from_static(b"--b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\nPDF\r\n--b\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.bin\"\r\nContent-Type: application/zip\r\n\r\nZIP\r\n--b--\r\n");
+    let parsed = rampart_parse::parse(
+        Some("multipart/form-data; boundary=b"),
+        &body,
+        &rampart_parse::Limits::default(),
+        rampart_parse::Options::default(),
+    )
+    .unwrap();
+    let targets = targets::collect(
+        &parsed,
+        &body,
+        Some("multipart/form-data; boundary=b"),
+        &|t| av.scans(t),
+    );
+    assert!(targets.iter().any(|t| &t[..] == b"PDF"), "{targets:?}");
+    assert!(!targets.iter().any(|t| &t[..] == b"ZIP"), "{targets:?}");
 }
