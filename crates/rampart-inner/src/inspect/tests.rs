@@ -34,6 +34,18 @@ fn head(uri: &str, headers: &[(&str, &str)]) -> HeadView {
     }
 }
 
+/// Parses `body` as `content_type` with default limits, as the inspector would.
+fn parse_with<'a>(content_type: Option<&str>, body: &'a Bytes) -> rampart_parse::Parsed<'a> {
+    let limits = rampart_parse::Limits::default();
+    rampart_parse::parse(
+        content_type,
+        body,
+        &limits,
+        rampart_parse::Options::default(),
+    )
+    .unwrap()
+}
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -169,13 +181,7 @@ fn embedded_base64_files_are_scan_targets() {
     let eicar = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
     let encoded = base64::engine::general_purpose::STANDARD.encode(eicar);
     let body = Bytes::from(format!(r#"{{"file":"{encoded}","id":"42"}}"#));
-    let parsed = rampart_parse::parse(
-        Some("application/json"),
-        &body,
-        &rampart_parse::Limits::default(),
-        rampart_parse::Options::default(),
-    )
-    .unwrap();
+    let parsed = parse_with(Some("application/json"), &body);
     let targets = targets::collect(&parsed, &body, Some("application/json"), &|_| true);
     assert_eq!(
         targets.len(),
@@ -188,13 +194,7 @@ fn embedded_base64_files_are_scan_targets() {
 #[test]
 fn escaped_text_and_multipart_fields_are_scanned_as_the_backend_reads_them() {
     let body = Bytes::from_static(br#"{"comment":"MARK\u0045R"}"#);
-    let parsed = rampart_parse::parse(
-        Some("application/json"),
-        &body,
-        &rampart_parse::Limits::default(),
-        rampart_parse::Options::default(),
-    )
-    .unwrap();
+    let parsed = parse_with(Some("application/json"), &body);
     let targets = targets::collect(&parsed, &body, Some("application/json"), &|_| true);
     assert!(
         targets.iter().any(|t| t.windows(6).any(|w| w == b"MARKER")),
@@ -204,13 +204,7 @@ fn escaped_text_and_multipart_fields_are_scanned_as_the_backend_reads_them() {
     let multipart = Bytes::from_static(
         b"--b\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nMARKER text\r\n--b--\r\n",
     );
-    let parsed = rampart_parse::parse(
-        Some("multipart/form-data; boundary=b"),
-        &multipart,
-        &rampart_parse::Limits::default(),
-        rampart_parse::Options::default(),
-    )
-    .unwrap();
+    let parsed = parse_with(Some("multipart/form-data; boundary=b"), &multipart);
     let targets = targets::collect(&parsed, &multipart, Some("multipart/form-data"), &|_| true);
     assert!(
         targets.iter().any(|t| t.windows(6).any(|w| w == b"MARKER")),
@@ -239,13 +233,7 @@ fn a_route_can_limit_scanning_to_media_types() {
         assert_eq!(av.scans(declared), want, "{declared:?}");
     }
     let body = Bytes::from_static(b"--b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\nPDF\r\n--b\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.bin\"\r\nContent-Type: application/zip\r\n\r\nZIP\r\n--b--\r\n");
-    let parsed = rampart_parse::parse(
-        Some("multipart/form-data; boundary=b"),
-        &body,
-        &rampart_parse::Limits::default(),
-        rampart_parse::Options::default(),
-    )
-    .unwrap();
+    let parsed = parse_with(Some("multipart/form-data; boundary=b"), &body);
     let targets = targets::collect(
         &parsed,
         &body,
