@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::error::ParseError;
+use crate::json::short_escape;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Tok<'s> {
@@ -136,14 +137,7 @@ impl<'s> Lexer<'s> {
                     let o = owned.get_or_insert_with(String::new);
                     o.push_str(&self.src[run..i]);
                     let (c, len) = match b.get(i + 1) {
-                        Some(b'"') => ('"', 2),
-                        Some(b'\\') => ('\\', 2),
-                        Some(b'/') => ('/', 2),
-                        Some(b'b') => ('\u{8}', 2),
-                        Some(b'f') => ('\u{c}', 2),
-                        Some(b'n') => ('\n', 2),
-                        Some(b'r') => ('\r', 2),
-                        Some(b't') => ('\t', 2),
+                        Some(&e) if let Some(c) = short_escape(e) => (c, 2),
                         Some(b'u') => {
                             let hex = |k: usize| {
                                 self.src

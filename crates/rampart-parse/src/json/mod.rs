@@ -7,6 +7,8 @@
 //! is never longer than the input.
 
 mod string;
+
+pub(crate) use string::short_escape;
 #[cfg(test)]
 mod tests;
 

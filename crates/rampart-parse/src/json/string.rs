@@ -112,14 +112,7 @@ fn unescape(text: &str, base: usize) -> Result<(String, bool), ParseError> {
         }
         let bad = ParseError::malformed("json-bad-escape", base + j);
         let (c, len) = match raw.get(j + 1) {
-            Some(b'"') => ('"', 2),
-            Some(b'\\') => ('\\', 2),
-            Some(b'/') => ('/', 2),
-            Some(b'b') => ('\u{8}', 2),
-            Some(b'f') => ('\u{c}', 2),
-            Some(b'n') => ('\n', 2),
-            Some(b'r') => ('\r', 2),
-            Some(b't') => ('\t', 2),
+            Some(&e) if let Some(c) = short_escape(e) => (c, 2),
             Some(b'u') => {
                 let hi = hex4(raw, j + 2, base)?;
                 let lone = ParseError::malformed("json-lone-surrogate", base + j);
@@ -146,6 +139,22 @@ fn unescape(text: &str, base: usize) -> Result<(String, bool), ParseError> {
         i = j + len;
     }
     Ok((out, has_nul))
+}
+
+/// The character of a one-letter escape (`\n`, `\"`, ...), shared by JSON and GraphQL
+/// strings, which define the same set.
+pub(crate) fn short_escape(letter: u8) -> Option<char> {
+    match letter {
+        b'"' => Some('"'),
+        b'\\' => Some('\\'),
+        b'/' => Some('/'),
+        b'b' => Some('\u{8}'),
+        b'f' => Some('\u{c}'),
+        b'n' => Some('\n'),
+        b'r' => Some('\r'),
+        b't' => Some('\t'),
+        _ => None,
+    }
 }
 
 /// Writes `s` as a JSON string, escaping only what JSON requires.
