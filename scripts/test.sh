@@ -38,5 +38,20 @@ status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '[0-9]+ passed' "$out" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$out" | awk '{s += $1} END {print s + 0}')
+
+# Deployment: the Kubernetes manifests always; the compose stack on a real Docker engine
+# when one answers (images, DMZ/LAN isolation, failover, antivirus; a few minutes).
+log "deployment"
+deploy_status=0
+scripts/k8s-validate.sh || deploy_status=1
+if docker info >/dev/null 2>&1; then
+    scripts/compose-test.sh || deploy_status=1
+else
+    printf 'compose test SKIPPED: no Docker engine answers (`docker info` failed)\n'
+fi
+if ((deploy_status)); then
+    printf '\ndeployment tests FAILED\n'
+    ((status)) || status=1
+fi
 printf '\nsummary: %s passed, %s failed\n' "$passed" "$failed"
 exit "$status"

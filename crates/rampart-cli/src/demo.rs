@@ -12,8 +12,16 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    req: Request<Incoming>,
+    log_requests: bool,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
+    if log_requests {
+        // One line per request reached: deployment tests count these to prove what
+        // the firewall let through (and what it did not).
+        eprintln!("demo-backend: {} {}", parts.method, parts.uri.path());
+    }
     // Count the body without keeping it: the demo must stay bounded too.
     let mut body_bytes: u64 = 0;
     let mut body = body;
@@ -56,8 +64,9 @@ async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     Ok(response)
 }
 
-/// Serves the demo backend on `listener` forever.
-pub(crate) async fn serve(listener: TcpListener) {
+/// Serves the demo backend on `listener` forever; with `log_requests`, one stderr line
+/// per request.
+pub(crate) async fn serve(listener: TcpListener, log_requests: bool) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -66,8 +75,36 @@ pub(crate) async fn serve(listener: TcpListener) {
         tokio::spawn(async move {
             let builder = auto::Builder::new(TokioExecutor::new());
             let _ = builder
-                .serve_connection(TokioIo::new(stream), hyper::service::service_fn(answer))
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper::service::service_fn(move |req| answer(req, log_requests)),
+                )
                 .await;
         });
     }
+}
+
+/// `rampart demo-backend`: the demo backend alone, for container deployments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoBackendArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+}
+
+pub(crate) fn run(args: &DemoBackendArgs) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // As PID 1 in a container a process gets no default SIGTERM action: handle it.
+        let stop = rampart_service::shutdown::on_termination_signal();
+        let listener = TcpListener::bind(args.listen).await?;
+        eprintln!("demo-backend: listening on {}", listener.local_addr()?);
+        tokio::select! {
+            () = serve(listener, true) => {}
+            () = stop.signalled() => {}
+        }
+        Ok(std::process::ExitCode::SUCCESS)
+    })
 }

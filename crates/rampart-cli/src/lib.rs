@@ -5,8 +5,10 @@
 //!   of a built-in demo backend or `--upstream`.
 //! - `rampart edge` / `rampart inner`: run one tier (what `up` starts; the same code as
 //!   the `rampart-edge` and `rampart-inner` binaries).
+//! - `rampart demo-backend`: the demo backend alone (container deployments).
 
 mod certs;
+mod credentials;
 mod demo;
 mod up;
 
@@ -38,6 +40,15 @@ enum Command {
     Edge(rampart_edge::cli::Args),
     /// Run the inner (LAN) tier.
     Inner(rampart_inner::cli::Args),
+    /// Run the demo backend alone, logging one line per request.
+    DemoBackend(demo::DemoBackendArgs),
+    /// API keys for the edge's consumers file.
+    Keys {
+        #[command(subcommand)]
+        command: credentials::KeysCommand,
+    },
+    /// Hash a password for the edge's users file (HTTP Basic), read from stdin.
+    Passwd(credentials::PasswdArgs),
 }
 
 /// Runs the `rampart` command line with the process arguments.
@@ -47,5 +58,8 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Up(args) => up::run(args),
         Command::Edge(args) => rampart_edge::cli::run(&args),
         Command::Inner(args) => rampart_inner::cli::run(&args),
+        Command::DemoBackend(args) => demo::run(&args),
+        Command::Keys { command } => credentials::keys(&command),
+        Command::Passwd(args) => credentials::passwd(&args),
     }
 }

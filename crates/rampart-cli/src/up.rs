@@ -268,7 +268,7 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
             let addr = listener.local_addr()?;
-            tokio::spawn(crate::demo::serve(listener));
+            tokio::spawn(crate::demo::serve(listener, false));
             (format!("http://{addr}"), true)
         }
     };

@@ -185,7 +185,7 @@ impl ConnActivity {
     }
 
     /// When the connection became idle, or `None` while a request is in flight.
-    fn idle_since(&self) -> Option<Instant> {
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return None;
         }

@@ -18,13 +18,16 @@ use rampart_core::routing::{HostMatch, Route, RouteTable};
 use rampart_http::IpPolicy;
 use rampart_http::iplist::IpPolicyConfig;
 use rampart_ratelimit::{RateLimitConfig, RawRateLimit};
+use rampart_tls::PrincipalRule;
 
 use crate::capacity::CapacityLimits;
+pub use crate::certs::EdgeTls;
 use crate::limits::Limits;
 use crate::protect::{
     self, Protections, RawProtections, RawScreening, ScreeningSettings, validate_ip_policy,
     validate_screening,
 };
+use crate::auth::{ClientCertMode, RawBearer, RawRouteAuth, RouteAuth};
 use crate::rules::{MediaPattern, RequestRules};
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +51,29 @@ struct RawServer {
 struct RawTls {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    #[serde(default)]
+    certificates: Vec<RawCertificate>,
+    reload_interval: Option<String>,
+    expiry_warning: Option<String>,
+    client_auth: Option<RawClientAuth>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCertificate {
+    name: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    server_names: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClientAuth {
+    ca: Option<PathBuf>,
+    #[serde(default)]
+    crls: Vec<PathBuf>,
+    principal: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +118,12 @@ struct RawRoute {
     max_body: Option<String>,
     screening: Option<RawScreening>,
     ip_policy: Option<IpPolicyConfig>,
+    auth: Option<rampart_identity::policy::RawAuthPolicy>,
+    #[serde(default)]
+    client_cert: ClientCertMode,
+    bearer: Option<RawBearer>,
+    #[serde(default)]
+    keep_credentials: bool,
 }
 
 /// What the edge enforces on one route, beyond the global `[limits]`.
@@ -105,6 +137,8 @@ pub struct RouteSettings {
     pub screening: Option<ScreeningSettings>,
     /// An address policy for this route, applied after the global one.
     pub ip_policy: Option<Arc<IpPolicy>>,
+    /// Who may call the route.
+    pub auth: RouteAuth,
 }
 
 /// The validated edge configuration.
@@ -118,6 +152,8 @@ pub struct EdgeConfig {
     pub admin_listen: Option<SocketAddr>,
     /// Client-facing TLS, present when `https_listen` is.
     pub public_tls: Option<Arc<ServerConfig>>,
+    /// The certificates behind `public_tls` (reloading, expiry) and client certificates.
+    pub tls: Option<EdgeTls>,
     /// Deadline for a client's TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// Deadline for a request head to arrive.
@@ -136,6 +172,16 @@ pub struct EdgeConfig {
     pub protections: Protections,
     /// Rate limits, concurrency limits and quotas (`[rate_limit]`), when configured.
     pub rate_limit: Option<RateLimitConfig>,
+    /// HTTP/3 on UDP (`[http3]`), when enabled.
+    pub http3: Option<crate::h3::Http3Config>,
+    /// API keys, users and revoked credentials (`[identity]`), loaded.
+    pub identity: Option<Arc<rampart_identity::Identity>>,
+    /// Token verification (`[oauth]`).
+    pub oauth: Option<rampart_oauth::OAuthConfig>,
+    /// Where audit records go (`[audit]`).
+    pub audit: rampart_service::audit::AuditConfig,
+    /// Who may use the admin API (`[admin]`).
+    pub admin: rampart_service::admin::AdminConfig,
 }
 
 /// How the edge reaches the inner tier.
@@ -190,11 +236,22 @@ impl EdgeConfig {
             http2: sections.take("http2", &mut p),
         };
         let rate_limit: Option<RawRateLimit> = sections.take("rate_limit", &mut p);
+        let http3: Option<crate::h3::RawHttp3> = sections.take("http3", &mut p);
+        let identity: Option<rampart_identity::config::RawIdentity> =
+            sections.take("identity", &mut p);
+        let oauth: Option<rampart_oauth::RawOAuth> = sections.take("oauth", &mut p);
+        let audit: Option<rampart_service::audit::RawAuditConfig> =
+            sections.take("audit", &mut p);
+        let admin: Option<rampart_service::admin::RawAdminConfig> =
+            sections.take("admin", &mut p);
         let rate_limit = rate_limit.map(|r| RateLimitConfig::validate(&mut p, &r));
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
         let https_wanted = server.as_ref().map(|s| s.https_listen.is_some());
         let settings = server.as_ref().map(|s| validate_server(&mut p, s));
+        let http3 = http3
+            .as_ref()
+            .and_then(|h| crate::h3::validate(&mut p, h, https_wanted));
         let public_tls = tls
             .as_ref()
             .map(|t| validate_tls(&mut p, base, t, https_wanted));
@@ -206,23 +263,58 @@ impl EdgeConfig {
             routes.as_deref().unwrap_or_default(),
             protections.as_ref(),
         );
+        let identity = identity.map(|raw| crate::auth::load_identity(&mut p, base, &raw));
+        let oauth = oauth.and_then(|raw| rampart_oauth::OAuthConfig::validate(&mut p, &raw));
+        crate::auth::cross_check(
+            &mut p,
+            &routes,
+            identity.as_ref().and_then(|i| i.as_deref()),
+            oauth.is_some(),
+            public_tls
+                .as_ref()
+                .and_then(Option::as_ref)
+                .is_some_and(|t| t.client_auth.is_some()),
+        );
+        let audit = rampart_service::audit::AuditConfig::validate(
+            "audit",
+            &audit.unwrap_or_default(),
+            base,
+            &mut p,
+        );
+        let admin =
+            rampart_service::admin::AdminConfig::validate("admin", &admin.unwrap_or_default(), &mut p);
         let config = match (settings, public_tls, inner, limits, protections) {
-            (Some(s), Some(public_tls), Some(inner), Some(limits), Some(protections)) => {
+            (Some(s), Some(tls), Some(inner), Some(limits), Some(protections)) => {
                 Some(EdgeConfig {
                     routes,
                     protections,
                     rate_limit,
+                    http3,
+                    identity: identity.flatten(),
+                    oauth,
                     http_listen: s.http_listen,
                     https_listen: s.https_listen,
                     admin_listen: s.admin_listen,
-                    public_tls,
+                    public_tls: tls.as_ref().map(|t| t.server_config.clone()),
+                    tls,
                     tls_handshake_timeout: s.tls_handshake_timeout,
                     header_read_timeout: s.header_read_timeout,
                     drain_timeout: s.drain_timeout,
                     capacity: s.capacity,
                     inner,
                     limits,
+                    audit: Default::default(),
+                    admin: Default::default(),
                 })
+            }
+            _ => None,
+        };
+        // Set apart from the match above: a broken `[audit]` or `[admin]` fails the load.
+        let config = match (config, audit, admin) {
+            (Some(mut config), Some(audit), Some(admin)) => {
+                config.audit = audit;
+                config.admin = admin;
+                Some(config)
             }
             _ => None,
         };
@@ -292,6 +384,13 @@ fn validate_routes(
             }
             _ => None,
         };
+        let raw_auth = RawRouteAuth {
+            auth: r.auth.as_ref(),
+            client_cert: r.client_cert,
+            bearer: r.bearer.as_ref(),
+            keep_credentials: r.keep_credentials,
+        };
+        let auth = RouteAuth::validate(p, &key, &raw_auth).unwrap_or_default();
         if let Some(host) = host {
             routes.push(Route {
                 name,
@@ -306,6 +405,7 @@ fn validate_routes(
                     max_body,
                     screening,
                     ip_policy,
+                    auth,
                 },
             });
         }
@@ -417,15 +517,18 @@ fn validate_capacity(p: &mut Problems, server: &RawServer) -> CapacityLimits {
     }
 }
 
-/// `https_wanted` is `None` when `[server]` itself is broken: the certificate is then
+/// `https_wanted` is `None` when `[server]` itself is broken: the certificates are then
 /// checked if configured, without the cross-section rules.
 fn validate_tls(
     p: &mut Problems,
     base: &Path,
     tls: &RawTls,
     https_wanted: Option<bool>,
-) -> Option<Arc<ServerConfig>> {
-    let configured = tls.cert.is_some() || tls.key.is_some();
+) -> Option<EdgeTls> {
+    let configured = tls.cert.is_some()
+        || tls.key.is_some()
+        || !tls.certificates.is_empty()
+        || tls.client_auth.is_some();
     match https_wanted {
         Some(false) if configured => {
             p.push(
@@ -438,14 +541,200 @@ fn validate_tls(
         None if !configured => return None,
         _ => {}
     }
+    let reload_interval = p.duration_or(
+        "tls.reload_interval",
+        tls.reload_interval.as_ref(),
+        Duration::from_secs(30),
+    );
+    if reload_interval < Duration::from_millis(10) {
+        p.push("tls.reload_interval", "must be at least 10ms");
+    }
+    let expiry_warning = p.duration_or(
+        "tls.expiry_warning",
+        tls.expiry_warning.as_ref(),
+        Duration::from_secs(30 * 24 * 3600),
+    );
     let cert = p.required("tls.cert", tls.cert.as_ref());
     let key = p.required("tls.key", tls.key.as_ref());
-    let (cert, key) = (cert?, key?);
-    let loaded = rampart_tls::load_certs(&resolve(base, cert)).and_then(|chain| {
-        let key = rampart_tls::load_private_key(&resolve(base, key))?;
-        rampart_tls::public_server_config(chain, key)
-    });
-    loaded.map_err(|e| p.push("tls", e)).ok().map(Arc::new)
+    let default = match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let files = rampart_tls::CertifiedKeyFiles {
+                cert: resolve(base, cert),
+                key: resolve(base, key),
+            };
+            load_certificate(p, "tls", None, files, None, false)
+        }
+        _ => None,
+    };
+    let mut names = std::collections::BTreeSet::new();
+    if let Some((source, _)) = &default {
+        names.insert(source.name.clone());
+    }
+    let mut extra = Vec::new();
+    let mut all_loaded = true;
+    for (i, raw) in tls.certificates.iter().enumerate() {
+        let key = format!("tls.certificates[{i}]");
+        match validate_certificate(p, base, &key, raw) {
+            Some(loaded) => {
+                // The name labels metrics and logs: two certificates must not share one.
+                if !names.insert(loaded.0.name.clone()) {
+                    p.push(
+                        format!("{key}.name"),
+                        format!("{:?} names another certificate too", loaded.0.name),
+                    );
+                }
+                extra.push(loaded);
+            }
+            None => all_loaded = false,
+        }
+    }
+    let client_auth = tls
+        .client_auth
+        .as_ref()
+        .map(|raw| validate_client_auth(p, base, raw));
+    let client_auth = match client_auth {
+        Some(Some(auth)) => Some(auth),
+        Some(None) => return None,
+        None => None,
+    };
+    let default = default?;
+    if !all_loaded {
+        return None;
+    }
+    let store = rampart_tls::CertStore::new(default, extra);
+    let (crls, rules) = client_auth.unzip();
+    let verifier = crls.as_ref().map(rampart_tls::ClientAuthStore::verifier);
+    let server_config = rampart_tls::public_server_config_with(store.resolver(), verifier)
+        .map_err(|e| p.push("tls", e))
+        .ok()?;
+    Some(EdgeTls {
+        server_config: Arc::new(server_config),
+        certs: Arc::new(std::sync::Mutex::new(store)),
+        crls: crls.map(|c| Arc::new(std::sync::Mutex::new(c))),
+        reload_interval,
+        expiry_warning,
+        client_auth: rules,
+    })
+}
+
+/// Loads one certificate now, so a broken file stops `--check` and start-up.
+fn load_certificate(
+    p: &mut Problems,
+    key: &str,
+    name: Option<&str>,
+    files: rampart_tls::CertifiedKeyFiles,
+    server_names: Option<Vec<rampart_tls::SniPattern>>,
+    need_names: bool,
+) -> Option<(rampart_tls::CertSource, rampart_tls::LoadedCert)> {
+    let stem = files
+        .cert
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned());
+    let source = rampart_tls::CertSource {
+        name: name
+            .map(str::to_owned)
+            .or(stem)
+            .unwrap_or_else(|| key.to_owned()),
+        files,
+        server_names,
+    };
+    match rampart_tls::LoadedCert::load(&source, need_names) {
+        Ok(loaded) => Some((source, loaded)),
+        Err(e) => {
+            p.push(key, e);
+            None
+        }
+    }
+}
+
+fn validate_certificate(
+    p: &mut Problems,
+    base: &Path,
+    key: &str,
+    raw: &RawCertificate,
+) -> Option<(rampart_tls::CertSource, rampart_tls::LoadedCert)> {
+    if let Some(name) = &raw.name {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid {
+            p.push(
+                format!("{key}.name"),
+                "1 to 64 characters: letters, digits, '-', '_', '.'",
+            );
+        }
+    }
+    let mut server_names = None;
+    if let Some(raw_names) = &raw.server_names {
+        if raw_names.is_empty() {
+            p.push(
+                format!("{key}.server_names"),
+                "must name at least one server name (or be left out to use the certificate's)",
+            );
+        }
+        let mut parsed = Vec::new();
+        for (j, n) in raw_names.iter().enumerate() {
+            match rampart_tls::SniPattern::parse(n) {
+                Ok(pattern) => parsed.push(pattern),
+                Err(e) => p.push(format!("{key}.server_names[{j}]"), e),
+            }
+        }
+        server_names = Some(parsed);
+    }
+    let cert = p.required(&format!("{key}.cert"), raw.cert.as_ref());
+    let file_key = p.required(&format!("{key}.key"), raw.key.as_ref());
+    let files = rampart_tls::CertifiedKeyFiles {
+        cert: resolve(base, cert?),
+        key: resolve(base, file_key?),
+    };
+    load_certificate(p, key, raw.name.as_deref(), files, server_names, true)
+}
+
+type ClientAuth = (rampart_tls::ClientAuthStore, Arc<[PrincipalRule]>);
+
+fn validate_client_auth(p: &mut Problems, base: &Path, raw: &RawClientAuth) -> Option<ClientAuth> {
+    let rules: Vec<PrincipalRule> = match &raw.principal {
+        None => PrincipalRule::DEFAULT.to_vec(),
+        Some(list) => {
+            if list.is_empty() {
+                p.push("tls.client_auth.principal", "must list at least one rule");
+            }
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    PrincipalRule::parse(r)
+                        .map_err(|e| p.push(format!("tls.client_auth.principal[{i}]"), e))
+                        .ok()
+                })
+                .collect()
+        }
+    };
+    let roots = p
+        .required("tls.client_auth.ca", raw.ca.as_ref())
+        .and_then(|ca| {
+            rampart_tls::load_roots(&resolve(base, ca))
+                .map_err(|e| p.push("tls.client_auth.ca", e))
+                .ok()
+        });
+    let crl_files: Vec<PathBuf> = raw.crls.iter().map(|f| resolve(base, f)).collect();
+    let mut crls_ok = true;
+    for (i, path) in crl_files.iter().enumerate() {
+        // Checked one by one here so each problem carries its key.
+        if let Err(e) = rampart_tls::load_crls(path) {
+            p.push(format!("tls.client_auth.crls[{i}]"), e);
+            crls_ok = false;
+        }
+    }
+    let roots = roots?;
+    if !crls_ok || rules.is_empty() {
+        return None;
+    }
+    let store = rampart_tls::ClientAuthStore::new(roots, crl_files)
+        .map_err(|e| p.push("tls.client_auth", e))
+        .ok()?;
+    Some((store, rules.into()))
 }
 
 fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<InnerLinkConfig> {

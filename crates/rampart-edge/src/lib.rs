@@ -10,11 +10,15 @@
 //! none of the inner tier's inspection engines.
 
 pub mod capacity;
+pub mod auth;
+mod certs;
 pub mod cli;
 pub mod config;
 mod framing;
+mod h3;
 pub mod limits;
 pub mod link;
+mod ops;
 pub mod protect;
 mod proxy;
 pub mod rules;
@@ -26,12 +30,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper_util::server::graceful::GracefulShutdown;
-use rampart_core::pipeline::{Pipeline, Stage};
+use rampart_core::pipeline::{Enforcement, Pipeline, Stage};
+use rampart_service::admin::modes::RouteModes;
+use rampart_service::admin::{AdminParts, AdminState, Mode};
 use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 pub use config::{EdgeConfig, RouteSettings};
+pub use crate::h3::{H3Error, Http3Config, RetryPolicy};
 use rampart_core::routing::{Route, RouteTable};
 
 use crate::link::Link;
@@ -47,6 +54,8 @@ pub struct EdgeListeners {
     pub https: Option<TcpListener>,
     /// Admin endpoints.
     pub admin: Option<TcpListener>,
+    /// HTTP/3 (QUIC on UDP).
+    pub h3: Option<std::net::UdpSocket>,
 }
 
 /// Why the edge could not start.
@@ -70,6 +79,12 @@ pub enum EdgeError {
     /// HTTPS listener given without TLS configuration.
     #[error("an https listener needs [tls] configuration")]
     MissingTls,
+    /// The HTTP/3 endpoint could not be set up.
+    #[error("http3: {0}")]
+    Http3(#[from] crate::h3::H3Error),
+    /// The audit writer could not start.
+    #[error("audit: {0}")]
+    Audit(#[from] rampart_service::audit::AuditError),
 }
 
 async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, EdgeError> {
@@ -89,6 +104,12 @@ impl EdgeListeners {
             http: bind(config.http_listen).await?,
             https: bind(config.https_listen).await?,
             admin: bind(config.admin_listen).await?,
+            h3: match config.http3.as_ref().map(|h| h.listen) {
+                None => None,
+                Some(addr) => Some(
+                    std::net::UdpSocket::bind(addr).map_err(|source| EdgeError::Bind { addr, source })?,
+                ),
+            },
         })
     }
 }
@@ -105,7 +126,9 @@ fn edge_route(
     limits: &limits::Limits,
     protections: &protect::Protections,
     settings: &RouteSettings,
+    route: (&str, &Arc<ops::Blocklist>, &mut RouteModes),
 ) -> EdgeRoute {
+    let (name, blocks, modes) = route;
     let limits = limits::Limits {
         max_body: settings.max_body.unwrap_or(limits.max_body),
         ..*limits
@@ -116,6 +139,10 @@ fn edge_route(
     }
     policies.extend(settings.ip_policy.clone());
     let mut stages: Vec<Stage<rampart_core::phase::RequestHead>> = Vec::new();
+    // Operators' runtime blocks answer like list entries, before anything else.
+    stages.push(Stage::new(Arc::new(ops::BlockCheck {
+        blocks: blocks.clone(),
+    })));
     if !policies.is_empty() {
         stages.push(Stage::new(Arc::new(screen::AddressCheck { policies })));
     }
@@ -131,10 +158,22 @@ fn edge_route(
             engine: protections.engine.clone(),
             policy: screening.policy.clone(),
         };
-        stages.push(Stage::new(Arc::new(check)).enforcement(enforcement));
+        let configured = match enforcement {
+            Enforcement::Block => Mode::Block,
+            Enforcement::DetectOnly => Mode::Detect,
+        };
+        // The stage blocks; the switch decides at run time whether a denial only reports.
+        stages.push(Stage::new(Arc::new(ops::Switched {
+            check: Arc::new(check),
+            switch: modes.register(name, Some(configured)),
+            route: name.to_owned(),
+        })));
+    } else {
+        modes.register(name, None);
     }
     let head_checks = Pipeline::new(stages);
     EdgeRoute {
+        auth: settings.auth.clone(),
         head_checks,
         body_policy: stream::BodyPolicy {
             max_bytes: limits.max_body.as_u64(),
@@ -166,6 +205,11 @@ pub async fn serve(
 ) -> Result<(), EdgeError> {
     let link = Arc::new(Link::new(&config.inner)?);
     link.spawn_health_checks(config.inner.health_interval, shutdown.clone());
+    // Installed first, so every `audit::record` of this process goes through it.
+    let auditor = rampart_service::audit::Auditor::start("edge", &config.audit)?;
+    rampart_service::audit::install(auditor.clone());
+    let blocks = Arc::new(ops::Blocklist::default());
+    let mut modes = RouteModes::default();
     let routes = config
         .routes
         .iter()
@@ -173,10 +217,17 @@ pub async fn serve(
             name: r.name.clone(),
             host: r.host.clone(),
             path_prefix: r.path_prefix.clone(),
-            value: edge_route(&config.limits, &config.protections, &r.value),
+            value: edge_route(
+                &config.limits,
+                &config.protections,
+                &r.value,
+                (&r.name, &blocks, &mut modes),
+            ),
         })
         .collect();
+    let authenticator = auth::start(config.identity.clone(), config.oauth.as_ref(), &shutdown);
     let proxy = Arc::new(Proxy {
+        authenticator,
         link: link.clone(),
         max_chunk: config.inner.max_chunk.as_usize(),
         routes: RouteTable::new(routes),
@@ -184,6 +235,7 @@ pub async fn serve(
             &config.limits,
             &config.protections,
             &RouteSettings::default(),
+            ("", &blocks, &mut modes),
         ),
         protections: config.protections.clone(),
         limiter: match &config.rate_limit {
@@ -191,6 +243,13 @@ pub async fn serve(
             None => None,
         },
         capacity: capacity::Capacity::new(config.capacity),
+        alt_svc: match (&config.http3, &listeners.h3) {
+            (Some(h3), Some(socket)) if h3.alt_svc => socket
+                .local_addr()
+                .ok()
+                .map(|a| crate::h3::alt_svc_value(a.port())),
+            _ => None,
+        },
     });
     let watcher = rampart_http::IpListWatcher::new(
         &config.protections.ip_lists,
@@ -199,6 +258,11 @@ pub async fn serve(
     tokio::spawn(watcher.run(log_list_reload, shutdown.clone().signalled()));
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();
+    let tls_metrics = config
+        .tls
+        .as_ref()
+        .filter(|_| listeners.https.is_some())
+        .map(|tls| certs::spawn(tls, shutdown.clone()));
 
     announce("http", listeners.http.as_ref());
     announce("https", listeners.https.as_ref());
@@ -208,9 +272,26 @@ pub async fn serve(
         let ready_link = link.clone();
         let ready: Arc<dyn rampart_service::admin::Readiness> =
             Arc::new(move || ready_link.is_ready());
-        tokio::spawn(rampart_service::admin::serve(
-            admin,
+        let metrics = tls_metrics.clone().map(|m| {
+            Arc::new(move || m.render(std::time::SystemTime::now()))
+                as Arc<dyn rampart_service::admin::Metrics>
+        });
+        let state = AdminState::new(AdminParts {
+            tier: "edge",
             ready,
+            metrics,
+            actions: Arc::new(ops::EdgeActions {
+                link: link.clone(),
+                blocks: blocks.clone(),
+                modes: Arc::new(std::mem::take(&mut modes)),
+            }),
+            config: config.admin.clone(),
+            auditor: auditor.clone(),
+        });
+        // The admin listener has no TLS settings yet: plain HTTP on the management network.
+        tokio::spawn(rampart_service::admin::serve_api(
+            admin,
+            state,
             None,
             shutdown.clone(),
         ));
@@ -228,10 +309,27 @@ pub async fn serve(
         let tls = config.public_tls.clone().ok_or(EdgeError::MissingTls)?;
         acceptors.push(Acceptor {
             listener,
-            tls: Some((TlsAcceptor::from(tls), config.tls_handshake_timeout)),
+            tls: Some(Arc::new(server::PublicTls {
+                acceptor: TlsAcceptor::from(tls),
+                deadline: config.tls_handshake_timeout,
+                client_auth: config.tls.as_ref().and_then(|t| t.client_auth.clone()),
+                metrics: tls_metrics.clone(),
+            })),
             name: "https",
         });
     }
+    let h3 = match listeners.h3 {
+        Some(socket) if config.http3.is_some() => {
+            let endpoint = crate::h3::H3Endpoint::new(socket, &config, proxy.clone())?;
+            if let Ok(addr) = endpoint.local_addr() {
+                tracing::info!(listener = "h3", addr = %addr, "listening");
+            }
+            Some(tokio::spawn(
+                endpoint.run(shutdown.clone().signalled(), config.drain_timeout),
+            ))
+        }
+        _ => None,
+    };
     let loops = acceptors.into_iter().map(|acceptor| {
         accept_loop(
             acceptor,
@@ -250,5 +348,11 @@ pub async fn serve(
         Ok(()) => tracing::info!("drained"),
         Err(_) => tracing::warn!("drain timeout reached; closing remaining connections"),
     }
+    if let Some(h3) = h3 {
+        let _ = h3.await;
+    }
+    // Records of the last requests reach the audit sink before the process exits.
+    let _ = tokio::task::spawn_blocking(move || auditor.flush(std::time::Duration::from_secs(2)))
+        .await;
     Ok(())
 }

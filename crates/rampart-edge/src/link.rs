@@ -101,6 +101,8 @@ struct InnerEndpoint {
     slots: Vec<Slot>,
     next: AtomicUsize,
     healthy: AtomicBool,
+    /// The configuration generation the endpoint's last ping reported (0: none yet).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Everything needed to dial a link connection.
@@ -174,6 +176,7 @@ impl Link {
                     .collect(),
                 next: AtomicUsize::new(0),
                 healthy: AtomicBool::new(false),
+                generation: std::sync::atomic::AtomicU64::new(0),
             })
             .collect();
         Ok(Self {
@@ -215,6 +218,21 @@ impl Link {
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )
+    }
+
+    /// Each endpoint, whether it answered its last probe, and the configuration
+    /// generation it last reported (0 before the first answer).
+    pub fn endpoints(&self) -> Vec<(String, bool, u64)> {
+        self.endpoints
+            .iter()
+            .map(|e| {
+                (
+                    e.addr.clone(),
+                    e.healthy.load(Ordering::Relaxed),
+                    e.generation.load(Ordering::Relaxed),
+                )
+            })
+            .collect()
     }
 
     /// True when at least one endpoint answered its last probe.
@@ -288,7 +306,13 @@ impl Link {
                 let mut client = self.client(endpoint).await.ok()?;
                 client.ping(PingRequest {}).await.ok()
             };
-            let ok = matches!(tokio::time::timeout(deadline, ping).await, Ok(Some(_)));
+            let reply = tokio::time::timeout(deadline, ping).await.ok().flatten();
+            if let Some(reply) = &reply {
+                endpoint
+                    .generation
+                    .store(reply.get_ref().generation, Ordering::Relaxed);
+            }
+            let ok = reply.is_some();
             let was = endpoint.healthy.swap(ok, Ordering::Relaxed);
             if was != ok {
                 if ok {

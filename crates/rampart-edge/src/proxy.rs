@@ -9,7 +9,6 @@ use http::{HeaderValue, Request, Response, Version};
 use http_body::Body as _;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use rampart_core::check::{Denial, Verdict};
 use rampart_core::headers::{self, X_REQUEST_ID};
 use rampart_core::id::RequestId;
@@ -25,8 +24,10 @@ use rampart_service::logging::AccessRecord;
 
 use rampart_http::{FramingViolation, HeadVerdict, Ledger, ProxyHeader, normalize_target};
 
+use rampart_identity::Principal;
 use rampart_ratelimit::{Decision, Permits, RateLimitHeaders, RateLimiter, RequestFacts};
 
+use crate::auth::{Authenticator, Caller, Refusal, RouteAuth};
 use crate::capacity::{Capacity, ConnActivity, RequestGuards};
 use crate::link::{Link, LinkError};
 use crate::protect::Protections;
@@ -50,6 +51,10 @@ pub(crate) struct Proxy {
     pub(crate) protections: Protections,
     /// Rate limits, concurrency limits and quotas.
     pub(crate) limiter: Option<RateLimiter>,
+    /// Credential stores and token verification.
+    pub(crate) authenticator: Authenticator,
+    /// `Alt-Svc` for HTTPS responses over TCP, when HTTP/3 is advertised.
+    pub(crate) alt_svc: Option<HeaderValue>,
 }
 
 /// What the connection knows beyond its addresses.
@@ -60,6 +65,8 @@ pub(crate) struct ConnFacts {
     pub(crate) ledger: Option<Ledger>,
     /// The PROXY protocol header the connection started with.
     pub(crate) proxy_header: Option<ProxyHeader>,
+    /// The client certificate the TLS handshake verified, if one was presented.
+    pub(crate) client_cert: Option<Arc<rampart_tls::ClientCert>>,
 }
 
 /// The status a framing violation of a head calls for.
@@ -74,6 +81,8 @@ fn framing_reason(v: FramingViolation) -> Reason {
 
 /// The protections of one route, built once from its configuration.
 pub(crate) struct EdgeRoute {
+    /// Who may call the route.
+    pub(crate) auth: RouteAuth,
     /// Checks on the request head, run in order before anything is forwarded.
     pub(crate) head_checks: Pipeline<phase::RequestHead>,
     /// How request bodies must arrive (size, deadline, pace).
@@ -86,6 +95,17 @@ fn wire_version(version: Version) -> HttpVersion {
         Version::HTTP_2 => HttpVersion::HttpVersion2,
         Version::HTTP_3 => HttpVersion::HttpVersion3,
         _ => HttpVersion::HttpVersion11,
+    }
+}
+
+/// The client's HTTP version as the access log names it.
+fn version_label(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
     }
 }
 
@@ -132,6 +152,7 @@ impl Proxy {
     async fn rate_limit(
         &self,
         client: &rampart_http::ClientIp,
+        principal: Option<&Principal>,
         route: &str,
     ) -> Result<(Option<Permits>, Option<RateLimitHeaders>), Limited> {
         let Some(limiter) = &self.limiter else {
@@ -139,7 +160,8 @@ impl Proxy {
         };
         let facts = RequestFacts {
             client_ip: client.addr,
-            consumer: None,
+            consumer: principal.map(|p| p.consumer.as_deref().unwrap_or(&p.subject)),
+            plan: principal.and_then(|p| p.plan.as_deref()),
             route,
             upstream: route,
         };
@@ -167,11 +189,11 @@ impl Proxy {
     }
 
     /// Handles one request; never fails (every failure becomes a problem response).
-    pub(crate) async fn handle(
-        &self,
-        req: Request<Incoming>,
-        facts: &ConnFacts,
-    ) -> Response<EdgeBody> {
+    pub(crate) async fn handle<B>(&self, req: Request<B>, facts: &ConnFacts) -> Response<EdgeBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let conn = &facts.conn;
         let request_id = RequestId::generate();
         let client = self.protections.client_ip.resolve(
@@ -187,6 +209,7 @@ impl Proxy {
             client.addr.to_string(),
         );
         record.client_source = client.reason;
+        record.version = version_label(req.version());
         let bytes_in = record.bytes_in.clone();
         let active = facts.activity.begin();
         let Some(slot) = self.capacity.start_request() else {
@@ -218,8 +241,10 @@ impl Proxy {
         let normalized = match normalize_target(&target, MAX_QUERY_PARAMS) {
             Ok(n) => n,
             Err(e) => {
-                let denial =
-                    Denial::new("url-normalization", Reason::BadRequest).with_rule(e.rule());
+                let denial = crate::screen::attack_in_refused_target(req.uri(), req.headers())
+                    .unwrap_or_else(|| {
+                        Denial::new("url-normalization", Reason::BadRequest).with_rule(e.rule())
+                    });
                 return refuse_denied(record, &denial, version);
             }
         };
@@ -249,8 +274,29 @@ impl Proxy {
         if let Verdict::Deny(denial) = outcome.verdict {
             return refuse_denied(record, &denial, version);
         }
+        let mut head_phase = head_phase;
+        let caller = Caller {
+            ip: client.addr,
+            cert: facts.client_cert.as_deref(),
+            scheme: if conn.tls.is_some() { "https" } else { "http" },
+        };
+        let principal = if route.auth.is_open() {
+            None
+        } else {
+            match self
+                .authenticator
+                .check(&route.auth, &mut head_phase.parts, caller)
+                .await
+            {
+                Ok(principal) => principal,
+                Err(refusal) => return refuse_auth(record, &refusal, version),
+            }
+        };
         // Last, so requests refused by any other check consume no tokens.
-        let (permits, limit_headers) = match self.rate_limit(&client, route_name).await {
+        let limited = self
+            .rate_limit(&client, principal.as_ref(), route_name)
+            .await;
+        let (permits, limit_headers) = match limited {
             Ok(admitted) => admitted,
             Err((denial, headers)) => {
                 let mut response = refuse_denied(record, &denial, version);
@@ -288,6 +334,7 @@ impl Proxy {
                 sni: tls.and_then(|t| t.sni.clone()).unwrap_or_default(),
                 alpn: tls.and_then(|t| t.alpn.clone()).unwrap_or_default(),
                 traceparent: request_id.traceparent(),
+                principal: principal.as_ref().map(crate::auth::to_wire),
             }),
             content_length,
             has_body: !body.is_end_stream(),
@@ -298,7 +345,7 @@ impl Proxy {
             RequestPart {
                 part: Some(request_part::Part::Head(head)),
             },
-            body,
+            crate::stream::client_body(body),
             self.max_chunk,
             failure.clone(),
             bytes_in,
@@ -416,6 +463,17 @@ fn refuse_denied(record: AccessRecord, denial: &Denial, version: Version) -> Res
         response
             .headers_mut()
             .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// A refused authentication: the problem response plus its `WWW-Authenticate` values.
+fn refuse_auth(record: AccessRecord, refusal: &Refusal, version: Version) -> Response<EdgeBody> {
+    let mut response = refuse_denied(record, &refusal.denial, version);
+    for challenge in &refusal.challenges {
+        response
+            .headers_mut()
+            .append(http::header::WWW_AUTHENTICATE, challenge.clone());
     }
     response
 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use http::{HeaderMap, Uri};
 use rampart_core::check::{Check, CheckFuture, Denial, Verdict};
 use rampart_core::phase::RequestHead;
 use rampart_core::problem::Reason;
@@ -54,6 +55,18 @@ impl Screening {
     }
 }
 
+/// An attack in a request whose target the URL normaliser refused (`%2F`, a backslash,
+/// `..` above the root...). The request is refused either way; an attack is the more
+/// serious finding, so it is answered 403 and logged as one. The built-in rules and
+/// policy judge it: the route (and its policy) is only known once the path is normal.
+pub(crate) fn attack_in_refused_target(uri: &Uri, headers: &HeaderMap) -> Option<Denial> {
+    let policy = Policy::default();
+    let fields = rampart_detect::extract::head_fields(uri, headers);
+    let mut budget = Budget::default();
+    let findings = Engine::builtin().inspect(fields.fields, &policy, &mut budget);
+    denial_of(&findings, policy.threshold()).filter(|d| d.reason == Reason::AttackDetected)
+}
+
 /// The denial screening calls for, with the explanation for the audit log.
 pub(crate) fn denial_of(findings: &Findings, threshold: u32) -> Option<Denial> {
     if findings.undecided.is_some() {
@@ -98,6 +111,21 @@ impl Check<RequestHead> for Screening {
 mod tests {
     use super::*;
     use crate::limits::tests::head_with_method;
+
+    #[test]
+    fn refused_targets_carrying_attacks_are_attacks() {
+        let headers = HeaderMap::new();
+        for (target, attack) in [
+            ("/files/..%2f..%2fetc%2fpasswd", true),
+            ("/%5cu0027%20or%201=1--", true),
+            ("/a/b%2fc", false),
+            ("/docs/report%5cfinal", false),
+        ] {
+            let uri: Uri = target.parse().unwrap();
+            let denial = attack_in_refused_target(&uri, &headers);
+            assert_eq!(denial.is_some(), attack, "{target}: {denial:?}");
+        }
+    }
 
     #[test]
     fn screening_refuses_attacks_in_the_head_and_passes_look_alikes() {

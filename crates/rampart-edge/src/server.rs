@@ -17,11 +17,13 @@ use rampart_core::phase::{Connection, TlsFacts};
 use rampart_core::problem::Reason;
 use rampart_http::{GuardedIo, IpDecision, PrefixedIo, ProxyHeader, read_proxy_header};
 use rampart_service::audit;
+use rampart_tls::{ClientCert, HandshakeFailure, PrincipalRule};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::capacity::{Admission, ConnActivity, TimedIo};
+use crate::certs::TlsMetrics;
 use crate::proxy::{ConnFacts, Proxy};
 
 /// Deadline for a load balancer's PROXY protocol header.
@@ -54,8 +56,26 @@ pub(crate) fn http_builder(header_read_timeout: Duration) -> auto::Builder<Tokio
 /// One accepting listener.
 pub(crate) struct Acceptor {
     pub(crate) listener: TcpListener,
-    pub(crate) tls: Option<(TlsAcceptor, Duration)>,
+    pub(crate) tls: Option<Arc<PublicTls>>,
     pub(crate) name: &'static str,
+}
+
+/// The TLS side of the public listener.
+pub(crate) struct PublicTls {
+    pub(crate) acceptor: TlsAcceptor,
+    /// Deadline for the whole handshake.
+    pub(crate) deadline: Duration,
+    /// Principal rules when client certificates are requested.
+    pub(crate) client_auth: Option<Arc<[PrincipalRule]>>,
+    pub(crate) metrics: Option<Arc<TlsMetrics>>,
+}
+
+impl PublicTls {
+    fn count_failure(&self, cause: HandshakeFailure) {
+        if let Some(metrics) = &self.metrics {
+            metrics.failures.record(cause);
+        }
+    }
 }
 
 /// Accepts until `stop` resolves; each connection is served on its own task and
@@ -115,7 +135,7 @@ pub(crate) async fn accept_loop(
 async fn serve_socket(
     tcp: TcpStream,
     mut conn: Connection,
-    tls: Option<(TlsAcceptor, Duration)>,
+    tls: Option<Arc<PublicTls>>,
     proxy: Arc<Proxy>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     watcher: Watcher,
@@ -156,23 +176,46 @@ async fn serve_socket(
         }
     }
     let guard = protections.guard;
-    let Some((tls, deadline)) = tls else {
+    let Some(tls) = tls else {
         let io = GuardedIo::detect(io, guard);
-        serve_connection(io, conn, proxy, &builder, watcher, refuse, proxy_header).await;
+        let facts = (conn, proxy_header, None);
+        serve_connection(io, facts, proxy, &builder, watcher, refuse).await;
         return;
     };
-    let stream = match tokio::time::timeout(deadline, tls.accept(io)).await {
+    let stream = match tokio::time::timeout(tls.deadline, tls.acceptor.accept(io)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            tracing::debug!(client = %peer.ip(), error = %e, "TLS handshake failed");
+            let cause = HandshakeFailure::of_io(&e);
+            tls.count_failure(cause);
+            tracing::debug!(client = %peer.ip(), cause = cause.as_str(), error = %e, "TLS handshake failed");
             return;
         }
         Err(_) => {
+            tls.count_failure(HandshakeFailure::Timeout);
             tracing::debug!(client = %peer.ip(), "TLS handshake timed out");
             return;
         }
     };
     let session = stream.get_ref().1;
+    let client_cert = match (&tls.client_auth, session.peer_certificates()) {
+        (Some(rules), Some([leaf, ..])) => match ClientCert::from_der(leaf.as_ref(), rules) {
+            Ok(cert) => {
+                tracing::debug!(
+                    client = %peer.ip(),
+                    principal = %cert.principal,
+                    "client certificate accepted"
+                );
+                Some(Arc::new(cert))
+            }
+            // Verified but unnamed: a certificate that cannot be audited is not used.
+            Err(e) => {
+                tls.count_failure(HandshakeFailure::Other);
+                tracing::info!(client = %peer.ip(), error = %e, "client certificate refused");
+                return;
+            }
+        },
+        _ => None,
+    };
     let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
     conn.tls = Some(TlsFacts {
         version: rampart_tls::version_name(session.protocol_version()),
@@ -186,17 +229,20 @@ async fn serve_socket(
         Some(b"http/1.1") => GuardedIo::http1(stream, guard.h1),
         _ => GuardedIo::detect(stream, guard),
     };
-    serve_connection(io, conn, proxy, &builder, watcher, refuse, proxy_header).await;
+    let facts = (conn, proxy_header, client_cert);
+    serve_connection(io, facts, proxy, &builder, watcher, refuse).await;
 }
+
+/// What the connection brings to every request on it.
+type Facts = (Connection, Option<ProxyHeader>, Option<Arc<ClientCert>>);
 
 async fn serve_connection<IO>(
     io: GuardedIo<IO>,
-    conn: Connection,
+    (conn, proxy_header, client_cert): Facts,
     proxy: Arc<Proxy>,
     builder: &auto::Builder<TokioExecutor>,
     watcher: Watcher,
     refuse: bool,
-    proxy_header: Option<ProxyHeader>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -206,17 +252,24 @@ async fn serve_connection<IO>(
         activity: activity.clone(),
         ledger: Some(io.ledger()),
         proxy_header,
+        client_cert,
     });
     let io = TimedIo::new(io, activity, proxy.capacity.limits());
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let proxy = proxy.clone();
         let facts = facts.clone();
         async move {
-            let response = if refuse {
+            let mut response = if refuse {
                 crate::proxy::refuse_over_capacity(&facts.conn, req.version())
             } else {
-                proxy.handle(req, &facts).await
+                // Boxed: the request future is large and lives as long as the request.
+                Box::pin(proxy.handle(req, &facts)).await
             };
+            if let Some(alt_svc) = proxy.alt_svc.as_ref().filter(|_| facts.conn.tls.is_some()) {
+                response
+                    .headers_mut()
+                    .insert(http::header::ALT_SVC, alt_svc.clone());
+            }
             Ok::<_, std::convert::Infallible>(response)
         }
     });

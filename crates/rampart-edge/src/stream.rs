@@ -18,7 +18,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http::HeaderMap;
 use http_body::{Body, Frame};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
 use rampart_proto::v1::{End, RequestPart, ResponsePart, request_part, response_part};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 use rampart_service::logging::AccessRecord;
@@ -36,6 +37,12 @@ pub(crate) enum BodyFailure {
     TooSlow,
 }
 
+/// A client body error meaning "over a size limit" rather than "broken": a body
+/// adapter that enforces its own cap (HTTP/3) fails with it to get a 413.
+#[derive(Debug, thiserror::Error)]
+#[error("request body over its size limit")]
+pub(crate) struct BodyTooLarge;
+
 /// How a client body must arrive: bounded in size, in total time and in pace.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BodyPolicy {
@@ -49,13 +56,26 @@ pub(crate) struct BodyPolicy {
     pub(crate) grace: Duration,
 }
 
+/// A client request body of any HTTP version (hyper's for HTTP/1 and HTTP/2, the
+/// QUIC stream's for HTTP/3); an error means the body is broken.
+pub(crate) type ClientBody = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Boxes a request body as a [`ClientBody`].
+pub(crate) fn client_body<B>(body: B) -> ClientBody
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    body.map_err(Into::into).boxed_unsync()
+}
+
 /// How often the pace of a body is judged.
 const PACE_CHECK: Duration = Duration::from_secs(1);
 
 /// A client request as link messages: head, body chunks, end.
 pub(crate) struct RequestParts {
     head: Option<RequestPart>,
-    body: Option<Incoming>,
+    body: Option<ClientBody>,
     pending: Bytes,
     queued_end: Option<End>,
     max_chunk: usize,
@@ -76,7 +96,7 @@ pub(crate) struct RequestParts {
 impl RequestParts {
     pub(crate) fn new(
         head: RequestPart,
-        body: Incoming,
+        body: ClientBody,
         max_chunk: usize,
         failure: Arc<OnceLock<BodyFailure>>,
         bytes_in: Arc<AtomicU64>,
@@ -198,6 +218,9 @@ impl Stream for RequestParts {
                     }
                 },
                 // End the stream without an end marker: the inner aborts the exchange.
+                Some(Err(e)) if e.is::<BodyTooLarge>() => {
+                    return this.abort(BodyFailure::TooLarge);
+                }
                 Some(Err(_)) => return this.abort(BodyFailure::Broken),
                 None => {
                     this.body = None;

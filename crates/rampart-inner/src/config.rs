@@ -16,6 +16,7 @@ use rampart_av::{AvConfig, RawAntivirus};
 use rampart_core::routing::{HostMatch, Route, RouteTable};
 use rampart_detect::Engine;
 
+use crate::identity::{IdentityHeaders, RawIdentityHeaders};
 use crate::inspect::{
     self, InspectionPolicy,
     config::{RawInspection, RawRouteAntivirus},
@@ -65,6 +66,7 @@ struct RawRoute {
     #[serde(default)]
     inspection: RawInspection,
     antivirus: Option<RawRouteAntivirus>,
+    openapi: Option<inspect::contract::RawOpenapi>,
 }
 
 fn any_host() -> String {
@@ -95,6 +97,12 @@ pub struct InnerConfig {
     pub engine: Arc<Engine>,
     /// Antivirus engines, when configured.
     pub antivirus: Option<AvConfig>,
+    /// Where the backend is told who the caller is.
+    pub identity_headers: IdentityHeaders,
+    /// Where audit records go (`[audit]`).
+    pub audit: rampart_service::audit::AuditConfig,
+    /// Who may use the admin API (`[admin]`).
+    pub admin: rampart_service::admin::AdminConfig,
 }
 
 /// What the inner tier does for requests on one route.
@@ -136,17 +144,25 @@ impl InnerConfig {
         let routes: Option<Vec<RawRoute>> = sections.take("routes", &mut p);
         let inspection: Option<RawInspection> = sections.take("inspection", &mut p);
         let antivirus: Option<RawAntivirus> = sections.take("antivirus", &mut p);
+        let identity_headers: Option<RawIdentityHeaders> =
+            sections.take("identity_headers", &mut p);
+        let audit: Option<rampart_service::audit::RawAuditConfig> =
+            sections.take("audit", &mut p);
+        let admin: Option<rampart_service::admin::RawAdminConfig> =
+            sections.take("admin", &mut p);
         sections.finish(&mut p);
+        let identity_headers = identity_headers.unwrap_or_default().validate(&mut p);
         let engine = Arc::new(Engine::builtin());
         let antivirus = antivirus.and_then(|a| a.validate(&mut p, "antivirus"));
+        let base = file.parent().unwrap_or(Path::new("."));
         let defaults = RouteDefaults {
+            base,
             inspection: inspection.unwrap_or_default(),
             av_engines: antivirus.as_ref().map_or((false, false), |a| {
                 (a.clamd().is_some(), a.icap().is_some())
             }),
             engine: &engine,
         };
-        let base = file.parent().unwrap_or(Path::new("."));
         // Each section is validated even when another is broken, so one run shows all.
         let server = server.map(|s| validate_server(&mut p, &s));
         let link_tls = link.and_then(|l| validate_link(&mut p, base, &l));
@@ -158,6 +174,14 @@ impl InnerConfig {
                 .collect()
         });
         let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref(), &defaults));
+        let audit = rampart_service::audit::AuditConfig::validate(
+            "audit",
+            &audit.unwrap_or_default(),
+            base,
+            &mut p,
+        );
+        let admin =
+            rampart_service::admin::AdminConfig::validate("admin", &admin.unwrap_or_default(), &mut p);
         let config = match (server, link_tls, upstreams, routes) {
             (Some(server), Some(link_tls), Some(upstreams), Some(routes)) => Some(InnerConfig {
                 link_listen: server.link_listen,
@@ -169,7 +193,19 @@ impl InnerConfig {
                 routes,
                 engine,
                 antivirus,
+                identity_headers,
+                audit: Default::default(),
+                admin: Default::default(),
             }),
+            _ => None,
+        };
+        // Set apart from the match above: a broken `[audit]` or `[admin]` fails the load.
+        let config = match (config, audit, admin) {
+            (Some(mut config), Some(audit), Some(admin)) => {
+                config.audit = audit;
+                config.admin = admin;
+                Some(config)
+            }
             _ => None,
         };
         p.finish(file, config)
@@ -205,6 +241,8 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
 
 /// What every route inherits.
 struct RouteDefaults<'a> {
+    /// The config file's directory (relative spec paths).
+    base: &'a Path,
     inspection: RawInspection,
     av_engines: (bool, bool),
     engine: &'a Engine,
@@ -248,6 +286,29 @@ fn validate_routes(
             defaults.av_engines,
             defaults.engine,
         );
+        let contract = raw
+            .openapi
+            .as_ref()
+            .and_then(|o| inspect::contract::validate(p, &key, defaults.base, o));
+        if let (Some(_), Some(inspection)) = (&contract, &inspection) {
+            // The contract is checked on the inspected body: nothing may bypass it.
+            if inspection.enforcement.is_none() {
+                p.push(
+                    format!("{key}.openapi"),
+                    "needs inspection (inspection.mode is \"off\")",
+                );
+            }
+            if inspection.oversize == inspect::Oversize::Stream {
+                p.push(
+                    format!("{key}.openapi"),
+                    "needs inspection.oversize = \"refuse\" (streamed bodies are not checked)",
+                );
+            }
+        }
+        let inspection = inspection.map(|mut i| {
+            i.contract = contract;
+            i
+        });
         if let (Some(host), Some(upstream), Some(inspection)) =
             (host, raw.upstream.clone(), inspection)
         {

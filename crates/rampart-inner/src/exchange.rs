@@ -30,6 +30,8 @@ use crate::config::RoutePolicy;
 use crate::upstream::{UpstreamError, Upstreams};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
+use crate::identity::IdentityHeaders;
+
 /// The stream of response parts returned to the edge.
 pub(crate) type PartStream =
     std::pin::Pin<Box<dyn Stream<Item = Result<ResponsePart, tonic::Status>> + Send>>;
@@ -40,6 +42,9 @@ pub(crate) struct Router {
     pub(crate) upstreams: Upstreams,
     pub(crate) max_chunk: usize,
     pub(crate) inspector: Inspector,
+    pub(crate) identity_headers: IdentityHeaders,
+    /// Runtime block/detect switches of the routes' inspection.
+    pub(crate) modes: rampart_service::admin::modes::RouteModes,
 }
 
 /// The body the backend gets, once inspection allowed it.
@@ -56,9 +61,21 @@ struct Rewritten {
 }
 
 /// A complete problem exchange: head, JSON body, end.
-fn problem_parts(mut record: AccessRecord, reason: Reason) -> PartStream {
+fn problem_parts(record: AccessRecord, reason: Reason) -> PartStream {
+    problem_parts_allow(record, reason, None)
+}
+
+/// [`problem_parts`] with an `Allow` header (a 405 names the documented methods).
+fn problem_parts_allow(
+    mut record: AccessRecord,
+    reason: Reason,
+    allow: Option<HeaderValue>,
+) -> PartStream {
     let response = Problem::new(reason, &record.request_id).to_response();
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    if let Some(allow) = allow {
+        parts.headers.insert(http::header::ALLOW, allow);
+    }
     record.status = parts.status.as_u16();
     record.reason = reason.code().to_owned();
     record.log(body.len() as u64, true);
@@ -87,6 +104,7 @@ fn problem_parts(mut record: AccessRecord, reason: Reason) -> PartStream {
 fn backend_request(
     head: &mut RequestHead,
     request_id: &RequestId,
+    identity: &IdentityHeaders,
     body: UpstreamBody,
 ) -> Option<Request<UpstreamBody>> {
     let method = Method::from_bytes(head.method.as_bytes()).ok()?;
@@ -95,6 +113,7 @@ fn backend_request(
     headers::sanitize_request(&mut headers);
     headers.remove(CONTENT_LENGTH);
     let forwarding = head.forwarding.as_ref()?;
+    identity.apply(&mut headers, forwarding.principal.as_ref());
     let host = HeaderValue::from_str(&head.authority).ok()?;
     headers.insert(HOST, host.clone());
     if let Some(len) = head.content_length.filter(|_| head.has_body) {
@@ -212,6 +231,7 @@ impl Router {
             }
         };
         let view = HeadView {
+            method: Method::from_bytes(head.method.as_bytes()).map_err(|_| Reason::BadRequest)?,
             uri: head
                 .path_and_query
                 .parse()
@@ -298,7 +318,7 @@ impl Router {
         };
         let admitted = match self
             .admit(
-                &route.value.inspection,
+                &crate::ops::inspection(&self.modes, &route.name, &route.value.inspection),
                 &head,
                 inbound,
                 bytes_in,
@@ -308,10 +328,17 @@ impl Router {
             .await
         {
             Ok(admitted) => admitted,
-            Err(reason) => return Ok(problem_parts(record, reason)),
+            Err(reason) => {
+                let allow = (reason == Reason::MethodNotAllowed)
+                    .then_some(route.value.inspection.contract.as_ref())
+                    .flatten()
+                    .and_then(|c| c.contract.allow(&path))
+                    .and_then(|a| HeaderValue::from_str(&a).ok());
+                return Ok(problem_parts_allow(record, reason, allow));
+            }
         };
         let body_sent = admitted.body_sent;
-        let Some(mut request) = backend_request(&mut head, &request_id, admitted.body) else {
+        let Some(mut request) = backend_request(&mut head, &request_id, &self.identity_headers, admitted.body) else {
             return Ok(problem_parts(record, Reason::BadRequest));
         };
         if let Some(rewritten) = admitted.rewritten {
@@ -401,7 +428,7 @@ mod tests {
     fn build(mut head: RequestHead) -> Option<Request<UpstreamBody>> {
         let id = RequestId::parse(&head.forwarding.as_ref().unwrap().request_id).unwrap();
         let (body, _) = UpstreamBody::new(None, head.content_length, Arc::default());
-        backend_request(&mut head, &id, body)
+        backend_request(&mut head, &id, &IdentityHeaders::default(), body)
     }
 
     #[test]

@@ -16,7 +16,9 @@ mod body;
 pub mod cli;
 pub mod config;
 mod exchange;
+pub mod identity;
 pub mod inspect;
+mod ops;
 mod service;
 mod upstream;
 
@@ -24,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rampart_proto::v1::forwarder_server::ForwarderServer;
+use rampart_service::admin::{AdminParts, AdminState};
 use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::ReceiverStream;
@@ -68,6 +71,9 @@ pub enum InnerError {
     /// The gRPC server failed.
     #[error("link server: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// The audit writer could not start.
+    #[error("audit: {0}")]
+    Audit(#[from] rampart_service::audit::AuditError),
 }
 
 impl InnerListeners {
@@ -95,8 +101,14 @@ pub async fn serve(
     listeners: InnerListeners,
     shutdown: Shutdown,
 ) -> Result<(), InnerError> {
+    // Installed first, so every `audit::record` of this process goes through it.
+    let auditor = rampart_service::audit::Auditor::start("inner", &config.audit)?;
+    rampart_service::audit::install(auditor.clone());
+    let _flush = ops::FlushOnDrop(auditor.clone());
     let router = Arc::new(Router {
+        modes: ops::route_modes(&config.routes),
         routes: config.routes.clone(),
+        identity_headers: config.identity_headers.clone(),
         upstreams: upstream::Upstreams::new(&config.upstreams)?,
         max_chunk: MAX_CHUNK,
         inspector: inspect::Inspector {
@@ -115,16 +127,27 @@ pub async fn serve(
         let metrics_router = router.clone();
         let metrics: Arc<dyn rampart_service::admin::Metrics> =
             Arc::new(move || metrics_router.inspector.scanners.render_metrics());
-        tokio::spawn(rampart_service::admin::serve(
-            admin,
+        let state = AdminState::new(AdminParts {
+            tier: "inner",
             ready,
-            Some(metrics),
+            metrics: Some(metrics),
+            actions: Arc::new(ops::InnerActions {
+                router: router.clone(),
+            }),
+            config: config.admin.clone(),
+            auditor: auditor.clone(),
+        });
+        // The admin listener has no TLS settings yet: plain HTTP on the management network.
+        tokio::spawn(rampart_service::admin::serve_api(
+            admin,
+            state,
+            None,
             shutdown.clone(),
         ));
     }
     let service = ForwarderServer::new(ForwarderService {
         router,
-        generation: 1,
+        generation: ops::CONFIG_GENERATION,
     })
     .max_decoding_message_size(MAX_MESSAGE)
     .max_encoding_message_size(MAX_MESSAGE);

@@ -194,4 +194,19 @@ impl Upstreams {
     pub(crate) fn get(&self, name: &str) -> Option<&Arc<Upstream>> {
         self.by_name.get(name)
     }
+
+    /// Every address as `upstream:name:authority` and whether it is in rotation (not
+    /// cooling down after a failure), sorted.
+    pub(crate) fn health(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        for (name, upstream) in &self.by_name {
+            let now = upstream.now_ms();
+            for a in &upstream.addresses {
+                let healthy = a.down_until_ms.load(Ordering::Relaxed) <= now;
+                out.push((format!("upstream:{name}:{}", a.authority), healthy));
+            }
+        }
+        out.sort();
+        out
+    }
 }

@@ -94,16 +94,41 @@ impl MediaType {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Refuses a charset other than UTF-8 or its subset US-ASCII: we inspect UTF-8
-    /// text only, and a backend decoding another charset would see something else.
+    /// Refuses a charset in which the body may spell ASCII differently than UTF-8 does.
+    /// UTF-8, US-ASCII and the ASCII-compatible single-byte sets (ISO-8859-*, Windows-125x)
+    /// pass: the parsers still require the bytes to be UTF-8, and every ASCII byte means
+    /// the same in all of them, so no markup or quote can hide from inspection. Charsets
+    /// known as WAF bypasses (UTF-7, UTF-16/32, EBCDIC) get their own code so the caller
+    /// can treat them as an evasion rather than as a mere unsupported type.
     pub fn require_utf8(&self) -> Result<(), ParseError> {
-        match self.param("charset") {
-            None => Ok(()),
-            Some(c) if c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("us-ascii") => {
-                Ok(())
-            }
-            Some(c) => Err(ParseError::unsupported("media-charset", c.as_bytes())),
+        let Some(c) = self.param("charset") else {
+            return Ok(());
+        };
+        let lower = c.to_ascii_lowercase();
+        let ascii_compatible = matches!(lower.as_str(), "utf-8" | "utf8" | "us-ascii" | "latin1")
+            || lower
+                .strip_prefix("iso-8859-")
+                .is_some_and(|n| matches!(n.parse::<u8>(), Ok(1..=16)))
+            || lower
+                .strip_prefix("windows-125")
+                .is_some_and(|n| n.len() == 1 && n.as_bytes()[0].is_ascii_digit());
+        if ascii_compatible {
+            return Ok(());
         }
+        let evasive = [
+            "utf-7", "utf7", "utf-16", "utf16", "utf-32", "utf32", "ucs-", "ucs2",
+        ]
+        .iter()
+        .any(|p| lower.starts_with(p))
+            || lower.starts_with("cp0")
+            || lower.starts_with("ibm")
+            || lower.contains("ebcdic");
+        let code = if evasive {
+            "media-charset-evasive"
+        } else {
+            "media-charset"
+        };
+        Err(ParseError::unsupported(code, c.as_bytes()))
     }
 
     /// Which parser handles this type; `None` for types this crate does not parse.
@@ -245,16 +270,32 @@ mod tests {
             ("application/json; charset=utf-8", true),
             ("application/json; charset=UTF-8", true),
             ("application/json; charset=us-ascii", true),
-            ("application/json; charset=utf-16", false),
-            ("application/json; charset=iso-8859-1", false),
-            ("application/json; charset=utf-7", false),
+            ("application/json; charset=iso-8859-1", true),
+            ("text/plain; charset=windows-1252", true),
+            ("text/plain; charset=ISO-8859-15", true),
             ("application/json; charset=\"utf-8 \"", false),
+            ("text/plain; charset=shift_jis", false),
+            ("text/plain; charset=iso-8859-99", false),
         ] {
             let r = MediaType::parse(ct).expect("valid").require_utf8();
             assert_eq!(r.is_ok(), ok, "{ct}");
             if let Err(e) = r {
                 assert_eq!((e.code(), e.status()), ("media-charset", 415));
             }
+        }
+        for ct in [
+            "application/json; charset=utf-16",
+            "application/json; charset=utf-7",
+            "text/plain; charset=UTF-32LE",
+            "text/plain; charset=ibm037",
+        ] {
+            let e = MediaType::parse(ct).expect("valid").require_utf8();
+            let e = e.expect_err(ct);
+            assert_eq!(
+                (e.code(), e.status()),
+                ("media-charset-evasive", 415),
+                "{ct}"
+            );
         }
     }
 

@@ -45,6 +45,7 @@ fn facts(ip: u32) -> RequestFacts<'static> {
     RequestFacts {
         client_ip: IpAddr::from(ip.to_be_bytes()),
         consumer: Some("consumer-1"),
+        plan: None,
         route: "api",
         upstream: "backend",
     }

@@ -14,6 +14,7 @@ fn facts(consumer: &str) -> RequestFacts<'_> {
     RequestFacts {
         client_ip: "192.0.2.1".parse::<IpAddr>().unwrap(),
         consumer: Some(consumer),
+        plan: None,
         route: "api",
         upstream: "backend",
     }

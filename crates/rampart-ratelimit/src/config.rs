@@ -12,6 +12,7 @@
 //! rate = "100/s"             # or a bare number of requests per second
 //! burst = 50                 # bucket size; default: the rate's count
 //! routes = ["api"]           # optional: only these routes (default all)
+//! plans = ["gold"]           # optional: only consumers on these plans (default all)
 //! upstreams = []             # optional: only these upstream groups (default all)
 //!
 //! [[rate_limit.policies]]
@@ -88,6 +89,8 @@ struct RawPolicy {
     routes: Vec<String>,
     #[serde(default)]
     upstreams: Vec<String>,
+    #[serde(default)]
+    plans: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +112,8 @@ struct RawQuota {
     routes: Vec<String>,
     #[serde(default)]
     upstreams: Vec<String>,
+    #[serde(default)]
+    plans: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +127,8 @@ struct RawConcurrency {
     routes: Vec<String>,
     #[serde(default)]
     upstreams: Vec<String>,
+    #[serde(default)]
+    plans: Vec<String>,
 }
 
 /// The validated `[rate_limit]` section.
@@ -146,6 +153,9 @@ pub struct Scope {
     pub routes: Vec<String>,
     /// Upstream groups; empty means every group.
     pub upstreams: Vec<String>,
+    /// Consumer plans (from the consumers file); empty means every caller, including
+    /// anonymous ones. A plan-scoped policy never applies to a request without a plan.
+    pub plans: Vec<String>,
 }
 
 impl Scope {
@@ -153,6 +163,8 @@ impl Scope {
     pub fn applies(&self, facts: &RequestFacts<'_>) -> bool {
         (self.routes.is_empty() || self.routes.iter().any(|r| r == facts.route))
             && (self.upstreams.is_empty() || self.upstreams.iter().any(|u| u == facts.upstream))
+            && (self.plans.is_empty()
+                || facts.plan.is_some_and(|p| self.plans.iter().any(|q| q == p)))
     }
 }
 
@@ -217,7 +229,7 @@ impl RateLimitConfig {
                 policies.push(Policy {
                     name,
                     key: KeySpec::new(&raw.key),
-                    scope: scope(&raw.routes, &raw.upstreams),
+                    scope: scope(&raw.routes, &raw.upstreams, &raw.plans),
                     kind: PolicyKind::Rate(limit),
                 });
             }
@@ -236,7 +248,7 @@ impl RateLimitConfig {
                 policies.push(Policy {
                     name,
                     key: KeySpec::new(&raw.key),
-                    scope: scope(&raw.routes, &raw.upstreams),
+                    scope: scope(&raw.routes, &raw.upstreams, &raw.plans),
                     kind: PolicyKind::Quota(Quota {
                         limit: raw.limit,
                         period: raw.period,
@@ -257,7 +269,7 @@ impl RateLimitConfig {
                 concurrency.push(ConcurrencyPolicy {
                     name,
                     key: KeySpec::new(&raw.key),
-                    scope: scope(&raw.routes, &raw.upstreams),
+                    scope: scope(&raw.routes, &raw.upstreams, &raw.plans),
                     max_in_flight: raw.max_in_flight,
                 });
             }
@@ -284,10 +296,11 @@ fn bounded(p: &mut Problems, key: &str, raw: Option<u8>, default: u8, max: u8) -
     value
 }
 
-fn scope(routes: &[String], upstreams: &[String]) -> Scope {
+fn scope(routes: &[String], upstreams: &[String], plans: &[String]) -> Scope {
     Scope {
         routes: routes.to_vec(),
         upstreams: upstreams.to_vec(),
+        plans: plans.to_vec(),
     }
 }
 

@@ -16,6 +16,8 @@ pub struct RequestFacts<'a> {
     pub client_ip: IpAddr,
     /// The authenticated consumer (API key id, subject), if any.
     pub consumer: Option<&'a str>,
+    /// The consumer's rate-limit plan, if any.
+    pub plan: Option<&'a str>,
     /// The matched route's name.
     pub route: &'a str,
     /// The upstream group the route forwards to.

@@ -6,6 +6,7 @@ fn facts<'a>(ip: &str, consumer: Option<&'a str>, route: &'a str) -> RequestFact
     RequestFacts {
         client_ip: ip.parse().unwrap(),
         consumer,
+        plan: None,
         route,
         upstream: "up",
     }

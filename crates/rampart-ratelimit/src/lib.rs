@@ -33,6 +33,7 @@
 //! let facts = RequestFacts {
 //!     client_ip: "192.0.2.1".parse()?,
 //!     consumer: Some("key-42"),
+//!     plan: Some("gold"),
 //!     route: "api",
 //!     upstream: "payments",
 //! };

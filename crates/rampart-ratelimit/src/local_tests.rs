@@ -26,6 +26,7 @@ fn facts<'a>(ip: &str, consumer: Option<&'a str>, route: &'a str) -> RequestFact
     RequestFacts {
         client_ip: ip.parse::<IpAddr>().unwrap(),
         consumer,
+        plan: None,
         route,
         upstream: "backend",
     }

@@ -36,6 +36,7 @@ fn facts(consumer: Option<&str>) -> RequestFacts<'_> {
     RequestFacts {
         client_ip: "192.0.2.1".parse::<IpAddr>().unwrap(),
         consumer,
+        plan: None,
         route: "api",
         upstream: "backend",
     }

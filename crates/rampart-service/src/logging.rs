@@ -81,6 +81,8 @@ pub struct AccessRecord {
     pub reason: String,
     /// Request body bytes received so far.
     pub bytes_in: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Client HTTP version (`HTTP/1.1`, `HTTP/2`, `HTTP/3`); empty when not recorded.
+    pub version: &'static str,
     /// When the request arrived.
     pub started: std::time::Instant,
 }
@@ -105,12 +107,17 @@ impl AccessRecord {
             status: 0,
             reason: String::new(),
             bytes_in: Default::default(),
+            version: "",
             started: std::time::Instant::now(),
         }
     }
 
     /// Writes the line.
     pub fn log(&self, bytes_out: u64, complete: bool) {
+        crate::traffic::of(self.tier).observe(
+            !self.reason.is_empty() && (400..500).contains(&self.status),
+            self.started.elapsed(),
+        );
         tracing::info!(
             target: ACCESS,
             tier = self.tier,
@@ -119,6 +126,7 @@ impl AccessRecord {
             path = %self.path,
             client = %self.client,
             client_source = self.client_source,
+            version = self.version,
             route = %self.route,
             status = self.status,
             verdict = if self.reason.is_empty() { "allow" } else { "deny" },

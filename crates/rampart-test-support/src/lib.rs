@@ -7,6 +7,7 @@
 pub mod antivirus;
 pub mod backend;
 pub mod client;
+pub mod idp;
 pub mod pki;
 pub mod process;
 pub mod redis;

@@ -50,6 +50,8 @@ pub struct StackOptions {
     pub edge_server_extra: String,
     /// More sections appended to the edge's file (`[[routes]]`, ...).
     pub edge_extra: String,
+    /// More keys for the edge's `[tls]` (after `cert` and `key`).
+    pub edge_tls_extra: String,
 }
 
 impl StackOptions {
@@ -78,6 +80,7 @@ impl StackOptions {
             edge_limits_extra: String::new(),
             edge_server_extra: String::new(),
             edge_extra: String::new(),
+            edge_tls_extra: String::new(),
         }
     }
 }
@@ -167,6 +170,7 @@ drain_timeout = "{drain}"
 [tls]
 cert = {edge_cert:?}
 key = {edge_key:?}
+{tls_extra}
 
 [inner]
 endpoints = [{endpoints}]
@@ -185,6 +189,7 @@ max_body = "{max_body}"
 "#,
             server_extra = opts.edge_server_extra,
             edge_extra = opts.edge_extra,
+            tls_extra = opts.edge_tls_extra,
             max_body = opts.edge_max_body,
             limits_extra = opts.edge_limits_extra,
             drain = opts.drain_timeout,

@@ -1,7 +1,9 @@
 //! Every rustls configuration Rampart uses, in one place.
 //!
-//! - [`public_server_config`]: the edge's client-facing listener (TLS 1.3, TLS 1.2 only with
-//!   ECDHE + AEAD suites, ALPN `h2` and `http/1.1`).
+//! - [`public_server_config`] / [`public_server_config_with`]: the edge's client-facing
+//!   listener (TLS 1.3, TLS 1.2 only with ECDHE + AEAD suites, ALPN `h2` and `http/1.1`),
+//!   with certificates chosen by SNI and reloaded from disk ([`CertStore`]) and optional
+//!   client certificates ([`optional_client_verifier`], [`ClientCert`]).
 //! - [`link_client_config`] / [`link_server_config`]: the mutual-TLS link between the tiers
 //!   (TLS 1.3 only, ALPN `h2`); the inner side accepts a client only if its certificate
 //!   chains to the link CA *and* carries an allowed identity.
@@ -11,7 +13,10 @@
 //! no OpenSSL anywhere in Rampart. Development certificates are made by [`pki`] (feature
 //! `pki`), which the tier binaries do not link.
 
+mod certs;
+mod client;
 mod error;
+mod failure;
 mod identity;
 mod load;
 #[cfg(feature = "pki")]
@@ -21,10 +26,18 @@ use std::sync::Arc;
 
 use rustls::crypto::{CryptoProvider, ring};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+pub use certs::{
+    CertEvent, CertExpiry, CertSource, CertStore, LoadedCert, SniPattern, SniResolver, unix_seconds,
+};
+pub use client::{
+    ClientAuthStore, ClientCert, CrlEvent, PrincipalRule, load_crls, optional_client_verifier,
+};
 pub use error::TlsError;
+pub use failure::{HandshakeFailure, HandshakeFailures};
 pub use identity::{Identity, identities_of};
 pub use load::{CertifiedKeyFiles, load_certs, load_private_key, load_roots};
 pub use rustls;
@@ -72,6 +85,48 @@ pub fn public_server_config(
         .with_protocol_versions(TLS12_AND_13)?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
+    Ok(config)
+}
+
+/// ALPN id of HTTP/3.
+pub const ALPN_H3: &[u8] = b"h3";
+
+/// The edge's HTTP/3 (QUIC) configuration, derived from its TCP listener's `tcp`
+/// configuration so both serve the same certificates (whatever resolver `tcp` holds).
+/// QUIC negotiates TLS 1.3 only; ALPN is `h3`; 0-RTT stays off, since early data can be
+/// replayed and a firewall must judge every request exactly once.
+pub fn public_quic_server_config(tcp: &ServerConfig) -> Result<ServerConfig, TlsError> {
+    let has_tls13 = tcp
+        .crypto_provider()
+        .cipher_suites
+        .iter()
+        .any(|s| s.version() == &rustls::version::TLS13);
+    if !has_tls13 {
+        return Err(TlsError::Rustls(rustls::Error::General(
+            "HTTP/3 needs a TLS 1.3 cipher suite".into(),
+        )));
+    }
+    let mut config = tcp.clone();
+    config.alpn_protocols = vec![ALPN_H3.to_vec()];
+    config.max_early_data_size = 0;
+    config.send_half_rtt_data = false;
+    Ok(config)
+}
+
+/// The edge's client-facing configuration with certificates chosen by SNI from `certs`
+/// and, with `client_auth` (see [`optional_client_verifier`]), client certificates.
+pub fn public_server_config_with(
+    certs: Arc<SniResolver>,
+    client_auth: Option<Arc<dyn ClientCertVerifier>>,
+) -> Result<ServerConfig, TlsError> {
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_protocol_versions(TLS12_AND_13)?;
+    let builder = match client_auth {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(certs);
     config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()];
     Ok(config)
 }

@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -99,6 +100,36 @@ impl Ca {
     /// The CA certificate, PEM encoded.
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
+    }
+
+    /// A CRL signed by this CA, valid from an hour ago for a day, revoking the given
+    /// certificates (PEM; their serial numbers are read from them).
+    pub fn crl_pem(&self, revoked_cert_pems: &[&str]) -> Result<String, TlsError> {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let now = OffsetDateTime::now_utc();
+        let mut revoked_certs = Vec::new();
+        for pem in revoked_cert_pems {
+            let der = CertificateDer::from_pem_slice(pem.as_bytes())
+                .map_err(|e| rcgen::Error::PemError(e.to_string()))?;
+            let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+                .map_err(|_| rcgen::Error::CouldNotParseCertificate)?;
+            revoked_certs.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(cert.raw_serial()),
+                revocation_time: now - Duration::minutes(5),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            });
+        }
+        let params = CertificateRevocationListParams {
+            this_update: now - Duration::hours(1),
+            next_update: now + Duration::days(1),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
     }
 
     /// Issues a leaf certificate.

@@ -6,14 +6,19 @@
 
 mod aborts;
 mod antivirus;
+mod auth;
 mod common;
 mod failures;
+mod h3;
 mod hygiene;
 mod identity;
 mod inspection;
 mod large;
 mod lifecycle;
+mod openapi;
+mod ops;
 mod passthrough;
 mod protections;
 mod ratelimit;
+mod tls;
 mod up;

@@ -9,16 +9,45 @@ const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
 
-/// Shortest value worth decoding: shorter tokens are identifiers far more often than
-/// payloads, and no injection fits in fewer than 6 bytes anyway.
-const MIN_LEN: usize = 8;
+/// Shortest value worth decoding (4 decoded bytes: `; id`); shorter tokens are
+/// identifiers far more often than payloads.
+const MIN_LEN: usize = 6;
+/// Below this many decoded bytes every character must be printable ASCII: short random
+/// tokens decode to noise that a 95% threshold would let through.
+const SHORT_DECODED: usize = 12;
 
 /// Decodes `input` if the whole (trimmed) value is base64 that decodes to mostly printable
 /// UTF-8 text. Plain words and hex ids are skipped: they would decode to noise.
 pub(crate) fn decode(input: &str) -> Option<String> {
+    decode_with(input, false)
+}
+
+/// [`decode`], also reading spaces as `+`: form and query decoding turn the `+` of a raw
+/// base64 value into spaces before the value reaches us.
+pub(crate) fn decode_plus_as_space(input: &str) -> Option<String> {
+    let t = input.trim();
+    // Cheap checks first: this runs on every spaced value of a form or query.
+    if !t.contains(' ')
+        || t.contains("  ")
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/= ".contains(&b))
+        || !t.bytes().any(|b| b.is_ascii_digit() || b == b'/')
+    {
+        return None;
+    }
+    decode_with(&t.replace(' ', "+"), true)
+}
+
+fn decode_with(input: &str, spaced: bool) -> Option<String> {
     let s = input.trim();
     let body = s.trim_end_matches('=');
     if body.len() < MIN_LEN || s.len() - body.len() > 2 {
+        return None;
+    }
+    // A sentence read as base64 (`a+b+c`) is long runs of letters between `+`: real
+    // base64 of text has its `+` far apart and mixed with digits or `/`.
+    if spaced && !body.bytes().any(|b| b.is_ascii_digit() || b == b'/') {
         return None;
     }
     let (mut std_only, mut url_only) = (false, false);
@@ -44,6 +73,10 @@ pub(crate) fn decode(input: &str) -> Option<String> {
     }
     .ok()?;
     let text = String::from_utf8(decoded).ok()?;
+    if text.len() < SHORT_DECODED {
+        let printable = |c: char| c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\r' | '\t');
+        return text.chars().all(printable).then_some(text);
+    }
     let total = text.chars().count();
     let printable = text
         .chars()

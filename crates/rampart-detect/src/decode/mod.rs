@@ -153,7 +153,7 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
                 found.push((step, kind, layer + 1));
             }
         }
-        if let Some(text) = b64::decode(current) {
+        if let Some(text) = base64_view(current, kind) {
             found.push((text, kind, layer.saturating_add(1)));
         }
         let leaves = nested::leaves(current, kind);
@@ -187,6 +187,22 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
         i += 1;
     }
     out
+}
+
+/// The whole value read as base64: as is, as a URL path without its leading `/` (base64
+/// holds `/`, so the value spans segments), or with spaces read as `+` where form or
+/// query decoding turned them into spaces.
+fn base64_view(text: &str, kind: FieldKind) -> Option<String> {
+    if let Some(decoded) = b64::decode(text) {
+        return Some(decoded);
+    }
+    if kind == FieldKind::Path {
+        return text.strip_prefix('/').and_then(b64::decode);
+    }
+    if kind.plus_is_space() {
+        return b64::decode_plus_as_space(text);
+    }
+    None
 }
 
 /// One decoding layer: percent, then character references, then JS escapes.
@@ -243,5 +259,5 @@ pub(crate) fn compact_into(s: &str, out: &mut String) {
 
 /// Whether the whole-value base64 branch would decode `s`.
 pub(crate) fn could_be_base64(s: &str) -> bool {
-    b64::decode(s).is_some()
+    b64::decode(s).is_some() || s.strip_prefix('/').and_then(b64::decode).is_some()
 }

@@ -37,6 +37,28 @@ fn base64_only_when_plausible() {
         b64::decode("PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg").as_deref(),
         Some("<script>alert(1)</script>")
     );
+    // Short payloads, paths spanning segments, and `+` turned into spaces by form decoding.
+    assert_eq!(b64::decode("OyBpZA==").as_deref(), Some("; id"));
+    assert_eq!(
+        super::base64_view("/Li4vLi4vZXRjL3Bhc3N3ZA==", FieldKind::Path).as_deref(),
+        Some("../../etc/passwd")
+    );
+    assert_eq!(
+        super::base64_view("PHN2Zy9vbmxvYWQ9YWxlcnQoMSk Pg==", FieldKind::BodyValue).as_deref(),
+        Some("<svg/onload=alert(1)>>")
+    );
+    for prose in [
+        "Hello world this is fine",
+        "api/v2/users",
+        "/api/v2/users/42",
+    ] {
+        assert_eq!(
+            super::base64_view(prose, FieldKind::BodyValue),
+            None,
+            "{prose}"
+        );
+        assert_eq!(super::base64_view(prose, FieldKind::Path), None, "{prose}");
+    }
     for not_b64 in [
         "Supercalifragilistic",
         "deadbeefcafebabe",

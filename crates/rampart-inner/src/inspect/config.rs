@@ -138,6 +138,8 @@ pub struct InspectionPolicy {
     pub detection: Arc<Policy>,
     /// Antivirus, when engines are configured and the route does not turn it off.
     pub antivirus: Option<AvPolicy>,
+    /// The route's OpenAPI contract (`[routes.openapi]`), set by the route validation.
+    pub contract: Option<Arc<super::contract::ContractPolicy>>,
 }
 
 fn parse_enforcement(p: &mut Problems, key: &str, raw: Option<&str>) -> Option<Enforcement> {
@@ -288,5 +290,6 @@ pub(crate) fn validate(
         forward,
         detection: Arc::new(detection?),
         antivirus,
+        contract: None,
     })
 }

@@ -7,6 +7,7 @@
 //! cannot stall the link's other exchanges.
 
 pub(crate) mod config;
+pub(crate) mod contract;
 mod targets;
 
 use std::sync::Arc;
@@ -88,6 +89,7 @@ impl Scanners {
 
 /// The request head as the inspection sees it.
 pub(crate) struct HeadView {
+    pub(crate) method: http::Method,
     pub(crate) uri: Uri,
     pub(crate) headers: HeaderMap,
 }
@@ -213,16 +215,30 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
     };
     let decoded = match rampart_parse::decode::decode(coding, body, &policy.limits.decode) {
         Ok(decoded) => decoded,
-        Err(e) => return refuse(parse_denial(&e)),
+        Err(e) => return malformed(engine, policy, head, body, parse_denial(&e)),
     };
     let parsed = match rampart_parse::parse(content_type, &decoded, &policy.limits, policy.options)
     {
         Ok(parsed) => parsed,
-        Err(e) => return refuse(parse_denial(&e)),
+        Err(e) => return malformed(engine, policy, head, &decoded, parse_denial(&e)),
     };
+    let checked = contract::check(
+        policy.contract.as_deref(),
+        head,
+        content_type,
+        &decoded,
+        &parsed,
+    );
+    if let Some(denial) = checked.denial {
+        return refuse(denial);
+    }
     let mut budget = Budget::default();
     let mut scan = engine.scan(&policy.detection, &mut budget);
     for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
+        // Values the contract pinned (uuid, integer, enum...) need no free-text detectors.
+        if checked.skips_head(&field) {
+            continue;
+        }
         scan.field(&field);
     }
     let scope = scope_of(parsed.kind);
@@ -235,7 +251,11 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
             // Booleans, nulls and kinds added later carry no free text.
             _ => continue,
         };
-        let location = Location::new(scope, parsed.location(leaf.path));
+        let name = parsed.location(leaf.path);
+        if checked.skips_body(kind, &name) {
+            continue;
+        }
+        let location = Location::new(scope, name);
         scan.field(&Field::new(location, kind, leaf.value.as_bytes()));
     }
     for file in &parsed.files {
@@ -243,6 +263,15 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
             let location = Location::new("filename", parsed.location(file.path));
             scan.field(&Field::new(location, FieldKind::Filename, name.as_bytes()));
         }
+    }
+    if whole_body_too(parsed.kind, &decoded)
+        && let Ok(text) = std::str::from_utf8(&decoded)
+    {
+        scan.field(&Field::new(
+            Location::scope_only("body"),
+            FieldKind::BodyText,
+            text.as_bytes(),
+        ));
     }
     let findings = scan.finish();
     let forward = match policy.forward {
@@ -266,7 +295,7 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
         body: forward,
     };
     drop(parsed);
-    let mut observations = Vec::new();
+    let mut observations = checked.reports;
     let decision = match detection_denial(&findings, policy) {
         None => Ok(cleared),
         Some(denial) if policy.enforcement == Some(Enforcement::DetectOnly) => {
@@ -281,6 +310,83 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
         observations,
         scan: scan_targets,
     }
+}
+
+/// Whether the body is screened whole as text as well as leaf by leaf: bodies of types
+/// we do not parse (opaque) have no leaves, and a form whose values hold character
+/// references (`&#39;`) was cut apart at their `&`.
+fn whole_body_too(kind: BodyKind, body: &[u8]) -> bool {
+    match kind {
+        BodyKind::Opaque => !body.is_empty(),
+        BodyKind::Form => body.iter().enumerate().any(|(i, &b)| {
+            let rest = &body[i + 1..];
+            if b != b'&' {
+                return false;
+            }
+            let name = rest
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
+            rest.first() == Some(&b'#') || (name > 0 && rest.get(name) == Some(&b';'))
+        }),
+        _ => false,
+    }
+}
+
+/// A body the strict parser refused: still screen the head and the raw text, because an
+/// attack found there is the more serious finding (403) than the malformed body (400).
+fn malformed(
+    engine: &Engine,
+    policy: &InspectionPolicy,
+    head: &HeadView,
+    body: &[u8],
+    refusal: Denial,
+) -> Screened {
+    let mut budget = Budget::default();
+    let mut scan = engine.scan(&policy.detection, &mut budget);
+    for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
+        scan.field(&field);
+    }
+    let text = without_part_headers(&String::from_utf8_lossy(body));
+    scan.field(&Field::new(
+        Location::scope_only("body"),
+        FieldKind::BodyText,
+        text.as_bytes(),
+    ));
+    let findings = scan.finish();
+    // UTF-7 or UTF-16 declared to hide markup from inspection is an evasion in itself.
+    let evasion = (refusal.rule.as_deref() == Some("media-charset-evasive"))
+        .then(|| Denial::new("body-parser", Reason::AttackDetected).with_rule("evasive-charset"));
+    let attack = evasion
+        .or_else(|| detection_denial(&findings, policy))
+        .filter(|d| d.reason == Reason::AttackDetected)
+        .filter(|_| policy.enforcement != Some(Enforcement::DetectOnly));
+    Screened {
+        decision: Err(attack.unwrap_or(refusal)),
+        findings,
+        observations: Vec::new(),
+        scan: Vec::new(),
+    }
+}
+
+/// The text with multipart framing dropped (delimiter lines and part header lines), so a
+/// refused multipart body is judged on its content and not on `Content-Type:` lines
+/// that look like header injection.
+fn without_part_headers(text: &str) -> String {
+    if !text.trim_start().starts_with("--") {
+        return text.to_owned();
+    }
+    let framing = |line: &str| {
+        let l = line.trim_start().to_ascii_lowercase();
+        l.starts_with("--")
+            || l.starts_with("content-disposition:")
+            || l.starts_with("content-type:")
+            || l.starts_with("content-transfer-encoding:")
+    };
+    text.lines()
+        .filter(|l| !framing(l))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn scope_of(kind: BodyKind) -> &'static str {

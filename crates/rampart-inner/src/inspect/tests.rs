@@ -17,6 +17,7 @@ fn policy(forward: Forward) -> InspectionPolicy {
             rampart_detect::Policy::from_config(&PolicyConfig::default(), &engine).unwrap(),
         ),
         antivirus: None,
+        contract: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn head(uri: &str, headers: &[(&str, &str)]) -> HeadView {
         );
     }
     HeadView {
+        method: http::Method::POST,
         uri: uri.parse().unwrap(),
         headers: map,
     }
@@ -126,7 +128,41 @@ async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
             "/plans",
             &[("content-type", "application/xml")],
             b"<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><x>&e;</x>",
-            Some(Reason::BadRequest),
+            Some(Reason::AttackDetected),
+        ),
+        // Refused by the strict parser, but an attack in the raw text is the finding.
+        ("/plans", &json, b"1' OR '1'='1' --", Some(Reason::AttackDetected)),
+        ("/plans", &json, b"just some text", Some(Reason::BadRequest)),
+        (
+            "/plans",
+            &[("content-type", "application/octet-stream")],
+            b"<script>alert(1)</script>",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Type: text/plain; charset=utf-7\r\n\r\n+ADw-script+AD4-\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\nhello\r\n--XyZ--\r\n",
+            Some(Reason::UnsupportedMediaType),
+        ),
+        // A form value whose character references were cut apart at their `&`.
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"q=<string>7&#39; OR &#39;x&#39;=&#39;x</string>",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"q=Tom+%26+Jerry&note=fish+%26amp%3B+chips",
+            None,
         ),
         (
             "/plans",

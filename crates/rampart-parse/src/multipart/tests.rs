@@ -54,7 +54,8 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
         ("--XyZ|Content-Disposition: form-data; name=\"f\"; filename=\"a\t.php\"||1|--XyZ--".into(), "multipart-bad-filename"),
         ("--XyZ|Content-Disposition: form-data; name=\"f\"; filename=\"--XyZ.txt\"||1|--XyZ--".into(), "ok"),
         ("--XyZ|Content-Disposition: form-data; name=\"a\"||\u{e9}|--XyZ--".into(), "ok"),
-        ("--XyZ|Content-Disposition: form-data; name=\"a\"|Content-Type: text/plain; charset=latin1||1|--XyZ--".into(), "media-charset"),
+        ("--XyZ|Content-Disposition: form-data; name=\"a\"|Content-Type: text/plain; charset=latin1||1|--XyZ--".into(), "ok"),
+        ("--XyZ|Content-Disposition: form-data; name=\"a\"|Content-Type: text/plain; charset=utf-7||+ADw-|--XyZ--".into(), "media-charset-evasive"),
         ("--XyZ|Content-Disposition: form-data; name=\"j\"|Content-Type: application/json||{\"a\":1,\"a\":2}|--XyZ--".into(), "json-duplicate-key"),
         ("--XyZ|Content-Disposition: form-data; name=\"x\"|Content-Type: text/xml||<!DOCTYPE x><x/>|--XyZ--".into(), "xml-doctype"),
     ];

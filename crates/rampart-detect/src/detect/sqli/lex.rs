@@ -107,6 +107,15 @@ pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
                 i += 1;
                 continue;
             }
+            // A still-encoded space (`8%20hours`) separates words as a space would.
+            b'%' if matches!(
+                s.get(i + 1..i + 3),
+                Some(b"20" | b"09" | b"0a" | b"0d" | b"0b" | b"0c")
+            ) =>
+            {
+                i += 3;
+                continue;
+            }
             b'\'' | b'"' => {
                 let (end, closed) = string_end(s, i + 1, c);
                 (Tk::Str { closed }, end)

@@ -64,8 +64,19 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
         .find_map(|start| Shapes::new(s, start).find())
 }
 
-/// Cheap test: without any of these bytes or `union`, no shape below can match.
+/// Cheap test: without any of these bytes, `union` or a closing `true`/`null`, no shape
+/// below can match.
 fn gate(s: &[u8]) -> bool {
+    let t = s.trim_ascii_end();
+    let tail = |w: &[u8]| {
+        t.len() > w.len() && t[t.len() - w.len()..].eq_ignore_ascii_case(w) && {
+            let before = t[t.len() - w.len() - 1];
+            before.is_ascii_whitespace() || before == b'/'
+        }
+    };
+    if tail(b"true") || tail(b"null") {
+        return true;
+    }
     s.iter().any(|b| {
         matches!(
             b,
@@ -195,6 +206,12 @@ impl<'a> Shapes<'a> {
             Tk::Kw(Kw::Procedure) => {
                 (self.kind(k + 1) == Some(Tk::Func)).then(|| self.span(k, k + 1))
             }
+            // `group by x having 1=1`: only an injection probes with a constant condition.
+            Tk::Kw(Kw::Having) => {
+                let (j, lit1) = self.operand(k + 1)?;
+                let (j2, lit2) = self.operand(j + 1)?;
+                (lit1 && lit2 && self.kind(j) == Some(Tk::Cmp)).then(|| self.span(k, j2 - 1))
+            }
             Tk::Var if self.text(k).starts_with(b"@@") && self.text(k).len() > 3 => {
                 Some(self.span(k, k))
             }
@@ -217,13 +234,25 @@ impl<'a> Shapes<'a> {
         let (j2, lit1) = self.operand(j)?;
         if matches!(self.kind(j2), Some(Tk::Cmp)) {
             let (j3, lit2) = self.operand(j2 + 1)?;
-            if (lit1 || lit2) && (strong_prev || lit1 && lit2) {
+            // A column compared with a literal (`20 and rating >= 4`) reads as prose unless
+            // the value opens with it or breaks out of a string first.
+            let anchored = k == 1 || self.is_break(k - 1) || prev == Tk::RParen;
+            if (lit1 && lit2 && (strong_prev || prev == Tk::Ident))
+                || ((lit1 || lit2) && strong_prev && anchored)
+            {
                 return Some(self.span(k - 1, j3 - 1));
             }
             return None;
         }
         if !strong_prev {
             return None;
+        }
+        // `1 or true`, `7 and null`: a constant truth value closing the value.
+        if k == 1
+            && matches!(self.kind(j), Some(Tk::Kw(Kw::Bool | Kw::Null)))
+            && self.ends_at(j + 1)
+        {
+            return Some(self.span(0, j));
         }
         // A call doing SQL work (`if(1=1,...)`, `ascii(substr(...))`) after the operator.
         if self.kind(j) == Some(Tk::Func) && self.args_look_like_sql(j, true) {
@@ -238,8 +267,25 @@ impl<'a> Shapes<'a> {
         None
     }
 
-    /// One operand: returns the index after it and whether it is a literal or call.
-    fn operand(&self, mut j: usize) -> Option<(usize, bool)> {
+    /// One operand, arithmetic included (`3*2`): the index after it and whether it is
+    /// made of literals or calls only.
+    fn operand(&self, j: usize) -> Option<(usize, bool)> {
+        let (mut end, mut lit) = self.term(j)?;
+        for _ in 0..8 {
+            if self.kind(end) != Some(Tk::Arith) {
+                break;
+            }
+            let Some((next, next_lit)) = self.term(end + 1) else {
+                break;
+            };
+            end = next;
+            lit &= next_lit;
+        }
+        Some((end, lit))
+    }
+
+    /// One term: returns the index after it and whether it is a literal or call.
+    fn term(&self, mut j: usize) -> Option<(usize, bool)> {
         while matches!(self.kind(j), Some(Tk::Arith | Tk::Kw(Kw::Not))) {
             j += 1;
         }

@@ -1,0 +1,80 @@
+//! `rampart keys new` and `rampart passwd`: credentials for the edge's identity files.
+//! Secrets are printed once, to stdout, and never stored: the files hold only hashes.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+/// `rampart keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a fresh API key: prints the key once and the lines for the consumers file.
+    New {
+        /// The consumer the key belongs to.
+        #[arg(long)]
+        consumer: String,
+    },
+}
+
+/// `rampart passwd USER`
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// The user name (letters, digits, `.`, `_`, `-`, `@`).
+    user: String,
+}
+
+/// Runs `rampart keys`.
+pub fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::New { consumer } => {
+            if consumer.is_empty() || consumer.len() > 128 || consumer.chars().any(char::is_control)
+            {
+                anyhow::bail!("--consumer must be 1 to 128 printable characters");
+            }
+            let new = rampart_identity::apikey::new_key(consumer);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "API key for {consumer} (shown once; give it to the consumer):")?;
+            writeln!(out, "  {}", new.key)?;
+            writeln!(out)?;
+            writeln!(out, "Add to the consumers file:")?;
+            write!(out, "{}", new.file_snippet)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Runs `rampart passwd`: reads the password twice from stdin (not echoed when stdin is
+/// a terminal that the shell set to no-echo; use `read -s` or a password manager pipe)
+/// and prints the users-file line.
+pub fn passwd(args: &PasswdArgs) -> anyhow::Result<ExitCode> {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "._-@".contains(c);
+    if args.user.is_empty() || args.user.len() > 64 || !args.user.chars().all(valid) {
+        anyhow::bail!("the user name must be 1 to 64 of letters, digits, '.', '_', '-', '@'");
+    }
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut read = |prompt: &str| -> anyhow::Result<String> {
+        eprint!("{prompt}");
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no password on stdin"))??;
+        Ok(line.trim_end_matches('\r').to_owned())
+    };
+    let password = read("Password: ")?;
+    let again = read("Again: ")?;
+    if password != again {
+        anyhow::bail!("the two passwords differ");
+    }
+    if password.chars().count() < 12 {
+        anyhow::bail!("passwords must have at least 12 characters");
+    }
+    if password.to_lowercase().contains(&args.user.to_lowercase()) {
+        anyhow::bail!("the password must not contain the user name");
+    }
+    let hash = rampart_identity::basic::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}:{hash}", args.user)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,527 @@
+//! Validating one value against a compiled schema, within a work budget.
+//!
+//! Errors carry the location (a JSON pointer under a prefix such as `json:` or
+//! `query:limit`) and the keyword that failed, never the value. Branches of
+//! `anyOf`/`oneOf`/`not`/`if` are tried in probe mode: their errors and pinned values
+//! are not kept (a value is only pinned by schemas that must all hold).
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::{Schema, SchemaId, Schemas, types};
+use crate::doc::push_segment;
+use crate::limits::ValidateLimits;
+
+/// A schema violation: where, and which keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SchemaError {
+    pub(crate) location: String,
+    pub(crate) keyword: &'static str,
+}
+
+/// One validation run (one request part).
+pub(crate) struct Run<'s> {
+    schemas: &'s Schemas,
+    limits: &'s ValidateLimits,
+    /// Current location; `prefix_len` bytes of it are the prefix (`json:`).
+    location: String,
+    prefix_len: usize,
+    pub(crate) errors: Vec<SchemaError>,
+    /// Pointers (without prefix) of values pinned by a schema that validated them.
+    pub(crate) pinned: Vec<String>,
+    /// Pointers of object members whose key is a declared property name.
+    pub(crate) declared_keys: Vec<String>,
+    pub(crate) work: u64,
+    depth: usize,
+    probe: u32,
+    aborted: bool,
+}
+
+impl<'s> Run<'s> {
+    pub(crate) fn new(schemas: &'s Schemas, limits: &'s ValidateLimits, prefix: &str) -> Self {
+        Self {
+            schemas,
+            limits,
+            location: prefix.to_owned(),
+            prefix_len: prefix.len(),
+            errors: Vec::new(),
+            pinned: Vec::new(),
+            declared_keys: Vec::new(),
+            work: 0,
+            depth: 0,
+            probe: 0,
+            aborted: false,
+        }
+    }
+
+    /// Validates `value` at the run's prefix. Returns whether it is valid.
+    pub(crate) fn validate(&mut self, id: SchemaId, value: &Value) -> bool {
+        self.node(id, value)
+    }
+
+    /// Whether the run stopped early (budget, depth or error cap).
+    pub(crate) fn stopped(&self) -> bool {
+        self.aborted || self.errors.len() >= self.limits.max_errors
+    }
+
+    fn fail(&mut self, keyword: &'static str) {
+        if self.probe == 0 && self.errors.len() < self.limits.max_errors {
+            self.errors.push(SchemaError {
+                location: self.location.clone(),
+                keyword,
+            });
+        }
+    }
+
+    /// Stops the whole run: the request cannot be decided within limits.
+    fn abort(&mut self, keyword: &'static str) {
+        if !self.aborted {
+            self.aborted = true;
+            let location = self.location.clone();
+            self.errors
+                .truncate(self.limits.max_errors.saturating_sub(1));
+            self.errors.push(SchemaError { location, keyword });
+        }
+    }
+
+    fn spend(&mut self, units: u64) -> bool {
+        self.work = self.work.saturating_add(units);
+        if self.work > self.limits.max_work {
+            self.abort("budget");
+            return false;
+        }
+        true
+    }
+
+    fn node(&mut self, id: SchemaId, value: &Value) -> bool {
+        if self.stopped() || !self.spend(1) {
+            return false;
+        }
+        if self.depth >= self.limits.max_depth {
+            self.abort("depth");
+            return false;
+        }
+        self.depth += 1;
+        let s = self.schemas.get(id);
+        let ok = self.keywords(s, value);
+        self.depth -= 1;
+        if ok && self.probe == 0 && s.pins(value) {
+            self.pinned
+                .push(self.location[self.prefix_len..].to_owned());
+        }
+        ok
+    }
+
+    /// Runs `f` with errors and pins discarded; returns whether it passed.
+    fn probe(&mut self, id: SchemaId, value: &Value) -> bool {
+        self.probe += 1;
+        let ok = self.node(id, value);
+        self.probe -= 1;
+        ok && !self.aborted
+    }
+
+    fn keywords(&mut self, s: &'s Schema, v: &Value) -> bool {
+        if s.never {
+            self.fail("false");
+            return false;
+        }
+        let mut ok = true;
+        // In probe mode the first failure decides; otherwise collect them all.
+        macro_rules! check {
+            ($cond:expr, $kw:expr) => {
+                if !$cond {
+                    ok = false;
+                    self.fail($kw);
+                    if self.probe > 0 || self.stopped() {
+                        return false;
+                    }
+                }
+            };
+        }
+        if s.types != 0 {
+            check!(type_matches(s.types, v), "type");
+            if !ok {
+                // Type-specific keywords on the wrong type would only add noise.
+                return false;
+            }
+        }
+        if s.read_only {
+            check!(false, "readOnly");
+        }
+        if let Some(values) = &s.enumeration {
+            check!(values.iter().any(|e| json_eq(e, v)), "enum");
+        }
+        if let Some(c) = &s.constant {
+            check!(json_eq(c, v), "const");
+        }
+        match v {
+            Value::String(text) => {
+                if s.min_length.is_some() || s.max_length.is_some() {
+                    if !self.spend(text.len() as u64 / 64) {
+                        return false;
+                    }
+                    let n = text.chars().count() as u64;
+                    check!(s.min_length.is_none_or(|m| n >= m), "minLength");
+                    check!(s.max_length.is_none_or(|m| n <= m), "maxLength");
+                }
+                if let Some(p) = &s.pattern {
+                    if !self.spend(1 + text.len() as u64 / 16) {
+                        return false;
+                    }
+                    check!(p.regex.is_match(text), "pattern");
+                }
+                if let Some(f) = s.format {
+                    check!(f.check_str(text), "format");
+                }
+            }
+            Value::Number(n) => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                check!(s.minimum.is_none_or(|m| f >= m), "minimum");
+                check!(s.maximum.is_none_or(|m| f <= m), "maximum");
+                check!(
+                    s.exclusive_minimum.is_none_or(|m| f > m),
+                    "exclusiveMinimum"
+                );
+                check!(
+                    s.exclusive_maximum.is_none_or(|m| f < m),
+                    "exclusiveMaximum"
+                );
+                if let Some(m) = s.multiple_of {
+                    check!(multiple_of(n, m), "multipleOf");
+                }
+                if let Some(fmt) = s.format {
+                    check!(fmt.check_number(n), "format");
+                }
+            }
+            Value::Array(items) => {
+                if !self.array(s, items) {
+                    ok = false;
+                    if self.probe > 0 || self.stopped() {
+                        return false;
+                    }
+                }
+            }
+            Value::Object(map) => {
+                if !self.object(s, map) {
+                    ok = false;
+                    if self.probe > 0 || self.stopped() {
+                        return false;
+                    }
+                }
+            }
+            Value::Bool(_) | Value::Null => {}
+        }
+        for &a in &s.all_of {
+            if !self.node(a, v) {
+                ok = false;
+                if self.probe > 0 || self.stopped() {
+                    return false;
+                }
+            }
+        }
+        if !s.any_of.is_empty() {
+            let mut any = false;
+            for &b in &s.any_of {
+                if self.probe(b, v) {
+                    any = true;
+                    break;
+                }
+                if self.aborted {
+                    return false;
+                }
+            }
+            check!(any, "anyOf");
+        }
+        if !s.one_of.is_empty() {
+            let mut matched = 0;
+            for &b in &s.one_of {
+                if self.probe(b, v) {
+                    matched += 1;
+                }
+                if self.aborted {
+                    return false;
+                }
+            }
+            check!(matched == 1, "oneOf");
+        }
+        if let Some(n) = s.not {
+            let matched = self.probe(n, v);
+            if self.aborted {
+                return false;
+            }
+            check!(!matched, "not");
+        }
+        if let Some((cond, then, otherwise)) = s.if_then_else {
+            let holds = self.probe(cond, v);
+            if self.aborted {
+                return false;
+            }
+            let branch = if holds { then } else { otherwise };
+            if let Some(b) = branch
+                && !self.node(b, v)
+            {
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    fn array(&mut self, s: &'s Schema, items: &[Value]) -> bool {
+        let mut ok = true;
+        let n = items.len() as u64;
+        if s.min_items.is_some_and(|m| n < m) {
+            ok = false;
+            self.fail("minItems");
+        }
+        if s.max_items.is_some_and(|m| n > m) {
+            ok = false;
+            self.fail("maxItems");
+        }
+        if !ok && self.probe > 0 {
+            return false;
+        }
+        if s.unique_items && !self.unique(items) {
+            ok = false;
+            self.fail("uniqueItems");
+            if self.probe > 0 {
+                return false;
+            }
+        }
+        let mut contained = 0u64;
+        for (i, item) in items.iter().enumerate() {
+            let schema = s.prefix_items.get(i).copied().or(s.items);
+            let len = self.location.len();
+            let _ = write!(self.location, "/{i}");
+            if let Some(id) = schema
+                && !self.node(id, item)
+            {
+                ok = false;
+            }
+            if let Some(c) = s.contains
+                && self.probe(c, item)
+            {
+                contained += 1;
+            }
+            self.location.truncate(len);
+            if (!ok && self.probe > 0) || self.stopped() {
+                return false;
+            }
+        }
+        if let Some(_c) = s.contains {
+            let min = s.min_contains.unwrap_or(1);
+            if contained < min || s.max_contains.is_some_and(|m| contained > m) {
+                ok = false;
+                self.fail("contains");
+            }
+        }
+        ok
+    }
+
+    fn unique(&mut self, items: &[Value]) -> bool {
+        let mut seen = HashSet::with_capacity(items.len());
+        for item in items {
+            let mut key = String::new();
+            canonical(item, &mut key);
+            if !self.spend(1 + key.len() as u64 / 16) {
+                return false;
+            }
+            if !seen.insert(key) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn object(&mut self, s: &'s Schema, map: &serde_json::Map<String, Value>) -> bool {
+        let mut ok = true;
+        let n = map.len() as u64;
+        if s.min_properties.is_some_and(|m| n < m) {
+            ok = false;
+            self.fail("minProperties");
+        }
+        if s.max_properties.is_some_and(|m| n > m) {
+            ok = false;
+            self.fail("maxProperties");
+        }
+        for name in &s.required {
+            if !map.contains_key(name) && !self.read_only_property(s, name) {
+                ok = false;
+                let len = self.location.len();
+                push_segment(&mut self.location, name);
+                self.fail("required");
+                self.location.truncate(len);
+            }
+        }
+        for (key, names) in &s.dependent_required {
+            if map.contains_key(key) && !names.iter().all(|n| map.contains_key(n)) {
+                ok = false;
+                self.fail("dependentRequired");
+            }
+        }
+        if (!ok && self.probe > 0) || self.stopped() {
+            return false;
+        }
+        for (key, value) in map {
+            let len = self.location.len();
+            push_segment(&mut self.location, key);
+            let declared = s
+                .properties
+                .binary_search_by(|(n, _)| n.as_str().cmp(key))
+                .ok()
+                .map(|i| s.properties[i].1);
+            let mut matched = declared.is_some();
+            if let Some(id) = declared {
+                if self.probe == 0 {
+                    self.declared_keys
+                        .push(self.location[self.prefix_len..].to_owned());
+                }
+                if !self.node(id, value) {
+                    ok = false;
+                }
+            }
+            for (pattern, id) in &s.pattern_properties {
+                if !self.spend(1 + key.len() as u64 / 16) {
+                    return false;
+                }
+                if pattern.regex.is_match(key) {
+                    matched = true;
+                    if !self.node(*id, value) {
+                        ok = false;
+                    }
+                }
+            }
+            if !matched && let Some(id) = s.additional {
+                if self.schemas.get(id).never {
+                    // Reported as the property that is not allowed (mass assignment).
+                    ok = false;
+                    self.fail("additionalProperties");
+                } else if !self.node(id, value) {
+                    ok = false;
+                }
+            }
+            if let Some(id) = s.property_names
+                && !self.probe(id, &Value::String(key.clone()))
+            {
+                ok = false;
+                self.fail("propertyNames");
+            }
+            self.location.truncate(len);
+            if (!ok && self.probe > 0) || self.stopped() {
+                return false;
+            }
+        }
+        ok
+    }
+
+    /// A required property that is read-only is not required in requests.
+    fn read_only_property(&self, s: &Schema, name: &str) -> bool {
+        s.properties
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .is_some_and(|i| self.is_read_only(s.properties[i].1, 0))
+    }
+
+    fn is_read_only(&self, id: SchemaId, depth: usize) -> bool {
+        let s = self.schemas.get(id);
+        s.read_only || (depth < 8 && s.all_of.iter().any(|&a| self.is_read_only(a, depth + 1)))
+    }
+}
+
+fn type_matches(t: u8, v: &Value) -> bool {
+    let bit = match v {
+        Value::Null => types::NULL,
+        Value::Bool(_) => types::BOOLEAN,
+        Value::Object(_) => types::OBJECT,
+        Value::Array(_) => types::ARRAY,
+        Value::String(_) => types::STRING,
+        Value::Number(n) if is_integer(n) => types::INTEGER | types::NUMBER,
+        Value::Number(_) => types::NUMBER,
+    };
+    t & bit != 0
+}
+
+/// Integers by value (`1.0` is an integer in JSON Schema).
+pub(crate) fn is_integer(n: &serde_json::Number) -> bool {
+    n.is_i64()
+        || n.is_u64()
+        || n.as_f64()
+            .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+}
+
+fn multiple_of(n: &serde_json::Number, m: f64) -> bool {
+    if let (Some(i), true) = (n.as_i64(), m.fract() == 0.0 && m.abs() < 9.0e15) {
+        return i % (m as i64) == 0;
+    }
+    let Some(f) = n.as_f64() else {
+        return false;
+    };
+    let q = f / m;
+    q.is_finite() && (q - q.round()).abs() <= 1e-9 * q.abs().max(1.0)
+}
+
+/// JSON equality with numbers compared by value.
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(i), Some(j)) => i == j,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A canonical rendering (sorted keys, numbers by value) for uniqueness checks.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => {
+                let _ = write!(out, "{i}");
+            }
+            None => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.fract() == 0.0 && f.abs() < 1e15 {
+                    let _ = write!(out, "{}", f as i64);
+                } else {
+                    let _ = write!(out, "{f:e}");
+                }
+            }
+        },
+        Value::Array(items) => {
+            out.push('[');
+            for i in items {
+                canonical(i, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for k in keys {
+                let _ = write!(out, "{k:?}:");
+                if let Some(v) = map.get(k) {
+                    canonical(v, out);
+                }
+                out.push(',');
+            }
+            out.push('}');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
+    }
+}
