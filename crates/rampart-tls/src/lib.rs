@@ -222,4 +222,22 @@ mod tests {
         let refused = link_server_config(roots, Vec::new(), chain, key);
         assert!(matches!(refused, Err(TlsError::NoAllowedIdentities)));
     }
+
+    #[test]
+    fn quic_config_shares_the_tcp_certificates_and_only_offers_h3() {
+        let ca = pki::Ca::generate("test", 1).unwrap();
+        let leaf = ca
+            .issue(&pki::LeafSpec::new("localhost", pki::Usage::Server, 1))
+            .unwrap();
+        let chain = rustls_pki_types::CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+        let tcp = public_server_config(chain, key).unwrap();
+        let quic = public_quic_server_config(&tcp).unwrap();
+        assert_eq!(quic.alpn_protocols, [ALPN_H3.to_vec()]);
+        assert_eq!(quic.max_early_data_size, 0, "no replayable 0-RTT requests");
+        assert!(Arc::ptr_eq(&quic.cert_resolver, &tcp.cert_resolver));
+        assert_eq!(tcp.alpn_protocols, [ALPN_H2.to_vec(), ALPN_HTTP11.to_vec()]);
+    }
 }

@@ -188,7 +188,13 @@ path_prefix = "/"
             l["target"] == "rampart::audit" && l["rule"] == rule && l["check"] == "identity"
         })
     };
-    for rule in ["wrong-password", "locked-out", "no-credentials", "unknown-key"] {
+    for rule in [
+        "wrong-password",
+        "locked-out",
+        "no-credentials",
+        "api-key-unknown",
+        "consumer-disabled",
+    ] {
         assert!(audited(rule), "{rule} audited");
     }
     let logs: String = stack

@@ -142,6 +142,9 @@ fn deploy_examples_are_valid_configurations() {
         .unwrap();
     std::fs::copy(dir.join("pki/ca.pem"), dir.join("pki/lan-ca.pem")).unwrap();
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples");
+    for file in ["consumers.toml", "users.htpasswd"] {
+        std::fs::copy(examples.join(file), dir.join(file)).unwrap();
+    }
     for (file, bin) in [("edge.toml", bins().edge), ("inner.toml", bins().inner)] {
         std::fs::copy(examples.join(file), dir.join(file)).unwrap();
         let output = Command::new(bin)

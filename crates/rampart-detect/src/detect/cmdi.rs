@@ -137,15 +137,26 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     let mut j = end;
     skip_ws(b, &mut j);
     let next = b.get(j + 1).copied().unwrap_or(b' ');
-    let arg_shelly = match b.get(j) {
-        None => true,
-        Some(b'-') => next.is_ascii_alphabetic() || next == b'-',
-        Some(b'.') => matches!(next, b'/' | b'.'),
-        Some(c) => matches!(
-            c,
-            b'/' | b'~' | b'>' | b'<' | b'|' | b';' | b'&' | b'`' | b'$' | b'*' | b'\\'
-        ),
-    };
+    // `sleep 5` (time-based probes) and `dir c:\` (a drive root) are shell, not prose.
+    let numeric_arg = cmd == b"sleep"
+        && b.get(j).is_some_and(u8::is_ascii_digit)
+        && b[j..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_whitespace());
+    let drive = b.get(j).is_some_and(u8::is_ascii_alphabetic)
+        && b.get(j + 1) == Some(&b':')
+        && matches!(b.get(j + 2), Some(b'\\' | b'/'));
+    let arg_shelly = numeric_arg
+        || drive
+        || match b.get(j) {
+            None => true,
+            Some(b'-') => next.is_ascii_alphabetic() || next == b'-',
+            Some(b'.') => matches!(next, b'/' | b'.'),
+            Some(c) => matches!(
+                c,
+                b'/' | b'~' | b'>' | b'<' | b'|' | b';' | b'&' | b'`' | b'$' | b'*' | b'\\'
+            ),
+        };
     let arg_end = j + word(b, j).max(1);
     if cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/") {
         let system = [

@@ -65,6 +65,8 @@ fn cmdi_needs_command_position_and_shell_shape() {
             "x;/???/??t /???/p??s??",
             "a\nwget http://x.example/s",
             "; id",
+            "; sleep 5",
+            "| dir c:\\",
             "x;cat /etc/hosts",
         ],
         &[
@@ -83,6 +85,8 @@ fn cmdi_needs_command_position_and_shell_shape() {
             "Echo in the mirror; cat on the mat",
             "data:image/png;base64,iVBORw0KGgo=",
             "a;sleep,wake;repeat",
+            "Goodnight; sleep 8 hours",
+            "ok; dir: north",
         ],
     );
 }

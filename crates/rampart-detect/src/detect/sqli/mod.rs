@@ -164,6 +164,13 @@ impl<'a> Shapes<'a> {
             {
                 return Some(self.span(0, j));
             }
+            // `') or true--`: a constant condition closing the value after the break.
+            if self.kind(j) == Some(Tk::Logic)
+                && let Some((end, true)) = self.operand(j + 1)
+                && self.ends_at(end)
+            {
+                return Some(self.span(0, end - 1));
+            }
             // `foo')waitfor delay '0:0:5'--`: a statement right after the break.
             if self.statement(j) {
                 return Some(self.span(0, j + 2));
@@ -222,7 +229,13 @@ impl<'a> Shapes<'a> {
 
     /// `1 or 1=1`, `' or 'a'='a`, `') or ('x'='x`, `' or 1--`, `' and if(1=1,...)`.
     fn tautology(&self, k: usize) -> Option<Range<usize>> {
-        let prev = self.kind(k.checked_sub(1)?)?;
+        if k == 0 {
+            // `or 1=1`: the value opens with the operator (the application wrote the rest).
+            let (j, lit1) = self.operand(1)?;
+            let (j2, lit2) = self.operand(j + 1)?;
+            return (lit1 && lit2 && self.kind(j) == Some(Tk::Cmp)).then(|| self.span(0, j2 - 1));
+        }
+        let prev = self.kind(k - 1)?;
         let strong_prev = matches!(prev, Tk::Str { closed: true } | Tk::Num | Tk::RParen);
         if !strong_prev && prev != Tk::Ident {
             return None;

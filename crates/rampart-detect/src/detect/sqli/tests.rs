@@ -34,6 +34,8 @@ fn detects_injection_shapes() {
         "1;select @@version",
         "1 or true",
         "-1 OR 3*2=6",
+        "') or true--",
+        "or 1=1",
         "' GROUP BY columnnames HAVING 1=1 --",
         "42 AND null",
         "20 and rating >= 4",
@@ -72,6 +74,8 @@ fn passes_prose_and_data() {
         "true or false",
         "1 or true friends",
         "groups having 2 or more members",
+        "or else! and then?",
+        "(see above) or later",
         "3*2=6 is basic math",
     ];
     for l in legit {
