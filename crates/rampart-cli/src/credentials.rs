@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 /// `rampart keys ...`
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Make a fresh API key: prints the key once and the lines for the consumers file.
     New {
         /// The consumer the key belongs to.
@@ -19,13 +19,13 @@ pub enum KeysCommand {
 
 /// `rampart passwd USER`
 #[derive(Debug, Args)]
-pub struct PasswdArgs {
+pub(crate) struct PasswdArgs {
     /// The user name (letters, digits, `.`, `_`, `-`, `@`).
     user: String,
 }
 
 /// Runs `rampart keys`.
-pub fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
     match command {
         KeysCommand::New { consumer } => {
             if consumer.is_empty() || consumer.len() > 128 || consumer.chars().any(char::is_control)
@@ -34,7 +34,10 @@ pub fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
             }
             let new = rampart_identity::apikey::new_key(consumer);
             let mut out = std::io::stdout().lock();
-            writeln!(out, "API key for {consumer} (shown once; give it to the consumer):")?;
+            writeln!(
+                out,
+                "API key for {consumer} (shown once; give it to the consumer):"
+            )?;
             writeln!(out, "  {}", new.key)?;
             writeln!(out)?;
             writeln!(out, "Add to the consumers file:")?;
@@ -47,7 +50,7 @@ pub fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
 /// Runs `rampart passwd`: reads the password twice from stdin (not echoed when stdin is
 /// a terminal that the shell set to no-echo; use `read -s` or a password manager pipe)
 /// and prints the users-file line.
-pub fn passwd(args: &PasswdArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn passwd(args: &PasswdArgs) -> anyhow::Result<ExitCode> {
     let valid = |c: char| c.is_ascii_alphanumeric() || "._-@".contains(c);
     if args.user.is_empty() || args.user.len() > 64 || !args.user.chars().all(valid) {
         anyhow::bail!("the user name must be 1 to 64 of letters, digits, '.', '_', '-', '@'");

@@ -1,8 +1,8 @@
 //! rampart-edge: the DMZ tier.
 //!
-//! Terminates client TLS (HTTP/1.1 and HTTP/2 on one port, or plaintext HTTP behind a
-//! TLS-terminating load balancer), gives every request an id and a trace, removes
-//! hop-by-hop and spoofed headers, and forwards each request as a stream of chunks over
+//! Terminates client TLS (HTTP/1.1 and HTTP/2 on one port, HTTP/3 over QUIC when enabled,
+//! or plaintext HTTP behind a TLS-terminating load balancer), gives every request an id
+//! and a trace, removes hop-by-hop and spoofed headers, and forwards each request as a stream of chunks over
 //! a pooled mutual-TLS gRPC link to the inner tier. Fails closed: with no healthy inner
 //! endpoint the client gets 503 and nothing is sent anywhere.
 //!

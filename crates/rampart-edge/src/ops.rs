@@ -94,7 +94,10 @@ impl Blocklist {
                 network: *network,
                 // Rounded up: a block with 0.4 s left still shows as in force.
                 remaining_secs: u64::try_from(
-                    until.saturating_duration_since(now).as_millis().div_ceil(1000),
+                    until
+                        .saturating_duration_since(now)
+                        .as_millis()
+                        .div_ceil(1000),
                 )
                 .unwrap_or(u64::MAX),
             })

@@ -87,7 +87,12 @@ impl AdminActions for InnerActions {
             .map(|(name, healthy)| Health {
                 name,
                 healthy,
-                detail: if healthy { "" } else { "cooling down after a failure" }.to_owned(),
+                detail: if healthy {
+                    ""
+                } else {
+                    "cooling down after a failure"
+                }
+                .to_owned(),
             })
             .collect();
         let modes: serde_json::Map<String, serde_json::Value> = self
@@ -117,7 +122,11 @@ impl AdminActions for InnerActions {
 
     fn set_route_mode(&self, route: &str, mode: Mode) -> Result<(), ActionError> {
         self.router.modes.set(route, mode)?;
-        tracing::info!(route, mode = mode.as_str(), "route inspection mode switched");
+        tracing::info!(
+            route,
+            mode = mode.as_str(),
+            "route inspection mode switched"
+        );
         Ok(())
     }
 }
@@ -154,7 +163,10 @@ mod tests {
         modes.set("orders", Mode::Detect).unwrap();
         let switched = inspection(&modes, "orders", &policy);
         assert_eq!(switched.enforcement, Some(Enforcement::DetectOnly));
-        assert!(matches!(inspection(&modes, "other", &policy), Cow::Borrowed(_)));
+        assert!(matches!(
+            inspection(&modes, "other", &policy),
+            Cow::Borrowed(_)
+        ));
         modes.set("orders", Mode::Block).unwrap();
         assert!(matches!(
             inspection(&modes, "orders", &policy),

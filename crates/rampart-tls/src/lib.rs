@@ -4,6 +4,8 @@
 //!   listener (TLS 1.3, TLS 1.2 only with ECDHE + AEAD suites, ALPN `h2` and `http/1.1`),
 //!   with certificates chosen by SNI and reloaded from disk ([`CertStore`]) and optional
 //!   client certificates ([`optional_client_verifier`], [`ClientCert`]).
+//! - [`public_quic_server_config`]: the same listener's configuration for HTTP/3 (QUIC,
+//!   TLS 1.3, ALPN `h3`, no 0-RTT), sharing its certificate resolver.
 //! - [`link_client_config`] / [`link_server_config`]: the mutual-TLS link between the tiers
 //!   (TLS 1.3 only, ALPN `h2`); the inner side accepts a client only if its certificate
 //!   chains to the link CA *and* carries an allowed identity.

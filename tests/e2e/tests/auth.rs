@@ -354,3 +354,106 @@ auth = {{ methods = ["bearer"], scopes = ["billing"] }}
     );
     assert!(!logs.contains(opaque), "an opaque token reached the logs");
 }
+
+fn ath(token: &str) -> String {
+    use base64::Engine as _;
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_bound_tokens_need_a_fresh_proof_for_this_request() {
+    use rampart_test_support::idp::{IdpKey, mint_with, unix_now};
+    let backend = Backend::start().await;
+    let idp = Idp::start().await;
+    let ca = idp.ca_path().display().to_string();
+    let mut opts = StackOptions::new(backend.url());
+    opts.edge_extra = format!(
+        r#"
+[oauth]
+[[oauth.issuers]]
+name = "test"
+issuer = "{issuer}"
+audience = "{AUDIENCE}"
+jwks_uri = "{jwks}"
+ca = "{ca}"
+
+[[routes]]
+name = "payments"
+path_prefix = "/payments"
+auth = {{ methods = ["bearer"] }}
+bearer = {{ binding = "dpop" }}
+"#,
+        issuer = idp.issuer(),
+        jwks = idp.jwks_uri(),
+    );
+    let stack = Stack::start(&bins(), &opts);
+
+    let holder = tokio::task::spawn_blocking(|| IdpKey::generate("ES256", "holder"))
+        .await
+        .unwrap();
+    let jkt = rampart_oauth_thumbprint(&holder);
+    let mut claims = idp.claims(AUDIENCE);
+    claims["cnf"] = json!({ "jkt": jkt });
+    let token = idp.mint("ES256", &claims);
+    let htu = "http://api.example.test/payments/1";
+    let proof = |jti: &str, htu: &str| {
+        let claims = json!({
+            "jti": jti, "htm": "GET", "htu": htu, "iat": unix_now(), "ath": ath(&token),
+        });
+        let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": holder.jwk() });
+        mint_with(&header, &claims, |m| holder.sign(m))
+    };
+    let auth = format!("DPoP {token}");
+    let valid = proof("p-1", htu);
+    let response = send(
+        &stack,
+        "/payments/1?x=1",
+        &[("authorization", &auth), ("dpop", &valid)],
+    )
+    .await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    assert!(
+        last_seen(&backend).get("dpop").is_none(),
+        "the proof stays at the edge"
+    );
+
+    let unbound = format!("Bearer {}", idp.mint("ES256", &idp.claims(AUDIENCE)));
+    let forwarded = backend.seen().len();
+    for (label, headers) in [
+        (
+            "replayed proof",
+            vec![("authorization", auth.clone()), ("dpop", valid.clone())],
+        ),
+        (
+            "proof for another URL",
+            vec![
+                ("authorization", auth.clone()),
+                ("dpop", proof("p-2", "http://api.example.test/payments/2")),
+            ],
+        ),
+        ("no proof", vec![("authorization", auth.clone())]),
+        (
+            "bound token under the Bearer scheme",
+            vec![
+                ("authorization", format!("Bearer {token}")),
+                ("dpop", proof("p-3", htu)),
+            ],
+        ),
+        ("unbound token", vec![("authorization", unbound.clone())]),
+    ] {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = send(&stack, "/payments/1", &headers).await;
+        assert_problem(&response, 401, "unauthenticated");
+        assert!(!challenges(&response).is_empty(), "{label}");
+    }
+    assert_eq!(
+        backend.seen().len(),
+        forwarded,
+        "nothing else was forwarded"
+    );
+}
+
+fn rampart_oauth_thumbprint(key: &rampart_test_support::idp::IdpKey) -> String {
+    rampart_oauth::jwk_thumbprint(key.jwk().as_object().unwrap()).unwrap()
+}
