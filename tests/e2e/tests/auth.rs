@@ -452,6 +452,11 @@ bearer = {{ binding = "dpop" }}
         forwarded,
         "nothing else was forwarded"
     );
+    let logs: String = stack.edge.logs().iter().map(ToString::to_string).collect();
+    let signature = |jws: &str| jws.rsplit('.').next().unwrap().to_owned();
+    for secret in [signature(&token), signature(&valid)] {
+        assert!(!logs.contains(&secret), "a token or proof reached the logs");
+    }
 }
 
 fn rampart_oauth_thumbprint(key: &rampart_test_support::idp::IdpKey) -> String {
