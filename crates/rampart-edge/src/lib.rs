@@ -2,9 +2,9 @@
 //!
 //! Terminates client TLS (HTTP/1.1 and HTTP/2 on one port, HTTP/3 over QUIC when enabled,
 //! or plaintext HTTP behind a TLS-terminating load balancer), gives every request an id
-//! and a trace, removes hop-by-hop and spoofed headers, and forwards each request as a stream of chunks over
-//! a pooled mutual-TLS gRPC link to the inner tier. Fails closed: with no healthy inner
-//! endpoint the client gets 503 and nothing is sent anywhere.
+//! and a trace, removes hop-by-hop and spoofed headers, and forwards each request as a
+//! stream of chunks over a pooled mutual-TLS gRPC link to the inner tier. Fails closed:
+//! with no healthy inner endpoint the client gets 503 and nothing is sent anywhere.
 //!
 //! What it does not do: it holds no backend addresses and no LAN secrets, and links
 //! none of the inner tier's inspection engines.

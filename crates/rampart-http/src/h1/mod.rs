@@ -6,10 +6,16 @@
 //! chunked body is malformed. It is only ever stricter than hyper: anything it cannot
 //! parse is a violation. After any violation it stops parsing; the edge closes the
 //! connection after answering.
+//!
+//! One rewrite: bytes of a request target hyper would refuse with a bare 400 although
+//! they are harmless escaped (`<`, `"`, `{`, non-ASCII...) are percent-encoded, so the
+//! edge's own checks judge them. The guard judges the rewritten head, and the caller
+//! must hand on [`H1Guard::take_rewritten`] instead of the bytes fed when it is `Some`.
 
 mod chunked;
 mod config;
 mod head;
+mod target;
 #[cfg(test)]
 mod tests;
 
@@ -19,6 +25,7 @@ use memchr::memmem;
 
 use chunked::Chunked;
 pub use config::{H1Config, H1Limits};
+use target::TargetRewriter;
 
 /// Which framing rule a request broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +69,8 @@ pub enum FramingViolation {
     InvalidTrailer,
     /// More pipelined requests waiting than allowed (reported by the adapter).
     PipelineTooDeep,
+    /// Non-ASCII bytes of the request target that are not valid UTF-8.
+    InvalidTargetUtf8,
 }
 
 impl FramingViolation {
@@ -87,6 +96,7 @@ impl FramingViolation {
             Self::TrailerTooLarge => "trailer-too-large",
             Self::InvalidTrailer => "invalid-trailer",
             Self::PipelineTooDeep => "pipeline-too-deep",
+            Self::InvalidTargetUtf8 => "invalid-target-utf8",
         }
     }
 }
@@ -111,8 +121,8 @@ pub enum HeadVerdict {
 pub struct BodyFault {
     /// What was wrong.
     pub violation: FramingViolation,
-    /// How many bytes of the fed slice precede the offending byte; only those may be
-    /// handed on.
+    /// How many bytes of the fed slice (of the rewritten bytes, when the guard rewrote
+    /// them) precede the offending byte; only those may be handed on.
     pub offset: usize,
 }
 
@@ -138,6 +148,10 @@ pub struct H1Guard {
     partial: Vec<u8>,
     verdicts: VecDeque<HeadVerdict>,
     end_of_head: memmem::Finder<'static>,
+    /// Rewrites the request line of the head being read.
+    target: TargetRewriter,
+    /// What to hand on instead of the last fed bytes, if a target was rewritten.
+    rewritten: Option<Vec<u8>>,
 }
 
 impl H1Guard {
@@ -149,18 +163,58 @@ impl H1Guard {
             partial: Vec::new(),
             verdicts: VecDeque::new(),
             end_of_head: memmem::Finder::new(b"\r\n\r\n"),
+            target: TargetRewriter::default(),
+            rewritten: None,
         }
     }
 
     /// Feeds the next bytes the client sent. Head verdicts become available through
     /// [`next_verdict`](Self::next_verdict) as soon as a head's last byte was fed. A body
     /// violation is fatal and returned; bytes fed after any violation are ignored.
+    /// Afterwards, [`take_rewritten`](Self::take_rewritten) says what to hand on.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), BodyFault> {
+        let mut out = None;
+        // Bytes of `data` already copied (or rewritten) into `out`.
+        let mut copied = 0;
+        let result = self.feed_inner(data, &mut out, &mut copied);
+        self.rewritten = out.map(|mut out: Vec<u8>| {
+            out.extend_from_slice(&data[copied..]);
+            out
+        });
+        result
+    }
+
+    /// The bytes to hand on instead of those last fed, when a request target in them
+    /// was rewritten; `None` means hand them on unchanged. Head sizes are judged on the
+    /// rewritten bytes, so the limit is never laxer than on what the client sent.
+    pub fn take_rewritten(&mut self) -> Option<Vec<u8>> {
+        self.rewritten.take()
+    }
+
+    fn feed_inner(
+        &mut self,
+        data: &[u8],
+        out: &mut Option<Vec<u8>>,
+        copied: &mut usize,
+    ) -> Result<(), BodyFault> {
         let mut pos = 0;
         while pos < data.len() {
             match &mut self.state {
                 State::Stopped => return Ok(()),
-                State::Head => pos += self.feed_head(&data[pos..]),
+                State::Head => match self.target.rewrite(&data[pos..]) {
+                    None => pos += self.feed_head(&data[pos..]),
+                    Some((len, line)) => {
+                        let out = out.get_or_insert_with(|| Vec::with_capacity(data.len() + 64));
+                        out.extend_from_slice(&data[*copied..pos]);
+                        out.extend_from_slice(&line);
+                        pos += len;
+                        *copied = pos;
+                        // A request line never ends a head; fail closed if it did.
+                        if self.feed_head(&line) != line.len() && !self.is_stopped() {
+                            self.stop(FramingViolation::MalformedHead);
+                        }
+                    }
+                },
                 State::Length(left) => {
                     let take = usize::try_from(*left)
                         .unwrap_or(usize::MAX)
@@ -180,10 +234,13 @@ impl H1Guard {
                     }
                     Err((used, violation)) => {
                         self.state = State::Stopped;
-                        return Err(BodyFault {
-                            violation,
-                            offset: pos + used,
-                        });
+                        let at = pos + used;
+                        // In the coordinates of what is handed on.
+                        let offset = match out {
+                            Some(out) => out.len() + (at - *copied),
+                            None => at,
+                        };
+                        return Err(BodyFault { violation, offset });
                     }
                 },
             }
@@ -265,6 +322,11 @@ impl H1Guard {
     }
 
     fn judge(&mut self, head: &[u8]) {
+        if self.target.invalid_utf8() {
+            self.stop(FramingViolation::InvalidTargetUtf8);
+            return;
+        }
+        self.target = TargetRewriter::default();
         match head::judge(head, &self.limits) {
             Ok(next) => {
                 self.verdicts.push_back(HeadVerdict::Clean);
@@ -282,5 +344,6 @@ impl H1Guard {
         self.verdicts.push_back(HeadVerdict::Violation(violation));
         self.state = State::Stopped;
         self.partial = Vec::new();
+        self.target = TargetRewriter::default();
     }
 }

@@ -8,6 +8,8 @@
 //! fails the request body; the edge must answer 400 and never forward a partial body).
 //! HTTP/2: a violation fails the read at once and hyper drops the connection.
 //! The violation is recorded in the ledger either way, for the audit trail.
+//! HTTP/1 request targets the guard rewrote (percent-encoding bytes hyper refuses) are
+//! handed on rewritten; what does not fit the caller's buffer is handed on next read.
 
 mod ledger;
 #[cfg(test)]
@@ -57,6 +59,8 @@ pin_project! {
         ledger: Ledger,
         // A body violation found after bytes that were let through; fails the next read.
         pending: Option<Violation>,
+        // Rewritten bytes that did not fit the reader's buffer, handed on first.
+        spill: Spill,
     }
 }
 
@@ -86,6 +90,7 @@ impl<IO> GuardedIo<IO> {
             mode,
             ledger,
             pending: None,
+            spill: Spill::default(),
         }
     }
 
@@ -105,14 +110,43 @@ impl<IO> GuardedIo<IO> {
     }
 }
 
+/// Bytes waiting to be handed on, at most what one read grew to by rewriting.
+#[derive(Debug, Default)]
+struct Spill {
+    bytes: Vec<u8>,
+    taken: usize,
+}
+
+impl Spill {
+    /// Hands on as much as fits; `false` if nothing was waiting.
+    fn drain(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        if self.taken >= self.bytes.len() {
+            return false;
+        }
+        let n = buf.remaining().min(self.bytes.len() - self.taken);
+        buf.put_slice(&self.bytes[self.taken..self.taken + n]);
+        self.taken += n;
+        if self.taken == self.bytes.len() {
+            *self = Self::default();
+        }
+        true
+    }
+}
+
 fn io_error(v: Violation) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, v)
 }
 
 impl Mode {
-    /// Runs the guard over freshly read bytes. On a violation, returns how many of them
-    /// may still be handed on.
-    fn inspect(&mut self, ledger: &Ledger, data: &[u8]) -> Result<(), (usize, Violation)> {
+    /// Runs the guard over freshly read bytes, setting `rewritten` when other bytes must
+    /// be handed on instead. On a violation, returns how many of them (of the rewritten
+    /// ones, if any) may still be handed on.
+    fn inspect(
+        &mut self,
+        ledger: &Ledger,
+        data: &[u8],
+        rewritten: &mut Option<Vec<u8>>,
+    ) -> Result<(), (usize, Violation)> {
         if let Mode::Detect { matched, limits } = self {
             let take = (PREFACE.len() - *matched).min(data.len());
             let same = data[..take] == PREFACE[*matched..*matched + take];
@@ -129,7 +163,8 @@ impl Mode {
                 ledger.set_protocol(Protocol::Http1);
                 *self = Mode::H1(Box::new(H1Guard::new(limits.h1)));
             }
-            if let Err((_, v)) = self.inspect(ledger, &PREFACE[..seen]) {
+            // A preface prefix holds nothing to rewrite (and it was handed on already).
+            if let Err((_, v)) = self.inspect(ledger, &PREFACE[..seen], &mut None) {
                 return Err((0, v));
             }
         }
@@ -137,6 +172,7 @@ impl Mode {
             Mode::Detect { .. } => Ok(()),
             Mode::H1(guard) => {
                 let fed = guard.feed(data);
+                *rewritten = guard.take_rewritten();
                 // Most reads complete no head: skip the lock then.
                 if guard.has_verdicts() {
                     let waiting = ledger.push_heads(std::iter::from_fn(|| guard.next_verdict()));
@@ -161,17 +197,37 @@ impl<IO: AsyncRead> AsyncRead for GuardedIo<IO> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
+        if this.spill.drain(buf) {
+            return Poll::Ready(Ok(()));
+        }
         if let Some(v) = *this.pending {
             return Poll::Ready(Err(io_error(v)));
         }
         let before = buf.filled().len();
         ready!(this.io.poll_read(cx, buf))?;
-        let Err((keep, v)) = this.mode.inspect(this.ledger, &buf.filled()[before..]) else {
+        let mut rewritten = None;
+        let inspected = this
+            .mode
+            .inspect(this.ledger, &buf.filled()[before..], &mut rewritten);
+        if let Some(mut bytes) = rewritten {
+            if let Err((keep, _)) = inspected {
+                bytes.truncate(keep);
+            }
+            buf.set_filled(before);
+            let fit = buf.remaining().min(bytes.len());
+            buf.put_slice(&bytes[..fit]);
+            *this.spill = Spill { bytes, taken: fit };
+            if fit == this.spill.bytes.len() {
+                *this.spill = Spill::default();
+            }
+        }
+        let Err((keep, v)) = inspected else {
             return Poll::Ready(Ok(()));
         };
         tracing::debug!(rule = v.rule(), "client connection violates framing");
         this.ledger.record_fault(v);
-        buf.set_filled(before + keep);
+        // The rewritten bytes, if any, were already cut at `keep`.
+        buf.set_filled(before + keep.min(buf.filled().len() - before));
         if keep == 0 {
             return Poll::Ready(Err(io_error(v)));
         }
