@@ -283,15 +283,18 @@ impl Proxy {
         let principal = if route.auth.is_open() {
             None
         } else {
-            match self
+            let checked = self
                 .authenticator
                 .check(&route.auth, &mut head_phase.parts, caller)
-                .await
-            {
+                .await;
+            match checked {
                 Ok(principal) => principal,
                 Err(refusal) => return refuse_auth(record, &refusal, version),
             }
         };
+        if let Some(p) = &principal {
+            record.principal.clone_from(&p.subject);
+        }
         // Last, so requests refused by any other check consume no tokens.
         let limited = self
             .rate_limit(&client, principal.as_ref(), route_name)
@@ -437,11 +440,20 @@ fn audit_context(record: &AccessRecord) -> audit::Context<'_> {
     }
 }
 
+/// Who the audit record is about, once the caller authenticated.
+fn audit_details(record: &AccessRecord) -> audit::Details<'_> {
+    audit::Details {
+        principal: Some(record.principal.as_str()).filter(|p| !p.is_empty()),
+        ..Default::default()
+    }
+}
+
 fn log_observations(record: &AccessRecord, observations: &[Observation]) {
     for observation in observations {
         match observation {
             Observation::WouldDeny(d) => {
-                audit::record(&audit_context(record), d, audit::Action::Report, &[]);
+                let (ctx, details) = (audit_context(record), audit_details(record));
+                audit::record_with(&ctx, &details, d, audit::Action::Report, &[]);
             }
             Observation::Skipped { check, error } => {
                 tracing::warn!(request_id = %record.request_id, check, error = %error, "check could not decide; failing open as configured");
@@ -453,7 +465,8 @@ fn log_observations(record: &AccessRecord, observations: &[Observation]) {
 /// Answers a denial by a check. On HTTP/1, a framing or body-size refusal also closes
 /// the connection: the unread rest of the request cannot be trusted.
 fn refuse_denied(record: AccessRecord, denial: &Denial, version: Version) -> Response<EdgeBody> {
-    audit::record(&audit_context(&record), denial, audit::Action::Block, &[]);
+    let (ctx, details) = (audit_context(&record), audit_details(&record));
+    audit::record_with(&ctx, &details, denial, audit::Action::Block, &[]);
     let mut response = refuse(record, denial.reason);
     let unread_body = matches!(
         denial.reason,

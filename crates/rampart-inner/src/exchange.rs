@@ -301,6 +301,9 @@ impl Router {
             &path,
             forwarding.client_ip.clone(),
         );
+        if let Some(p) = &forwarding.principal {
+            record.principal.clone_from(&p.subject);
+        }
         let bytes_in = record.bytes_in.clone();
 
         let Some(route) = self.routes.find(&head.authority, &path) else {

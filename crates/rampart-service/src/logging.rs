@@ -83,6 +83,8 @@ pub struct AccessRecord {
     pub bytes_in: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Client HTTP version (`HTTP/1.1`, `HTTP/2`, `HTTP/3`); empty when not recorded.
     pub version: &'static str,
+    /// The authenticated caller (subject), empty for anonymous requests.
+    pub principal: String,
     /// When the request arrived.
     pub started: std::time::Instant,
 }
@@ -108,6 +110,7 @@ impl AccessRecord {
             reason: String::new(),
             bytes_in: Default::default(),
             version: "",
+            principal: String::new(),
             started: std::time::Instant::now(),
         }
     }
@@ -128,6 +131,7 @@ impl AccessRecord {
             client_source = self.client_source,
             version = self.version,
             route = %self.route,
+            principal = %self.principal,
             status = self.status,
             verdict = if self.reason.is_empty() { "allow" } else { "deny" },
             reason = %self.reason,

@@ -312,3 +312,229 @@ fn ignores_read_boundaries_and_never_panics_on_shuffled_framing() {
         );
     }
 }
+
+/// Feeds `input` in pieces of `piece` bytes; returns the verdicts and the bytes to hand
+/// on (rewritten where the guard rewrote).
+fn run_rewriting(input: &[u8], piece: usize) -> (Vec<HeadVerdict>, Vec<u8>) {
+    let mut guard = H1Guard::new(H1Limits::default());
+    let (mut verdicts, mut out) = (Vec::new(), Vec::new());
+    for chunk in input.chunks(piece) {
+        let fed = guard.feed(chunk);
+        match guard.take_rewritten() {
+            Some(bytes) => out.extend_from_slice(&bytes),
+            None => out.extend_from_slice(chunk),
+        }
+        verdicts.extend(std::iter::from_fn(|| guard.next_verdict()));
+        assert_eq!(fed, Ok(()));
+    }
+    (verdicts, out)
+}
+
+/// Same verdicts and same bytes handed on whatever the read boundaries.
+fn rewrite(input: &[u8]) -> (Vec<HeadVerdict>, Vec<u8>) {
+    let whole = run_rewriting(input, input.len().max(1));
+    for piece in [1, 2, 3, 5, 7, 64] {
+        assert_eq!(
+            run_rewriting(input, piece),
+            whole,
+            "piece {piece}: {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    whole
+}
+
+fn get(target: &[u8]) -> Vec<u8> {
+    [b"GET ".as_slice(), target, b" HTTP/1.1\r\nHost: a\r\n\r\n"].concat()
+}
+
+#[test]
+fn encodes_target_bytes_hyper_refuses_and_keeps_refusing_dangerous_ones() {
+    let table: Vec<(&str, &[u8], &[u8], HeadVerdict)> = vec![
+        // Rewritten: refused by hyper's URI parser, harmless escaped.
+        (
+            "lt gt in query",
+            b"/s?q=<script>",
+            b"/s?q=%3Cscript%3E",
+            Clean,
+        ),
+        ("double quote", b"/s?q=\"x\"", b"/s?q=%22x%22", Clean),
+        (
+            "JSON in query",
+            b"/s?filter={\"a\":1}",
+            b"/s?filter=%7B%22a%22:1%7D",
+            Clean,
+        ),
+        ("pipe", b"/a|b", b"/a%7Cb", Clean),
+        ("backslash", b"/a\\b", b"/a%5Cb", Clean),
+        ("caret", b"/a^b", b"/a%5Eb", Clean),
+        ("backtick", b"/a`b`", b"/a%60b%60", Clean),
+        ("braces in path", b"/{id}", b"/%7Bid%7D", Clean),
+        (
+            "two-byte UTF-8",
+            "/caf\u{e9}?q=\u{e9}".as_bytes(),
+            b"/caf%C3%A9?q=%C3%A9",
+            Clean,
+        ),
+        (
+            "four-byte UTF-8",
+            "/\u{1F600}".as_bytes(),
+            b"/%F0%9F%98%80",
+            Clean,
+        ),
+        ("absolute form", b"http://a/<x>", b"http://a/%3Cx%3E", Clean),
+        // Look-alikes left alone: already valid, or escaped by the client.
+        ("plain target", b"/a/b?c=d&e=f", b"/a/b?c=d&e=f", Clean),
+        (
+            "client escapes",
+            b"/s?q=%3Cscript%3E",
+            b"/s?q=%3Cscript%3E",
+            Clean,
+        ),
+        (
+            "reserved characters",
+            b"/a;b=c,d@e!$&'()*+:=",
+            b"/a;b=c,d@e!$&'()*+:=",
+            Clean,
+        ),
+        // Refused as before: never rewritten.
+        ("NUL", b"/a\0b", b"/a\0b", V(MalformedHead)),
+        ("control byte", b"/a\x01b", b"/a\x01b", V(MalformedHead)),
+        ("unit separator", b"/a\x1fb", b"/a\x1fb", V(MalformedHead)),
+        ("DEL", b"/a\x7fb", b"/a\x7fb", V(MalformedHead)),
+        ("tab", b"/a\tb", b"/a\tb", V(MalformedHead)),
+        ("bare CR", b"/a\rb", b"/a\rb", V(MalformedHead)),
+        // The target ends at the first space: what follows is never rewritten.
+        ("space inside", b"/a <b>", b"/a <b>", V(MalformedHead)),
+        (
+            "lone high byte",
+            b"/a\xffb",
+            b"/a%FFb",
+            V(InvalidTargetUtf8),
+        ),
+        (
+            "overlong slash",
+            b"/a\xc0\xafb",
+            b"/a%C0%AFb",
+            V(InvalidTargetUtf8),
+        ),
+        (
+            "truncated sequence",
+            b"/a\xe2\x82",
+            b"/a%E2%82",
+            V(InvalidTargetUtf8),
+        ),
+        (
+            "surrogate",
+            b"/a\xed\xa0\x80",
+            b"/a%ED%A0%80",
+            V(InvalidTargetUtf8),
+        ),
+        (
+            "continuation first",
+            b"/a\x80",
+            b"/a%80",
+            V(InvalidTargetUtf8),
+        ),
+        (
+            "above U+10FFFF",
+            b"/a\xf4\x90\x80\x80",
+            b"/a%F4%90%80%80",
+            V(InvalidTargetUtf8),
+        ),
+    ];
+    for (name, target, want, verdict) in table {
+        let (verdicts, out) = rewrite(&get(target));
+        assert_eq!(verdicts, vec![verdict], "{name}");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&get(want)),
+            "{name}"
+        );
+    }
+    let bare_lf = rewrite(b"GET /a\n<b> HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(bare_lf.0, vec![V(BareLineFeed)]);
+}
+
+#[test]
+fn rewrites_only_the_request_target() {
+    let table: Vec<(&str, &[u8], HeadVerdict)> = vec![
+        ("header value", b"GET / HTTP/1.1\r\nHost: a\r\nX-A: <{\"|\"}>\r\n\r\n", Clean),
+        ("method", b"G<T / HTTP/1.1\r\nHost: a\r\n\r\n", V(MalformedHead)),
+        ("version", b"GET / HTTP/1.1<\r\nHost: a\r\n\r\n", V(MalformedHead)),
+        (
+            "body",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 28\r\n\r\nGET /<x> HTTP/1.1\r\nHost: a\r\n",
+            Clean,
+        ),
+    ];
+    for (name, input, verdict) in table {
+        let (verdicts, out) = rewrite(input);
+        assert_eq!(verdicts, vec![verdict], "{name}");
+        assert_eq!(out, input, "{name}");
+    }
+}
+
+#[test]
+fn pipelined_rewritten_targets_keep_verdicts_aligned() {
+    let input = [
+        "\r\nGET /a?q=<1> HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /b?q={\"a\":1} HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\n\r\nGET /<x> HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /c|d HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n<a>\r\n0\r\n\r\n",
+        "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /e^f HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET /never<judged> HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    .concat();
+    let want = [
+        "\r\nGET /a?q=%3C1%3E HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /b?q=%7B%22a%22:1%7D HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\n\r\nGET /<x> HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /c%7Cd HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n<a>\r\n0\r\n\r\n",
+        "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /e%5Ef HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        // After a violation the guard stops: later bytes pass unjudged and unchanged.
+        "GET /never<judged> HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    .concat();
+    let (verdicts, out) = rewrite(input.as_bytes());
+    assert_eq!(verdicts, vec![Clean, Clean, Clean, Clean, V(DuplicateHost)]);
+    assert_eq!(String::from_utf8_lossy(&out), want);
+}
+
+#[test]
+fn head_limit_counts_the_rewritten_bytes() {
+    // 21000 bytes as sent, 63000 once escaped: over the 60 KiB default either way round
+    // only when rewritten.
+    let table = [
+        (
+            "escaped target over the limit",
+            "<".repeat(21_000),
+            V(HeadTooLarge),
+        ),
+        ("same length unescaped", "a".repeat(21_000), Clean),
+        ("escaped target under the limit", "<".repeat(20_000), Clean),
+    ];
+    for (name, query, verdict) in table {
+        let input = get(format!("/s?q={query}").as_bytes());
+        // Bytes after the stop pass unjudged, so only verdicts are compared.
+        for piece in [1, 7, 4096, input.len()] {
+            let (verdicts, _) = run_rewriting(&input, piece);
+            assert_eq!(verdicts, vec![verdict], "{name}, piece {piece}");
+        }
+    }
+}
+
+#[test]
+fn body_fault_offset_counts_rewritten_bytes() {
+    let head = "POST /<a> HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let input = format!("{head}3\r\nabc\r\nzz\r\n");
+    let mut guard = H1Guard::new(H1Limits::default());
+    let fault = guard.feed(input.as_bytes()).unwrap_err();
+    let out = guard.take_rewritten().unwrap();
+    assert_eq!(fault.violation, InvalidChunkSize);
+    assert_eq!(
+        String::from_utf8_lossy(&out[..fault.offset]),
+        format!("{}3\r\nabc\r\n", head.replace("<a>", "%3Ca%3E"))
+    );
+    assert_eq!(guard.take_rewritten(), None, "taken once");
+}

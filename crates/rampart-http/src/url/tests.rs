@@ -143,3 +143,27 @@ fn never_panics_on_shuffled_escapes() {
         }
     }
 }
+
+#[test]
+fn decodes_what_the_h1_guard_escaped_once() {
+    // The guard escapes raw `<`, `"`, `{`, non-ASCII... as `%XX`: single escapes, never
+    // taken for double encoding; separators and invalid UTF-8 stay refused.
+    let table: [(&str, Result<(&str, &str), UrlError>); 7] = [
+        ("/%7Bid%7D%7C%5E%60", Ok(("/%7Bid%7D%7C%5E%60", "/{id}|^`"))),
+        ("/q%22%3Cb%3E", Ok(("/q%22%3Cb%3E", "/q\"<b>"))),
+        (
+            "/s?f=%7B%22a%22:1%7D&q=%3Cscript%3E",
+            Ok(("/s?f=%7B%22a%22:1%7D&q=%3Cscript%3E", "/s")),
+        ),
+        ("/caf%C3%A9?q=%C3%A9", Ok(("/caf%C3%A9?q=%C3%A9", "/café"))),
+        ("/a%5Cb", Err(EncodedSeparator)),
+        ("/a%FF", Err(InvalidUtf8)),
+        ("/a%C0%AF", Err(InvalidUtf8)),
+    ];
+    for (input, want) in table {
+        let got = normalize_target(input, 10)
+            .map(|n| (n.as_str().to_owned(), n.decoded_path().to_owned()));
+        let want = want.map(|(t, d)| (t.to_owned(), d.to_owned()));
+        assert_eq!(got, want, "{input:?}");
+    }
+}
