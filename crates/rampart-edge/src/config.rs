@@ -20,6 +20,7 @@ use rampart_http::iplist::IpPolicyConfig;
 use rampart_ratelimit::{RateLimitConfig, RawRateLimit};
 use rampart_tls::PrincipalRule;
 
+use crate::auth::{ClientCertMode, RawBearer, RawRouteAuth, RouteAuth};
 use crate::capacity::CapacityLimits;
 pub use crate::certs::EdgeTls;
 use crate::limits::Limits;
@@ -27,7 +28,6 @@ use crate::protect::{
     self, Protections, RawProtections, RawScreening, ScreeningSettings, validate_ip_policy,
     validate_screening,
 };
-use crate::auth::{ClientCertMode, RawBearer, RawRouteAuth, RouteAuth};
 use crate::rules::{MediaPattern, RequestRules};
 
 #[derive(Debug, Default, Deserialize)]
@@ -240,10 +240,8 @@ impl EdgeConfig {
         let identity: Option<rampart_identity::config::RawIdentity> =
             sections.take("identity", &mut p);
         let oauth: Option<rampart_oauth::RawOAuth> = sections.take("oauth", &mut p);
-        let audit: Option<rampart_service::audit::RawAuditConfig> =
-            sections.take("audit", &mut p);
-        let admin: Option<rampart_service::admin::RawAdminConfig> =
-            sections.take("admin", &mut p);
+        let audit: Option<rampart_service::audit::RawAuditConfig> = sections.take("audit", &mut p);
+        let admin: Option<rampart_service::admin::RawAdminConfig> = sections.take("admin", &mut p);
         let rate_limit = rate_limit.map(|r| RateLimitConfig::validate(&mut p, &r));
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
@@ -281,8 +279,11 @@ impl EdgeConfig {
             base,
             &mut p,
         );
-        let admin =
-            rampart_service::admin::AdminConfig::validate("admin", &admin.unwrap_or_default(), &mut p);
+        let admin = rampart_service::admin::AdminConfig::validate(
+            "admin",
+            &admin.unwrap_or_default(),
+            &mut p,
+        );
         let config = match (settings, public_tls, inner, limits, protections) {
             (Some(s), Some(tls), Some(inner), Some(limits), Some(protections)) => {
                 Some(EdgeConfig {

@@ -9,8 +9,8 @@
 //! What it does not do: it holds no backend addresses and no LAN secrets, and links
 //! none of the inner tier's inspection engines.
 
-pub mod capacity;
 pub mod auth;
+pub mod capacity;
 mod certs;
 pub mod cli;
 pub mod config;
@@ -37,8 +37,8 @@ use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-pub use config::{EdgeConfig, RouteSettings};
 pub use crate::h3::{H3Error, Http3Config, RetryPolicy};
+pub use config::{EdgeConfig, RouteSettings};
 use rampart_core::routing::{Route, RouteTable};
 
 use crate::link::Link;
@@ -107,7 +107,8 @@ impl EdgeListeners {
             h3: match config.http3.as_ref().map(|h| h.listen) {
                 None => None,
                 Some(addr) => Some(
-                    std::net::UdpSocket::bind(addr).map_err(|source| EdgeError::Bind { addr, source })?,
+                    std::net::UdpSocket::bind(addr)
+                        .map_err(|source| EdgeError::Bind { addr, source })?,
                 ),
             },
         })
@@ -352,7 +353,7 @@ pub async fn serve(
         let _ = h3.await;
     }
     // Records of the last requests reach the audit sink before the process exits.
-    let _ = tokio::task::spawn_blocking(move || auditor.flush(std::time::Duration::from_secs(2)))
-        .await;
+    let _ =
+        tokio::task::spawn_blocking(move || auditor.flush(std::time::Duration::from_secs(2))).await;
     Ok(())
 }

@@ -146,10 +146,8 @@ impl InnerConfig {
         let antivirus: Option<RawAntivirus> = sections.take("antivirus", &mut p);
         let identity_headers: Option<RawIdentityHeaders> =
             sections.take("identity_headers", &mut p);
-        let audit: Option<rampart_service::audit::RawAuditConfig> =
-            sections.take("audit", &mut p);
-        let admin: Option<rampart_service::admin::RawAdminConfig> =
-            sections.take("admin", &mut p);
+        let audit: Option<rampart_service::audit::RawAuditConfig> = sections.take("audit", &mut p);
+        let admin: Option<rampart_service::admin::RawAdminConfig> = sections.take("admin", &mut p);
         sections.finish(&mut p);
         let identity_headers = identity_headers.unwrap_or_default().validate(&mut p);
         let engine = Arc::new(Engine::builtin());
@@ -180,8 +178,11 @@ impl InnerConfig {
             base,
             &mut p,
         );
-        let admin =
-            rampart_service::admin::AdminConfig::validate("admin", &admin.unwrap_or_default(), &mut p);
+        let admin = rampart_service::admin::AdminConfig::validate(
+            "admin",
+            &admin.unwrap_or_default(),
+            &mut p,
+        );
         let config = match (server, link_tls, upstreams, routes) {
             (Some(server), Some(link_tls), Some(upstreams), Some(routes)) => Some(InnerConfig {
                 link_listen: server.link_listen,

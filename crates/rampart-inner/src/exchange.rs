@@ -341,7 +341,12 @@ impl Router {
             }
         };
         let body_sent = admitted.body_sent;
-        let Some(mut request) = backend_request(&mut head, &request_id, &self.identity_headers, admitted.body) else {
+        let Some(mut request) = backend_request(
+            &mut head,
+            &request_id,
+            &self.identity_headers,
+            admitted.body,
+        ) else {
             return Ok(problem_parts(record, Reason::BadRequest));
         };
         if let Some(rewritten) = admitted.rewritten {

@@ -164,7 +164,9 @@ impl Scope {
         (self.routes.is_empty() || self.routes.iter().any(|r| r == facts.route))
             && (self.upstreams.is_empty() || self.upstreams.iter().any(|u| u == facts.upstream))
             && (self.plans.is_empty()
-                || facts.plan.is_some_and(|p| self.plans.iter().any(|q| q == p)))
+                || facts
+                    .plan
+                    .is_some_and(|p| self.plans.iter().any(|q| q == p)))
     }
 }
 
