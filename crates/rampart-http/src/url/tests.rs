@@ -148,7 +148,8 @@ fn never_panics_on_shuffled_escapes() {
 fn decodes_what_the_h1_guard_escaped_once() {
     // The guard escapes raw `<`, `"`, `{`, non-ASCII... as `%XX`: single escapes, never
     // taken for double encoding; separators and invalid UTF-8 stay refused.
-    let table: [(&str, Result<(&str, &str), UrlError>); 7] = [
+    type Row = (&'static str, Result<(&'static str, &'static str), UrlError>);
+    let table: [Row; 7] = [
         ("/%7Bid%7D%7C%5E%60", Ok(("/%7Bid%7D%7C%5E%60", "/{id}|^`"))),
         ("/q%22%3Cb%3E", Ok(("/q%22%3Cb%3E", "/q\"<b>"))),
         (
