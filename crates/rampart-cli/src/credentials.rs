@@ -17,6 +17,44 @@ pub(crate) enum KeysCommand {
     },
 }
 
+/// `rampart admin ...`
+#[derive(Debug, Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Make an admin API token: prints it once and the `[[admin.tokens]]` lines.
+    Token {
+        /// A name for the token's holder (shown in the audit log).
+        name: String,
+        /// viewer, operator or admin.
+        role: String,
+    },
+}
+
+/// Runs `rampart admin`.
+pub(crate) fn admin(command: &AdminCommand) -> anyhow::Result<ExitCode> {
+    use rampart_service::admin::Role;
+    match command {
+        AdminCommand::Token { name, role } => {
+            let role = match role.as_str() {
+                "viewer" => Role::Viewer,
+                "operator" => Role::Operator,
+                "admin" => Role::Admin,
+                other => anyhow::bail!("unknown role {other:?}: viewer, operator or admin"),
+            };
+            if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+                anyhow::bail!("the name must be 1 to 64 printable characters");
+            }
+            let (token, snippet) = rampart_service::admin::new_admin_token(name, role);
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "Admin token for {name} (shown once):")?;
+            writeln!(out, "  {token}")?;
+            writeln!(out)?;
+            writeln!(out, "Add to the tier's config:")?;
+            writeln!(out, "{snippet}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 /// `rampart passwd USER`
 #[derive(Debug, Args)]
 pub(crate) struct PasswdArgs {

@@ -49,6 +49,11 @@ enum Command {
     },
     /// Hash a password for the edge's users file (HTTP Basic), read from stdin.
     Passwd(credentials::PasswdArgs),
+    /// Admin API credentials.
+    Admin {
+        #[command(subcommand)]
+        command: credentials::AdminCommand,
+    },
 }
 
 /// Runs the `rampart` command line with the process arguments.
@@ -61,5 +66,6 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::DemoBackend(args) => demo::run(&args),
         Command::Keys { command } => credentials::keys(&command),
         Command::Passwd(args) => credentials::passwd(&args),
+        Command::Admin { command } => credentials::admin(&command),
     }
 }

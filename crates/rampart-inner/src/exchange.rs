@@ -161,6 +161,8 @@ struct Audit<'a> {
     request_id: &'a RequestId,
     route: &'a str,
     client: &'a str,
+    /// The caller the edge authenticated, if any.
+    principal: Option<&'a str>,
 }
 
 impl Audit<'_> {
@@ -171,7 +173,11 @@ impl Audit<'_> {
             route: self.route,
             client: self.client,
         };
-        audit::record(&ctx, denial, action, explanation);
+        let details = audit::Details {
+            principal: self.principal,
+            ..Default::default()
+        };
+        audit::record_with(&ctx, &details, denial, action, explanation);
     }
 }
 
@@ -318,6 +324,7 @@ impl Router {
             request_id: &request_id,
             route: &route.name,
             client: &forwarding.client_ip,
+            principal: forwarding.principal.as_ref().map(|p| p.subject.as_str()),
         };
         let admitted = match self
             .admit(

@@ -92,3 +92,58 @@ fn rampart_up_serves_the_demo_backend_over_http_and_https_and_stops_cleanly() {
     assert!(std::net::TcpStream::connect(https_addr).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `rampart keys new`, `rampart passwd` and `rampart admin token` print a secret once and
+/// the line to store, which holds only a hash the tiers accept.
+#[test]
+fn credential_commands_print_the_secret_once_and_store_only_its_hash() {
+    use std::io::Write as _;
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_e2e-rampart"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), String::from_utf8(out.stdout).unwrap())
+    };
+
+    let (ok, out) = run(&["keys", "new", "--consumer", "partner-a"], "");
+    assert!(ok, "{out}");
+    let key = out.lines().nth(1).unwrap().trim();
+    assert!(key.starts_with("rk_") && key.len() == 46, "{out}");
+    assert_eq!(out.matches(key).count(), 1, "the key is printed once");
+    assert!(out.contains("name = \"partner-a\"") && out.contains("hash = \"sha256:"));
+
+    let password = "a long enough passphrase\n";
+    let (ok, out) = run(&["passwd", "alice"], &password.repeat(2));
+    assert!(ok, "{out}");
+    assert!(out.starts_with("alice:$argon2id$"), "{out}");
+    assert!(!out.contains("passphrase"));
+    // Refused: mismatch, too short, containing the user name.
+    for (stdin, why) in [
+        ("one long passphrase\nanother long one\n", "differ"),
+        ("short\nshort\n", "short"),
+        ("alice-the-great-1\nalice-the-great-1\n", "user name"),
+    ] {
+        let (ok, _) = run(&["passwd", "alice"], stdin);
+        assert!(!ok, "{why}");
+    }
+
+    let (ok, out) = run(&["admin", "token", "ops", "operator"], "");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("role = \"operator\"") && out.contains("sha256:"),
+        "{out}"
+    );
+    let (ok, _) = run(&["admin", "token", "ops", "root"], "");
+    assert!(!ok, "unknown role");
+}
