@@ -188,12 +188,7 @@ impl AdminActions for EdgeActions {
                 },
             })
             .collect();
-        let modes: serde_json::Map<String, serde_json::Value> = self
-            .modes
-            .overrides()
-            .into_iter()
-            .map(|(route, mode)| (route, mode.as_str().into()))
-            .collect();
+        let modes = self.modes.overrides_json();
         TierStatus {
             tier: "edge".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),

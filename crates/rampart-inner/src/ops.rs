@@ -95,13 +95,7 @@ impl AdminActions for InnerActions {
                 .to_owned(),
             })
             .collect();
-        let modes: serde_json::Map<String, serde_json::Value> = self
-            .router
-            .modes
-            .overrides()
-            .into_iter()
-            .map(|(route, mode)| (route, mode.as_str().into()))
-            .collect();
+        let modes = self.router.modes.overrides_json();
         TierStatus {
             tier: "inner".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),

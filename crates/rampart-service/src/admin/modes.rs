@@ -110,6 +110,14 @@ impl RouteModes {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+
+    /// [`Self::overrides`] as the JSON object a tier's status reports.
+    pub fn overrides_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.overrides()
+            .into_iter()
+            .map(|(route, mode)| (route, mode.as_str().into()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
