@@ -21,5 +21,18 @@ pub mod problem;
 pub mod routing;
 pub mod units;
 
+/// An error and its sources as one line (`outer: inner: root`), for logs: hyper and
+/// rustls errors say little at the top level.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
 pub use check::{Check, CheckError, Denial, Verdict};
 pub use problem::Reason;

@@ -273,50 +273,36 @@ impl EdgeConfig {
                 .and_then(Option::as_ref)
                 .is_some_and(|t| t.client_auth.is_some()),
         );
-        let audit = rampart_service::audit::AuditConfig::validate(
-            "audit",
-            &audit.unwrap_or_default(),
-            base,
-            &mut p,
-        );
-        let admin = rampart_service::admin::AdminConfig::validate(
-            "admin",
-            &admin.unwrap_or_default(),
-            &mut p,
-        );
-        let config = match (settings, public_tls, inner, limits, protections) {
-            (Some(s), Some(tls), Some(inner), Some(limits), Some(protections)) => {
-                Some(EdgeConfig {
-                    routes,
-                    protections,
-                    rate_limit,
-                    http3,
-                    identity: identity.flatten(),
-                    oauth,
-                    http_listen: s.http_listen,
-                    https_listen: s.https_listen,
-                    admin_listen: s.admin_listen,
-                    public_tls: tls.as_ref().map(|t| t.server_config.clone()),
-                    tls,
-                    tls_handshake_timeout: s.tls_handshake_timeout,
-                    header_read_timeout: s.header_read_timeout,
-                    drain_timeout: s.drain_timeout,
-                    capacity: s.capacity,
-                    inner,
-                    limits,
-                    audit: Default::default(),
-                    admin: Default::default(),
-                })
-            }
-            _ => None,
-        };
-        // Set apart from the match above: a broken `[audit]` or `[admin]` fails the load.
-        let config = match (config, audit, admin) {
-            (Some(mut config), Some(audit), Some(admin)) => {
-                config.audit = audit;
-                config.admin = admin;
-                Some(config)
-            }
+        let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin);
+        let config = match (settings, public_tls, inner, limits, protections, ops) {
+            (
+                Some(s),
+                Some(tls),
+                Some(inner),
+                Some(limits),
+                Some(protections),
+                Some((audit, admin)),
+            ) => Some(EdgeConfig {
+                routes,
+                protections,
+                rate_limit,
+                http3,
+                identity: identity.flatten(),
+                oauth,
+                http_listen: s.http_listen,
+                https_listen: s.https_listen,
+                admin_listen: s.admin_listen,
+                public_tls: tls.as_ref().map(|t| t.server_config.clone()),
+                tls,
+                tls_handshake_timeout: s.tls_handshake_timeout,
+                header_read_timeout: s.header_read_timeout,
+                drain_timeout: s.drain_timeout,
+                capacity: s.capacity,
+                inner,
+                limits,
+                audit,
+                admin,
+            }),
             _ => None,
         };
         p.finish(file, config)

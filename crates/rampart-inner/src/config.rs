@@ -172,40 +172,23 @@ impl InnerConfig {
                 .collect()
         });
         let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref(), &defaults));
-        let audit = rampart_service::audit::AuditConfig::validate(
-            "audit",
-            &audit.unwrap_or_default(),
-            base,
-            &mut p,
-        );
-        let admin = rampart_service::admin::AdminConfig::validate(
-            "admin",
-            &admin.unwrap_or_default(),
-            &mut p,
-        );
-        let config = match (server, link_tls, upstreams, routes) {
-            (Some(server), Some(link_tls), Some(upstreams), Some(routes)) => Some(InnerConfig {
-                link_listen: server.link_listen,
-                admin_listen: server.admin_listen,
-                link_tls,
-                handshake_timeout: server.handshake_timeout,
-                drain_timeout: server.drain_timeout,
-                upstreams,
-                routes,
-                engine,
-                antivirus,
-                identity_headers,
-                audit: Default::default(),
-                admin: Default::default(),
-            }),
-            _ => None,
-        };
-        // Set apart from the match above: a broken `[audit]` or `[admin]` fails the load.
-        let config = match (config, audit, admin) {
-            (Some(mut config), Some(audit), Some(admin)) => {
-                config.audit = audit;
-                config.admin = admin;
-                Some(config)
+        let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin);
+        let config = match (server, link_tls, upstreams, routes, ops) {
+            (Some(server), Some(link_tls), Some(upstreams), Some(routes), Some((audit, admin))) => {
+                Some(InnerConfig {
+                    link_listen: server.link_listen,
+                    admin_listen: server.admin_listen,
+                    link_tls,
+                    handshake_timeout: server.handshake_timeout,
+                    drain_timeout: server.drain_timeout,
+                    upstreams,
+                    routes,
+                    engine,
+                    antivirus,
+                    identity_headers,
+                    audit,
+                    admin,
+                })
             }
             _ => None,
         };

@@ -10,6 +10,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rampart_core::error_chain;
 
 /// Deadlines and caps of one IdP client.
 #[derive(Debug, Clone, Copy)]
@@ -126,17 +127,6 @@ impl Fetcher {
             .await
             .map_err(|_| FetchError::Timeout)?
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 /// True for an absolute `https://` URI with a host.

@@ -12,3 +12,18 @@ pub mod events;
 pub mod logging;
 pub mod shutdown;
 pub mod traffic;
+
+use rampart_core::config::Problems;
+
+/// Validates `[audit]` and `[admin]`, the sections every tier has (absent ones take their
+/// defaults). `None`, with the problems recorded, when either is broken.
+pub fn validate_ops_sections(
+    p: &mut Problems,
+    base: &std::path::Path,
+    audit: Option<audit::RawAuditConfig>,
+    admin: Option<admin::RawAdminConfig>,
+) -> Option<(audit::AuditConfig, admin::AdminConfig)> {
+    let audit = audit::AuditConfig::validate("audit", &audit.unwrap_or_default(), base, p);
+    let admin = admin::AdminConfig::validate("admin", &admin.unwrap_or_default(), p);
+    Some((audit?, admin?))
+}
