@@ -252,17 +252,27 @@ async fn report_mode_lets_violations_through_and_audits_each_one() {
     .await;
     assert_eq!(response.status, 200, "{:?}", response.body);
     let inner = stack.inner.as_ref().unwrap();
-    let reported: Vec<(String, String)> = inner
-        .logs()
-        .into_iter()
-        .filter(|l| l["target"] == "rampart::audit" && l["action"] == "report")
-        .map(|l| {
-            (
-                l["rule"].as_str().unwrap_or("").to_owned(),
-                l["location"].as_str().unwrap_or("").to_owned(),
-            )
-        })
-        .collect();
+    let reports = || -> Vec<(String, String)> {
+        inner
+            .logs()
+            .into_iter()
+            .filter(|l| l["target"] == "rampart::audit" && l["action"] == "report")
+            .map(|l| {
+                (
+                    l["rule"].as_str().unwrap_or("").to_owned(),
+                    l["location"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Audit records are written by a writer thread and read back from the process's
+    // output: give them a moment to arrive before judging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut reported = reports();
+    while reported.len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        reported = reports();
+    }
     for expected in [
         ("type", "json:/quantity"),
         ("additionalProperties", "json:/role"),
