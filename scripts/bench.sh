@@ -23,7 +23,15 @@
 #                   64 makes nginx churn upstream connections at c=256 and look worse than it is)
 #   BENCH_SETTLE_MAX  seconds to wait for the server CPU to go idle after a cell before
 #                   restarting the target that left a backlog (default 5)
-#   RAMPART_BIN     rampart binary (default: <repo>/target/release/rampart)
+#   RAMPART_BIN     rampart binary (default: $CARGO_TARGET_DIR or <repo>/target, /release/rampart)
+#   BENCH_HTTP3     1 (default): also an "http3" section: the same rampart edge over HTTP/2
+#                   (its TLS port) and HTTP/3 (QUIC on the same port number), same request mix,
+#                   concurrency and duration, with the h3/h2 ratio (load tool: the release-built
+#                   example crates/rampart-edge/examples/h2_h3_load.rs); only: that section
+#                   and no wrk matrix; 0: skip it
+#   BENCH_HTTP3_CONCURRENCY  requests in flight per protocol in that section (default 32)
+#   BENCH_HTTP3_CONNECTIONS  connections per protocol they share (default 4)
+#   BENCH_LOAD_BIN  that load tool (default: next to RAMPART_BIN's default, examples/h2_h3_load)
 #
 # Runs as root (installs Debian packages if missing). Everything it starts is stopped by pid
 # on exit; it never signals processes it did not start.
@@ -43,7 +51,12 @@ BENCH_WRK_TIMEOUT="${BENCH_WRK_TIMEOUT:-$BENCH_DURATION}"
 BENCH_NGINX_KEEPALIVE="${BENCH_NGINX_KEEPALIVE:-256}"
 BENCH_WARMUP="${BENCH_WARMUP:-2s}"
 BENCH_SETTLE_MAX="${BENCH_SETTLE_MAX:-5}"
-RAMPART_BIN="${RAMPART_BIN:-$REPO_ROOT/target/release/rampart}"   # compared below as the default
+CARGO_OUT="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release"
+RAMPART_BIN="${RAMPART_BIN:-$CARGO_OUT/rampart}"   # compared below as the default
+BENCH_HTTP3="${BENCH_HTTP3:-1}"
+BENCH_HTTP3_CONCURRENCY="${BENCH_HTTP3_CONCURRENCY:-32}"
+BENCH_HTTP3_CONNECTIONS="${BENCH_HTTP3_CONNECTIONS:-4}"
+LOAD_BIN=${BENCH_LOAD_BIN:-$CARGO_OUT/examples/h2_h3_load}
 
 WORKLOADS="get post-1k post-64k"
 CONNS="32 256"
@@ -62,6 +75,15 @@ done
 [[ $BENCH_NGINX_KEEPALIVE =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_KEEPALIVE must be a positive integer"
 [[ $BENCH_SETTLE_MAX =~ ^[0-9]+$ ]] || die "BENCH_SETTLE_MAX must be a whole number of seconds"
 [[ $BENCH_WARMUP =~ ^[0-9]+[sm]?$ ]] || die "BENCH_WARMUP must look like 0, 2 or 2s"
+[[ $BENCH_HTTP3 =~ ^(0|1|only)$ ]] || die "BENCH_HTTP3 must be 0, 1 or only"
+[[ $BENCH_HTTP3_CONCURRENCY =~ ^[1-9][0-9]*$ && $BENCH_HTTP3_CONNECTIONS =~ ^[1-9][0-9]*$ ]] ||
+  die "BENCH_HTTP3_CONCURRENCY and BENCH_HTTP3_CONNECTIONS must be positive integers"
+((BENCH_HTTP3_CONNECTIONS <= BENCH_HTTP3_CONCURRENCY)) ||
+  die "BENCH_HTTP3_CONNECTIONS must not exceed BENCH_HTTP3_CONCURRENCY"
+if [[ $BENCH_HTTP3 == only ]]; then
+  [[ " $BENCH_TARGETS " == *" rampart "* ]] || die "BENCH_HTTP3=only needs rampart in BENCH_TARGETS"
+  BENCH_TARGETS=rampart
+fi
 
 # wrk duration -> seconds, for the guards.
 case "$BENCH_DURATION" in
@@ -189,7 +211,7 @@ fi
 
 # --- rampart build ---------------------------------------------------------------------------
 
-RAMPART_BIN_DEFAULT=$REPO_ROOT/target/release/rampart
+RAMPART_BIN_DEFAULT=$CARGO_OUT/rampart
 if want rampart; then
   build_failed=0
   if [[ $BENCH_NO_BUILD != 1 ]]; then
@@ -200,6 +222,10 @@ if want rampart; then
       if ! (cd "$REPO_ROOT" && timeout -k 10 3600 \
           cargo build --release --bin rampart --bin rampart-edge --bin rampart-inner) >&2; then
         build_failed=1
+      fi
+      if [[ $BENCH_HTTP3 != 0 ]] && ! (cd "$REPO_ROOT" && timeout -k 10 3600 \
+          cargo build --release -p rampart-edge --example h2_h3_load) >&2; then
+        log "building the h2_h3_load example failed"
       fi
     else
       log "cargo not found, cannot build rampart"
@@ -220,12 +246,24 @@ fi
 
 read -r -a TARGET_LIST <<<"$TARGETS"
 [[ ${#TARGET_LIST[@]} -gt 0 ]] || die "no target left to bench"
+if [[ $BENCH_HTTP3 != 0 ]] && ! want rampart; then
+  BENCH_HTTP3=0
+elif [[ $BENCH_HTTP3 != 0 && ! -x $LOAD_BIN ]]; then
+  log "SKIP http3: load tool '$LOAD_BIN' missing (cargo build --release -p rampart-edge --example h2_h3_load)"
+  [[ $BENCH_HTTP3 == only ]] && die "BENCH_HTTP3=only without its load tool"
+  BENCH_HTTP3=0
+fi
+HTTP3_WORKLOADS="get,post-1k,post-64k"
 
 # --- overall guard ---------------------------------------------------------------------------
 
 # Every wrk run is itself bounded; this caps the whole run phase (startup + matrix + slack).
 CELLS=$(( $(wc -w <<<"$WORKLOADS") * $(wc -w <<<"$CONNS") * ${#TARGET_LIST[@]} * BENCH_ROUNDS ))
-BENCH_TIMEOUT="${BENCH_TIMEOUT:-$(( CELLS * (DUR_S + 20) + ${#TARGET_LIST[@]} * 150 + 300 ))}"
+[[ $BENCH_HTTP3 == only ]] && CELLS=0
+# The http3 section: each workload over both protocols, each run plus connection set-up.
+H3_CELLS=0
+[[ $BENCH_HTTP3 != 0 ]] && H3_CELLS=$(( $(tr ',' ' ' <<<"$HTTP3_WORKLOADS" | wc -w) * 2 ))
+BENCH_TIMEOUT="${BENCH_TIMEOUT:-$(( (CELLS + H3_CELLS) * (DUR_S + 20) + ${#TARGET_LIST[@]} * 150 + 300 ))}"
 (
   # Reap the sleep before leaving, or it lingers as a zombie under pid 1.
   trap 'kill "$sleeper" 2>/dev/null; wait "$sleeper" 2>/dev/null; exit 0' TERM
@@ -410,8 +448,12 @@ start_nginx() { # start_nginx NAME SERVER_TEMPLATE PORT [KEY=VALUE...]
 
 start_rampart() { # start_rampart [restart]: on first start a failure skips rampart, later it is fatal
   local pid
+  local h3=()
+  # QUIC on the TLS port's number (UDP), as clients that follow Alt-Svc expect.
+  [[ $BENCH_HTTP3 != 0 ]] && h3=(--h3-listen "127.0.0.1:$PORT_RAMPART_TLS")
   "${PIN_SERVER[@]}" "$RAMPART_BIN" up --listen "127.0.0.1:$PORT_RAMPART" \
     --tls-listen "127.0.0.1:$PORT_RAMPART_TLS" --upstream "http://127.0.0.1:$PORT_BACKEND" \
+    --dir "$WORK_DIR/rampart-up" "${h3[@]}" \
     --log-level warn >>"$WORK_DIR/rampart.log" 2>&1 &
   pid=$!
   STARTED_PIDS+=("$pid:rampart")
@@ -633,6 +675,54 @@ run_cell() { # run_cell ROUND WORKLOAD CONNS TARGET: one wrk run, one CSV row
   echo "$round,$wl,$c,$t,$DUR_S,${reqs:-NA},${rps:-NA},${p50:-NA},${p99:-NA},${non2xx:-0},${sockerr:-0},${timeouts:-0}" >>"$CSV"
   log "round $round  $wl  c=$c  $t: ${rps:-NA} req/s, p99 ${p99:-NA} ms, non-2xx ${non2xx:-0}, socket errors ${sockerr:-0}"
 }
+
+# --- http3: the rampart edge over HTTP/2 and HTTP/3 ------------------------------------------
+
+# wrk speaks neither HTTP/2 nor HTTP/3 (and Debian's h2load has no HTTP/3): one Rust tool
+# drives both with the same mix, concurrency and duration, pinned like wrk.
+if [[ $BENCH_HTTP3 != 0 ]] && want rampart; then
+  H3_LOG=$REPO_ROOT/bench-results/$STAMP.http3.log
+  log "http3: $HTTP3_WORKLOADS over h2 and h3, concurrency $BENCH_HTTP3_CONCURRENCY on $BENCH_HTTP3_CONNECTIONS connections, ${DUR_S}s each"
+  if ! timeout -k 5 $(( H3_CELLS * (DUR_S + 20) + 30 )) "${PIN_WRK[@]}" "$LOAD_BIN" \
+      --h2 "127.0.0.1:$PORT_RAMPART_TLS" --h3 "127.0.0.1:$PORT_RAMPART_TLS" \
+      --ca "$WORK_DIR/rampart-up/pki/ca.pem" --server-name localhost \
+      --workloads "$HTTP3_WORKLOADS" --seconds "$DUR_S" \
+      --concurrency "$BENCH_HTTP3_CONCURRENCY" --connections "$BENCH_HTTP3_CONNECTIONS" \
+      >"$H3_LOG" 2>&1; then
+    log "h2_h3_load failed: $(tail -n 3 "$H3_LOG" | tr '\n' ' ')"
+  fi
+  settle rampart
+  echo "## http3: rampart edge over HTTP/2 and HTTP/3"
+  echo
+  echo "Same request mix, $BENCH_HTTP3_CONCURRENCY requests in flight on $BENCH_HTTP3_CONNECTIONS connections per protocol, ${DUR_S}s each (TLS 1.3 both; h2 on TCP, h3 on QUIC/UDP)."
+  echo
+  echo "| workload | h2 req/s | h3 req/s | h3 / h2 | h2 p50 ms | h3 p50 ms | h2 p99 ms | h3 p99 ms | failed h2 / h3 |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  awk '$1 == "RESULT" {
+      delete f
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      w = f["workload"]; p = f["proto"]
+      if (!(w in seen)) { seen[w] = 1; order[++n] = w }
+      rps[w, p] = f["rps"]; p50[w, p] = f["p50_ms"]; p99[w, p] = f["p99_ms"]; bad[w, p] = f["failed"]
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        w = order[i]
+        ratio = (rps[w, "h2"] + 0 > 0) ? sprintf("%.2f", rps[w, "h3"] / rps[w, "h2"]) : "-"
+        printf "| %s | %.0f | %.0f | %s | %.2f | %.2f | %.2f | %.2f | %s / %s |\n", w,
+          rps[w, "h2"], rps[w, "h3"], ratio, p50[w, "h2"], p50[w, "h3"], p99[w, "h2"], p99[w, "h3"],
+          bad[w, "h2"], bad[w, "h3"]
+      }
+      if (n == 0) print "| (no result: see the log) | | | | | | | | |"
+    }' "$H3_LOG"
+  echo
+  echo "Raw output: ${H3_LOG#"$REPO_ROOT"/}"
+  echo
+fi
+if [[ $BENCH_HTTP3 == only ]]; then
+  rm -f "$CSV" "$WRK_LOG"
+  exit 0
+fi
 
 # Warm-up: the first connections of a run pay for TLS handshakes to the inner hop, upstream
 # connects and cold caches; keep that out of the first recorded cell.

@@ -28,6 +28,8 @@ PROFILE=${RAMPART_PROFILE:-release}
 SUITE=bookworm
 BASE_IMAGE=rampart/base:$SUITE
 SERVICES_BASE_IMAGE=rampart/services-base:$SUITE
+# In every base: libxml2 for the inner's XML Schema validation.
+BASE_PACKAGES=libxml2
 SERVICES_PACKAGES=clamav-daemon,c-icap,libc-icap-mod-virus-scan,redis-server
 
 log() { printf '==> build-images: %s\n' "$*" >&2; }
@@ -88,8 +90,13 @@ import_rootfs() {
 
 build_bases() {
     if have_image "$BASE_IMAGE" && have_image "$SERVICES_BASE_IMAGE"; then
-        log "$BASE_IMAGE and $SERVICES_BASE_IMAGE exist; skipping debootstrap"
-        return 0
+        if docker run --rm "$BASE_IMAGE" dpkg-query -W "${BASE_PACKAGES//,/ }" >/dev/null 2>&1; then
+            log "$BASE_IMAGE and $SERVICES_BASE_IMAGE exist; skipping debootstrap"
+            return 0
+        fi
+        # Made before the bases carried $BASE_PACKAGES: build both again.
+        log "$BASE_IMAGE lacks $BASE_PACKAGES; rebuilding the bases"
+        docker rmi "$BASE_IMAGE" >/dev/null 2>&1 || true
     fi
     [[ $(id -u) -eq 0 ]] || die "debootstrap needs root"
     ensure_debootstrap
@@ -100,7 +107,7 @@ build_bases() {
     # Unmount before deleting: a failed chroot step must not leave /proc mounted inside.
     trap 'umount -l "'"$work"'/services/proc" 2>/dev/null || true; rm -rf "'"$work"'"' EXIT
     log "debootstrap $SUITE from $mirror (minbase)"
-    debootstrap --variant=minbase "$SUITE" "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    debootstrap --variant=minbase --include="$BASE_PACKAGES" "$SUITE" "$work/base" "$mirror" >"$work/debootstrap.log" 2>&1 ||
         { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
     {
         echo "deb $mirror $SUITE main"
@@ -136,7 +143,9 @@ target_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}"; }
 build_binaries() {
     local dir out
     log "cargo build --profile $PROFILE (rampart, rampart-edge, rampart-inner, rampart-probe)"
-    cargo build --locked --profile "$PROFILE" -p rampart-cli -p rampart-edge -p rampart-inner
+    # The inner with XML Schema validation (libxml2; the base images carry libxml2).
+    cargo build --locked --profile "$PROFILE" -p rampart-cli -p rampart-edge -p rampart-inner \
+        --features rampart-inner/xsd
     dir=$(target_dir)/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")
     out=$(mktemp -d)
     mkdir -p "$out/out"

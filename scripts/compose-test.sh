@@ -8,6 +8,10 @@
 #        the backend, clamd, c-icap or redis (the same probe from the lan network can);
 #      - with the inner tier stopped the edge answers 503 and nothing reaches the backend;
 #        started again, traffic recovers without the edge being restarted;
+#      - scaled to two replicas behind the one service name, the edge spreads requests
+#        over both (counted in each replica's access log); one replica stopped, traffic
+#        continues on the other after a short switch window with no 5xx after it;
+#        scaled back to one;
 #      - an EICAR upload is refused (403) while a look-alike clean upload passes;
 #      - the services run non-root on read-only root filesystems, the Rampart images
 #        have no shell;
@@ -188,6 +192,58 @@ done
 [[ $(docker inspect -f '{{.State.StartedAt}} {{.RestartCount}}' "$(cid edge)") == "$edge_started 0" ]] ||
     fail "the edge was restarted"
 log "inner stop -> 503, start -> recovered without restarting the edge: ok"
+
+# --- 3b. two inner replicas behind the one name --------------------------------------------
+# The edge resolves `inner` every resolve_interval (edge.toml) and balances over every
+# address; a request's path is in the access log of the replica that handled it.
+STEP=$SECONDS
+compose up -d --no-deps --no-recreate --scale inner=2 inner >"$WORK/scale.log" 2>&1 ||
+    { cat "$WORK/scale.log" >&2; die "scaling inner to 2 failed"; }
+replica() { # replica N -> container id of inner replica number N
+    docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" \
+        --filter "label=com.docker.compose.service=inner" \
+        --filter "label=com.docker.compose.container-number=$1"
+}
+INNER1=$(replica 1) INNER2=$(replica 2)
+[[ -n $INNER1 && -n $INNER2 ]] || die "inner was not scaled to 2 replicas"
+for _ in $(seq 120); do [[ $(health "$INNER2") == healthy ]] && break; sleep 0.5; done
+[[ $(health "$INNER2") == healthy ]] || die "the second inner replica did not become healthy"
+inner_saw() { docker logs "$1" 2>&1 | grep -c -- "$2" || true; }
+# The edge picks the new address up within resolve_interval + health_interval.
+spread=0
+for round in $(seq 20); do
+    for i in 1 2 3 4; do in_probe dmzprobe "req GET /warm-$RUN_ID-$round-$i" >/dev/null; done
+    if [[ $(inner_saw "$INNER2" "/warm-$RUN_ID-") -ge 1 ]]; then spread=1; break; fi
+    sleep 1
+done
+((spread)) || fail "the edge sent nothing to the second inner replica within 20 s"
+statuses=$(in_probe dmzprobe 'for i in $(seq 20); do req GET /spread-'"$RUN_ID"'-$i; done' | sort | uniq -c | tr -s ' \n' ' ')
+[[ $statuses == " 20 200 " ]] || fail "requests over two replicas: got$statuses, want 20 x 200"
+n1=$(inner_saw "$INNER1" "/spread-$RUN_ID-") n2=$(inner_saw "$INNER2" "/spread-$RUN_ID-")
+log "20 requests over two inner replicas: $n1 + $n2"
+[[ $((n1 + n2)) -eq 20 && $n1 -ge 5 && $n2 -ge 5 ]] || fail "requests not spread over both replicas: $n1 and $n2 of 20"
+# One replica goes away: after a short switch window every request succeeds on the other.
+docker stop -t 5 "$INNER2" >/dev/null
+switched=0
+for i in $(seq 60); do
+    if in_probe dmzprobe 'for j in 1 2 3 4 5; do req GET /switch-'"$RUN_ID-$i"'-$j; done' | grep -qv '^200$'; then
+        sleep 0.5
+    else
+        switched=1
+        break
+    fi
+done
+((switched)) || fail "traffic did not settle on the remaining replica within 30 s"
+log "switch window after stopping a replica: $((SECONDS - STEP)) s into the step"
+statuses=$(in_probe dmzprobe 'for i in $(seq 20); do req GET /after-'"$RUN_ID"'-$i; done' | sort | uniq -c | tr -s ' \n' ' ')
+[[ $statuses == " 20 200 " ]] || fail "after the switch: got$statuses, want 20 x 200 (no 5xx)"
+[[ $(inner_saw "$INNER1" "/after-$RUN_ID-") -eq 20 ]] || fail "the remaining replica did not serve all 20 requests after the switch"
+compose up -d --no-deps --no-recreate --scale inner=1 inner >"$WORK/scale.log" 2>&1 ||
+    { cat "$WORK/scale.log" >&2; die "scaling inner back to 1 failed"; }
+[[ -z $(replica 2) ]] || fail "the second inner replica was not removed"
+status=$(in_probe dmzprobe "req GET /one-again-$RUN_ID")
+[[ $status == 200 ]] || fail "back to one replica: $status, want 200"
+log "two replicas: spread, one stopped -> continued, back to one: ok ($((SECONDS - STEP)) s)"
 
 # --- 4. antivirus ------------------------------------------------------------------------
 # Built from two halves so this script itself is not flagged by a scanner.

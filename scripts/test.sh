@@ -10,7 +10,9 @@ log() { printf '\n==> %s\n' "$*"; }
 # System packages the tests need: the real antivirus engines and redis-server. The
 # tests start their own private instances (loopback ports, temp dirs) and stop them;
 # nothing here runs as a system service.
-PACKAGES=(clamav clamav-daemon c-icap libc-icap-mod-virus-scan redis-server)
+# libxml2-dev, pkg-config and libclang-dev build the inner's XML Schema validation (feature
+# `xsd`, enabled by the end-to-end tests).
+PACKAGES=(clamav clamav-daemon c-icap libc-icap-mod-virus-scan redis-server chromium chromium-driver libxml2-dev pkg-config libclang-dev)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

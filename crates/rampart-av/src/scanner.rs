@@ -1,6 +1,7 @@
 //! [`Scanner`]: every configured engine, concurrently, behind the verdict cache.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -36,6 +37,8 @@ pub struct Scanner {
     icap: Option<IcapClient>,
     cache: Mutex<VerdictCache>,
     metrics: AvMetrics,
+    /// Per engine (clamd, icap): failed last time, so a change is reported once.
+    down: [AtomicBool; 2],
 }
 
 /// The result of a health check per configured engine (`None`: not configured).
@@ -66,6 +69,7 @@ impl Scanner {
             icap: config.icap().map(IcapClient::new),
             cache: Mutex::new(VerdictCache::new(cache.ttl, cache.entries)),
             metrics: AvMetrics::default(),
+            down: Default::default(),
         }
     }
 
@@ -154,13 +158,33 @@ impl Scanner {
                 if let Some(cached) = CachedVerdict::from_engine(verdict) {
                     self.cache().insert(engine, hash, cached, Instant::now());
                 }
+                self.health_changed(engine, true, "answered");
             }
             Err(error) => {
                 self.metrics.engine_error(engine);
                 tracing::debug!(%engine, %error, "antivirus engine failed");
+                self.health_changed(engine, false, &error.to_string());
             }
         }
         (engine, result)
+    }
+
+    /// A system event (what `engine-down` alert rules match) when `engine` goes down or
+    /// comes back; nothing while it stays as it was.
+    fn health_changed(&self, engine: Engine, up: bool, why: &str) {
+        let i = match engine {
+            Engine::Clamd => 0,
+            Engine::Icap => 1,
+        };
+        if self.down[i].swap(!up, Ordering::Relaxed) == up {
+            rampart_service::audit::system_event(
+                "inner",
+                "antivirus",
+                &engine.to_string(),
+                up,
+                why,
+            );
+        }
     }
 
     fn cache(&self) -> MutexGuard<'_, VerdictCache> {

@@ -1,7 +1,7 @@
 //! `rampart keys new` and `rampart passwd`: credentials for the edge's identity files.
 //! Secrets are printed once, to stdout, and never stored: the files hold only hashes.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal as _, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -26,6 +26,11 @@ pub(crate) enum AdminCommand {
         name: String,
         /// viewer, operator or admin.
         role: String,
+    },
+    /// People who sign in with a password and a TOTP code (`[admin] users_file`).
+    User {
+        #[command(subcommand)]
+        command: crate::adminuser::UserCommand,
     },
 }
 
@@ -52,6 +57,7 @@ pub(crate) fn admin(command: &AdminCommand) -> anyhow::Result<ExitCode> {
             writeln!(out, "{snippet}")?;
             Ok(ExitCode::SUCCESS)
         }
+        AdminCommand::User { command } => crate::adminuser::run(command),
     }
 }
 
@@ -60,6 +66,8 @@ pub(crate) fn admin(command: &AdminCommand) -> anyhow::Result<ExitCode> {
 pub(crate) struct PasswdArgs {
     /// The user name (letters, digits, `.`, `_`, `-`, `@`).
     user: String,
+    #[command(flatten)]
+    policy: crate::passwords::PolicyArgs,
 }
 
 /// Runs `rampart keys`.
@@ -85,15 +93,20 @@ pub(crate) fn keys(command: &KeysCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Runs `rampart passwd`: reads the password twice from stdin (not echoed when stdin is
-/// a terminal that the shell set to no-echo; use `read -s` or a password manager pipe)
-/// and prints the users-file line.
+/// Runs `rampart passwd`: reads the password twice from stdin (without echo on a
+/// terminal), checks it against the password policy (length, user name, breached
+/// corpus; see [`crate::passwords`]) and prints the users-file line.
 pub(crate) fn passwd(args: &PasswdArgs) -> anyhow::Result<ExitCode> {
     let valid = |c: char| c.is_ascii_alphanumeric() || "._-@".contains(c);
     if args.user.is_empty() || args.user.len() > 64 || !args.user.chars().all(valid) {
         anyhow::bail!("the user name must be 1 to 64 of letters, digits, '.', '_', '-', '@'");
     }
+    let policy = args.policy.policy()?;
     let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let password = crate::passwords::read_new_password()?;
+        return passwd_line(&policy, &args.user, &password);
+    }
     let mut lines = stdin.lock().lines();
     let mut read = |prompt: &str| -> anyhow::Result<String> {
         eprint!("{prompt}");
@@ -107,15 +120,18 @@ pub(crate) fn passwd(args: &PasswdArgs) -> anyhow::Result<ExitCode> {
     if password != again {
         anyhow::bail!("the two passwords differ");
     }
-    if password.chars().count() < 12 {
-        anyhow::bail!("passwords must have at least 12 characters");
-    }
-    if password.to_lowercase().contains(&args.user.to_lowercase()) {
-        anyhow::bail!("the password must not contain the user name");
-    }
-    let hash = rampart_identity::basic::hash_password(&password)
+    passwd_line(&policy, &args.user, &password)
+}
+
+fn passwd_line(
+    policy: &rampart_identity::breached::Policy,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<ExitCode> {
+    crate::passwords::check(policy, user, password)?;
+    let hash = rampart_identity::basic::hash_password(password)
         .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}:{hash}", args.user)?;
+    writeln!(out, "{user}:{hash}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,9 +7,11 @@
 //!   the `rampart-edge` and `rampart-inner` binaries).
 //! - `rampart demo-backend`: the demo backend alone (container deployments).
 
+mod adminuser;
 mod certs;
 mod credentials;
 mod demo;
+mod passwords;
 mod up;
 
 use std::process::ExitCode;

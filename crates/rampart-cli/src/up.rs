@@ -26,6 +26,9 @@ pub(crate) struct UpArgs {
     /// HTTPS listener of the edge.
     #[arg(long, default_value = "127.0.0.1:8443")]
     tls_listen: SocketAddr,
+    /// HTTP/3 (QUIC, UDP) listener of the edge; off unless given.
+    #[arg(long)]
+    h3_listen: Option<SocketAddr>,
     /// Backend to protect (http://host:port or https://host:port); default: a demo backend.
     #[arg(long)]
     upstream: Option<String>,
@@ -289,7 +292,11 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     )?;
     write_file(
         &edge_config,
-        &edge_toml(args.listen, args.tls_listen, edge_admin, link),
+        &(edge_toml(args.listen, args.tls_listen, edge_admin, link)
+            + &args
+                .h3_listen
+                .map(|h3| format!("\n[http3]\nenabled = true\nlisten = \"{h3}\"\n"))
+                .unwrap_or_default()),
         false,
     )?;
 

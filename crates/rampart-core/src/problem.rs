@@ -59,11 +59,13 @@ pub enum Reason {
     Overloaded,
     /// The backend did not answer in time.
     UpstreamTimeout,
+    /// The API version was retired (410); the `Link` header names its successor.
+    Gone,
 }
 
 impl Reason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 23] = [
         Reason::BadRequest,
         Reason::IncompleteBody,
         Reason::Unauthenticated,
@@ -86,6 +88,7 @@ impl Reason {
         Reason::InspectionUnavailable,
         Reason::Overloaded,
         Reason::UpstreamTimeout,
+        Reason::Gone,
     ];
 
     /// The stable, machine-readable code.
@@ -113,6 +116,7 @@ impl Reason {
             Reason::InspectionUnavailable => "inspection-unavailable",
             Reason::Overloaded => "overloaded",
             Reason::UpstreamTimeout => "upstream-timeout",
+            Reason::Gone => "api-retired",
         }
     }
 
@@ -140,6 +144,7 @@ impl Reason {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Reason::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Reason::Gone => StatusCode::GONE,
         }
     }
 
@@ -168,6 +173,7 @@ impl Reason {
             Reason::InspectionUnavailable => "The request could not be inspected.",
             Reason::Overloaded => "The service is at capacity.",
             Reason::UpstreamTimeout => "The service did not answer in time.",
+            Reason::Gone => "This API version was retired.",
         }
     }
 

@@ -51,6 +51,8 @@ pub(crate) struct TlsMetrics {
     certs: Arc<Mutex<CertStore>>,
     /// Failed handshakes by cause.
     pub(crate) failures: HandshakeFailures,
+    /// Failed QUIC (HTTP/3) handshakes by cause.
+    pub(crate) quic_failures: HandshakeFailures,
 }
 
 /// A label value in Prometheus text: backslash, quote and newline escaped.
@@ -66,6 +68,7 @@ impl TlsMetrics {
         Self {
             certs,
             failures: HandshakeFailures::default(),
+            quic_failures: HandshakeFailures::default(),
         }
     }
 
@@ -94,6 +97,18 @@ impl TlsMetrics {
                 "rampart_tls_handshake_failures_total{{cause=\"{}\"}} {}",
                 cause.as_str(),
                 self.failures.count(cause)
+            );
+        }
+        out.push_str(concat!(
+            "# HELP rampart_quic_handshake_failures_total Failed QUIC handshakes on the HTTP/3 listener.\n",
+            "# TYPE rampart_quic_handshake_failures_total counter\n",
+        ));
+        for cause in HandshakeFailure::ALL {
+            let _ = writeln!(
+                out,
+                "rampart_quic_handshake_failures_total{{cause=\"{}\"}} {}",
+                cause.as_str(),
+                self.quic_failures.count(cause)
             );
         }
         out
@@ -411,6 +426,8 @@ principal = ["subject_cn"]
         .unwrap();
         let metrics = TlsMetrics::new(config.tls.unwrap().certs);
         metrics.failures.record(HandshakeFailure::Revoked);
+        metrics.quic_failures.record(HandshakeFailure::UnknownCa);
+        metrics.quic_failures.record(HandshakeFailure::UnknownCa);
         let now = SystemTime::now();
         let text = metrics.render(now + Duration::from_secs(86_400));
         let value = |series: &str| -> i64 {
@@ -425,6 +442,15 @@ principal = ["subject_cn"]
         assert_eq!(
             value("rampart_tls_handshake_failures_total{cause=\"revoked\"}"),
             1
+        );
+        // QUIC failures are their own series, not mixed into the TCP listener's.
+        assert_eq!(
+            value("rampart_quic_handshake_failures_total{cause=\"unknown_ca\"}"),
+            2
+        );
+        assert_eq!(
+            value("rampart_quic_handshake_failures_total{cause=\"revoked\"}"),
+            0
         );
         assert_eq!(
             value("rampart_tls_handshake_failures_total{cause=\"unknown_ca\"}"),

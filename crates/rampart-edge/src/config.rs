@@ -88,6 +88,7 @@ struct RawInner {
     connect_timeout: Option<String>,
     response_timeout: Option<String>,
     health_interval: Option<String>,
+    resolve_interval: Option<String>,
     connections_per_endpoint: Option<usize>,
     max_chunk: Option<String>,
 }
@@ -124,6 +125,8 @@ struct RawRoute {
     bearer: Option<RawBearer>,
     #[serde(default)]
     keep_credentials: bool,
+    api_version: Option<String>,
+    lifecycle: Option<crate::lifecycle::RawLifecycle>,
 }
 
 /// What the edge enforces on one route, beyond the global `[limits]`.
@@ -139,6 +142,10 @@ pub struct RouteSettings {
     pub ip_policy: Option<Arc<IpPolicy>>,
     /// Who may call the route.
     pub auth: RouteAuth,
+    /// The API version the route serves (a label, e.g. `v1`).
+    pub api_version: Option<String>,
+    /// Deprecated or retired: lifecycle headers, or 410 from the edge.
+    pub lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
 }
 
 /// The validated edge configuration.
@@ -182,6 +189,11 @@ pub struct EdgeConfig {
     pub audit: rampart_service::audit::AuditConfig,
     /// Who may use the admin API (`[admin]`).
     pub admin: rampart_service::admin::AdminConfig,
+    /// The file this configuration was loaded from (what a reload reads again).
+    pub source: PathBuf,
+    /// How often the file and the files it names are checked for changes
+    /// (`reload_interval`); `None`: no watch (SIGHUP and the admin API still reload).
+    pub reload_interval: Option<Duration>,
 }
 
 /// How the edge reaches the inner tier.
@@ -199,6 +211,8 @@ pub struct InnerLinkConfig {
     pub response_timeout: Duration,
     /// How often each endpoint is probed.
     pub health_interval: Duration,
+    /// How often each endpoint name is resolved again (one link endpoint per address).
+    pub resolve_interval: Duration,
     /// Link connections kept per endpoint (each an HTTP/2 connection).
     pub connections_per_endpoint: usize,
     /// Largest body chunk sent in one message.
@@ -230,6 +244,7 @@ impl EdgeConfig {
         let raw_protections = RawProtections {
             client_ip: sections.take("client_ip", &mut p),
             ip_lists: sections.take("ip_lists", &mut p),
+            feeds: sections.take("feeds", &mut p),
             ip_policy: sections.take("ip_policy", &mut p),
             screening: sections.take("screening", &mut p),
             http1: sections.take("http1", &mut p),
@@ -242,7 +257,11 @@ impl EdgeConfig {
         let oauth: Option<rampart_oauth::RawOAuth> = sections.take("oauth", &mut p);
         let audit: Option<rampart_service::audit::RawAuditConfig> = sections.take("audit", &mut p);
         let admin: Option<rampart_service::admin::RawAdminConfig> = sections.take("admin", &mut p);
+        let reload_interval: Option<String> = sections.take("reload_interval", &mut p).flatten();
+        let reload_interval =
+            rampart_service::reload::validate_interval(&mut p, reload_interval.as_ref());
         let rate_limit = rate_limit.map(|r| RateLimitConfig::validate(&mut p, &r));
+        let integrations = rampart_service::alerts::RawIntegrations::take(&mut sections, &mut p);
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
         let https_wanted = server.as_ref().map(|s| s.https_listen.is_some());
@@ -273,7 +292,7 @@ impl EdgeConfig {
                 .and_then(Option::as_ref)
                 .is_some_and(|t| t.client_auth.is_some()),
         );
-        let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin);
+        let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin, &integrations);
         let config = match (settings, public_tls, inner, limits, protections, ops) {
             (
                 Some(s),
@@ -302,6 +321,8 @@ impl EdgeConfig {
                 limits,
                 audit,
                 admin,
+                source: file.to_owned(),
+                reload_interval,
             }),
             _ => None,
         };
@@ -378,6 +399,13 @@ fn validate_routes(
             keep_credentials: r.keep_credentials,
         };
         let auth = RouteAuth::validate(p, &key, &raw_auth).unwrap_or_default();
+        let api_version = r
+            .api_version
+            .as_deref()
+            .and_then(|v| crate::lifecycle::validate_version(p, &format!("{key}.api_version"), v));
+        let lifecycle = r.lifecycle.as_ref().and_then(|l| {
+            crate::lifecycle::validate(p, &format!("{key}.lifecycle"), l).map(Arc::new)
+        });
         if let Some(host) = host {
             routes.push(Route {
                 name,
@@ -393,6 +421,8 @@ fn validate_routes(
                     screening,
                     ip_policy,
                     auth,
+                    api_version,
+                    lifecycle,
                 },
             });
         }
@@ -768,6 +798,14 @@ fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<Inn
         }
         _ => None,
     };
+    let resolve_interval = p.duration_or(
+        "inner.resolve_interval",
+        inner.resolve_interval.as_ref(),
+        Duration::from_secs(10),
+    );
+    if resolve_interval < Duration::from_secs(1) {
+        p.push("inner.resolve_interval", "must be at least 1s");
+    }
     let connections_per_endpoint = inner.connections_per_endpoint.unwrap_or(4);
     if !(1..=64).contains(&connections_per_endpoint) {
         p.push("inner.connections_per_endpoint", "must be between 1 and 64");
@@ -799,6 +837,7 @@ fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<Inn
             inner.health_interval.as_ref(),
             Duration::from_secs(1),
         ),
+        resolve_interval,
         connections_per_endpoint,
         max_chunk,
     })

@@ -14,6 +14,7 @@
 mod body;
 mod config;
 mod conn;
+mod failure;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -76,6 +77,16 @@ struct Shared {
     handshakes: AtomicUsize,
     /// Principal rules, when the TLS configuration asks for client certificates.
     client_auth: Option<Arc<[PrincipalRule]>>,
+    /// Where failed handshakes are counted, when the admin listener shows TLS metrics.
+    metrics: Option<Arc<crate::certs::TlsMetrics>>,
+}
+
+impl Shared {
+    fn count_failure(&self, cause: rampart_tls::HandshakeFailure) {
+        if let Some(metrics) = &self.metrics {
+            metrics.quic_failures.record(cause);
+        }
+    }
 }
 
 /// A bound, configured QUIC endpoint, ready to [`run`](H3Endpoint::run).
@@ -116,6 +127,7 @@ impl H3Endpoint {
         socket: std::net::UdpSocket,
         config: &EdgeConfig,
         proxy: Arc<Proxy>,
+        metrics: Option<Arc<crate::certs::TlsMetrics>>,
     ) -> Result<Self, H3Error> {
         let (Some(settings), Some(tls)) = (config.http3.clone(), config.public_tls.as_deref())
         else {
@@ -145,6 +157,7 @@ impl H3Endpoint {
                 max_field_section,
                 handshakes: AtomicUsize::new(0),
                 client_auth,
+                metrics,
             }),
         })
     }
@@ -206,7 +219,8 @@ impl H3Endpoint {
         let validated = incoming.remote_address_validated();
         let may_retry = !validated && incoming.may_retry();
         let proxy = &self.shared.proxy;
-        let protections = &proxy.protections;
+        let policy = proxy.policy.load();
+        let protections = &policy.protections;
         let ip = peer.ip().to_canonical();
         // Only socket-derived sources can decide here; the rest is decided per request.
         let denied = if protections.decides_at_connect() {

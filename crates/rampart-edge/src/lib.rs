@@ -14,13 +14,16 @@ pub mod capacity;
 mod certs;
 pub mod cli;
 pub mod config;
+pub mod feeds;
 mod framing;
 mod h3;
+pub mod lifecycle;
 pub mod limits;
 pub mod link;
 mod ops;
 pub mod protect;
 mod proxy;
+mod reload;
 pub mod rules;
 mod screen;
 mod server;
@@ -39,7 +42,6 @@ use tokio_rustls::TlsAcceptor;
 
 pub use crate::h3::{H3Error, Http3Config, RetryPolicy};
 pub use config::{EdgeConfig, RouteSettings};
-use rampart_core::routing::{Route, RouteTable};
 
 use crate::link::Link;
 use crate::proxy::{EdgeRoute, Proxy};
@@ -149,6 +151,10 @@ fn edge_route(
     }
     stages.push(Stage::new(Arc::new(limits::FramingCheck)));
     stages.push(Stage::new(Arc::new(limits)));
+    // A retired version answers 410 before auth, limits or the inner tier are involved.
+    if let Some(retired) = settings.lifecycle.as_ref().and_then(|l| l.retired_check()) {
+        stages.push(Stage::new(Arc::new(retired)));
+    }
     stages.push(Stage::new(Arc::new(settings.rules.clone())));
     let screening = settings
         .screening
@@ -174,6 +180,7 @@ fn edge_route(
     }
     let head_checks = Pipeline::new(stages);
     EdgeRoute {
+        lifecycle: settings.lifecycle.clone(),
         auth: settings.auth.clone(),
         head_checks,
         body_policy: stream::BodyPolicy {
@@ -210,39 +217,12 @@ pub async fn serve(
     let auditor = rampart_service::audit::Auditor::start("edge", &config.audit)?;
     rampart_service::audit::install(auditor.clone());
     let blocks = Arc::new(ops::Blocklist::default());
-    let mut modes = RouteModes::default();
-    let routes = config
-        .routes
-        .iter()
-        .map(|r| Route {
-            name: r.name.clone(),
-            host: r.host.clone(),
-            path_prefix: r.path_prefix.clone(),
-            value: edge_route(
-                &config.limits,
-                &config.protections,
-                &r.value,
-                (&r.name, &blocks, &mut modes),
-            ),
-        })
-        .collect();
-    let authenticator = auth::start(config.identity.clone(), config.oauth.as_ref(), &shutdown);
+    // Routes, protections, limits and auth: one swappable policy (see `reload`).
+    let reloader = reload::EdgeReload::start(&config, blocks.clone(), auditor.clone(), &shutdown)?;
     let proxy = Arc::new(Proxy {
-        authenticator,
+        policy: reloader.policy().clone(),
         link: link.clone(),
         max_chunk: config.inner.max_chunk.as_usize(),
-        routes: RouteTable::new(routes),
-        default_route: edge_route(
-            &config.limits,
-            &config.protections,
-            &RouteSettings::default(),
-            ("", &blocks, &mut modes),
-        ),
-        protections: config.protections.clone(),
-        limiter: match &config.rate_limit {
-            Some(rl) => Some(rampart_ratelimit::RateLimiter::new(rl)?),
-            None => None,
-        },
         capacity: capacity::Capacity::new(config.capacity),
         alt_svc: match (&config.http3, &listeners.h3) {
             (Some(h3), Some(socket)) if h3.alt_svc => socket
@@ -252,11 +232,9 @@ pub async fn serve(
             _ => None,
         },
     });
-    let watcher = rampart_http::IpListWatcher::new(
-        &config.protections.ip_lists,
-        config.protections.ip_list_reload,
-    );
-    tokio::spawn(watcher.run(log_list_reload, shutdown.clone().signalled()));
+    let reloads =
+        rampart_service::reload::Reloader::new("edge", config.source.clone(), reloader.clone());
+    reloads.spawn(config.reload_interval, &shutdown);
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();
     let tls_metrics = config
@@ -273,9 +251,28 @@ pub async fn serve(
         let ready_link = link.clone();
         let ready: Arc<dyn rampart_service::admin::Readiness> =
             Arc::new(move || ready_link.is_ready());
-        let metrics = tls_metrics.clone().map(|m| {
-            Arc::new(move || m.render(std::time::SystemTime::now()))
-                as Arc<dyn rampart_service::admin::Metrics>
+        let feed_policy = reloader.policy().clone();
+        let tls_part = tls_metrics.clone();
+        let reload_metrics = reloads.clone();
+        let endpoints_link = link.clone();
+        let metrics = Some({
+            Arc::new(move || {
+                let now = std::time::SystemTime::now();
+                let mut out = tls_part.as_ref().map(|m| m.render(now)).unwrap_or_default();
+                out.push_str(&feeds::render_metrics(
+                    &feed_policy.load().protections.feeds,
+                    now,
+                ));
+                out.push_str(&reload_metrics.status().render_metrics());
+                out.push_str(&rampart_service::metrics::inner_endpoints_up(
+                    "edge",
+                    endpoints_link
+                        .endpoints()
+                        .into_iter()
+                        .map(|(e, up, _)| (e, up)),
+                ));
+                out
+            }) as Arc<dyn rampart_service::admin::Metrics>
         });
         let state = AdminState::new(AdminParts {
             tier: "edge",
@@ -284,11 +281,13 @@ pub async fn serve(
             actions: Arc::new(ops::EdgeActions {
                 link: link.clone(),
                 blocks: blocks.clone(),
-                modes: Arc::new(std::mem::take(&mut modes)),
+                policy: reloader.policy().clone(),
+                reloads: reloads.clone(),
             }),
             config: config.admin.clone(),
             auditor: auditor.clone(),
         });
+        reloader.set_admin(&state);
         // The admin listener has no TLS settings yet: plain HTTP on the management network.
         tokio::spawn(rampart_service::admin::serve_api(
             admin,
@@ -321,7 +320,8 @@ pub async fn serve(
     }
     let h3 = match listeners.h3 {
         Some(socket) if config.http3.is_some() => {
-            let endpoint = crate::h3::H3Endpoint::new(socket, &config, proxy.clone())?;
+            let endpoint =
+                crate::h3::H3Endpoint::new(socket, &config, proxy.clone(), tls_metrics.clone())?;
             if let Ok(addr) = endpoint.local_addr() {
                 tracing::info!(listener = "h3", addr = %addr, "listening");
             }

@@ -1,14 +1,25 @@
 //! The edge's side of the link: pooled mutual-TLS gRPC channels to the inner endpoints,
-//! round-robin over the healthy ones, with active probes and passive mark-down.
+//! with active probes and passive mark-down.
+//!
+//! Each configured `host:port` is a target: its name is resolved at start and every
+//! `resolve_interval`, and every address is an endpoint with its own connections,
+//! health and probes (replicas behind one DNS name). Vanished addresses leave the
+//! rotation at once; requests in flight on them finish. A request goes to the less
+//! busy of two healthy endpoints (power of two choices on requests waiting for their
+//! response head), so a slow replica gets less traffic than a fast one.
 //!
 //! Fail closed: when no endpoint is healthy the caller gets [`LinkError::Unavailable`]
-//! at once and answers 503; a request is never sent anywhere but a configured inner
-//! endpoint.
+//! at once and answers 503; a request is never sent anywhere but an address of a
+//! configured inner target.
 
+mod balance;
+mod targets;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use http::Uri;
@@ -20,6 +31,7 @@ use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use self::targets::Target;
 use crate::config::InnerLinkConfig;
 
 /// Largest gRPC message accepted on the link; body chunks are far smaller.
@@ -74,7 +86,9 @@ impl InnerEndpoint {
     /// Takes the endpoint out of rotation until a probe answers again.
     fn mark_down(&self, why: &str) {
         if self.healthy.swap(false, Ordering::Relaxed) {
-            tracing::warn!(endpoint = %self.addr, error = why, "inner endpoint marked down");
+            tracing::warn!(endpoint = %self.label, error = why, "inner endpoint marked down");
+            // A system event: alert rules on `kind = "system"` see it.
+            rampart_service::audit::system_event("edge", "link", &self.label, false, why);
         }
     }
 }
@@ -96,13 +110,61 @@ impl Slot {
     }
 }
 
+/// One resolved address of a target.
 struct InnerEndpoint {
-    addr: String,
+    /// Index into [`Link::targets`].
+    target: usize,
+    addr: SocketAddr,
+    /// `name@address` (or the address for an IP literal), for logs and status.
+    label: String,
     slots: Vec<Slot>,
     next: AtomicUsize,
     healthy: AtomicBool,
+    /// Requests sent here still waiting for their response head.
+    outstanding: AtomicUsize,
     /// The configuration generation the endpoint's last ping reported (0: none yet).
     generation: std::sync::atomic::AtomicU64,
+}
+
+impl InnerEndpoint {
+    fn new(
+        target: usize,
+        target_name: &str,
+        literal: bool,
+        addr: SocketAddr,
+        slots: usize,
+    ) -> Self {
+        Self {
+            target,
+            addr,
+            label: if literal {
+                addr.to_string()
+            } else {
+                format!("{target_name}@{addr}")
+            },
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+            next: AtomicUsize::new(0),
+            healthy: AtomicBool::new(false),
+            outstanding: AtomicUsize::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+/// Counts a request as outstanding on its endpoint until dropped.
+struct Outstanding(Arc<InnerEndpoint>);
+
+impl Outstanding {
+    fn new(endpoint: Arc<InnerEndpoint>) -> Self {
+        endpoint.outstanding.fetch_add(1, Ordering::Relaxed);
+        Self(endpoint)
+    }
+}
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Everything needed to dial a link connection.
@@ -114,7 +176,7 @@ struct Dialer {
 }
 
 impl Dialer {
-    async fn dial(&self, addr: &str) -> Result<H2, LinkError> {
+    async fn dial(&self, addr: SocketAddr) -> Result<H2, LinkError> {
         let dial = async {
             let tcp = TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
@@ -130,7 +192,7 @@ impl Dialer {
                     .handshake(TokioIo::new(tls))
                     .await
                     .map_err(std::io::Error::other)?;
-            let label = addr.to_owned();
+            let label = addr;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {
                     tracing::debug!(endpoint = %label, error = %e, "link connection closed");
@@ -152,35 +214,49 @@ impl Dialer {
     }
 }
 
+/// Deadline for one name lookup.
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The current endpoints; replaced whole when resolution changes them.
+type EndpointSet = Arc<Vec<Arc<InnerEndpoint>>>;
+
+/// One endpoint's state, for admin status and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointStatus {
+    /// The configured target (`inner:7443`).
+    pub target: String,
+    /// The resolved address this endpoint dials.
+    pub addr: SocketAddr,
+    /// Whether it answered its last probe.
+    pub healthy: bool,
+    /// The configuration generation it last reported (0 before the first answer).
+    pub generation: u64,
+    /// Requests sent to it still waiting for their response head.
+    pub outstanding: usize,
+}
+
 /// The pool of links to every inner endpoint.
 pub struct Link {
-    endpoints: Vec<InnerEndpoint>,
+    targets: Vec<Target>,
+    endpoints: std::sync::RwLock<EndpointSet>,
     next: AtomicUsize,
     dialer: Dialer,
     response_timeout: Duration,
+    resolve_interval: Duration,
+    connections_per_endpoint: usize,
 }
 
 impl Link {
-    /// Prepares the slots of every endpoint; nothing is dialled yet.
+    /// Prepares the targets; IP literals become endpoints at once, names when the
+    /// health task first resolves them. Nothing is dialled yet.
     pub fn new(config: &InnerLinkConfig) -> Result<Self, LinkError> {
         let origin: Uri = format!("https://{}", server_name_text(&config.server_name))
             .parse()
             .map_err(|_| LinkError::Protocol("inner server name is not a valid authority"))?;
-        let endpoints = config
-            .endpoints
-            .iter()
-            .map(|addr| InnerEndpoint {
-                addr: addr.clone(),
-                slots: (0..config.connections_per_endpoint)
-                    .map(|_| Slot::default())
-                    .collect(),
-                next: AtomicUsize::new(0),
-                healthy: AtomicBool::new(false),
-                generation: std::sync::atomic::AtomicU64::new(0),
-            })
-            .collect();
-        Ok(Self {
-            endpoints,
+        let targets: Vec<Target> = config.endpoints.iter().map(|e| Target::new(e)).collect();
+        let link = Self {
+            targets,
+            endpoints: std::sync::RwLock::new(Arc::new(Vec::new())),
             next: AtomicUsize::new(0),
             dialer: Dialer {
                 tls: TlsConnector::from(config.tls.clone()),
@@ -189,7 +265,102 @@ impl Link {
                 origin,
             },
             response_timeout: config.response_timeout,
-        })
+            resolve_interval: config.resolve_interval,
+            connections_per_endpoint: config.connections_per_endpoint.max(1),
+        };
+        let literals = link
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.literal().map(|a| (i, Some(vec![a]))))
+            .collect::<Vec<_>>();
+        link.apply(&literals);
+        Ok(link)
+    }
+
+    fn snapshot(&self) -> EndpointSet {
+        self.endpoints
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Applies fresh resolution results (`None`: keep what the target has).
+    fn apply(&self, fresh: &[(usize, Option<Vec<SocketAddr>>)]) {
+        let mut guard = self
+            .endpoints
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let current: Vec<(usize, SocketAddr)> = guard.iter().map(|e| (e.target, e.addr)).collect();
+        let changes = targets::diff(&current, fresh);
+        if changes.is_empty() {
+            return;
+        }
+        // Removed endpoints leave the set; requests in flight hold their own `Arc` and
+        // finish on the existing connections, which close once the last one is done.
+        let mut next: Vec<Arc<InnerEndpoint>> = guard
+            .iter()
+            .filter(|e| !changes.removed.contains(&(e.target, e.addr)))
+            .cloned()
+            .collect();
+        for (target, addr) in &changes.removed {
+            tracing::info!(
+                target_name = %self.targets[*target].name, endpoint = %addr,
+                "inner address vanished; endpoint drained"
+            );
+        }
+        for &(target, addr) in &changes.added {
+            let t = &self.targets[target];
+            tracing::info!(target_name = %t.name, endpoint = %addr, "inner address added");
+            next.push(Arc::new(InnerEndpoint::new(
+                target,
+                &t.name,
+                t.is_literal(),
+                addr,
+                self.connections_per_endpoint,
+            )));
+        }
+        *guard = Arc::new(next);
+    }
+
+    /// Resolves the targets that are due: all of them every `resolve_interval`, and
+    /// at every call a target none of whose addresses is healthy (a restarted replica
+    /// may have a new address).
+    async fn resolve_due(&self, due_all: bool) {
+        let set = self.snapshot();
+        let lookups = self
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| {
+                !t.is_literal()
+                    && (due_all
+                        || !set
+                            .iter()
+                            .any(|e| e.target == *i && e.healthy.load(Ordering::Relaxed)))
+            })
+            .map(|(i, t)| async move {
+                match t.resolve(RESOLVE_DEADLINE).await {
+                    Ok(addrs) => (i, Some(addrs)),
+                    Err(e) => {
+                        // Warned once per interval; the eager retries while a name is
+                        // down would otherwise log every second.
+                        if due_all {
+                            tracing::warn!(
+                                target_name = %t.name, error = %e,
+                                "inner name did not resolve; keeping its last known addresses"
+                            );
+                        } else {
+                            tracing::debug!(target_name = %t.name, error = %e, "inner name did not resolve");
+                        }
+                        (i, None)
+                    }
+                }
+            });
+        let fresh = futures_util::future::join_all(lookups).await;
+        if !fresh.is_empty() {
+            self.apply(&fresh);
+        }
     }
 
     /// A client on one of `endpoint`'s connections, dialling it if needed.
@@ -206,7 +377,7 @@ impl Link {
                 match slot.current() {
                     Some(sender) => sender,
                     None => {
-                        let sender = self.dialer.dial(&endpoint.addr).await?;
+                        let sender = self.dialer.dial(endpoint.addr).await?;
                         slot.store(sender.clone());
                         sender
                     }
@@ -220,14 +391,15 @@ impl Link {
         )
     }
 
-    /// Each endpoint, whether it answered its last probe, and the configuration
-    /// generation it last reported (0 before the first answer).
+    /// Each endpoint (`target@address`, or the address of an IP literal), whether it
+    /// answered its last probe, and the configuration generation it last reported (0
+    /// before the first answer).
     pub fn endpoints(&self) -> Vec<(String, bool, u64)> {
-        self.endpoints
+        self.snapshot()
             .iter()
             .map(|e| {
                 (
-                    e.addr.clone(),
+                    e.label.clone(),
                     e.healthy.load(Ordering::Relaxed),
                     e.generation.load(Ordering::Relaxed),
                 )
@@ -235,19 +407,39 @@ impl Link {
             .collect()
     }
 
+    /// Each endpoint's state with its target and address apart.
+    pub fn endpoint_status(&self) -> Vec<EndpointStatus> {
+        self.snapshot()
+            .iter()
+            .map(|e| EndpointStatus {
+                target: self.targets[e.target].name.clone(),
+                addr: e.addr,
+                healthy: e.healthy.load(Ordering::Relaxed),
+                generation: e.generation.load(Ordering::Relaxed),
+                outstanding: e.outstanding.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
     /// True when at least one endpoint answered its last probe.
     pub fn is_ready(&self) -> bool {
-        self.endpoints
+        self.snapshot()
             .iter()
             .any(|e| e.healthy.load(Ordering::Relaxed))
     }
 
-    fn pick(&self) -> Option<&InnerEndpoint> {
-        let n = self.endpoints.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        (0..n)
-            .map(|i| &self.endpoints[(start + i) % n])
-            .find(|e| e.healthy.load(Ordering::Relaxed))
+    fn pick(&self) -> Option<Arc<InnerEndpoint>> {
+        let set = self.snapshot();
+        let turn = self.next.fetch_add(1, Ordering::Relaxed);
+        let loads: Vec<Option<usize>> = set
+            .iter()
+            .map(|e| {
+                e.healthy
+                    .load(Ordering::Relaxed)
+                    .then(|| e.outstanding.load(Ordering::Relaxed))
+            })
+            .collect();
+        balance::pick(&loads, turn).map(|i| set[i].clone())
     }
 
     /// Sends one exchange to a healthy endpoint and waits for the response head, at
@@ -260,12 +452,26 @@ impl Link {
     where
         S: Stream<Item = RequestPart> + Send + 'static,
     {
-        let endpoint = self.pick().ok_or(LinkError::Unavailable)?;
         let exchange = async {
-            let mut client = self
-                .client(endpoint)
-                .await
-                .inspect_err(|_| endpoint.mark_down("dial failed"))?;
+            // A replica that went away since its last probe fails at the dial, before
+            // anything of the request was sent: mark it down and try another one.
+            let mut tries = self.snapshot().len().max(1);
+            let (endpoint, mut client, _outstanding) = loop {
+                let endpoint = self.pick().ok_or(LinkError::Unavailable)?;
+                // Counted until the response head (or failure): that is where a busy
+                // replica makes requests wait; the body then streams at the client's pace.
+                let outstanding = Outstanding::new(endpoint.clone());
+                match self.client(&endpoint).await {
+                    Ok(client) => break (endpoint, client, outstanding),
+                    Err(e) => {
+                        endpoint.mark_down("dial failed");
+                        tries -= 1;
+                        if tries == 0 {
+                            return Err(e);
+                        }
+                    }
+                }
+            };
             let response = client.forward(parts).await.map_err(|status| {
                 if is_transport_failure(&status) {
                     endpoint.mark_down(status.message());
@@ -284,13 +490,21 @@ impl Link {
             .map_err(|_| LinkError::TimedOut)?
     }
 
-    /// Probes every endpoint now and then every `interval` until `shutdown`.
+    /// Resolves the targets, then probes every endpoint now and every `interval`
+    /// until `shutdown`; names are resolved again every `resolve_interval` (sooner
+    /// while none of a name's addresses is healthy).
     pub fn spawn_health_checks(self: &Arc<Self>, interval: Duration, shutdown: Shutdown) {
         let link = Arc::clone(self);
         tokio::spawn(async move {
             let stop = shutdown.signalled();
             tokio::pin!(stop);
+            let mut next_resolve = Instant::now();
             loop {
+                let due_all = Instant::now() >= next_resolve;
+                if due_all {
+                    next_resolve = Instant::now() + link.resolve_interval;
+                }
+                link.resolve_due(due_all).await;
                 link.probe_all(interval).await;
                 tokio::select! {
                     () = tokio::time::sleep(interval) => {}
@@ -301,7 +515,8 @@ impl Link {
     }
 
     async fn probe_all(&self, deadline: Duration) {
-        let probes = self.endpoints.iter().map(|endpoint| async move {
+        let set = self.snapshot();
+        let probes = set.iter().map(|endpoint| async move {
             let ping = async {
                 let mut client = self.client(endpoint).await.ok()?;
                 client.ping(PingRequest {}).await.ok()
@@ -316,10 +531,12 @@ impl Link {
             let was = endpoint.healthy.swap(ok, Ordering::Relaxed);
             if was != ok {
                 if ok {
-                    tracing::info!(endpoint = %endpoint.addr, "inner endpoint up");
+                    tracing::info!(endpoint = %endpoint.label, "inner endpoint up");
                 } else {
-                    tracing::warn!(endpoint = %endpoint.addr, "inner endpoint down");
+                    tracing::warn!(endpoint = %endpoint.label, "inner endpoint down");
                 }
+                let why = if ok { "probe answered" } else { "probe failed" };
+                rampart_service::audit::system_event("edge", "link", &endpoint.label, ok, why);
             }
         });
         futures_util::future::join_all(probes).await;

@@ -2,8 +2,7 @@
 //! (with expiry) and switching a route's screening between block and detect-only — plus
 //! the two head checks those actions drive.
 //!
-//! Not offered here: per-rule modes and reload (the edge has no configuration reload
-//! path; SIGHUP reloads certificates only). Both answer 501.
+//! Not offered here: per-rule modes (501). Reload is `crate::reload`'s.
 //!
 //! Principals: audit records made on the request path use [`audit::record`]; once a
 //! request carries an authenticated principal, call sites pass it with
@@ -17,16 +16,13 @@ use std::time::{Duration, Instant};
 use rampart_core::check::{Check, CheckFuture, Denial, Verdict};
 use rampart_core::phase::RequestHead;
 use rampart_core::problem::Reason;
-use rampart_service::admin::modes::{ModeSwitch, RouteModes};
+use rampart_service::admin::modes::ModeSwitch;
 use rampart_service::admin::{
     ActionError, AddressBlock, AdminActions, Health, IpNet, Latency, Mode, TierStatus,
 };
 use rampart_service::audit;
 
 use crate::link::Link;
-
-/// The configuration generation: 1 for the life of the process (no reload path).
-pub(crate) const CONFIG_GENERATION: u64 = 1;
 
 /// Address blocks in force at once; more are refused (the operator should use a list).
 const MAX_BLOCKS: usize = 4096;
@@ -168,7 +164,10 @@ impl Check<RequestHead> for Switched {
 pub(crate) struct EdgeActions {
     pub(crate) link: Arc<Link>,
     pub(crate) blocks: Arc<Blocklist>,
-    pub(crate) modes: Arc<RouteModes>,
+    /// The policy in force; its route modes are the ones switched.
+    pub(crate) policy: Arc<arc_swap::ArcSwap<crate::reload::Policy>>,
+    /// Reloads, their generation and last outcome.
+    pub(crate) reloads: Arc<rampart_service::reload::Reloader>,
 }
 
 impl AdminActions for EdgeActions {
@@ -188,12 +187,12 @@ impl AdminActions for EdgeActions {
                 },
             })
             .collect();
-        let modes = self.modes.overrides_json();
+        let modes = self.policy.load().modes.overrides_json();
         TierStatus {
             tier: "edge".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            config_generation: CONFIG_GENERATION,
-            last_reload: None,
+            config_generation: self.reloads.status().generation(),
+            last_reload: self.reloads.status().last(),
             ready: self.link.is_ready(),
             requests_total: traffic.requests(),
             denials_total: traffic.denials(),
@@ -211,9 +210,20 @@ impl AdminActions for EdgeActions {
     }
 
     fn set_route_mode(&self, route: &str, mode: Mode) -> Result<(), ActionError> {
-        self.modes.set(route, mode)?;
+        self.policy.load().modes.set(route, mode)?;
         tracing::info!(route, mode = mode.as_str(), "route screening mode switched");
         Ok(())
+    }
+
+    fn reload(
+        &self,
+    ) -> rampart_service::admin::ActionFuture<'_, rampart_service::admin::ReloadOutcome> {
+        Box::pin(async move {
+            Ok(self
+                .reloads
+                .reload(rampart_service::reload::Trigger::Admin)
+                .await)
+        })
     }
 
     fn blocks(&self) -> Vec<AddressBlock> {

@@ -1,5 +1,5 @@
 //! Configuration of the edge's protections beyond size limits: who the client is
-//! (`[client_ip]`), address lists (`[ip_lists]`, `[ip_policy]`), injection screening
+//! (`[client_ip]`), address lists (`[ip_lists]`, `[[feeds]]`, `[ip_policy]`), injection screening
 //! (`[screening]`) and the connection guards (`[http1]`, `[http2]`).
 
 use std::collections::BTreeMap;
@@ -40,6 +40,7 @@ pub(crate) struct RawIpLists {
 pub(crate) struct RawProtections {
     pub(crate) client_ip: Option<ClientIpConfig>,
     pub(crate) ip_lists: Option<RawIpLists>,
+    pub(crate) feeds: Option<Vec<crate::feeds::RawFeed>>,
     pub(crate) ip_policy: Option<IpPolicyConfig>,
     pub(crate) screening: Option<RawScreening>,
     pub(crate) http1: Option<H1Config>,
@@ -66,6 +67,8 @@ pub struct Protections {
     pub ip_lists: IpLists,
     /// How often list files are checked for changes.
     pub ip_list_reload: Duration,
+    /// Threat-intelligence feeds (`[[feeds]]`), each also a named list of `ip_lists`.
+    pub feeds: Vec<Arc<crate::feeds::Feed>>,
     /// The global address policy.
     pub ip_policy: Arc<IpPolicy>,
     /// The detection engine every screening policy refers to.
@@ -153,7 +156,7 @@ pub(crate) fn validate(p: &mut Problems, base: &Path, raw: RawProtections) -> Op
         .iter()
         .map(|(name, path)| (name.clone(), resolve(base, path)))
         .collect();
-    let ip_lists = match IpLists::load(&files) {
+    let mut ip_lists = match IpLists::load(&files) {
         Ok(lists) => Some(lists),
         Err(errors) => {
             for e in errors {
@@ -167,9 +170,19 @@ pub(crate) fn validate(p: &mut Problems, base: &Path, raw: RawProtections) -> Op
         raw_lists.reload_interval.as_ref(),
         Duration::from_secs(5),
     );
-    let ip_policy = ip_lists.as_ref().and_then(|lists| {
-        validate_ip_policy(p, "ip_policy", &raw.ip_policy.unwrap_or_default(), lists)
+    let feeds = ip_lists.as_mut().map(|lists| {
+        crate::feeds::validate(p, base, raw.feeds.as_deref().unwrap_or_default(), lists)
     });
+    let mut global_policy = raw.ip_policy.unwrap_or_default();
+    // Deny feeds join the global deny list, named, so their denials carry the feed name.
+    for feed in feeds.iter().flatten() {
+        if feed.action() == crate::feeds::FeedAction::Deny {
+            global_policy.deny.push(feed.name().to_owned());
+        }
+    }
+    let ip_policy = ip_lists
+        .as_ref()
+        .and_then(|lists| validate_ip_policy(p, "ip_policy", &global_policy, lists));
     let engine = Arc::new(Engine::builtin());
     let screening = validate_screening(p, "screening", &raw.screening.unwrap_or_default(), &engine);
     let h1 = rampart_http::H1Limits::try_from(raw.http1.unwrap_or_default())
@@ -184,6 +197,7 @@ pub(crate) fn validate(p: &mut Problems, base: &Path, raw: RawProtections) -> Op
         client_ip: Arc::new(client_ip),
         ip_lists: ip_lists?,
         ip_list_reload,
+        feeds: feeds?,
         ip_policy: Arc::new(ip_policy?),
         engine,
         screening: screening?,

@@ -15,22 +15,22 @@ use rampart_core::id::RequestId;
 use rampart_core::phase::{self, Connection};
 use rampart_core::pipeline::{Observation, Pipeline};
 use rampart_core::problem::{Problem, Reason};
-use rampart_core::routing::RouteTable;
 use rampart_proto::v1::{
     Forwarding, HttpVersion, RequestHead, RequestPart, request_part, response_part,
 };
 use rampart_service::audit;
 use rampart_service::logging::AccessRecord;
+use rampart_service::metrics::{self, Phase};
 
 use rampart_http::{FramingViolation, HeadVerdict, Ledger, ProxyHeader, normalize_target};
 
 use rampart_identity::Principal;
 use rampart_ratelimit::{Decision, Permits, RateLimitHeaders, RateLimiter, RequestFacts};
 
-use crate::auth::{Authenticator, Caller, Refusal, RouteAuth};
+use crate::auth::{Caller, Refusal, RouteAuth};
 use crate::capacity::{Capacity, ConnActivity, RequestGuards};
 use crate::link::{Link, LinkError};
-use crate::protect::Protections;
+use crate::reload::Policy;
 use crate::stream::{BodyFailure, BodyPolicy, RequestParts, ResponseBody};
 use rampart_proto::wire::{headers_from_wire, headers_to_wire};
 
@@ -41,18 +41,11 @@ pub(crate) type EdgeBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Syn
 pub(crate) struct Proxy {
     pub(crate) link: Arc<Link>,
     pub(crate) max_chunk: usize,
-    /// Configured routes, each with its own checks.
-    pub(crate) routes: RouteTable<EdgeRoute>,
-    /// What applies to requests that match no configured route.
-    pub(crate) default_route: EdgeRoute,
+    /// Routes, protections, rate limits and auth: the reloadable configuration. Each
+    /// request loads it once, so a reload never changes it mid-request.
+    pub(crate) policy: Arc<arc_swap::ArcSwap<Policy>>,
     /// Connection and in-flight request caps.
     pub(crate) capacity: Arc<Capacity>,
-    /// Client address resolution, address lists, screening, guards.
-    pub(crate) protections: Protections,
-    /// Rate limits, concurrency limits and quotas.
-    pub(crate) limiter: Option<RateLimiter>,
-    /// Credential stores and token verification.
-    pub(crate) authenticator: Authenticator,
     /// `Alt-Svc` for HTTPS responses over TCP, when HTTP/3 is advertised.
     pub(crate) alt_svc: Option<HeaderValue>,
 }
@@ -81,6 +74,8 @@ fn framing_reason(v: FramingViolation) -> Reason {
 
 /// The protections of one route, built once from its configuration.
 pub(crate) struct EdgeRoute {
+    /// Deprecated or retired: headers added to every response of the route.
+    pub(crate) lifecycle: Option<Arc<crate::lifecycle::Lifecycle>>,
     /// Who may call the route.
     pub(crate) auth: RouteAuth,
     /// Checks on the request head, run in order before anything is forwarded.
@@ -151,11 +146,12 @@ impl Proxy {
     /// Applies the rate limits: the permits to hold and the headers to send on success.
     async fn rate_limit(
         &self,
+        limiter: Option<&RateLimiter>,
         client: &rampart_http::ClientIp,
         principal: Option<&Principal>,
         route: &str,
     ) -> Result<(Option<Permits>, Option<RateLimitHeaders>), Limited> {
-        let Some(limiter) = &self.limiter else {
+        let Some(limiter) = limiter else {
             return Ok((None, None));
         };
         let facts = RequestFacts {
@@ -166,11 +162,15 @@ impl Proxy {
             upstream: route,
         };
         let permits = limiter.acquire(&facts).map_err(|busy| {
+            metrics::ratelimit("edge", &busy.policy, metrics::RateDecision::Limit);
             let denial =
                 Denial::new("rate-limit", Reason::RateLimited).with_rule(busy.policy.to_string());
             (denial, None)
         })?;
         let evaluation = limiter.check(&facts).await;
+        for (policy, outcome) in limiter.outcomes(&evaluation) {
+            metrics::ratelimit("edge", policy, rate_decision(outcome));
+        }
         let headers = evaluation.headers();
         match evaluation.decision {
             Decision::Allow { .. } => Ok((Some(permits), Some(headers))),
@@ -194,9 +194,34 @@ impl Proxy {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        // One configuration generation for the whole request, whatever reloads meanwhile.
+        let policy = self.policy.load_full();
+        let mut lifecycle = None;
+        let mut response = self
+            .handle_routed(&policy, req, facts, &mut lifecycle)
+            .await;
+        // Every response of a deprecated or retired route, refusals included.
+        if let Some(lifecycle) = lifecycle {
+            lifecycle.decorate(response.headers_mut());
+        }
+        response
+    }
+
+    /// [`Self::handle`]; sets `lifecycle` once the request matched a route that has one.
+    async fn handle_routed<'s, B>(
+        &'s self,
+        policy: &'s Policy,
+        req: Request<B>,
+        facts: &ConnFacts,
+        lifecycle: &mut Option<&'s crate::lifecycle::Lifecycle>,
+    ) -> Response<EdgeBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let conn = &facts.conn;
         let request_id = RequestId::generate();
-        let client = self.protections.client_ip.resolve(
+        let client = policy.protections.client_ip.resolve(
             conn.peer.ip(),
             req.headers(),
             facts.proxy_header.as_ref(),
@@ -258,11 +283,12 @@ impl Proxy {
             None => return refuse(record, Reason::BadRequest),
         }
         record.path = normalized.path().to_owned();
-        let (route_name, route) = match self.routes.find(&authority, parts.uri.path()) {
+        let (route_name, route) = match policy.routes.find(&authority, parts.uri.path()) {
             Some(r) => (r.name.as_str(), &r.value),
-            None => ("", &self.default_route),
+            None => ("", &policy.default_route),
         };
         route_name.clone_into(&mut record.route);
+        *lifecycle = route.lifecycle.as_deref();
         let head_phase = phase::RequestHead {
             parts,
             request_id: request_id.clone(),
@@ -283,7 +309,7 @@ impl Proxy {
         let principal = if route.auth.is_open() {
             None
         } else {
-            let checked = self
+            let checked = policy
                 .authenticator
                 .check(&route.auth, &mut head_phase.parts, caller)
                 .await;
@@ -297,7 +323,12 @@ impl Proxy {
         }
         // Last, so requests refused by any other check consume no tokens.
         let limited = self
-            .rate_limit(&client, principal.as_ref(), route_name)
+            .rate_limit(
+                policy.limiter.as_deref(),
+                &client,
+                principal.as_ref(),
+                route_name,
+            )
             .await;
         let (permits, limit_headers) = match limited {
             Ok(admitted) => admitted,
@@ -356,7 +387,16 @@ impl Proxy {
             route.body_policy,
         );
 
+        let forwarded = std::time::Instant::now();
+        metrics::phase(
+            "edge",
+            Phase::EdgeChecks,
+            forwarded.saturating_duration_since(record.started),
+        );
         let answer = self.link.forward(parts_stream, body_sent).await;
+        if answer.is_ok() {
+            metrics::phase("edge", Phase::EdgeToInner, forwarded.elapsed());
+        }
         // A client body that failed decides the answer, whatever the inner tier said.
         match failure.get() {
             Some(BodyFailure::Broken) => {
@@ -415,6 +455,16 @@ impl Proxy {
         *response.status_mut() = status;
         *response.headers_mut() = headers;
         response
+    }
+}
+
+/// A rate-limit policy's outcome as its metric counts it.
+fn rate_decision(outcome: rampart_ratelimit::PolicyOutcome) -> metrics::RateDecision {
+    match outcome {
+        rampart_ratelimit::PolicyOutcome::Admit => metrics::RateDecision::Allow,
+        rampart_ratelimit::PolicyOutcome::Limit => metrics::RateDecision::Limit,
+        rampart_ratelimit::PolicyOutcome::ExceedQuota => metrics::RateDecision::ExceedQuota,
+        rampart_ratelimit::PolicyOutcome::Fail => metrics::RateDecision::Fail,
     }
 }
 

@@ -142,7 +142,8 @@ async fn serve_socket(
     refuse: bool,
 ) {
     let peer = conn.peer;
-    let protections = proxy.protections.clone();
+    // Connection-level decisions use the configuration in force when it arrived.
+    let protections = proxy.policy.load().protections.clone();
     let (io, proxy_header) = if protections.proxy_protocol {
         let mut tcp = tcp;
         let deadline = tokio::time::Instant::now() + PROXY_HEADER_TIMEOUT;

@@ -13,7 +13,8 @@
 //! - [`client_ip`]: who the client is, from the socket, `X-Forwarded-For`, `Forwarded` or
 //!   the PROXY protocol, trusting headers only from configured proxies;
 //! - [`proxy_protocol`]: PROXY protocol v1/v2 parsing and the replaying [`PrefixedIo`];
-//! - [`iplist`]: CIDR sets, list files, hot reloading and allow/deny policies.
+//! - [`iplist`]: CIDR sets, list files, hot reloading and allow/deny policies;
+//! - [`feeds`]: threat-intelligence feed formats, update checks and the swapped copy.
 //!
 //! What it does not do: no listening, no TLS, no HTTP serving, no responses. The guards
 //! are pure state machines (feed bytes, get decisions; time is passed in); the edge
@@ -21,6 +22,7 @@
 
 pub mod client_ip;
 pub mod config;
+pub mod feeds;
 pub mod h1;
 pub mod h2;
 pub mod io;

@@ -8,6 +8,7 @@
 //! - [`denylist`]: revoked credentials (hashes and JWT ids), reloaded when the file changes.
 //! - [`policy`]: per-route accepted methods, required scopes and roles, `WWW-Authenticate`.
 //! - [`config`]: the `[identity]` section of the edge config.
+//! - [`breached`]: rules for new passwords (length, context, breached-password corpus).
 //!
 //! Wiring, per request on a route with a non-public [`policy::AuthPolicy`]:
 //! try each accepted method (API key:
@@ -25,6 +26,7 @@
 
 pub mod apikey;
 pub mod basic;
+pub mod breached;
 pub mod config;
 pub mod denylist;
 mod digest;

@@ -67,6 +67,7 @@ struct RawRoute {
     inspection: RawInspection,
     antivirus: Option<RawRouteAntivirus>,
     openapi: Option<inspect::contract::RawOpenapi>,
+    xml_schema: Option<inspect::xsd::RawXmlSchema>,
 }
 
 fn any_host() -> String {
@@ -103,6 +104,11 @@ pub struct InnerConfig {
     pub audit: rampart_service::audit::AuditConfig,
     /// Who may use the admin API (`[admin]`).
     pub admin: rampart_service::admin::AdminConfig,
+    /// The file this configuration was loaded from (what a reload reads again).
+    pub source: std::path::PathBuf,
+    /// How often the file and the files it names are checked for changes
+    /// (`reload_interval`); `None`: no watch (SIGHUP and the admin API still reload).
+    pub reload_interval: Option<Duration>,
 }
 
 /// What the inner tier does for requests on one route.
@@ -148,6 +154,10 @@ impl InnerConfig {
             sections.take("identity_headers", &mut p);
         let audit: Option<rampart_service::audit::RawAuditConfig> = sections.take("audit", &mut p);
         let admin: Option<rampart_service::admin::RawAdminConfig> = sections.take("admin", &mut p);
+        let reload_interval: Option<String> = sections.take("reload_interval", &mut p).flatten();
+        let reload_interval =
+            rampart_service::reload::validate_interval(&mut p, reload_interval.as_ref());
+        let integrations = rampart_service::alerts::RawIntegrations::take(&mut sections, &mut p);
         sections.finish(&mut p);
         let identity_headers = identity_headers.unwrap_or_default().validate(&mut p);
         let engine = Arc::new(Engine::builtin());
@@ -172,7 +182,7 @@ impl InnerConfig {
                 .collect()
         });
         let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref(), &defaults));
-        let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin);
+        let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin, &integrations);
         let config = match (server, link_tls, upstreams, routes, ops) {
             (Some(server), Some(link_tls), Some(upstreams), Some(routes), Some((audit, admin))) => {
                 Some(InnerConfig {
@@ -188,6 +198,8 @@ impl InnerConfig {
                     identity_headers,
                     audit,
                     admin,
+                    source: file.to_owned(),
+                    reload_interval,
                 })
             }
             _ => None,
@@ -289,8 +301,23 @@ fn validate_routes(
                 );
             }
         }
+        let xml_schema = raw
+            .xml_schema
+            .as_ref()
+            .and_then(|x| inspect::xsd::validate(p, &key, defaults.base, x));
+        if let (Some(_), Some(inspection)) = (&xml_schema, &inspection)
+            && (inspection.enforcement.is_none()
+                || inspection.oversize == inspect::Oversize::Stream)
+        {
+            // The schema sees the inspected body only: nothing may bypass it.
+            p.push(
+                format!("{key}.xml_schema"),
+                "needs inspection on and inspection.oversize = \"refuse\"",
+            );
+        }
         let inspection = inspection.map(|mut i| {
             i.contract = contract;
+            i.xml_schema = xml_schema;
             i
         });
         if let (Some(host), Some(upstream), Some(inspection)) =

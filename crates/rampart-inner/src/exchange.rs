@@ -12,6 +12,7 @@ use rampart_core::id::{RequestId, trace_id_of};
 use rampart_core::problem::{Problem, Reason};
 use rampart_proto::v1::{RequestHead, RequestPart, ResponseHead, ResponsePart, response_part};
 use rampart_service::logging::AccessRecord;
+use rampart_service::metrics::{self, Phase};
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -45,6 +46,8 @@ pub(crate) struct Router {
     pub(crate) identity_headers: IdentityHeaders,
     /// Runtime block/detect switches of the routes' inspection.
     pub(crate) modes: rampart_service::admin::modes::RouteModes,
+    /// Traffic the routes' OpenAPI contracts do not describe.
+    pub(crate) undocumented: crate::inspect::undocumented::Undocumented,
 }
 
 /// The body the backend gets, once inspection allowed it.
@@ -320,13 +323,19 @@ impl Router {
             return Ok(problem_parts(record, Reason::Internal));
         };
         let deadline = Instant::now() + upstream.total_timeout;
+        let operation = route.value.inspection.contract.as_ref().and_then(|c| {
+            let names = head.headers.iter().map(|h| h.name.as_str());
+            let (method, target) = (&head.method, &head.path_and_query);
+            (self.undocumented).request(&route.name, &c.contract, method, target, names)
+        });
         let ctx = Audit {
             request_id: &request_id,
             route: &route.name,
             client: &forwarding.client_ip,
             principal: forwarding.principal.as_ref().map(|p| p.subject.as_str()),
         };
-        let admitted = match self
+        let inspecting = Instant::now();
+        let admitted = self
             .admit(
                 &crate::ops::inspection(&self.modes, &route.name, &route.value.inspection),
                 &head,
@@ -335,8 +344,9 @@ impl Router {
                 deadline,
                 &ctx,
             )
-            .await
-        {
+            .await;
+        metrics::phase("inner", Phase::InnerInspection, inspecting.elapsed());
+        let admitted = match admitted {
             Ok(admitted) => admitted,
             Err(reason) => {
                 let allow = (reason == Reason::MethodNotAllowed)
@@ -364,7 +374,10 @@ impl Router {
             }
         }
 
-        let response = match upstream.send(request, body_sent, deadline).await {
+        let sending = Instant::now();
+        let sent = upstream.send(request, body_sent, deadline).await;
+        metrics::phase("inner", Phase::Backend, sending.elapsed());
+        let response = match sent {
             Ok(response) => response,
             Err(e) => {
                 tracing::warn!(request_id = %request_id, route = %route.name, error = %e, "backend exchange failed");
@@ -383,6 +396,9 @@ impl Router {
         headers::sanitize_response(&mut parts.headers);
         parts.headers.remove(CONTENT_LENGTH);
         record.status = parts.status.as_u16();
+        if let Some(operation) = &operation {
+            (self.undocumented).response(&route.name, operation, record.status);
+        }
         let head = ResponseHead {
             status: u32::from(parts.status.as_u16()),
             headers: headers_to_wire(&parts.headers),

@@ -19,6 +19,7 @@ mod exchange;
 pub mod identity;
 pub mod inspect;
 mod ops;
+mod reload;
 mod service;
 mod upstream;
 
@@ -94,6 +95,28 @@ impl InnerListeners {
     }
 }
 
+/// Builds everything an exchange is checked and routed by, from `config`; at start and
+/// on every reload (`reload` keeps what must survive a generation).
+pub(crate) fn router(config: &InnerConfig) -> Result<Router, InnerError> {
+    Ok(Router {
+        modes: ops::route_modes(&config.routes),
+        undocumented: inspect::undocumented::Undocumented::new(
+            (config.routes.iter())
+                .filter(|r| r.value.inspection.contract.is_some())
+                .map(|r| r.name.as_str()),
+        ),
+        routes: config.routes.clone(),
+        identity_headers: config.identity_headers.clone(),
+        upstreams: upstream::Upstreams::new(&config.upstreams)?,
+        max_chunk: MAX_CHUNK,
+        inspector: inspect::Inspector {
+            engine: config.engine.clone(),
+            rules: Arc::new(inspect::rulemodes::RuleModes::new(&config.engine)),
+            scanners: inspect::Scanners::new(config.antivirus.as_ref()),
+        },
+    })
+}
+
 /// Runs the inner tier until `shutdown`, then drains in-flight exchanges for up to
 /// the configured drain timeout.
 pub async fn serve(
@@ -105,17 +128,12 @@ pub async fn serve(
     let auditor = rampart_service::audit::Auditor::start("inner", &config.audit)?;
     rampart_service::audit::install(auditor.clone());
     let _flush = ops::FlushOnDrop(auditor.clone());
-    let router = Arc::new(Router {
-        modes: ops::route_modes(&config.routes),
-        routes: config.routes.clone(),
-        identity_headers: config.identity_headers.clone(),
-        upstreams: upstream::Upstreams::new(&config.upstreams)?,
-        max_chunk: MAX_CHUNK,
-        inspector: inspect::Inspector {
-            engine: config.engine.clone(),
-            scanners: inspect::Scanners::new(config.antivirus.as_ref()),
-        },
-    });
+    // Routes, upstreams, inspection: one swappable router (see `reload`).
+    let reloader = reload::InnerReload::start(&config, auditor.clone(), &shutdown)?;
+    let router = reloader.router().clone();
+    let reloads =
+        rampart_service::reload::Reloader::new("inner", config.source.clone(), reloader.clone());
+    reloads.spawn(config.reload_interval, &shutdown);
     if let Ok(addr) = listeners.link.local_addr() {
         tracing::info!(listener = "link", addr = %addr, "listening");
     }
@@ -125,18 +143,29 @@ pub async fn serve(
         }
         let ready: Arc<dyn rampart_service::admin::Readiness> = Arc::new(|| true);
         let metrics_router = router.clone();
-        let metrics: Arc<dyn rampart_service::admin::Metrics> =
-            Arc::new(move || metrics_router.inspector.scanners.render_metrics());
+        let reload_metrics = reloads.clone();
+        let metrics: Arc<dyn rampart_service::admin::Metrics> = Arc::new(move || {
+            let metrics_router = metrics_router.load();
+            let mut out = metrics_router.inspector.scanners.render_metrics();
+            out.push_str(&rampart_service::metrics::upstreams_up(
+                "inner",
+                metrics_router.upstreams.up(),
+            ));
+            out.push_str(&reload_metrics.status().render_metrics());
+            out
+        });
         let state = AdminState::new(AdminParts {
             tier: "inner",
             ready,
             metrics: Some(metrics),
             actions: Arc::new(ops::InnerActions {
                 router: router.clone(),
+                reloads: reloads.clone(),
             }),
             config: config.admin.clone(),
             auditor: auditor.clone(),
         });
+        reloader.set_admin(&state);
         // The admin listener has no TLS settings yet: plain HTTP on the management network.
         tokio::spawn(rampart_service::admin::serve_api(
             admin,
@@ -145,12 +174,9 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
-    let service = ForwarderServer::new(ForwarderService {
-        router,
-        generation: ops::CONFIG_GENERATION,
-    })
-    .max_decoding_message_size(MAX_MESSAGE)
-    .max_encoding_message_size(MAX_MESSAGE);
+    let service = ForwarderServer::new(ForwarderService { router, reloads })
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE);
     let incoming = ReceiverStream::new(authenticated_connections(
         listeners.link,
         config.link_tls.clone(),

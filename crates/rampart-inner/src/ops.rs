@@ -1,10 +1,12 @@
 //! What the admin API can ask of the inner tier: its status (traffic, upstream health,
-//! latency) and switching a route's inspection between block and detect-only.
+//! latency), switching a route's inspection or one detection rule between block and
+//! detect-only, and the report of traffic the OpenAPI contracts do not describe.
 //!
 //! A route switched to detect reports its detection findings instead of refusing; the
 //! parser's own refusals (a malformed body) and the antivirus mode (`antivirus.mode`)
-//! are not switched. Not offered: per-rule modes and reload (the inner has no
-//! configuration reload path); both answer 501.
+//! are not switched. A rule (id or class) switched to detect is reported instead of
+//! counted, on every route (see [`crate::inspect::rulemodes`]). Reload is
+//! `crate::reload`'s.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -17,10 +19,6 @@ use rampart_service::admin::{ActionError, AdminActions, Health, Latency, Mode, T
 use crate::config::RoutePolicy;
 use crate::exchange::Router;
 use crate::inspect::InspectionPolicy;
-
-/// The configuration generation the Ping reply and the status report: 1 for the life
-/// of the process (no reload path).
-pub(crate) const CONFIG_GENERATION: u64 = 1;
 
 fn mode_of(enforcement: Enforcement) -> Mode {
     match enforcement {
@@ -73,14 +71,17 @@ impl Drop for FlushOnDrop {
 
 /// The inner's side of the admin API.
 pub(crate) struct InnerActions {
-    pub(crate) router: Arc<Router>,
+    /// The router in force (swapped by reloads).
+    pub(crate) router: Arc<arc_swap::ArcSwap<Router>>,
+    /// Reloads, their generation and last outcome.
+    pub(crate) reloads: Arc<rampart_service::reload::Reloader>,
 }
 
 impl AdminActions for InnerActions {
     fn status(&self) -> TierStatus {
         let traffic = rampart_service::traffic::of("inner");
-        let health = self
-            .router
+        let router = self.router.load();
+        let health = router
             .upstreams
             .health()
             .into_iter()
@@ -95,12 +96,13 @@ impl AdminActions for InnerActions {
                 .to_owned(),
             })
             .collect();
-        let modes = self.router.modes.overrides_json();
+        let modes = router.modes.overrides_json();
+        let rules = router.inspector.rules.overrides();
         TierStatus {
             tier: "inner".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            config_generation: CONFIG_GENERATION,
-            last_reload: None,
+            config_generation: self.reloads.status().generation(),
+            last_reload: self.reloads.status().last(),
             ready: true,
             requests_total: traffic.requests(),
             denials_total: traffic.denials(),
@@ -110,18 +112,42 @@ impl AdminActions for InnerActions {
                 p90: p.p90,
                 p99: p.p99,
             }),
-            extra: serde_json::json!({ "route_mode_overrides": modes }),
+            extra: serde_json::json!({
+                "route_mode_overrides": modes,
+                "rule_detect_overrides": rules,
+            }),
         }
     }
 
     fn set_route_mode(&self, route: &str, mode: Mode) -> Result<(), ActionError> {
-        self.router.modes.set(route, mode)?;
+        self.router.load().modes.set(route, mode)?;
         tracing::info!(
             route,
             mode = mode.as_str(),
             "route inspection mode switched"
         );
         Ok(())
+    }
+
+    fn set_rule_mode(&self, rule: &str, mode: Mode) -> Result<(), ActionError> {
+        self.router.load().inspector.rules.set(rule, mode)?;
+        tracing::info!(rule, mode = mode.as_str(), "detection rule mode switched");
+        Ok(())
+    }
+
+    fn undocumented(&self) -> Result<serde_json::Value, ActionError> {
+        Ok(self.router.load().undocumented.report())
+    }
+
+    fn reload(
+        &self,
+    ) -> rampart_service::admin::ActionFuture<'_, rampart_service::admin::ReloadOutcome> {
+        Box::pin(async move {
+            Ok(self
+                .reloads
+                .reload(rampart_service::reload::Trigger::Admin)
+                .await)
+        })
     }
 }
 
@@ -145,6 +171,7 @@ mod tests {
             ),
             antivirus: None,
             contract: None,
+            xml_schema: None,
         };
         assert_eq!(policy.enforcement, Some(Enforcement::Block));
         let mut modes = RouteModes::default();

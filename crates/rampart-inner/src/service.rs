@@ -17,8 +17,10 @@ use crate::exchange::{PartStream, Router};
 
 /// The `Forwarder` implementation.
 pub(crate) struct ForwarderService {
-    pub(crate) router: Arc<Router>,
-    pub(crate) generation: u64,
+    /// The router in force; each exchange loads it once and keeps it to the end.
+    pub(crate) router: Arc<arc_swap::ArcSwap<Router>>,
+    /// The configuration generation the Ping reply reports.
+    pub(crate) reloads: Arc<rampart_service::reload::Reloader>,
 }
 
 #[tonic::async_trait]
@@ -41,13 +43,14 @@ impl Forwarder for ForwarderService {
             }
             Err(status) => return Err(status),
         };
-        let stream = self.router.exchange(head, inbound).await?;
+        let router = self.router.load_full();
+        let stream = router.exchange(head, inbound).await?;
         Ok(Response::new(stream))
     }
 
     async fn ping(&self, _request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
         Ok(Response::new(PingReply {
-            generation: self.generation,
+            generation: self.reloads.status().generation(),
         }))
     }
 }

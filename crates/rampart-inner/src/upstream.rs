@@ -185,6 +185,24 @@ impl Upstreams {
         self.by_name.get(name)
     }
 
+    /// Each upstream by name and whether any of its addresses is in rotation, sorted.
+    pub(crate) fn up(&self) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = self
+            .by_name
+            .iter()
+            .map(|(name, upstream)| {
+                let now = upstream.now_ms();
+                let up = upstream
+                    .addresses
+                    .iter()
+                    .any(|a| a.down_until_ms.load(Ordering::Relaxed) <= now);
+                (name.clone(), up)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Every address as `upstream:name:authority` and whether it is in rotation (not
     /// cooling down after a failure), sorted.
     pub(crate) fn health(&self) -> Vec<(String, bool)> {

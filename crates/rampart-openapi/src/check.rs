@@ -224,7 +224,7 @@ impl Contract {
     }
 
     /// The best-matching path entry and its template values.
-    fn match_path(&self, path: &str) -> Option<(usize, Vec<(String, String)>)> {
+    pub(crate) fn match_path(&self, path: &str) -> Option<(usize, Vec<(String, String)>)> {
         let mut best: Option<(usize, Vec<(String, String)>)> = None;
         for base in &self.bases {
             let Some(segments) = split_under(path, base) else {

@@ -91,6 +91,8 @@ pub(crate) struct Operation {
     pub(crate) params: Vec<Param>,
     pub(crate) body: Option<RequestBody>,
     pub(crate) report_only: bool,
+    /// Documented response statuses (reported, never enforced).
+    pub(crate) responses: crate::documented::Responses,
 }
 
 #[derive(Debug)]
@@ -314,6 +316,7 @@ fn path_item(
                 params,
                 body,
                 report_only,
+                responses: crate::documented::Responses::of(op),
             },
         ));
     }

@@ -36,6 +36,7 @@
 mod check;
 mod contract;
 mod doc;
+mod documented;
 mod error;
 mod limits;
 mod paths;
@@ -43,6 +44,7 @@ mod schema;
 
 pub use check::{Body, Class, FieldValue, FormField, Outcome, Pinned, Request, Violation};
 pub use contract::{Contract, Version};
+pub use documented::Documented;
 pub use error::LoadError;
 pub use limits::{LoadLimits, ValidateLimits};
 

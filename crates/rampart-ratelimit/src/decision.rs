@@ -28,6 +28,19 @@ pub enum Decision {
     Unavailable,
 }
 
+/// What one policy did to one request, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyOutcome {
+    /// The policy admitted the request.
+    Admit,
+    /// A rate (or in-flight) limit refused it.
+    Limit,
+    /// A daily or monthly quota refused it.
+    ExceedQuota,
+    /// The shared store could not decide and the request was refused.
+    Fail,
+}
+
 /// One policy's numbers for the response headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyStatus {

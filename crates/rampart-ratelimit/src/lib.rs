@@ -60,7 +60,7 @@ mod table;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use concurrency::{Busy, ConcurrencyLimiter, Permits};
 pub use config::{RateLimitConfig, RawRateLimit};
-pub use decision::{Decision, Evaluation, PolicyStatus};
+pub use decision::{Decision, Evaluation, PolicyOutcome, PolicyStatus};
 pub use headers::RateLimitHeaders;
 pub use key::{IpPrefixes, KeyPart, KeySpec, RequestFacts};
 pub use limiter::{RateLimitError, RateLimiter};

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::clock::{Clock, SystemClock};
 use crate::concurrency::{Busy, ConcurrencyLimiter, Permits};
-use crate::config::{Policy, RateLimitConfig, RedisUrl};
-use crate::decision::Evaluation;
+use crate::config::{Policy, PolicyKind, RateLimitConfig, RedisUrl};
+use crate::decision::{Decision, Evaluation, PolicyOutcome};
 use crate::key::{IpPrefixes, RequestFacts};
 use crate::local::LocalLimiter;
 use crate::store::Store;
@@ -144,6 +144,36 @@ impl<C: Clock> RateLimiter<C> {
         self.concurrency.acquire(facts)
     }
 
+    /// What each deciding policy did in `evaluation`: on admission every policy that
+    /// applied, on refusal the refusing ones; a store failure is one entry with an empty
+    /// name (no single policy decided).
+    pub fn outcomes<'e>(&self, evaluation: &'e Evaluation) -> Vec<(&'e str, PolicyOutcome)> {
+        let refused = |name: &str| {
+            let quota = self
+                .policies
+                .iter()
+                .any(|p| &*p.name == name && matches!(p.kind, PolicyKind::Quota(_)));
+            if quota {
+                PolicyOutcome::ExceedQuota
+            } else {
+                PolicyOutcome::Limit
+            }
+        };
+        match evaluation.decision {
+            Decision::Allow { .. } => evaluation
+                .statuses
+                .iter()
+                .map(|s| (&*s.name, PolicyOutcome::Admit))
+                .collect(),
+            Decision::Deny { .. } => evaluation
+                .statuses
+                .iter()
+                .map(|s| (&*s.name, refused(&s.name)))
+                .collect(),
+            Decision::Unavailable => vec![("", PolicyOutcome::Fail)],
+        }
+    }
+
     /// True when any rate limit or quota applies to `facts`.
     pub fn applies(&self, facts: &RequestFacts<'_>) -> bool {
         self.local.applies(facts)
@@ -157,5 +187,60 @@ impl<C: Clock> RateLimiter<C> {
     /// The in-flight limiter.
     pub fn concurrency(&self) -> &ConcurrencyLimiter {
         &self.concurrency
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[tokio::test]
+    async fn outcomes_name_each_deciding_policy_and_tell_quotas_from_rates() {
+        let config = crate::local::tests::config(
+            r#"
+[[policies]]
+name = "per-ip"
+key = ["client_ip"]
+rate = "1/min"
+burst = 2
+
+[[quotas]]
+name = "daily"
+key = ["client_ip"]
+limit = 1
+period = "day"
+"#,
+        );
+        let limiter = RateLimiter::with_clock(&config, ManualClock::at_unix_secs(1_000)).unwrap();
+        let facts = |ip: &'static str| RequestFacts {
+            client_ip: ip.parse().unwrap(),
+            consumer: None,
+            plan: None,
+            route: "orders",
+            upstream: "orders",
+        };
+        let first = limiter.check(&facts("192.0.2.1")).await;
+        let mut got = limiter.outcomes(&first);
+        got.sort_by_key(|(name, _)| *name);
+        assert_eq!(
+            got,
+            [
+                ("daily", PolicyOutcome::Admit),
+                ("per-ip", PolicyOutcome::Admit)
+            ]
+        );
+        // The quota of one runs out before the burst of two.
+        let second = limiter.check(&facts("192.0.2.1")).await;
+        assert_eq!(
+            limiter.outcomes(&second),
+            [("daily", PolicyOutcome::ExceedQuota)]
+        );
+        assert_eq!(
+            limiter.outcomes(&Evaluation::unavailable()),
+            [("", PolicyOutcome::Fail)]
+        );
     }
 }

@@ -42,6 +42,7 @@ impl AdminActions for Demo {
                 applied: true,
                 at: "2026-11-28T08:00:00Z".into(),
                 errors: Vec::new(),
+                warnings: Vec::new(),
             }),
             ready: true,
             requests_total: self.requests.load(Ordering::Relaxed),

@@ -121,6 +121,13 @@ impl AccessRecord {
             !self.reason.is_empty() && (400..500).contains(&self.status),
             self.started.elapsed(),
         );
+        crate::metrics::request_finished(
+            self.tier,
+            &self.route,
+            &self.method,
+            self.status,
+            self.started.elapsed(),
+        );
         tracing::info!(
             target: ACCESS,
             tier = self.tier,

@@ -5,20 +5,32 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod aborts;
+mod adminlogin;
+mod alerts;
 mod antivirus;
 mod auth;
+mod balance;
 mod common;
+mod dashboard;
+mod docs;
 mod failures;
+mod feeds;
 mod h3;
 mod hygiene;
 mod identity;
 mod inspection;
 mod large;
 mod lifecycle;
+mod metrics;
 mod openapi;
 mod ops;
 mod passthrough;
 mod protections;
 mod ratelimit;
+mod reload;
+mod rulemode;
 mod tls;
+mod undocumented;
 mod up;
+mod versioning;
+mod xsd;

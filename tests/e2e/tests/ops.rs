@@ -344,9 +344,16 @@ async fn operators_switch_a_route_to_detect_only_and_back_on_both_tiers() {
         status["status"]["denials_total"].as_u64() >= Some(2),
         "{status}"
     );
-    // Per-rule switches and reload are not offered by these tiers.
+    // Per-rule switches live in the inner tier (its detection engine); the edge has none.
     assert_eq!(
-        call(edge_admin, "POST", "/admin/reload", Some(&operator), "").status,
+        call(
+            edge_admin,
+            "POST",
+            "/admin/rules/sqli/mode",
+            Some(&operator),
+            r#"{"mode":"detect"}"#
+        )
+        .status,
         501
     );
 }

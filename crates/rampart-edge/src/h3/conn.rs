@@ -85,10 +85,12 @@ pub(super) async fn serve(
         Ok(Ok(quic)) => quic,
         Ok(Err(e)) => {
             tracing::debug!(client = %peer.ip(), error = %e, "QUIC handshake failed");
+            shared.count_failure(super::failure::cause(&e));
             return;
         }
         Err(_) => {
             tracing::debug!(client = %peer.ip(), "QUIC handshake timed out");
+            shared.count_failure(rampart_tls::HandshakeFailure::Timeout);
             return;
         }
     };

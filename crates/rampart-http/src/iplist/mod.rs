@@ -72,6 +72,23 @@ impl IpLists {
         self.lists.insert(name.into(), entry);
     }
 
+    /// Adds (or replaces) a list kept current by a threat feed, starting from `set`
+    /// (`entries` of them); the feed publishes new copies through the returned handle.
+    pub fn insert_feed(
+        &mut self,
+        name: impl Into<String>,
+        set: IpSet,
+        entries: usize,
+    ) -> crate::feeds::FeedHandle {
+        let shared = Arc::new(ArcSwap::from_pointee(set));
+        let entry = Entry {
+            set: shared.clone(),
+            source: None,
+        };
+        self.lists.insert(name.into(), entry);
+        crate::feeds::FeedHandle::new(shared, entries)
+    }
+
     /// The current set of a list.
     pub fn get(&self, name: &str) -> Option<Arc<IpSet>> {
         self.lists.get(name).map(|e| e.set.load_full())

@@ -140,6 +140,8 @@ pub struct InspectionPolicy {
     pub antivirus: Option<AvPolicy>,
     /// The route's OpenAPI contract (`[routes.openapi]`), set by the route validation.
     pub contract: Option<Arc<super::contract::ContractPolicy>>,
+    /// The route's XML Schema (`xml_schema`), set by the route validation.
+    pub xml_schema: Option<Arc<super::xsd::XsdPolicy>>,
 }
 
 fn parse_enforcement(p: &mut Problems, key: &str, raw: Option<&str>) -> Option<Enforcement> {
@@ -291,5 +293,6 @@ pub(crate) fn validate(
         detection: Arc::new(detection?),
         antivirus,
         contract: None,
+        xml_schema: None,
     })
 }

@@ -319,6 +319,7 @@ mod tests {
             ),
             antivirus: None,
             contract,
+            xml_schema: None,
         };
         (engine, policy)
     }
@@ -336,7 +337,13 @@ mod tests {
             uri: path.parse().unwrap(),
             headers,
         };
-        screen(engine, policy, &head, &Bytes::from(body.to_owned()))
+        let rules = crate::inspect::rulemodes::RuleModes::default();
+        screen(
+            (engine, &rules),
+            policy,
+            &head,
+            &Bytes::from(body.to_owned()),
+        )
     }
 
     fn outcome(s: &super::super::Screened) -> Option<(Reason, String, String)> {
@@ -469,7 +476,13 @@ mod tests {
                 uri: "/up".parse().unwrap(),
                 headers,
             };
-            let s = screen(&engine, &policy, &head, &Bytes::from(body.clone()));
+            let rules = crate::inspect::rulemodes::RuleModes::default();
+            let s = screen(
+                (&engine, &rules),
+                &policy,
+                &head,
+                &Bytes::from(body.clone()),
+            );
             let got = outcome(&s);
             let got = got.as_ref().map(|(_, k, l)| (k.as_str(), l.as_str()));
             assert_eq!(got, expected, "{body}");

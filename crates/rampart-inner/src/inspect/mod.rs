@@ -8,7 +8,10 @@
 
 pub(crate) mod config;
 pub(crate) mod contract;
+pub(crate) mod rulemodes;
 mod targets;
+pub(crate) mod undocumented;
+pub(crate) mod xsd;
 
 use std::sync::Arc;
 
@@ -32,6 +35,8 @@ const BLOCKING_THRESHOLD: usize = 64 * 1024;
 pub(crate) struct Inspector {
     pub(crate) engine: Arc<Engine>,
     pub(crate) scanners: Scanners,
+    /// Rules an operator switched to detect-only at run time.
+    pub(crate) rules: Arc<rulemodes::RuleModes>,
 }
 
 /// A scanner per engine choice a route can make.
@@ -120,6 +125,8 @@ struct Screened {
     findings: Findings,
     observations: Vec<Observation>,
     scan: Vec<Bytes>,
+    /// The XML the route's schema validates, when it has one.
+    xml: Option<Bytes>,
 }
 
 impl Inspector {
@@ -131,9 +138,11 @@ impl Inspector {
     ) -> Inspected {
         let screened = if body.len() >= BLOCKING_THRESHOLD {
             let engine = self.engine.clone();
+            let rules = self.rules.clone();
             let policy_owned = policy.clone();
-            let job =
-                tokio::task::spawn_blocking(move || screen(&engine, &policy_owned, &head, &body));
+            let job = tokio::task::spawn_blocking(move || {
+                screen((&engine, &rules), &policy_owned, &head, &body)
+            });
             match job.await {
                 Ok(screened) => screened,
                 Err(e) => {
@@ -146,14 +155,26 @@ impl Inspector {
                 }
             }
         } else {
-            screen(&self.engine, policy, &head, &body)
+            screen((&self.engine, &self.rules), policy, &head, &body)
         };
         let Screened {
             decision,
             findings,
             mut observations,
             scan,
+            xml,
         } = screened;
+        // Schema validation after the safety checks and detection passed, before the
+        // (costlier, remote) antivirus scan.
+        let decision = match (decision, policy.xml_schema.as_ref(), xml) {
+            (Ok(cleared), Some(schema), Some(xml)) => {
+                match schema.check(xml, &mut observations).await {
+                    None => Ok(cleared),
+                    Some(denial) => Err(denial),
+                }
+            }
+            (decision, _, _) => decision,
+        };
         let scanner = policy
             .antivirus
             .as_ref()
@@ -198,12 +219,18 @@ fn one_header<'h>(headers: &'h HeaderMap, name: &http::HeaderName) -> Result<Opt
     }
 }
 
-fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &Bytes) -> Screened {
+fn screen(
+    (engine, rules): (&Engine, &rulemodes::RuleModes),
+    policy: &InspectionPolicy,
+    head: &HeadView,
+    body: &Bytes,
+) -> Screened {
     let refuse = |denial: Denial| Screened {
         decision: Err(denial),
         findings: Findings::default(),
         observations: Vec::new(),
         scan: Vec::new(),
+        xml: None,
     };
     let (Ok(coding), Ok(content_type)) = (
         one_header(&head.headers, &CONTENT_ENCODING),
@@ -215,13 +242,23 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
     };
     let decoded = match rampart_parse::decode::decode(coding, body, &policy.limits.decode) {
         Ok(decoded) => decoded,
-        Err(e) => return malformed(engine, policy, head, body, parse_denial(&e)),
+        Err(e) => return malformed((engine, rules), policy, head, body, parse_denial(&e)),
     };
     let parsed = match rampart_parse::parse(content_type, &decoded, &policy.limits, policy.options)
     {
         Ok(parsed) => parsed,
-        Err(e) => return malformed(engine, policy, head, &decoded, parse_denial(&e)),
+        Err(e) => {
+            return malformed((engine, rules), policy, head, &decoded, parse_denial(&e));
+        }
     };
+    if let Some(schema) = &policy.xml_schema
+        && schema.enforces()
+        && parsed.kind != BodyKind::Xml
+        && !decoded.is_empty()
+    {
+        // A schema-validated route takes XML only: another body would bypass the schema.
+        return refuse(Denial::new(xsd::CHECK, Reason::UnsupportedMediaType).with_rule("not-xml"));
+    }
     let checked = contract::check(
         policy.contract.as_deref(),
         head,
@@ -273,7 +310,8 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
             text.as_bytes(),
         ));
     }
-    let findings = scan.finish();
+    let mut findings = scan.finish();
+    let switched = rules.apply(&mut findings);
     let forward = match policy.forward {
         Forward::Canonical => parsed.canonical.clone().unwrap_or_else(|| decoded.clone()),
         Forward::Original => body.clone(),
@@ -290,6 +328,9 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
             .is_some_and(|av| av.scans(declared))
     };
     let scan_targets = targets::collect(&parsed, scanned, content_type, &scans);
+    // The schema validates what the backend reads.
+    let xml =
+        (policy.xml_schema.is_some() && parsed.kind == BodyKind::Xml).then(|| scanned.clone());
     let cleared = Cleared {
         decoded: policy.forward == Forward::Canonical && coding.is_some(),
         body: forward,
@@ -304,11 +345,16 @@ fn screen(engine: &Engine, policy: &InspectionPolicy, head: &HeadView, body: &By
         }
         Some(denial) => Err(denial),
     };
+    if decision.is_ok() {
+        // Rules switched to detect-only by an operator: audited, not refused.
+        observations.extend(switched.into_iter().map(Observation::WouldDeny));
+    }
     Screened {
         decision,
         findings,
         observations,
         scan: scan_targets,
+        xml,
     }
 }
 
@@ -336,7 +382,7 @@ fn whole_body_too(kind: BodyKind, body: &[u8]) -> bool {
 /// A body the strict parser refused: still screen the head and the raw text, because an
 /// attack found there is the more serious finding (403) than the malformed body (400).
 fn malformed(
-    engine: &Engine,
+    (engine, rules): (&Engine, &rulemodes::RuleModes),
     policy: &InspectionPolicy,
     head: &HeadView,
     body: &[u8],
@@ -353,7 +399,8 @@ fn malformed(
         FieldKind::BodyText,
         text.as_bytes(),
     ));
-    let findings = scan.finish();
+    let mut findings = scan.finish();
+    rules.apply(&mut findings);
     // UTF-7 or UTF-16 declared to hide markup from inspection is an evasion in itself.
     let evasion = (refusal.rule.as_deref() == Some("media-charset-evasive"))
         .then(|| Denial::new("body-parser", Reason::AttackDetected).with_rule("evasive-charset"));
@@ -366,6 +413,7 @@ fn malformed(
         findings,
         observations: Vec::new(),
         scan: Vec::new(),
+        xml: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn policy(forward: Forward) -> InspectionPolicy {
         ),
         antivirus: None,
         contract: None,
+        xml_schema: None,
     }
 }
 
@@ -56,8 +57,10 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 async fn run(uri: &str, headers: &[(&str, &str)], body: &[u8], forward: Forward) -> Inspected {
+    let engine = Arc::new(Engine::builtin());
     let inspector = Inspector {
-        engine: Arc::new(Engine::builtin()),
+        rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
+        engine,
         scanners: Scanners::default(),
     };
     inspector

@@ -161,6 +161,9 @@ pub struct ReloadOutcome {
     pub at: String,
     /// Every problem found when it was refused (`key: message`).
     pub errors: Vec<String>,
+    /// Applied with reservations, e.g. `restart needed for: server.http_listen`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The health of one dependency (an inner endpoint, an upstream, an AV engine).
@@ -245,6 +248,12 @@ pub trait AdminActions: Send + Sync + 'static {
     /// Switches one detection rule between block and detect-only.
     fn set_rule_mode(&self, rule: &str, mode: Mode) -> Result<(), ActionError> {
         let _ = (rule, mode);
+        Err(ActionError::Unsupported)
+    }
+
+    /// Traffic the routes' OpenAPI contracts do not describe (paths, parameters,
+    /// methods, response statuses), grouped by route.
+    fn undocumented(&self) -> Result<serde_json::Value, ActionError> {
         Err(ActionError::Unsupported)
     }
 

@@ -4,10 +4,11 @@
 //! |---|---|
 //! | `GET /healthz`, `GET /readyz` | none |
 //! | `GET /metrics` | none, or viewer with `protect_metrics` |
-//! | `GET /admin/status`, `/admin/events`, `/admin/blocks`, `/admin/stream`, `/dashboard*` | viewer |
+//! | `GET /admin/status`, `/admin/events`, `/admin/blocks`, `/admin/stream`, `/admin/openapi/undocumented`, `/dashboard*` | viewer |
 //! | `POST /admin/routes/{name}/mode`, `/admin/rules/{id}/mode`, `/admin/blocks`, `/admin/reload`, `DELETE /admin/blocks/{net}` | operator |
 //! | `/admin/consumers*`, `/admin/keys*` (any method) | admin |
-//! | `POST /admin/login`, `/admin/logout` | none (a token in the form) |
+//! | `GET /admin/session` | viewer (who the cookie is, and its CSRF token) |
+//! | `GET`/`POST /admin/login`, `POST /admin/logout`, `GET /admin/login.{js,css}` | none (see [`super::login`]) |
 //!
 //! Every call except the health and metrics probes is audited, refused ones included.
 //! Bodies are JSON, at most [`MAX_BODY`] bytes, read within [`BODY_TIMEOUT`]; errors are
@@ -45,18 +46,19 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 const ACTION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Deadline for asking the other tier for its status.
 pub(crate) const PEER_TIMEOUT: Duration = Duration::from_secs(3);
-/// Header a session-authenticated (cookie) call must carry to change anything: a
-/// cross-site form cannot set it, and a cross-site script would need a CORS preflight
-/// this listener never approves.
-pub(crate) const CSRF_HEADER: &str = "x-rampart-csrf";
+/// Header a session-authenticated (cookie) call must carry to change anything: the
+/// session's CSRF token, which only a same-origin page can have read.
+pub(crate) use super::session::CSRF_HEADER;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Endpoint {
     Metrics,
     Status,
     Events,
+    Alerts,
     Stream,
     Blocks,
+    Undocumented,
     Block,
     Unblock(String),
     RouteMode(String),
@@ -65,18 +67,23 @@ enum Endpoint {
     Manage(String),
     Dashboard(dashboard::Asset),
     Login,
+    LoginPage(super::login::Asset),
+    Session,
     Logout,
 }
 
 impl Endpoint {
     fn role(&self) -> Option<Role> {
         match self {
-            Endpoint::Login | Endpoint::Logout => None,
+            Endpoint::Login | Endpoint::LoginPage(_) | Endpoint::Logout => None,
             Endpoint::Metrics
             | Endpoint::Status
             | Endpoint::Events
+            | Endpoint::Alerts
             | Endpoint::Stream
             | Endpoint::Blocks
+            | Endpoint::Undocumented
+            | Endpoint::Session
             | Endpoint::Dashboard(_) => Some(Role::Viewer),
             Endpoint::Block
             | Endpoint::Unblock(_)
@@ -115,10 +122,22 @@ fn classify(method: &Method, path: &str) -> Result<Endpoint, Unrouted> {
     match segments.as_slice() {
         ["status"] => want(Method::GET, Endpoint::Status),
         ["events"] => want(Method::GET, Endpoint::Events),
+        ["alerts"] => want(Method::GET, Endpoint::Alerts),
         ["stream"] => want(Method::GET, Endpoint::Stream),
         ["reload"] => want(Method::POST, Endpoint::Reload),
-        ["login"] => want(Method::POST, Endpoint::Login),
+        ["login"] => match *method {
+            Method::GET => Ok(Endpoint::LoginPage(super::login::Asset::Page)),
+            Method::POST => Ok(Endpoint::Login),
+            _ => Err(MethodNotAllowed),
+        },
+        ["login.js"] => want(
+            Method::GET,
+            Endpoint::LoginPage(super::login::Asset::Script),
+        ),
+        ["login.css"] => want(Method::GET, Endpoint::LoginPage(super::login::Asset::Style)),
+        ["session"] => want(Method::GET, Endpoint::Session),
         ["logout"] => want(Method::POST, Endpoint::Logout),
+        ["openapi", "undocumented"] => want(Method::GET, Endpoint::Undocumented),
         ["blocks"] => match *method {
             Method::GET => Ok(Endpoint::Blocks),
             Method::POST => Ok(Endpoint::Block),
@@ -275,7 +294,7 @@ fn outcome_of(e: &ActionError) -> Outcome {
 }
 
 /// Reads a bounded body, within [`BODY_TIMEOUT`].
-async fn read_body<B>(
+pub(crate) async fn read_body<B>(
     body: B,
     headers: &http::HeaderMap,
     request_id: &RequestId,
@@ -438,18 +457,19 @@ where
         }
     };
     match endpoint {
-        Endpoint::Login => {
-            let handled = login(state, conn, req, request_id).await;
-            audit.principal = handled.1;
-            audit.finish(&handled.0.response, handled.0.outcome, &handled.0.detail);
-            return handled.0.response;
+        Endpoint::Login | Endpoint::Logout => {
+            let answer = if endpoint == Endpoint::Login {
+                super::login::login(state, conn, req, request_id).await
+            } else {
+                super::login::logout(state, conn, req.headers())
+            };
+            audit.principal = answer.principal;
+            audit.finish(&answer.response, answer.outcome, &answer.detail);
+            return answer.response;
         }
-        Endpoint::Logout => {
-            if let Some(id) = auth::session_cookie(req.headers()) {
-                state.sessions.remove(id);
-            }
-            let response = dashboard::redirect_clearing_session(conn.tls);
-            audit.finish(&response, Outcome::Ok, "signed out");
+        Endpoint::LoginPage(asset) => {
+            let response = asset.response();
+            audit.finish(&response, Outcome::Ok, asset.name());
             return response;
         }
         _ => {}
@@ -476,19 +496,24 @@ where
         return response;
     }
     if principal.via == Via::Session
-        && method != Method::GET
-        && !req.headers().contains_key(CSRF_HEADER)
+        && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !csrf_ok(state, req.headers())
     {
         let response = reason_problem(
             Reason::Forbidden,
             request_id,
-            Some("missing x-rampart-csrf header"),
+            Some("missing or wrong X-CSRF-Token header"),
         );
         audit.finish(
             &response,
             Outcome::Forbidden,
-            "cookie call without csrf header",
+            "cookie call without its csrf token",
         );
+        return response;
+    }
+    if endpoint == Endpoint::Session {
+        let response = super::login::session_info(state, req.headers(), &principal);
+        audit.finish(&response, Outcome::Ok, "session");
         return response;
     }
     let is_metrics = endpoint == Endpoint::Metrics;
@@ -550,6 +575,16 @@ where
             };
             Handled::ok(json(StatusCode::OK, &body), "events")
         }
+        Endpoint::Alerts => Handled::ok(
+            json(
+                StatusCode::OK,
+                &crate::alerts::document(
+                    &state.auditor,
+                    Query::parse(parts.uri.query().unwrap_or("")).limit,
+                ),
+            ),
+            "alerts",
+        ),
         Endpoint::Stream => Handled::ok(
             stream::open(state.clone(), shutdown.clone()),
             "stream opened",
@@ -561,6 +596,14 @@ where
             ),
             "blocks",
         ),
+        Endpoint::Undocumented => match state.actions.undocumented() {
+            Ok(report) => Handled::ok(json(StatusCode::OK, &report), "undocumented traffic"),
+            Err(e) => Handled::refused(
+                action_error(&e, request_id),
+                outcome_of(&e),
+                "undocumented traffic",
+            ),
+        },
         Endpoint::Dashboard(asset) => Handled::ok(asset.response(), asset.name()),
         Endpoint::RouteMode(name) | Endpoint::RuleMode(name) if !valid_name(&name) => {
             Handled::refused(
@@ -725,66 +768,27 @@ where
                 ),
             }
         }
-        Endpoint::Login | Endpoint::Logout => Handled::refused(
-            reason_problem(Reason::Internal, request_id, None),
-            Outcome::Failed,
-            "unreachable",
-        ),
+        Endpoint::Login | Endpoint::LoginPage(_) | Endpoint::Logout | Endpoint::Session => {
+            Handled::refused(
+                reason_problem(Reason::Internal, request_id, None),
+                Outcome::Failed,
+                "unreachable",
+            )
+        }
     }
 }
 
-/// `POST /admin/login` with a form field `token`: opens a dashboard session.
-async fn login<B>(
-    state: &Arc<AdminState>,
-    conn: &Arc<Conn>,
-    req: Request<B>,
-    request_id: &RequestId,
-) -> (Handled, Option<Principal>)
-where
-    B: http_body::Body<Data = Bytes> + Send,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let (parts, body) = req.into_parts();
-    let bytes = match read_body(body, &parts.headers, request_id).await {
-        Ok(b) => b,
-        Err(r) => {
-            return (
-                Handled::refused(*r, Outcome::Refused, "unreadable body"),
-                None,
-            );
-        }
-    };
-    let token = form_field(&bytes, "token");
-    let config = state.config();
-    match token.as_deref().and_then(|t| config.token(t)) {
-        Some(t) => {
-            let id = state.sessions.create(&t.name, config.session_ttl);
-            let principal = Principal {
-                name: t.name.clone(),
-                role: t.role,
-                via: Via::Token,
-            };
-            (
-                Handled::ok(
-                    dashboard::redirect_with_session(&id, config.session_ttl, conn.tls),
-                    "signed in",
-                ),
-                Some(principal),
-            )
-        }
-        None => (
-            Handled::refused(
-                dashboard::login_page(StatusCode::UNAUTHORIZED, true),
-                Outcome::Unauthenticated,
-                "sign-in failed",
-            ),
-            None,
-        ),
+/// Whether a cookie call carries its session's CSRF token.
+fn csrf_ok(state: &AdminState, headers: &http::HeaderMap) -> bool {
+    let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match (auth::session_cookie(headers), presented) {
+        (Some(id), Some(token)) => state.sessions.csrf_matches(id, token),
+        _ => false,
     }
 }
 
 /// One field of an `application/x-www-form-urlencoded` body.
-fn form_field(body: &[u8], name: &str) -> Option<String> {
+pub(crate) fn form_field(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     text.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;

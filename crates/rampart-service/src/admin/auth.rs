@@ -3,23 +3,18 @@
 //!
 //! A presented token must be valid (a wrong token is refused even when the connection
 //! carries a good certificate: the caller asked to be someone else). Sessions are created
-//! by signing in with a token and die with it: each lookup re-checks that the token still
-//! exists in the running config, with its current role.
+//! by signing in with a token or as a user ([`super::login`]) and die with their owner:
+//! each lookup re-checks that the token or user still exists in the running config, with
+//! its current role.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use base64::Engine as _;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
-use super::config::{AdminConfig, Role, token_hash};
-
-/// The cookie carrying a dashboard session.
-pub(crate) const SESSION_COOKIE: &str = "rampart_admin";
-/// Dashboard sessions kept at most.
-const MAX_SESSIONS: usize = 256;
+use super::config::{AdminConfig, Role};
+pub(crate) use super::session::SESSION_COOKIE;
+use super::session::{Owner, Sessions};
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +25,8 @@ pub enum Via {
     Certificate,
     /// A dashboard session cookie.
     Session,
+    /// User name, password and TOTP code (the sign-in call itself).
+    Login,
 }
 
 impl Via {
@@ -39,6 +36,7 @@ impl Via {
             Via::Token => "token",
             Via::Certificate => "certificate",
             Via::Session => "session",
+            Via::Login => "password+totp",
         }
     }
 }
@@ -88,7 +86,29 @@ pub(crate) fn authenticate(
         });
     }
     if let Some(id) = session_cookie(headers) {
-        return sessions.lookup(id, config).ok_or(Unauthenticated);
+        let owner = sessions
+            .touch(id, config.session_lifetime(), Instant::now())
+            .ok_or(Unauthenticated)?;
+        // The owner must still be configured; its role may have changed since sign-in.
+        let (name, role) = match owner {
+            Owner::Token(name) => {
+                let role = config
+                    .tokens
+                    .iter()
+                    .find(|t| t.name == name)
+                    .map(|t| t.role);
+                (name, role)
+            }
+            Owner::User(name) => {
+                let role = config.users.as_ref().and_then(|u| u.current().role(&name));
+                (name, role)
+            }
+        };
+        return Ok(Principal {
+            name,
+            role: role.ok_or(Unauthenticated)?,
+            via: Via::Session,
+        });
     }
     Err(Unauthenticated)
 }
@@ -103,78 +123,6 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value)
-}
-
-struct Session {
-    token_name: String,
-    expires: Instant,
-}
-
-/// Dashboard sessions, keyed by the SHA-256 of their id (a lookup leaks nothing useful
-/// through timing, and a memory dump holds no usable cookie).
-#[derive(Default)]
-pub(crate) struct Sessions {
-    map: Mutex<HashMap<[u8; 32], Session>>,
-}
-
-impl std::fmt::Debug for Sessions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sessions(..)")
-    }
-}
-
-impl Sessions {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Opens a session for the holder of token `token_name`; returns the cookie value.
-    pub(crate) fn create(&self, token_name: &str, ttl: Duration) -> String {
-        let bytes: [u8; 32] = rand::random();
-        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        let now = Instant::now();
-        let mut map = self.map();
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            // Full of live sessions: the one closest to expiry goes.
-            if let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| *k) {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            token_hash(&id),
-            Session {
-                token_name: token_name.to_owned(),
-                expires: now + ttl,
-            },
-        );
-        id
-    }
-
-    fn lookup(&self, id: &str, config: &AdminConfig) -> Option<Principal> {
-        let key = token_hash(id);
-        let mut map = self.map();
-        let session = map.get(&key)?;
-        if session.expires <= Instant::now() {
-            map.remove(&key);
-            return None;
-        }
-        // The token must still be configured; its role may have changed since sign-in.
-        let token = config
-            .tokens
-            .iter()
-            .find(|t| t.name == session.token_name)?;
-        Some(Principal {
-            name: token.name.clone(),
-            role: token.role,
-            via: Via::Session,
-        })
-    }
-
-    /// Ends a session.
-    pub(crate) fn remove(&self, id: &str) {
-        self.map().remove(&token_hash(id));
-    }
 }
 
 /// The DNS SANs and common names of a DER certificate.

@@ -10,6 +10,15 @@
 //! # Client certificates (when the admin listener runs TLS with client auth): a DNS
 //! # subject alternative name or, failing that, the common name -> role. First match wins.
 //! certificates = [{ subject = "alice.ops.example.com", role = "admin" }]
+//! # Other tiers shown on this tier's dashboard (see [`super::peers`]).
+//! peers = [{ name = "edge", url = "http://10.0.0.5:9901", token_file = "edge-viewer.token" }]
+//! # People who sign in with a password and a TOTP code (`rampart admin user add`),
+//! # relative to this file; reloaded when it changes.
+//! users_file = "admin-users.toml"
+//! session_idle = "15m"      # a session unused this long ends (session_ttl is the most)
+//! # Session cookies are `Secure` unless the listener is plain HTTP and this is true
+//! # (development and tests: browsers drop `Secure` cookies over plain HTTP).
+//! insecure_cookies = false
 //! ```
 
 use std::collections::HashSet;
@@ -81,6 +90,15 @@ pub struct RawAdminConfig {
     /// Admin client certificates.
     #[serde(default)]
     pub certificates: Vec<RawCertificate>,
+    /// Other tiers' admin listeners shown on this tier's dashboard.
+    #[serde(default)]
+    pub peers: Vec<super::peers::RawPeer>,
+    /// The admin users file (password + TOTP sign-in).
+    pub users_file: Option<String>,
+    /// Session idle lifetime.
+    pub session_idle: Option<String>,
+    /// Session cookies without `Secure` on a plain-HTTP listener.
+    pub insecure_cookies: Option<bool>,
 }
 
 /// One admin token as written.
@@ -146,6 +164,14 @@ pub struct AdminConfig {
     pub tokens: Vec<Token>,
     /// Admin certificate rules, first match wins.
     pub certificates: Vec<CertificateRule>,
+    /// Other tiers' admin listeners, followed for the dashboard.
+    pub peers: Vec<super::peers::Peer>,
+    /// The admin users file, loaded.
+    pub users: Option<super::users::UsersFile>,
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// Session cookies without `Secure` on a plain-HTTP listener.
+    pub insecure_cookies: bool,
 }
 
 impl Default for AdminConfig {
@@ -157,6 +183,10 @@ impl Default for AdminConfig {
             max_block: Duration::from_secs(24 * 3600),
             tokens: Vec::new(),
             certificates: Vec::new(),
+            peers: Vec::new(),
+            users: None,
+            session_idle: Duration::from_secs(15 * 60),
+            insecure_cookies: false,
         }
     }
 }
@@ -196,8 +226,19 @@ fn hex(bytes: &[u8]) -> String {
 
 impl AdminConfig {
     /// Validates `raw` (the section named `section`, usually `admin`), recording every
-    /// problem with its key path.
+    /// problem with its key path. Relative peer file paths are taken from the current
+    /// directory; [`AdminConfig::validate_in`] takes them from the config file's.
     pub fn validate(section: &str, raw: &RawAdminConfig, p: &mut Problems) -> Option<AdminConfig> {
+        AdminConfig::validate_in(section, raw, std::path::Path::new(""), p)
+    }
+
+    /// [`AdminConfig::validate`] with relative paths resolved against `base`.
+    pub fn validate_in(
+        section: &str,
+        raw: &RawAdminConfig,
+        base: &std::path::Path,
+        p: &mut Problems,
+    ) -> Option<AdminConfig> {
         let defaults = AdminConfig::default();
         let mut ok = true;
         let session_ttl = p.duration_or(
@@ -277,7 +318,32 @@ impl AdminConfig {
                 }
             }
         }
+        let peers = super::peers::validate(section, &raw.peers, base, p);
+        ok &= peers.is_some();
+        let session_idle = p.duration_or(
+            &format!("{section}.session_idle"),
+            raw.session_idle.as_ref(),
+            defaults.session_idle,
+        );
+        if session_idle < Duration::from_secs(60) || session_idle > session_ttl {
+            p.push(
+                format!("{section}.session_idle"),
+                "must be at least 1m and at most session_ttl",
+            );
+            ok = false;
+        }
+        let users = raw.users_file.as_ref().and_then(|f| {
+            let path = rampart_core::config::resolve(base, std::path::Path::new(f));
+            super::users::UsersFile::load(&path)
+                .map_err(|e| p.push(format!("{section}.users_file"), e))
+                .ok()
+        });
+        ok &= raw.users_file.is_none() || users.is_some();
         ok.then_some(AdminConfig {
+            peers: peers.unwrap_or_default(),
+            users,
+            session_idle,
+            insecure_cookies: raw.insecure_cookies.unwrap_or(false),
             protect_metrics: raw.protect_metrics.unwrap_or(false),
             session_ttl,
             max_block,
@@ -310,7 +376,30 @@ impl AdminConfig {
 
     /// Whether any credential is configured (else the admin API refuses everyone).
     pub fn has_credentials(&self) -> bool {
-        !self.tokens.is_empty() || !self.certificates.is_empty()
+        !self.tokens.is_empty()
+            || !self.certificates.is_empty()
+            || self.users.as_ref().is_some_and(|u| !u.current().is_empty())
+    }
+
+    /// How long sessions live.
+    pub(crate) fn session_lifetime(&self) -> super::session::Lifetime {
+        super::session::Lifetime {
+            idle: self.session_idle.min(self.session_ttl),
+            absolute: self.session_ttl,
+        }
+    }
+
+    /// Whether session cookies carry `Secure` on a connection (`tls` or not).
+    pub(crate) fn cookie_secure(&self, tls: bool) -> bool {
+        tls || !self.insecure_cookies
+    }
+
+    /// The current role of a token name or user name (users first).
+    pub(crate) fn role_of(&self, name: &str) -> Option<Role> {
+        self.users
+            .as_ref()
+            .and_then(|u| u.current().role(name))
+            .or_else(|| self.tokens.iter().find(|t| t.name == name).map(|t| t.role))
     }
 }
 

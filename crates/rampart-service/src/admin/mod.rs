@@ -12,8 +12,14 @@ pub mod api;
 pub mod auth;
 pub mod config;
 mod dashboard;
+mod login;
+mod login_page;
 pub mod modes;
+pub mod peers;
+pub mod session;
 mod stream;
+pub mod totp;
+pub mod users;
 
 pub use actions::{
     ActionError, ActionFuture, AddressBlock, AdminActions, Health, IpNet, Latency, ManageRequest,
@@ -207,12 +213,15 @@ pub struct AdminState {
     actions: Arc<dyn AdminActions>,
     config: std::sync::RwLock<Arc<AdminConfig>>,
     auditor: Arc<crate::audit::Auditor>,
-    sessions: auth::Sessions,
+    sessions: session::Sessions,
+    logins: login::Logins,
     last_reload: std::sync::Mutex<Option<ReloadOutcome>>,
     calls: [std::sync::atomic::AtomicU64; 5],
     history: std::sync::Mutex<std::collections::VecDeque<Sample>>,
     /// The latest overview, computed once per tick for every open stream.
     overview: std::sync::Mutex<Option<Arc<str>>>,
+    /// What the `[admin] peers` last said.
+    peers: Arc<peers::PeerCache>,
 }
 
 /// One point of the traffic history the dashboard draws: counters at a time, so rates
@@ -248,11 +257,13 @@ impl AdminState {
             actions: parts.actions,
             config: std::sync::RwLock::new(Arc::new(parts.config)),
             auditor: parts.auditor,
-            sessions: auth::Sessions::default(),
+            sessions: session::Sessions::default(),
+            logins: login::Logins::default(),
             last_reload: std::sync::Mutex::new(None),
             calls: Default::default(),
             history: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(HISTORY)),
             overview: std::sync::Mutex::new(None),
+            peers: Arc::default(),
         })
     }
 
@@ -285,7 +296,7 @@ impl AdminState {
         *self.last_reload.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
     }
 
-    /// The tier's metrics, then the auditor's and the admin API's.
+    /// The tier's metrics, then the auditor's, the request metrics and the admin API's.
     fn render_metrics(&self) -> String {
         let mut out = self
             .metrics
@@ -296,6 +307,7 @@ impl AdminState {
             out.push('\n');
         }
         out.push_str(&self.auditor.render_metrics());
+        out.push_str(&crate::metrics::render(self.tier));
         let name = "rampart_admin_requests_total";
         out.push_str(&format!(
             "# HELP {name} Admin API calls by outcome.\n# TYPE {name} counter\n"
@@ -369,10 +381,16 @@ impl AdminState {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
         }
-        let peers = match tokio::time::timeout(api::PEER_TIMEOUT, self.actions.peers()).await {
-            Ok(Ok(peers)) => peers,
-            _ => Vec::new(),
-        };
+        let mut peers: Vec<serde_json::Value> =
+            match tokio::time::timeout(api::PEER_TIMEOUT, self.actions.peers()).await {
+                Ok(Ok(peers)) => peers
+                    .iter()
+                    .filter_map(|p| serde_json::to_value(p).ok())
+                    .collect(),
+                _ => Vec::new(),
+            };
+        // `[admin] peers` come from the cache their followers fill: never waited for.
+        peers.extend(self.peers.statuses());
         serde_json::json!({
             "tier": self.tier,
             "status": status,
@@ -381,6 +399,7 @@ impl AdminState {
                 "written": self.auditor.written(),
                 "dropped": self.auditor.dropped(),
                 "totals": self.auditor.events().totals(),
+                "peers": self.peers.audits(),
             },
         })
     }
@@ -433,8 +452,18 @@ pub async fn serve_api(
                 }
                 () = &mut sampler_stop => break,
             }
+            // The users file reloads when it changes, like the tiers' other files.
+            if let Some(users) = sampler.config().users.clone() {
+                let _ = tokio::task::spawn_blocking(move || users.reload_if_changed()).await;
+            }
         }
     });
+    let configured = state.clone();
+    tokio::spawn(peers::run(
+        move || configured.config().peers.clone(),
+        state.peers.clone(),
+        shutdown.clone(),
+    ));
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let stop = shutdown.clone().signalled();
     tokio::pin!(stop);

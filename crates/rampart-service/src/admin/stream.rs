@@ -1,7 +1,8 @@
 //! `GET /admin/stream`: Server-Sent Events for the dashboard.
 //!
 //! Events: `audit` (each audit record as it is written), `overview` (status, totals, top
-//! lists and false-positive groups, every [`TICK`]) and `lagged` (records were skipped
+//! lists and false-positive groups with the `[admin] peers`' added in, and the peers'
+//! recent decision records, every [`TICK`]) and `lagged` (records were skipped
 //! because the client read too slowly). A stream ends after [`STREAM_MAX`] (the browser
 //! reconnects by itself), at shutdown, or when the client stops reading for
 //! [`SEND_TIMEOUT`].
@@ -28,6 +29,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Top-N lists and groups in the overview.
 const TOP: usize = 8;
 const GROUPS: usize = 12;
+/// Recent decision records of each peer in the overview.
+const PEER_EVENTS: usize = 50;
 
 fn frame(event: &str, data: &str) -> Bytes {
     // serde_json output has no raw newlines, so one `data:` line carries it whole.
@@ -36,11 +39,15 @@ fn frame(event: &str, data: &str) -> Bytes {
 
 pub(crate) async fn overview(state: &AdminState) -> String {
     let events = state.auditor.events();
+    let tops = serde_json::to_value(events.tops(TOP)).unwrap_or_default();
+    let groups = serde_json::to_value(events.groups(GROUPS)).unwrap_or_default();
     serde_json::json!({
         "status": state.status_document().await,
-        "tops": events.tops(TOP),
-        "groups": events.groups(GROUPS),
+        "tops": state.peers.merge_tops(tops, TOP),
+        "groups": state.peers.merge_groups(groups, GROUPS),
         "history": state.history(),
+        // The peers' decision records; the page merges them with its own stream's.
+        "peer_events": state.peers.events(PEER_EVENTS),
     })
     .to_string()
 }

@@ -73,6 +73,7 @@ impl AdminActions for FakeActions {
             applied: true,
             at: "2027-01-15T08:00:00Z".into(),
             errors: Vec::new(),
+            warnings: Vec::new(),
         })))
     }
     fn manage(&self, request: ManageRequest) -> ActionFuture<'_, serde_json::Value> {
@@ -135,6 +136,7 @@ async fn start_tls(
             client_address: ClientAddress::Full,
             queue: 4096,
             recent: 1000,
+            ..audit::AuditConfig::default()
         },
     )
     .unwrap();
@@ -664,7 +666,20 @@ async fn a_browser_signs_in_with_a_token_and_gets_a_session_cookie() {
 
     let page = send(h.addr, &Method::GET, "/dashboard", &[("cookie", &pair)], "").await;
     assert_eq!(page.status(), StatusCode::OK);
-    // Changing something by cookie needs the CSRF header a cross-site form cannot send.
+    // The page reads the session's CSRF token (same origin only).
+    let session = send(
+        h.addr,
+        &Method::GET,
+        "/admin/session",
+        &[("cookie", &pair)],
+        "",
+    )
+    .await;
+    assert_eq!(session.status(), StatusCode::OK);
+    let session = session.into_body().collect().await.unwrap().to_bytes();
+    let session: serde_json::Value = serde_json::from_slice(&session).unwrap();
+    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
+    // Changing something by cookie needs the session's CSRF token.
     let mode = r#"{"mode":"detect"}"#;
     let forged = send(
         h.addr,
@@ -679,7 +694,7 @@ async fn a_browser_signs_in_with_a_token_and_gets_a_session_cookie() {
         h.addr,
         &Method::POST,
         "/admin/routes/orders/mode",
-        &[("cookie", &pair), (api::CSRF_HEADER, "1")],
+        &[("cookie", &pair), (api::CSRF_HEADER, &csrf)],
         mode,
     )
     .await;
@@ -979,3 +994,6 @@ mod tls {
         assert_eq!(records[3]["auth"], "token");
     }
 }
+
+#[path = "login_tests.rs"]
+mod login_tests;

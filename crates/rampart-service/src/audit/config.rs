@@ -93,6 +93,8 @@ pub struct AuditConfig {
     pub queue: usize,
     /// Denials kept for the admin API.
     pub recent: usize,
+    /// `[alerts]` and `[syslog]`, validated with the other ops sections.
+    pub integrations: crate::alerts::Integrations,
 }
 
 impl Default for AuditConfig {
@@ -102,6 +104,7 @@ impl Default for AuditConfig {
             client_address: ClientAddress::Full,
             queue: 8192,
             recent: 10_000,
+            integrations: crate::alerts::Integrations::default(),
         }
     }
 }
@@ -191,6 +194,7 @@ impl AuditConfig {
             client_address: client_address?,
             queue,
             recent,
+            integrations: crate::alerts::Integrations::default(),
         })
         .filter(|_| ok)
     }

@@ -19,6 +19,7 @@
 //! go through it, before that they fall back to a `tracing` event with the same fields.
 
 pub mod config;
+pub mod syslog;
 
 mod client;
 mod redact;
@@ -169,6 +170,50 @@ pub enum AuditEvent {
     Decision(#[serde(serialize_with = "shared")] Arc<DecisionRecord>),
     /// An admin call.
     Admin(Box<AdminRecord>),
+    /// A component went down or came back.
+    System(Box<SystemRecord>),
+    /// An alert was sent (see [`crate::alerts`]).
+    Alert(Box<crate::alerts::Alert>),
+}
+
+/// A component of the tier changed health (an inner endpoint, an antivirus engine, an
+/// upstream): what alert rules on `kind = "system"` match.
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemRecord {
+    /// RFC 3339, UTC.
+    pub timestamp: String,
+    /// Milliseconds since the epoch.
+    #[serde(skip)]
+    pub unix_ms: u64,
+    /// The tier it happened in.
+    pub tier: &'static str,
+    /// The kind of component: `link`, `antivirus`, `upstream`, ...
+    pub component: String,
+    /// Which one (an address or engine name).
+    pub name: String,
+    /// `down` or `up`.
+    pub state: &'static str,
+    /// Why, in Rampart's words (bounded).
+    pub detail: String,
+}
+
+/// Records that `component` `name` went down (`up = false`) or came back, through the
+/// auditor installed for `tier` (without one, a log line only).
+pub fn system_event(tier: &'static str, component: &str, name: &str, up: bool, detail: &str) {
+    let (timestamp, unix_ms) = timestamp(SystemTime::now());
+    let record = SystemRecord {
+        timestamp,
+        unix_ms,
+        tier,
+        component: redact::cut(component, 64),
+        name: redact::cut(name, 256),
+        state: if up { "up" } else { "down" },
+        detail: redact::cut(detail, 256),
+    };
+    match installed(tier) {
+        Some(auditor) => auditor.submit(Arc::new(AuditEvent::System(Box::new(record)))),
+        None => tracing::info!(target: AUDIT, kind = "system", tier, component, name, up, "audit"),
+    }
 }
 
 impl AuditEvent {
@@ -216,6 +261,8 @@ pub struct Auditor {
     anonymizer: RwLock<Arc<client::Anonymizer>>,
     events: EventStore,
     live: broadcast::Sender<Arc<AuditEvent>>,
+    alerts: RwLock<Option<Arc<crate::alerts::Alerts>>>,
+    syslog: RwLock<Option<Arc<syslog::Syslog>>>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -245,20 +292,72 @@ impl Auditor {
     pub fn start(tier: &'static str, config: &AuditConfig) -> Result<Arc<Auditor>, AuditError> {
         let counters = Arc::new(sink::Counters::default());
         let tx = sink::spawn(&config.sink, config.queue, counters.clone())?;
-        Ok(Arc::new(Auditor {
+        Arc::new(Auditor {
             tier,
             tx: RwLock::new(tx),
             counters,
             anonymizer: RwLock::new(Arc::new(client::Anonymizer::new(&config.client_address))),
             events: EventStore::new(config.recent),
             live: broadcast::channel(LIVE_BUFFER).0,
-        }))
+            alerts: RwLock::new(None),
+            syslog: RwLock::new(None),
+        })
+        .integrated(&config.integrations)
+    }
+
+    fn integrated(
+        self: Arc<Self>,
+        config: &crate::alerts::Integrations,
+    ) -> Result<Arc<Auditor>, AuditError> {
+        self.integrate(config)?;
+        Ok(self)
+    }
+
+    /// Starts (or replaces) the alert engine and the syslog writer of `config`.
+    fn integrate(self: &Arc<Self>, config: &crate::alerts::Integrations) -> Result<(), AuditError> {
+        let syslog = match &config.syslog {
+            Some(c) => Some(syslog::Syslog::start(self.tier, c).map_err(AuditError::Thread)?),
+            None => None,
+        };
+        *self.syslog.write().unwrap_or_else(|e| e.into_inner()) = syslog;
+        let alerts = match &config.alerts {
+            Some(c) => {
+                // Weak: the engine's thread must not keep the auditor alive.
+                let auditor = Arc::downgrade(self);
+                let emit: crate::alerts::Emit = Arc::new(move |alert| {
+                    if let Some(a) = auditor.upgrade() {
+                        a.submit(Arc::new(AuditEvent::Alert(Box::new(alert))));
+                    }
+                });
+                Some(crate::alerts::Alerts::start(self.tier, c, emit).map_err(AuditError::Thread)?)
+            }
+            None => None,
+        };
+        *self.alerts.write().unwrap_or_else(|e| e.into_inner()) = alerts;
+        Ok(())
+    }
+
+    /// The alert engine, when `[alerts]` has rules.
+    pub fn alerts(&self) -> Option<Arc<crate::alerts::Alerts>> {
+        self.alerts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The syslog writer, when `[syslog]` is configured.
+    pub fn syslog(&self) -> Option<Arc<syslog::Syslog>> {
+        self.syslog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Applies a changed `[audit]` after a reload: a new writer (the old one finishes
     /// its queue and ends) and the new address mode. The recent-events ring, its capacity
     /// and the counters stay.
-    pub fn reconfigure(&self, config: &AuditConfig) -> Result<(), AuditError> {
+    pub fn reconfigure(self: &Arc<Self>, config: &AuditConfig) -> Result<(), AuditError> {
+        self.integrate(&config.integrations)?;
         let tx = sink::spawn(&config.sink, config.queue, self.counters.clone())?;
         *self.tx.write().unwrap_or_else(|e| e.into_inner()) = tx;
         *self.anonymizer.write().unwrap_or_else(|e| e.into_inner()) =
@@ -314,6 +413,23 @@ impl Auditor {
             .is_err()
         {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        // Off the request path: both only `try_send` into their own bounded queues.
+        if let Some(alerts) = self
+            .alerts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            alerts.observe(&event);
+        }
+        if let Some(syslog) = self
+            .syslog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            syslog.send(&event);
         }
         // No subscriber is the normal case, not an error.
         let _ = self.live.send(event);
@@ -396,6 +512,12 @@ impl Auditor {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{tier=\"{tier}\"}} {value}\n"
             ));
         }
+        if let Some(alerts) = self.alerts() {
+            out.push_str(&alerts.render_metrics());
+        }
+        if let Some(syslog) = self.syslog() {
+            out.push_str(&syslog.render_metrics());
+        }
         out
     }
 }
@@ -467,6 +589,7 @@ pub fn record_with(
     action: Action,
     explanation: &[String],
 ) {
+    crate::metrics::denial(ctx.tier, denial, action);
     if let Some(auditor) = installed(ctx.tier) {
         auditor.record(ctx, details, denial, action, explanation);
         return;

@@ -28,6 +28,7 @@ fn file_config(path: &Path, client_address: ClientAddress) -> AuditConfig {
         client_address,
         queue: 64,
         recent: 100,
+        ..AuditConfig::default()
     }
 }
 

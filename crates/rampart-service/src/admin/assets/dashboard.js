@@ -7,6 +7,15 @@
   const SAMPLES = 150; // 5 minutes at one overview every 2 s
   const series = []; // {t, req, deny}
   let rows = 0;
+  // Reason code -> what it means for an operator; filled in by the server.
+  const REASONS = /*REASONS*/{};
+  // Rows already shown (local stream, first load and the peers' records all feed the table).
+  const seen = new Set();
+  // Each tier's counters at the previous overview, for its own rates.
+  const previous = {};
+  function explain(code) {
+    return REASONS[code] || "";
+  }
 
   const $ = (id) => document.getElementById(id);
   function el(tag, cls, text) {
@@ -39,7 +48,14 @@
   function onOverview(doc) {
     const tiers = tiersOf(doc);
     const audit = doc.status.audit || {};
-    const totals = audit.totals || { blocks: 0, reports: 0, decisions: 0 };
+    // Blocks and detect-only hits over every tier this page knows of.
+    const totals = { blocks: 0, reports: 0, decisions: 0 };
+    [audit].concat(Object.values(audit.peers || {})).forEach((a) => {
+      const t = (a && a.totals) || {};
+      totals.blocks += t.blocks || 0;
+      totals.reports += t.reports || 0;
+      totals.decisions += t.decisions || 0;
+    });
     // Requests: the edge sees every request; without it, the local tier.
     const front = tiers.find((t) => t.tier === "edge") || tiers[0] || {};
     const req = front.requests_total || 0;
@@ -70,27 +86,26 @@
     const local = doc.status.status || {};
     $("generation").textContent = local.config_generation || "–";
     const r = local.last_reload;
-    $("reload").textContent = r ? (r.applied ? "last reload applied " : "last reload REFUSED ") + time(r.at) : "no reload yet";
+    $("reload").textContent = (local.tier || "this tier") + " · " + (r ? (r.applied ? "reload applied " : "reload REFUSED ") + time(r.at) : "no reload yet");
     $("reload").className = "sub" + (r && !r.applied ? " bad" : "");
     $("audit-written").textContent = fmt(audit.written);
-    $("audit-dropped").textContent = (audit.dropped || 0) + " dropped";
+    $("audit-dropped").textContent = (local.tier || "this tier") + " · " + (audit.dropped || 0) + " dropped";
 
     const pills = $("tiers");
     clear(pills);
     tiers.forEach((t) => {
-      pills.appendChild(el("span", "pill " + (t.ready ? "ok" : "down"), t.tier + " · gen " + (t.config_generation || "?") + (t.version ? " · v" + t.version : "")));
+      const pill = el("span", "pill " + (t.ready ? "ok" : "down"), t.tier + " · gen " + (t.config_generation || "?") + (t.version ? " · v" + t.version : ""));
+      pill.dataset.tier = t.tier;
+      pills.appendChild(pill);
     });
+    tierList(tiers);
 
     const health = $("health");
     clear(health);
     tiers.forEach((t) => {
-      const li = el("li");
-      li.appendChild(el("span", null, t.tier));
-      li.appendChild(el("span", t.ready ? "ok" : "down", t.ready ? "ready" : "not ready"));
-      health.appendChild(li);
       (t.health || []).forEach((h) => {
         const row = el("li");
-        const name = el("span", null, "  " + h.name);
+        const name = el("span", null, t.tier + " → " + h.name);
         name.title = h.detail || "";
         row.appendChild(name);
         row.appendChild(el("span", h.healthy ? "ok" : "down", h.healthy ? "healthy" : (h.detail || "down")));
@@ -102,12 +117,58 @@
     bars("top-rules", tops.rules);
     bars("top-routes", tops.routes, "(no route)");
     bars("top-clients", tops.clients);
-    bars("top-reasons", tops.reasons);
+    bars("top-reasons", tops.reasons, null, explain);
     groups(doc.groups || []);
     chart();
+    (doc.peer_events || []).slice().reverse().forEach((e) => eventRow(e, true));
   }
 
-  function bars(id, list, emptyKey) {
+  // One box per tier: state, its own request and denial rates, config and reload.
+  function tierList(tiers) {
+    const root = $("tier-list");
+    clear(root);
+    const now = Date.now();
+    tiers.forEach((t) => {
+      const key = t.peer ? "peer:" + t.peer.name : "local:" + t.tier;
+      const prev = previous[key];
+      const req = t.requests_total || 0, deny = t.denials_total || 0;
+      let reqRate = null, denyRate = null;
+      if (prev && now > prev.at) {
+        const dt = (now - prev.at) / 1000;
+        reqRate = Math.max(0, (req - prev.req) / dt);
+        denyRate = Math.max(0, (deny - prev.deny) / dt);
+      }
+      previous[key] = { at: now, req: req, deny: deny };
+      const box = el("div", "tier");
+      box.dataset.tier = t.tier;
+      const head = el("div", "head");
+      head.appendChild(el("span", "name", t.tier));
+      const up = !t.peer || t.peer.up;
+      head.appendChild(el("span", t.ready ? "ok" : "down", !up ? "down" : t.ready ? "ready" : "not ready"));
+      box.appendChild(head);
+      const rates = el("div", "rates");
+      const r1 = el("span");
+      r1.appendChild(el("b", "req-rate", fmt(reqRate)));
+      r1.appendChild(el("span", "muted", " req/s"));
+      const r2 = el("span");
+      r2.appendChild(el("b", "deny-rate", fmt(denyRate)));
+      r2.appendChild(el("span", "muted", " denials/s"));
+      rates.appendChild(r1);
+      rates.appendChild(r2);
+      box.appendChild(rates);
+      const totals = el("div", "sub totals", fmt(req) + " requests · " + fmt(deny) + " denied");
+      totals.dataset.requests = String(req);
+      totals.dataset.denials = String(deny);
+      box.appendChild(totals);
+      const lat = t.latency_ms;
+      const r = t.last_reload;
+      box.appendChild(el("div", "sub", "config gen " + (t.config_generation || "?") + " · " + (r ? (r.applied ? "reload applied " : "reload REFUSED ") + time(r.at) : "no reload yet") + (lat ? " · p50 " + fmt(lat.p50) + " / p99 " + fmt(lat.p99) + " ms" : "")));
+      if (t.peer && !t.peer.up) box.appendChild(el("div", "sub bad", "unreachable: " + (t.peer.error || "no answer")));
+      root.appendChild(box);
+    });
+  }
+
+  function bars(id, list, emptyKey, describe) {
     const ol = $(id);
     clear(ol);
     list = list || [];
@@ -122,7 +183,7 @@
       bar.style.width = Math.max(2, (100 * c.count) / max) + "%";
       li.appendChild(bar);
       const key = el("span", null, c.key || emptyKey || "–");
-      key.title = c.key;
+      key.title = describe ? c.key + ": " + describe(c.key) : c.key;
       li.appendChild(key);
       li.appendChild(el("span", "n", fmt(c.count)));
       ol.appendChild(li);
@@ -207,12 +268,22 @@
 
   // ---- events table ----
   function eventRow(e, fresh) {
+    const id = [e.tier, e.request_id, e.check, e.rule, e.location, e.timestamp].join("|");
+    if (seen.has(id)) return;
+    seen.add(id);
+    if (seen.size > 4 * MAX_ROWS) seen.delete(seen.values().next().value);
     const tbody = document.querySelector("#events tbody");
     const tr = el("tr", "ev" + (fresh ? " fresh" : ""));
     const action = el("span", "tag " + e.action, e.action);
-    const cells = [time(e.timestamp), e.tier, action, e.route || "–", e.check + (e.rule ? " / " + e.rule : ""), e.location || "–", e.reason, e.client, e.request_id];
+    const reason = el("span");
+    reason.appendChild(el("span", "mono", e.reason));
+    reason.appendChild(el("span", "why", explain(e.reason)));
+    const cells = [time(e.timestamp), e.tier, action, e.route || "–", e.check + (e.rule ? " / " + e.rule : ""), e.location || "–", reason, e.client, e.request_id];
+    tr.dataset.tier = e.tier;
+    tr.dataset.reason = e.reason;
+    tr.dataset.requestId = e.request_id;
     cells.forEach((c, i) => {
-      const td = el("td", i >= 5 ? "mono" : null);
+      const td = el("td", i === 6 ? "reason" : i >= 5 ? "mono" : null);
       if (c instanceof Node) td.appendChild(c);
       else td.textContent = String(c);
       if (!(c instanceof Node)) td.title = String(c);
@@ -223,7 +294,7 @@
     detail.hidden = true;
     const td = el("td");
     td.colSpan = 9;
-    const lines = ["trace " + e.trace_id, "score " + e.score + " · status " + e.status + (e.principal ? " · principal " + e.principal : "")].concat(e.explanation || []);
+    const lines = [e.reason + ": " + explain(e.reason), "trace " + e.trace_id, "score " + e.score + " · status " + e.status + (e.principal ? " · principal " + e.principal : "")].concat(e.explanation || []);
     td.textContent = lines.join("\n");
     detail.appendChild(td);
     tr.addEventListener("click", () => (detail.hidden = !detail.hidden));
@@ -268,6 +339,40 @@
       } catch (err) { /* ignore a malformed event */ }
     });
   }
+  // Alerts, when this tier serves them: any other answer (404, 501...) hides the panel
+  // for good, so a tier without alerts is not asked again.
+  function alerts() {
+    fetch("/admin/alerts", { credentials: "same-origin" })
+      .then((r) => {
+        if (!r.ok) throw new Error(String(r.status));
+        return r.json();
+      })
+      .then((doc) => {
+        // A tier without [alerts] rules says so; the panel stays hidden.
+        if (doc && doc.enabled === false) throw new Error("alerts off");
+        const list = (Array.isArray(doc) ? doc : doc.alerts || doc.active || []).slice(0, 20);
+        const panel = $("alerts-panel");
+        const ul = $("alerts");
+        clear(ul);
+        panel.hidden = false;
+        const firing = list.filter((a) => a.status === "firing").length;
+        $("alerts-count").textContent = list.length ? firing + " firing · " + list.length + " recent" : "none";
+        list.forEach((a) => {
+          const state = String(a.status || a.severity || a.level || "firing").toLowerCase();
+          const li = el("li", state === "firing" ? "critical" : state);
+          const when = a.last_seen || a.timestamp || a.since || a.started_at;
+          if (when) li.appendChild(el("span", "when", time(when)));
+          li.appendChild(el("strong", null, a.rule || a.name || a.alert || "alert"));
+          const what = [a.tier, a.key, a.count !== undefined ? a.count + " hits" : null, state, a.summary || a.message || null].filter((x) => x);
+          li.appendChild(el("span", "muted", " · " + what.join(" · ")));
+          ul.appendChild(li);
+        });
+        setTimeout(alerts, 15000);
+      })
+      .catch(() => { $("alerts-panel").hidden = true; });
+  }
+
   connect();
   chart();
+  alerts();
 })();
