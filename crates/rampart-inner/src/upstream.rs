@@ -153,10 +153,21 @@ impl Upstream {
             Some(Ok(response)) => Ok(response),
             Some(Err(e)) => {
                 if e.is_connect() {
-                    let until = self.now_ms()
-                        + u64::try_from(self.cooldown.as_millis()).unwrap_or(u64::MAX / 2);
-                    address.down_until_ms.store(until, Ordering::Relaxed);
+                    let now = self.now_ms();
+                    let until =
+                        now + u64::try_from(self.cooldown.as_millis()).unwrap_or(u64::MAX / 2);
+                    let was = address.down_until_ms.swap(until, Ordering::Relaxed);
                     tracing::warn!(upstream = %self.name, address = %address.authority, "backend address failed; cooling down");
+                    // One system event per fall out of rotation, for alert rules.
+                    if was <= now {
+                        rampart_service::audit::system_event(
+                            "inner",
+                            "upstream",
+                            &format!("{}@{}", self.name, address.authority),
+                            false,
+                            "connect failed; out of rotation for the cooldown",
+                        );
+                    }
                 }
                 Err(UpstreamError::Unavailable(error_chain(&e)))
             }

@@ -162,6 +162,17 @@ impl ApiKeys {
         &self.consumers
     }
 
+    /// Number of keys of each consumer, in file order.
+    pub fn keys_per_consumer(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.consumers.len()];
+        for entry in self.by_hash.values() {
+            if let Some(n) = counts.get_mut(entry.consumer) {
+                *n += 1;
+            }
+        }
+        counts
+    }
+
     /// Number of keys.
     pub fn key_count(&self) -> usize {
         self.by_hash.len()

@@ -480,7 +480,7 @@ where
             Err(auth::Unauthenticated) => {
                 let response = match endpoint {
                     Endpoint::Dashboard(_) => {
-                        dashboard::login_page(StatusCode::UNAUTHORIZED, false)
+                        super::login_page::page(StatusCode::UNAUTHORIZED, false)
                     }
                     _ => unauthenticated(request_id),
                 };

@@ -3,15 +3,14 @@
 //! external origin). The script only ever inserts data with `textContent`: event fields
 //! (locations, fragments) are attacker-chosen text.
 //!
-//! Browsers cannot send bearer tokens on navigation, so an unauthenticated visit gets a
-//! sign-in page that posts a token to `/admin/login`, which opens a session cookie
-//! (`HttpOnly`, `SameSite=Strict`, `Secure` over TLS). Client certificates work directly.
+//! Browsers cannot send bearer tokens on navigation, so an unauthenticated visit gets the
+//! sign-in page of [`super::login`] (password + TOTP, or an admin token), which opens a
+//! session cookie. Client certificates work directly.
 
 use std::sync::LazyLock;
 
-use base64::Engine as _;
+use http::Response;
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
 
 use rampart_core::problem::Reason;
 
@@ -20,7 +19,6 @@ use super::api::{Body, full};
 const PAGE: &str = include_str!("assets/dashboard.html");
 const SCRIPT: &str = include_str!("assets/dashboard.js");
 const STYLE: &str = include_str!("assets/dashboard.css");
-const LOGIN_STYLE: &str = include_str!("assets/login.css");
 
 /// The script with [`explain`] for every reason code filled in.
 static RENDERED_SCRIPT: LazyLock<String> = LazyLock::new(|| {
@@ -88,16 +86,6 @@ pub(crate) fn explain(reason: Reason) -> &'static str {
 pub(crate) const CSP: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-/// The sign-in page has one inline stylesheet, allowed by its hash and nothing else.
-static LOGIN_CSP: LazyLock<String> = LazyLock::new(|| {
-    let digest = ring::digest::digest(&ring::digest::SHA256, LOGIN_STYLE.as_bytes());
-    let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
-    format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
-    )
-});
-
 /// One of the dashboard's files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Asset {
@@ -151,34 +139,6 @@ fn secure_headers(headers: &mut http::HeaderMap, csp: &str) {
     );
 }
 
-/// The sign-in page; `failed` adds a generic failure line (never why).
-pub(crate) fn login_page(status: StatusCode, failed: bool) -> Response<Body> {
-    let message = if failed {
-        "<p class=\"error\">Sign-in failed.</p>"
-    } else {
-        ""
-    };
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Rampart — sign in</title><style>{LOGIN_STYLE}</style></head><body>\
-         <form method=\"post\" action=\"/admin/login\"><h1>Rampart</h1>\
-         <p>Operations dashboard</p>{message}\
-         <label for=\"token\">Admin token</label>\
-         <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required autofocus>\
-         <button type=\"submit\">Sign in</button></form></body></html>"
-    );
-    let mut response = Response::new(full(html));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    secure_headers(headers, &LOGIN_CSP);
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +158,7 @@ mod tests {
 
     #[test]
     fn assets_load_nothing_from_elsewhere() {
-        for asset in [PAGE, SCRIPT, STYLE, LOGIN_STYLE] {
+        for asset in [PAGE, SCRIPT, STYLE, include_str!("assets/login.css")] {
             for foreign in ["http://", "https://", "//fonts", "@import", "url("] {
                 let hits = asset.matches(foreign).count()
                     - asset.matches("http://www.w3.org/2000/svg").count()
