@@ -243,6 +243,30 @@ async fn a_feed_update_swaps_addresses_and_a_broken_update_keeps_the_last_good_c
         metrics.contains("rampart_feed_age_seconds{feed=\"drop\"}"),
         "{metrics}"
     );
+
+    // A reload while the feed is failing: the new generation takes over the copy in
+    // force instead of starting empty (no cache_dir here), so nothing slips through.
+    feed.set(Answer::Status(500));
+    feed.wait_requests(1).await;
+    stack.edge.signal(nix::sys::signal::Signal::SIGHUP);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !blocking_get(stack.edge.addr("admin"), "/metrics")
+        .contains("rampart_config_generation{tier=\"edge\"} 2")
+    {
+        assert!(Instant::now() < deadline, "the edge never reloaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status_for(&stack, "127.0.0.2").await,
+        403,
+        "right after the reload"
+    );
+    feed.wait_requests(2).await;
+    assert_eq!(
+        status_for(&stack, "127.0.0.2").await,
+        403,
+        "after failed refreshes"
+    );
 }
 
 /// `feed-stale` system events in the edge's audit records (what alert rules match).
