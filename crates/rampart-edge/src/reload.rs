@@ -288,22 +288,8 @@ impl EdgeReload {
 impl Apply for EdgeReload {
     fn apply(&self) -> ApplyFuture<'_> {
         Box::pin(async move {
-            let path = self.path.clone();
-            // Parsing, list files and rule compilation are blocking work.
-            let loaded = tokio::task::spawn_blocking(move || {
-                let config = EdgeConfig::load(&path);
-                (config, reload::read_table(&path))
-            })
-            .await
-            .map_err(|e| vec![format!("reload task failed: {e}")])?;
-            match loaded {
-                (Ok(config), Some(raw)) => self.swap(&config, raw),
-                (Ok(_), None) => Err(vec![format!(
-                    "{}: the file changed while it was read",
-                    self.path.display()
-                )]),
-                (Err(e), _) => Err(reload::problem_lines(&e)),
-            }
+            let (config, raw) = reload::load_off_thread(&self.path, EdgeConfig::load).await?;
+            self.swap(&config, raw)
         })
     }
 }

@@ -124,22 +124,8 @@ impl InnerReload {
 impl Apply for InnerReload {
     fn apply(&self) -> ApplyFuture<'_> {
         Box::pin(async move {
-            let path = self.path.clone();
-            // Parsing, OpenAPI specs and rule compilation are blocking work.
-            let loaded = tokio::task::spawn_blocking(move || {
-                let config = InnerConfig::load(&path);
-                (config, reload::read_table(&path))
-            })
-            .await
-            .map_err(|e| vec![format!("reload task failed: {e}")])?;
-            match loaded {
-                (Ok(config), Some(raw)) => self.swap(&config, raw),
-                (Ok(_), None) => Err(vec![format!(
-                    "{}: the file changed while it was read",
-                    self.path.display()
-                )]),
-                (Err(e), _) => Err(reload::problem_lines(&e)),
-            }
+            let (config, raw) = reload::load_off_thread(&self.path, InnerConfig::load).await?;
+            self.swap(&config, raw)
         })
     }
 }

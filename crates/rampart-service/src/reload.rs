@@ -117,6 +117,27 @@ pub fn restart_warning(keys: &[String]) -> Option<String> {
     (!keys.is_empty()).then(|| format!("restart needed for: {}", keys.join(", ")))
 }
 
+/// Loads `path` with `load` on a blocking thread (parsing, list files, specs and rule
+/// compilation are blocking work), together with its raw sections; a refused file
+/// gives its problem lines.
+pub async fn load_off_thread<C: Send + 'static>(
+    path: &Path,
+    load: fn(&Path) -> Result<C, ConfigError>,
+) -> Result<(C, toml::Table), Vec<String>> {
+    let owned = path.to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || (load(&owned), read_table(&owned)))
+        .await
+        .map_err(|e| vec![format!("reload task failed: {e}")])?;
+    match loaded {
+        (Ok(config), Some(raw)) => Ok((config, raw)),
+        (Ok(_), None) => Err(vec![format!(
+            "{}: the file changed while it was read",
+            path.display()
+        )]),
+        (Err(e), _) => Err(problem_lines(&e)),
+    }
+}
+
 /// Each problem of a refused file as `file: key: message`.
 pub fn problem_lines(error: &ConfigError) -> Vec<String> {
     match error {
