@@ -13,24 +13,23 @@
 //! configured inner target.
 
 mod balance;
+mod conn;
 mod targets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use http::Uri;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rampart_proto::v1::forwarder_client::ForwarderClient;
 use rampart_proto::v1::{PingRequest, RequestPart, ResponsePart};
 use rampart_service::deadline::after_body_sent;
 use rampart_service::shutdown::Shutdown;
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use self::conn::{Dialer, H2Sender, Slot};
 use self::targets::Target;
 use crate::config::InnerLinkConfig;
 
@@ -51,37 +50,6 @@ pub enum LinkError {
     Protocol(&'static str),
 }
 
-type LinkBody = tonic::body::Body;
-type H2 = hyper::client::conn::http2::SendRequest<LinkBody>;
-
-/// One HTTP/2 connection of the link, used directly by request tasks (no dispatch task
-/// in between, unlike a buffered channel).
-#[derive(Clone)]
-struct H2Sender(H2);
-
-impl tower::Service<http::Request<LinkBody>> for H2Sender {
-    type Response = http::Response<hyper::body::Incoming>;
-    type Error = hyper::Error;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<LinkBody>) -> Self::Future {
-        Box::pin(self.0.send_request(request))
-    }
-}
-
-/// A connection slot: holds a live connection, or re-dials when it is gone.
-#[derive(Default)]
-struct Slot {
-    live: std::sync::Mutex<Option<H2>>,
-    dialing: tokio::sync::Mutex<()>,
-}
-
 impl InnerEndpoint {
     /// Takes the endpoint out of rotation until a probe answers again.
     fn mark_down(&self, why: &str) {
@@ -90,23 +58,6 @@ impl InnerEndpoint {
             // A system event: alert rules on `kind = "system"` see it.
             rampart_service::audit::system_event("edge", "link", &self.label, false, why);
         }
-    }
-}
-
-impl Slot {
-    fn current(&self) -> Option<H2> {
-        let live = self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        live.as_ref().filter(|s| !s.is_closed()).cloned()
-    }
-
-    fn store(&self, sender: H2) {
-        *self
-            .live
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
     }
 }
 
@@ -164,53 +115,6 @@ impl Outstanding {
 impl Drop for Outstanding {
     fn drop(&mut self) {
         self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Everything needed to dial a link connection.
-struct Dialer {
-    tls: TlsConnector,
-    server_name: rustls::pki_types::ServerName<'static>,
-    connect_timeout: Duration,
-    origin: Uri,
-}
-
-impl Dialer {
-    async fn dial(&self, addr: SocketAddr) -> Result<H2, LinkError> {
-        let dial = async {
-            let tcp = TcpStream::connect(addr).await?;
-            tcp.set_nodelay(true)?;
-            let tls = self.tls.connect(self.server_name.clone(), tcp).await?;
-            let (sender, connection) =
-                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .initial_stream_window_size(1024 * 1024)
-                    .initial_connection_window_size(8 * 1024 * 1024)
-                    .keep_alive_interval(Duration::from_secs(10))
-                    .keep_alive_timeout(Duration::from_secs(5))
-                    .keep_alive_while_idle(true)
-                    .handshake(TokioIo::new(tls))
-                    .await
-                    .map_err(std::io::Error::other)?;
-            let label = addr;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(endpoint = %label, error = %e, "link connection closed");
-                }
-            });
-            Ok::<_, std::io::Error>(sender)
-        };
-        match tokio::time::timeout(self.connect_timeout, dial).await {
-            Ok(Ok(sender)) => Ok(sender),
-            Ok(Err(e)) => {
-                tracing::debug!(endpoint = %addr, error = %e, "link dial failed");
-                Err(LinkError::Unavailable)
-            }
-            Err(_) => {
-                tracing::debug!(endpoint = %addr, "link dial timed out");
-                Err(LinkError::Unavailable)
-            }
-        }
     }
 }
 

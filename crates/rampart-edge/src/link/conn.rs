@@ -1,0 +1,109 @@
+//! One link connection: dialling (TCP, mutual TLS, HTTP/2 with keep-alive pings, all
+//! within the connect timeout) and the slot that holds it until it closes.
+
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Uri;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::LinkError;
+
+pub(super) type LinkBody = tonic::body::Body;
+pub(super) type H2 = hyper::client::conn::http2::SendRequest<LinkBody>;
+
+/// One HTTP/2 connection of the link, used directly by request tasks (no dispatch task
+/// in between, unlike a buffered channel).
+#[derive(Clone)]
+pub(super) struct H2Sender(pub(super) H2);
+
+impl tower::Service<http::Request<LinkBody>> for H2Sender {
+    type Response = http::Response<hyper::body::Incoming>;
+    type Error = hyper::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<LinkBody>) -> Self::Future {
+        Box::pin(self.0.send_request(request))
+    }
+}
+
+/// A connection slot: holds a live connection, or re-dials when it is gone.
+#[derive(Default)]
+pub(super) struct Slot {
+    live: std::sync::Mutex<Option<H2>>,
+    /// Held while dialling, so one task dials and the others wait for its connection.
+    pub(super) dialing: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    pub(super) fn current(&self) -> Option<H2> {
+        let live = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        live.as_ref().filter(|s| !s.is_closed()).cloned()
+    }
+
+    pub(super) fn store(&self, sender: H2) {
+        *self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sender);
+    }
+}
+
+/// Everything needed to dial a link connection.
+pub(super) struct Dialer {
+    pub(super) tls: TlsConnector,
+    pub(super) server_name: rustls::pki_types::ServerName<'static>,
+    pub(super) connect_timeout: Duration,
+    pub(super) origin: Uri,
+}
+
+impl Dialer {
+    pub(super) async fn dial(&self, addr: SocketAddr) -> Result<H2, LinkError> {
+        let dial = async {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let tls = self.tls.connect(self.server_name.clone(), tcp).await?;
+            let (sender, connection) =
+                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                    .timer(TokioTimer::new())
+                    .initial_stream_window_size(1024 * 1024)
+                    .initial_connection_window_size(8 * 1024 * 1024)
+                    .keep_alive_interval(Duration::from_secs(10))
+                    .keep_alive_timeout(Duration::from_secs(5))
+                    .keep_alive_while_idle(true)
+                    .handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(std::io::Error::other)?;
+            let label = addr;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(endpoint = %label, error = %e, "link connection closed");
+                }
+            });
+            Ok::<_, std::io::Error>(sender)
+        };
+        match tokio::time::timeout(self.connect_timeout, dial).await {
+            Ok(Ok(sender)) => Ok(sender),
+            Ok(Err(e)) => {
+                tracing::debug!(endpoint = %addr, error = %e, "link dial failed");
+                Err(LinkError::Unavailable)
+            }
+            Err(_) => {
+                tracing::debug!(endpoint = %addr, "link dial timed out");
+                Err(LinkError::Unavailable)
+            }
+        }
+    }
+}
