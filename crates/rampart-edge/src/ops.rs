@@ -25,6 +25,8 @@ use rampart_service::audit;
 
 use crate::link::Link;
 
+mod consumers;
+
 /// Address blocks in force at once; more are refused (the operator should use a list).
 const MAX_BLOCKS: usize = 4096;
 
@@ -247,50 +249,10 @@ impl AdminActions for EdgeActions {
         Ok(())
     }
 
-    /// `GET /admin/consumers[/NAME]`: the consumers in force (never a key or hash).
-    /// Changes go through the consumers file, which is reloaded when it changes.
+    /// Consumers and their keys (admin role): see [`consumers`].
     fn manage(&self, request: ManageRequest) -> ActionFuture<'_, serde_json::Value> {
-        let policy = self.policy.load();
-        let keys = policy
-            .authenticator
-            .identity
-            .as_ref()
-            .and_then(|i| i.api_keys.as_ref())
-            .map(|w| w.current());
-        Box::pin(std::future::ready(consumers_view(
-            &request,
-            keys.as_deref(),
-        )))
-    }
-}
-
-fn consumers_view(
-    request: &ManageRequest,
-    keys: Option<&rampart_identity::apikey::ApiKeys>,
-) -> Result<serde_json::Value, ActionError> {
-    let wanted = match request.path.split('/').collect::<Vec<_>>()[..] {
-        ["consumers"] => None,
-        ["consumers", name] => Some(name),
-        _ => return Err(ActionError::Unsupported),
-    };
-    if request.method != http::Method::GET {
-        return Err(ActionError::Unsupported);
-    }
-    let keys = keys.ok_or_else(|| ActionError::NotFound("no consumers file".to_owned()))?;
-    let counts = keys.keys_per_consumer();
-    let list: Vec<serde_json::Value> = (keys.consumers().iter().zip(counts))
-        .filter(|(c, _)| wanted.is_none_or(|name| c.name == name))
-        .map(|(c, n)| {
-            serde_json::json!({
-                "name": c.name, "enabled": c.enabled, "plan": c.plan,
-                "roles": c.roles, "scopes": c.scopes, "keys": n,
-            })
-        })
-        .collect();
-    match (wanted, list.as_slice()) {
-        (Some(_), [one]) => Ok(one.clone()),
-        (Some(_), _) => Err(ActionError::NotFound("no such consumer".to_owned())),
-        (None, _) => Ok(serde_json::json!({ "consumers": list })),
+        let identity = self.policy.load().authenticator.identity.clone();
+        Box::pin(consumers::manage(request, identity))
     }
 }
 
@@ -354,49 +316,6 @@ mod tests {
         assert!(!list.is_blocked(ip("198.51.100.7"), t0));
         assert!(matches!(
             list.remove(net("198.51.100.7"), t0),
-            Err(ActionError::NotFound(_))
-        ));
-    }
-
-    #[test]
-    fn consumers_are_listed_without_secrets_and_writes_are_not_offered() {
-        use rampart_identity::watch::FromFile as _;
-        let hash = format!("sha256:{}", "ab".repeat(32));
-        let text = format!(
-            "[[consumer]]\nname = \"acme\"\nplan = \"gold\"\nscopes = [\"orders:read\"]\n\
-             [[consumer.keys]]\nhash = \"{hash}\"\n\n[[consumer]]\nname = \"beta\"\nenabled = false\n"
-        );
-        let keys = rampart_identity::apikey::ApiKeys::parse(std::path::Path::new("c.toml"), &text)
-            .unwrap();
-        let ask = |method: http::Method, path: &str| ManageRequest {
-            method,
-            path: path.to_owned(),
-            body: None,
-        };
-        let all = consumers_view(&ask(http::Method::GET, "consumers"), Some(&keys)).unwrap();
-        assert_eq!(all["consumers"][0]["name"], "acme");
-        assert_eq!(all["consumers"][0]["keys"], 1);
-        assert_eq!(all["consumers"][0]["plan"], "gold");
-        assert_eq!(all["consumers"][1]["enabled"], false);
-        assert!(!all.to_string().contains(&"ab".repeat(32)), "no hash shown");
-        let one = consumers_view(&ask(http::Method::GET, "consumers/beta"), Some(&keys)).unwrap();
-        assert_eq!(one["keys"], 0);
-        let table = [
-            (http::Method::GET, "consumers/nobody", "not found"),
-            (http::Method::POST, "consumers/acme", "unsupported"),
-            (http::Method::DELETE, "consumers", "unsupported"),
-            (http::Method::GET, "keys", "unsupported"),
-        ];
-        for (method, path, want) in table {
-            let got = match consumers_view(&ask(method, path), Some(&keys)) {
-                Err(ActionError::NotFound(_)) => "not found",
-                Err(ActionError::Unsupported) => "unsupported",
-                other => panic!("{path}: {other:?}"),
-            };
-            assert_eq!(got, want, "{path}");
-        }
-        assert!(matches!(
-            consumers_view(&ask(http::Method::GET, "consumers"), None),
             Err(ActionError::NotFound(_))
         ));
     }

@@ -357,3 +357,106 @@ async fn operators_switch_a_route_to_detect_only_and_back_on_both_tiers() {
         501
     );
 }
+
+async fn get_with_key(addr: SocketAddr, target: &str, key: &str) -> Collected {
+    let request = Request::builder()
+        .uri(target)
+        .header("host", "api.example.test")
+        .header("x-api-key", key)
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    collect(http1(addr, request).await.unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_mints_and_revokes_api_keys_through_the_consumers_file() {
+    let backend = Backend::start().await;
+    let (admin, admin_toml) = new_admin_token("root", Role::Admin);
+    let (operator, operator_toml) = new_admin_token("ops", Role::Operator);
+    let dir = tempfile::tempdir().unwrap();
+    let consumers = dir.path().join("consumers.toml");
+    std::fs::write(
+        &consumers,
+        "# partners, kept by hand and by the admin API\n\
+         [[consumer]]\nname = \"acme\"   # since 2024\nscopes = [\"orders:read\"]\n\n\
+         [[consumer]]\nname = \"beta\"\n",
+    )
+    .unwrap();
+    let mut opts = StackOptions::new(backend.url());
+    opts.edge_extra = format!(
+        "{admin_toml}{operator_toml}\n[identity]\nconsumers = {:?}\n\n\
+         [[routes]]\nname = \"orders\"\npath_prefix = \"/orders\"\n\
+         auth = {{ methods = [\"api_key\"] }}\n",
+        consumers.display().to_string()
+    );
+    let stack = Stack::start(&bins(), &opts);
+    let edge_admin = stack.edge.addr("admin");
+
+    // Consumers and keys are the admin role's alone.
+    assert_eq!(
+        call(edge_admin, "GET", "/admin/consumers", Some(&operator), "").status,
+        403
+    );
+    let listed = call(edge_admin, "GET", "/admin/consumers", Some(&admin), "");
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json()["consumers"][0]["name"], "acme");
+    assert_eq!(listed.json()["consumers"][0]["keys"], serde_json::json!([]));
+
+    // A new key: shown once, only its hash written, usable at once.
+    let minted = call(
+        edge_admin,
+        "POST",
+        "/admin/consumers/acme/keys",
+        Some(&admin),
+        r#"{"expires":"2099-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(minted.status, 200, "{}", minted.body);
+    let key = minted.json()["key"].as_str().unwrap().to_owned();
+    let id = minted.json()["id"].as_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&consumers).unwrap();
+    assert!(!text.contains(&key), "the key itself is never stored");
+    assert!(text.contains("# since 2024") && text.contains("# partners"));
+    assert_eq!(
+        get_with_key(stack.http(), "/orders/1", &key).await.status,
+        200
+    );
+    let acme = call(edge_admin, "GET", "/admin/consumers/acme", Some(&admin), "").json();
+    assert_eq!(acme["keys"], serde_json::json!([id]));
+    assert!(!acme.to_string().contains(&key));
+
+    // Refused edits change nothing.
+    for (method, path, body, status) in [
+        ("POST", "/admin/consumers/nobody/keys", "", 404),
+        (
+            "POST",
+            "/admin/consumers/acme/keys",
+            r#"{"expires":"soon"}"#,
+            422,
+        ),
+        (
+            "DELETE",
+            "/admin/consumers/beta/keys/0123456789abcdef",
+            "",
+            404,
+        ),
+        ("POST", "/admin/consumers/acme/keys", "", 403),
+    ] {
+        let token = if status == 403 { &operator } else { &admin };
+        let reply = call(edge_admin, method, path, Some(token), body);
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+    }
+    assert_eq!(std::fs::read_to_string(&consumers).unwrap(), text);
+
+    // Revoked: the key stops working at once.
+    let path = format!("/admin/consumers/acme/keys/{id}");
+    assert_eq!(
+        call(edge_admin, "DELETE", &path, Some(&admin), "").status,
+        200
+    );
+    assert_problem(
+        &get_with_key(stack.http(), "/orders/1", &key).await,
+        401,
+        "unauthenticated",
+    );
+    assert!(!std::fs::read_to_string(&consumers).unwrap().contains(&id));
+}

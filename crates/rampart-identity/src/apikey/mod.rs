@@ -5,6 +5,7 @@
 //! is nothing to brute-force, and a slow hash would only make every request expensive.
 //! See [`mod@file`] for the file format.
 
+pub mod edit;
 pub mod file;
 mod source;
 #[cfg(test)]
@@ -162,15 +163,16 @@ impl ApiKeys {
         &self.consumers
     }
 
-    /// Number of keys of each consumer, in file order.
-    pub fn keys_per_consumer(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.consumers.len()];
+    /// The key ids ([`edit::key_id`]) of each consumer, in file order, each list sorted.
+    pub fn key_ids(&self) -> Vec<Vec<String>> {
+        let mut ids = vec![Vec::new(); self.consumers.len()];
         for entry in self.by_hash.values() {
-            if let Some(n) = counts.get_mut(entry.consumer) {
-                *n += 1;
+            if let Some(list) = ids.get_mut(entry.consumer) {
+                list.push(edit::key_id(&hex(&entry.hash)).to_owned());
             }
         }
-        counts
+        ids.iter_mut().for_each(|l| l.sort());
+        ids
     }
 
     /// Number of keys.
