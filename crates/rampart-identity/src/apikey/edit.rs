@@ -29,27 +29,23 @@ pub fn key_id(hash_hex: &str) -> &str {
     hash_hex.get(..16).unwrap_or(hash_hex)
 }
 
-/// Whether `line` is a `[[consumer]]` header (spaces inside the brackets allowed).
-fn is_consumer_header(line: &str) -> bool {
-    let compact: String = line
-        .split('#')
+/// `line` without its comment and whitespace, to recognise table headers however
+/// they are spaced (`[[ consumer ]]`).
+fn compact(line: &str) -> String {
+    line.split('#')
         .next()
         .unwrap_or_default()
         .chars()
         .filter(|c| !c.is_whitespace())
-        .collect();
-    compact == "[[consumer]]"
+        .collect()
+}
+
+fn is_consumer_header(line: &str) -> bool {
+    compact(line) == "[[consumer]]"
 }
 
 fn is_keys_header(line: &str) -> bool {
-    let compact: String = line
-        .split('#')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    compact == "[[consumer.keys]]"
+    compact(line) == "[[consumer.keys]]"
 }
 
 /// Line ranges `[start, end)` of each consumer section and its name.
