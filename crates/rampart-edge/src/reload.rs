@@ -54,10 +54,8 @@ pub(crate) struct Plan {
     pub(crate) keep_limiter: bool,
     /// `[identity]` and `[oauth]` are unchanged: keep the authenticator.
     pub(crate) keep_auth: bool,
-    /// `[audit]`, `[alerts]` or `[syslog]` changed: reconfigure the audit writer.
-    pub(crate) audit_changed: bool,
-    /// `[admin]` changed: swap the admin tokens.
-    pub(crate) admin_changed: bool,
+    /// The sections both tiers share.
+    pub(crate) ops: reload::OpsChanges,
     /// Changed keys that take effect only after a restart.
     pub(crate) restart: Vec<String>,
 }
@@ -70,10 +68,7 @@ pub(crate) fn plan(boot: &reload::Table, old: &reload::Table, new: &reload::Tabl
     Plan {
         keep_limiter: !changed.contains("rate_limit"),
         keep_auth: !changed.contains("identity") && !changed.contains("oauth"),
-        audit_changed: ["audit", "alerts", "syslog"]
-            .iter()
-            .any(|s| changed.contains(*s)),
-        admin_changed: changed.contains("admin"),
+        ops: reload::OpsChanges::from_sections(&changed),
         restart: reload::changed_keys(boot, new, NOT_RELOADABLE),
     }
 }
@@ -261,16 +256,14 @@ impl EdgeReload {
         );
         let mut warnings: Vec<String> =
             reload::restart_warning(&plan.restart).into_iter().collect();
-        if plan.audit_changed
-            && let Err(e) = self.auditor.reconfigure(&config.audit)
-        {
-            warnings.push(format!("audit: {e}; the previous audit sink stays"));
-        }
-        if plan.admin_changed
-            && let Some(state) = self.admin.get().and_then(Weak::upgrade)
-        {
-            state.set_config(config.admin.clone());
-        }
+        let admin = self.admin.get().and_then(Weak::upgrade);
+        plan.ops.apply(
+            &self.auditor,
+            &config.audit,
+            admin.as_deref(),
+            &config.admin,
+            &mut warnings,
+        );
         // The one store requests observe; in-flight ones keep their loaded Arc.
         self.policy.store(Arc::new(policy));
         let lists_stop = spawn_list_watcher(&config.protections, &self.shutdown);
@@ -416,8 +409,8 @@ path_prefix = "/orders"
                 (
                     plan.keep_limiter,
                     plan.keep_auth,
-                    plan.audit_changed,
-                    plan.admin_changed,
+                    plan.ops.audit,
+                    plan.ops.admin,
                     got_restart
                 ),
                 (c.keep_limiter, c.keep_auth, c.audit, c.admin, want_restart),

@@ -26,10 +26,8 @@ const NOT_RELOADABLE: &[&str] = &["server", "link", "reload_interval"];
 /// What a reload changes besides the router, decided from the raw sections alone.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Plan {
-    /// `[audit]`, `[alerts]` or `[syslog]` changed: reconfigure the audit writer.
-    pub(crate) audit_changed: bool,
-    /// `[admin]` changed: swap the admin tokens.
-    pub(crate) admin_changed: bool,
+    /// The sections both tiers share.
+    pub(crate) ops: reload::OpsChanges,
     /// Changed keys that take effect only after a restart.
     pub(crate) restart: Vec<String>,
 }
@@ -40,10 +38,7 @@ pub(crate) struct Plan {
 pub(crate) fn plan(boot: &reload::Table, old: &reload::Table, new: &reload::Table) -> Plan {
     let changed = reload::changed_sections(old, new);
     Plan {
-        audit_changed: ["audit", "alerts", "syslog"]
-            .iter()
-            .any(|s| changed.contains(*s)),
-        admin_changed: changed.contains("admin"),
+        ops: reload::OpsChanges::from_sections(&changed),
         restart: reload::changed_keys(boot, new, NOT_RELOADABLE),
     }
 }
@@ -104,16 +99,14 @@ impl InnerReload {
         carry_over(&self.router.load(), &mut router);
         let mut warnings: Vec<String> =
             reload::restart_warning(&plan.restart).into_iter().collect();
-        if plan.audit_changed
-            && let Err(e) = self.auditor.reconfigure(&config.audit)
-        {
-            warnings.push(format!("audit: {e}; the previous audit sink stays"));
-        }
-        if plan.admin_changed
-            && let Some(state) = self.admin.get().and_then(Weak::upgrade)
-        {
-            state.set_config(config.admin.clone());
-        }
+        let admin = self.admin.get().and_then(Weak::upgrade);
+        plan.ops.apply(
+            &self.auditor,
+            &config.audit,
+            admin.as_deref(),
+            &config.admin,
+            &mut warnings,
+        );
         // The one store exchanges observe; in-flight ones keep their loaded Arc.
         self.router.store(Arc::new(router));
         *current = raw;
@@ -184,6 +177,6 @@ upstream = "app"
             &table(BASE),
             &table(&format!("{BASE}\n[admin]\ntokens = []\n")),
         );
-        assert!(admin.admin_changed && !admin.audit_changed);
+        assert!(admin.ops.admin && !admin.ops.audit);
     }
 }

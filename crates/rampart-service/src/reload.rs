@@ -117,6 +117,50 @@ pub fn restart_warning(keys: &[String]) -> Option<String> {
     (!keys.is_empty()).then(|| format!("restart needed for: {}", keys.join(", ")))
 }
 
+/// What a reload changes of the sections both tiers share: `[audit]` with `[alerts]` and
+/// `[syslog]` (one writer), and `[admin]`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OpsChanges {
+    /// Reconfigure the audit writer.
+    pub audit: bool,
+    /// Swap the admin listener's settings (tokens, users, peers).
+    pub admin: bool,
+}
+
+impl OpsChanges {
+    /// From the top-level sections that changed.
+    pub fn from_sections(changed: &BTreeSet<String>) -> Self {
+        Self {
+            audit: ["audit", "alerts", "syslog"]
+                .iter()
+                .any(|s| changed.contains(*s)),
+            admin: changed.contains("admin"),
+        }
+    }
+
+    /// Applies the changes; a refused audit sink keeps the previous one and says so in
+    /// `warnings`. `admin` is the tier's admin state, when its listener runs.
+    pub fn apply(
+        self,
+        auditor: &Arc<crate::audit::Auditor>,
+        audit: &crate::audit::AuditConfig,
+        admin: Option<&crate::admin::AdminState>,
+        admin_config: &crate::admin::AdminConfig,
+        warnings: &mut Vec<String>,
+    ) {
+        if self.audit
+            && let Err(e) = auditor.reconfigure(audit)
+        {
+            warnings.push(format!("audit: {e}; the previous audit sink stays"));
+        }
+        if self.admin
+            && let Some(state) = admin
+        {
+            state.set_config(admin_config.clone());
+        }
+    }
+}
+
 /// Loads `path` with `load` on a blocking thread (parsing, list files, specs and rule
 /// compilation are blocking work), together with its raw sections; a refused file
 /// gives its problem lines.
