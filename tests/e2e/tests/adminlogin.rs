@@ -13,49 +13,12 @@ use rampart_service::admin::totp::{STEP_SECS, Secret};
 use rampart_test_support::backend::Backend;
 use rampart_test_support::stack::{Stack, StackOptions};
 
-use crate::common::bins;
+use crate::common::{AdminReply, admin_call, bins};
 
-/// An admin answer.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.lines().find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-}
+type Reply = AdminReply;
 
 fn call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if method != "GET" {
-        request.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    tcp.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = tcp.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Reply {
-        status: head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0),
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
+    admin_call(addr, method, path, None, headers, body)
 }
 
 /// `rampart admin user add NAME ROLE` with `password` on stdin: (success, stdout, stderr).

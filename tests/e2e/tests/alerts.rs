@@ -20,7 +20,7 @@ use rampart_test_support::stack::{Stack, StackOptions};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::common::{assert_problem, bins};
+use crate::common::{admin_call, assert_problem, bins};
 
 const SECRET: &str = "e2e-webhook-secret-0123456789";
 
@@ -273,16 +273,8 @@ app_name = "rampart-inner"
     assert_eq!(hooks.lock().unwrap().len(), 1);
 }
 
+/// The whole answer, head and body.
 fn admin_get(addr: SocketAddr, path: &str, token: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
+    let reply = admin_call(addr, "GET", path, Some(token), &[], "");
+    format!("{}\r\n\r\n{}", reply.head, reply.body)
 }

@@ -2,7 +2,6 @@
 //! 403s, route modes switched at run time on both tiers, and the audit file that
 //! records the denials and the admin calls with their request ids.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,58 +14,13 @@ use rampart_test_support::backend::Backend;
 use rampart_test_support::client::{Collected, collect, http1};
 use rampart_test_support::stack::{Stack, StackOptions, blocking_get};
 
-use crate::common::{assert_problem, bins};
+use crate::common::{AdminReply, admin_call, assert_problem, bins};
 
-/// An admin API answer.
-struct Reply {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    fn request_id(&self) -> String {
-        self.head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("x-request-id")
-                    .then(|| value.trim().to_owned())
-            })
-            .expect("x-request-id")
-    }
-}
+type Reply = AdminReply;
 
 /// One admin call over a fresh connection.
 fn call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: &str) -> Reply {
-    let mut tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if method != "GET" {
-        request.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    tcp.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = tcp.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Reply {
-        status: head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0),
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
+    admin_call(addr, method, path, token, &[], body)
 }
 
 async fn get(addr: SocketAddr, target: &str) -> Collected {

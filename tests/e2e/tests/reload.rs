@@ -7,7 +7,6 @@
 //!
 //! `RAMPART_RELOAD_TEST_SECS` (default 30, 4..=600) sets how long the churn runs.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +21,7 @@ use rampart_test_support::backend::{Backend, closed_port};
 use rampart_test_support::client::{collect, http1};
 use rampart_test_support::stack::{Stack, StackOptions, blocking_get};
 
-use crate::common::bins;
+use crate::common::{self, AdminReply, bins};
 
 /// The edge's marker route, open; the closed form denies the test's own address.
 const EDGE_OPEN: &str = "# marker: open\n";
@@ -31,38 +30,9 @@ const EDGE_CLOSED: &str = "ip_policy = { deny = [\"127.0.0.0/8\"] }\n";
 const INNER_OPEN: &str = "upstream = \"app\" # marker\n";
 const INNER_CLOSED: &str = "upstream = \"dead\" # marker\n";
 
-struct Reply {
-    status: u16,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-}
-
 /// One admin call over a fresh connection.
-fn admin_call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Reply {
-    let mut tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if method != "GET" {
-        request.push_str("Content-Length: 0\r\n");
-    }
-    request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = tcp.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    Reply {
-        status: head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0),
-        body: body.to_owned(),
-    }
+fn admin_call(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> AdminReply {
+    common::admin_call(addr, method, path, token, &[], "")
 }
 
 /// Replaces `path` in one step, as editors and config management do.

@@ -3,7 +3,6 @@
 //! other classes still block, and switching back restores blocking. Unknown rules are
 //! refused (404) and viewers may not switch anything.
 
-use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -15,25 +14,12 @@ use rampart_test_support::backend::Backend;
 use rampart_test_support::client::{Collected, collect, http1};
 use rampart_test_support::stack::{Stack, StackOptions};
 
-use crate::common::{assert_problem, bins};
+use crate::common::{admin_call, assert_problem, bins};
 
 /// `(status, body)` of one admin call.
 fn call(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
-    let mut tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\
-         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    tcp.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = tcp.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
+    let reply = admin_call(addr, method, path, Some(token), &[], body);
+    (reply.status, reply.body)
 }
 
 async fn get(addr: SocketAddr, target: &str) -> Collected {

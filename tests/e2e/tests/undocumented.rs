@@ -3,7 +3,6 @@
 //! parameters and headers (names only), and response statuses the backend sent that
 //! the operation does not document. Viewers may read it; nobody unauthenticated may.
 
-use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use rampart_test_support::backend::Backend;
 use rampart_test_support::client::{Collected, collect, http1};
 use rampart_test_support::stack::{Stack, StackOptions};
 
-use crate::common::bins;
+use crate::common::{admin_call, bins};
 
 /// `GET /orders` documents only 201, so the backend's 200 is an undocumented status.
 const SPEC: &str = r#"openapi: 3.1.0
@@ -36,20 +35,8 @@ paths:
 
 /// `(status, body)` of one admin GET.
 fn admin_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut tcp = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    tcp.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    let _ = tcp.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, body.to_owned())
+    let reply = admin_call(addr, "GET", path, token, &[], "");
+    (reply.status, reply.body)
 }
 
 async fn send(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)]) -> Collected {
