@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use crate::decode::{self, Budget, Exhaustion};
+use crate::fastpath;
 use crate::field::{Field, FieldKind, Location};
 use crate::policy::Policy;
 use crate::rules::{self, CompiledRules, Matcher, Rule, RuleError, Transform};
@@ -18,6 +19,8 @@ const FRAGMENT_CHARS: usize = 64;
 #[derive(Debug, Clone)]
 pub struct Engine {
     rules: Arc<CompiledRules>,
+    /// Whether the fast path (skipping decoders and detectors a value cannot trigger) is on.
+    fast: bool,
 }
 
 impl Engine {
@@ -51,7 +54,13 @@ impl Engine {
         rules::check_unique(&all)?;
         Ok(Engine {
             rules: Arc::new(CompiledRules::new(all)?),
+            fast: true,
         })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn compiled(&self) -> &CompiledRules {
+        &self.rules
     }
 
     /// Every rule.
@@ -59,10 +68,19 @@ impl Engine {
         self.rules.rules.iter()
     }
 
+    /// A copy that decodes every value and runs every detector, whatever the fast path's
+    /// byte classes say: only for tests proving both paths find the same.
+    #[doc(hidden)]
+    pub fn without_fast_path(mut self) -> Engine {
+        self.fast = false;
+        self
+    }
+
     /// Starts scanning one request.
     pub fn scan<'e>(&'e self, policy: &'e Policy, budget: &'e mut Budget) -> Scan<'e> {
         Scan {
             rules: &self.rules,
+            fast: self.fast,
             policy,
             budget,
             findings: Findings::default(),
@@ -132,6 +150,7 @@ impl Findings {
 #[derive(Debug)]
 pub struct Scan<'e> {
     rules: &'e CompiledRules,
+    fast: bool,
     policy: &'e Policy,
     budget: &'e mut Budget,
     findings: Findings,
@@ -149,55 +168,57 @@ impl Scan<'_> {
     pub fn field(&mut self, field: &Field<'_>) {
         let mut hit_here = std::mem::take(&mut self.hit_here);
         hit_here.clear();
-        // Ids, numbers, plain tokens and well-formed token-list headers: no decoder or
-        // detector can react to them, only the literal-gated patterns may.
-        if let Some(text) = crate::fastpath::text(field) {
-            self.patterns(text, field.kind, &field.location, &mut hit_here);
-        } else {
-            let variants = decode::variants(&field.value, field.kind, self.budget);
-            for v in &variants {
-                self.variant(&v.text, v.kind, &field.location, &mut hit_here);
+        let rules = self.rules;
+        let class = rules.classes.classify(&field.value, field.kind);
+        match fastpath::plain_text(&field.value, field.kind, class).filter(|_| self.fast) {
+            // Nothing to decode: the value is its only variant, borrowed as is.
+            Some(text) => self.variant(text, field.kind, class, &field.location, &mut hit_here),
+            None => {
+                let variants = decode::variants(&field.value, field.kind, self.budget);
+                for v in &variants {
+                    let class = rules.classes.classify(v.text.as_bytes(), v.kind);
+                    self.variant(&v.text, v.kind, class, &field.location, &mut hit_here);
+                }
             }
-            if let Some(e) = self.budget.exhausted() {
-                self.findings.undecided.get_or_insert(e);
-            }
+        }
+        // Also on the fast path: a budget shared with an earlier scan may be spent already.
+        if let Some(e) = self.budget.exhausted() {
+            self.findings.undecided.get_or_insert(e);
         }
         self.hit_here = hit_here;
     }
 
+    /// Runs the detectors and pattern rules of `kind` over one decoded view; `class` is
+    /// its fast-path class.
     fn variant(
         &mut self,
         text: &str,
         kind: FieldKind,
-        location: &Location<'_>,
-        hit_here: &mut Vec<usize>,
-    ) {
-        let rules = self.rules;
-        for &ri in &rules.kinds[kind.index()].detectors {
-            if hit_here.contains(&ri) || !self.applies(ri, location) {
-                continue;
-            }
-            if let Matcher::Detector(d) = &rules.rules[ri].matcher
-                && let Some(fragment) = d.detect(text, kind)
-            {
-                hit_here.push(ri);
-                self.record(ri, location, &fragment);
-            }
-        }
-        self.patterns(text, kind, location, hit_here);
-    }
-
-    /// Runs the pattern rules of `kind` whose literals occur in `text`.
-    fn patterns(
-        &mut self,
-        text: &str,
-        kind: FieldKind,
+        class: u64,
         location: &Location<'_>,
         hit_here: &mut Vec<usize>,
     ) {
         let rules = self.rules;
         let mut candidates = std::mem::take(&mut self.candidates);
-        rules.candidates(text.as_bytes(), kind, &mut candidates);
+        let atoms = rules.candidates(text.as_bytes(), kind, class, &mut candidates);
+        // Detectors whose declared bytes and atoms are all absent cannot fire.
+        let live = if self.fast { class | atoms } else { u64::MAX };
+        for &ri in &rules.kinds[kind.index()].detectors {
+            let Matcher::Detector(d) = &rules.rules[ri].matcher else {
+                continue;
+            };
+            let bit = fastpath::detector_bit(*d);
+            if (bit != 0 && live & bit == 0)
+                || hit_here.contains(&ri)
+                || !self.applies(ri, location)
+            {
+                continue;
+            }
+            if let Some(fragment) = d.detect(text, kind) {
+                hit_here.push(ri);
+                self.record(ri, location, &fragment);
+            }
+        }
         let mut compacted = false;
         for &ri in &candidates {
             if hit_here.contains(&ri) || !self.applies(ri, location) {

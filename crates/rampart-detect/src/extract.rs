@@ -34,6 +34,7 @@ pub struct HeadFields<'a> {
 /// name and value, and each screened header value.
 pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     let mut out = HeadFields::default();
+    out.fields.reserve(1 + headers.len());
     out.fields.push(Field::new(
         Location::scope_only("path"),
         FieldKind::Path,
@@ -92,6 +93,8 @@ fn pairs<'a>(
         _ => FieldKind::BodyValue,
     };
     let mut count = 0;
+    // A name and a value per piece: grow once rather than push by push.
+    out.reserve(2 * (memchr::memchr_iter(sep, input).count() + 1));
     for piece in input.split(|&b| b == sep) {
         let piece = trim_ascii(piece, sep == b';');
         if piece.is_empty() {

@@ -1,207 +1,164 @@
-//! The clean fast path: values that no decoder or detector can react to skip decoding and
-//! detectors and only meet the literal-gated patterns. Two shapes qualify: plain tokens
-//! (ids, numbers, UUIDs, dates, words) and, in well-known headers with a closed grammar
-//! (`Accept*`, `Cache-Control`, `Sec-Fetch-*`, `If-None-Match`...), values that conform to
-//! a strict token-list grammar. Anything else takes the full path.
+//! The fast path, derived from what the rules, detectors and decoders declare they need.
+//!
+//! One pass over a value looks each byte up in a per-kind table and ORs the bits together:
+//! which detectors could fire (each [`Detector`] declares its trigger bytes and atoms in
+//! [`Detector::needs`]), whether a decoding layer or nested document could apply (the
+//! decoder's own trigger bytes, [`decode::trigger_bytes`]), whether the value could be
+//! base64, and which single-byte rule literals occur. A value without decoder triggers is
+//! inspected once, as is, without allocating; a detector whose trigger bytes and atoms are
+//! all absent is not called. Nothing here names a rule or a detector: a new one is covered
+//! by what it declares (`fastpath_matches_the_full_path` in `tests/fastpath.rs` compares
+//! both paths over the corpus).
 
 use crate::decode;
-use crate::field::{Field, FieldKind};
+use crate::detect::Detector;
+use crate::field::FieldKind;
 
-/// Headers whose legitimate values are lists of tokens, `name=value` parameters and short
-/// quoted strings. Free-text headers (`User-Agent`, `Referer`, custom ones) are not here.
-const TOKEN_LIST_HEADERS: &[&str] = &[
-    "accept",
-    "accept-charset",
-    "accept-encoding",
-    "accept-language",
-    "cache-control",
-    "connection",
-    "content-encoding",
-    "content-type",
-    "dnt",
-    "host",
-    "if-match",
-    "if-none-match",
-    "pragma",
-    "priority",
-    "sec-ch-ua-mobile",
-    "sec-ch-ua-platform",
-    "sec-fetch-dest",
-    "sec-fetch-mode",
-    "sec-fetch-site",
-    "sec-fetch-user",
-    "sec-gpc",
-    "te",
-    "transfer-encoding",
-    "upgrade-insecure-requests",
-];
+/// A decoding layer or a nested document may produce more variants.
+pub(crate) const DECODE: u64 = 1 << 63;
+/// A byte that base64 text cannot hold: the value has no base64 view.
+pub(crate) const NOT_B64: u64 = 1 << 62;
+/// The first byte (either case) of a multi-byte rule literal or detector atom.
+pub(crate) const ATOM_START: u64 = 1 << 61;
+/// Bits `0..DETECTOR_BITS` are detectors, by declaration order.
+pub(crate) const DETECTOR_BITS: u32 = 16;
+/// Bits for single-byte rule literals: `DETECTOR_BITS..LITERAL_END`.
+pub(crate) const LITERAL_END: u32 = 61;
 
-/// Longest quoted string accepted in a token list (ETags, platform names).
-const MAX_QUOTED: usize = 64;
-
-/// The value as text when it may take the fast path.
-pub(crate) fn text<'v>(field: &'v Field<'_>) -> Option<&'v str> {
-    let raw: &[u8] = &field.value;
-    let ok = plain(raw)
-        || field.kind == FieldKind::HeaderValue
-            && TOKEN_LIST_HEADERS.contains(&field.location.name())
-            && token_list(raw);
-    if !ok {
-        return None;
-    }
-    let text = std::str::from_utf8(raw).ok()?;
-    (!decode::could_be_base64(text)).then_some(text)
+/// What a value must contain for a detector to possibly fire: one of `bytes`, a byte
+/// outside ASCII (when `non_ascii`), or one of `atoms` (ASCII case-insensitive).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Needs {
+    pub(crate) bytes: &'static [u8],
+    pub(crate) non_ascii: bool,
+    pub(crate) atoms: &'static [&'static str],
 }
 
-fn token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b',' | b'.' | b'-')
-}
-
-/// Letters, digits and `_ , . -` without `..` or `--` (traversal, SQL comments).
-fn plain(raw: &[u8]) -> bool {
-    let mut prev = 0u8;
-    raw.iter().all(|&b| {
-        let ok = token_byte(b) && !(matches!(b, b'.' | b'-') && b == prev);
-        prev = b;
-        ok
-    })
-}
-
-/// Tokens of `[A-Za-z0-9_.+*-]` joined by single `, ; = / :` separators (spaces only next to
-/// a separator, so no multi-word phrases), or quoted strings of token characters and `:/=`.
-fn token_list(raw: &[u8]) -> bool {
+/// Every byte value, for [`Needs::always`].
+static ALL_BYTES: [u8; 256] = {
+    let mut all = [0u8; 256];
     let mut i = 0;
-    // Whether the last thing seen was a separator (or the start), so a space may follow.
-    let mut after_sep = true;
-    let mut prev = 0u8;
-    while i < raw.len() {
-        let b = raw[i];
-        match b {
-            b' ' | b'\t' => {
-                let next = raw.get(i + 1).copied().unwrap_or(b',');
-                if !(after_sep || matches!(next, b',' | b';' | b'=' | b'/' | b' ' | b'\t')) {
-                    return false;
-                }
-            }
-            b',' | b';' | b'=' | b'/' | b':' => after_sep = true,
-            b'"' => {
-                let Some(len) = raw[i + 1..].iter().position(|&c| c == b'"') else {
-                    return false;
-                };
-                let inner = &raw[i + 1..i + 1 + len];
-                if len > MAX_QUOTED || !inner.iter().all(|&c| quoted_byte(c)) || !plain_runs(inner)
-                {
-                    return false;
-                }
-                i += len + 2;
-                after_sep = false;
-                prev = b'"';
-                continue;
-            }
-            b if token_byte(b) || matches!(b, b'+' | b'*') => {
-                if matches!(b, b'.' | b'-') && b == prev {
-                    return false;
-                }
-                after_sep = false;
-            }
-            _ => return false,
-        }
-        prev = b;
+    while i < 256 {
+        all[i] = i as u8;
         i += 1;
     }
-    true
+    all
+};
+
+impl Needs {
+    /// For a detector that may fire on any non-empty value (no gate to declare).
+    #[allow(dead_code, reason = "for detectors without a byte gate; none today")]
+    pub(crate) fn always() -> Needs {
+        Needs {
+            bytes: &ALL_BYTES,
+            non_ascii: true,
+            atoms: &[],
+        }
+    }
+
+    /// Whether `text` meets the declaration (what the fast path computes in bulk).
+    #[cfg(test)]
+    pub(crate) fn admits(&self, text: &str) -> bool {
+        let lower = text.to_ascii_lowercase();
+        text.bytes()
+            .any(|b| self.bytes.contains(&b) || (self.non_ascii && !b.is_ascii()))
+            || self
+                .atoms
+                .iter()
+                .any(|a| lower.contains(&a.to_ascii_lowercase()))
+    }
 }
 
-fn quoted_byte(b: u8) -> bool {
-    token_byte(b) || matches!(b, b':' | b'/' | b'=' | b'+')
+/// The bit of a detector; 0 (never skipped) past the bits set aside for detectors.
+pub(crate) fn detector_bit(d: Detector) -> u64 {
+    let i = d as u32;
+    if i < DETECTOR_BITS { 1 << i } else { 0 }
 }
 
-fn plain_runs(s: &[u8]) -> bool {
-    !s.windows(2).any(|w| w == b".." || w == b"--")
+/// Per kind, the bits each byte sets.
+#[derive(Debug)]
+pub(crate) struct ByteClasses {
+    tables: Vec<[u64; 256]>,
+}
+
+impl ByteClasses {
+    /// Tables for `detectors` and for `literal_bits` (byte, bit) of single-byte literals;
+    /// `atom_starts` are the first bytes of the multi-byte literals and atoms.
+    pub(crate) fn new(
+        detectors: &[Detector],
+        literal_bits: &[(u8, u64)],
+        atom_starts: &[u8],
+    ) -> Self {
+        let mut common = [0u64; 256];
+        for &d in detectors {
+            let needs = d.needs();
+            let bit = detector_bit(d);
+            for &b in needs.bytes {
+                common[usize::from(b)] |= bit;
+            }
+            if needs.non_ascii {
+                for t in &mut common[0x80..] {
+                    *t |= bit;
+                }
+            }
+        }
+        for &(b, bit) in literal_bits {
+            common[usize::from(b.to_ascii_lowercase())] |= bit;
+            common[usize::from(b.to_ascii_uppercase())] |= bit;
+        }
+        for &b in atom_starts {
+            common[usize::from(b.to_ascii_lowercase())] |= ATOM_START;
+            common[usize::from(b.to_ascii_uppercase())] |= ATOM_START;
+        }
+        for (b, t) in common.iter_mut().enumerate() {
+            if let Ok(b) = u8::try_from(b)
+                && b.is_ascii()
+                && !decode::base64_byte(b)
+            {
+                *t |= NOT_B64;
+            }
+        }
+        let tables = FieldKind::ALL
+            .iter()
+            .map(|&kind| {
+                let mut t = common;
+                for b in decode::trigger_bytes(kind) {
+                    t[usize::from(b)] |= DECODE;
+                }
+                t
+            })
+            .collect();
+        ByteClasses { tables }
+    }
+
+    /// The bits of every byte of `value` seen as `kind`, ORed.
+    pub(crate) fn classify(&self, value: &[u8], kind: FieldKind) -> u64 {
+        let t = &self.tables[kind.index()];
+        // Four accumulators keep the loop free of a serial dependency.
+        let mut acc = [0u64; 4];
+        let mut chunks = value.chunks_exact(4);
+        for c in &mut chunks {
+            acc[0] |= t[usize::from(c[0])];
+            acc[1] |= t[usize::from(c[1])];
+            acc[2] |= t[usize::from(c[2])];
+            acc[3] |= t[usize::from(c[3])];
+        }
+        for &b in chunks.remainder() {
+            acc[0] |= t[usize::from(b)];
+        }
+        acc[0] | acc[1] | acc[2] | acc[3]
+    }
+}
+
+/// The value as text when it needs no decoding: no decoder trigger, valid UTF-8, and no
+/// base64 view. `class` is [`ByteClasses::classify`] of it.
+pub(crate) fn plain_text(value: &[u8], kind: FieldKind, class: u64) -> Option<&str> {
+    if class & DECODE != 0 {
+        return None;
+    }
+    let text = std::str::from_utf8(value).ok()?;
+    (class & NOT_B64 != 0 || !decode::has_base64_view(text, kind)).then_some(text)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::field::Location;
-
-    fn header(name: &'static str, value: &'static str) -> bool {
-        let f = Field::new(
-            Location::new("header", name),
-            FieldKind::HeaderValue,
-            value.as_bytes(),
-        );
-        text(&f).is_some()
-    }
-
-    fn query(value: &'static str) -> bool {
-        let f = Field::new(
-            Location::new("query", "q"),
-            FieldKind::QueryValue,
-            value.as_bytes(),
-        );
-        text(&f).is_some()
-    }
-
-    #[test]
-    fn clean_shapes_take_the_fast_path() {
-        for v in [
-            "150.50",
-            "-created_at",
-            "9f86d081884c7d659a2feaa0c55ad015",
-            "2024-05-01",
-            "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-            "true",
-            "en",
-        ] {
-            assert!(query(v), "{v}");
-        }
-        for (h, v) in [
-            (
-                "accept",
-                "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8",
-            ),
-            ("accept-language", "en-US,en;q=0.9,de;q=0.8"),
-            ("accept-encoding", "gzip, deflate, br"),
-            ("if-none-match", "W/\"5e-1a2b3c\""),
-            ("cache-control", "max-age=0, no-cache"),
-            ("sec-ch-ua-platform", "\"Linux\""),
-            ("content-type", "application/json; charset=utf-8"),
-            ("host", "shop.example.com:8443"),
-        ] {
-            assert!(header(h, v), "{h}: {v}");
-        }
-    }
-
-    #[test]
-    fn attack_shapes_take_the_full_path() {
-        for v in [
-            "1 or 1",
-            "../etc",
-            "a--",
-            "x'",
-            "<b>",
-            "${x}",
-            "%27",
-            "a+b",
-            "a;b",
-            "cm0gLXJmIC8K",
-            "dW5pb24gc2VsZWN0",
-        ] {
-            assert!(!query(v), "{v}");
-        }
-        for (h, v) in [
-            ("accept", "../../etc/passwd"),
-            ("accept", "text/html' or '1'='1"),
-            ("accept", "text/html; sleep 5"),
-            ("accept-language", "en (select 1)"),
-            ("if-none-match", "\"<script>alert(1)</script>\""),
-            ("cache-control", "max-age=0 -- x"),
-            ("host", "${jndi:ldap://x/a}"),
-            ("user-agent", "Mozilla/5.0 (X11)"),
-            ("x-custom", "gzip, deflate"),
-        ] {
-            assert!(!header(h, v), "{h}: {v}");
-        }
-    }
-}
+mod tests;

@@ -5,7 +5,10 @@
 //! runs grammar-aware [`Detector`]s (SQL tokenizer, XSS, shell, traversal, SSRF, log4j...)
 //! and regex rules loaded from TOML (a built-in set plus extra rules) over them, and scores
 //! the hits against a [`Policy`] (paranoia, threshold, detect-only, exclusions) into
-//! [`Findings`].
+//! [`Findings`]. One pass over each value's bytes decides what can apply to it: decoders,
+//! detectors and rule literals each declare the bytes (or atoms) they need, so a value
+//! without them skips decoding and those detectors, derived from the rules loaded rather
+//! than from a list of known-safe shapes.
 //!
 //! What it does NOT do: no I/O, no sockets, no async, no body parsing beyond what is found
 //! inside a string (the inner tier parses JSON/XML/multipart bodies and feeds the leaves in),

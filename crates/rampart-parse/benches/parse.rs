@@ -1,4 +1,5 @@
-//! Throughput of the parsers on clean bodies (reported, not asserted).
+//! Throughput of the parsers on clean bodies (reported, not asserted), in CPU time of
+//! the benchmark thread.
 #![allow(missing_docs, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -6,6 +7,10 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rampart_parse::{Limits, Options, parse};
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::CpuTime;
 
 fn json_of(size: usize) -> String {
     let mut s = String::from("[");
@@ -51,7 +56,7 @@ fn form_of(size: usize) -> String {
     s
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<CpuTime>) {
     let mut limits = Limits::default();
     limits.form.max_params = 100_000;
     type Make = fn(usize) -> String;
@@ -91,5 +96,9 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime::new());
+    targets = bench
+}
 criterion_main!(benches);

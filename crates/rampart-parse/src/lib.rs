@@ -28,7 +28,7 @@ pub use limits::{
     DecodeLimits, FormLimits, GraphqlLimits, JsonLimits, Limits, MultipartLimits, XmlLimits,
 };
 pub use media::MediaType;
-pub use tree::{BodyKind, FilePart, GraphqlStats, Leaf, LeafKind, Note, Parsed, PathId};
+pub use tree::{BodyKind, FilePart, GraphqlStats, Leaf, LeafKind, Locations, Note, Parsed, PathId};
 
 use std::borrow::Cow;
 

@@ -138,6 +138,34 @@ impl Parsed<'_> {
         self.paths.render(path)
     }
 
+    /// Renders a location like [`Parsed::location`] into `cache`, reusing the prefix it
+    /// shares with the previous call: walking the leaves in order then costs a few
+    /// bytes per leaf instead of a walk to the root and an allocation.
+    pub fn location_into<'c>(&self, path: PathId, cache: &'c mut Locations) -> &'c str {
+        cache.chain.clear();
+        let mut cur = path.0;
+        while cur != 0 && cache.chain.len() <= self.paths.nodes.len() {
+            cache.chain.push(cur);
+            cur = self.paths.node(PathId(cur)).parent;
+        }
+        // Ids are unique and a node's ancestors never change, so the shared prefix is
+        // the run of equal ids from the outermost end.
+        let outer = cache.chain.iter().rev();
+        let shared = outer
+            .zip(&cache.stack)
+            .take_while(|(id, (done, _))| **id == *done)
+            .count();
+        cache.stack.truncate(shared);
+        cache
+            .text
+            .truncate(cache.stack.last().map_or(0, |&(_, len)| len));
+        for &id in cache.chain.iter().rev().skip(shared) {
+            self.paths.push_segment(&mut cache.text, id);
+            cache.stack.push((id, cache.text.len()));
+        }
+        &cache.text
+    }
+
     /// Path nodes plus leaf and file records held, in bytes, for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         let owned = |c: &Cow<'_, str>| match c {
@@ -151,6 +179,17 @@ impl Parsed<'_> {
             + self.notes.capacity() * size_of::<Note>()
             + self.canonical.as_ref().map_or(0, Bytes::len)
     }
+}
+
+/// A reusable buffer for [`Parsed::location_into`].
+#[derive(Debug, Default)]
+pub struct Locations {
+    text: String,
+    /// The nodes `text` renders, outermost first, each with the length of `text` up to
+    /// and including it.
+    stack: Vec<(u32, usize)>,
+    /// Scratch: the chain of the path being rendered, innermost first.
+    chain: Vec<u32>,
 }
 
 /// How a path segment renders.
@@ -305,56 +344,65 @@ impl<'a> Paths<'a> {
         }
         let mut out = String::new();
         for &n in chain.iter().rev() {
-            let node = self.node(PathId(n));
-            let name = self
-                .names
-                .get(node.name as usize)
-                .map_or("", |c| c.as_ref());
-            let nth = |out: &mut String| {
-                if node.index > 1 {
-                    let _ = write!(out, "[{}]", node.index);
-                }
-            };
-            match node.seg {
-                Seg::Root => {}
-                Seg::Key | Seg::Field => {
-                    out.push('/');
-                    for c in name.chars() {
-                        match c {
-                            '~' => out.push_str("~0"),
-                            '/' => out.push_str("~1"),
-                            c => out.push(c),
-                        }
-                    }
-                }
-                Seg::Index => {
-                    let _ = write!(out, "/{}", node.index);
-                }
-                Seg::Element => {
-                    let _ = write!(out, "/{name}");
-                    nth(&mut out);
-                }
-                Seg::Attribute => {
-                    let _ = write!(out, "/@{name}");
-                }
-                Seg::Param => {
-                    let _ = write!(out, "form:{name}");
-                    nth(&mut out);
-                }
-                Seg::Part => {
-                    let _ = write!(out, "part:{name}");
-                    nth(&mut out);
-                }
-                Seg::Graphql => out.push('#'),
-                Seg::Argument => {
-                    let _ = write!(out, "({name})");
-                }
-                Seg::Variable => {
-                    let _ = write!(out, "/${name}");
-                }
-            }
+            self.push_segment(&mut out, n);
         }
         out
+    }
+
+    /// Appends the rendering of node `n`'s own segment.
+    fn push_segment(&self, out: &mut String, n: u32) {
+        let node = self.node(PathId(n));
+        let name = self
+            .names
+            .get(node.name as usize)
+            .map_or("", |c| c.as_ref());
+        let nth = |out: &mut String| {
+            if node.index > 1 {
+                let _ = write!(out, "[{}]", node.index);
+            }
+        };
+        match node.seg {
+            Seg::Root => {}
+            Seg::Key | Seg::Field => {
+                out.push('/');
+                if memchr::memchr2(b'~', b'/', name.as_bytes()).is_none() {
+                    out.push_str(name);
+                    return;
+                }
+                for c in name.chars() {
+                    match c {
+                        '~' => out.push_str("~0"),
+                        '/' => out.push_str("~1"),
+                        c => out.push(c),
+                    }
+                }
+            }
+            Seg::Index => {
+                let _ = write!(out, "/{}", node.index);
+            }
+            Seg::Element => {
+                let _ = write!(out, "/{name}");
+                nth(out);
+            }
+            Seg::Attribute => {
+                let _ = write!(out, "/@{name}");
+            }
+            Seg::Param => {
+                let _ = write!(out, "form:{name}");
+                nth(out);
+            }
+            Seg::Part => {
+                let _ = write!(out, "part:{name}");
+                nth(out);
+            }
+            Seg::Graphql => out.push('#'),
+            Seg::Argument => {
+                let _ = write!(out, "({name})");
+            }
+            Seg::Variable => {
+                let _ = write!(out, "/${name}");
+            }
+        }
     }
 }
 
@@ -445,5 +493,24 @@ mod tests {
         let arg = p.named(fld, Seg::Argument, "id".into(), 0);
         assert_eq!(p.render(arg), "/query#/user(id)");
         assert_eq!(p.render(PathId::ROOT), "");
+    }
+
+    #[test]
+    fn cached_locations_match_full_renders_in_any_order() {
+        let mut out = Out::default();
+        let a = out.paths.named(PathId::ROOT, Seg::Key, "a/b".into(), 0);
+        let a0 = out.paths.unnamed(a, Seg::Index, 0);
+        let a0x = out.paths.named(a0, Seg::Key, "x~".into(), 0);
+        let a1 = out.paths.unnamed(a, Seg::Index, 1);
+        let a1x = out.paths.named(a1, Seg::Key, "x".into(), 0);
+        let b = out.paths.named(PathId::ROOT, Seg::Key, "é".into(), 0);
+        let parsed = out.into_parsed(BodyKind::Json);
+        let mut cache = Locations::default();
+        // Document order, repeats, jumps back up and across, and the root.
+        for id in [a, a, a0, a0x, a1, a1x, a0x, b, PathId::ROOT, a1x, a, b] {
+            let full = parsed.location(id);
+            assert_eq!(parsed.location_into(id, &mut cache), full, "{id:?}");
+        }
+        assert_eq!(parsed.location_into(a0x, &mut cache), "/a~1b/0/x~0");
     }
 }

@@ -66,12 +66,19 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
     if std_only && url_only || !(lower && upper) && !(digit && (lower || upper)) {
         return None;
     }
-    let decoded = if url_only {
-        URL_SAFE.decode(body)
-    } else {
-        STANDARD.decode(body)
+    let engine = if url_only { &URL_SAFE } else { &STANDARD };
+    // Ids, keys and binary blobs are rarely UTF-8 for long: whole quads before the last
+    // decode to the same bytes the full decode starts with, so a prefix that is not UTF-8
+    // settles it without decoding (and allocating) the rest.
+    let quads = (body.len() / 4).saturating_sub(1).min(8);
+    let mut head = [0u8; 24];
+    if let Ok(n) = engine.decode_slice(&body.as_bytes()[..quads * 4], &mut head)
+        && let Err(e) = std::str::from_utf8(&head[..n])
+        && e.error_len().is_some()
+    {
+        return None;
     }
-    .ok()?;
+    let decoded = engine.decode(body).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     if text.len() < SHORT_DECODED {
         let printable = |c: char| c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\r' | '\t');

@@ -154,7 +154,12 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
             }
         }
         if let Some(text) = base64_view(current, kind) {
-            found.push((text, kind, layer.saturating_add(1)));
+            // Base64 is a layer like the others: nesting it must not bypass the limit.
+            if layer >= budget.limits.max_layers {
+                budget.exhaust(Exhaustion::Layers);
+            } else {
+                found.push((text, kind, layer + 1));
+            }
         }
         let leaves = nested::leaves(current, kind);
         if !leaves.is_empty() {
@@ -257,7 +262,27 @@ pub(crate) fn compact_into(s: &str, out: &mut String) {
     }
 }
 
-/// Whether the whole-value base64 branch would decode `s`.
-pub(crate) fn could_be_base64(s: &str) -> bool {
-    b64::decode(s).is_some() || s.strip_prefix('/').and_then(b64::decode).is_some()
+/// Bytes without one of which [`variants`] of a `kind` value is the raw value alone, base64
+/// aside ([`has_base64_view`]): `%`, `&` and `\` start a decoding layer, `+` too where it
+/// means a space, `{` and `[` a nested JSON document, `=` form data where forms are read.
+pub(crate) fn trigger_bytes(kind: FieldKind) -> Vec<u8> {
+    let mut bytes = b"%&\\{[".to_vec();
+    if kind.plus_is_space() {
+        bytes.push(b'+');
+    }
+    if nested::form_kind(kind) {
+        bytes.push(b'=');
+    }
+    bytes
+}
+
+/// Whether an ASCII byte may occur in a value that has a base64 view (alphabet, padding,
+/// and the whitespace that is trimmed or read as `+`).
+pub(crate) fn base64_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"+/=-_".contains(&b) || char::from(b).is_whitespace()
+}
+
+/// Whether the whole-value base64 branch of [`variants`] decodes `text` seen as `kind`.
+pub(crate) fn has_base64_view(text: &str, kind: FieldKind) -> bool {
+    base64_view(text, kind).is_some()
 }

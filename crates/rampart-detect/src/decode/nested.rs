@@ -20,14 +20,18 @@ pub(crate) fn leaves(s: &str, kind: FieldKind) -> Vec<(String, FieldKind)> {
         }
         return out;
     }
-    if matches!(
-        kind,
-        FieldKind::QueryValue | FieldKind::CookieValue | FieldKind::BodyValue | FieldKind::BodyText
-    ) && memchr::memchr(b'=', t.as_bytes()).is_some()
-    {
+    if form_kind(kind) && memchr::memchr(b'=', t.as_bytes()).is_some() {
         form(t, &mut out);
     }
     out
+}
+
+/// Whether values of `kind` are read as form data when they hold `=`.
+pub(crate) fn form_kind(kind: FieldKind) -> bool {
+    matches!(
+        kind,
+        FieldKind::QueryValue | FieldKind::CookieValue | FieldKind::BodyValue | FieldKind::BodyText
+    )
 }
 
 fn walk(value: &serde_json::Value, out: &mut Vec<(String, FieldKind)>) {

@@ -7,10 +7,15 @@
 
 use super::is_word;
 
-use super::cmdi_words::{PREFIXES, command, command_ignore_case};
+use super::cmdi_words::{PREFIXES, STRONG_PREFIXES, VERSIONED, command, command_ignore_case};
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
+    let obfuscation = memchr::memchr3(b'\'', b'"', b'\\', text.as_bytes()).is_some()
+        || memchr::memchr2(b'$', b'`', text.as_bytes()).is_some();
+    if let Some(fragment) = obfuscation.then(|| obfuscated_command(text)).flatten() {
+        return Some(fragment);
+    }
     if !text.bytes().any(|b| {
         matches!(
             b,
@@ -39,7 +44,9 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         )
     }) {
         let first = text.trim_start().split([' ', '\t']).next().unwrap_or("");
-        let known = first.starts_with('/') || command_ignore_case(first.as_bytes()).is_some();
+        let known = first.starts_with('/')
+            || command_ignore_case(first.as_bytes()).is_some()
+            || versioned(first.to_ascii_lowercase().as_bytes()).is_some();
         if !known {
             return None;
         }
@@ -95,6 +102,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     let glued = b.get(i).is_some_and(|c| !c.is_ascii_whitespace());
     skip_ws(b, &mut i);
     // Environment assignments and prefix words (`sudo`, `nohup`, `time`...).
+    let mut strong_prefix = false;
     for _ in 0..4 {
         let w = word(b, i);
         let text = &b[i..i + w];
@@ -110,9 +118,11 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         {
             let mut j = i + w;
             skip_ws(b, &mut j);
-            if word(b, j) == 0 {
+            // `env --version`: the prefix is the command itself.
+            if word(b, j) == 0 || b[j] == b'-' {
                 break;
             }
+            strong_prefix |= STRONG_PREFIXES.iter().any(|p| p.as_bytes() == text);
             i = j;
         } else {
             break;
@@ -152,11 +162,15 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             None => true,
             Some(b'-') => next.is_ascii_alphabetic() || next == b'-',
             Some(b'.') => matches!(next, b'/' | b'.'),
+            // `Book & CD</item>`: markup, not a redirection.
+            Some(b'<') => !markup_tag(&b[j + 1..]),
             Some(c) => matches!(
                 c,
                 b'/' | b'~' | b'>' | b'<' | b'|' | b';' | b'&' | b'`' | b'$' | b'*' | b'\\'
             ),
         };
+    // `ansible all -m ping`: an option among the first few arguments.
+    let arg_shelly = arg_shelly || option_follows(b, j);
     let arg_end = j + word(b, j).max(1);
     if cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/") {
         let system = [
@@ -189,17 +203,148 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         };
         return ok.then_some(arg_end);
     }
-    let weak = command(cmd)?;
+    let weak = command(cmd).or_else(|| versioned(cmd))?;
     let ok = match sep {
+        _ if strong_prefix && !weak => true,
         Sep::Subst => true,
         Sep::Hard => {
             !weak || arg_shelly && (glued || b.get(j).is_some()) || glued && b.get(j).is_none()
         }
         Sep::Soft | Sep::Start => {
-            arg_shelly && b.get(j).is_some() && !(weak && sep == Sep::Start && b[j] == b'.')
+            // `curl http://x/s.sh`, `Invoke-WebRequest https://...`: a tool fetching a URL.
+            let url_arg = !weak && url_at(&b[j..]);
+            // `alias ls='rm -rf'`: an alias definition is shell whatever it says.
+            let alias_def = cmd == b"alias" && alias_at(&b[j..]);
+            (arg_shelly || url_arg || alias_def)
+                && b.get(j).is_some()
+                && !(weak && sep == Sep::Start && b[j] == b'.')
         }
     };
     ok.then_some(arg_end)
+}
+
+/// Whether `s` starts with an http(s) or ftp URL.
+fn url_at(s: &[u8]) -> bool {
+    [&b"http://"[..], b"https://", b"ftp://"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+/// Whether `s` starts with `name=` (options such as `+m` may come first).
+fn alias_at(s: &[u8]) -> bool {
+    let mut i = 0;
+    for _ in 0..3 {
+        skip_ws(s, &mut i);
+        let n = s[i.min(s.len())..]
+            .iter()
+            .take_while(|c| !c.is_ascii_whitespace() && **c != b'=')
+            .count();
+        if n > 0 && s.get(i + n) == Some(&b'=') {
+            return true;
+        }
+        if !matches!(s.get(i), Some(b'+' | b'-')) {
+            return false;
+        }
+        i += n;
+    }
+    false
+}
+
+/// Whether `s` (after a `<`) is the rest of an HTML tag: `/item>`, ` b>`.
+fn markup_tag(s: &[u8]) -> bool {
+    let mut i = 0;
+    skip_ws(s, &mut i);
+    if s.get(i) == Some(&b'/') {
+        i += 1;
+    }
+    let n = s[i.min(s.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    n > 0 && s.get(i + n) == Some(&b'>')
+}
+
+/// Whether one of the next three words (before a separator) is an option (`-m`, `--list`).
+fn option_follows(b: &[u8], mut j: usize) -> bool {
+    for _ in 0..3 {
+        skip_ws(b, &mut j);
+        let w = word(b, j);
+        if w == 0 {
+            return false;
+        }
+        if b[j] == b'-'
+            && b.get(j + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'-')
+        {
+            return true;
+        }
+        j += w;
+    }
+    false
+}
+
+/// A versioned interpreter name (`python3.10`, `php8`): `Some(false)` (strong).
+fn versioned(cmd: &[u8]) -> Option<bool> {
+    let base = cmd.iter().position(|c| c.is_ascii_digit())?;
+    let (name, version) = cmd.split_at(base);
+    let numeric = version.iter().all(|c| c.is_ascii_digit() || *c == b'.');
+    (numeric && VERSIONED.iter().any(|v| v.as_bytes() == name)).then_some(false)
+}
+
+/// A known command word spelled with shell no-ops inside it (`'wh'oami`, `cu$@rl`,
+/// `pi``ng`, `pi$()ng`, `c\at`): the shell runs the command, prose never writes it so.
+fn obfuscated_command(text: &str) -> Option<String> {
+    const NOOPS: [&[u8]; 8] = [b"$()", b"<()", b">()", b"``", b"$@", b"$*", b"''", b"\"\""];
+    let b = text.as_bytes();
+    let mut start = 0;
+    while start < b.len() {
+        let end = b[start..]
+            .iter()
+            .position(|c| c.is_ascii_whitespace() || matches!(c, b';' | b'|' | b'&' | b'/'))
+            .map_or(b.len(), |p| start + p);
+        let raw = &b[start..end];
+        if raw.len() <= 48
+            && raw
+                .iter()
+                .any(|c| matches!(c, b'\'' | b'"' | b'`' | b'$' | b'\\'))
+        {
+            let mut clean = Vec::with_capacity(raw.len());
+            let mut inside = false;
+            let mut k = 0;
+            while k < raw.len() {
+                if let Some(n) = NOOPS.iter().find(|n| raw[k..].starts_with(n)) {
+                    inside |= !clean.is_empty()
+                        && raw.get(k + n.len()).is_some_and(u8::is_ascii_alphanumeric);
+                    k += n.len();
+                    continue;
+                }
+                let c = raw[k];
+                if matches!(c, b'\'' | b'"' | b'\\') {
+                    inside |=
+                        !clean.is_empty() && raw.get(k + 1).is_some_and(u8::is_ascii_alphanumeric);
+                } else {
+                    clean.push(c.to_ascii_lowercase());
+                }
+                k += 1;
+            }
+            // Balanced quotes: `I'd` and `don't` are contractions, `'i'd` is not.
+            let balanced = [b'\'', b'"']
+                .iter()
+                .all(|q| raw.iter().filter(|c| *c == q).count() % 2 == 0);
+            if inside
+                && balanced
+                && clean.len() >= 2
+                && clean
+                    .iter()
+                    .all(|c| is_word(*c) || *c == b'-' || *c == b'.')
+                && (command(&clean).is_some() || versioned(&clean).is_some())
+            {
+                return Some(String::from_utf8_lossy(raw).into_owned());
+            }
+        }
+        start = end + 1;
+    }
+    None
 }
 
 fn skip_ws(b: &[u8], i: &mut usize) {

@@ -13,6 +13,7 @@ mod tests;
 mod traversal;
 mod xss;
 
+use crate::fastpath::Needs;
 use crate::field::FieldKind;
 
 /// A built-in detector a rule can name (`detector = "sqli"`).
@@ -73,6 +74,49 @@ impl Detector {
         Self::ALL.into_iter().find(|d| d.name() == name)
     }
 
+    /// What a value must contain for [`Detector::detect`] to possibly fire (its gate): the
+    /// engine skips the detector when none of it occurs. Widen it with the detector's gate;
+    /// `fastpath` tests check it against random values and every attack in `tests.rs`.
+    pub(crate) fn needs(self) -> Needs {
+        let (bytes, non_ascii, atoms): (&[u8], bool, &[&str]) = match self {
+            Detector::Sqli => (b"'\"`;(=<>#", false, &["--", "/*", "union", "true", "null"]),
+            Detector::Xss => (b"<:='\"`", false, &[]),
+            Detector::Cmdi => (b";|&`$\n/-({<>'\"\\", false, &[]),
+            Detector::Traversal => (b"", true, &[".."]),
+            Detector::HiddenPath => (b".", false, &[]),
+            Detector::Jndi => (b"", false, &["${"]),
+            Detector::Crlf | Detector::CrlfAny => (b"\r\n", false, &[]),
+            Detector::Ssrf => (
+                b"",
+                false,
+                &[
+                    "://",
+                    "http:",
+                    "https:",
+                    "ftp:",
+                    "ws:",
+                    "wss:",
+                    "localhost",
+                    "localdomain",
+                    "internal",
+                    "localtest.me",
+                    "lvh.me",
+                    "ip6-",
+                    "ipv6-",
+                    "metadata",
+                    "cluster.local",
+                    "instance-data",
+                    "kubernetes",
+                ],
+            ),
+        };
+        Needs {
+            bytes,
+            non_ascii,
+            atoms,
+        }
+    }
+
     /// Runs the detector; returns the matching fragment.
     pub fn detect(self, text: &str, kind: FieldKind) -> Option<String> {
         let slice = |r: std::ops::Range<usize>| {
@@ -89,7 +133,14 @@ impl Detector {
             Detector::Jndi => jndi::detect(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
-            Detector::Ssrf => ssrf::detect(text).and_then(slice),
+            Detector::Ssrf => ssrf::detect(
+                text,
+                matches!(
+                    kind,
+                    FieldKind::QueryValue | FieldKind::BodyValue | FieldKind::CookieValue
+                ),
+            )
+            .and_then(slice),
         }
     }
 }

@@ -27,11 +27,25 @@ const NAMES: &[&str] = &[
     "lvh.me",
     "ip6-localhost",
     "ip6-loopback",
+    "ipv6-localhost",
+    "localhost.localdomain",
+    "localhost4",
+    "localhost4.localdomain4",
+    "localhost6",
+    "localhost6.localdomain6",
 ];
 
-/// Detects a URL to an internal target.
-pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
+/// Schemes a WHATWG URL parser reads as `scheme://` even without the slashes
+/// (`http:127.0.0.1`, `http:/2852039166`).
+const SPECIAL: &[&[u8]] = &[b"http:", b"https:", b"ftp:", b"ws:", b"wss:"];
+
+/// Detects a URL to an internal target. `bare_hosts`: also a value starting with an
+/// internal host name and no scheme (parameters, not headers such as `Host`).
+pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
     let s = text.as_bytes();
+    if let Some(r) = slashless(s).or_else(|| bare_hosts.then(|| schemeless(s)).flatten()) {
+        return Some(r);
+    }
     let mut from = 0;
     while let Some(off) = memchr::memmem::find(&s[from..], b"://") {
         let at = from + off;
@@ -65,6 +79,66 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
     None
 }
 
+/// A whole value that is a special-scheme URL without its `//` (`http:127.0.0.1`,
+/// `https:/[::1]`), which URL parsers still read as a host.
+fn slashless(s: &[u8]) -> Option<Range<usize>> {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = &s[start..];
+    let scheme = SPECIAL
+        .iter()
+        .find(|p| rest.len() > p.len() && rest[..p.len()].eq_ignore_ascii_case(p))?;
+    let mut from = start + scheme.len();
+    let slashes = s[from..]
+        .iter()
+        .take_while(|b| matches!(b, b'/' | b'\\'))
+        .count();
+    if slashes >= 2 {
+        return None;
+    }
+    from += slashes;
+    authority_span(s, from)
+        .filter(|r| internal_authority(&lower(&s[r.clone()])))
+        .map(|r| start..r.end)
+}
+
+/// A value that starts with a loopback or internal host name used as a URL without a
+/// scheme (`localhost/`, `host.docker.internal:2375/`); a bare word is not enough.
+fn schemeless(s: &[u8]) -> Option<Range<usize>> {
+    let start = s.iter().position(|b| !b.is_ascii_whitespace())?;
+    let r = authority_span(s, start)?;
+    let next = s.get(r.end).copied();
+    let host = lower(&s[r.clone()]);
+    let named = {
+        let h = host
+            .split(':')
+            .next()
+            .unwrap_or(&host)
+            .trim_end_matches('.');
+        NAMES.contains(&h)
+            || h.ends_with(".internal")
+            || h.ends_with(".localhost")
+            || h.ends_with(".cluster.local")
+    };
+    (named && (next == Some(b'/') || host.contains(':'))).then_some(start..r.end)
+}
+
+fn authority_span(s: &[u8], from: usize) -> Option<Range<usize>> {
+    let end = s[from..]
+        .iter()
+        .position(|b| {
+            matches!(
+                b,
+                b'/' | b'?' | b'#' | b'\\' | b' ' | b'"' | b'\'' | b'<' | b'>'
+            ) || b.is_ascii_control()
+        })
+        .map_or(s.len(), |p| from + p);
+    (end > from).then_some(from..end)
+}
+
+fn lower(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).to_ascii_lowercase()
+}
+
 fn internal_authority(authority: &str) -> bool {
     // The host is what follows the last `@` (userinfo tricks: `http://google.com@127.0.0.1`).
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
@@ -79,7 +153,11 @@ fn internal_authority(authority: &str) -> bool {
     if host.is_empty() {
         return false;
     }
-    if NAMES.contains(&host) || host.ends_with(".localhost") || host.ends_with(".internal") {
+    if NAMES.contains(&host)
+        || host.ends_with(".localhost")
+        || host.ends_with(".internal")
+        || host.ends_with(".cluster.local")
+    {
         return true;
     }
     if let Some(ip) = parse_v4_loose(host) {
@@ -158,7 +236,7 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
         || ip.is_link_local()
         || ip.is_unspecified()
         || ip.is_broadcast()
-        || o[0] == 0
+        // 0.0.0.0/8 other than 0.0.0.0 itself is not routable: nothing answers there.
         || (o[0] == 100 && (64..128).contains(&o[1]))
         || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
         || (o[0] == 192 && o[1] == 0 && o[2] == 0)

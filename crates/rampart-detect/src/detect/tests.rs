@@ -6,6 +6,8 @@ use crate::field::FieldKind;
 fn check(d: Detector, kind: FieldKind, attacks: &[&str], legit: &[&str]) {
     for a in attacks {
         assert!(d.detect(a, kind).is_some(), "{}: missed {a:?}", d.name());
+        // The engine only calls a detector on values that meet its declared needs.
+        assert!(d.needs().admits(a), "{}: needs() misses {a:?}", d.name());
     }
     for l in legit {
         assert_eq!(d.detect(l, kind), None, "{}: flagged {l:?}", d.name());

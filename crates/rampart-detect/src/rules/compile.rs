@@ -1,6 +1,7 @@
-//! Compiled form of a rule list: per field kind, the detector rules and the pattern rules
-//! (one list per transform), gated by an Aho-Corasick automaton over every rule's literals
-//! so a clean value usually costs one automaton pass and no regex at all.
+//! Compiled form of a rule list: per field kind, the detector rules; for the pattern rules,
+//! their literals as a prefilter so a clean value usually costs one pass and no regex at
+//! all. Single-byte literals become fast-path bits of the byte classes ([`ByteClasses`]),
+//! longer ones and the detectors' declared atoms share one Aho-Corasick automaton.
 //!
 //! Each pattern is compiled exactly once, as an ASCII byte regex with bounded program and
 //! lazy-DFA cache sizes: per-kind `RegexSet`s of Unicode-aware patterns cost the inner
@@ -9,6 +10,8 @@
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use super::{Matcher, Rule, RuleError, RuleProblem};
+use crate::detect::Detector;
+use crate::fastpath::{self, ByteClasses};
 use crate::field::FieldKind;
 
 /// Compiled program size limit of one rule's regex: every built-in pattern fits (the
@@ -41,14 +44,28 @@ pub(crate) struct KindRules {
     pub(crate) detectors: Vec<usize>,
 }
 
+/// What a prefilter pattern stands for.
+#[derive(Debug, Clone)]
+enum Atom {
+    /// A rule literal: the rules it gates.
+    Literal(Vec<usize>),
+    /// A detector atom: the detectors' fast-path bits.
+    Detector(u64),
+}
+
 /// Rules ready to run.
 #[derive(Debug)]
 pub(crate) struct CompiledRules {
     pub(crate) rules: Vec<Rule>,
     pub(crate) kinds: Vec<KindRules>,
+    /// Per kind, the fast-path bits of each byte.
+    pub(crate) classes: ByteClasses,
+    /// Multi-byte literals and detector atoms, ASCII case-insensitive.
     prefilter: Option<AhoCorasick>,
-    /// Rule indices gated by each literal of the prefilter.
-    literal_rules: Vec<Vec<usize>>,
+    /// What each prefilter pattern stands for.
+    atoms: Vec<Atom>,
+    /// Single-byte literals: their fast-path bit and the rules they gate.
+    single: Vec<(u64, Vec<usize>)>,
     /// Pattern rules without literals: always candidates.
     ungated: Vec<usize>,
     /// Per rule: bit `kind.index()` set when the rule targets that kind.
@@ -57,21 +74,53 @@ pub(crate) struct CompiledRules {
 
 impl CompiledRules {
     pub(crate) fn new(rules: Vec<Rule>) -> Result<Self, RuleError> {
-        let mut literals: Vec<String> = Vec::new();
-        let mut literal_rules: Vec<Vec<usize>> = Vec::new();
+        // Every literal (lowercased) with the rules it gates, in first-seen order.
+        let mut literals: Vec<(String, Vec<usize>)> = Vec::new();
         for (ri, rule) in rules.iter().enumerate() {
             if let Matcher::Pattern { literals: lits, .. } = &rule.matcher {
                 for l in lits {
-                    match literals.iter().position(|x| x == l) {
-                        Some(p) => literal_rules[p].push(ri),
-                        None => {
-                            literals.push(l.clone());
-                            literal_rules.push(vec![ri]);
-                        }
+                    match literals.iter_mut().find(|(x, _)| x == l) {
+                        Some((_, rs)) => rs.push(ri),
+                        None => literals.push((l.clone(), vec![ri])),
                     }
                 }
             }
         }
+        // Single bytes become fast-path bits while bits last; the rest go to the automaton.
+        let mut single = Vec::new();
+        let mut literal_bits = Vec::new();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut atoms = Vec::new();
+        let mut next_bit = fastpath::DETECTOR_BITS;
+        for (l, rs) in literals {
+            if let [b] = l.as_bytes()
+                && next_bit < fastpath::LITERAL_END
+            {
+                let bit = 1u64 << next_bit;
+                next_bit += 1;
+                literal_bits.push((*b, bit));
+                single.push((bit, rs));
+            } else {
+                patterns.push(l);
+                atoms.push(Atom::Literal(rs));
+            }
+        }
+        let mut detectors: Vec<Detector> = Vec::new();
+        for rule in &rules {
+            if let Matcher::Detector(d) = rule.matcher
+                && !detectors.contains(&d)
+            {
+                detectors.push(d);
+            }
+        }
+        for &d in &detectors {
+            for a in d.needs().atoms {
+                patterns.push(a.to_ascii_lowercase());
+                atoms.push(Atom::Detector(fastpath::detector_bit(d)));
+            }
+        }
+        let atom_starts: Vec<u8> = patterns.iter().filter_map(|p| p.bytes().next()).collect();
+        let classes = ByteClasses::new(&detectors, &literal_bits, &atom_starts);
         let kinds = FieldKind::ALL
             .iter()
             .map(|kind| {
@@ -84,7 +133,7 @@ impl CompiledRules {
                 k
             })
             .collect();
-        let prefilter = if literals.is_empty() {
+        let prefilter = if patterns.is_empty() {
             None
         } else {
             Some(
@@ -92,7 +141,7 @@ impl CompiledRules {
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .kind(Some(AhoCorasickKind::DFA))
-                    .build(&literals)
+                    .build(&patterns)
                     .map_err(|e| {
                         RuleError::Invalid(vec![RuleProblem {
                             rule: "(set)".to_owned(),
@@ -117,31 +166,45 @@ impl CompiledRules {
             kind_bits,
             rules,
             kinds,
+            classes,
             prefilter,
-            literal_rules,
+            atoms,
+            single,
         })
     }
 
     /// Puts in `out` the pattern rules targeting `kind` whose literals occur in `text`
-    /// (and those without literals), in rule order, each once.
-    pub(crate) fn candidates(&self, text: &[u8], kind: FieldKind, out: &mut Vec<usize>) {
+    /// (and those without literals), in rule order, each once; `class` is the fast-path
+    /// class of `text`. Returns the bits of the detectors whose atoms occur.
+    pub(crate) fn candidates(
+        &self,
+        text: &[u8],
+        kind: FieldKind,
+        class: u64,
+        out: &mut Vec<usize>,
+    ) -> u64 {
         out.clear();
         let bit = 1u16 << kind.index();
-        out.extend(
-            self.ungated
-                .iter()
-                .copied()
-                .filter(|&ri| self.kind_bits[ri] & bit != 0),
-        );
-        if let Some(ac) = &self.prefilter {
+        let targets = |ri: &usize| self.kind_bits[*ri] & bit != 0;
+        out.extend(self.ungated.iter().filter(|ri| targets(ri)));
+        for (b, rs) in &self.single {
+            if class & b != 0 {
+                out.extend(rs.iter().filter(|ri| targets(ri)));
+            }
+        }
+        let mut detectors = 0;
+        if class & fastpath::ATOM_START != 0
+            && let Some(ac) = &self.prefilter
+        {
             for m in ac.find_overlapping_iter(text) {
-                for &ri in &self.literal_rules[m.pattern().as_usize()] {
-                    if self.kind_bits[ri] & bit != 0 && !out.contains(&ri) {
-                        out.push(ri);
-                    }
+                match &self.atoms[m.pattern().as_usize()] {
+                    Atom::Literal(rs) => out.extend(rs.iter().filter(|ri| targets(ri))),
+                    Atom::Detector(b) => detectors |= b,
                 }
             }
         }
         out.sort_unstable();
+        out.dedup();
+        detectors
     }
 }

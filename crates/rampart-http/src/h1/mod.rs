@@ -296,6 +296,12 @@ impl H1Guard {
         let old = self.partial.len();
         let take = data.len().min((max + 1).saturating_sub(old));
         self.partial.extend_from_slice(&data[..take]);
+        // Empty lines may continue from the last read: count them on everything buffered,
+        // or the verdict would depend on where the reads split them.
+        if head::leading_empty_lines(&self.partial) > 2 * head::MAX_EMPTY_LINES {
+            self.stop(FramingViolation::MalformedHead);
+            return data.len();
+        }
         // A terminator or bare LF may straddle the two reads: look back three bytes.
         let from = old.saturating_sub(3);
         if let Some(end) = self.find_end(&self.partial, from) {

@@ -9,7 +9,8 @@
 //! (RFC 3986 §5.2.4), repeated slashes collapsed, a trailing slash kept. The result is
 //! re-encoded canonically: unreserved characters raw, reserved ones as they came (an
 //! escaped `;` stays escaped: the two are not equivalent, RFC 3986 §6.2.2.2), everything
-//! else escaped with uppercase hex. The query is kept byte for byte, but validated.
+//! else escaped with uppercase hex. The query is kept byte for byte, but validated; a `%`
+//! that starts no escape is taken literally there, as servers do.
 
 #[cfg(test)]
 mod tests;
@@ -220,6 +221,13 @@ fn push_escaped(out: &mut Vec<u8>, b: u8) {
     out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
 }
 
+/// Whether `s` starts with `%u` and four hexadecimal digits.
+fn is_unicode_escape(s: &[u8]) -> bool {
+    matches!(s.get(1), Some(b'u' | b'U'))
+        && s.get(2..6)
+            .is_some_and(|h| h.iter().all(|&c| hex_value(c).is_some()))
+}
+
 /// Decodes `%XX` at the start of `s`.
 fn escape_at(s: &[u8]) -> Result<u8, UrlError> {
     if matches!(s.get(1), Some(b'u' | b'U')) {
@@ -283,14 +291,14 @@ fn has_escape(seg: &[u8]) -> bool {
     })
 }
 
-/// Validates the query; returns its parameter count.
+/// Validates the query; returns its parameter count. A `%` that starts no escape
+/// (`?q=50%+off`, `?q=We%examine`) is a literal percent sign, as servers read it; only the
+/// IIS `%uXXXX` form is refused, since some backends decode it and others do not.
 fn check_query(q: &str, max_params: usize) -> Result<usize, UrlError> {
     let bytes = q.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         match b {
-            b'%' => {
-                escape_at(&bytes[i..])?;
-            }
+            b'%' if is_unicode_escape(&bytes[i..]) => return Err(UrlError::UnicodeEscape),
             0..=0x20 | 0x7f.. | b'#' => return Err(UrlError::InvalidQuery),
             _ => {}
         }

