@@ -7,6 +7,9 @@
 #   nginx-2hop-mtls  nginx -> (HTTPS, mTLS) -> nginx -> backend: same shape as Rampart
 #   nginx-modsec     nginx + ModSecurity 3 + OWASP CRS (PL1, blocking) -> backend
 #   rampart          rampart up (edge -> mTLS -> inner) -> backend
+#   rampart-inner-dials  rampart up --link inner-dials: the same, but the inner dials the
+#                    edge's link port (the LAN listens for nothing); with rampart in the same
+#                    run, a "link modes" section prints inner-dials / edge-dials per cell
 # Workloads: GET /, POST 1 KiB JSON, POST 64 KiB JSON, each at 32 and 256 connections.
 #
 # Environment:
@@ -41,7 +44,7 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 TPL_DIR="$SCRIPT_DIR/bench"
 
-ALL_TARGETS="backend nginx-1hop nginx-2hop-mtls nginx-modsec rampart"
+ALL_TARGETS="backend nginx-1hop nginx-2hop-mtls nginx-modsec rampart rampart-inner-dials"
 BENCH_TARGETS="${BENCH_TARGETS:-$ALL_TARGETS}"
 BENCH_DURATION="${BENCH_DURATION:-10s}"
 BENCH_ROUNDS="${BENCH_ROUNDS:-1}"
@@ -212,7 +215,9 @@ fi
 # --- rampart build ---------------------------------------------------------------------------
 
 RAMPART_BIN_DEFAULT=$CARGO_OUT/rampart
-if want rampart; then
+# Both rampart targets run the same binary; only the link mode differs.
+drop_rampart() { want rampart && drop_target rampart; want rampart-inner-dials && drop_target rampart-inner-dials; true; }
+if want rampart || want rampart-inner-dials; then
   build_failed=0
   if [[ $BENCH_NO_BUILD != 1 ]]; then
     if command -v cargo >/dev/null; then
@@ -235,10 +240,10 @@ if want rampart; then
   if [[ $build_failed == 1 && $RAMPART_BIN == "$RAMPART_BIN_DEFAULT" ]]; then
     # Never bench a stale binary left over from an older successful build.
     log "SKIP rampart: cargo build --release failed (see above)"
-    drop_target rampart
+    drop_rampart
   elif [[ ! -x $RAMPART_BIN ]]; then
     log "SKIP rampart: binary '$RAMPART_BIN' is missing or not executable (unset BENCH_NO_BUILD to build it, or set RAMPART_BIN)"
-    drop_target rampart
+    drop_rampart
   elif [[ $build_failed == 1 ]]; then
     log "cargo build failed; benching the given RAMPART_BIN=$RAMPART_BIN anyway"
   fi
@@ -322,6 +327,8 @@ PORT_2HOP_INNER=$(pick_port 18380)
 PORT_MODSEC=$(pick_port 18480)
 PORT_RAMPART=$(pick_port 18580)
 PORT_RAMPART_TLS=$(pick_port 18680)
+PORT_RAMPART_ID=$(pick_port 18780)
+PORT_RAMPART_ID_TLS=$(pick_port 18880)
 
 declare -A TARGET_PORT=(
   [backend]=$PORT_BACKEND
@@ -329,6 +336,7 @@ declare -A TARGET_PORT=(
   [nginx-2hop-mtls]=$PORT_2HOP_EDGE
   [nginx-modsec]=$PORT_MODSEC
   [rampart]=$PORT_RAMPART
+  [rampart-inner-dials]=$PORT_RAMPART_ID
 )
 
 # --- PKI for the nginx mTLS hop --------------------------------------------------------------
@@ -446,24 +454,31 @@ start_nginx() { # start_nginx NAME SERVER_TEMPLATE PORT [KEY=VALUE...]
   fi
 }
 
-start_rampart() { # start_rampart [restart]: on first start a failure skips rampart, later it is fatal
-  local pid
-  local h3=()
-  # QUIC on the TLS port's number (UDP), as clients that follow Alt-Svc expect.
-  [[ $BENCH_HTTP3 != 0 ]] && h3=(--h3-listen "127.0.0.1:$PORT_RAMPART_TLS")
-  "${PIN_SERVER[@]}" "$RAMPART_BIN" up --listen "127.0.0.1:$PORT_RAMPART" \
-    --tls-listen "127.0.0.1:$PORT_RAMPART_TLS" --upstream "http://127.0.0.1:$PORT_BACKEND" \
-    --dir "$WORK_DIR/rampart-up" "${h3[@]}" \
-    --log-level warn >>"$WORK_DIR/rampart.log" 2>&1 &
+start_rampart() { # start_rampart TARGET [restart]: on first start a failure skips it, later it is fatal
+  local name=$1 pid port tls_port
+  local extra=()
+  if [[ $name == rampart ]]; then
+    port=$PORT_RAMPART tls_port=$PORT_RAMPART_TLS
+    # QUIC on the TLS port's number (UDP), as clients that follow Alt-Svc expect.
+    [[ $BENCH_HTTP3 != 0 ]] && extra=(--h3-listen "127.0.0.1:$PORT_RAMPART_TLS")
+  else
+    port=$PORT_RAMPART_ID tls_port=$PORT_RAMPART_ID_TLS
+    extra=(--link inner-dials)
+  fi
+  "${PIN_SERVER[@]}" "$RAMPART_BIN" up --listen "127.0.0.1:$port" \
+    --tls-listen "127.0.0.1:$tls_port" --upstream "http://127.0.0.1:$PORT_BACKEND" \
+    --dir "$WORK_DIR/$name-up" "${extra[@]}" \
+    --log-level warn >>"$WORK_DIR/$name.log" 2>&1 &
   pid=$!
+  # Tagged "rampart" so cleanup stops its tier children too.
   STARTED_PIDS+=("$pid:rampart")
-  PROC_PID[rampart]=$pid
-  if ! wait_http_200 "http://127.0.0.1:$PORT_RAMPART/" 60 "$pid"; then
-    tail -n 30 "$WORK_DIR/rampart.log" >&2 || true
-    [[ ${1:-} == restart ]] && die "rampart did not come back after a restart (log above)"
-    log "SKIP rampart: not answering 200 on 127.0.0.1:$PORT_RAMPART within 60 s (log above)"
+  PROC_PID[$name]=$pid
+  if ! wait_http_200 "http://127.0.0.1:$port/" 60 "$pid"; then
+    tail -n 30 "$WORK_DIR/$name.log" >&2 || true
+    [[ ${2:-} == restart ]] && die "$name did not come back after a restart (log above)"
+    log "SKIP $name: not answering 200 on 127.0.0.1:$port within 60 s (log above)"
     stop_rampart "$pid"
-    drop_target rampart
+    drop_target "$name"
     read -r -a TARGET_LIST <<<"$TARGETS"
   fi
 }
@@ -488,6 +503,7 @@ declare -A TARGET_PROCS=(
   [nginx-2hop-mtls]="nginx-2hop-inner nginx-2hop-mtls"
   [nginx-modsec]="nginx-modsec"
   [rampart]="rampart"
+  [rampart-inner-dials]="rampart-inner-dials"
 )
 
 start_target() { # start_target TARGET [restart]
@@ -500,7 +516,7 @@ start_target() { # start_target TARGET [restart]
       start_nginx nginx-2hop-mtls mtls-edge.conf.tmpl "$PORT_2HOP_EDGE" INNER_PORT="$PORT_2HOP_INNER"
       ;;
     nginx-modsec) start_nginx nginx-modsec modsec.conf.tmpl "$PORT_MODSEC" ;;
-    rampart) start_rampart "${2:-}" ;;
+    rampart | rampart-inner-dials) start_rampart "$1" "${2:-}" ;;
   esac
 }
 
@@ -508,7 +524,7 @@ stop_target() {
   local p
   for p in ${TARGET_PROCS[$1]}; do
     [[ -n ${PROC_PID[$p]:-} ]] || continue
-    if [[ $p == rampart ]]; then stop_rampart "${PROC_PID[$p]}"; else stop_pid "${PROC_PID[$p]}" "$p"; fi
+    if [[ $p == rampart* ]]; then stop_rampart "${PROC_PID[$p]}"; else stop_pid "${PROC_PID[$p]}" "$p"; fi
     unset "PROC_PID[$p]"
   done
 }
@@ -783,5 +799,26 @@ for wl in $WORKLOADS; do
   done
 done
 echo
+
+# Link modes: the same rampart, the inner dialling out instead of the edge dialling in.
+if want rampart && want rampart-inner-dials; then
+  echo "## link modes: inner-dials / edge-dials"
+  echo
+  echo "Same binary, same request mix; only who opens the mutual-TLS link differs (cost = 1 - ratio)."
+  echo
+  echo "| workload | conns | edge-dials req/s | inner-dials req/s | inner / edge | cost | edge p99 ms | inner p99 ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for wl in $WORKLOADS; do
+    for c in $CONNS; do
+      IFS=, read -r _ _ _ erps _ ep99 _ < <(awk -F, -v k="$wl,$c,rampart" '$1 "," $2 "," $3 == k' <<<"$summary")
+      IFS=, read -r _ _ _ irps _ ip99 _ < <(awk -F, -v k="$wl,$c,rampart-inner-dials" '$1 "," $2 "," $3 == k' <<<"$summary")
+      awk -v w="${WL_NAME[$wl]}" -v c="$c" -v e="${erps:-NA}" -v i="${irps:-NA}" -v ep="${ep99:-NA}" -v ip="${ip99:-NA}" 'BEGIN {
+        if (e == "NA" || i == "NA" || e + 0 == 0) { r = "-"; cost = "-" }
+        else { r = sprintf("%.3f", i / e); cost = sprintf("%+.1f%%", (1 - i / e) * 100) }
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c, e, i, r, cost, ep, ip }'
+    done
+  done
+  echo
+fi
 [[ ${#SKIPPED[@]} -gt 0 ]] && echo "Skipped (see messages above): ${SKIPPED[*]}" && echo
 echo "Raw results: ${CSV#"$REPO_ROOT"/} (wrk output: ${WRK_LOG#"$REPO_ROOT"/})"

@@ -17,12 +17,26 @@
 #        have no shell;
 #   4. tears everything down and checks that no container, network or volume is left.
 #
+#   scripts/compose-test.sh [edge-dials|inner-dials]      (default: edge-dials)
+#
+# inner-dials runs deploy/compose/inner-dials/ (the inner dials out to the edge) through
+# the same steps; its isolation step instead proves that the inner tier listens on no
+# address at all outside its own loopback and that nothing on the edge's networks
+# reaches the LAN.
+#
 # Environment: RAMPART_TAG (default compose-test), RAMPART_PROFILE (default dev),
-# RAMPART_KEEP=1 leaves the stack running on failure for inspection.
+# RAMPART_KEEP=1 leaves the stack running on failure for inspection,
+# RAMPART_SKIP_IMAGES=1 uses the images an earlier run built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 STARTED=$SECONDS
+VARIANT=${1:-edge-dials}
+case $VARIANT in
+edge-dials) COMPOSE_FILE=$ROOT/deploy/compose/docker-compose.yml ;;
+inner-dials) COMPOSE_FILE=$ROOT/deploy/compose/inner-dials/docker-compose.yml ;;
+*) printf 'usage: %s [edge-dials|inner-dials]\n' "$0" >&2; exit 2 ;;
+esac
 
 export RAMPART_TAG=${RAMPART_TAG:-compose-test}
 export RAMPART_PROFILE=${RAMPART_PROFILE:-dev}
@@ -30,10 +44,11 @@ PROJECT=rampart-ct-$$-$RANDOM
 LABEL=rampart-compose-test=$PROJECT
 DMZ=${PROJECT}_dmz
 LAN=${PROJECT}_lan
+LINK=${PROJECT}_link
 WORK=$(mktemp -d)
 FAILED=0
 
-log() { printf '==> compose-test: %s\n' "$*" >&2; }
+log() { printf '==> compose-test (%s): %s\n' "$VARIANT" "$*" >&2; }
 fail() { printf 'compose-test: FAIL: %s\n' "$*" >&2; FAILED=1; }
 die() { fail "$*"; exit 1; }
 
@@ -46,7 +61,7 @@ fi
 # stack on 8080/8443 do not collide.
 export RAMPART_HTTP_PUBLISH=127.0.0.1:
 export RAMPART_HTTPS_PUBLISH=127.0.0.1:
-compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$ROOT/deploy/compose/docker-compose.yml" "$@"; }
+compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" "$@"; }
 
 leftovers() {
     {
@@ -87,9 +102,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- images -----------------------------------------------------------------------------
-log "building images (tag $RAMPART_TAG, cargo profile $RAMPART_PROFILE)"
-scripts/build-images.sh all
-log "images ready after $((SECONDS - STARTED)) s"
+if [[ ${RAMPART_SKIP_IMAGES:-0} != 1 ]]; then
+    log "building images (tag $RAMPART_TAG, cargo profile $RAMPART_PROFILE)"
+    scripts/build-images.sh all
+    log "images ready after $((SECONDS - STARTED)) s"
+fi
 
 # --- stack ------------------------------------------------------------------------------
 log "starting project $PROJECT"
@@ -137,6 +154,9 @@ probe() {
 }
 probe dmzprobe "$DMZ"
 probe lanprobe "$LAN"
+LINK_PROBE=
+# inner-dials: where an attacker who took the edge stands on the network both tiers share.
+if [[ $VARIANT == inner-dials ]]; then probe linkprobe "$LINK" && LINK_PROBE=linkprobe; fi
 in_probe() {
     local name=$1
     shift
@@ -161,16 +181,43 @@ log "edge -> inner -> backend: ok (published on 127.0.0.1:$http_port)"
 # --- 2. the dmz cannot reach the lan ----------------------------------------------------
 [[ $(docker network inspect -f '{{.Internal}}' "$LAN") == true ]] || fail "$LAN is not internal"
 lan_ip() { docker inspect -f "{{(index .NetworkSettings.Networks \"$LAN\").IPAddress}}" "$(cid "$1")"; }
-for target in inner:7443 backend:8080 clamd:3310 icap:1344 redis:6379; do
+if [[ $VARIANT == edge-dials ]]; then
+    lan_targets=(inner:7443 backend:8080 clamd:3310 icap:1344 redis:6379)
+else
+    lan_targets=(backend:8080 clamd:3310 icap:1344)
+fi
+for target in "${lan_targets[@]}"; do
     service=${target%:*} port=${target#*:}
     ip=$(lan_ip "$service")
     [[ -n $ip ]] || { fail "$service has no address on $LAN"; continue; }
     in_probe lanprobe "can_connect $ip $port" || fail "control: lan probe cannot reach $service ($ip:$port)"
-    if in_probe dmzprobe "can_connect $ip $port"; then fail "dmz probe reached $service at $ip:$port"; fi
-    if in_probe dmzprobe "can_connect $service $port"; then fail "dmz probe reached $service by name"; fi
+    for from in dmzprobe ${LINK_PROBE:-}; do
+        if in_probe "$from" "can_connect $ip $port"; then fail "$from reached $service at $ip:$port"; fi
+        if in_probe "$from" "can_connect $service $port"; then fail "$from reached $service by name"; fi
+    done
 done
 in_probe dmzprobe "can_connect edge 8080" || fail "control: dmz probe cannot reach the edge"
-log "dmz -> lan isolation: ok"
+if [[ $VARIANT == inner-dials ]]; then
+    # Every socket the inner listens on, read from its network namespace: only loopback
+    # (the admin port the healthcheck probes). /proc/net/tcp{,6} state 0A is LISTEN.
+    pid=$(docker inspect -f '{{.State.Pid}}' "$(cid inner)")
+    listening=$(awk '$4 == "0A" { print $2 }' "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6" | sort -u | tr '\n' ' ')
+    [[ -n $listening ]] || fail "control: no listening socket found in the inner's namespace"
+    for local in $listening; do
+        case ${local%:*} in
+        0100007F | 00000000000000000000000001000000 | 0000000000000000FFFF00000100007F) ;;
+        *) fail "the inner tier listens on a non-loopback address: $local (hex)" ;;
+        esac
+    done
+    link_ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$LINK\").IPAddress}}" "$(cid inner)")
+    for port in 7443 9902 8080 8443; do
+        if in_probe linkprobe "can_connect $link_ip $port"; then fail "link probe reached the inner at $link_ip:$port"; fi
+    done
+    in_probe linkprobe "can_connect edge 7443" || fail "control: link probe cannot reach the edge's link port"
+    log "inner listens only on loopback ($listening), nothing reaches the LAN: ok"
+else
+    log "dmz -> lan isolation: ok"
+fi
 
 # --- 3. inner down: 503, nothing reaches the backend; back up: recovers --------------------
 edge_started=$(docker inspect -f '{{.State.StartedAt}}' "$(cid edge)")

@@ -72,9 +72,12 @@ RAMPART=$(find_rampart)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 cp -a deploy/k8s "$WORK/k8s"
-rm -rf "$WORK/k8s/overlays/dev/pki"
-"$RAMPART" certs init --dir "$WORK/k8s/overlays/dev/pki" --public-name localhost >/dev/null 2>&1 ||
-    die "rampart certs init failed"
+# Every overlay that renders its Secrets from a PKI on disk (dev, inner-dials) gets one.
+for pkidir in "$WORK"/k8s/overlays/*/pki; do
+    rm -rf "$pkidir"
+    "$RAMPART" certs init --dir "$pkidir" --public-name localhost >/dev/null 2>&1 ||
+        die "rampart certs init failed"
+done
 
 # The TOML files the ConfigMaps carry must load: `--check` with the mounted certificate
 # paths pointed at the scratch PKI (same files, other place).
@@ -85,7 +88,12 @@ for toml in deploy/k8s/base/*.toml deploy/k8s/overlays/*/*.toml; do
     inner*.toml) tier=inner ;;
     *) die "$toml: neither edge nor inner" ;;
     esac
-    [[ $tier == edge ]] && link=edge-client || link=inner-server
+    # In the inner-dials mode the edge's link certificate is a server one, the inner's a client one.
+    if [[ $toml == */inner-dials/* ]]; then
+        [[ $tier == edge ]] && link=edge-link || link=inner-client
+    else
+        [[ $tier == edge ]] && link=edge-client || link=inner-server
+    fi
     sed -e "s#/etc/rampart/tls/public/tls.crt#$pki/edge-server.pem#" \
         -e "s#/etc/rampart/tls/public/tls.key#$pki/edge-server.key#" \
         -e "s#/etc/rampart/tls/link/ca.crt#$pki/ca.pem#" \
@@ -95,10 +103,11 @@ for toml in deploy/k8s/base/*.toml deploy/k8s/overlays/*/*.toml; do
         { cat "$WORK/check.err" >&2; die "$toml does not load"; }
 done
 # The compose stack's configs too (its test needs Docker, this does not).
-for tier in edge inner; do
-    sed -e "s#\"/pki/#\"$pki/#" "deploy/compose/$tier.toml" >"$WORK/check.toml"
+for toml in deploy/compose/*.toml deploy/compose/*/*.toml; do
+    tier=$(basename "$toml" .toml)
+    sed -e "s#\"/pki/#\"$pki/#" "$toml" >"$WORK/check.toml"
     "$RAMPART" "$tier" --check --config "$WORK/check.toml" >/dev/null 2>"$WORK/check.err" ||
-        { cat "$WORK/check.err" >&2; die "deploy/compose/$tier.toml does not load"; }
+        { cat "$WORK/check.err" >&2; die "$toml does not load"; }
 done
 log "configs load: every TOML under deploy/k8s and deploy/compose"
 
@@ -200,9 +209,51 @@ for name in ("rampart-edge", "rampart-inner"):
     for kind in ("Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler"):
         if not any(d["metadata"]["name"] == name for d in kinds.get(kind, [])):
             problems.append(f"{kind} {name} missing")
-svc = [d for d in kinds.get("Service", []) if d["metadata"]["name"] == "rampart-inner"]
-if not svc or svc[0]["spec"].get("clusterIP") != "None":
-    problems.append("Service rampart-inner must be headless")
+def service(name):
+    found = [d for d in kinds.get("Service", []) if d["metadata"]["name"] == name]
+    return found[0]["spec"] if found else None
+
+def ns_labels(name):
+    found = [d for d in kinds.get("Namespace", []) if d["metadata"]["name"] == name]
+    labels = dict(found[0]["metadata"].get("labels", {})) if found else {}
+    labels["kubernetes.io/metadata.name"] = name
+    return labels
+
+def selects(selector, name):
+    # matchLabels only (what these manifests use); an expression selector counts as a match.
+    if selector is None:
+        return False
+    if selector.get("matchExpressions"):
+        return True
+    labels = ns_labels(name)
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+def peers_dmz(peer):
+    return "ipBlock" in peer or selects(peer.get("namespaceSelector"), "rampart-dmz")
+
+if overlay == "inner-dials":
+    # The point of the mode: nothing in the DMZ can open a connection into the LAN.
+    spec = service("rampart-edge-link")
+    if not spec or spec.get("clusterIP") != "None" or spec.get("publishNotReadyAddresses") is not True:
+        problems.append("Service rampart-edge-link must be headless and publish not-ready edge pods")
+    if service("rampart-inner") is not None:
+        problems.append("Service rampart-inner must not exist: nothing connects to the inner tier")
+    for d in kinds.get("NetworkPolicy", []):
+        ns = d["metadata"]["namespace"]
+        for rule in d["spec"].get("ingress", []) if ns == "rampart-lan" else []:
+            if not rule.get("from") or any(peers_dmz(p) for p in rule["from"]):
+                problems.append(f"{ns_name(d)}: LAN ingress rule admits the DMZ: {rule}")
+        for rule in d["spec"].get("egress", []) if ns == "rampart-dmz" else []:
+            for p in rule.get("to") or [{}]:
+                if not p or "ipBlock" in p or selects(p.get("namespaceSelector"), "rampart-lan"):
+                    problems.append(f"{ns_name(d)}: DMZ egress rule reaches the LAN: {rule}")
+    for d in kinds.get("Deployment", []):
+        if d["metadata"]["namespace"] == "rampart-lan" and d["metadata"]["name"] == "rampart-redis":
+            problems.append("redis must sit in rampart-dmz in the inner-dials mode")
+else:
+    spec = service("rampart-inner")
+    if not spec or spec.get("clusterIP") != "None":
+        problems.append("Service rampart-inner must be headless")
 
 for p in problems:
     print(f"  {overlay}: {p}", file=sys.stderr)

@@ -34,7 +34,7 @@ pub(crate) enum CertsCommand {
 }
 
 /// Every file `write_dev_pki` writes.
-const PKI_FILES: [&str; 7] = [
+const PKI_FILES: [&str; 11] = [
     "ca.pem",
     "edge-server.pem",
     "edge-server.key",
@@ -42,6 +42,10 @@ const PKI_FILES: [&str; 7] = [
     "edge-client.key",
     "inner-server.pem",
     "inner-server.key",
+    "edge-link.pem",
+    "edge-link.key",
+    "inner-client.pem",
+    "inner-client.key",
 ];
 
 pub(crate) fn run(command: CertsCommand) -> anyhow::Result<ExitCode> {
@@ -79,6 +83,14 @@ pub(crate) fn run(command: CertsCommand) -> anyhow::Result<ExitCode> {
             eprintln!("  edge public cert:   {}", files.edge_server.0.display());
             eprintln!("  edge link client:   {}", files.edge_client.0.display());
             eprintln!("  inner link server:  {}", files.inner_server.0.display());
+            eprintln!(
+                "  edge link server:   {}   (inner-dials)",
+                files.edge_link.0.display()
+            );
+            eprintln!(
+                "  inner link client:  {}   (inner-dials)",
+                files.inner_client.0.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

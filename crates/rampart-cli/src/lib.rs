@@ -6,12 +6,14 @@
 //! - `rampart edge` / `rampart inner`: run one tier (what `up` starts; the same code as
 //!   the `rampart-edge` and `rampart-inner` binaries).
 //! - `rampart demo-backend`: the demo backend alone (container deployments).
+//! - `rampart push keygen`: the key pair that signs the edge policy pushed from the LAN.
 
 mod adminuser;
 mod certs;
 mod credentials;
 mod demo;
 mod passwords;
+mod push;
 mod up;
 
 use std::process::ExitCode;
@@ -56,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: credentials::AdminCommand,
     },
+    /// Config push from the LAN: the key pair that signs the edge policy.
+    Push {
+        #[command(subcommand)]
+        command: push::PushCommand,
+    },
 }
 
 /// Runs the `rampart` command line with the process arguments.
@@ -69,5 +76,6 @@ pub fn main() -> anyhow::Result<ExitCode> {
         Command::Keys { command } => credentials::keys(&command),
         Command::Passwd(args) => credentials::passwd(&args),
         Command::Admin { command } => credentials::admin(&command),
+        Command::Push { command } => push::run(&command),
     }
 }

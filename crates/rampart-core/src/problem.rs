@@ -61,11 +61,19 @@ pub enum Reason {
     UpstreamTimeout,
     /// The API version was retired (410); the `Link` header names its successor.
     Gone,
+    /// The backend's response leaked data (stack trace, SQL error, card number,
+    /// secret) and was withheld.
+    ResponseLeak,
+    /// The backend's response violates the API contract and was withheld.
+    ResponseInvalid,
+    /// The backend's response could not be inspected (too large, binary, unsupported
+    /// or broken coding) and the route refuses uninspected responses.
+    ResponseNotInspected,
 }
 
 impl Reason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Reason; 23] = [
+    pub const ALL: [Reason; 26] = [
         Reason::BadRequest,
         Reason::IncompleteBody,
         Reason::Unauthenticated,
@@ -89,6 +97,9 @@ impl Reason {
         Reason::Overloaded,
         Reason::UpstreamTimeout,
         Reason::Gone,
+        Reason::ResponseLeak,
+        Reason::ResponseInvalid,
+        Reason::ResponseNotInspected,
     ];
 
     /// The stable, machine-readable code.
@@ -117,6 +128,9 @@ impl Reason {
             Reason::Overloaded => "overloaded",
             Reason::UpstreamTimeout => "upstream-timeout",
             Reason::Gone => "api-retired",
+            Reason::ResponseLeak => "response-leak",
+            Reason::ResponseInvalid => "response-invalid",
+            Reason::ResponseNotInspected => "response-not-inspected",
         }
     }
 
@@ -139,7 +153,10 @@ impl Reason {
             Reason::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Reason::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Reason::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Reason::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Reason::UpstreamUnavailable
+            | Reason::ResponseLeak
+            | Reason::ResponseInvalid
+            | Reason::ResponseNotInspected => StatusCode::BAD_GATEWAY,
             Reason::InnerUnavailable | Reason::InspectionUnavailable | Reason::Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -174,6 +191,9 @@ impl Reason {
             Reason::Overloaded => "The service is at capacity.",
             Reason::UpstreamTimeout => "The service did not answer in time.",
             Reason::Gone => "This API version was retired.",
+            Reason::ResponseLeak | Reason::ResponseInvalid | Reason::ResponseNotInspected => {
+                "The service returned a response that could not be delivered."
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rampart_core::config::{ConfigError, Problems, Sections, resolve};
 use rampart_core::units::ByteSize;
-use rustls::{ClientConfig, ServerConfig};
+use rustls::ServerConfig;
 use serde::Deserialize;
 
 use rampart_core::routing::{HostMatch, Route, RouteTable};
@@ -29,6 +29,10 @@ use crate::protect::{
     validate_screening,
 };
 use crate::rules::{MediaPattern, RequestRules};
+pub use inner::{EdgeDials, InnerDials, InnerLinkConfig, LinkMode};
+use inner::{RawInner, validate_inner};
+
+mod inner;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,23 +78,6 @@ struct RawClientAuth {
     #[serde(default)]
     crls: Vec<PathBuf>,
     principal: Option<Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInner {
-    #[serde(default)]
-    endpoints: Vec<String>,
-    server_name: Option<String>,
-    ca: Option<PathBuf>,
-    client_cert: Option<PathBuf>,
-    client_key: Option<PathBuf>,
-    connect_timeout: Option<String>,
-    response_timeout: Option<String>,
-    health_interval: Option<String>,
-    resolve_interval: Option<String>,
-    connections_per_endpoint: Option<usize>,
-    max_chunk: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -194,29 +181,8 @@ pub struct EdgeConfig {
     /// How often the file and the files it names are checked for changes
     /// (`reload_interval`); `None`: no watch (SIGHUP and the admin API still reload).
     pub reload_interval: Option<Duration>,
-}
-
-/// How the edge reaches the inner tier.
-#[derive(Clone)]
-pub struct InnerLinkConfig {
-    /// `host:port` of each inner endpoint.
-    pub endpoints: Vec<String>,
-    /// The name the inner's certificate must carry.
-    pub server_name: rustls::pki_types::ServerName<'static>,
-    /// mTLS client configuration (edge certificate, link CA).
-    pub tls: Arc<ClientConfig>,
-    /// Deadline for establishing a link connection.
-    pub connect_timeout: Duration,
-    /// Deadline for the inner tier's response head.
-    pub response_timeout: Duration,
-    /// How often each endpoint is probed.
-    pub health_interval: Duration,
-    /// How often each endpoint name is resolved again (one link endpoint per address).
-    pub resolve_interval: Duration,
-    /// Link connections kept per endpoint (each an HTTP/2 connection).
-    pub connections_per_endpoint: usize,
-    /// Largest body chunk sent in one message.
-    pub max_chunk: ByteSize,
+    /// Policy pushed from the LAN (`[push]`), when enabled.
+    pub push: Option<crate::push::PushConfig>,
 }
 
 /// The `[server]` section, validated.
@@ -234,7 +200,16 @@ impl EdgeConfig {
     /// Reads and validates `file`, reporting every problem found. Each section is
     /// validated even when another one is broken, so one run shows them all.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
-        let mut sections = Sections::read(file)?;
+        Self::from_sections(file, Sections::read(file)?)
+    }
+
+    /// Validates `text` as if it were the contents of `file` (relative paths resolve
+    /// against the file's directory): a file with pushed sections in place.
+    pub(crate) fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        Self::from_sections(file, Sections::parse(file, text)?)
+    }
+
+    fn from_sections(file: &Path, mut sections: Sections) -> Result<Self, ConfigError> {
         let mut p = Problems::default();
         let server: Option<RawServer> = sections.take("server", &mut p);
         let tls: Option<RawTls> = sections.take("tls", &mut p);
@@ -261,6 +236,7 @@ impl EdgeConfig {
         let reload_interval =
             rampart_service::reload::validate_interval(&mut p, reload_interval.as_ref());
         let rate_limit = rate_limit.map(|r| RateLimitConfig::validate(&mut p, &r));
+        let push: Option<crate::push::RawPush> = sections.take("push", &mut p).flatten();
         let integrations = rampart_service::alerts::RawIntegrations::take(&mut sections, &mut p);
         sections.finish(&mut p);
         let base = file.parent().unwrap_or(Path::new("."));
@@ -293,6 +269,8 @@ impl EdgeConfig {
                 .is_some_and(|t| t.client_auth.is_some()),
         );
         let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin, &integrations);
+        // A broken `[push]` records its problems, which refuse the whole file.
+        let push = push.and_then(|raw| crate::push::validate(&mut p, base, &raw));
         let config = match (settings, public_tls, inner, limits, protections, ops) {
             (
                 Some(s),
@@ -323,6 +301,7 @@ impl EdgeConfig {
                 admin,
                 source: file.to_owned(),
                 reload_interval,
+                push,
             }),
             _ => None,
         };
@@ -752,93 +731,4 @@ fn validate_client_auth(p: &mut Problems, base: &Path, raw: &RawClientAuth) -> O
         .map_err(|e| p.push("tls.client_auth", e))
         .ok()?;
     Some((store, rules.into()))
-}
-
-fn validate_inner(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<InnerLinkConfig> {
-    if inner.endpoints.is_empty() {
-        p.push(
-            "inner.endpoints",
-            "at least one inner endpoint (host:port) is required",
-        );
-    }
-    for (i, endpoint) in inner.endpoints.iter().enumerate() {
-        let valid = endpoint.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !valid {
-            p.push(
-                format!("inner.endpoints[{i}]"),
-                format!("{endpoint:?} is not host:port"),
-            );
-        }
-    }
-    let server_name = p
-        .required("inner.server_name", inner.server_name.as_ref())
-        .and_then(|n| {
-            rustls::pki_types::ServerName::try_from(n.clone())
-                .map_err(|_| {
-                    p.push(
-                        "inner.server_name",
-                        format!("{n:?} is not a DNS name or IP"),
-                    );
-                })
-                .ok()
-        });
-    let ca = p.required("inner.ca", inner.ca.as_ref());
-    let cert = p.required("inner.client_cert", inner.client_cert.as_ref());
-    let key = p.required("inner.client_key", inner.client_key.as_ref());
-    let link_tls = match (ca, cert, key) {
-        (Some(ca), Some(cert), Some(key)) => {
-            let built = rampart_tls::load_roots(&resolve(base, ca)).and_then(|roots| {
-                let chain = rampart_tls::load_certs(&resolve(base, cert))?;
-                let key = rampart_tls::load_private_key(&resolve(base, key))?;
-                rampart_tls::link_client_config(roots, chain, key)
-            });
-            built.map_err(|e| p.push("inner", e)).ok().map(Arc::new)
-        }
-        _ => None,
-    };
-    let resolve_interval = p.duration_or(
-        "inner.resolve_interval",
-        inner.resolve_interval.as_ref(),
-        Duration::from_secs(10),
-    );
-    if resolve_interval < Duration::from_secs(1) {
-        p.push("inner.resolve_interval", "must be at least 1s");
-    }
-    let connections_per_endpoint = inner.connections_per_endpoint.unwrap_or(4);
-    if !(1..=64).contains(&connections_per_endpoint) {
-        p.push("inner.connections_per_endpoint", "must be between 1 and 64");
-    }
-    let max_chunk = p.size_or(
-        "inner.max_chunk",
-        inner.max_chunk.as_ref(),
-        ByteSize::kib(64),
-    );
-    if !(ByteSize::kib(1)..=ByteSize::mib(1)).contains(&max_chunk) {
-        p.push("inner.max_chunk", "must be between 1KiB and 1MiB");
-    }
-    Some(InnerLinkConfig {
-        endpoints: inner.endpoints.clone(),
-        server_name: server_name?,
-        tls: link_tls?,
-        connect_timeout: p.duration_or(
-            "inner.connect_timeout",
-            inner.connect_timeout.as_ref(),
-            Duration::from_secs(1),
-        ),
-        response_timeout: p.duration_or(
-            "inner.response_timeout",
-            inner.response_timeout.as_ref(),
-            Duration::from_secs(120),
-        ),
-        health_interval: p.duration_or(
-            "inner.health_interval",
-            inner.health_interval.as_ref(),
-            Duration::from_secs(1),
-        ),
-        resolve_interval,
-        connections_per_endpoint,
-        max_chunk,
-    })
 }

@@ -23,6 +23,7 @@ pub mod link;
 mod ops;
 pub mod protect;
 mod proxy;
+pub mod push;
 mod reload;
 pub mod rules;
 mod screen;
@@ -58,6 +59,8 @@ pub struct EdgeListeners {
     pub admin: Option<TcpListener>,
     /// HTTP/3 (QUIC on UDP).
     pub h3: Option<std::net::UdpSocket>,
+    /// The link listener the inner replicas dial (`inner.mode = "inner-dials"`).
+    pub link: Option<TcpListener>,
 }
 
 /// Why the edge could not start.
@@ -78,6 +81,9 @@ pub enum EdgeError {
     /// The link to the inner tier could not be set up.
     #[error("inner link: {0}")]
     Link(#[from] link::LinkError),
+    /// `inner-dials` mode without its link listener.
+    #[error("inner.mode = \"inner-dials\" needs the link listener on {0}")]
+    MissingLinkListener(SocketAddr),
     /// HTTPS listener given without TLS configuration.
     #[error("an https listener needs [tls] configuration")]
     MissingTls,
@@ -106,6 +112,7 @@ impl EdgeListeners {
             http: bind(config.http_listen).await?,
             https: bind(config.https_listen).await?,
             admin: bind(config.admin_listen).await?,
+            link: bind(config.inner.listen()).await?,
             h3: match config.http3.as_ref().map(|h| h.listen) {
                 None => None,
                 Some(addr) => Some(
@@ -213,6 +220,14 @@ pub async fn serve(
 ) -> Result<(), EdgeError> {
     let link = Arc::new(Link::new(&config.inner)?);
     link.spawn_health_checks(config.inner.health_interval, shutdown.clone());
+    match (link.listen_addr(), listeners.link) {
+        (None, _) => {}
+        (Some(_), Some(listener)) => {
+            announce("link", Some(&listener));
+            link.spawn_listener(listener, shutdown.clone())?;
+        }
+        (Some(addr), None) => return Err(EdgeError::MissingLinkListener(addr)),
+    }
     // Installed first, so every `audit::record` of this process goes through it.
     let auditor = rampart_service::audit::Auditor::start("edge", &config.audit)?;
     rampart_service::audit::install(auditor.clone());
@@ -235,6 +250,16 @@ pub async fn serve(
     let reloads =
         rampart_service::reload::Reloader::new("edge", config.source.clone(), reloader.clone());
     reloads.spawn(config.reload_interval, &shutdown);
+    // Policy pushed from the LAN: the last good bundle before any request, then the watch.
+    let pusher = config
+        .push
+        .clone()
+        .map(|c| push::Pusher::new(c, reloader.clone()));
+    if let Some(pusher) = &pusher {
+        pusher.restore().await;
+        pusher.clone().spawn(link.clone(), shutdown.clone());
+    }
+    let push_status = pusher.as_ref().map(|p| p.status().clone());
     let builder = Arc::new(http_builder(config.header_read_timeout));
     let graceful = GracefulShutdown::new();
     let tls_metrics = config
@@ -254,6 +279,7 @@ pub async fn serve(
         let feed_policy = reloader.policy().clone();
         let tls_part = tls_metrics.clone();
         let reload_metrics = reloads.clone();
+        let push_metrics = push_status.clone();
         let endpoints_link = link.clone();
         let metrics = Some({
             Arc::new(move || {
@@ -264,6 +290,9 @@ pub async fn serve(
                     now,
                 ));
                 out.push_str(&reload_metrics.status().render_metrics());
+                if let Some(push) = &push_metrics {
+                    out.push_str(&push.render_metrics());
+                }
                 out.push_str(&rampart_service::metrics::inner_endpoints_up(
                     "edge",
                     endpoints_link
@@ -283,6 +312,7 @@ pub async fn serve(
                 blocks: blocks.clone(),
                 policy: reloader.policy().clone(),
                 reloads: reloads.clone(),
+                push: push_status.clone(),
             }),
             config: config.admin.clone(),
             auditor: auditor.clone(),

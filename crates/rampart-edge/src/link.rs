@@ -8,30 +8,40 @@
 //! busy of two healthy endpoints (power of two choices on requests waiting for their
 //! response head), so a slow replica gets less traffic than a fast one.
 //!
+//! In `inner-dials` mode the edge dials nothing: the inner replicas open mutual-TLS
+//! connections to the edge's link listener ([`accept`]), and each accepted connection
+//! is an endpoint of its own until it closes. Only where a connection comes from
+//! differs; the HTTP/2 client, the probes, the balancing and the fail-closed answer
+//! below are the same in both modes.
+//!
 //! Fail closed: when no endpoint is healthy the caller gets [`LinkError::Unavailable`]
 //! at once and answers 503; a request is never sent anywhere but an address of a
-//! configured inner target.
+//! configured inner target or an authenticated inner connection.
 
+mod accept;
 mod balance;
 mod conn;
+mod endpoint;
 mod targets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::Stream;
 use http::Uri;
 use rampart_proto::v1::forwarder_client::ForwarderClient;
-use rampart_proto::v1::{PingRequest, RequestPart, ResponsePart};
+use rampart_proto::v1::policy_push_client::PolicyPushClient;
+use rampart_proto::v1::{PingRequest, PolicyBundle, RequestPart, ResponsePart, WatchPolicyRequest};
 use rampart_service::deadline::after_body_sent;
 use rampart_service::shutdown::Shutdown;
-use tokio_rustls::TlsConnector;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use self::conn::{Dialer, H2Sender, Slot};
+use self::conn::{Dialer, H2Sender};
+use self::endpoint::{Conns, InnerEndpoint, Outstanding};
 use self::targets::Target;
-use crate::config::InnerLinkConfig;
+use crate::config::{InnerLinkConfig, LinkMode};
 
 /// Largest gRPC message accepted on the link; body chunks are far smaller.
 pub(crate) const MAX_MESSAGE: usize = 4 * 1024 * 1024;
@@ -48,74 +58,6 @@ pub enum LinkError {
     /// The inner tier answered with something that is not a response head.
     #[error("inner tier protocol violation: {0}")]
     Protocol(&'static str),
-}
-
-impl InnerEndpoint {
-    /// Takes the endpoint out of rotation until a probe answers again.
-    fn mark_down(&self, why: &str) {
-        if self.healthy.swap(false, Ordering::Relaxed) {
-            tracing::warn!(endpoint = %self.label, error = why, "inner endpoint marked down");
-            // A system event: alert rules on `kind = "system"` see it.
-            rampart_service::audit::system_event("edge", "link", &self.label, false, why);
-        }
-    }
-}
-
-/// One resolved address of a target.
-struct InnerEndpoint {
-    /// Index into [`Link::targets`].
-    target: usize,
-    addr: SocketAddr,
-    /// `name@address` (or the address for an IP literal), for logs and status.
-    label: String,
-    slots: Vec<Slot>,
-    next: AtomicUsize,
-    healthy: AtomicBool,
-    /// Requests sent here still waiting for their response head.
-    outstanding: AtomicUsize,
-    /// The configuration generation the endpoint's last ping reported (0: none yet).
-    generation: std::sync::atomic::AtomicU64,
-}
-
-impl InnerEndpoint {
-    fn new(
-        target: usize,
-        target_name: &str,
-        literal: bool,
-        addr: SocketAddr,
-        slots: usize,
-    ) -> Self {
-        Self {
-            target,
-            addr,
-            label: if literal {
-                addr.to_string()
-            } else {
-                format!("{target_name}@{addr}")
-            },
-            slots: (0..slots).map(|_| Slot::default()).collect(),
-            next: AtomicUsize::new(0),
-            healthy: AtomicBool::new(false),
-            outstanding: AtomicUsize::new(0),
-            generation: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-}
-
-/// Counts a request as outstanding on its endpoint until dropped.
-struct Outstanding(Arc<InnerEndpoint>);
-
-impl Outstanding {
-    fn new(endpoint: Arc<InnerEndpoint>) -> Self {
-        endpoint.outstanding.fetch_add(1, Ordering::Relaxed);
-        Self(endpoint)
-    }
-}
-
-impl Drop for Outstanding {
-    fn drop(&mut self) {
-        self.0.outstanding.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// Deadline for one name lookup.
@@ -141,45 +83,87 @@ pub struct EndpointStatus {
 
 /// The pool of links to every inner endpoint.
 pub struct Link {
-    targets: Vec<Target>,
+    source: Source,
     endpoints: std::sync::RwLock<EndpointSet>,
     next: AtomicUsize,
-    dialer: Dialer,
+    /// The authority every request on the link names.
+    origin: Uri,
     response_timeout: Duration,
-    resolve_interval: Duration,
-    connections_per_endpoint: usize,
+    health_interval: Duration,
+}
+
+/// Where the link's connections come from: the one difference between the modes.
+enum Source {
+    /// `edge-dials`: configured targets, dialled on demand.
+    Dial {
+        targets: Vec<Target>,
+        dialer: Dialer,
+        resolve_interval: Duration,
+        connections_per_endpoint: usize,
+    },
+    /// `inner-dials`: connections the inner replicas open to the link listener.
+    Accept {
+        tls: TlsAcceptor,
+        listen: SocketAddr,
+        handshake_timeout: Duration,
+    },
 }
 
 impl Link {
     /// Prepares the targets; IP literals become endpoints at once, names when the
-    /// health task first resolves them. Nothing is dialled yet.
+    /// health task first resolves them. Nothing is dialled yet; in `inner-dials` mode
+    /// the set stays empty until [`Link::spawn_listener`] accepts a connection.
     pub fn new(config: &InnerLinkConfig) -> Result<Self, LinkError> {
-        let origin: Uri = format!("https://{}", server_name_text(&config.server_name))
+        let (source, authority) = match &config.mode {
+            LinkMode::EdgeDials(dials) => (
+                Source::Dial {
+                    targets: dials.endpoints.iter().map(|e| Target::new(e)).collect(),
+                    dialer: Dialer {
+                        tls: TlsConnector::from(dials.tls.clone()),
+                        server_name: dials.server_name.clone(),
+                        connect_timeout: config.connect_timeout,
+                    },
+                    resolve_interval: dials.resolve_interval,
+                    connections_per_endpoint: dials.connections_per_endpoint.max(1),
+                },
+                server_name_text(&dials.server_name),
+            ),
+            LinkMode::InnerDials(accepts) => (
+                Source::Accept {
+                    tls: TlsAcceptor::from(accepts.tls.clone()),
+                    listen: accepts.listen,
+                    handshake_timeout: config.connect_timeout,
+                },
+                "rampart-inner".to_owned(),
+            ),
+        };
+        let origin: Uri = format!("https://{authority}")
             .parse()
             .map_err(|_| LinkError::Protocol("inner server name is not a valid authority"))?;
-        let targets: Vec<Target> = config.endpoints.iter().map(|e| Target::new(e)).collect();
         let link = Self {
-            targets,
+            source,
             endpoints: std::sync::RwLock::new(Arc::new(Vec::new())),
             next: AtomicUsize::new(0),
-            dialer: Dialer {
-                tls: TlsConnector::from(config.tls.clone()),
-                server_name: config.server_name.clone(),
-                connect_timeout: config.connect_timeout,
-                origin,
-            },
+            origin,
             response_timeout: config.response_timeout,
-            resolve_interval: config.resolve_interval,
-            connections_per_endpoint: config.connections_per_endpoint.max(1),
+            health_interval: config.health_interval,
         };
         let literals = link
-            .targets
+            .targets()
             .iter()
             .enumerate()
             .filter_map(|(i, t)| t.literal().map(|a| (i, Some(vec![a]))))
             .collect::<Vec<_>>();
         link.apply(&literals);
         Ok(link)
+    }
+
+    /// The configured targets (none in `inner-dials` mode).
+    fn targets(&self) -> &[Target] {
+        match &self.source {
+            Source::Dial { targets, .. } => targets,
+            Source::Accept { .. } => &[],
+        }
     }
 
     fn snapshot(&self) -> EndpointSet {
@@ -195,7 +179,10 @@ impl Link {
             .endpoints
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let current: Vec<(usize, SocketAddr)> = guard.iter().map(|e| (e.target, e.addr)).collect();
+        let current: Vec<(usize, SocketAddr)> = guard
+            .iter()
+            .filter_map(|e| Some((e.target?, e.addr)))
+            .collect();
         let changes = targets::diff(&current, fresh);
         if changes.is_empty() {
             return;
@@ -204,24 +191,34 @@ impl Link {
         // finish on the existing connections, which close once the last one is done.
         let mut next: Vec<Arc<InnerEndpoint>> = guard
             .iter()
-            .filter(|e| !changes.removed.contains(&(e.target, e.addr)))
+            .filter(|e| {
+                e.target
+                    .is_none_or(|t| !changes.removed.contains(&(t, e.addr)))
+            })
             .cloned()
             .collect();
         for (target, addr) in &changes.removed {
             tracing::info!(
-                target_name = %self.targets[*target].name, endpoint = %addr,
+                target_name = %self.targets()[*target].name, endpoint = %addr,
                 "inner address vanished; endpoint drained"
             );
         }
+        let slots = match &self.source {
+            Source::Dial {
+                connections_per_endpoint,
+                ..
+            } => *connections_per_endpoint,
+            Source::Accept { .. } => 1,
+        };
         for &(target, addr) in &changes.added {
-            let t = &self.targets[target];
+            let t = &self.targets()[target];
             tracing::info!(target_name = %t.name, endpoint = %addr, "inner address added");
-            next.push(Arc::new(InnerEndpoint::new(
+            next.push(Arc::new(InnerEndpoint::dialled(
                 target,
                 &t.name,
                 t.is_literal(),
                 addr,
-                self.connections_per_endpoint,
+                slots,
             )));
         }
         *guard = Arc::new(next);
@@ -233,7 +230,7 @@ impl Link {
     async fn resolve_due(&self, due_all: bool) {
         let set = self.snapshot();
         let lookups = self
-            .targets
+            .targets()
             .iter()
             .enumerate()
             .filter(|(i, t)| {
@@ -241,7 +238,7 @@ impl Link {
                     && (due_all
                         || !set
                             .iter()
-                            .any(|e| e.target == *i && e.healthy.load(Ordering::Relaxed)))
+                            .any(|e| e.target == Some(*i) && e.healthy.load(Ordering::Relaxed)))
             })
             .map(|(i, t)| async move {
                 match t.resolve(RESOLVE_DEADLINE).await {
@@ -267,32 +264,61 @@ impl Link {
         }
     }
 
-    /// A client on one of `endpoint`'s connections, dialling it if needed.
+    /// A client on one of `endpoint`'s connections: a dialled endpoint's slot,
+    /// dialled if needed, or an accepted endpoint's one connection while it is open.
     async fn client(
         &self,
         endpoint: &InnerEndpoint,
     ) -> Result<ForwarderClient<H2Sender>, LinkError> {
-        let i = endpoint.next.fetch_add(1, Ordering::Relaxed) % endpoint.slots.len();
-        let slot = &endpoint.slots[i];
-        let sender = match slot.current() {
-            Some(sender) => sender,
-            None => {
-                let _dialing = slot.dialing.lock().await;
-                match slot.current() {
-                    Some(sender) => sender,
-                    None => {
-                        let sender = self.dialer.dial(endpoint.addr).await?;
-                        slot.store(sender.clone());
-                        sender
-                    }
-                }
-            }
-        };
         Ok(
-            ForwarderClient::with_origin(H2Sender(sender), self.dialer.origin.clone())
+            ForwarderClient::with_origin(self.sender(endpoint).await?, self.origin.clone())
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
         )
+    }
+
+    /// Opens the policy watch (`crate::push`) on a healthy endpoint, over the same
+    /// connections requests use; returns the endpoint's label with the stream.
+    pub(crate) async fn watch_policy(
+        &self,
+        have_version: u64,
+    ) -> Result<(String, tonic::Streaming<PolicyBundle>), LinkError> {
+        let endpoint = self.pick().ok_or(LinkError::Unavailable)?;
+        let sender = self.sender(&endpoint).await?;
+        let mut client = PolicyPushClient::with_origin(sender, self.origin.clone())
+            .max_decoding_message_size(MAX_MESSAGE);
+        let call = client.watch_policy(WatchPolicyRequest { have_version });
+        let response = tokio::time::timeout(self.response_timeout, call)
+            .await
+            .map_err(|_| LinkError::TimedOut)?
+            .map_err(|_| LinkError::Unavailable)?;
+        Ok((endpoint.label.clone(), response.into_inner()))
+    }
+
+    /// One of `endpoint`'s connections, dialling it if needed.
+    async fn sender(&self, endpoint: &InnerEndpoint) -> Result<H2Sender, LinkError> {
+        let sender = match (&endpoint.conns, &self.source) {
+            (Conns::Accepted(sender), _) if !sender.is_closed() => sender.clone(),
+            (Conns::Dialled(slots), Source::Dial { dialer, .. }) if !slots.is_empty() => {
+                let slot = &slots[endpoint.next.fetch_add(1, Ordering::Relaxed) % slots.len()];
+                match slot.current() {
+                    Some(sender) => sender,
+                    None => {
+                        let _dialing = slot.dialing.lock().await;
+                        match slot.current() {
+                            Some(sender) => sender,
+                            None => {
+                                let sender = dialer.dial(endpoint.addr).await?;
+                                slot.store(sender.clone());
+                                sender
+                            }
+                        }
+                    }
+                }
+            }
+            _ => return Err(LinkError::Unavailable),
+        };
+        Ok(H2Sender(sender))
     }
 
     /// Each endpoint (`target@address`, or the address of an IP literal), whether it
@@ -316,7 +342,7 @@ impl Link {
         self.snapshot()
             .iter()
             .map(|e| EndpointStatus {
-                target: self.targets[e.target].name.clone(),
+                target: e.target_name.clone(),
                 addr: e.addr,
                 healthy: e.healthy.load(Ordering::Relaxed),
                 generation: e.generation.load(Ordering::Relaxed),
@@ -399,6 +425,12 @@ impl Link {
     /// while none of a name's addresses is healthy).
     pub fn spawn_health_checks(self: &Arc<Self>, interval: Duration, shutdown: Shutdown) {
         let link = Arc::clone(self);
+        let resolve_interval = match &self.source {
+            Source::Dial {
+                resolve_interval, ..
+            } => *resolve_interval,
+            Source::Accept { .. } => Duration::MAX,
+        };
         tokio::spawn(async move {
             let stop = shutdown.signalled();
             tokio::pin!(stop);
@@ -406,7 +438,9 @@ impl Link {
             loop {
                 let due_all = Instant::now() >= next_resolve;
                 if due_all {
-                    next_resolve = Instant::now() + link.resolve_interval;
+                    next_resolve = Instant::now()
+                        .checked_add(resolve_interval)
+                        .unwrap_or(next_resolve);
                 }
                 link.resolve_due(due_all).await;
                 link.probe_all(interval).await;
@@ -420,30 +454,23 @@ impl Link {
 
     async fn probe_all(&self, deadline: Duration) {
         let set = self.snapshot();
-        let probes = set.iter().map(|endpoint| async move {
-            let ping = async {
-                let mut client = self.client(endpoint).await.ok()?;
-                client.ping(PingRequest {}).await.ok()
-            };
-            let reply = tokio::time::timeout(deadline, ping).await.ok().flatten();
-            if let Some(reply) = &reply {
-                endpoint
-                    .generation
-                    .store(reply.get_ref().generation, Ordering::Relaxed);
-            }
-            let ok = reply.is_some();
-            let was = endpoint.healthy.swap(ok, Ordering::Relaxed);
-            if was != ok {
-                if ok {
-                    tracing::info!(endpoint = %endpoint.label, "inner endpoint up");
-                } else {
-                    tracing::warn!(endpoint = %endpoint.label, "inner endpoint down");
-                }
-                let why = if ok { "probe answered" } else { "probe failed" };
-                rampart_service::audit::system_event("edge", "link", &endpoint.label, ok, why);
-            }
-        });
+        let probes = set.iter().map(|endpoint| self.probe(endpoint, deadline));
         futures_util::future::join_all(probes).await;
+    }
+
+    /// Pings `endpoint` (dialling it if it is a dialled one) and records the outcome.
+    async fn probe(&self, endpoint: &InnerEndpoint, deadline: Duration) {
+        let ping = async {
+            let mut client = self.client(endpoint).await.ok()?;
+            client.ping(PingRequest {}).await.ok()
+        };
+        let reply = tokio::time::timeout(deadline, ping).await.ok().flatten();
+        if let Some(reply) = &reply {
+            endpoint
+                .generation
+                .store(reply.get_ref().generation, Ordering::Relaxed);
+        }
+        endpoint.set_probed(reply.is_some());
     }
 }
 

@@ -171,6 +171,8 @@ pub(crate) struct EdgeActions {
     pub(crate) policy: Arc<arc_swap::ArcSwap<crate::reload::Policy>>,
     /// Reloads, their generation and last outcome.
     pub(crate) reloads: Arc<rampart_service::reload::Reloader>,
+    /// Pushed policy version and last push, when `[push]` is enabled.
+    pub(crate) push: Option<Arc<crate::push::PushStatus>>,
 }
 
 impl AdminActions for EdgeActions {
@@ -208,6 +210,7 @@ impl AdminActions for EdgeActions {
             extra: serde_json::json!({
                 "address_blocks": self.blocks.list(Instant::now()).len(),
                 "route_mode_overrides": modes,
+                "push": self.push.as_ref().map(|p| p.to_json()),
             }),
         }
     }

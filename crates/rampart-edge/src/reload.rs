@@ -29,7 +29,7 @@ use crate::protect::Protections;
 use crate::proxy::EdgeRoute;
 
 /// Top-level sections a running edge does not rebuild.
-const NOT_RELOADABLE: &[&str] = &["server", "tls", "inner", "http3", "reload_interval"];
+const NOT_RELOADABLE: &[&str] = &["server", "tls", "inner", "http3", "reload_interval", "push"];
 
 /// What every request is checked against; one generation of the configuration.
 pub(crate) struct Policy {
@@ -170,6 +170,10 @@ pub(crate) struct EdgeReload {
     /// The raw sections the process started with (its listeners, link, TLS).
     boot: reload::Table,
     current: Mutex<Generation>,
+    /// The sections pushed from the LAN in force (`crate::push`); every reload keeps them.
+    pushed: Mutex<Option<Arc<crate::push::Overlay>>>,
+    /// One load-and-swap at a time: a file reload must not undo a push it raced with.
+    applying: tokio::sync::Mutex<()>,
 }
 
 impl EdgeReload {
@@ -214,6 +218,8 @@ impl EdgeReload {
                 _auth_stop: auth_stop,
                 _lists_stop: lists_stop,
             }),
+            pushed: Mutex::new(None),
+            applying: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -278,10 +284,31 @@ impl EdgeReload {
     }
 }
 
+impl EdgeReload {
+    /// Applies the file with `overlay`'s pushed sections in place; they stay for later
+    /// reloads only when the result was valid and swapped in.
+    pub(crate) async fn apply_pushed(
+        &self,
+        overlay: Arc<crate::push::Overlay>,
+    ) -> Result<Vec<String>, Vec<String>> {
+        let _one = self.applying.lock().await;
+        let (config, raw) = crate::push::load(&self.path, Some(overlay.clone())).await?;
+        let warnings = self.swap(&config, raw)?;
+        *self.pushed.lock().unwrap_or_else(|e| e.into_inner()) = Some(overlay);
+        Ok(warnings)
+    }
+}
+
 impl Apply for EdgeReload {
     fn apply(&self) -> ApplyFuture<'_> {
         Box::pin(async move {
-            let (config, raw) = reload::load_off_thread(&self.path, EdgeConfig::load).await?;
+            let _one = self.applying.lock().await;
+            let pushed = self
+                .pushed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let (config, raw) = crate::push::load(&self.path, pushed).await?;
             self.swap(&config, raw)
         })
     }

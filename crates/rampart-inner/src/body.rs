@@ -14,7 +14,6 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use futures_util::Stream;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 use rampart_proto::v1::{End, Header, RequestPart, ResponsePart, request_part, response_part};
 use rampart_proto::wire::headers_to_wire;
 use rampart_service::logging::AccessRecord;
@@ -228,7 +227,7 @@ impl Body for UpstreamBody {
 /// The backend's response as link messages: head, body chunks, end.
 pub(crate) struct ResponseParts {
     head: Option<ResponsePart>,
-    body: Option<Incoming>,
+    body: Option<crate::response::BackendBody>,
     pending: Bytes,
     max_chunk: usize,
     deadline: Pin<Box<Sleep>>,
@@ -239,7 +238,7 @@ pub(crate) struct ResponseParts {
 impl ResponseParts {
     pub(crate) fn new(
         head: ResponsePart,
-        body: Incoming,
+        body: crate::response::BackendBody,
         max_chunk: usize,
         deadline: tokio::time::Instant,
         record: AccessRecord,

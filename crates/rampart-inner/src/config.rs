@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use http::Uri;
 use rampart_core::config::{ConfigError, Problems, Sections, resolve};
-use rampart_tls::Identity;
-use rustls::{ClientConfig, ServerConfig};
+use rustls::ClientConfig;
 use serde::Deserialize;
 
 use rampart_av::{AvConfig, RawAntivirus};
@@ -17,6 +16,10 @@ use rampart_core::routing::{HostMatch, Route, RouteTable};
 use rampart_detect::Engine;
 
 use crate::identity::{IdentityHeaders, RawIdentityHeaders};
+pub use link::{InnerDials, LinkMode};
+use link::{RawLink, validate_link};
+
+mod link;
 use crate::inspect::{
     self, InspectionPolicy,
     config::{RawInspection, RawRouteAntivirus},
@@ -29,16 +32,6 @@ struct RawServer {
     admin_listen: Option<String>,
     handshake_timeout: Option<String>,
     drain_timeout: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLink {
-    ca: Option<PathBuf>,
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    #[serde(default)]
-    allowed_identities: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +61,7 @@ struct RawRoute {
     antivirus: Option<RawRouteAntivirus>,
     openapi: Option<inspect::contract::RawOpenapi>,
     xml_schema: Option<inspect::xsd::RawXmlSchema>,
+    response: Option<crate::response::RawResponse>,
 }
 
 fn any_host() -> String {
@@ -80,12 +74,11 @@ fn root() -> String {
 /// The validated inner configuration.
 #[derive(Clone)]
 pub struct InnerConfig {
-    /// Where the edge connects.
-    pub link_listen: Option<SocketAddr>,
+    /// Who opens the link connections: the edge (to `server.link_listen`) or this
+    /// tier (to each edge), with the mutual-TLS configuration for that side.
+    pub link: LinkMode,
     /// Admin listener.
     pub admin_listen: Option<SocketAddr>,
-    /// mTLS server configuration with the edge-identity check.
-    pub link_tls: Arc<ServerConfig>,
     /// Deadline for a link TLS handshake.
     pub handshake_timeout: Duration,
     /// How long in-flight exchanges may take after SIGTERM.
@@ -109,6 +102,8 @@ pub struct InnerConfig {
     /// How often the file and the files it names are checked for changes
     /// (`reload_interval`); `None`: no watch (SIGHUP and the admin API still reload).
     pub reload_interval: Option<Duration>,
+    /// The edge policy this tier signs and pushes (`[push]`), when configured.
+    pub push: Option<crate::push::PushConfig>,
 }
 
 /// What the inner tier does for requests on one route.
@@ -118,6 +113,8 @@ pub struct RoutePolicy {
     pub upstream: String,
     /// Parsing, detection and antivirus before forwarding.
     pub inspection: InspectionPolicy,
+    /// Security headers and checks of the backend's responses (`[routes.response]`).
+    pub(crate) response: Arc<crate::response::ResponsePolicy>,
 }
 
 /// One upstream group.
@@ -157,6 +154,7 @@ impl InnerConfig {
         let reload_interval: Option<String> = sections.take("reload_interval", &mut p).flatten();
         let reload_interval =
             rampart_service::reload::validate_interval(&mut p, reload_interval.as_ref());
+        let push: Option<crate::push::RawPush> = sections.take("push", &mut p).flatten();
         let integrations = rampart_service::alerts::RawIntegrations::take(&mut sections, &mut p);
         sections.finish(&mut p);
         let identity_headers = identity_headers.unwrap_or_default().validate(&mut p);
@@ -172,8 +170,11 @@ impl InnerConfig {
             engine: &engine,
         };
         // Each section is validated even when another is broken, so one run shows all.
+        let link = match (&server, &link) {
+            (Some(s), Some(l)) => validate_link(&mut p, base, l, s.link_listen.as_ref()),
+            _ => None,
+        };
         let server = server.map(|s| validate_server(&mut p, &s));
-        let link_tls = link.and_then(|l| validate_link(&mut p, base, &l));
         let upstreams: Option<BTreeMap<String, UpstreamConfig>> = upstreams.map(|u| {
             u.iter()
                 .filter_map(|(name, raw)| {
@@ -183,12 +184,13 @@ impl InnerConfig {
         });
         let routes = routes.map(|r| validate_routes(&mut p, &r, upstreams.as_ref(), &defaults));
         let ops = rampart_service::validate_ops_sections(&mut p, base, audit, admin, &integrations);
-        let config = match (server, link_tls, upstreams, routes, ops) {
-            (Some(server), Some(link_tls), Some(upstreams), Some(routes), Some((audit, admin))) => {
+        // A broken `[push]` records its problems, which refuse the whole file.
+        let push = push.and_then(|raw| crate::push::validate(&mut p, base, &raw));
+        let config = match (server, link, upstreams, routes, ops) {
+            (Some(server), Some(link), Some(upstreams), Some(routes), Some((audit, admin))) => {
                 Some(InnerConfig {
-                    link_listen: server.link_listen,
+                    link,
                     admin_listen: server.admin_listen,
-                    link_tls,
                     handshake_timeout: server.handshake_timeout,
                     drain_timeout: server.drain_timeout,
                     upstreams,
@@ -200,6 +202,7 @@ impl InnerConfig {
                     admin,
                     source: file.to_owned(),
                     reload_interval,
+                    push,
                 })
             }
             _ => None,
@@ -209,18 +212,13 @@ impl InnerConfig {
 }
 
 struct ServerSettings {
-    link_listen: Option<SocketAddr>,
     admin_listen: Option<SocketAddr>,
     handshake_timeout: Duration,
     drain_timeout: Duration,
 }
 
 fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
-    if server.link_listen.is_none() {
-        p.push("server.link_listen", "is required");
-    }
     ServerSettings {
-        link_listen: p.socket_addr("server.link_listen", server.link_listen.as_ref()),
         admin_listen: p.socket_addr("server.admin_listen", server.admin_listen.as_ref()),
         handshake_timeout: p.duration_or(
             "server.handshake_timeout",
@@ -282,10 +280,12 @@ fn validate_routes(
             defaults.av_engines,
             defaults.engine,
         );
-        let contract = raw
-            .openapi
-            .as_ref()
-            .and_then(|o| inspect::contract::validate(p, &key, defaults.base, o));
+        let contract = raw.openapi.as_ref().and_then(|o| {
+            let responses = crate::response::config::validates(raw.response.as_ref());
+            inspect::contract::validate(p, &key, defaults.base, o, responses)
+        });
+        let response =
+            crate::response::config::validate(p, &key, raw.response.as_ref(), contract.is_some());
         if let (Some(_), Some(inspection)) = (&contract, &inspection) {
             // The contract is checked on the inspected body: nothing may bypass it.
             if inspection.enforcement.is_none() {
@@ -320,8 +320,8 @@ fn validate_routes(
             i.xml_schema = xml_schema;
             i
         });
-        if let (Some(host), Some(upstream), Some(inspection)) =
-            (host, raw.upstream.clone(), inspection)
+        if let (Some(host), Some(upstream), Some(inspection), Some(response)) =
+            (host, raw.upstream.clone(), inspection, response)
         {
             table.push(Route {
                 name,
@@ -330,48 +330,12 @@ fn validate_routes(
                 value: RoutePolicy {
                     upstream,
                     inspection,
+                    response: Arc::new(response),
                 },
             });
         }
     }
     RouteTable::new(table)
-}
-
-fn validate_link(p: &mut Problems, base: &Path, link: &RawLink) -> Option<Arc<ServerConfig>> {
-    let mut identities = Vec::new();
-    if link.allowed_identities.is_empty() {
-        p.push(
-            "link.allowed_identities",
-            "list the edge identities (certificate SANs) to accept",
-        );
-    }
-    for (i, raw) in link.allowed_identities.iter().enumerate() {
-        match Identity::parse(raw) {
-            Ok(id) => identities.push(id),
-            Err(e) => p.push(format!("link.allowed_identities[{i}]"), e),
-        }
-    }
-    let mut files = Vec::new();
-    for (key, value) in [
-        ("link.ca", &link.ca),
-        ("link.cert", &link.cert),
-        ("link.key", &link.key),
-    ] {
-        match value {
-            Some(path) => files.push(resolve(base, path)),
-            None => p.push(key, "is required"),
-        }
-    }
-    let [ca, cert, key] = <[PathBuf; 3]>::try_from(files).ok()?;
-    if identities.is_empty() {
-        return None;
-    }
-    let built = rampart_tls::load_roots(&ca).and_then(|roots| {
-        let chain = rampart_tls::load_certs(&cert)?;
-        let key = rampart_tls::load_private_key(&key)?;
-        rampart_tls::link_server_config(roots, identities, chain, key)
-    });
-    built.map_err(|e| p.push("link", e)).ok().map(Arc::new)
 }
 
 fn validate_upstream(

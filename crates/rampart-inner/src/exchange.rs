@@ -160,8 +160,8 @@ fn backend_request(
 }
 
 /// Who an audit record is about.
-struct Audit<'a> {
-    request_id: &'a RequestId,
+pub(crate) struct Audit<'a> {
+    pub(crate) request_id: &'a RequestId,
     route: &'a str,
     client: &'a str,
     /// The caller the edge authenticated, if any.
@@ -169,7 +169,7 @@ struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    fn record(&self, denial: &Denial, action: audit::Action, explanation: &[String]) {
+    pub(crate) fn record(&self, denial: &Denial, action: audit::Action, explanation: &[String]) {
         let ctx = audit::Context {
             tier: "inner",
             request_id: self.request_id,
@@ -399,6 +399,41 @@ impl Router {
         if let Some(operation) = &operation {
             (self.undocumented).response(&route.name, operation, record.status);
         }
+        // The head lent its headers to the backend request; the facts are still there.
+        let facts = head.forwarding.as_ref();
+        let principal = facts.and_then(|f| f.principal.as_ref());
+        let exchange = crate::response::Exchange {
+            method: &head.method,
+            path: &path,
+            tls: facts.is_some_and(|f| !f.tls_version.is_empty()) || head.scheme == "https",
+            authenticated: principal.is_some(),
+            contract: route
+                .value
+                .inspection
+                .contract
+                .as_ref()
+                .map(|c| &c.contract),
+        };
+        let ctx = Audit {
+            request_id: &request_id,
+            route: &route.name,
+            client: facts.map_or("", |f| f.client_ip.as_str()),
+            principal: principal.map(|p| p.subject.as_str()),
+        };
+        let released = crate::response::protect(
+            &route.value.response,
+            &exchange,
+            &ctx,
+            &mut parts,
+            content_length,
+            body,
+            deadline,
+        )
+        .await;
+        let (body, content_length) = match released {
+            Ok(r) => (r.body, r.content_length),
+            Err(reason) => return Ok(problem_parts(record, reason)),
+        };
         let head = ResponseHead {
             status: u32::from(parts.status.as_u16()),
             headers: headers_to_wire(&parts.headers),

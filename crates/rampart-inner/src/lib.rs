@@ -1,7 +1,9 @@
 //! rampart-inner: the LAN tier.
 //!
 //! Accepts the edge's requests over mutual-TLS gRPC — only from clients whose
-//! certificate chains to the link CA *and* carries an allowed identity — routes them by
+//! certificate chains to the link CA *and* carries an allowed identity, or, in
+//! `inner-dials` mode, over connections it dials out to the edges itself ([`dial`]),
+//! binding no link listener at all — routes them by
 //! host and path prefix to named upstreams, and streams the backends' answers back.
 //! Backend failures become 502, backend slowness 504; nothing waits forever.
 //!
@@ -15,16 +17,20 @@
 mod body;
 pub mod cli;
 pub mod config;
+mod dial;
 mod exchange;
 pub mod identity;
 pub mod inspect;
 mod ops;
+pub mod push;
 mod reload;
+mod response;
 mod service;
 mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rampart_proto::v1::forwarder_server::ForwarderServer;
 use rampart_service::admin::{AdminParts, AdminState};
@@ -32,7 +38,7 @@ use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::ReceiverStream;
 
-pub use config::InnerConfig;
+pub use config::{InnerConfig, LinkMode};
 
 use crate::exchange::Router;
 use crate::service::{ForwarderService, authenticated_connections};
@@ -45,8 +51,8 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// Already-bound listeners; tests bind port 0 and pass them in.
 #[derive(Debug)]
 pub struct InnerListeners {
-    /// The link listener the edge connects to.
-    pub link: TcpListener,
+    /// The link listener the edge connects to (none in `inner-dials` mode).
+    pub link: Option<TcpListener>,
     /// Admin endpoints.
     pub admin: Option<TcpListener>,
 }
@@ -63,8 +69,8 @@ pub enum InnerError {
         /// The cause.
         source: std::io::Error,
     },
-    /// No link listener configured.
-    #[error("server.link_listen is not configured")]
+    /// `edge-dials` mode without its link listener.
+    #[error("server.link_listen is configured but no link listener was given")]
     NoLinkListener,
     /// An upstream's TLS configuration could not be built.
     #[error("upstream TLS: {0}")]
@@ -80,13 +86,16 @@ pub enum InnerError {
 impl InnerListeners {
     /// Binds the addresses named in `config`.
     pub async fn bind(config: &InnerConfig) -> Result<Self, InnerError> {
-        let link_addr = config.link_listen.ok_or(InnerError::NoLinkListener)?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
                 .map_err(|source| InnerError::Bind { addr, source })
         };
-        let link = bind(link_addr).await?;
+        let link = match &config.link {
+            LinkMode::EdgeDials { listen, .. } => Some(bind(*listen).await?),
+            // Nothing listens for the DMZ: the inner dials out.
+            LinkMode::InnerDials(_) => None,
+        };
         let admin = match config.admin_listen {
             Some(addr) => Some(bind(addr).await?),
             None => None,
@@ -134,9 +143,8 @@ pub async fn serve(
     let reloads =
         rampart_service::reload::Reloader::new("inner", config.source.clone(), reloader.clone());
     reloads.spawn(config.reload_interval, &shutdown);
-    if let Ok(addr) = listeners.link.local_addr() {
-        tracing::info!(listener = "link", addr = %addr, "listening");
-    }
+    // The edge policy, signed and streamed to every edge that watches (`[push]`).
+    let publisher = push::Publisher::start(config.push.as_ref(), &shutdown);
     if let Some(admin) = listeners.admin {
         if let Ok(addr) = admin.local_addr() {
             tracing::info!(listener = "admin", addr = %addr, "listening");
@@ -144,6 +152,7 @@ pub async fn serve(
         let ready: Arc<dyn rampart_service::admin::Readiness> = Arc::new(|| true);
         let metrics_router = router.clone();
         let reload_metrics = reloads.clone();
+        let metrics_push = publisher.clone();
         let metrics: Arc<dyn rampart_service::admin::Metrics> = Arc::new(move || {
             let metrics_router = metrics_router.load();
             let mut out = metrics_router.inspector.scanners.render_metrics();
@@ -152,6 +161,7 @@ pub async fn serve(
                 metrics_router.upstreams.up(),
             ));
             out.push_str(&reload_metrics.status().render_metrics());
+            out.push_str(&metrics_push.render_metrics());
             out
         });
         let state = AdminState::new(AdminParts {
@@ -177,24 +187,60 @@ pub async fn serve(
     let service = ForwarderServer::new(ForwarderService { router, reloads })
         .max_decoding_message_size(MAX_MESSAGE)
         .max_encoding_message_size(MAX_MESSAGE);
-    let incoming = ReceiverStream::new(authenticated_connections(
-        listeners.link,
-        config.link_tls.clone(),
-        config.handshake_timeout,
-    ));
-    let drain_timeout = config.drain_timeout;
-    let server = tonic::transport::Server::builder()
+    // In inner-dials mode only the inner can re-dial: a dead link must show within
+    // seconds, so it pings as often as the edge does.
+    let (keepalive, keepalive_timeout) = match &config.link {
+        LinkMode::EdgeDials { .. } => (Duration::from_secs(10), Duration::from_secs(5)),
+        LinkMode::InnerDials(_) => (Duration::from_secs(1), Duration::from_secs(2)),
+    };
+    let routes = tonic::transport::Server::builder()
         .initial_stream_window_size(1024 * 1024)
         .initial_connection_window_size(8 * 1024 * 1024)
         .max_concurrent_streams(1024)
-        .http2_keepalive_interval(Some(std::time::Duration::from_secs(10)))
-        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(5)))
+        .http2_keepalive_interval(Some(keepalive))
+        .http2_keepalive_timeout(Some(keepalive_timeout))
         .tcp_nodelay(true)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown.clone().signalled());
+        // The edge's policy watch (`[push]`); in both link modes the edge is the caller.
+        .add_service(
+            rampart_proto::v1::policy_push_server::PolicyPushServer::new(publisher.service())
+                .max_encoding_message_size(MAX_MESSAGE),
+        );
+    let stopped = shutdown.clone().signalled();
+    match &config.link {
+        LinkMode::EdgeDials { tls, .. } => {
+            let listener = listeners.link.ok_or(InnerError::NoLinkListener)?;
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(listener = "link", addr = %addr, "listening");
+            }
+            let incoming = ReceiverStream::new(authenticated_connections(
+                listener,
+                tls.clone(),
+                config.handshake_timeout,
+            ));
+            let server = routes.serve_with_incoming_shutdown(incoming, stopped);
+            drain(server, &shutdown, config.drain_timeout).await
+        }
+        LinkMode::InnerDials(dials) => {
+            tracing::info!(edges = ?dials.edges, connections_per_edge = dials.connections_per_edge, "dialling the edges; no link listener");
+            let incoming =
+                ReceiverStream::new(dial::spawn(dials, config.handshake_timeout, &shutdown));
+            let server = routes.serve_with_incoming_shutdown(incoming, stopped);
+            drain(server, &shutdown, config.drain_timeout).await
+        }
+    }
+}
+
+/// Runs `server` until `shutdown`, then lets open exchanges finish for up to
+/// `drain_timeout`.
+async fn drain(
+    server: impl std::future::Future<Output = Result<(), tonic::transport::Error>>,
+    shutdown: &Shutdown,
+    drain_timeout: Duration,
+) -> Result<(), InnerError> {
     tokio::pin!(server);
     // Once shutdown fires, tonic stops accepting and waits for open exchanges; cap that.
-    let stop = shutdown.signalled();
+    let stop = shutdown.clone().signalled();
     tokio::select! {
         result = &mut server => return result.map_err(Into::into),
         () = stop => {}

@@ -78,6 +78,9 @@ pub enum Class {
     Parameter,
     /// The body violates its schema (422).
     Body,
+    /// A backend response the operation does not document, or whose body violates
+    /// its schema (502: the client gets no answer the contract does not allow).
+    Response,
 }
 
 impl Class {
@@ -89,6 +92,7 @@ impl Class {
             Class::UnsupportedMediaType => 415,
             Class::Parameter => 400,
             Class::Body => 422,
+            Class::Response => 502,
         }
     }
 }
@@ -718,7 +722,7 @@ fn pinned_whole(pinned: &[String], value: &Value) -> bool {
     }
 }
 
-fn media_entry<'m>(media: &'m [MediaEntry], essence: &str) -> Option<&'m MediaEntry> {
+pub(crate) fn media_entry<'m>(media: &'m [MediaEntry], essence: &str) -> Option<&'m MediaEntry> {
     let main = essence.split('/').next().unwrap_or("");
     media
         .iter()

@@ -93,6 +93,8 @@ pub(crate) struct Operation {
     pub(crate) report_only: bool,
     /// Documented response statuses (reported, never enforced).
     pub(crate) responses: crate::documented::Responses,
+    /// Response media types and schemas, when compiled for response validation.
+    pub(crate) bodies: crate::responses::ResponseBodies,
 }
 
 #[derive(Debug)]
@@ -116,6 +118,8 @@ pub struct Contract {
     /// Segment count -> indices into `paths`.
     pub(crate) by_len: HashMap<usize, Vec<usize>>,
     pub(crate) limits: ValidateLimits,
+    /// Whether response schemas were compiled ([`Contract::load_with_responses`]).
+    pub(crate) with_responses: bool,
 }
 
 impl Contract {
@@ -131,8 +135,34 @@ impl Contract {
         Self::from_value(&doc, limits)
     }
 
+    /// [`Contract::load`], also compiling every operation's response schemas so that
+    /// backend responses can be checked ([`Contract::check_response`]). Separate because
+    /// a spec whose response schemas use unsupported keywords must still load for
+    /// request validation alone.
+    pub fn load_with_responses(path: &Path, limits: &LoadLimits) -> Result<Contract, LoadError> {
+        let bytes = doc::read(path, limits)?;
+        Self::from_bytes_with_responses(&bytes, limits)
+    }
+
+    /// [`Contract::from_bytes`] with response schemas compiled.
+    pub fn from_bytes_with_responses(
+        bytes: &[u8],
+        limits: &LoadLimits,
+    ) -> Result<Contract, LoadError> {
+        let doc = doc::parse(bytes, limits)?;
+        Self::build(&doc, limits, true)
+    }
+
     /// Compiles an already parsed spec.
     pub fn from_value(doc: &Value, limits: &LoadLimits) -> Result<Contract, LoadError> {
+        Self::build(doc, limits, false)
+    }
+
+    fn build(
+        doc: &Value,
+        limits: &LoadLimits,
+        with_responses: bool,
+    ) -> Result<Contract, LoadError> {
         let version = match doc.get("openapi").and_then(Value::as_str) {
             Some(v) if v.starts_with("3.0.") || v == "3.0" => Version::V30,
             Some(v) if v.starts_with("3.1.") || v == "3.1" => Version::V31,
@@ -157,8 +187,14 @@ impl Contract {
                 let template = Template::parse(raw)
                     .ok_or_else(|| LoadError::invalid(&at, "malformed path template"))?;
                 let (item, item_at) = deref(doc, item, &at, limits)?;
-                let operations =
-                    path_item(&mut compiler, doc, item, &item_at, raw, &template, limits)?;
+                let operations = path_item(
+                    &mut compiler,
+                    (doc, item, &item_at),
+                    raw,
+                    &template,
+                    limits,
+                    with_responses,
+                )?;
                 if operations.is_empty() {
                     continue;
                 }
@@ -186,6 +222,7 @@ impl Contract {
             paths,
             by_len,
             limits: ValidateLimits::default(),
+            with_responses,
         })
     }
 
@@ -240,12 +277,11 @@ fn bases(doc: &Value) -> Result<Vec<String>, LoadError> {
 
 fn path_item(
     compiler: &mut Compiler<'_>,
-    doc: &Value,
-    item: &Value,
-    at: &str,
+    (doc, item, at): (&Value, &Value, &str),
     raw: &str,
     template: &Template,
     limits: &LoadLimits,
+    with_responses: bool,
 ) -> Result<Vec<(String, Operation)>, LoadError> {
     let Some(item) = item.as_object() else {
         return Err(LoadError::invalid(at, "a path item must be an object"));
@@ -317,6 +353,11 @@ fn path_item(
                 body,
                 report_only,
                 responses: crate::documented::Responses::of(op),
+                bodies: if with_responses {
+                    crate::responses::compile(compiler, doc, op, &op_at, limits)?
+                } else {
+                    crate::responses::ResponseBodies::default()
+                },
             },
         ));
     }

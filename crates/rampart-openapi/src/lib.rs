@@ -8,11 +8,14 @@
 //! request with a bounded JSON Schema validator of its own (depth, error count and
 //! total work capped). A check returns violations (class -> status, keyword,
 //! location; never the value) and the set of values the schema pinned to a
-//! non-free-text shape, which the injection detectors may skip.
+//! non-free-text shape, which the injection detectors may skip. Backend responses
+//! can be checked too (documented status, media type, JSON body schema; `readOnly`
+//! and `writeOnly` in their response sense) when the spec was loaded with
+//! [`Contract::load_with_responses`].
 //!
 //! What it does not do: no I/O besides reading the spec file, no network (external
 //! `$ref`s are refused), no body parsing of its own beyond re-reading JSON the caller's
-//! strict parser already accepted, no response validation, no `discriminator`
+//! strict parser already accepted, no `discriminator`
 //! (`oneOf` is validated as JSON Schema says), no `unevaluated*` keywords (refused).
 //!
 //! ```
@@ -40,6 +43,7 @@ mod documented;
 mod error;
 mod limits;
 mod paths;
+mod responses;
 mod schema;
 
 pub use check::{Body, Class, FieldValue, FormField, Outcome, Pinned, Request, Violation};
@@ -47,6 +51,7 @@ pub use contract::{Contract, Version};
 pub use documented::Documented;
 pub use error::LoadError;
 pub use limits::{LoadLimits, ValidateLimits};
+pub use responses::{Response, ResponseOutcome};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The gRPC contract between `rampart-edge` and `rampart-inner`, generated from
-//! `proto/rampart/v1/forward.proto`. Contains no logic; see the proto file for the
+//! `proto/rampart/v1/forward.proto`, and the signature format of pushed policy bundles
+//! ([`push`]). No I/O; see the proto file for the
 //! meaning of each field.
 
 #![allow(missing_docs, unreachable_pub, clippy::all)]
@@ -8,6 +9,9 @@
 pub mod v1 {
     tonic::include_proto!("rampart.v1");
 }
+
+/// The signature format of pushed policy bundles.
+pub mod push;
 
 /// Conversions between HTTP header maps and their wire form, shared by both tiers.
 pub mod wire {

@@ -80,6 +80,11 @@ impl TierProcess {
         }
     }
 
+    /// The process id (for `/proc/<pid>/...`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn addr(&self, listener: &str) -> SocketAddr {
         self.listeners[listener]
     }
@@ -126,6 +131,12 @@ impl TierProcess {
 
     pub fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS:")
+    }
+
+    /// Resets the peak (VmHWM) to the current RSS, so the next peak is one case's
+    /// (Linux `clear_refs`, value 5).
+    pub fn reset_peak_rss(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5").unwrap();
     }
 
     pub fn signal(&self, signal: nix::sys::signal::Signal) {

@@ -1,7 +1,7 @@
 //! Both tiers as real processes with fresh certificates, in front of a given upstream.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rampart_tls::pki::{LeafSpec, Usage, write_file};
@@ -52,6 +52,9 @@ pub struct StackOptions {
     pub edge_extra: String,
     /// More keys for the edge's `[tls]` (after `cert` and `key`).
     pub edge_tls_extra: String,
+    /// `inner-dials` link mode: the edge listens on a link port and the inner replicas
+    /// dial it (no inner link listener); the edge is started first.
+    pub inner_dials: bool,
 }
 
 impl StackOptions {
@@ -81,6 +84,7 @@ impl StackOptions {
             edge_server_extra: String::new(),
             edge_extra: String::new(),
             edge_tls_extra: String::new(),
+            inner_dials: false,
         }
     }
 }
@@ -100,67 +104,10 @@ fn quoted(list: &[String]) -> String {
         .join(", ")
 }
 
-impl Stack {
-    pub fn start(bins: &Bins, opts: &StackOptions) -> Self {
-        let pki = TestPki::new();
-        let dir = pki.path().to_owned();
-        let ca = pki.ca_path.display().to_string();
-        let (inner_cert, inner_key) = pki.server("inner-server", "rampart-inner");
-        let (edge_cert, edge_key) = pki.server("edge-server", "localhost");
-        let (client_cert, client_key) = pki.issue("edge-client", &opts.edge_client);
-
-        let inner = (!opts.without_inner).then(|| {
-            let config = format!(
-                r#"[server]
-link_listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-drain_timeout = "{drain}"
-
-[link]
-ca = {ca:?}
-cert = {cert:?}
-key = {key:?}
-allowed_identities = [{allowed}]
-
-[upstreams.app]
-addresses = ["{upstream}"]
-connect_timeout = "1s"
-first_byte_timeout = "{fbt}"
-total_timeout = "{total}"
-
-{routes}
-{extra}"#,
-                drain = opts.drain_timeout,
-                cert = inner_cert.display().to_string(),
-                key = inner_key.display().to_string(),
-                allowed = quoted(&opts.allowed_identities),
-                upstream = opts.upstream,
-                fbt = opts.first_byte_timeout,
-                total = opts.total_timeout,
-                routes = opts.routes,
-                extra = opts.inner_extra,
-            );
-            let path = dir.join("inner.toml");
-            write_file(&path, &config, false).unwrap();
-            path
-        });
-        let mut inners: Vec<TierProcess> = match &inner {
-            Some(path) => (0..opts.inner_replicas.max(1))
-                .map(|i| {
-                    TierProcess::start(&format!("inner{i}"), &bins.inner, path, &["link", "admin"])
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let mut endpoints = match &opts.edge_endpoints_override {
-            Some(list) => list.clone(),
-            None => inners.iter().map(|i| i.addr("link").to_string()).collect(),
-        };
-        endpoints.extend(opts.edge_endpoints_extra.iter().cloned());
-        assert!(!endpoints.is_empty(), "no inner and no endpoint override");
-        let inner = (!inners.is_empty()).then(|| inners.remove(0));
-        let config = format!(
-            r#"[server]
+/// The edge's file around its `[inner]` section.
+fn edge_toml(opts: &StackOptions, public: (&Path, &Path), inner: &str) -> String {
+    format!(
+        r#"[server]
 http_listen = "127.0.0.1:0"
 https_listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
@@ -173,12 +120,7 @@ key = {edge_key:?}
 {tls_extra}
 
 [inner]
-endpoints = [{endpoints}]
-server_name = "rampart-inner"
-ca = {ca:?}
-client_cert = {client_cert:?}
-client_key = {client_key:?}
-connect_timeout = "1s"
+{inner}connect_timeout = "1s"
 health_interval = "500ms"
 
 [limits]
@@ -187,31 +129,151 @@ max_body = "{max_body}"
 
 {edge_extra}
 "#,
-            server_extra = opts.edge_server_extra,
-            edge_extra = opts.edge_extra,
-            tls_extra = opts.edge_tls_extra,
-            max_body = opts.edge_max_body,
-            limits_extra = opts.edge_limits_extra,
-            drain = opts.drain_timeout,
-            edge_cert = edge_cert.display().to_string(),
-            edge_key = edge_key.display().to_string(),
-            endpoints = quoted(&endpoints),
-            client_cert = client_cert.display().to_string(),
-            client_key = client_key.display().to_string(),
-        );
-        let path = dir.join("edge.toml");
-        write_file(&path, &config, false).unwrap();
-        let edge = TierProcess::start("edge", &bins.edge, &path, &["http", "https", "admin"]);
-        let stack = Self {
-            pki,
-            inner,
-            replicas: inners,
-            edge,
+        server_extra = opts.edge_server_extra,
+        edge_extra = opts.edge_extra,
+        tls_extra = opts.edge_tls_extra,
+        max_body = opts.edge_max_body,
+        limits_extra = opts.edge_limits_extra,
+        drain = opts.drain_timeout,
+        edge_cert = public.0.display().to_string(),
+        edge_key = public.1.display().to_string(),
+    )
+}
+
+/// The inner's file around its link settings (`server_link`: keys of `[server]`).
+fn inner_toml(opts: &StackOptions, server_link: &str, link: &str) -> String {
+    format!(
+        r#"[server]
+{server_link}admin_listen = "127.0.0.1:0"
+drain_timeout = "{drain}"
+
+[link]
+{link}
+[upstreams.app]
+addresses = ["{upstream}"]
+connect_timeout = "1s"
+first_byte_timeout = "{fbt}"
+total_timeout = "{total}"
+
+{routes}
+{extra}"#,
+        drain = opts.drain_timeout,
+        upstream = opts.upstream,
+        fbt = opts.first_byte_timeout,
+        total = opts.total_timeout,
+        routes = opts.routes,
+        extra = opts.inner_extra,
+    )
+}
+
+impl Stack {
+    pub fn start(bins: &Bins, opts: &StackOptions) -> Self {
+        let pki = TestPki::new();
+        let dir = pki.path().to_owned();
+        let ca = pki.ca_path.display().to_string();
+        let (edge_cert, edge_key) = pki.server("edge-server", "localhost");
+        let public = (edge_cert.as_path(), edge_key.as_path());
+        let stack = if opts.inner_dials {
+            // The edge listens first; the inner replicas dial it and bind no link port.
+            let (cert, key) = pki.server("edge-link", "rampart-edge");
+            let inner = format!(
+                "mode = \"inner-dials\"\nlisten = \"127.0.0.1:0\"\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\nallowed_identities = [\"rampart-inner\"]\n",
+                cert = cert.display().to_string(),
+                key = key.display().to_string(),
+            );
+            let path = dir.join("edge.toml");
+            write_file(&path, &edge_toml(opts, public, &inner), false).unwrap();
+            let edge = TierProcess::start(
+                "edge",
+                &bins.edge,
+                &path,
+                &["http", "https", "admin", "link"],
+            );
+            let (cert, key) = pki.client("inner-client", "rampart-inner");
+            let link = format!(
+                "mode = \"inner-dials\"\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\nedges = [\"{edge}\"]\nedge_server_name = \"rampart-edge\"\n",
+                cert = cert.display().to_string(),
+                key = key.display().to_string(),
+                edge = edge.addr("link"),
+            );
+            let path = dir.join("inner.toml");
+            write_file(&path, &inner_toml(opts, "", &link), false).unwrap();
+            let mut inners: Vec<TierProcess> = if opts.without_inner {
+                Vec::new()
+            } else {
+                (0..opts.inner_replicas.max(1))
+                    .map(|i| {
+                        TierProcess::start(&format!("inner{i}"), &bins.inner, &path, &["admin"])
+                    })
+                    .collect()
+            };
+            let inner = (!inners.is_empty()).then(|| inners.remove(0));
+            Self {
+                pki,
+                inner,
+                replicas: inners,
+                edge,
+            }
+        } else {
+            let (inner_cert, inner_key) = pki.server("inner-server", "rampart-inner");
+            let (client_cert, client_key) = pki.issue("edge-client", &opts.edge_client);
+            let link = format!(
+                "ca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\nallowed_identities = [{allowed}]\n",
+                cert = inner_cert.display().to_string(),
+                key = inner_key.display().to_string(),
+                allowed = quoted(&opts.allowed_identities),
+            );
+            let inner = (!opts.without_inner).then(|| {
+                let path = dir.join("inner.toml");
+                let config = inner_toml(opts, "link_listen = \"127.0.0.1:0\"\n", &link);
+                write_file(&path, &config, false).unwrap();
+                path
+            });
+            let mut inners: Vec<TierProcess> = match &inner {
+                Some(path) => (0..opts.inner_replicas.max(1))
+                    .map(|i| {
+                        TierProcess::start(
+                            &format!("inner{i}"),
+                            &bins.inner,
+                            path,
+                            &["link", "admin"],
+                        )
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let mut endpoints = match &opts.edge_endpoints_override {
+                Some(list) => list.clone(),
+                None => inners.iter().map(|i| i.addr("link").to_string()).collect(),
+            };
+            endpoints.extend(opts.edge_endpoints_extra.iter().cloned());
+            assert!(!endpoints.is_empty(), "no inner and no endpoint override");
+            let inner = (!inners.is_empty()).then(|| inners.remove(0));
+            let section = format!(
+                "endpoints = [{endpoints}]\nserver_name = \"rampart-inner\"\nca = {ca:?}\nclient_cert = {client_cert:?}\nclient_key = {client_key:?}\n",
+                endpoints = quoted(&endpoints),
+                client_cert = client_cert.display().to_string(),
+                client_key = client_key.display().to_string(),
+            );
+            let path = dir.join("edge.toml");
+            write_file(&path, &edge_toml(opts, public, &section), false).unwrap();
+            let edge = TierProcess::start("edge", &bins.edge, &path, &["http", "https", "admin"]);
+            Self {
+                pki,
+                inner,
+                replicas: inners,
+                edge,
+            }
         };
         if opts.wait_ready {
             stack.wait_ready(Duration::from_secs(10));
         }
         stack
+    }
+
+    /// The inner tier's configuration file (to start another replica with).
+    pub fn inner_config(&self) -> std::path::PathBuf {
+        self.pki.path().join("inner.toml")
     }
 
     /// Blocks until the edge's `/readyz` answers 200.

@@ -193,9 +193,15 @@ pub struct DevPkiFiles {
     pub edge_client: (PathBuf, PathBuf),
     /// The inner's link server certificate and key.
     pub inner_server: (PathBuf, PathBuf),
+    /// The edge's link server certificate and key (`inner-dials`: the inner dials in).
+    pub edge_link: (PathBuf, PathBuf),
+    /// The inner's link client certificate and key (`inner-dials`).
+    pub inner_client: (PathBuf, PathBuf),
 }
 
-/// Generates a CA and the three leaf certificates into `dir`; keys are mode 0600.
+/// Generates a CA and the leaf certificates into `dir`: the edge's public certificate
+/// and both link roles of each tier (who dials whom is a configuration choice);
+/// keys are mode 0600.
 pub fn write_dev_pki(dir: &Path, names: &DevNames) -> Result<DevPkiFiles, TlsError> {
     let ca = Ca::generate("Rampart development CA", 825)?;
     let mut public = LeafSpec::new(&names.edge_public[0], Usage::Server, 397);
@@ -203,6 +209,8 @@ pub fn write_dev_pki(dir: &Path, names: &DevNames) -> Result<DevPkiFiles, TlsErr
     let edge_server = ca.issue(&public)?;
     let edge_client = ca.issue(&LeafSpec::new(&names.edge, Usage::Client, 397))?;
     let inner_server = ca.issue(&LeafSpec::new(&names.inner, Usage::Server, 397))?;
+    let edge_link = ca.issue(&LeafSpec::new(&names.edge, Usage::Server, 397))?;
+    let inner_client = ca.issue(&LeafSpec::new(&names.inner, Usage::Client, 397))?;
 
     std::fs::create_dir_all(dir).map_err(|source| TlsError::Read {
         path: dir.to_owned(),
@@ -222,6 +230,8 @@ pub fn write_dev_pki(dir: &Path, names: &DevNames) -> Result<DevPkiFiles, TlsErr
         edge_server: write_pair("edge-server", &edge_server)?,
         edge_client: write_pair("edge-client", &edge_client)?,
         inner_server: write_pair("inner-server", &inner_server)?,
+        edge_link: write_pair("edge-link", &edge_link)?,
+        inner_client: write_pair("inner-client", &inner_client)?,
     })
 }
 

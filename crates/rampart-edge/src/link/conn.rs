@@ -1,11 +1,11 @@
-//! One link connection: dialling (TCP, mutual TLS, HTTP/2 with keep-alive pings, all
-//! within the connect timeout) and the slot that holds it until it closes.
+//! One link connection: the HTTP/2 client handshake both link modes share, dialling
+//! (TCP, mutual TLS, HTTP/2 with keep-alive pings, all within the connect timeout) and
+//! the slot that holds a dialled connection until it closes.
 
 use std::net::SocketAddr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::Uri;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -61,12 +61,59 @@ impl Slot {
     }
 }
 
+/// HTTP/2 keep-alive pings on a link connection: a connection whose peer stops
+/// answering closes after `interval + timeout`, and leaves the rotation with it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct KeepAlive {
+    pub(super) interval: Duration,
+    pub(super) timeout: Duration,
+}
+
+impl KeepAlive {
+    /// Edge-dials: a dead connection is re-dialled on demand, probes catch the rest.
+    pub(super) const DIALLED: Self = Self {
+        interval: Duration::from_secs(10),
+        timeout: Duration::from_secs(5),
+    };
+    /// Inner-dials: only the inner can re-dial, so a dead link must drop within seconds.
+    pub(super) const ACCEPTED: Self = Self {
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(2),
+    };
+}
+
+/// The HTTP/2 client handshake on an established (TLS) stream, the same in both link
+/// modes: the edge is the HTTP/2 client whoever opened the TCP connection. The
+/// returned connection must be driven (spawned or awaited) for the sender to work.
+pub(super) async fn handshake<T>(
+    io: T,
+    keep_alive: KeepAlive,
+) -> Result<
+    (
+        H2,
+        hyper::client::conn::http2::Connection<TokioIo<T>, LinkBody, TokioExecutor>,
+    ),
+    hyper::Error,
+>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .initial_stream_window_size(1024 * 1024)
+        .initial_connection_window_size(8 * 1024 * 1024)
+        .keep_alive_interval(keep_alive.interval)
+        .keep_alive_timeout(keep_alive.timeout)
+        .keep_alive_while_idle(true)
+        .handshake(TokioIo::new(io))
+        .await
+}
+
 /// Everything needed to dial a link connection.
 pub(super) struct Dialer {
     pub(super) tls: TlsConnector,
     pub(super) server_name: rustls::pki_types::ServerName<'static>,
     pub(super) connect_timeout: Duration,
-    pub(super) origin: Uri,
 }
 
 impl Dialer {
@@ -75,17 +122,9 @@ impl Dialer {
             let tcp = TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
             let tls = self.tls.connect(self.server_name.clone(), tcp).await?;
-            let (sender, connection) =
-                hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-                    .timer(TokioTimer::new())
-                    .initial_stream_window_size(1024 * 1024)
-                    .initial_connection_window_size(8 * 1024 * 1024)
-                    .keep_alive_interval(Duration::from_secs(10))
-                    .keep_alive_timeout(Duration::from_secs(5))
-                    .keep_alive_while_idle(true)
-                    .handshake(TokioIo::new(tls))
-                    .await
-                    .map_err(std::io::Error::other)?;
+            let (sender, connection) = handshake(tls, KeepAlive::DIALLED)
+                .await
+                .map_err(std::io::Error::other)?;
             let label = addr;
             tokio::spawn(async move {
                 if let Err(e) = connection.await {

@@ -20,7 +20,9 @@ use serde::Deserialize;
 
 use super::HeadView;
 
-/// `openapi = { spec = "...", mode = "...", undocumented = "...", validate_responses = false }`.
+/// `openapi = { spec = "...", mode = "...", undocumented = "..." }`. Responses are
+/// validated by `[routes.response] validate`; `validate_responses` is refused with a
+/// pointer there.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawOpenapi {
@@ -71,13 +73,15 @@ fn parse_mode(
     }
 }
 
-/// Validates `routes[i].openapi` and loads its spec (relative to `base`). `None`:
-/// no contract (absent, `mode = "off"`, or a problem that was reported).
+/// Validates `routes[i].openapi` and loads its spec (relative to `base`), with its
+/// response schemas compiled when `responses` (the route validates responses).
+/// `None`: no contract (absent, `mode = "off"`, or a problem that was reported).
 pub(crate) fn validate(
     p: &mut Problems,
     key: &str,
     base: &Path,
     raw: &RawOpenapi,
+    responses: bool,
 ) -> Option<Arc<ContractPolicy>> {
     let key = format!("{key}.openapi");
     if raw.mode.as_deref() == Some("off") {
@@ -91,10 +95,10 @@ pub(crate) fn validate(
         "refuse",
     );
     if raw.validate_responses == Some(true) {
-        // Refused rather than ignored: an operator who asks for it must not assume it runs.
+        // Refused rather than ignored: the setting moved, and must not silently do nothing.
         p.push(
             format!("{key}.validate_responses"),
-            "response validation is not implemented; set false or leave it out",
+            "moved: set validate = \"log\" or \"block\" in the route's [routes.response]",
         );
         return None;
     }
@@ -103,7 +107,12 @@ pub(crate) fn validate(
         return None;
     };
     let path = resolve(base, spec);
-    let contract = match Contract::load(&path, &LoadLimits::default()) {
+    let loaded = if responses {
+        Contract::load_with_responses(&path, &LoadLimits::default())
+    } else {
+        Contract::load(&path, &LoadLimits::default())
+    };
+    let contract = match loaded {
         Ok(c) => c,
         Err(e) => {
             p.push(format!("{key}.spec"), format!("{}: {e}", path.display()));
@@ -524,7 +533,7 @@ mod tests {
         ];
         for (raw, loaded, problem) in cases {
             let mut p = Problems::default();
-            let got = validate(&mut p, "routes[0]", &dir, &raw);
+            let got = validate(&mut p, "routes[0]", &dir, &raw, false);
             assert_eq!(got.is_some(), loaded, "{raw:?}");
             let text = format!("{p:?}");
             assert!(text.contains(problem), "{raw:?}: {text}");

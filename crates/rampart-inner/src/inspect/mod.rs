@@ -6,6 +6,8 @@
 //! before any scan is awaited; large bodies run it on the blocking pool so one upload
 //! cannot stall the link's other exchanges.
 
+#[doc(hidden)]
+pub mod bench;
 pub(crate) mod config;
 pub(crate) mod contract;
 pub(crate) mod rulemodes;
@@ -279,6 +281,8 @@ fn screen(
         scan.field(&field);
     }
     let scope = scope_of(parsed.kind);
+    // One buffer for every leaf's location: consecutive leaves share most of their path.
+    let mut locations = rampart_parse::Locations::default();
     for leaf in &parsed.leaves {
         let kind = match leaf.kind {
             LeafKind::Key => FieldKind::BodyKey,
@@ -288,8 +292,8 @@ fn screen(
             // Booleans, nulls and kinds added later carry no free text.
             _ => continue,
         };
-        let name = parsed.location(leaf.path);
-        if checked.skips_body(kind, &name) {
+        let name = parsed.location_into(leaf.path, &mut locations);
+        if checked.skips_body(kind, name) {
             continue;
         }
         let location = Location::new(scope, name);

@@ -90,6 +90,8 @@ pub(crate) struct Schema {
     pub(crate) not: Option<SchemaId>,
     pub(crate) if_then_else: Option<(SchemaId, Option<SchemaId>, Option<SchemaId>)>,
     pub(crate) read_only: bool,
+    /// `writeOnly`: never present in a response.
+    pub(crate) write_only: bool,
 }
 
 impl Schema {
@@ -158,6 +160,7 @@ impl Schemas {
             not: None,
             if_then_else: None,
             read_only: false,
+            write_only: false,
         };
         self.nodes.get(id.0 as usize).unwrap_or(&ANY)
     }
@@ -424,6 +427,7 @@ impl<'d> Compiler<'d> {
             max_length: count("maxLength")?,
             unique_items: flag("uniqueItems"),
             read_only: flag("readOnly"),
+            write_only: flag("writeOnly"),
             multiple_of: number("multipleOf")?,
             ..Schema::default()
         };

@@ -37,6 +37,8 @@ pub(crate) struct Run<'s> {
     depth: usize,
     probe: u32,
     aborted: bool,
+    /// Validating a response: `readOnly` is expected there and `writeOnly` is not.
+    response: bool,
 }
 
 impl<'s> Run<'s> {
@@ -53,7 +55,14 @@ impl<'s> Run<'s> {
             depth: 0,
             probe: 0,
             aborted: false,
+            response: false,
         }
+    }
+
+    /// The same run for a response body (the direction flips `readOnly`/`writeOnly`).
+    pub(crate) fn for_response(mut self) -> Self {
+        self.response = true;
+        self
     }
 
     /// Validates `value` at the run's prefix. Returns whether it is valid.
@@ -147,8 +156,11 @@ impl<'s> Run<'s> {
                 return false;
             }
         }
-        if s.read_only {
+        if s.read_only && !self.response {
             check!(false, "readOnly");
+        }
+        if s.write_only && self.response {
+            check!(false, "writeOnly");
         }
         if let Some(values) = &s.enumeration {
             check!(values.iter().any(|e| json_eq(e, v)), "enum");
@@ -346,7 +358,7 @@ impl<'s> Run<'s> {
             self.fail("maxProperties");
         }
         for name in &s.required {
-            if !map.contains_key(name) && !self.read_only_property(s, name) {
+            if !map.contains_key(name) && !self.exempt_property(s, name) {
                 ok = false;
                 let len = self.location.len();
                 push_segment(&mut self.location, name);
@@ -415,17 +427,23 @@ impl<'s> Run<'s> {
         ok
     }
 
-    /// A required property that is read-only is not required in requests.
-    fn read_only_property(&self, s: &Schema, name: &str) -> bool {
+    /// A required property that is read-only is not required in requests, one that is
+    /// write-only not in responses.
+    fn exempt_property(&self, s: &Schema, name: &str) -> bool {
         s.properties
             .binary_search_by(|(n, _)| n.as_str().cmp(name))
             .ok()
-            .is_some_and(|i| self.is_read_only(s.properties[i].1, 0))
+            .is_some_and(|i| self.is_exempt(s.properties[i].1, 0))
     }
 
-    fn is_read_only(&self, id: SchemaId, depth: usize) -> bool {
+    fn is_exempt(&self, id: SchemaId, depth: usize) -> bool {
         let s = self.schemas.get(id);
-        s.read_only || (depth < 8 && s.all_of.iter().any(|&a| self.is_read_only(a, depth + 1)))
+        let own = if self.response {
+            s.write_only
+        } else {
+            s.read_only
+        };
+        own || (depth < 8 && s.all_of.iter().any(|&a| self.is_exempt(a, depth + 1)))
     }
 }
 

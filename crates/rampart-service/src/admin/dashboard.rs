@@ -78,6 +78,15 @@ pub(crate) fn explain(reason: Reason) -> &'static str {
         Reason::Overloaded => "Rampart was at capacity or shutting down.",
         Reason::UpstreamTimeout => "The backend did not answer in time.",
         Reason::Gone => "The API version was retired; the client should move to its successor.",
+        Reason::ResponseLeak => {
+            "The backend's response leaked a stack trace, SQL error, card number or secret and was withheld."
+        }
+        Reason::ResponseInvalid => {
+            "The backend's response violated the OpenAPI contract (status, media type or schema)."
+        }
+        Reason::ResponseNotInspected => {
+            "The backend's response could not be inspected and the route refuses uninspected responses."
+        }
         _ => "",
     }
 }

@@ -1,0 +1,118 @@
+//! Data leaks in backend responses: card numbers and secrets (masked or blocked, as
+//! the route says) and stack traces and SQL error messages (always blocked: a masked
+//! trace still tells an attacker what failed).
+
+pub(crate) mod cards;
+mod errors;
+pub(crate) mod secrets;
+
+use std::ops::Range;
+
+pub(crate) use errors::ready;
+pub(crate) use secrets::Secrets;
+
+/// What kind of leak, which decides whether masking is possible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A Luhn-valid card number: maskable, last four digits kept.
+    Card,
+    /// A secret pattern: maskable whole.
+    Secret,
+    /// A stack trace or SQL error: never masked.
+    Error,
+}
+
+/// One leak: kind, rule (`card-number`, `secret:aws-access-key`, `stack-trace:java`,
+/// `sql-error:mysql`) and where in the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Leak {
+    pub(crate) kind: Kind,
+    pub(crate) rule: String,
+    pub(crate) range: Range<usize>,
+}
+
+/// Every leak in `body`: stack traces and SQL errors first (they decide), then the
+/// rest in body order. Errors are found once per pattern (one is enough to block);
+/// cards and secrets every time (each must be masked).
+pub(crate) fn scan(secrets: &Secrets, body: &[u8]) -> Vec<Leak> {
+    let mut out: Vec<Leak> = errors::find(body)
+        .into_iter()
+        .map(|(rule, range)| Leak {
+            kind: Kind::Error,
+            rule: rule.to_owned(),
+            range,
+        })
+        .collect();
+    out.extend(cards::find(body).into_iter().map(|range| Leak {
+        kind: Kind::Card,
+        rule: "card-number".to_owned(),
+        range,
+    }));
+    out.extend(
+        secrets
+            .find(body, usize::MAX)
+            .into_iter()
+            .map(|(rule, range)| Leak {
+                kind: Kind::Secret,
+                rule: rule.to_owned(),
+                range,
+            }),
+    );
+    out.sort_by_key(|l| (l.kind != Kind::Error, l.range.start, l.range.end));
+    out
+}
+
+/// Masks every card and secret in `body` in place, keeping its length: cards keep
+/// their last four digits, secrets become `*`.
+pub(crate) fn mask(body: &mut [u8], leaks: &[Leak]) {
+    for leak in leaks {
+        if leak.range.end > body.len() || leak.range.start > leak.range.end {
+            continue;
+        }
+        match leak.kind {
+            Kind::Card => cards::mask(body, leak.range.clone()),
+            Kind::Secret => body[leak.range.clone()].fill(b'*'),
+            Kind::Error => {}
+        }
+    }
+}
+
+/// `body` with every leak blanked out whole, for computing locations that must not
+/// carry a secret (a JSON key can be one).
+pub(crate) fn blanked(body: &[u8], leaks: &[Leak]) -> Vec<u8> {
+    let mut copy = body.to_vec();
+    for leak in leaks {
+        if let Some(bytes) = copy.get_mut(leak.range.clone()) {
+            bytes.fill(b'*');
+        }
+    }
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn masking_changes_cards_and_secrets_only_and_keeps_the_length() {
+        let secrets = Secrets::new(&["aws-access-key".into()], &[]).unwrap();
+        let body = br#"{"pan":"4111111111111111","key":"AKIAIOSFODNN7EXAMPLE","order":"9876543210123452"}"#;
+        let leaks = scan(&secrets, body);
+        let rules: Vec<&str> = leaks.iter().map(|l| l.rule.as_str()).collect();
+        assert_eq!(rules, ["card-number", "secret:aws-access-key"]);
+        let mut masked = body.to_vec();
+        mask(&mut masked, &leaks);
+        assert_eq!(
+            masked,
+            br#"{"pan":"************1111","key":"********************","order":"9876543210123452"}"#
+        );
+        let trace = b"boom\n\tat com.acme.A.b(A.java:1)\n";
+        let leaks = scan(&secrets, trace);
+        assert_eq!(leaks[0].kind, Kind::Error);
+        let mut same = trace.to_vec();
+        mask(&mut same, &leaks);
+        assert_eq!(same, trace);
+    }
+}
