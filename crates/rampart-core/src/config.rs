@@ -118,6 +118,44 @@ impl Problems {
         value
     }
 
+    /// Parses a required value with `parse`, recording "is required" or
+    /// "`raw` is not `what`".
+    pub fn required_parsed<T, E>(
+        &mut self,
+        key: &str,
+        raw: Option<&String>,
+        what: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = self.required(key, raw)?;
+        parse(raw)
+            .map_err(|_| self.push(key, format!("{raw:?} is not {what}")))
+            .ok()
+    }
+
+    /// Checks every entry of a `host:port` list, recording each malformed one as
+    /// `key[i]` (names are resolved later, so only the shape is checked here).
+    pub fn host_ports(&mut self, key: &str, list: &[String]) {
+        for (i, entry) in list.iter().enumerate() {
+            let valid = entry.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !valid {
+                self.push(format!("{key}[{i}]"), format!("{entry:?} is not host:port"));
+            }
+        }
+    }
+
+    /// Records a problem for each present key (full key paths) that has no meaning in
+    /// `mode`.
+    pub fn refuse_keys(&mut self, mode: &str, keys: &[(&str, bool)]) {
+        for (key, present) in keys {
+            if *present {
+                self.push(*key, format!("is not used in {mode} mode; remove it"));
+            }
+        }
+    }
+
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
@@ -286,5 +324,61 @@ mod tests {
         let found = problems_of("[a]\nlisten = \n");
         assert_eq!(found.len(), 1);
         assert!(found[0].contains("line 2"), "{found:?}");
+    }
+
+    #[test]
+    fn host_port_lists_name_each_bad_entry_by_index() {
+        let mut p = Problems::default();
+        let list: Vec<String> = [
+            "inner:7443",
+            "[::1]:443",
+            "inner",
+            ":80",
+            "inner:0",
+            "inner:x",
+        ]
+        .map(String::from)
+        .to_vec();
+        p.host_ports("link.edges", &list);
+        let keys: Vec<&str> = p.list.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "link.edges[2]",
+                "link.edges[3]",
+                "link.edges[4]",
+                "link.edges[5]"
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_of_the_other_mode_are_refused_by_full_path() {
+        let mut p = Problems::default();
+        p.refuse_keys(
+            "inner-dials",
+            &[("inner.endpoints", true), ("inner.ca", false)],
+        );
+        assert_eq!(p.list.len(), 1);
+        assert_eq!(p.list[0].key, "inner.endpoints");
+        assert!(p.list[0].message.contains("inner-dials"));
+    }
+
+    #[test]
+    fn a_required_parsed_value_is_missing_malformed_or_taken() {
+        let parse = |s: &str| s.parse::<u16>();
+        let mut p = Problems::default();
+        assert_eq!(p.required_parsed("a", None, "a port", parse), None);
+        let bad = "x1".to_owned();
+        assert_eq!(p.required_parsed("b", Some(&bad), "a port", parse), None);
+        let good = "443".to_owned();
+        assert_eq!(
+            p.required_parsed("c", Some(&good), "a port", parse),
+            Some(443)
+        );
+        let got: Vec<String> = p.list.iter().map(ToString::to_string).collect();
+        assert_eq!(got.len(), 2);
+        assert!(got[0].contains("is required"), "{got:?}");
+        assert!(got[1].contains("\"x1\" is not a port"), "{got:?}");
     }
 }

@@ -105,7 +105,7 @@ fn pairs<'a>(
             Some(i) => (&piece[..i], Some(&piece[i + 1..])),
             None => (piece, None),
         };
-        let label = String::from_utf8_lossy(name);
+        let label = crate::decode::lossy(name);
         if !name.is_empty() {
             out.push(Field::new(
                 Location::new(scope, label.clone()),

@@ -103,3 +103,78 @@ pub(crate) fn admin_call(
         body: body.to_owned(),
     }
 }
+
+/// Uploads `size` pattern bytes to the backend's `/count` through `edge` and checks the
+/// backend received exactly them (count and checksum); `label` names the case in failures.
+pub(crate) async fn stream_upload(edge: std::net::SocketAddr, size: u64, label: &str) {
+    use http_body_util::BodyExt;
+    use rampart_test_support::backend::{Fnv, fill_pattern, pattern_body};
+
+    let started = std::time::Instant::now();
+    let request = http::Request::builder()
+        .method("POST")
+        .uri("/count")
+        .header("host", "api.example.test")
+        .header("content-length", size)
+        .body(pattern_body(size))
+        .unwrap();
+    let response = rampart_test_support::client::http1(edge, request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{label}");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let summary: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut expected = Fnv::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0;
+    while offset < size {
+        let n = buf.len().min(usize::try_from(size - offset).unwrap());
+        fill_pattern(&mut buf[..n], offset);
+        expected.update(&buf[..n]);
+        offset += n as u64;
+    }
+    assert_eq!(summary["bytes"], size, "{label}");
+    assert_eq!(
+        summary["fnv"], expected.0,
+        "{label}: upload arrived altered"
+    );
+    eprintln!("{label}: {size} B upload in {:?}", started.elapsed());
+}
+
+/// Downloads `size` pattern bytes from the backend's `/download/N` through `edge`,
+/// checking the length header and every byte as it streams in.
+pub(crate) async fn stream_download(edge: std::net::SocketAddr, size: u64, label: &str) {
+    use http_body_util::BodyExt;
+    use rampart_test_support::backend::{Fnv, fill_pattern};
+
+    let started = std::time::Instant::now();
+    let request = http::Request::builder()
+        .uri(format!("/download/{size}"))
+        .header("host", "api.example.test")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = rampart_test_support::client::http1(edge, request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{label}");
+    assert_eq!(
+        response.headers()["content-length"],
+        size.to_string().as_str(),
+        "{label}"
+    );
+    let mut body = response.into_body();
+    let (mut received, mut got, mut want) = (0u64, Fnv::default(), Fnv::default());
+    let mut expected = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Some(data) = frame.unwrap().data_ref() {
+            expected.resize(data.len(), 0);
+            fill_pattern(&mut expected, received);
+            want.update(&expected);
+            got.update(data);
+            received += data.len() as u64;
+        }
+    }
+    assert_eq!(received, size, "{label}");
+    assert_eq!(got.0, want.0, "{label}: download arrived altered");
+    eprintln!("{label}: {size} B download in {:?}", started.elapsed());
+}

@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::Request;
-use http_body_util::{BodyExt, Empty, Full};
-use rampart_test_support::backend::{Backend, Fnv, fill_pattern, pattern_body};
+use http_body_util::{Empty, Full};
+use rampart_test_support::backend::Backend;
 use rampart_test_support::client::{collect, http1};
 use rampart_test_support::pki::TestPki;
 use rampart_test_support::process::TierProcess;
 use rampart_test_support::stack::{Stack, StackOptions};
 use tokio::io::AsyncReadExt;
 
-use crate::common::{assert_problem, bins};
+use crate::common::{assert_problem, bins, stream_download, stream_upload};
 
 fn streamed_bytes() -> u64 {
     std::env::var("RAMPART_E2E_LINK_BYTES")
@@ -94,53 +94,11 @@ async fn request_suite(inner_dials: bool) {
         assert_eq!(custom, ["one", "two"], "{mode}: repeated headers in order");
     }
 
-    // 2. A large upload, checksummed by the backend.
+    // 2. A large upload, checksummed by the backend; 3. a large download, checked byte
+    // by byte as it streams in.
     let size = streamed_bytes();
-    let started = Instant::now();
-    let request = Request::builder()
-        .method("POST")
-        .uri("/count")
-        .header("host", "api.example.test")
-        .header("content-length", size)
-        .body(pattern_body(size))
-        .unwrap();
-    let response = http1(stack.http(), request).await.unwrap();
-    assert_eq!(response.status(), 200, "{mode}");
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let summary: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let mut expected = Fnv::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut offset = 0;
-    while offset < size {
-        let n = buf.len().min(usize::try_from(size - offset).unwrap());
-        fill_pattern(&mut buf[..n], offset);
-        expected.update(&buf[..n]);
-        offset += n as u64;
-    }
-    assert_eq!(summary["bytes"], size, "{mode}");
-    assert_eq!(summary["fnv"], expected.0, "{mode}: upload arrived altered");
-    eprintln!("{mode}: {size} B upload in {:?}", started.elapsed());
-
-    // 3. A large download, checked byte by byte as it streams in.
-    let started = Instant::now();
-    let response = http1(stack.http(), get(&format!("/download/{size}")))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{mode}");
-    let mut body = response.into_body();
-    let (mut received, mut got, mut want) = (0u64, Fnv::default(), Fnv::default());
-    while let Some(frame) = body.frame().await {
-        if let Some(data) = frame.unwrap().data_ref() {
-            let mut expected = vec![0u8; data.len()];
-            fill_pattern(&mut expected, received);
-            want.update(&expected);
-            got.update(data);
-            received += data.len() as u64;
-        }
-    }
-    assert_eq!(received, size, "{mode}");
-    assert_eq!(got.0, want.0, "{mode}: download arrived altered");
-    eprintln!("{mode}: {size} B download in {:?}", started.elapsed());
+    stream_upload(stack.http(), size, mode).await;
+    stream_download(stack.http(), size, mode).await;
     eprintln!(
         "{mode}: peak RSS edge {} KiB, inner {} KiB",
         stack.edge.peak_rss_kib(),

@@ -27,11 +27,13 @@ pub(crate) fn decode(input: &str) -> Option<String> {
 pub(crate) fn decode_plus_as_space(input: &str) -> Option<String> {
     let t = input.trim();
     // Cheap checks first: this runs on every spaced value of a form or query.
-    if !t.contains(' ')
-        || t.contains("  ")
+    // Prose fails the alphabet test at its first comma or dot: run it before the
+    // two-space search.
+    if memchr::memchr(b' ', t.as_bytes()).is_none()
         || !t
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/= ".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' '))
+        || t.as_bytes().windows(2).any(|w| w == b"  ")
         || !t.bytes().any(|b| b.is_ascii_digit() || b == b'/')
     {
         return None;

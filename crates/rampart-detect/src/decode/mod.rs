@@ -132,7 +132,7 @@ pub struct Variant<'a> {
 /// All variants of `raw` seen as `kind`, the raw value first.
 pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<Variant<'a>> {
     let first = Variant {
-        text: String::from_utf8_lossy(raw),
+        text: lossy(raw),
         kind,
         layer: 0,
     };
@@ -192,6 +192,14 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
         i += 1;
     }
     out
+}
+
+/// `String::from_utf8_lossy`, with the common valid case checked by the faster validator.
+pub(crate) fn lossy(raw: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(raw) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(raw),
+    }
 }
 
 /// The whole value read as base64: as is, as a URL path without its leading `/` (base64

@@ -10,47 +10,61 @@ pub(crate) fn percent(input: &str, plus: bool) -> Option<String> {
     if memchr::memchr(b'%', bytes).is_none() && !(plus && memchr::memchr(b'+', bytes).is_some()) {
         return None;
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut changed = false;
+    // Nothing is copied until something decodes: most values with a `%` or `+` are
+    // prose or already plain and come back as `None`.
+    let mut out = Vec::new();
+    let mut copied = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            if let (Some(h), Some(l)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                out.push(h << 4 | l);
-                i += 3;
-                changed = true;
-                continue;
+    let mut buf = [0u8; 4];
+    loop {
+        let next = if plus {
+            memchr::memchr2(b'%', b'+', &bytes[i..])
+        } else {
+            memchr::memchr(b'%', &bytes[i..])
+        };
+        let Some(off) = next else { break };
+        let at = i + off;
+        let decoded: Option<(&[u8], usize)> = if bytes[at] == b'+' {
+            Some((b" ", 1))
+        } else if let (Some(h), Some(l)) = (hex(bytes.get(at + 1)), hex(bytes.get(at + 2))) {
+            buf[0] = h << 4 | l;
+            Some((&buf[..1], 3))
+        } else if matches!(bytes.get(at + 1), Some(b'u' | b'U'))
+            && let Some(c) = hex_char(bytes.get(at + 2..at + 6))
+        {
+            Some((c.encode_utf8(&mut buf).as_bytes(), 6))
+        } else {
+            None
+        };
+        match decoded {
+            Some((piece, used)) => {
+                if copied == 0 {
+                    out.reserve(bytes.len());
+                }
+                out.extend_from_slice(&bytes[copied..at]);
+                out.extend_from_slice(piece);
+                i = at + used;
+                copied = i;
             }
-            if matches!(bytes.get(i + 1), Some(b'u' | b'U'))
-                && let Some(c) = hex_char(bytes.get(i + 2..i + 6))
-            {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                i += 6;
-                changed = true;
-                continue;
-            }
-        } else if b == b'+' && plus {
-            out.push(b' ');
-            i += 1;
-            changed = true;
-            continue;
+            None => i = at + 1,
         }
-        out.push(b);
-        i += 1;
     }
-    changed.then(|| utf8_with_overlong(&out))
+    if copied == 0 {
+        return None;
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    Some(utf8_with_overlong(out))
 }
 
 /// UTF-8 decoding that maps overlong encodings to the character they spell and anything
 /// else invalid to U+FFFD.
-pub(crate) fn utf8_with_overlong(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => {
+pub(crate) fn utf8_with_overlong(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let bytes = e.into_bytes();
             let mut out = String::with_capacity(bytes.len());
-            let mut rest = bytes;
+            let mut rest = &bytes[..];
             while !rest.is_empty() {
                 match std::str::from_utf8(rest) {
                     Ok(s) => {
@@ -160,26 +174,28 @@ const NAMED: &[(&str, char)] = &[
 pub(crate) fn html_entities(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
     memchr::memchr(b'&', bytes)?;
-    let mut out = String::with_capacity(input.len());
-    let mut changed = false;
+    // As in `percent`: no copy until a reference decodes.
+    let mut out = String::new();
+    let mut copied = 0;
     let mut i = 0;
     while let Some(off) = memchr::memchr(b'&', &bytes[i..]) {
         let at = i + off;
-        out.push_str(&input[i..at]);
-        match reference(&bytes[at + 1..]) {
-            Some((c, used)) => {
-                out.push(c);
-                i = at + 1 + used;
-                changed = true;
+        i = at + 1;
+        if let Some((c, used)) = reference(&bytes[at + 1..]) {
+            if copied == 0 {
+                out.reserve(input.len());
             }
-            None => {
-                out.push('&');
-                i = at + 1;
-            }
+            out.push_str(&input[copied..at]);
+            out.push(c);
+            i = at + 1 + used;
+            copied = i;
         }
     }
-    out.push_str(&input[i..]);
-    changed.then_some(out)
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&input[copied..]);
+    Some(out)
 }
 
 /// Parses the reference after `&`; returns the character and the bytes consumed.
@@ -244,12 +260,12 @@ fn reference(rest: &[u8]) -> Option<(char, usize)> {
 pub(crate) fn js_escapes(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
     memchr::memchr(b'\\', bytes)?;
-    let mut out = String::with_capacity(input.len());
-    let mut changed = false;
+    // As in `percent`: no copy until an escape decodes.
+    let mut out = String::new();
+    let mut copied = 0;
     let mut i = 0;
     while let Some(off) = memchr::memchr(b'\\', &bytes[i..]) {
         let at = i + off;
-        out.push_str(&input[i..at]);
         let rest = &bytes[at + 1..];
         let decoded = match rest.first() {
             Some(b'u') if rest.get(1) == Some(&b'{') => {
@@ -271,18 +287,20 @@ pub(crate) fn js_escapes(input: &str) -> Option<String> {
             Some(&c @ (b'\'' | b'"' | b'\\' | b'/' | b'`')) => Some((char::from(c), 1)),
             _ => None,
         };
-        match decoded {
-            Some((c, used)) => {
-                out.push(c);
-                i = at + 1 + used;
-                changed = true;
+        i = at + 1;
+        if let Some((c, used)) = decoded {
+            if copied == 0 {
+                out.reserve(input.len());
             }
-            None => {
-                out.push('\\');
-                i = at + 1;
-            }
+            out.push_str(&input[copied..at]);
+            out.push(c);
+            i = at + 1 + used;
+            copied = i;
         }
     }
-    out.push_str(&input[i..]);
-    changed.then_some(out)
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&input[copied..]);
+    Some(out)
 }

@@ -9,44 +9,30 @@ use super::is_word;
 
 use super::cmdi_words::{PREFIXES, STRONG_PREFIXES, VERSIONED, command, command_ignore_case};
 
+mod bytes;
+
+use bytes::{GATES, NORMALISE, QUOTING, SEP_START, SEPARATOR, SHELL, WORD};
+
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
-    let obfuscation = memchr::memchr3(b'\'', b'"', b'\\', text.as_bytes()).is_some()
-        || memchr::memchr2(b'$', b'`', text.as_bytes()).is_some();
-    if let Some(fragment) = obfuscation.then(|| obfuscated_command(text)).flatten() {
+    // One table pass answers the three gates below (each used to be a scan of its own).
+    let seen = text.bytes().fold(0u8, |acc, b| acc | GATES[usize::from(b)]);
+    if seen & QUOTING != 0
+        && let Some(fragment) = obfuscated_command(text)
+    {
         return Some(fragment);
     }
-    if !text.bytes().any(|b| {
-        matches!(
-            b,
-            b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'/' | b'-' | b'(' | b'{' | b'<' | b'>'
-        )
-    }) {
+    if seen & SHELL == 0 {
         return None;
     }
     // Without a separator or substitution only the start of the value can be a command:
     // look at its first word before paying for normalisation.
-    if !text.bytes().any(|b| {
-        matches!(
-            b,
-            b';' | b'|'
-                | b'&'
-                | b'`'
-                | b'$'
-                | b'\n'
-                | b'\r'
-                | b'{'
-                | b'('
-                | b'\''
-                | b'"'
-                | b'\\'
-                | b'<'
-        )
-    }) {
-        let first = text.trim_start().split([' ', '\t']).next().unwrap_or("");
-        let known = first.starts_with('/')
-            || command_ignore_case(first.as_bytes()).is_some()
-            || versioned(first.to_ascii_lowercase().as_bytes()).is_some();
+    if seen & SEPARATOR == 0 {
+        let first = text.trim_start().as_bytes();
+        let first = &first[..memchr::memchr2(b' ', b'\t', first).unwrap_or(first.len())];
+        let known = first.starts_with(b"/")
+            || command_ignore_case(first).is_some()
+            || versioned(first).is_some();
         if !known {
             return None;
         }
@@ -59,6 +45,14 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         return Some(fragment(&s, 0, end));
     }
     while i < b.len() {
+        // Jump to the next byte that can start a separator.
+        match b[i..]
+            .iter()
+            .position(|&c| GATES[usize::from(c)] & SEP_START != 0)
+        {
+            Some(n) => i += n,
+            None => break,
+        }
         let (sep, len) = match b[i] {
             b';' | b'\n' | b'\r' => (Sep::Hard, 1),
             b'|' if b.get(i + 1) == Some(&b'|') => (Sep::Hard, 2),
@@ -283,12 +277,17 @@ fn option_follows(b: &[u8], mut j: usize) -> bool {
     false
 }
 
-/// A versioned interpreter name (`python3.10`, `php8`): `Some(false)` (strong).
+/// A versioned interpreter name (`python3.10`, `php8`, any ASCII case): `Some(false)`
+/// (strong).
 fn versioned(cmd: &[u8]) -> Option<bool> {
     let base = cmd.iter().position(|c| c.is_ascii_digit())?;
     let (name, version) = cmd.split_at(base);
     let numeric = version.iter().all(|c| c.is_ascii_digit() || *c == b'.');
-    (numeric && VERSIONED.iter().any(|v| v.as_bytes() == name)).then_some(false)
+    (numeric
+        && VERSIONED
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(name)))
+    .then_some(false)
 }
 
 /// A known command word spelled with shell no-ops inside it (`'wh'oami`, `cu$@rl`,
@@ -357,23 +356,7 @@ fn skip_ws(b: &[u8], i: &mut usize) {
 fn word(b: &[u8], i: usize) -> usize {
     b.get(i..).map_or(0, |rest| {
         rest.iter()
-            .take_while(|&&c| {
-                is_word(c)
-                    || matches!(
-                        c,
-                        b'.' | b'/'
-                            | b'-'
-                            | b'~'
-                            | b'?'
-                            | b'*'
-                            | b'['
-                            | b']'
-                            | b'+'
-                            | b':'
-                            | b'\\'
-                            | b'%'
-                    )
-            })
+            .take_while(|&&c| GATES[usize::from(c)] & WORD != 0)
             .count()
     })
 }
@@ -385,6 +368,18 @@ fn normalise(text: &str) -> String {
     let mut i = 0;
     let mut brace = false;
     while i < b.len() {
+        // Runs of bytes the match below would copy one by one go in as one lowercased slice.
+        let run = b[i..]
+            .iter()
+            .position(|&c| GATES[usize::from(c)] & NORMALISE != 0)
+            .unwrap_or(b.len() - i);
+        if run > 0 {
+            let from = out.len();
+            out.push_str(&text[i..i + run]);
+            out[from..].make_ascii_lowercase();
+            i += run;
+            continue;
+        }
         let c = b[i];
         let rest = &b[i..];
         match c {

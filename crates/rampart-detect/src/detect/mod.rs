@@ -145,6 +145,20 @@ impl Detector {
     }
 }
 
+/// Calls `f` with `s` ASCII-lowercased, copied to the stack when short: detectors run on
+/// most values, and an allocation per call cost more than their scan.
+pub(crate) fn with_lowercase<R>(s: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 512];
+    match buf.get_mut(..s.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(s);
+            lower.make_ascii_lowercase();
+            f(lower)
+        }
+        None => f(&s.to_ascii_lowercase()),
+    }
+}
+
 /// Whether `b` can continue an identifier (used for word-boundary checks).
 pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'

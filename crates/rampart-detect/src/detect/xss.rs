@@ -95,11 +95,14 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
     {
         return None;
     }
-    let lower = text.to_ascii_lowercase();
-    let s = lower.as_bytes();
-    tags(s)
-        .or_else(|| breakout(s))
-        .or_else(|| leading_scheme(s))
+    // Tags need a `<` and breakouts a quote; the scheme check folds case itself.
+    if memchr::memchr3(b'<', b'"', b'\'', s).is_some() || memchr::memchr(b'`', s).is_some() {
+        let found = super::with_lowercase(s, |lower| tags(lower).or_else(|| breakout(lower)));
+        if found.is_some() {
+            return found;
+        }
+    }
+    leading_scheme(s)
 }
 
 fn tags(s: &[u8]) -> Option<Range<usize>> {
@@ -181,16 +184,23 @@ fn is_handler(name: &[u8]) -> bool {
     name.len() >= 5 && name.starts_with(b"on") && name[2..].iter().all(u8::is_ascii_alphabetic)
 }
 
-/// Whether an attribute value starts with a script-bearing scheme.
+/// Whether an attribute value starts with a script-bearing scheme (any ASCII case).
 fn script_url(value: &[u8]) -> bool {
-    let cleaned: Vec<u8> = value
+    let mut cleaned = [0u8; 32];
+    let mut n = 0;
+    for b in value
         .iter()
-        .copied()
         .skip_while(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'`'))
-        .filter(|b| !b.is_ascii_whitespace() && *b > 0x1f)
-        .take(32)
-        .collect();
-    SCHEMES.iter().any(|p| cleaned.starts_with(p))
+        .filter(|b| !b.is_ascii_whitespace() && **b > 0x1f)
+    {
+        cleaned[n] = b.to_ascii_lowercase();
+        n += 1;
+        // Most values fail on their first byte: stop before reading 32.
+        if n == cleaned.len() || (n == 1 && !SCHEMES.iter().any(|p| p[0] == cleaned[0])) {
+            break;
+        }
+    }
+    SCHEMES.iter().any(|p| cleaned[..n].starts_with(p))
 }
 
 fn css_script(value: &[u8]) -> bool {
@@ -283,7 +293,8 @@ fn sink_call(s: &[u8]) -> Option<usize> {
     matches!(s.get(j), Some(b'(' | b'`' | b'=')).then_some(j + 1)
 }
 
-/// A value that is itself a script URL: `javascript:alert(1)`, `data:text/html;base64,...`.
+/// A value that is itself a script URL: `javascript:alert(1)`, `data:text/html;base64,...`
+/// (`s` in any case).
 fn leading_scheme(s: &[u8]) -> Option<Range<usize>> {
     let start = s
         .iter()
@@ -298,7 +309,9 @@ fn leading_scheme(s: &[u8]) -> Option<Range<usize>> {
         .iter()
         .take(96)
         .any(|b| matches!(b, b'(' | b'`' | b'=' | b'[' | b';' | b','));
-    let data = s[start..].starts_with(b"data:");
+    let data = s[start..]
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"data:"));
     (code || data || !rest.first().is_some_and(u8::is_ascii_whitespace))
         .then(|| start..s.len().min(colon + 32))
 }

@@ -7,8 +7,7 @@
 //! lazy-DFA cache sizes: per-kind `RegexSet`s of Unicode-aware patterns cost the inner
 //! tier ~80 MiB of resident memory for no measurable gain once the literals gate them.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
+use super::literals::Literals;
 use super::{Matcher, Rule, RuleError, RuleProblem};
 use crate::detect::Detector;
 use crate::fastpath::{self, ByteClasses};
@@ -61,7 +60,7 @@ pub(crate) struct CompiledRules {
     /// Per kind, the fast-path bits of each byte.
     pub(crate) classes: ByteClasses,
     /// Multi-byte literals and detector atoms, ASCII case-insensitive.
-    prefilter: Option<AhoCorasick>,
+    prefilter: Option<Literals>,
     /// What each prefilter pattern stands for.
     atoms: Vec<Atom>,
     /// Single-byte literals: their fast-path bit and the rules they gate.
@@ -136,20 +135,13 @@ impl CompiledRules {
         let prefilter = if patterns.is_empty() {
             None
         } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&patterns)
-                    .map_err(|e| {
-                        RuleError::Invalid(vec![RuleProblem {
-                            rule: "(set)".to_owned(),
-                            key: "literals".to_owned(),
-                            message: e.to_string(),
-                        }])
-                    })?,
-            )
+            Some(Literals::new(&patterns).map_err(|message| {
+                RuleError::Invalid(vec![RuleProblem {
+                    rule: "(set)".to_owned(),
+                    key: "literals".to_owned(),
+                    message,
+                }])
+            })?)
         };
         let ungated = rules
             .iter()
@@ -196,12 +188,10 @@ impl CompiledRules {
         if class & fastpath::ATOM_START != 0
             && let Some(ac) = &self.prefilter
         {
-            for m in ac.find_overlapping_iter(text) {
-                match &self.atoms[m.pattern().as_usize()] {
-                    Atom::Literal(rs) => out.extend(rs.iter().filter(|ri| targets(ri))),
-                    Atom::Detector(b) => detectors |= b,
-                }
-            }
+            ac.scan(text, |p| match &self.atoms[p] {
+                Atom::Literal(rs) => out.extend(rs.iter().filter(|ri| targets(ri))),
+                Atom::Detector(b) => detectors |= b,
+            });
         }
         out.sort_unstable();
         out.dedup();

@@ -150,27 +150,17 @@ pub(super) fn validate_inner(
     })
 }
 
-/// Records a problem for each key that has no meaning in `mode`.
-fn refuse_keys(p: &mut Problems, mode: &str, keys: &[(&str, bool)]) {
-    for (key, present) in keys {
-        if *present {
-            p.push(
-                format!("inner.{key}"),
-                format!("is not used in {mode} mode; remove it"),
-            );
-        }
-    }
-}
-
 fn validate_edge_dials(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<LinkMode> {
-    refuse_keys(
-        p,
+    p.refuse_keys(
         "edge-dials",
         &[
-            ("listen", inner.listen.is_some()),
-            ("cert", inner.cert.is_some()),
-            ("key", inner.key.is_some()),
-            ("allowed_identities", inner.allowed_identities.is_some()),
+            ("inner.listen", inner.listen.is_some()),
+            ("inner.cert", inner.cert.is_some()),
+            ("inner.key", inner.key.is_some()),
+            (
+                "inner.allowed_identities",
+                inner.allowed_identities.is_some(),
+            ),
         ],
     );
     if inner.endpoints.is_empty() {
@@ -179,29 +169,13 @@ fn validate_edge_dials(p: &mut Problems, base: &Path, inner: &RawInner) -> Optio
             "at least one inner endpoint (host:port) is required",
         );
     }
-    for (i, endpoint) in inner.endpoints.iter().enumerate() {
-        let valid = endpoint.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !valid {
-            p.push(
-                format!("inner.endpoints[{i}]"),
-                format!("{endpoint:?} is not host:port"),
-            );
-        }
-    }
-    let server_name = p
-        .required("inner.server_name", inner.server_name.as_ref())
-        .and_then(|n| {
-            rustls::pki_types::ServerName::try_from(n.clone())
-                .map_err(|_| {
-                    p.push(
-                        "inner.server_name",
-                        format!("{n:?} is not a DNS name or IP"),
-                    );
-                })
-                .ok()
-        });
+    p.host_ports("inner.endpoints", &inner.endpoints);
+    let server_name = p.required_parsed(
+        "inner.server_name",
+        inner.server_name.as_ref(),
+        "a DNS name or IP",
+        |n| rustls::pki_types::ServerName::try_from(n.to_owned()),
+    );
     let ca = p.required("inner.ca", inner.ca.as_ref());
     let cert = p.required("inner.client_cert", inner.client_cert.as_ref());
     let key = p.required("inner.client_key", inner.client_key.as_ref());
@@ -238,17 +212,16 @@ fn validate_edge_dials(p: &mut Problems, base: &Path, inner: &RawInner) -> Optio
 }
 
 fn validate_inner_dials(p: &mut Problems, base: &Path, inner: &RawInner) -> Option<LinkMode> {
-    refuse_keys(
-        p,
+    p.refuse_keys(
         "inner-dials",
         &[
-            ("endpoints", !inner.endpoints.is_empty()),
-            ("server_name", inner.server_name.is_some()),
-            ("client_cert", inner.client_cert.is_some()),
-            ("client_key", inner.client_key.is_some()),
-            ("resolve_interval", inner.resolve_interval.is_some()),
+            ("inner.endpoints", !inner.endpoints.is_empty()),
+            ("inner.server_name", inner.server_name.is_some()),
+            ("inner.client_cert", inner.client_cert.is_some()),
+            ("inner.client_key", inner.client_key.is_some()),
+            ("inner.resolve_interval", inner.resolve_interval.is_some()),
             (
-                "connections_per_endpoint",
+                "inner.connections_per_endpoint",
                 inner.connections_per_endpoint.is_some(),
             ),
         ],

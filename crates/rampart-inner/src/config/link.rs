@@ -94,15 +94,6 @@ pub(super) fn validate_link(
     }
 }
 
-/// Records a problem for each key that has no meaning in `mode`.
-fn refuse_keys(p: &mut Problems, mode: &str, keys: &[(&str, bool)]) {
-    for (key, present) in keys {
-        if *present {
-            p.push(*key, format!("is not used in {mode} mode; remove it"));
-        }
-    }
-}
-
 /// The link CA, the inner's certificate chain and key, with their problems recorded.
 fn files(p: &mut Problems, base: &Path, link: &RawLink) -> Option<[PathBuf; 3]> {
     let mut files = Vec::new();
@@ -125,8 +116,7 @@ fn validate_edge_dials(
     link: &RawLink,
     link_listen: Option<&String>,
 ) -> Option<LinkMode> {
-    refuse_keys(
-        p,
+    p.refuse_keys(
         "edge-dials",
         &[
             ("link.edges", link.edges.is_some()),
@@ -181,8 +171,7 @@ fn validate_inner_dials(
     link: &RawLink,
     has_listener: bool,
 ) -> Option<LinkMode> {
-    refuse_keys(
-        p,
+    p.refuse_keys(
         "inner-dials",
         &[
             // The point of the mode: nothing on the LAN side listens for the DMZ.
@@ -198,29 +187,13 @@ fn validate_inner_dials(
             "list the edges' link listeners (host:port) to dial",
         );
     }
-    for (i, edge) in edges.iter().enumerate() {
-        let valid = edge.rsplit_once(':').is_some_and(|(host, port)| {
-            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !valid {
-            p.push(
-                format!("link.edges[{i}]"),
-                format!("{edge:?} is not host:port"),
-            );
-        }
-    }
-    let server_name = p
-        .required("link.edge_server_name", link.edge_server_name.as_ref())
-        .and_then(|n| {
-            rustls::pki_types::ServerName::try_from(n.clone())
-                .map_err(|_| {
-                    p.push(
-                        "link.edge_server_name",
-                        format!("{n:?} is not a DNS name or IP"),
-                    );
-                })
-                .ok()
-        });
+    p.host_ports("link.edges", &edges);
+    let server_name = p.required_parsed(
+        "link.edge_server_name",
+        link.edge_server_name.as_ref(),
+        "a DNS name or IP",
+        |n| rustls::pki_types::ServerName::try_from(n.to_owned()),
+    );
     let connections_per_edge = link.connections_per_edge.unwrap_or(2);
     if !(1..=64).contains(&connections_per_edge) {
         p.push("link.connections_per_edge", "must be between 1 and 64");

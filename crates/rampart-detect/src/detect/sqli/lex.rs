@@ -89,7 +89,8 @@ const MAX_TOKENS: usize = 4096;
 
 /// Tokenizes `s` (lowercase).
 pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
-    let mut toks = Vec::new();
+    // Prose runs about one token per 3-5 bytes: sized once instead of grown push by push.
+    let mut toks = Vec::with_capacity((s.len() / 3 + 4).min(MAX_TOKENS));
     let mut i = 0;
     if let Start::Inside(q) = start {
         let (end, closed) = string_end(s, 0, q);

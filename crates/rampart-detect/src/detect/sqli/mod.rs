@@ -51,17 +51,14 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
     if !gate(text.as_bytes()) {
         return None;
     }
-    let lower = text.to_ascii_lowercase();
-    let s = lower.as_bytes();
-    let mut starts = vec![Start::Code];
-    for q in [b'\'', b'"'] {
-        if memchr::memchr(q, s).is_some() {
-            starts.push(Start::Inside(q));
-        }
-    }
-    starts
-        .into_iter()
-        .find_map(|start| Shapes::new(s, start).find())
+    super::with_lowercase(text.as_bytes(), |s| {
+        Shapes::new(s, Start::Code).find().or_else(|| {
+            [b'\'', b'"']
+                .into_iter()
+                .filter(|q| memchr::memchr(*q, s).is_some())
+                .find_map(|q| Shapes::new(s, Start::Inside(q)).find())
+        })
+    })
 }
 
 /// Cheap test: without any of these bytes, `union` or a closing `true`/`null`, no shape
@@ -101,18 +98,24 @@ struct Shapes<'a> {
 
 impl<'a> Shapes<'a> {
     fn new(s: &'a [u8], start: Start) -> Self {
-        let all = lex::tokenize(s, start);
-        let mut code = Vec::with_capacity(all.len());
-        let mut comment_after = Vec::with_capacity(all.len());
-        for t in all {
-            if t.kind == Tk::Comment {
-                if let Some(last) = comment_after.last_mut() {
-                    *last = true;
+        // Comments are dropped in place: one token buffer, no copy.
+        let mut code = lex::tokenize(s, start);
+        let mut comment_after = vec![false; code.len()];
+        if code.iter().any(|t| t.kind == Tk::Comment) {
+            let mut w = 0;
+            for r in 0..code.len() {
+                if code[r].kind == Tk::Comment {
+                    if w > 0 {
+                        comment_after[w - 1] = true;
+                    }
+                } else {
+                    code[w] = code[r];
+                    comment_after[w] = false;
+                    w += 1;
                 }
-            } else {
-                code.push(t);
-                comment_after.push(false);
             }
+            code.truncate(w);
+            comment_after.truncate(w);
         }
         Shapes {
             s,
