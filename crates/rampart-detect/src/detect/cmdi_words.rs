@@ -322,7 +322,8 @@ pub(super) const STRONG: &[&str] = &[
 ];
 
 /// Interpreters that are also installed under a versioned name (`python3.10`, `php8.2`).
-pub(super) const VERSIONED: &[&str] = &["python", "php", "perl", "ruby", "node", "lua", "pip"];
+pub(super) const VERSIONED: &[&str] =
+    &["python", "php", "perl", "ruby", "node", "lua", "pip", "gcc"];
 
 /// Prefix words that are not English: followed by a known command they are enough,
 /// wherever the value starts.

@@ -18,6 +18,10 @@ const HEADERS: &[&str] = &[
     "authorization",
     "x-forwarded-for",
     "x-forwarded-host",
+    "x-real-ip",
+    "forwarded",
+    "true-client-ip",
+    "remote-addr",
     "access-control-allow-origin",
     "access-control-allow-credentials",
     "content-security-policy",
@@ -74,6 +78,14 @@ pub(crate) fn detect(text: &str, any_header: bool) -> Option<Range<usize>> {
             j += 1;
         }
         if s.get(j) != Some(&b':') {
+            continue;
+        }
+        // `\r\nLocation:\r\n`: a header with no value sets nothing.
+        let mut v = j + 1;
+        while v < s.len() && matches!(s[v], b' ' | b'\t') {
+            v += 1;
+        }
+        if s.get(v).is_none_or(|b| matches!(b, b'\r' | b'\n')) {
             continue;
         }
         let name = &rest[..name_len];

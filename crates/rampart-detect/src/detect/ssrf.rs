@@ -71,12 +71,43 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         if SMUGGLING.contains(&scheme.as_slice()) {
             return Some(span);
         }
-        let authority = String::from_utf8_lossy(&s[from..auth_end]).to_ascii_lowercase();
+        let authority = fold(&String::from_utf8_lossy(&s[from..auth_end]));
         if internal_authority(&authority) {
             return Some(span);
         }
+        // `http://a.com:80 &@127.0.0.1:22/`: parsers disagree on where the authority ends,
+        // so a later `@host` counts too.
+        let window = &s[from..s.len().min(from + 256)];
+        for at in memchr::memchr_iter(b'@', window) {
+            let r = authority_span(window, at + 1);
+            if r.is_some_and(|r| internal_authority(&fold(&String::from_utf8_lossy(&window[r])))) {
+                return Some(span);
+            }
+        }
     }
     None
+}
+
+/// Lowercases a host and folds the Unicode look-alikes URL parsers map to ASCII
+/// (`①②⑦.⓪.⓪.①`, `ⓛⓞⓒⓐⓛⓗⓞⓢⓣ`, `169。254。169。254`, fullwidth letters and digits).
+fn fold(host: &str) -> String {
+    host.chars()
+        .map(|c| {
+            let u = u32::from(c);
+            let mapped = match u {
+                0x2460..=0x2468 => char::from_u32(u - 0x2460 + u32::from(b'1')),
+                0x24ea | 0x24ff => Some('0'),
+                0x24b6..=0x24cf => char::from_u32(u - 0x24b6 + u32::from(b'a')),
+                0x24d0..=0x24e9 => char::from_u32(u - 0x24d0 + u32::from(b'a')),
+                0xff10..=0xff19 => char::from_u32(u - 0xff10 + u32::from(b'0')),
+                0xff21..=0xff3a => char::from_u32(u - 0xff21 + u32::from(b'a')),
+                0xff41..=0xff5a => char::from_u32(u - 0xff41 + u32::from(b'a')),
+                0x3002 | 0xff0e | 0xff61 => Some('.'),
+                _ => None,
+            };
+            mapped.unwrap_or(c).to_ascii_lowercase()
+        })
+        .collect()
 }
 
 /// A whole value that is a special-scheme URL without its `//` (`http:127.0.0.1`,
@@ -212,8 +243,12 @@ fn parse_v4_loose(host: &str) -> Option<Ipv4Addr> {
         };
         nums.push(v);
     }
-    let last = *nums.last()?;
+    let mut last = *nums.last()?;
     let head = &nums[..nums.len() - 1];
+    // `http://7147006462/`: a lone number past 32 bits wraps in some parsers.
+    if head.is_empty() {
+        last &= u64::from(u32::MAX);
+    }
     if head.iter().any(|&n| n > 255) {
         return None;
     }

@@ -230,12 +230,13 @@ fn breakout(s: &[u8]) -> Option<Range<usize>> {
         {
             i += 1;
         }
-        // Attribute breakout: `" onfocus=alert(1) autofocus="`.
+        // Attribute breakout: `" onfocus=alert(1) autofocus="`; glued to the quote
+        // (`"onzoom=`) when the value opens with it, as browsers take that too.
         let n = s[i..]
             .iter()
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
-        if n > 0 && i > at + 1 && is_handler(&s[i..i + n]) {
+        if n > 0 && (i > at + 1 || at == 0) && is_handler(&s[i..i + n]) {
             let mut j = i + n;
             while j < s.len() && s[j].is_ascii_whitespace() {
                 j += 1;

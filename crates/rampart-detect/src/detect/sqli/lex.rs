@@ -173,6 +173,12 @@ pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
                     _ => (Tk::Cmp, e),
                 }
             }
+            // JSON operators compare like `=`: `'{"a":1}' -> '$.a' = 1`, `'{}' ?| array[...]`.
+            b'-' if s.get(i + 1) == Some(&b'>') => {
+                (Tk::Cmp, i + 2 + usize::from(s.get(i + 2) == Some(&b'>')))
+            }
+            b'?' if matches!(s.get(i + 1), Some(b'|' | b'&')) => (Tk::Cmp, i + 2),
+            b'?' if s[..i].trim_ascii_end().last() == Some(&b'\'') => (Tk::Cmp, i + 1),
             b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'~' => (Tk::Arith, i + 1),
             _ => (Tk::Other, i + 1),
         };

@@ -5,6 +5,7 @@
 //! functions with SQL arguments, subqueries, `INTO OUTFILE`, `ORDER BY n` probes.
 //! Prose has words but not these shapes: "select your plan", "O'Reilly", "1 or 2 items".
 
+mod extra;
 mod lex;
 #[cfg(test)]
 mod tests;
@@ -51,14 +52,22 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
     if !gate(text.as_bytes()) {
         return None;
     }
-    super::with_lowercase(text.as_bytes(), |s| {
+    let find = |s: &[u8]| {
         Shapes::new(s, Start::Code).find().or_else(|| {
             [b'\'', b'"']
                 .into_iter()
                 .filter(|q| memchr::memchr(*q, s).is_some())
                 .find_map(|q| Shapes::new(s, Start::Inside(q)).find())
         })
-    })
+    };
+    if text.is_ascii() {
+        super::with_lowercase(text.as_bytes(), find)
+    } else {
+        // Typographic quotes act as `'`; the folding keeps byte offsets.
+        let mut lower = text.to_ascii_lowercase();
+        extra::unicode_quotes(&mut lower);
+        find(lower.as_bytes())
+    }
 }
 
 /// Cheap test: without any of these bytes, `union` or a closing `true`/`null`, no shape
@@ -178,12 +187,20 @@ impl<'a> Shapes<'a> {
             if self.statement(j) {
                 return Some(self.span(0, j + 2));
             }
-            // `x'+sleep(20.to_i)+'`: an operator glues a time/error function to the break.
-            if matches!(self.kind(j), Some(Tk::Arith | Tk::Logic))
-                && self.kind(j + 1) == Some(Tk::Func)
-                && STRONG_FUNCS.contains(&self.text(j + 1))
-            {
-                return Some(self.span(0, j + 1));
+            // `x'+sleep(20.to_i)+'` (or `x' sleep(...)` once `+` is a space): a time/error
+            // function glued to the break.
+            let f = j + usize::from(matches!(self.kind(j), Some(Tk::Arith | Tk::Logic)));
+            if self.kind(f) == Some(Tk::Func) && STRONG_FUNCS.contains(&self.text(f)) {
+                return Some(self.span(0, f));
+            }
+            // `x'|email--`, `id'not like id--`: a short expression commented out to the end.
+            if let Some(end) = self.commented_tail(j) {
+                return Some(self.span(0, end));
+            }
+            // `'union a`, `" alter x`: a value opening with a quote straight into a statement
+            // keyword, with no closing quote after it (`'Union Square'` is a quoted name).
+            if self.keyword_after_opening_quote(j) {
+                return Some(self.span(0, j));
             }
         }
         if self.start == Start::Code && self.statement(0) {
@@ -232,11 +249,32 @@ impl<'a> Shapes<'a> {
 
     /// `1 or 1=1`, `' or 'a'='a`, `') or ('x'='x`, `' or 1--`, `' and if(1=1,...)`.
     fn tautology(&self, k: usize) -> Option<Range<usize>> {
-        if k == 0 {
-            // `or 1=1`: the value opens with the operator (the application wrote the rest).
-            let (j, lit1) = self.operand(1)?;
+        // `name=AND 1=1` sent as one parameter name, or `/OR 1=1` as a path segment, opens
+        // with the operator too.
+        let opener = k == 0
+            || (k == 2 && self.kind(0) == Some(Tk::Ident) && self.text(1) == b"=")
+            || (self.kind(k - 1) == Some(Tk::Arith) && self.text(k - 1) == b"/");
+        if opener {
+            // `or 1=1`, `or name = 'x'`: the value opens with the operator (the application
+            // wrote the rest).
+            let op = self.text(k);
+            let (j, lit1) = self.operand(k + 1)?;
+            // `or 1#`: a constant condition commented out.
+            if lit1 && self.comment_after.get(j - 1) == Some(&true) && op != b"!" {
+                return Some(self.span(k, j - 1));
+            }
+            // `xor 2 <`, `or 'a' >`, `&& setPath !=`: the same, cut short after the comparison.
+            let symbolic = matches!(op, b"||" | b"&&" | b"xor");
+            if (lit1 || symbolic)
+                && matches!(self.kind(j), Some(Tk::Cmp))
+                && j + 1 == self.code.len()
+                && op != b"!"
+            {
+                return Some(self.span(k, j));
+            }
             let (j2, lit2) = self.operand(j + 1)?;
-            return (lit1 && lit2 && self.kind(j) == Some(Tk::Cmp)).then(|| self.span(0, j2 - 1));
+            return ((lit1 || lit2) && self.kind(j) == Some(Tk::Cmp) && op != b"!")
+                .then(|| self.span(k, j2 - 1));
         }
         let prev = self.kind(k - 1)?;
         let strong_prev = matches!(prev, Tk::Str { closed: true } | Tk::Num | Tk::RParen);
@@ -350,12 +388,18 @@ impl<'a> Shapes<'a> {
                 next == Some(Tk::Ident) && self.kind(j + 2) == Some(Tk::Kw(Kw::Set))
             }
             Some(Tk::Kw(Kw::Delete)) => next == Some(Tk::Kw(Kw::From)),
+            // `drop table x`, `drop/**/x`, `drop x;--`.
             Some(Tk::Kw(Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate)) => {
                 next == Some(Tk::Kw(Kw::Object))
+                    || (next == Some(Tk::Ident)
+                        && (self.comment_after[j]
+                            || (self.kind(j + 2) == Some(Tk::Semi) && self.ends_at(j + 3))))
             }
             Some(Tk::Kw(Kw::Exec)) => {
                 let name = self.text(j + 1);
-                matches!(next, Some(Tk::Var | Tk::LParen | Tk::Str { .. }))
+                // `exec (` alone is a fragment of prose or code, not a call.
+                matches!(next, Some(Tk::Var | Tk::Str { .. }))
+                    || (next == Some(Tk::LParen) && self.kind(j + 2).is_some())
                     || name.starts_with(b"xp_")
                     || name.starts_with(b"sp_")
                     || name.starts_with(b"master")
@@ -411,10 +455,11 @@ impl<'a> Shapes<'a> {
                     continue;
                 }
                 Tk::Kw(Kw::From) => {
+                    // `in (select * from` cut short: nothing but SQL writes that.
                     let table = matches!(
                         self.kind(k + 1),
                         Some(Tk::Ident | Tk::LParen | Tk::Kw(Kw::Object))
-                    );
+                    ) || (sqlish && self.kind(k + 1).is_none());
                     let more = matches!(
                         self.kind(k + 2),
                         Some(
@@ -431,7 +476,11 @@ impl<'a> Shapes<'a> {
                 _ => return false,
             }
             if self.comment_after[k] {
-                return items > 0 && sqlish;
+                // `select/**/password/**/from/**/users`: comments standing in for spaces.
+                if self.kind(k + 1) != Some(Tk::Kw(Kw::From)) {
+                    return items > 0 && sqlish;
+                }
+                sqlish = true;
             }
             k += 1;
         }
