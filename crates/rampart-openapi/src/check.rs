@@ -7,6 +7,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::contract::{Contract, In, MediaEntry, Operation, Param, Style, is_json};
 use crate::doc::{percent_decode, push_segment};
+use crate::instance::Instance;
 use crate::paths::split_under;
 use crate::schema::SchemaId;
 use crate::schema::types;
@@ -374,7 +375,7 @@ impl Ctx<'_, '_> {
             };
             let limits = &self.contract.limits;
             let mut run = Run::new(&self.contract.schemas, limits, &location);
-            let ok = run.validate(schema, &value);
+            let ok = run.validate(schema, &Instance::of(&value));
             self.out.work += run.work;
             for e in run.errors {
                 self.violate(Class::Parameter, e.keyword, e.location);
@@ -566,9 +567,9 @@ impl Ctx<'_, '_> {
                     self.violate(Class::UnsupportedMediaType, "media-type", "body".into());
                     return;
                 }
-                let value: Value = match serde_json::from_slice(bytes) {
-                    Ok(v) => v,
-                    Err(_) => {
+                let value = match Instance::from_slice(bytes) {
+                    Some(v) => v,
+                    None => {
                         self.violate(Class::Body, "json", "json:".into());
                         return;
                     }
@@ -580,7 +581,7 @@ impl Ctx<'_, '_> {
             Body::Fields(fields) => {
                 let (scope, value, opaque) = self.fields_value(schema, fields);
                 let mut run = Run::new(&self.contract.schemas, &self.contract.limits, scope);
-                run.validate(schema, &value);
+                run.validate(schema, &Instance::of(&value));
                 // Files and structured parts were left out of the value: they count as
                 // present, and only their names are checked.
                 let schemas = &self.contract.schemas;

@@ -41,6 +41,7 @@ mod contract;
 mod doc;
 mod documented;
 mod error;
+mod instance;
 mod limits;
 mod paths;
 mod responses;

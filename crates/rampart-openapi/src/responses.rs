@@ -8,6 +8,7 @@ use crate::check::{Class, Violation, media_entry};
 use crate::contract::{Contract, MediaEntry, is_json};
 use crate::doc::{child, deref};
 use crate::error::LoadError;
+use crate::instance::Instance;
 use crate::limits::LoadLimits;
 use crate::schema::Compiler;
 use crate::schema::validate::Run;
@@ -201,9 +202,9 @@ impl Contract {
         if !is_json(&essence) {
             return out;
         }
-        let value: Value = match serde_json::from_slice(bytes) {
-            Ok(v) => v,
-            Err(_) => {
+        let value = match Instance::from_slice(bytes) {
+            Some(v) => v,
+            None => {
                 violate("json", "json:");
                 return out;
             }

@@ -86,7 +86,7 @@ pub fn parse<'a>(
     media.require_utf8()?;
     let b: &'a [u8] = body.as_ref();
     match kind {
-        BodyKind::Json => json::parse(b, &limits.json, options.canonical),
+        BodyKind::Json => json::parse_shared(body, &limits.json, options.canonical),
         BodyKind::Xml => xml::parse(b, &limits.xml),
         BodyKind::Form => form::parse(b, &limits.form),
         BodyKind::Multipart => {

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::doc::{child, ref_pointer};
 use crate::error::LoadError;
+use crate::instance::Instance;
 use crate::limits::LoadLimits;
 
 pub(crate) use format::Format;
@@ -97,17 +98,17 @@ pub(crate) struct Schema {
 impl Schema {
     /// Whether a value that validated against this node is pinned down to a shape
     /// that cannot carry free text (so injection detectors may skip it).
-    pub(crate) fn pins(&self, value: &Value) -> bool {
+    pub(crate) fn pins(&self, value: &Instance<'_>) -> bool {
         if self.enumeration.is_some() || self.constant.is_some() {
             return true;
         }
         match value {
-            Value::String(s) => {
+            Instance::String(s) => {
                 self.format.is_some_and(Format::pins)
                     || (self.format == Some(Format::Email) && format::plain_email(s))
                     || self.pattern.as_ref().is_some_and(|p| p.strict)
             }
-            Value::Number(_) | Value::Bool(_) | Value::Null => {
+            Instance::Number(_) | Instance::Bool(_) | Instance::Null => {
                 // Typed as non-string: the value validated as a number/boolean/null.
                 self.types != 0 && self.types & types::STRING == 0
             }

@@ -8,10 +8,11 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use std::borrow::Cow;
 
 use super::{Schema, SchemaId, Schemas, types};
 use crate::doc::push_segment;
+use crate::instance::{Instance, Members};
 use crate::limits::ValidateLimits;
 
 /// A schema violation: where, and which keyword.
@@ -66,7 +67,7 @@ impl<'s> Run<'s> {
     }
 
     /// Validates `value` at the run's prefix. Returns whether it is valid.
-    pub(crate) fn validate(&mut self, id: SchemaId, value: &Value) -> bool {
+    pub(crate) fn validate(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
         self.node(id, value)
     }
 
@@ -104,7 +105,7 @@ impl<'s> Run<'s> {
         true
     }
 
-    fn node(&mut self, id: SchemaId, value: &Value) -> bool {
+    fn node(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
         if self.stopped() || !self.spend(1) {
             return false;
         }
@@ -124,14 +125,14 @@ impl<'s> Run<'s> {
     }
 
     /// Runs `f` with errors and pins discarded; returns whether it passed.
-    fn probe(&mut self, id: SchemaId, value: &Value) -> bool {
+    fn probe(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
         self.probe += 1;
         let ok = self.node(id, value);
         self.probe -= 1;
         ok && !self.aborted
     }
 
-    fn keywords(&mut self, s: &'s Schema, v: &Value) -> bool {
+    fn keywords(&mut self, s: &'s Schema, v: &Instance<'_>) -> bool {
         if s.never {
             self.fail("false");
             return false;
@@ -163,13 +164,13 @@ impl<'s> Run<'s> {
             check!(false, "writeOnly");
         }
         if let Some(values) = &s.enumeration {
-            check!(values.iter().any(|e| json_eq(e, v)), "enum");
+            check!(values.iter().any(|e| v.equals(e)), "enum");
         }
         if let Some(c) = &s.constant {
-            check!(json_eq(c, v), "const");
+            check!(v.equals(c), "const");
         }
         match v {
-            Value::String(text) => {
+            Instance::String(text) => {
                 if s.min_length.is_some() || s.max_length.is_some() {
                     if !self.spend(text.len() as u64 / 64) {
                         return false;
@@ -188,7 +189,7 @@ impl<'s> Run<'s> {
                     check!(f.check_str(text), "format");
                 }
             }
-            Value::Number(n) => {
+            Instance::Number(n) => {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 check!(s.minimum.is_none_or(|m| f >= m), "minimum");
                 check!(s.maximum.is_none_or(|m| f <= m), "maximum");
@@ -207,7 +208,7 @@ impl<'s> Run<'s> {
                     check!(fmt.check_number(n), "format");
                 }
             }
-            Value::Array(items) => {
+            Instance::Array(items) => {
                 if !self.array(s, items) {
                     ok = false;
                     if self.probe > 0 || self.stopped() {
@@ -215,7 +216,7 @@ impl<'s> Run<'s> {
                     }
                 }
             }
-            Value::Object(map) => {
+            Instance::Object(map) => {
                 if !self.object(s, map) {
                     ok = false;
                     if self.probe > 0 || self.stopped() {
@@ -223,7 +224,7 @@ impl<'s> Run<'s> {
                     }
                 }
             }
-            Value::Bool(_) | Value::Null => {}
+            Instance::Bool(_) | Instance::Null => {}
         }
         for &a in &s.all_of {
             if !self.node(a, v) {
@@ -280,7 +281,7 @@ impl<'s> Run<'s> {
         ok
     }
 
-    fn array(&mut self, s: &'s Schema, items: &[Value]) -> bool {
+    fn array(&mut self, s: &'s Schema, items: &[Instance<'_>]) -> bool {
         let mut ok = true;
         let n = items.len() as u64;
         if s.min_items.is_some_and(|m| n < m) {
@@ -331,7 +332,7 @@ impl<'s> Run<'s> {
         ok
     }
 
-    fn unique(&mut self, items: &[Value]) -> bool {
+    fn unique(&mut self, items: &[Instance<'_>]) -> bool {
         let mut seen = HashSet::with_capacity(items.len());
         for item in items {
             let mut key = String::new();
@@ -346,7 +347,7 @@ impl<'s> Run<'s> {
         true
     }
 
-    fn object(&mut self, s: &'s Schema, map: &serde_json::Map<String, Value>) -> bool {
+    fn object(&mut self, s: &'s Schema, map: &Members<'_>) -> bool {
         let mut ok = true;
         let n = map.len() as u64;
         if s.min_properties.is_some_and(|m| n < m) {
@@ -375,7 +376,7 @@ impl<'s> Run<'s> {
         if (!ok && self.probe > 0) || self.stopped() {
             return false;
         }
-        for (key, value) in map {
+        for (key, value) in map.iter() {
             let len = self.location.len();
             push_segment(&mut self.location, key);
             let declared = s
@@ -414,7 +415,7 @@ impl<'s> Run<'s> {
                 }
             }
             if let Some(id) = s.property_names
-                && !self.probe(id, &Value::String(key.clone()))
+                && !self.probe(id, &Instance::String(Cow::Borrowed(key)))
             {
                 ok = false;
                 self.fail("propertyNames");
@@ -447,15 +448,15 @@ impl<'s> Run<'s> {
     }
 }
 
-fn type_matches(t: u8, v: &Value) -> bool {
+fn type_matches(t: u8, v: &Instance<'_>) -> bool {
     let bit = match v {
-        Value::Null => types::NULL,
-        Value::Bool(_) => types::BOOLEAN,
-        Value::Object(_) => types::OBJECT,
-        Value::Array(_) => types::ARRAY,
-        Value::String(_) => types::STRING,
-        Value::Number(n) if is_integer(n) => types::INTEGER | types::NUMBER,
-        Value::Number(_) => types::NUMBER,
+        Instance::Null => types::NULL,
+        Instance::Bool(_) => types::BOOLEAN,
+        Instance::Object(_) => types::OBJECT,
+        Instance::Array(_) => types::ARRAY,
+        Instance::String(_) => types::STRING,
+        Instance::Number(n) if is_integer(n) => types::INTEGER | types::NUMBER,
+        Instance::Number(_) => types::NUMBER,
     };
     t & bit != 0
 }
@@ -479,32 +480,10 @@ fn multiple_of(n: &serde_json::Number, m: f64) -> bool {
     q.is_finite() && (q - q.round()).abs() <= 1e-9 * q.abs().max(1.0)
 }
 
-/// JSON equality with numbers compared by value.
-pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => i == j,
-            _ => match (x.as_u64(), y.as_u64()) {
-                (Some(i), Some(j)) => i == j,
-                _ => x.as_f64() == y.as_f64(),
-            },
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 /// A canonical rendering (sorted keys, numbers by value) for uniqueness checks.
-fn canonical(v: &Value, out: &mut String) {
+fn canonical(v: &Instance<'_>, out: &mut String) {
     match v {
-        Value::Number(n) => match n.as_i64() {
+        Instance::Number(n) => match n.as_i64() {
             Some(i) => {
                 let _ = write!(out, "{i}");
             }
@@ -517,7 +496,7 @@ fn canonical(v: &Value, out: &mut String) {
                 }
             }
         },
-        Value::Array(items) => {
+        Instance::Array(items) => {
             out.push('[');
             for i in items {
                 canonical(i, out);
@@ -525,15 +504,12 @@ fn canonical(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+        Instance::Object(map) => {
+            // Members are sorted by key already.
             out.push('{');
-            for k in keys {
+            for (k, v) in map.iter() {
                 let _ = write!(out, "{k:?}:");
-                if let Some(v) = map.get(k) {
-                    canonical(v, out);
-                }
+                canonical(v, out);
                 out.push(',');
             }
             out.push('}');

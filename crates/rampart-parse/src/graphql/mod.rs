@@ -108,7 +108,7 @@ pub fn parse_json_request<'a>(
         }
     }
     let mut parsed = out.into_parsed(BodyKind::Graphql);
-    parsed.canonical = canon.map(bytes::Bytes::from);
+    parsed.canonical = canon.into_bytes(|| bytes::Bytes::copy_from_slice(body));
     parsed.graphql = Some(stats);
     Ok(parsed)
 }

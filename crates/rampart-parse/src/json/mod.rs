@@ -28,11 +28,52 @@ pub fn parse<'a>(
     limits: &JsonLimits,
     canonical: bool,
 ) -> Result<Parsed<'a>, ParseError> {
+    parse_sharing(body, limits, canonical, || Bytes::copy_from_slice(body))
+}
+
+/// [`parse`] for a body held in `Bytes`: an input already in canonical form is shared
+/// as the canonical copy instead of copied.
+pub(crate) fn parse_shared<'a>(
+    body: &'a Bytes,
+    limits: &JsonLimits,
+    canonical: bool,
+) -> Result<Parsed<'a>, ParseError> {
+    parse_sharing(body, limits, canonical, || body.clone())
+}
+
+fn parse_sharing<'a>(
+    body: &'a [u8],
+    limits: &JsonLimits,
+    canonical: bool,
+    share: impl FnOnce() -> Bytes,
+) -> Result<Parsed<'a>, ParseError> {
     let mut out = Out::with_capacity(body.len() / 16);
     let canon = parse_into(body, limits, &mut out, PathId::ROOT, canonical)?;
     let mut parsed = out.into_parsed(BodyKind::Json);
-    parsed.canonical = canon.map(Bytes::from);
+    parsed.canonical = canon.into_bytes(share);
     Ok(parsed)
+}
+
+/// The canonical copy [`parse_into`] produced, if one was asked for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Canon {
+    /// Not asked for.
+    Unwanted,
+    /// The input is already canonical, byte for byte.
+    Same,
+    /// The input less whitespace, with escaped strings rewritten minimally.
+    Rewritten(Vec<u8>),
+}
+
+impl Canon {
+    /// The canonical bytes; `share` gives the input's own bytes when they are canonical.
+    pub(crate) fn into_bytes(self, share: impl FnOnce() -> Bytes) -> Option<Bytes> {
+        match self {
+            Canon::Unwanted => None,
+            Canon::Same => Some(share()),
+            Canon::Rewritten(c) => Some(Bytes::from(c)),
+        }
+    }
 }
 
 /// Parses `src` into `out` below `root`. Error offsets are relative to `src`.
@@ -42,7 +83,7 @@ pub(crate) fn parse_into<'a>(
     out: &mut Out<'a>,
     root: PathId,
     canonical: bool,
-) -> Result<Option<Vec<u8>>, ParseError> {
+) -> Result<Canon, ParseError> {
     if src.starts_with(b"\xEF\xBB\xBF") {
         return Err(ParseError::malformed("json-bom", 0));
     }
@@ -54,7 +95,9 @@ pub(crate) fn parse_into<'a>(
         pos: 0,
         limits,
         out,
-        canon: canonical.then(|| Vec::with_capacity(src.len())),
+        canon: canonical.then(Vec::new),
+        rewritten: false,
+        scratch: Vec::new(),
         copied: 0,
         keys: Vec::new(),
         keys_total: 0,
@@ -62,8 +105,11 @@ pub(crate) fn parse_into<'a>(
     };
     match p.run(root) {
         Ok(()) => {
+            if !p.rewritten {
+                return Ok(p.canon.map_or(Canon::Unwanted, |_| Canon::Same));
+            }
             p.copy_to(src.len());
-            Ok(p.canon)
+            Ok(p.canon.map_or(Canon::Unwanted, Canon::Rewritten))
         }
         Err(e) => {
             let cur = p.cur;
@@ -90,7 +136,12 @@ struct Parser<'a, 'o> {
     pos: usize,
     limits: &'o JsonLimits,
     out: &'o mut Out<'a>,
+    /// The canonical copy, when asked for; it stays empty until the first byte that
+    /// differs from the input (`rewritten`), so canonical input is never copied.
     canon: Option<Vec<u8>>,
+    rewritten: bool,
+    /// Scratch for comparing an escaped string's minimal form with its raw bytes.
+    scratch: Vec<u8>,
     /// `src[..copied]` is accounted for in `canon`: the canonical copy is the input less
     /// whitespace and with escaped strings rewritten, so bytes are copied in runs, only
     /// when whitespace or an escaped string interrupts them.
@@ -247,13 +298,18 @@ impl<'a> Parser<'a, '_> {
 
     fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
         let (s, next) = string::scan(self.text, self.pos, self.limits.max_string_bytes)?;
-        // An unescaped string is its own canonical form and stays in the pending run.
+        // An unescaped string is its own canonical form and stays in the pending run, as
+        // does an escaped one already written minimally.
         if matches!(s.value, Cow::Owned(_)) && self.canon.is_some() {
-            self.copy_to(self.pos);
-            if let Some(c) = &mut self.canon {
-                string::write_escaped(c, &s.value);
+            self.scratch.clear();
+            string::write_escaped(&mut self.scratch, &s.value);
+            if self.src.get(self.pos..next) != Some(self.scratch.as_slice()) {
+                self.copy_to(self.pos);
+                if let Some(c) = &mut self.canon {
+                    c.extend_from_slice(&self.scratch);
+                }
+                self.copied = next;
             }
-            self.copied = next;
         }
         if s.has_nul {
             self.out.note("json-nul-char", self.cur);
@@ -347,11 +403,16 @@ impl<'a> Parser<'a, '_> {
         }
     }
 
-    /// Appends the pending run `src[copied..end]` to the canonical copy.
+    /// Appends the pending run `src[copied..end]` to the canonical copy: the input
+    /// differs from its canonical form from here on.
     fn copy_to(&mut self, end: usize) {
         if let Some(c) = &mut self.canon
             && let Some(run) = self.src.get(self.copied..end)
         {
+            if !self.rewritten {
+                self.rewritten = true;
+                c.reserve(self.src.len());
+            }
             c.extend_from_slice(run);
             self.copied = end;
         }

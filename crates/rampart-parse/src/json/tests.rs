@@ -231,6 +231,48 @@ fn canonical_copy_drops_whitespace_between_escaped_and_plain_runs() {
 }
 
 #[test]
+fn canonical_input_is_shared_and_anything_else_is_rewritten() {
+    // (input, already canonical): minimal escapes stay, any other spelling is rewritten.
+    let cases: &[(&[u8], bool)] = &[
+        (
+            br#"{"bio":"a\nb \"q\" \\ \u0000","n":[1,-0.5e3,true,null]}"#,
+            true,
+        ),
+        (br#"{"a":"x\/y"}"#, false),
+        (br#"{"a":"\u0041"}"#, false),
+        (br#"{"a":"\u001F"}"#, false),
+        (br#"{"a" :1}"#, false),
+        (b"{\"a\":1}\n", false),
+        (b"\t[]", false),
+    ];
+    for &(input, same) in cases {
+        let body = Bytes::copy_from_slice(input);
+        let opts = crate::Options {
+            canonical: true,
+            ..Default::default()
+        };
+        let p = crate::parse(
+            Some("application/json"),
+            &body,
+            &crate::Limits::default(),
+            opts,
+        )
+        .expect("valid");
+        let canon = p.canonical.clone().expect("asked for");
+        let copy = parse(input, &limits(), true).expect("valid").canonical;
+        assert_eq!(Some(&canon), copy.as_ref(), "{}", input.escape_ascii());
+        assert_eq!(canon == body, same, "{}", input.escape_ascii());
+        // Canonical input is forwarded without a copy.
+        assert_eq!(
+            canon.as_ptr() == body.as_ptr(),
+            same,
+            "{}",
+            input.escape_ascii()
+        );
+    }
+}
+
+#[test]
 fn reports_the_pointer_of_the_offending_member() {
     let e = parse(br#"{"x":[{"k":1,"k":2}]}"#, &limits(), false).expect_err("dup");
     assert_eq!(e.path(), Some("/x/0/k"));

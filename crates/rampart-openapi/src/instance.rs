@@ -1,0 +1,273 @@
+//! The value the validator reads: JSON whose strings and keys borrow from the body (or
+//! from a [`Value`] built from parameters), so validating a large body allocates per
+//! container, not per string.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+
+/// A JSON instance. Object members are sorted by key (as a [`serde_json::Map`] iterates),
+/// so violations come in the same order whichever way the instance was built.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Instance<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Array(Vec<Instance<'a>>),
+    Object(Members<'a>),
+}
+
+/// Object members, sorted by key; keys are unique.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, Instance<'a>)>);
+
+impl<'a> Members<'a> {
+    fn from_unsorted(mut members: Vec<(Cow<'a, str>, Instance<'a>)>) -> Self {
+        // Stable, and the last duplicate wins, as when inserting into a map.
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        Members(members)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&Instance<'a>> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Instance<'a>)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+}
+
+impl<'a> Instance<'a> {
+    /// Reads a JSON document, borrowing every string that has no escapes. `None`: not
+    /// JSON (invalid UTF-8 anywhere counts, as it does for `serde_json::from_slice`).
+    pub(crate) fn from_slice(bytes: &'a [u8]) -> Option<Self> {
+        // One UTF-8 check of the whole document instead of one per string.
+        let text = std::str::from_utf8(bytes).ok()?;
+        serde_json::from_str(text).ok()
+    }
+
+    /// A view of `value`, borrowing its strings.
+    pub(crate) fn of(value: &'a Value) -> Self {
+        match value {
+            Value::Null => Instance::Null,
+            Value::Bool(b) => Instance::Bool(*b),
+            Value::Number(n) => Instance::Number(n.clone()),
+            Value::String(s) => Instance::String(Cow::Borrowed(s)),
+            Value::Array(items) => Instance::Array(items.iter().map(Instance::of).collect()),
+            // A map iterates sorted and unique already.
+            Value::Object(map) => Instance::Object(Members(
+                map.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Instance::of(v)))
+                    .collect(),
+            )),
+        }
+    }
+
+    /// JSON equality with a schema's value, numbers compared by value.
+    pub(crate) fn equals(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Instance::Null, Value::Null) => true,
+            (Instance::Bool(a), Value::Bool(b)) => a == b,
+            (Instance::Number(x), Value::Number(y)) => numbers_equal(x, y),
+            (Instance::String(a), Value::String(b)) => a == b,
+            (Instance::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| a.equals(b))
+            }
+            (Instance::Object(x), Value::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| v.equals(w)))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Numbers by value: `1` and `1.0` are equal, as in JSON Schema.
+pub(crate) fn numbers_equal(x: &Number, y: &Number) -> bool {
+    match (x.as_i64(), y.as_i64()) {
+        (Some(i), Some(j)) => i == j,
+        _ => match (x.as_u64(), y.as_u64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+    }
+}
+
+impl fmt::Display for Instance<'_> {
+    /// Scalars as JSON text (containers are not rendered this way).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Instance::Null => f.write_str("null"),
+            Instance::Bool(b) => write!(f, "{b}"),
+            Instance::Number(n) => write!(f, "{n}"),
+            Instance::String(s) => {
+                let quoted = serde_json::to_string(s.as_ref()).map_err(|_| fmt::Error)?;
+                f.write_str(&quoted)
+            }
+            Instance::Array(_) | Instance::Object(_) => f.write_str("?"),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Instance<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(InstanceVisitor)
+    }
+}
+
+/// Builds an [`Instance`] from the same events `serde_json` turns into a [`Value`].
+struct InstanceVisitor;
+
+impl<'de> Visitor<'de> for InstanceVisitor {
+    type Value = Instance<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Instance::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Instance::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Instance::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        // As `Value` does: a non-finite float has no JSON number.
+        Ok(Number::from_f64(v).map_or(Instance::Null, Instance::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Instance::String(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Instance::String(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Instance::String(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Instance::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Instance::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Instance::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let value = map.next_value()?;
+            members.push((key.0, value));
+        }
+        Ok(Instance::Object(Members::from_unsorted(members)))
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn reads_like_value_sorted_with_the_last_duplicate_winning() {
+        let docs: [&[u8]; 6] = [
+            br#"{"b":1,"a":[true,null,"x\n"],"c":{"z":1.5,"y":-2}}"#,
+            br#"{"k":1,"k":2}"#,
+            br#"[18446744073709551615, -9223372036854775808, 1e3, 0.1]"#,
+            br#""\u00e9t\u00e9""#,
+            br#"{}"#,
+            br#"[]"#,
+        ];
+        for doc in docs {
+            let value: Value = serde_json::from_slice(doc).unwrap();
+            let instance = Instance::from_slice(doc).unwrap();
+            assert_eq!(
+                instance,
+                Instance::of(&value),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+            assert!(instance.equals(&value));
+        }
+        for bad in [
+            &b"{"[..],
+            b"[1,]",
+            b"1e400",
+            b"\"\\ud800\"",
+            b"\"\xff\"",
+            b"1\xff",
+        ] {
+            assert_eq!(
+                Instance::from_slice(bad).is_none(),
+                serde_json::from_slice::<Value>(bad).is_err()
+            );
+        }
+    }
+}
