@@ -661,20 +661,36 @@ fn pinned_values_are_those_a_strict_schema_validated() {
             "note": {"type": "string", "maxLength": 64},
             "kind": {"enum": ["a", "b"]},
             "any": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "anytext": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            "one": {"oneOf": [{"type": "string", "format": "uuid"}, {"type": "integer"}]},
+            "onetext": {"oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 9}]},
+            "neg": {"not": {"type": "integer"}},
+            "rec": {"oneOf": [
+                {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}, "t": {"type": "string"}}},
+                {"type": "object", "required": ["b"], "properties": {"b": {"type": "integer"}}},
+            ]},
         }}),
         json!({}),
     );
     let body = json!({"id": "4f1c2a9e-8a1b-4c2d-9e3f-0a1b2c3d4e5f", "qty": 3, "sku": "AB-1234",
-        "loose": "x", "mail": "o'reilly@example.com", "note": "hi", "kind": "a", "any": 1, "extra": 1});
+        "loose": "x", "mail": "o'reilly@example.com", "note": "hi", "kind": "a", "any": 1,
+        "anytext": "1 or 1=1", "one": "4f1c2a9e-8a1b-4c2d-9e3f-0a1b2c3d4e5f", "onetext": "hi there",
+        "neg": "x", "rec": {"a": 1, "t": "free"}, "extra": 1});
     let out = post_json(&c, &body);
     assert!(out.conforms());
-    for pinned in ["/id", "/qty", "/sku", "/kind"] {
+    // A branch that decided an anyOf, or the one branch of a oneOf that held, pins what
+    // its strict schemas validated; failed branches and `not` pin nothing.
+    for pinned in ["/id", "/qty", "/sku", "/kind", "/any", "/one", "/rec/a"] {
         assert!(out.pinned.body_value(pinned), "{pinned}");
     }
-    for free in ["/loose", "/mail", "/note", "/any", "/extra"] {
+    let free = [
+        "/loose", "/mail", "/note", "/anytext", "/onetext", "/neg", "/rec/t", "/extra",
+    ];
+    for free in free {
         assert!(!out.pinned.body_value(free), "{free}");
     }
     assert!(out.pinned.body_key("/note") && !out.pinned.body_key("/extra"));
+    assert!(out.pinned.body_key("/rec/a") && out.pinned.body_key("/rec/t"));
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //!
 //! Errors carry the location (a JSON pointer under a prefix such as `json:` or
 //! `query:limit`) and the keyword that failed, never the value. Branches of
-//! `anyOf`/`oneOf`/`not`/`if` are tried in probe mode: their errors and pinned values
-//! are not kept (a value is only pinned by schemas that must all hold).
+//! `anyOf`/`oneOf`/`not`/`if` are tried in probe mode: their errors are not kept, and
+//! neither are the values they pinned, except those of the branch that decided an
+//! `anyOf` or a sole matching `oneOf` branch: a value pinned there validated against a
+//! strict schema of a branch that holds, so it is what that schema says.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -117,19 +119,40 @@ impl<'s> Run<'s> {
         let s = self.schemas.get(id);
         let ok = self.keywords(s, value);
         self.depth -= 1;
-        if ok && self.probe == 0 && s.pins(value) {
+        if ok && s.pins(value) {
             self.pinned
                 .push(self.location[self.prefix_len..].to_owned());
         }
         ok
     }
 
-    /// Runs `f` with errors and pins discarded; returns whether it passed.
+    /// Validates `id` with errors and pins discarded; returns whether it passed.
     fn probe(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
+        let marks = self.marks();
+        let ok = self.branch(id, value);
+        self.truncate(marks);
+        ok
+    }
+
+    /// Validates `id` with errors discarded; its pins stay only when it passed.
+    fn branch(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
+        let marks = self.marks();
         self.probe += 1;
-        let ok = self.node(id, value);
+        let ok = self.node(id, value) && !self.aborted;
         self.probe -= 1;
-        ok && !self.aborted
+        if !ok {
+            self.truncate(marks);
+        }
+        ok
+    }
+
+    fn marks(&self) -> (usize, usize) {
+        (self.pinned.len(), self.declared_keys.len())
+    }
+
+    fn truncate(&mut self, (pinned, declared): (usize, usize)) {
+        self.pinned.truncate(pinned);
+        self.declared_keys.truncate(declared);
     }
 
     fn keywords(&mut self, s: &'s Schema, v: &Instance<'_>) -> bool {
@@ -237,7 +260,7 @@ impl<'s> Run<'s> {
         if !s.any_of.is_empty() {
             let mut any = false;
             for &b in &s.any_of {
-                if self.probe(b, v) {
+                if self.branch(b, v) {
                     any = true;
                     break;
                 }
@@ -248,14 +271,22 @@ impl<'s> Run<'s> {
             check!(any, "anyOf");
         }
         if !s.one_of.is_empty() {
+            let marks = self.marks();
             let mut matched = 0;
             for &b in &s.one_of {
-                if self.probe(b, v) {
-                    matched += 1;
-                }
+                // Only the first match's pins can matter: a second one fails the keyword.
+                let ok = if matched == 0 {
+                    self.branch(b, v)
+                } else {
+                    self.probe(b, v)
+                };
+                matched += usize::from(ok);
                 if self.aborted {
                     return false;
                 }
+            }
+            if matched != 1 {
+                self.truncate(marks);
             }
             check!(matched == 1, "oneOf");
         }
@@ -386,10 +417,8 @@ impl<'s> Run<'s> {
                 .map(|i| s.properties[i].1);
             let mut matched = declared.is_some();
             if let Some(id) = declared {
-                if self.probe == 0 {
-                    self.declared_keys
-                        .push(self.location[self.prefix_len..].to_owned());
-                }
+                self.declared_keys
+                    .push(self.location[self.prefix_len..].to_owned());
                 if !self.node(id, value) {
                     ok = false;
                 }
