@@ -463,20 +463,16 @@ fn parameter(compiler: &mut Compiler<'_>, p: &Value, at: &str) -> Result<Param, 
     })
 }
 
-fn request_body(
+/// The entries of the `content` object of the request body or response at `at`: media
+/// ranges lowercased without parameters, each with its compiled schema.
+pub(crate) fn media_entries(
     compiler: &mut Compiler<'_>,
-    doc: &Value,
-    body: &Value,
+    content: &serde_json::Map<String, Value>,
     at: &str,
-    limits: &LoadLimits,
-) -> Result<RequestBody, LoadError> {
-    let (body, at) = deref(doc, body, at, limits)?;
-    let Some(content) = body.get("content").and_then(Value::as_object) else {
-        return Err(LoadError::invalid(&at, "content is required"));
-    };
+) -> Result<Vec<MediaEntry>, LoadError> {
     let mut media = Vec::new();
     for (range, entry) in content {
-        let e_at = child(&child(&at, "content"), range);
+        let e_at = child(&child(at, "content"), range);
         let range = range
             .split(';')
             .next()
@@ -492,6 +488,21 @@ fn request_body(
         };
         media.push(MediaEntry { range, schema });
     }
+    Ok(media)
+}
+
+fn request_body(
+    compiler: &mut Compiler<'_>,
+    doc: &Value,
+    body: &Value,
+    at: &str,
+    limits: &LoadLimits,
+) -> Result<RequestBody, LoadError> {
+    let (body, at) = deref(doc, body, at, limits)?;
+    let Some(content) = body.get("content").and_then(Value::as_object) else {
+        return Err(LoadError::invalid(&at, "content is required"));
+    };
+    let media = media_entries(compiler, content, &at)?;
     Ok(RequestBody {
         required: body
             .get("required")

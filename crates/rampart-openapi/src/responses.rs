@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::check::{Class, Violation, media_entry};
-use crate::contract::{Contract, MediaEntry, is_json};
+use crate::contract::{Contract, MediaEntry, is_json, media_entries};
 use crate::doc::{child, deref};
 use crate::error::LoadError;
 use crate::instance::Instance;
@@ -86,32 +86,18 @@ pub(crate) fn compile(
             ));
         };
         let (response, at) = deref(doc, response, &e_at, limits)?;
-        let mut media = Vec::new();
-        if let Some(content) = response.get("content") {
-            let Some(content) = content.as_object() else {
-                return Err(LoadError::invalid(
-                    &child(&at, "content"),
-                    "must be an object",
-                ));
-            };
-            for (range, entry) in content {
-                let m_at = child(&child(&at, "content"), range);
-                let range = range
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                if !range.contains('/') {
-                    return Err(LoadError::invalid(&m_at, "not a media range"));
-                }
-                let schema = match entry.get("schema") {
-                    Some(s) => Some(compiler.compile(s, &child(&m_at, "schema"))?),
-                    None => None,
+        let media = match response.get("content") {
+            None => Vec::new(),
+            Some(content) => {
+                let Some(content) = content.as_object() else {
+                    return Err(LoadError::invalid(
+                        &child(&at, "content"),
+                        "must be an object",
+                    ));
                 };
-                media.push(MediaEntry { range, schema });
+                media_entries(compiler, content, &at)?
             }
-        }
+        };
         out.entries.push(Documented { key: status, media });
     }
     Ok(out)

@@ -172,16 +172,26 @@ const NAMED: &[(&str, char)] = &[
 /// Decodes HTML character references: named (common ones), decimal and hex, with or
 /// without the final semicolon.
 pub(crate) fn html_entities(input: &str) -> Option<String> {
+    splice(input, b'&', reference)
+}
+
+/// Replaces each `marker` whose following bytes `decode` reads as a character (returning
+/// it and how many bytes after the marker it used); `None` when nothing decoded, so a
+/// value without escapes is never copied.
+fn splice(
+    input: &str,
+    marker: u8,
+    decode: impl Fn(&[u8]) -> Option<(char, usize)>,
+) -> Option<String> {
     let bytes = input.as_bytes();
-    memchr::memchr(b'&', bytes)?;
-    // As in `percent`: no copy until a reference decodes.
+    memchr::memchr(marker, bytes)?;
     let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
-    while let Some(off) = memchr::memchr(b'&', &bytes[i..]) {
+    while let Some(off) = memchr::memchr(marker, &bytes[i..]) {
         let at = i + off;
         i = at + 1;
-        if let Some((c, used)) = reference(&bytes[at + 1..]) {
+        if let Some((c, used)) = decode(&bytes[at + 1..]) {
             if copied == 0 {
                 out.reserve(input.len());
             }
@@ -258,49 +268,29 @@ fn reference(rest: &[u8]) -> Option<(char, usize)> {
 /// Decodes JavaScript/JSON escapes: `\uXXXX`, `\u{X...}`, `\xXX`, and the single-character
 /// escapes (`\n`, `\'`, `\\`...).
 pub(crate) fn js_escapes(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    memchr::memchr(b'\\', bytes)?;
-    // As in `percent`: no copy until an escape decodes.
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut i = 0;
-    while let Some(off) = memchr::memchr(b'\\', &bytes[i..]) {
-        let at = i + off;
-        let rest = &bytes[at + 1..];
-        let decoded = match rest.first() {
-            Some(b'u') if rest.get(1) == Some(&b'{') => {
-                let n = rest[2..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_hexdigit())
-                    .count();
-                if (1..=6).contains(&n) && rest.get(2 + n) == Some(&b'}') {
-                    hex_char(rest.get(2..2 + n)).map(|c| (c, 3 + n))
-                } else {
-                    None
-                }
+    splice(input, b'\\', js_escape)
+}
+
+/// One escape after its backslash: the character and the bytes it used.
+fn js_escape(rest: &[u8]) -> Option<(char, usize)> {
+    match rest.first() {
+        Some(b'u') if rest.get(1) == Some(&b'{') => {
+            let n = rest[2..]
+                .iter()
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            if (1..=6).contains(&n) && rest.get(2 + n) == Some(&b'}') {
+                hex_char(rest.get(2..2 + n)).map(|c| (c, 3 + n))
+            } else {
+                None
             }
-            Some(b'u') => hex_char(rest.get(1..5)).map(|c| (c, 5)),
-            Some(b'x') => hex_char(rest.get(1..3)).map(|c| (c, 3)),
-            Some(b'n') => Some(('\n', 1)),
-            Some(b'r') => Some(('\r', 1)),
-            Some(b't') => Some(('\t', 1)),
-            Some(&c @ (b'\'' | b'"' | b'\\' | b'/' | b'`')) => Some((char::from(c), 1)),
-            _ => None,
-        };
-        i = at + 1;
-        if let Some((c, used)) = decoded {
-            if copied == 0 {
-                out.reserve(input.len());
-            }
-            out.push_str(&input[copied..at]);
-            out.push(c);
-            i = at + 1 + used;
-            copied = i;
         }
+        Some(b'u') => hex_char(rest.get(1..5)).map(|c| (c, 5)),
+        Some(b'x') => hex_char(rest.get(1..3)).map(|c| (c, 3)),
+        Some(b'n') => Some(('\n', 1)),
+        Some(b'r') => Some(('\r', 1)),
+        Some(b't') => Some(('\t', 1)),
+        Some(&c @ (b'\'' | b'"' | b'\\' | b'/' | b'`')) => Some((char::from(c), 1)),
+        _ => None,
     }
-    if copied == 0 {
-        return None;
-    }
-    out.push_str(&input[copied..]);
-    Some(out)
 }
