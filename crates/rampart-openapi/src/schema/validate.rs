@@ -39,6 +39,9 @@ pub(crate) struct Run<'s> {
     pub(crate) work: u64,
     depth: usize,
     probe: u32,
+    /// Inside a probe whose pins are never kept (`not`, `if`, `contains`, names): record
+    /// none, rather than building pointer strings to drop.
+    discard: u32,
     aborted: bool,
     /// Validating a response: `readOnly` is expected there and `writeOnly` is not.
     response: bool,
@@ -57,6 +60,7 @@ impl<'s> Run<'s> {
             work: 0,
             depth: 0,
             probe: 0,
+            discard: 0,
             aborted: false,
             response: false,
         }
@@ -119,7 +123,7 @@ impl<'s> Run<'s> {
         let s = self.schemas.get(id);
         let ok = self.keywords(s, value);
         self.depth -= 1;
-        if ok && s.pins(value) {
+        if ok && self.discard == 0 && s.pins(value) {
             self.pinned
                 .push(self.location[self.prefix_len..].to_owned());
         }
@@ -128,9 +132,9 @@ impl<'s> Run<'s> {
 
     /// Validates `id` with errors and pins discarded; returns whether it passed.
     fn probe(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
-        let marks = self.marks();
+        self.discard += 1;
         let ok = self.branch(id, value);
-        self.truncate(marks);
+        self.discard -= 1;
         ok
     }
 
@@ -417,8 +421,10 @@ impl<'s> Run<'s> {
                 .map(|i| s.properties[i].1);
             let mut matched = declared.is_some();
             if let Some(id) = declared {
-                self.declared_keys
-                    .push(self.location[self.prefix_len..].to_owned());
+                if self.discard == 0 {
+                    self.declared_keys
+                        .push(self.location[self.prefix_len..].to_owned());
+                }
                 if !self.node(id, value) {
                     ok = false;
                 }
