@@ -10,6 +10,13 @@
 #   rampart-inner-dials  rampart up --link inner-dials: the same, but the inner dials the
 #                    edge's link port (the LAN listens for nothing); with rampart in the same
 #                    run, a "link modes" section prints inner-dials / edge-dials per cell
+#   rampart-edge-bare  rampart up with the edge's optional protections off (no screening,
+#                    address lists, rate limits or route checks; framing and size limits stay)
+#   rampart-edge-full  rampart up with every edge protection on: screening (block, PL1),
+#                    an allow list and a 1,000-entry deny list, per-address and per-route
+#                    rate limits, a daily quota, a concurrency limit and route checks, all
+#                    sized never to refuse the bench; with both in the run, an "edge
+#                    protections" section prints full / bare per cell (issue target: >= 0.85)
 # Workloads: GET /, POST 1 KiB JSON, POST 64 KiB JSON, each at 32 and 256 connections.
 #
 # Environment:
@@ -44,7 +51,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 TPL_DIR="$SCRIPT_DIR/bench"
 
-ALL_TARGETS="backend nginx-1hop nginx-2hop-mtls nginx-modsec rampart rampart-inner-dials"
+RAMPART_TARGETS="rampart rampart-inner-dials rampart-edge-bare rampart-edge-full"
+ALL_TARGETS="backend nginx-1hop nginx-2hop-mtls nginx-modsec $RAMPART_TARGETS"
 BENCH_TARGETS="${BENCH_TARGETS:-$ALL_TARGETS}"
 BENCH_DURATION="${BENCH_DURATION:-10s}"
 BENCH_ROUNDS="${BENCH_ROUNDS:-1}"
@@ -215,9 +223,10 @@ fi
 # --- rampart build ---------------------------------------------------------------------------
 
 RAMPART_BIN_DEFAULT=$CARGO_OUT/rampart
-# Both rampart targets run the same binary; only the link mode differs.
-drop_rampart() { want rampart && drop_target rampart; want rampart-inner-dials && drop_target rampart-inner-dials; true; }
-if want rampart || want rampart-inner-dials; then
+# Every rampart target runs the same binary; only `rampart up`'s options differ.
+want_rampart() { local t; for t in $RAMPART_TARGETS; do want "$t" && return 0; done; return 1; }
+drop_rampart() { local t; for t in $RAMPART_TARGETS; do want "$t" && drop_target "$t"; done; true; }
+if want_rampart; then
   build_failed=0
   if [[ $BENCH_NO_BUILD != 1 ]]; then
     if command -v cargo >/dev/null; then
@@ -329,6 +338,10 @@ PORT_RAMPART=$(pick_port 18580)
 PORT_RAMPART_TLS=$(pick_port 18680)
 PORT_RAMPART_ID=$(pick_port 18780)
 PORT_RAMPART_ID_TLS=$(pick_port 18880)
+PORT_RAMPART_BARE=$(pick_port 18900)
+PORT_RAMPART_BARE_TLS=$(pick_port 18925)
+PORT_RAMPART_FULL=$(pick_port 18950)
+PORT_RAMPART_FULL_TLS=$(pick_port 18975)
 
 declare -A TARGET_PORT=(
   [backend]=$PORT_BACKEND
@@ -337,6 +350,8 @@ declare -A TARGET_PORT=(
   [nginx-modsec]=$PORT_MODSEC
   [rampart]=$PORT_RAMPART
   [rampart-inner-dials]=$PORT_RAMPART_ID
+  [rampart-edge-bare]=$PORT_RAMPART_BARE
+  [rampart-edge-full]=$PORT_RAMPART_FULL
 )
 
 # --- PKI for the nginx mTLS hop --------------------------------------------------------------
@@ -454,17 +469,87 @@ start_nginx() { # start_nginx NAME SERVER_TEMPLATE PORT [KEY=VALUE...]
   fi
 }
 
+# The edge policies of the protection pair (appended to the generated edge config).
+write_edge_policies() {
+  cat >"$WORK_DIR/edge-bare.toml" <<'TOML'
+[screening]
+mode = "off"
+TOML
+  # A deny list of 1,000 documentation/test-net style prefixes none of the bench uses.
+  mkdir -p "$WORK_DIR/rampart-edge-full-up"
+  for ((i = 0; i < 1000; i++)); do
+    printf '10.%d.%d.0/24\n' $((i / 250)) $((i % 250))
+  done >"$WORK_DIR/rampart-edge-full-up/deny.txt"
+  cat >"$WORK_DIR/edge-full.toml" <<'TOML'
+[client_ip]
+source = "socket"
+
+[ip_lists.files]
+deny = "deny.txt"
+
+[ip_policy]
+allow = ["127.0.0.0/8", "::1/128"]
+deny = ["deny", "192.0.2.0/24"]
+
+[screening]
+mode = "block"
+[screening.policy]
+paranoia = 1
+threshold = 5
+
+[rate_limit]
+[[rate_limit.policies]]
+name = "per-ip"
+key = ["client_ip"]
+rate = "1000000/s"
+burst = 1000000
+[[rate_limit.policies]]
+name = "per-route"
+key = ["route"]
+rate = "1000000/s"
+burst = 1000000
+[[rate_limit.quotas]]
+name = "daily"
+key = ["client_ip"]
+limit = 1000000000
+period = "day"
+[[rate_limit.concurrency]]
+name = "in-flight"
+key = ["client_ip"]
+max_in_flight = 100000
+
+[[routes]]
+name = "api"
+path_prefix = "/"
+methods = ["GET", "POST"]
+content_types = ["application/json"]
+max_query_params = 32
+max_body = "1MiB"
+TOML
+}
+
 start_rampart() { # start_rampart TARGET [restart]: on first start a failure skips it, later it is fatal
   local name=$1 pid port tls_port
   local extra=()
-  if [[ $name == rampart ]]; then
-    port=$PORT_RAMPART tls_port=$PORT_RAMPART_TLS
-    # QUIC on the TLS port's number (UDP), as clients that follow Alt-Svc expect.
-    [[ $BENCH_HTTP3 != 0 ]] && extra=(--h3-listen "127.0.0.1:$PORT_RAMPART_TLS")
-  else
-    port=$PORT_RAMPART_ID tls_port=$PORT_RAMPART_ID_TLS
-    extra=(--link inner-dials)
-  fi
+  case $name in
+    rampart)
+      port=$PORT_RAMPART tls_port=$PORT_RAMPART_TLS
+      # QUIC on the TLS port's number (UDP), as clients that follow Alt-Svc expect.
+      [[ $BENCH_HTTP3 != 0 ]] && extra=(--h3-listen "127.0.0.1:$PORT_RAMPART_TLS")
+      ;;
+    rampart-inner-dials)
+      port=$PORT_RAMPART_ID tls_port=$PORT_RAMPART_ID_TLS
+      extra=(--link inner-dials)
+      ;;
+    rampart-edge-bare)
+      port=$PORT_RAMPART_BARE tls_port=$PORT_RAMPART_BARE_TLS
+      extra=(--edge-policy "$WORK_DIR/edge-bare.toml")
+      ;;
+    rampart-edge-full)
+      port=$PORT_RAMPART_FULL tls_port=$PORT_RAMPART_FULL_TLS
+      extra=(--edge-policy "$WORK_DIR/edge-full.toml")
+      ;;
+  esac
   "${PIN_SERVER[@]}" "$RAMPART_BIN" up --listen "127.0.0.1:$port" \
     --tls-listen "127.0.0.1:$tls_port" --upstream "http://127.0.0.1:$PORT_BACKEND" \
     --dir "$WORK_DIR/$name-up" "${extra[@]}" \
@@ -504,6 +589,8 @@ declare -A TARGET_PROCS=(
   [nginx-modsec]="nginx-modsec"
   [rampart]="rampart"
   [rampart-inner-dials]="rampart-inner-dials"
+  [rampart-edge-bare]="rampart-edge-bare"
+  [rampart-edge-full]="rampart-edge-full"
 )
 
 start_target() { # start_target TARGET [restart]
@@ -516,7 +603,7 @@ start_target() { # start_target TARGET [restart]
       start_nginx nginx-2hop-mtls mtls-edge.conf.tmpl "$PORT_2HOP_EDGE" INNER_PORT="$PORT_2HOP_INNER"
       ;;
     nginx-modsec) start_nginx nginx-modsec modsec.conf.tmpl "$PORT_MODSEC" ;;
-    rampart | rampart-inner-dials) start_rampart "$1" "${2:-}" ;;
+    rampart*) start_rampart "$1" "${2:-}" ;;
   esac
 }
 
@@ -600,6 +687,7 @@ echo
 # --- start everything ------------------------------------------------------------------------
 
 make_pki
+write_edge_policies
 BODY_1K=$WORK_DIR/body-1k.json
 BODY_64K=$WORK_DIR/body-64k.json
 gen_json 1024 "$BODY_1K"
@@ -816,6 +904,27 @@ if want rampart && want rampart-inner-dials; then
         if (e == "NA" || i == "NA" || e + 0 == 0) { r = "-"; cost = "-" }
         else { r = sprintf("%.3f", i / e); cost = sprintf("%+.1f%%", (1 - i / e) * 100) }
         printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c, e, i, r, cost, ep, ip }'
+    done
+  done
+  echo
+fi
+# Edge protections: every optional edge check on against none, same binary and inner.
+if want rampart-edge-bare && want rampart-edge-full; then
+  echo "## edge protections: full / bare"
+  echo
+  echo "Same binary and inner; the full edge runs screening, address lists, rate limits, a quota,"
+  echo "a concurrency limit and route checks, the bare one none of them (cost = 1 - ratio; target <= 15%)."
+  echo
+  echo "| workload | conns | bare req/s | full req/s | full / bare | cost | bare p99 ms | full p99 ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for wl in $WORKLOADS; do
+    for c in $CONNS; do
+      IFS=, read -r _ _ _ brps _ bp99 _ < <(awk -F, -v k="$wl,$c,rampart-edge-bare" '$1 "," $2 "," $3 == k' <<<"$summary")
+      IFS=, read -r _ _ _ frps _ fp99 _ < <(awk -F, -v k="$wl,$c,rampart-edge-full" '$1 "," $2 "," $3 == k' <<<"$summary")
+      awk -v w="${WL_NAME[$wl]}" -v c="$c" -v b="${brps:-NA}" -v f="${frps:-NA}" -v bp="${bp99:-NA}" -v fp="${fp99:-NA}" 'BEGIN {
+        if (b == "NA" || f == "NA" || b + 0 == 0) { r = "-"; cost = "-" }
+        else { r = sprintf("%.3f", f / b); cost = sprintf("%+.1f%%", (1 - f / b) * 100) }
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c, b, f, r, cost, bp, fp }'
     done
   done
   echo

@@ -55,6 +55,11 @@ pub(crate) struct UpArgs {
     /// edge (the LAN side then listens for nothing from the DMZ).
     #[arg(long, value_enum, default_value_t = LinkMode::EdgeDials)]
     link: LinkMode,
+    /// Edge policy sections (screening, rate_limit, ip_lists, ip_policy, routes...)
+    /// appended to the generated edge config; relative paths in it resolve against
+    /// `--dir`. The generated `[server]`, `[tls]` and `[inner]` cannot be repeated.
+    #[arg(long)]
+    edge_policy: Option<PathBuf>,
 }
 
 /// `--link`: the link mode both generated configs use.
@@ -352,13 +357,22 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         ),
         false,
     )?;
+    let edge_policy = match &args.edge_policy {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read --edge-policy {}", file.display()))?;
+            format!("\n# From --edge-policy {}\n{text}", file.display())
+        }
+        None => String::new(),
+    };
     write_file(
         &edge_config,
         &(edge_toml(args.listen, args.tls_listen, edge_admin, (args.link, link))
             + &args
                 .h3_listen
                 .map(|h3| format!("\n[http3]\nenabled = true\nlisten = \"{h3}\"\n"))
-                .unwrap_or_default()),
+                .unwrap_or_default()
+            + &edge_policy),
         false,
     )?;
 

@@ -114,6 +114,23 @@ fn trailing(at: usize) -> ParseError {
     ParseError::malformed("encoding-trailing-data", at)
 }
 
+/// Makes room for `need` more bytes, doubling as `Vec` would but never past
+/// `cap + need`: plain doubling lets a bomb's buffer reach twice the cap before the
+/// length check refuses it.
+fn make_room(out: &mut Vec<u8>, need: usize, cap: usize) {
+    let len = out.len();
+    if out.capacity() - len >= need {
+        return;
+    }
+    let ceiling = cap.saturating_add(need);
+    let target = len
+        .saturating_mul(2)
+        .max(CHUNK)
+        .min(ceiling)
+        .max(len + need);
+    out.reserve_exact(target - len);
+}
+
 /// Reads `r` to its end, refusing output beyond `cap`.
 fn read_capped(mut r: impl Read, cap: usize) -> Result<Vec<u8>, ParseError> {
     let mut out = Vec::new();
@@ -122,6 +139,7 @@ fn read_capped(mut r: impl Read, cap: usize) -> Result<Vec<u8>, ParseError> {
             return Err(bomb(cap));
         }
         let len = out.len();
+        make_room(&mut out, CHUNK, cap);
         out.resize(len + CHUNK, 0);
         match r.read(&mut out[len..]) {
             Ok(0) => {
@@ -174,7 +192,7 @@ fn inflate(input: &[u8], zlib: bool, cap: usize) -> Result<Vec<u8>, ParseError> 
     loop {
         let (in_before, out_before) = (d.total_in() as usize, out.len());
         if out.len() == out.capacity() {
-            out.reserve(CHUNK);
+            make_room(&mut out, CHUNK, cap);
         }
         let status = d
             .decompress_vec(&input[in_before..], &mut out, FlushDecompress::None)
@@ -227,6 +245,7 @@ fn unbrotli(input: &[u8], cap: usize) -> Result<Vec<u8>, ParseError> {
         if out.len() + out_off > cap {
             return Err(bomb(cap));
         }
+        make_room(&mut out, out_off, cap);
         out.extend_from_slice(&buf[..out_off]);
         match r {
             BrotliResult::NeedsMoreOutput => {}

@@ -163,3 +163,35 @@ fn the_ratio_cap_applies_past_the_grace_size_for_every_coding() {
         assert_eq!(run(ce, body, &l).map(|b| b.len()), Ok(small.len()), "{ce}");
     }
 }
+
+#[test]
+fn output_buffers_grow_to_at_most_the_cap_plus_one_chunk() {
+    // Doubling would take a buffer that has just passed half the cap to twice the cap.
+    for (cap, len) in [
+        (100 << 10, 60 << 10),
+        (1 << 20, (1 << 20) - 1),
+        (1 << 20, 600 << 10),
+    ] {
+        let data = vec![b'a'; len];
+        let out = read_capped(&mut &data[..], cap).expect("under the cap");
+        assert_eq!(out.len(), len);
+        assert!(
+            out.capacity() <= cap + CHUNK,
+            "{cap} {len}: {}",
+            out.capacity()
+        );
+        let out = inflate(&zlib(&data), true, cap).expect("under the cap");
+        assert!(
+            out.capacity() <= cap + CHUNK,
+            "inflate {cap} {len}: {}",
+            out.capacity()
+        );
+    }
+    let data = vec![b'a'; 200 << 10];
+    assert_eq!(
+        read_capped(&mut &data[..], 100 << 10)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("encoding-bomb")
+    );
+}

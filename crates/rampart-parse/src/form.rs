@@ -1,5 +1,7 @@
 //! Strict `application/x-www-form-urlencoded`: `&`-separated `name=value` pairs, `+`
-//! for space, `%XX` escapes (anything else after `%` is refused), UTF-8 after decoding,
+//! for space, `%XX` escapes (a `%` that starts none is a literal percent sign, as servers
+//! and the edge's query check read it; only IIS `%uXXXX` is refused, since backends
+//! disagree on it), UTF-8 after decoding,
 //! no raw control characters (a value may hold raw tab, CR and LF, as hand-written bodies
 //! do: they mean what `%09`, `%0D`, `%0A` mean), no empty names. Empty pairs (`a=1&&b=2`,
 //! a trailing `&`) are skipped, as every server does.
@@ -115,10 +117,18 @@ fn checked_decode(
             b'%' => {
                 let hex = |k: usize| raw.get(k).and_then(|&c| (c as char).to_digit(16));
                 match (hex(i + 1), hex(i + 2)) {
-                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
-                    _ => return Err(ParseError::malformed("form-bad-escape", at + i)),
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                    }
+                    _ if is_unicode_escape(&raw[i..]) => {
+                        return Err(ParseError::malformed("form-bad-escape", at + i));
+                    }
+                    _ => {
+                        out.push(b'%');
+                        i += 1;
+                    }
                 }
-                i += 3;
             }
             b => {
                 out.push(b);
@@ -129,6 +139,11 @@ fn checked_decode(
     String::from_utf8(out)
         .map(Cow::Owned)
         .map_err(|e| ParseError::malformed("form-invalid-utf8", at + e.utf8_error().valid_up_to()))
+}
+
+/// `%uXXXX` (either case of `u`), which IIS decodes and other servers keep.
+fn is_unicode_escape(s: &[u8]) -> bool {
+    s.len() >= 6 && s[1].eq_ignore_ascii_case(&b'u') && s[2..6].iter().all(u8::is_ascii_hexdigit)
 }
 
 #[cfg(test)]
@@ -148,10 +163,14 @@ mod tests {
             (b"a=1&b=2", "ok"),
             (b"", "ok"),
             (b"q=%27+OR+1%3D1--", "ok"),
-            (b"q=%2", "form-bad-escape"),
-            (b"q=%zz", "form-bad-escape"),
-            (b"q=%%41", "form-bad-escape"),
+            // A `%` that starts no escape is literal, as servers read it ("50% off").
+            (b"q=%2", "ok"),
+            (b"q=%zz", "ok"),
+            (b"q=50%+off", "ok"),
+            (b"q=%%41", "ok"),
+            (b"q=%u", "ok"),
             (b"q=%u0027", "form-bad-escape"),
+            (b"q=%U0027", "form-bad-escape"),
             (b"q=%C3%A9", "ok"),
             (b"q=%C3", "form-invalid-utf8"),
             (b"q=%ED%A0%80", "form-invalid-utf8"),
@@ -171,6 +190,18 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(code(input), *want, "{}", input.escape_ascii());
         }
+    }
+
+    #[test]
+    fn a_percent_that_starts_no_escape_is_literal() {
+        let p = parse(b"q=50%+off&r=%%41&s=%zz&t=100%", &FormLimits::default()).expect("valid");
+        let values: Vec<&str> = p
+            .leaves
+            .iter()
+            .filter(|l| l.kind == LeafKind::String)
+            .map(|l| l.value.as_ref())
+            .collect();
+        assert_eq!(values, ["50% off", "%A", "%zz", "100%"]);
     }
 
     #[test]

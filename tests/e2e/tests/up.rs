@@ -147,3 +147,53 @@ fn credential_commands_print_the_secret_once_and_store_only_its_hash() {
     let (ok, _) = run(&["admin", "token", "ops", "root"], "");
     assert!(!ok, "unknown role");
 }
+
+/// `--edge-policy` appends the operator's sections to the generated edge config: a route
+/// it declares takes effect, and the rest of the demo still works.
+#[test]
+fn rampart_up_applies_an_edge_policy_file() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("rampart-up-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[routes]]\nname = \"readonly\"\npath_prefix = \"/readonly\"\nmethods = [\"GET\"]\n",
+    )
+    .unwrap();
+    let (http, https) = (free_port(), free_port());
+    let mut up = Command::new(env!("CARGO_BIN_EXE_e2e-rampart"))
+        .args(["up", "--listen", &format!("127.0.0.1:{http}")])
+        .args(["--tls-listen", &format!("127.0.0.1:{https}")])
+        .args(["--log-level", "warn", "--edge-policy"])
+        .arg(&policy)
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{http}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !blocking_get(addr, "/readonly/x").starts_with("HTTP/1.1 200") {
+        assert!(
+            Instant::now() < deadline,
+            "rampart up did not serve within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tcp.write_all(b"DELETE /readonly/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    let _ = tcp.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 405"), "{reply}");
+    assert!(blocking_get(addr, "/hello").starts_with("HTTP/1.1 200"));
+    kill(
+        Pid::from_raw(i32::try_from(up.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = up.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

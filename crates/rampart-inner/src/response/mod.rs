@@ -321,7 +321,9 @@ impl Check<'_> {
             .map(|(l, at)| format!("{}@{at}", l.rule))
             .collect();
         // Traces and SQL errors come first (see `leaks::scan`) and are never masked.
-        let block = self.policy.leaks == Action::Block || shown[0].kind == Kind::Error;
+        let block = self.policy.leaks == Action::Block
+            || shown[0].kind == Kind::Error
+            || (json && leaks::unmaskable_in_json(body, &found));
         let denial = Denial::new("response-leak", Reason::ResponseLeak)
             .with_rule(shown[0].rule.clone())
             .with_location(locations[0].clone());

@@ -77,6 +77,38 @@ pub(crate) fn mask(body: &mut [u8], leaks: &[Leak]) {
     }
 }
 
+/// Whether a maskable leak in a JSON `body` lies outside every string: a card number
+/// written as a bare JSON number cannot be masked (`****1111` is no JSON token), so the
+/// response is withheld instead of being made invalid.
+pub(crate) fn unmaskable_in_json(body: &[u8], leaks: &[Leak]) -> bool {
+    let mut starts: Vec<usize> = leaks
+        .iter()
+        .filter(|l| l.kind != Kind::Error)
+        .map(|l| l.range.start)
+        .collect();
+    starts.sort_unstable();
+    let mut next = starts.iter().copied().peekable();
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in body.iter().enumerate() {
+        while next.peek().is_some_and(|&s| s <= i) {
+            if !in_string {
+                return true;
+            }
+            next.next();
+        }
+        if next.peek().is_none() {
+            return false;
+        }
+        match (in_string, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (_, false, b'"') => in_string = !in_string,
+            _ => {}
+        }
+    }
+    next.peek().is_some()
+}
+
 /// `body` with every leak blanked out whole, for computing locations that must not
 /// carry a secret (a JSON key can be one).
 pub(crate) fn blanked(body: &[u8], leaks: &[Leak]) -> Vec<u8> {
@@ -114,5 +146,27 @@ mod tests {
         let mut same = trace.to_vec();
         mask(&mut same, &leaks);
         assert_eq!(same, trace);
+    }
+
+    #[test]
+    fn a_card_written_as_a_bare_json_number_cannot_be_masked() {
+        let secrets = Secrets::new(&["aws-access-key".into()], &[]).unwrap();
+        for (body, unmaskable) in [
+            (&br#"{"pan":4111111111111111}"#[..], true),
+            (br#"{"pans":[1, 4111111111111111]}"#, true),
+            (br#"{"pan":"4111111111111111"}"#, false),
+            (br#"{"note":"card 4111 1111 1111 1111, thanks"}"#, false),
+            (br#"{"q":"say \"hi\" 4111111111111111"}"#, false),
+            (br#"{"q":"\\", "pan":4111111111111111}"#, true),
+        ] {
+            let leaks = scan(&secrets, body);
+            assert!(!leaks.is_empty(), "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                unmaskable_in_json(body, &leaks),
+                unmaskable,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }
