@@ -487,3 +487,114 @@ fn parameter_pollution_proxy_sockets_and_cookie_versions() {
         &["x\r\nLocation:\r\n", "notes\r\nlocation"],
     );
 }
+
+#[test]
+fn unfinished_sql_calls_and_bare_literal_comparisons() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "rand(",
+            "Rand (",
+            "concat (",
+            "IN/**/(",
+            "md5\\(",
+            "version=(",
+            "length||(",
+            "pay=floor(",
+            "1=1",
+            "42 like 42",
+            "11!=1",
+            "42<=>42",
+            "'a'='a'",
+            "OR (7319=8742)",
+            "&&(l=!0)",
+            "||(e =\"",
+            "AND (name = \"",
+            "pay=OR (7319=8742)",
+            "pay= SET @OLD_SQL_NOTES",
+        ],
+        &[
+            "my day :(",
+            "no time ;(",
+            "Just in case (abc)",
+            "booked for 2021(including 2020",
+            "Sleep(8 hours) is healthy",
+            "rand (the currency) rates",
+            "version 2 (beta)",
+            "123<456",
+            "2+2=4 is basic math",
+            "1 or 2 items",
+            "x=1&y=2",
+            "a=b",
+            "or (see above) later",
+            "and (as noted) more",
+            "name=O'Reilly",
+        ],
+    );
+}
+
+#[test]
+fn bare_calls_of_snake_case_functions() {
+    table(
+        "php",
+        Q,
+        &[
+            "is_array()",
+            "array_diff (",
+            "ldap_get_entries()",
+            "FOOcall_user_func()",
+            "tidy_parse_string( )",
+        ],
+        &[
+            "my_file(1).jpg",
+            "snake_case",
+            "user_id",
+            "see my_notes (page 2)",
+            "call me (maybe)",
+            "hello()",
+        ],
+    );
+}
+
+#[test]
+fn urls_with_a_host_in_their_user_info_and_shell_brace_lists() {
+    table(
+        "rfi",
+        Q,
+        &[
+            "http://example.com%2f@evil.com/",
+            "http://example.com%2f:foo@bar@evil.com/",
+            "https://trusted.example.com@evil.net/x",
+        ],
+        &[
+            "https://example.com/page",
+            "https://example.com/users/@alice",
+            "ftp://user:secret@files.example.org/pub",
+            "mailto:bob@example.com",
+            "alice@example.com",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &["{,echo,#test}", "{,$'whoami',}", "x {,ls,-la}"],
+        &[
+            "{1,2,3}",
+            "{\"a\":1,\"b\":2}",
+            "set {a, b}",
+            "f(x) = {x, y}",
+        ],
+    );
+}
+
+#[test]
+fn a_form_body_ending_in_a_newline_is_not_a_broken_name() {
+    let threshold = Policy::default().threshold();
+    let key = |v: &str| scan(FieldKind::BodyKey, v);
+    assert!(!key("\"! Y\n").blocks(threshold));
+    assert!(!key("comment\r\n").blocks(threshold));
+    assert!(key("a\r\nSet-Cookie: x=1").blocks(threshold));
+    assert!(key("\nname").blocks(threshold));
+    assert!(scan(FieldKind::QueryName, "parameter\r\n").blocks(threshold));
+}

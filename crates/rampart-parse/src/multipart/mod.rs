@@ -165,8 +165,26 @@ fn part<'a>(
         _ => {
             let text = std::str::from_utf8(content)
                 .map_err(|e| ParseError::malformed("multipart-invalid-utf8", e.valid_up_to()))?;
+            if h.name == "_charset_" {
+                form_charset(text)?;
+            }
             out.leaf(path, LeafKind::String, Cow::Borrowed(text));
         }
     }
     Ok(())
+}
+
+/// HTML's `_charset_` field names the charset the backend decodes every other field with
+/// (`utf-7` would turn `+ADw-` into `<` after inspection): only the charsets a part's own
+/// `Content-Type` may name are accepted, with the same 415.
+fn form_charset(value: &str) -> Result<(), ParseError> {
+    let v = value.trim_ascii();
+    let token = !v.is_empty()
+        && v.len() <= 40
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b':'));
+    if !token {
+        return Err(ParseError::unsupported("media-charset", value.as_bytes()));
+    }
+    crate::media::MediaType::parse(&format!("text/plain; charset={v}"))?.require_utf8()
 }

@@ -56,6 +56,13 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
         ("--XyZ|Content-Disposition: form-data; name=\"a\"||\u{e9}|--XyZ--".into(), "ok"),
         ("--XyZ|Content-Disposition: form-data; name=\"a\"|Content-Type: text/plain; charset=latin1||1|--XyZ--".into(), "ok"),
         ("--XyZ|Content-Disposition: form-data; name=\"a\"|Content-Type: text/plain; charset=utf-7||+ADw-|--XyZ--".into(), "media-charset-evasive"),
+        ("--XyZ|Content-Disposition: form-data; name=\"_charset_\"||utf-7|--XyZ--".into(), "media-charset-evasive"),
+        ("--XyZ|Content-Disposition: form-data; name=\"_charset_\"||UTF-16LE|--XyZ--".into(), "media-charset-evasive"),
+        ("--XyZ|Content-Disposition: form-data; name=\"_charset_\"||utf|--XyZ--".into(), "media-charset"),
+        ("--XyZ|Content-Disposition: form-data; name=\"_charset_\"||utf-8; x|--XyZ--".into(), "media-charset"),
+        ("--XyZ|Content-Disposition: form-data; name=\"_charset_\"||utf-8|--XyZ--".into(), "ok"),
+        ("--XyZ|Content-Disposition: form-data; name=\"_charset_\"||ISO-8859-1|--XyZ--".into(), "ok"),
+        ("--XyZ|Content-Disposition: form-data; name=\"charset\"||utf-7 is a charset|--XyZ--".into(), "ok"),
         ("--XyZ|Content-Disposition: form-data; name=\"j\"|Content-Type: application/json||{\"a\":1,\"a\":2}|--XyZ--".into(), "json-duplicate-key"),
         ("--XyZ|Content-Disposition: form-data; name=\"x\"|Content-Type: text/xml||<!DOCTYPE x><x/>|--XyZ--".into(), "xml-doctype"),
     ];

@@ -26,6 +26,19 @@ pub(super) fn unicode_quotes(lower: &mut String) {
     *lower = out;
 }
 
+/// Where the value starts in `name=value` sent as one field (a parameter name whose `=` was
+/// encoded): after a short name of word characters, dots and brackets and its `=`.
+pub(super) fn embedded_value(s: &[u8]) -> Option<usize> {
+    let eq = memchr::memchr(b'=', &s[..s.len().min(65)])?;
+    let name = &s[..eq];
+    let namelike = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .iter()
+            .all(|&b| super::super::is_word(b) || matches!(b, b'.' | b'[' | b']' | b'-'));
+    (namelike && eq + 1 < s.len()).then_some(eq + 1)
+}
+
 impl Shapes<'_> {
     /// See [`Shapes::find`]: tokens `j..` up to a trailing comment, with an operator among
     /// them and no two plain words in a row (prose).
@@ -83,5 +96,20 @@ impl Shapes<'_> {
             && prefix.len() <= 64
             && !prefix.iter().any(u8::is_ascii_whitespace)
             && memchr::memchr(q, &self.s[open.end..]).is_none()
+    }
+
+    /// `or (7319=8742)`, `&&(l=!0)`, `and (name = "`: after an operator opening the value,
+    /// a parenthesised comparison with a literal side, or (`symbolic`, for `||`/`&&`) cut
+    /// short right after the comparison sign. Returns the last token of the shape.
+    pub(super) fn grouped_comparison(&self, j: usize, symbolic: bool) -> Option<usize> {
+        let (c, lit1) = self.operand(j)?;
+        if self.kind(c) != Some(Tk::Cmp) {
+            return None;
+        }
+        if c + 1 == self.code.len() {
+            return (lit1 || symbolic).then_some(c);
+        }
+        let (end, lit2) = self.operand(c + 1)?;
+        (lit1 || lit2).then_some(end - 1)
     }
 }

@@ -61,7 +61,14 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
         })
     };
     if text.is_ascii() {
-        super::with_lowercase(text.as_bytes(), find)
+        super::with_lowercase(text.as_bytes(), |s| {
+            // `pay=;update users` sent with its `=` encoded arrives as one parameter name:
+            // the part after the `=` is the value the backend may still split off.
+            find(s).or_else(|| {
+                let at = extra::embedded_value(s)?;
+                find(&s[at..]).map(|r| r.start + at..r.end + at)
+            })
+        })
     } else {
         // Typographic quotes act as `'`; the folding keeps byte offsets.
         let mut lower = text.to_ascii_lowercase();
@@ -258,6 +265,12 @@ impl<'a> Shapes<'a> {
             // `or 1=1`, `or name = 'x'`: the value opens with the operator (the application
             // wrote the rest).
             let op = self.text(k);
+            if op != b"!"
+                && self.kind(k + 1) == Some(Tk::LParen)
+                && let Some(end) = self.grouped_comparison(k + 2, matches!(op, b"||" | b"&&"))
+            {
+                return Some(self.span(k, end));
+            }
             let (j, lit1) = self.operand(k + 1)?;
             // `or 1#`: a constant condition commented out.
             if lit1 && self.comment_after.get(j - 1) == Some(&true) && op != b"!" {
@@ -340,7 +353,9 @@ impl<'a> Shapes<'a> {
 
     /// One term: returns the index after it and whether it is a literal or call.
     fn term(&self, mut j: usize) -> Option<(usize, bool)> {
-        while matches!(self.kind(j), Some(Tk::Arith | Tk::Kw(Kw::Not))) {
+        while matches!(self.kind(j), Some(Tk::Arith | Tk::Kw(Kw::Not)))
+            || (self.kind(j) == Some(Tk::Logic) && self.text(j) == b"!")
+        {
             j += 1;
         }
         match self.kind(j)? {

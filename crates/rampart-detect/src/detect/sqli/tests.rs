@@ -82,3 +82,30 @@ fn passes_prose_and_data() {
         assert_eq!(detect(l), None, "flagged: {l}");
     }
 }
+
+#[test]
+fn finds_values_sent_inside_a_parameter_name_and_grouped_comparisons() {
+    let attacks = [
+        "pay=OR (7319=8742)",
+        "pay=&&(l=!0)",
+        "pay=||(c=!1)",
+        "pay= SET @OLD_SQL_NOTES",
+        "q=' or 1=1--",
+        "AND (name = \"",
+        "||(null!=",
+    ];
+    for a in attacks {
+        assert!(detect(a).is_some(), "missed: {a}");
+    }
+    let legit = [
+        "name=O'Reilly",
+        "q=select your plan",
+        "or (see above) later",
+        "and (as noted) more",
+        "x=1 or 2 items",
+        "filter[a.b]=price >= 10 and quality high",
+    ];
+    for l in legit {
+        assert_eq!(detect(l), None, "flagged: {l}");
+    }
+}
