@@ -198,8 +198,8 @@ fn bench_json_leaves(c: &mut Criterion) {
 
 criterion_group!(benches, bench_heads, bench_json_leaves);
 
-/// `SCREEN_COUNT=<input> <n>`: runs one input `n` times outside criterion, for instruction
-/// counts under `valgrind --tool=callgrind --toggle-collect='*count_runs*'` (stable on a
+/// `SCREEN_COUNT=<input> <n>`: runs one input `n` times outside criterion (printing its
+/// bytes per run, for instructions per byte), for instruction counts under `valgrind --tool=callgrind --toggle-collect='*count_runs*'` (stable on a
 /// loaded machine, unlike wall time).
 fn main() {
     if let Ok(spec) = std::env::var("SCREEN_COUNT") {
@@ -219,6 +219,8 @@ fn count_runs(engine: &Engine, name: &str, n: usize) {
     let mut hits = 0;
     if name == "json" {
         let leaves: Vec<(String, FieldKind, String)> = (0..8).flat_map(order_leaves).collect();
+        let bytes: usize = leaves.iter().map(|(_, _, v)| v.len()).sum();
+        eprintln!("{name}: {bytes} bytes per run");
         for _ in 0..n {
             let fields = leaves
                 .iter()
@@ -235,6 +237,7 @@ fn count_runs(engine: &Engine, name: &str, n: usize) {
             _ => (BROWSER_TARGET, BROWSER_HEADERS),
         };
         let (uri, h) = head(target, headers);
+        eprintln!("{name}: {} bytes per run", head_bytes(&uri, &h));
         for _ in 0..n {
             let fields = extract::head_fields(&uri, &h).fields;
             hits += engine

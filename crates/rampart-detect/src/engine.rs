@@ -10,6 +10,10 @@ use crate::field::{Field, FieldKind, Location};
 use crate::policy::Policy;
 use crate::rules::{self, CompiledRules, Matcher, Rule, RuleError, Transform};
 
+mod memo;
+
+use memo::CleanMemo;
+
 /// Hits kept per request; more add to the score but are not listed.
 const MAX_HITS: usize = 32;
 /// Characters of a fragment kept in a hit.
@@ -88,6 +92,8 @@ impl Engine {
             candidates: Vec::new(),
             hit_here: Vec::new(),
             compact: String::new(),
+            memo: CleanMemo::default(),
+            location_bound: false,
         }
     }
 
@@ -161,11 +167,68 @@ pub struct Scan<'e> {
     hit_here: Vec<usize>,
     /// Reused per variant: the compact transform of the text.
     compact: String,
+    /// Values found clean, on the fast path only (the full path is what tests compare to).
+    memo: CleanMemo,
+    /// Set when a rule was skipped for the current field's location: its clean result
+    /// then holds for this location only and is not remembered.
+    location_bound: bool,
 }
 
 impl Scan<'_> {
     /// Inspects one field.
     pub fn field(&mut self, field: &Field<'_>) {
+        let key = self.memo_key(field.kind, &field.value);
+        if let Some(key) = key
+            && let Some(charged) = self.memo.find(key, &field.value)
+        {
+            // Found clean before: the same charge keeps the budget as a rescan leaves it,
+            // and a prefix of clean variants (a charge refused) is clean too.
+            self.budget.charge(charged);
+        } else {
+            let (charged, exhausted) = (self.budget.decoded_bytes(), self.budget.exhausted());
+            self.location_bound = false;
+            let clean = self.inspect_field(field);
+            if let Some(key) = key
+                && clean
+                && !self.location_bound
+                && self.budget.exhausted() == exhausted
+            {
+                let charged = self.budget.decoded_bytes() - charged;
+                self.memo.insert(key, &field.value, charged);
+            }
+        }
+        // Also on the fast path: a budget shared with an earlier scan may be spent already.
+        if let Some(e) = self.budget.exhausted() {
+            self.findings.undecided.get_or_insert(e);
+        }
+    }
+
+    /// Whether this scan already found `value` seen as `kind` clean without decoding
+    /// anything: inspecting it again, at any location, would find and charge nothing, so
+    /// the caller may skip the field (and building its location). Accounts for it if so.
+    pub fn known_clean(&mut self, kind: FieldKind, value: &[u8]) -> bool {
+        let Some(key) = self.memo_key(kind, value) else {
+            return false;
+        };
+        if self.memo.find(key, value) != Some(0) {
+            return false;
+        }
+        if let Some(e) = self.budget.exhausted() {
+            self.findings.undecided.get_or_insert(e);
+        }
+        true
+    }
+
+    fn memo_key(&mut self, kind: FieldKind, value: &[u8]) -> Option<memo::Key> {
+        if self.fast {
+            self.memo.key(kind, value)
+        } else {
+            None
+        }
+    }
+
+    /// Decodes and inspects one field; true when nothing matched.
+    fn inspect_field(&mut self, field: &Field<'_>) -> bool {
         let mut hit_here = std::mem::take(&mut self.hit_here);
         hit_here.clear();
         let rules = self.rules;
@@ -181,11 +244,9 @@ impl Scan<'_> {
                 }
             }
         }
-        // Also on the fast path: a budget shared with an earlier scan may be spent already.
-        if let Some(e) = self.budget.exhausted() {
-            self.findings.undecided.get_or_insert(e);
-        }
+        let clean = hit_here.is_empty();
         self.hit_here = hit_here;
+        clean
     }
 
     /// Runs the detectors and pattern rules of `kind` over one decoded view; `class` is
@@ -248,11 +309,15 @@ impl Scan<'_> {
         self.candidates = candidates;
     }
 
-    fn applies(&self, ri: usize, location: &Location<'_>) -> bool {
+    fn applies(&mut self, ri: usize, location: &Location<'_>) -> bool {
         let rule = &self.rules.rules[ri];
-        self.policy.runs(&rule.id, rule.paranoia)
-            && !rule.exclude_locations.iter().any(|p| location.matches(p))
-            && !self.policy.excludes(&rule.id, &rule.class, location)
+        if !self.policy.runs(&rule.id, rule.paranoia) {
+            return false;
+        }
+        let excluded = rule.exclude_locations.iter().any(|p| location.matches(p))
+            || self.policy.excludes(&rule.id, &rule.class, location);
+        self.location_bound |= excluded;
+        !excluded
     }
 
     fn record(&mut self, ri: usize, location: &Location<'_>, fragment: &str) {

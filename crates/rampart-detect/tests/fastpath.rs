@@ -193,3 +193,115 @@ fn extra_rules_are_gated_by_their_own_literals() {
         );
     }
 }
+
+#[test]
+fn repeated_body_values_find_what_separate_inspections_find() {
+    // The fast path remembers body values it found clean; the full path inspects every
+    // one. A value first seen where a rule is excluded must still be caught elsewhere.
+    let fast = Engine::builtin();
+    let full = Engine::builtin().without_fast_path();
+    let policy = Policy::from_toml(
+        r#"
+        [[exclusions]]
+        classes = ["sqli", "xss", "cmdi"]
+        locations = ["json:/note*"]
+        "#,
+        &fast,
+    )
+    .unwrap();
+    let payloads = corpus();
+    for chunk in payloads.chunks(16) {
+        let mut values: Vec<String> = chunk.iter().flat_map(|p| encodings(p)).collect();
+        values.extend(["shipped", "EUR", "Trail backpack, 28 L"].map(String::from));
+        let mut fields = Vec::new();
+        // Each value at an excluded location, then twice where every rule applies, as
+        // a key and as a leaf.
+        for (i, v) in values.iter().enumerate() {
+            for (at, kind) in [
+                ("/note", FieldKind::BodyValue),
+                ("/a", FieldKind::BodyValue),
+                ("/b", FieldKind::BodyValue),
+                ("/note", FieldKind::BodyKey),
+                ("/c", FieldKind::BodyKey),
+            ] {
+                let loc = Location::new("json", format!("{at}/{i}"));
+                fields.push(Field::new(loc, kind, v.as_bytes()));
+            }
+        }
+        let a = fast.inspect(fields.clone(), &policy, &mut Budget::default());
+        let b = full.inspect(fields, &policy, &mut Budget::default());
+        assert_eq!(a, b, "{chunk:?}");
+    }
+}
+
+#[test]
+fn remembered_values_charge_the_budget_as_a_rescan_does() {
+    // An encoded value repeated until the decoded-bytes budget runs out: remembering it
+    // must not let the repeats through undecided-free.
+    let fast = Engine::builtin();
+    let full = Engine::builtin().without_fast_path();
+    let policy = Policy::default();
+    let limits = rampart_detect::BudgetLimits {
+        max_decoded_bytes: 200,
+        ..Default::default()
+    };
+    for v in ["caf%C3%A9+au+lait", "hello%20world%20again", "plain words"] {
+        let fields: Vec<Field<'_>> = (0..40)
+            .map(|i| {
+                Field::new(
+                    Location::new("json", format!("/{i}")),
+                    FieldKind::BodyValue,
+                    v.as_bytes(),
+                )
+            })
+            .collect();
+        let mut fb = Budget::new(limits);
+        let mut ub = Budget::new(limits);
+        let a = fast.inspect(fields.clone(), &policy, &mut fb);
+        let b = full.inspect(fields, &policy, &mut ub);
+        assert_eq!(a, b, "{v}");
+        assert_eq!(fb.exhausted(), ub.exhausted(), "{v}");
+    }
+}
+
+#[test]
+fn known_clean_holds_only_for_values_inspected_clean_without_decoding() {
+    let fast = Engine::builtin();
+    let policy = Policy::default();
+    let mut budget = Budget::default();
+    let mut scan = fast.scan(&policy, &mut budget);
+    let seen = [
+        (FieldKind::BodyValue, "shipped"),
+        (FieldKind::BodyKey, "status"),
+        (FieldKind::BodyValue, "caf%C3%A9"),
+        (FieldKind::BodyValue, "1' or '1'='1"),
+        (FieldKind::HeaderValue, "en-US"),
+    ];
+    for (kind, v) in seen {
+        scan.field(&Field::new(Location::new("json", "/x"), kind, v.as_bytes()));
+    }
+    let cases = [
+        (FieldKind::BodyValue, "shipped", true),
+        (FieldKind::BodyKey, "status", true),
+        // Same bytes, other kind; never seen; decoded (charged) before; an attack; a head.
+        (FieldKind::BodyKey, "shipped", false),
+        (FieldKind::BodyValue, "paid", false),
+        (FieldKind::BodyValue, "caf%C3%A9", false),
+        (FieldKind::BodyValue, "1' or '1'='1", false),
+        (FieldKind::HeaderValue, "en-US", false),
+    ];
+    for (kind, v, want) in cases {
+        assert_eq!(scan.known_clean(kind, v.as_bytes()), want, "{kind} {v:?}");
+    }
+    assert!(scan.finish().blocks(policy.threshold()));
+    // The full path remembers nothing.
+    let full = Engine::builtin().without_fast_path();
+    let mut budget = Budget::default();
+    let mut scan = full.scan(&policy, &mut budget);
+    scan.field(&Field::new(
+        Location::new("json", "/x"),
+        FieldKind::BodyValue,
+        b"shipped",
+    ));
+    assert!(!scan.known_clean(FieldKind::BodyValue, b"shipped"));
+}

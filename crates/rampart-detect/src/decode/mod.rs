@@ -102,7 +102,7 @@ impl Budget {
     }
 
     /// Charges `n` bytes; false (and exhausted) when that would pass the limit.
-    fn charge(&mut self, n: usize) -> bool {
+    pub(crate) fn charge(&mut self, n: usize) -> bool {
         if self.decoded_bytes.saturating_add(n) > self.limits.max_decoded_bytes {
             self.exhaust(Exhaustion::DecodedBytes);
             return false;

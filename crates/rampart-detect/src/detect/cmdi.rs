@@ -17,7 +17,10 @@ use bytes::{GATES, NORMALISE, QUOTING, SEP_START, SEPARATOR, SHELL, WORD};
 pub(crate) fn detect(text: &str) -> Option<String> {
     // One table pass answers the three gates below (each used to be a scan of its own).
     let seen = text.bytes().fold(0u8, |acc, b| acc | GATES[usize::from(b)]);
-    if (seen & QUOTING != 0 || memchr::memmem::find(text.as_bytes(), b"()").is_some())
+    // `()` found from its `(`: a substring searcher's setup cost more than these values.
+    let b = text.as_bytes();
+    let parens = || memchr::memchr_iter(b'(', b).any(|i| b.get(i + 1) == Some(&b')'));
+    if (seen & QUOTING != 0 || parens())
         && let Some(fragment) = obfuscated_command(text)
     {
         return Some(fragment);

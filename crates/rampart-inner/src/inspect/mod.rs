@@ -292,6 +292,10 @@ fn screen(
             // Booleans, nulls and kinds added later carry no free text.
             _ => continue,
         };
+        // A repeated clean value (batch arrays) needs neither a location nor a scan.
+        if scan.known_clean(kind, leaf.value.as_bytes()) {
+            continue;
+        }
         let name = parsed.location_into(leaf.path, &mut locations);
         if checked.skips_body(kind, name) {
             continue;
