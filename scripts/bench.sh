@@ -888,25 +888,31 @@ for wl in $WORKLOADS; do
 done
 echo
 
+# pair_section BASE OTHER BASE_LABEL OTHER_LABEL: per cell, OTHER's throughput over BASE's.
+pair_section() {
+  local base=$1 other=$2 bl=$3 ol=$4 wl c brps bp99 orps op99
+  echo "| workload | conns | $bl req/s | $ol req/s | $ol / $bl | cost | $bl p99 ms | $ol p99 ms |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for wl in $WORKLOADS; do
+    for c in $CONNS; do
+      IFS=, read -r _ _ _ brps _ bp99 _ < <(awk -F, -v k="$wl,$c,$base" '$1 "," $2 "," $3 == k' <<<"$summary")
+      IFS=, read -r _ _ _ orps _ op99 _ < <(awk -F, -v k="$wl,$c,$other" '$1 "," $2 "," $3 == k' <<<"$summary")
+      awk -v w="${WL_NAME[$wl]}" -v c="$c" -v b="${brps:-NA}" -v o="${orps:-NA}" -v bp="${bp99:-NA}" -v op="${op99:-NA}" 'BEGIN {
+        if (b == "NA" || o == "NA" || b + 0 == 0) { r = "-"; cost = "-" }
+        else { r = sprintf("%.3f", o / b); cost = sprintf("%+.1f%%", (1 - o / b) * 100) }
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c, b, o, r, cost, bp, op }'
+    done
+  done
+  echo
+}
+
 # Link modes: the same rampart, the inner dialling out instead of the edge dialling in.
 if want rampart && want rampart-inner-dials; then
   echo "## link modes: inner-dials / edge-dials"
   echo
   echo "Same binary, same request mix; only who opens the mutual-TLS link differs (cost = 1 - ratio)."
   echo
-  echo "| workload | conns | edge-dials req/s | inner-dials req/s | inner / edge | cost | edge p99 ms | inner p99 ms |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for wl in $WORKLOADS; do
-    for c in $CONNS; do
-      IFS=, read -r _ _ _ erps _ ep99 _ < <(awk -F, -v k="$wl,$c,rampart" '$1 "," $2 "," $3 == k' <<<"$summary")
-      IFS=, read -r _ _ _ irps _ ip99 _ < <(awk -F, -v k="$wl,$c,rampart-inner-dials" '$1 "," $2 "," $3 == k' <<<"$summary")
-      awk -v w="${WL_NAME[$wl]}" -v c="$c" -v e="${erps:-NA}" -v i="${irps:-NA}" -v ep="${ep99:-NA}" -v ip="${ip99:-NA}" 'BEGIN {
-        if (e == "NA" || i == "NA" || e + 0 == 0) { r = "-"; cost = "-" }
-        else { r = sprintf("%.3f", i / e); cost = sprintf("%+.1f%%", (1 - i / e) * 100) }
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c, e, i, r, cost, ep, ip }'
-    done
-  done
-  echo
+  pair_section rampart rampart-inner-dials edge-dials inner-dials
 fi
 # Edge protections: every optional edge check on against none, same binary and inner.
 if want rampart-edge-bare && want rampart-edge-full; then
@@ -915,19 +921,7 @@ if want rampart-edge-bare && want rampart-edge-full; then
   echo "Same binary and inner; the full edge runs screening, address lists, rate limits, a quota,"
   echo "a concurrency limit and route checks, the bare one none of them (cost = 1 - ratio; target <= 15%)."
   echo
-  echo "| workload | conns | bare req/s | full req/s | full / bare | cost | bare p99 ms | full p99 ms |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for wl in $WORKLOADS; do
-    for c in $CONNS; do
-      IFS=, read -r _ _ _ brps _ bp99 _ < <(awk -F, -v k="$wl,$c,rampart-edge-bare" '$1 "," $2 "," $3 == k' <<<"$summary")
-      IFS=, read -r _ _ _ frps _ fp99 _ < <(awk -F, -v k="$wl,$c,rampart-edge-full" '$1 "," $2 "," $3 == k' <<<"$summary")
-      awk -v w="${WL_NAME[$wl]}" -v c="$c" -v b="${brps:-NA}" -v f="${frps:-NA}" -v bp="${bp99:-NA}" -v fp="${fp99:-NA}" 'BEGIN {
-        if (b == "NA" || f == "NA" || b + 0 == 0) { r = "-"; cost = "-" }
-        else { r = sprintf("%.3f", f / b); cost = sprintf("%+.1f%%", (1 - f / b) * 100) }
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", w, c, b, f, r, cost, bp, fp }'
-    done
-  done
-  echo
+  pair_section rampart-edge-bare rampart-edge-full bare full
 fi
 [[ ${#SKIPPED[@]} -gt 0 ]] && echo "Skipped (see messages above): ${SKIPPED[*]}" && echo
 echo "Raw results: ${CSV#"$REPO_ROOT"/} (wrk output: ${WRK_LOG#"$REPO_ROOT"/})"
