@@ -365,11 +365,12 @@ fn assert_fleet_admitted(phase: &str, tallies: &[Tally], duration: Duration) {
         "{phase}: the offered load did not exceed the limit ({tallies:?})"
     );
     assert_eq!((sum.other, sum.unexplained), (0, 0), "{phase}: {tallies:?}");
-    // Each edge alone offered well over the limit and got some of it: with a bucket
-    // per edge instead of a shared one, together they would have admitted twice as much.
+    // Each edge alone offered over the limit and got some of it: with a bucket per edge
+    // instead of a shared one, together they would have admitted twice as much. (1.25x:
+    // the paced phase offers at most 1.8x, less when a loaded box adds latency.)
     for (i, t) in tallies.iter().enumerate() {
         assert!(
-            t.sent as f64 >= 1.5 * expected && t.admitted > 0,
+            t.sent as f64 >= 1.25 * expected && t.admitted > 0,
             "{phase}: edge {i} did not take part ({tallies:?})"
         );
     }
