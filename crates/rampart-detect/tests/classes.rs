@@ -598,3 +598,174 @@ fn a_form_body_ending_in_a_newline_is_not_a_broken_name() {
     assert!(key("\nname").blocks(threshold));
     assert!(scan(FieldKind::QueryName, "parameter\r\n").blocks(threshold));
 }
+
+#[test]
+fn script_sinks_reached_through_call_apply_chaining_and_computed_globals() {
+    table(
+        "xss",
+        Q,
+        &[
+            "confirm.call(null,1)",
+            "alert.apply(null, [1])",
+            "prompt . bind(window)(1)",
+            "alert?.(document?.cookie)",
+            "\" autofocus onfocus=(confirm)(1)//",
+            "(alert)/**/`1`",
+            "window[document.body.innerText.charAt(0)+'lert'](1)",
+            "top[8680439..toString(30)]()",
+            "<ahref=\"javascript:window[/alert/.source]()\">x</a>",
+        ],
+        &[
+            "Please confirm. Call me tomorrow (after 5)",
+            "alert: the call (from Bob) failed",
+            "Status (alert) (see below)",
+            "Open the window [if needed] (left side)",
+            "top [10] (of the list)",
+            "evaluation.call(x)",
+            "JavaScript: Basics of JavaScript Language",
+            "JavaScript:%20Basics%20of%20JavaScript%20Language",
+            "javascript: the good parts",
+        ],
+    );
+    table(
+        "xss",
+        FieldKind::HeaderValue,
+        &["<marquee+loop=1+width=0+onfinish='new+Function`al\\ert\\`1\\``'>"],
+        &["a<b+c", "C++ <vector+list>", "x<y+1"],
+    );
+    table(
+        "xss",
+        FieldKind::Path,
+        &["/\"onwheel=ead(111)", "/a/'onfocus=x"],
+        &["/search/\"onion rings\"", "/a/b/\"on\""],
+    );
+}
+
+#[test]
+fn api_probes_introspection_oob_domains_and_esi() {
+    table(
+        "graphql",
+        Q,
+        &[
+            "{ __schema { types { name } } }",
+            "query IntrospectionQuery { x }",
+            "{ __type(name: \"User\") { fields { name } } }",
+        ],
+        &[
+            "{ user(id: 1) { name email } }",
+            "the __schema folder",
+            "my_type(name) is fine",
+        ],
+    );
+    table(
+        "scanner",
+        Q,
+        &[
+            "http://w63gecoroprj5um8ypnd7r6in9t0hseg3.interact.sh/x",
+            "|getent hosts somehost.burpcollaborator.net &",
+            "x.oastify.com",
+        ],
+        &[
+            "https://interact.example.com/sh",
+            "see oast. for details",
+            "burp collaborator docs",
+        ],
+    );
+    table(
+        "scanner",
+        FieldKind::HeaderValue,
+        &[
+            "Microsoft WinRM Client OpenVASVT",
+            "Fuzz Faster U Fool v2.0.0",
+            "mercuryboard_user_agent_sql_injection.nasl'",
+        ],
+        &[
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0",
+            "okhttp/4.12.0",
+        ],
+    );
+    table(
+        "ssi",
+        Q,
+        &[
+            "Safari/537.36<esi:include src=\"http://example.net/rpb.png\"/>",
+            "<esi:vars>$(HTTP_COOKIE)</esi:vars>",
+        ],
+        &["mesi:include", "<esi>", "esi: include the file"],
+    );
+}
+
+#[test]
+fn nosql_breakouts_unc_admin_shares_and_asp_shells() {
+    table(
+        "nosql",
+        Q,
+        &[
+            "', $or: [ {}, { 'order':'order",
+            "x\", \"$ne\": 1, \"a\": \"",
+            "{\"$and\": [{}]}",
+        ],
+        &["$5 or less", "prices: $10, $20", "or: [a, b]", "x, $ne"],
+    );
+    table(
+        "lfi",
+        Q,
+        &[
+            "\\\\::1\\c$\\users\\default\\ntuser.dat",
+            "\\\\fileserver\\admin$\\x",
+            "//10.0.0.5/c$/windows",
+            "C:\\Users\\bob\\NTUSER.DAT",
+            "C:%5CUsers%5Cntuser.dat",
+            "%5C%5Cfileserver%5Cc$%5Cwindows",
+        ],
+        &[
+            "\\\\fileserver\\shared\\report.docx",
+            "https://example.com/a$b",
+            "price: US$ 5",
+        ],
+    );
+    table(
+        "code",
+        Q,
+        &[
+            "Ev al (\"Ex\"&\"e\"&\"cute(\"\"Server.ScriptTimeout=3600\"\")",
+            "On Error Resume Next",
+            "execute(request(\"x\"))",
+            "Set o = CreateObject(\"WScript.Shell\")",
+        ],
+        &[
+            "no error, resume next week",
+            "the server timed out",
+            "\"rock\" & \"roll\"",
+            "Execute the request today",
+        ],
+    );
+}
+
+#[test]
+fn header_injection_through_body_fields_and_truncated_cjk_line_breaks() {
+    table(
+        "crlf",
+        FieldKind::BodyValue,
+        &[
+            "\r\nSet-Cookie:crlf=injection",
+            "?\rSet-Cookie:crlf=injection",
+            "%\n\nSet-cookie:crlf=injection",
+            "嘍Set-cookie:crlf=injection",
+        ],
+        &[
+            "Dear support,\nSet-Cookie: headers are missing in my response",
+            "line one\nline two",
+            "嘍 is a character",
+        ],
+    );
+    table(
+        "crlf",
+        FieldKind::Path,
+        &[
+            "/嘍嘊Set-cookie:crlf=injection",
+            "/a/嘊Location: http://example.net",
+        ],
+        &["/嘍/location", "/docs/嘊"],
+    );
+}

@@ -146,7 +146,8 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
         let (kind, layer, depth) = (out[i].kind, out[i].layer, nesting[i]);
         let mut found: Vec<(String, FieldKind, u8)> = Vec::new();
         let current: &str = &out[i].text;
-        if let Some(step) = decode_layer(current, kind) {
+        let (step, partial) = decode_layer(current, kind);
+        for step in [step, partial].into_iter().flatten() {
             if layer >= budget.limits.max_layers {
                 budget.exhaust(Exhaustion::Layers);
             } else {
@@ -218,14 +219,18 @@ fn base64_view(text: &str, kind: FieldKind) -> Option<String> {
     None
 }
 
-/// One decoding layer: percent, then character references, then JS escapes.
-fn decode_layer(input: &str, kind: FieldKind) -> Option<String> {
+/// One decoding layer: percent, then character references, then JS escapes. When JS
+/// escapes changed a text the earlier steps had already decoded, that text comes second:
+/// it is what a server sees (`C:%5Cusers%5Cntuser.dat` is a path, not a line break).
+fn decode_layer(input: &str, kind: FieldKind) -> (Option<String>, Option<String>) {
     let a = text::percent(input, kind.plus_is_space());
     let s = a.as_deref().unwrap_or(input);
     let b = text::html_entities(s);
     let s = b.as_deref().unwrap_or(s);
-    let c = text::js_escapes(s);
-    c.or(b).or(a)
+    match text::js_escapes(s) {
+        Some(c) => (Some(c), b.or(a)),
+        None => (b.or(a), None),
+    }
 }
 
 /// Detection normalisation: lowercase, SQL and HTML comments removed (replaced by one

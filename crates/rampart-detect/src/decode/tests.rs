@@ -122,3 +122,23 @@ fn a_decoding_bomb_stays_within_budget() {
     assert!(budget.decoded_bytes() <= limits.max_decoded_bytes);
     assert!(budget.exhausted().is_some());
 }
+
+#[test]
+fn a_layer_keeps_the_server_view_when_js_escapes_change_it_further() {
+    let texts = |raw: &str| -> Vec<String> {
+        variants(
+            raw.as_bytes(),
+            FieldKind::QueryValue,
+            &mut Budget::default(),
+        )
+        .into_iter()
+        .map(|v| v.text.into_owned())
+        .collect()
+    };
+    let v = texts("C:%5CUsers%5Cntuser.dat");
+    assert!(v.iter().any(|t| t == "C:\\Users\\ntuser.dat"), "{v:?}");
+    assert!(v.iter().any(|t| t == "C:\\Users\ntuser.dat"), "{v:?}");
+    // Nothing extra when JS escapes are the only layer, or absent.
+    assert_eq!(texts("\\u003cb"), ["\\u003cb", "<b"]);
+    assert_eq!(texts("%3Cb"), ["%3Cb", "<b"]);
+}

@@ -125,7 +125,9 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         let after = i + name_len;
         let terminated = match s.get(after) {
             None => true,
-            Some(&b) => b.is_ascii_whitespace() || matches!(b, b'/' | b'>' | 0..=0x1f),
+            // `+` is a space once the value is form-decoded; raw copies (headers,
+            // bodies) reach browsers that way too.
+            Some(&b) => b.is_ascii_whitespace() || matches!(b, b'/' | b'>' | b'+' | 0..=0x1f),
         };
         if !terminated {
             continue;
@@ -149,7 +151,7 @@ fn attributes(s: &[u8], from: usize, to: usize) -> Option<Range<usize>> {
         let boundary = i == from
             || matches!(
                 s[i - 1],
-                b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/' | b'"' | b'\'' | b'`'
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/' | b'"' | b'\'' | b'`' | b'+'
             );
         if boundary && b.is_ascii_alphabetic() {
             let n = s[i..to]
@@ -231,12 +233,13 @@ fn breakout(s: &[u8]) -> Option<Range<usize>> {
             i += 1;
         }
         // Attribute breakout: `" onfocus=alert(1) autofocus="`; glued to the quote
-        // (`"onzoom=`) when the value opens with it, as browsers take that too.
+        // (`"onzoom=`) when the value or a path segment opens with it, as browsers take
+        // that too.
         let n = s[i..]
             .iter()
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
-        if n > 0 && (i > at + 1 || at == 0) && is_handler(&s[i..i + n]) {
+        if n > 0 && (i > at + 1 || at == 0 || s[at - 1] == b'/') && is_handler(&s[i..i + n]) {
             let mut j = i + n;
             while j < s.len() && s[j].is_ascii_whitespace() {
                 j += 1;
@@ -313,6 +316,14 @@ fn leading_scheme(s: &[u8]) -> Option<Range<usize>> {
     let data = s[start..]
         .get(..5)
         .is_some_and(|p| p.eq_ignore_ascii_case(b"data:"));
-    (code || data || !rest.first().is_some_and(u8::is_ascii_whitespace))
-        .then(|| start..s.len().min(colon + 32))
+    // A gap after the colon, also still encoded (`javascript:%20the`), reads as prose.
+    let gap = rest
+        .first()
+        .is_some_and(|b| b.is_ascii_whitespace() || *b == b'+')
+        || rest.get(..3).is_some_and(|e| {
+            [b"%20", b"%09", b"%0a", b"%0d"]
+                .iter()
+                .any(|g| e.eq_ignore_ascii_case(*g))
+        });
+    (code || data || !gap).then(|| start..s.len().min(colon + 32))
 }
