@@ -25,7 +25,11 @@ pub(crate) fn decode(input: &str) -> Option<String> {
 /// [`decode`], also reading spaces as `+`: form and query decoding turn the `+` of a raw
 /// base64 value into spaces before the value reaches us.
 pub(crate) fn decode_plus_as_space(input: &str) -> Option<String> {
-    let t = input.trim();
+    // Trimming and `+` for space keep or shorten the value: too short stays too short.
+    if input.len() < MIN_LEN {
+        return None;
+    }
+    let t = trim(input);
     // Cheap checks first: this runs on every spaced value of a form or query.
     // Prose fails the alphabet test at its first comma or dot: run it before the
     // two-space search.
@@ -42,7 +46,11 @@ pub(crate) fn decode_plus_as_space(input: &str) -> Option<String> {
 }
 
 fn decode_with(input: &str, spaced: bool) -> Option<String> {
-    let s = input.trim();
+    // Most values reach here on the fast path; trimming only shortens them.
+    if input.len() < MIN_LEN {
+        return None;
+    }
+    let s = trim(input);
     let body = s.trim_end_matches('=');
     if body.len() < MIN_LEN || s.len() - body.len() > 2 {
         return None;
@@ -92,4 +100,15 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
         .count();
     (total > 0 && printable * 100 >= total * 95).then_some(text)
+}
+
+/// `str::trim`, without its per-character walk when both ends are visible ASCII (values
+/// on the fast path mostly are).
+fn trim(s: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+    if visible(s.as_bytes().first()) && visible(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
 }

@@ -5,13 +5,17 @@
 //! names (`cat`, `more`, `time`) also need a shell-looking argument, so "echo in the
 //! mirror", "cats & dogs", "R&D" and "a hero; more than that" pass.
 
+use std::sync::OnceLock;
+
 use super::is_word;
 
-use super::cmdi_words::{PREFIXES, STRONG_PREFIXES, VERSIONED, command, command_ignore_case};
+use super::cmdi_words::{
+    PREFIXES, STRONG, STRONG_PREFIXES, VERSIONED, command, command_ignore_case,
+};
 
 mod bytes;
 
-use bytes::{GATES, NORMALISE, QUOTING, SEP_START, SEPARATOR, SHELL, WORD};
+use bytes::{GATES, NORMALISE, QUOTING, REWRITE, SEP_START, SEPARATOR, SHELL, WORD};
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
@@ -34,18 +38,28 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         let first = text.trim_start().as_bytes();
         let first = &first[..memchr::memchr2(b' ', b'\t', first).unwrap_or(first.len())];
         let known = first.starts_with(b"/")
-            || command_ignore_case(first).is_some()
+            || known_ignore_case(first).is_some()
             || versioned(first).is_some();
         if !known {
             return None;
         }
     }
-    let s = normalise(text);
-    let b = s.as_bytes();
+    let found = |b: &[u8]| command_in(b).map(|(from, to)| fragment(b, from, to));
+    if seen & REWRITE == 0 {
+        // Nothing for `normalise` to undo: it would only lowercase, done here on the stack.
+        super::with_lowercase(text.as_bytes(), found)
+    } else {
+        found(normalise(text).as_bytes())
+    }
+}
+
+/// The first command in command position in normalised `b`: where its separator starts
+/// and where the evidence ends.
+fn command_in(b: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
     // Start of the value is a (weak) command position.
     if let Some(end) = command_at(b, 0, Sep::Start) {
-        return Some(fragment(&s, 0, end));
+        return Some((0, end));
     }
     while i < b.len() {
         // Jump to the next byte that can start a separator.
@@ -71,7 +85,7 @@ pub(crate) fn detect(text: &str) -> Option<String> {
             }
         };
         if let Some(end) = command_at(b, i + len, sep) {
-            return Some(fragment(&s, i, end));
+            return Some((i, end));
         }
         i += len;
     }
@@ -90,8 +104,8 @@ enum Sep {
     Subst,
 }
 
-fn fragment(s: &str, from: usize, to: usize) -> String {
-    String::from_utf8_lossy(&s.as_bytes()[from..to.min(s.len())]).into_owned()
+fn fragment(s: &[u8], from: usize, to: usize) -> String {
+    String::from_utf8_lossy(&s[from..to.min(s.len())]).into_owned()
 }
 
 /// Checks for a command at `i`; returns the end of the evidence.
@@ -110,8 +124,8 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             }
             skip_ws(b, &mut i);
         } else if w > 0
-            && PREFIXES.iter().any(|p| p.as_bytes() == text)
             && b.get(i + w).is_some_and(u8::is_ascii_whitespace)
+            && PREFIXES.iter().any(|p| p.as_bytes() == text)
         {
             let mut j = i + w;
             skip_ws(b, &mut j);
@@ -139,6 +153,12 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
                 b';' | b'|' | b'&' | b'<' | b'>' | b')' | b'`' | b'$' | b'}'
             )
     }) {
+        return None;
+    }
+    // Neither a path nor a known command: nothing below can match, so skip reading the
+    // arguments.
+    let path = cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/");
+    if !path && known(cmd).is_none() && versioned(cmd).is_none() {
         return None;
     }
     let mut j = end;
@@ -305,41 +325,49 @@ fn obfuscated_command(text: &str) -> Option<String> {
             .position(|c| c.is_ascii_whitespace() || matches!(c, b';' | b'|' | b'&' | b'/'))
             .map_or(b.len(), |p| start + p);
         let raw = &b[start..end];
-        if raw.len() <= 48
+        if raw.len() <= OBFUSCATED_MAX
             && raw
                 .iter()
                 .any(|c| matches!(c, b'\'' | b'"' | b'`' | b'$' | b'\\' | b'<' | b'>'))
         {
-            let mut clean = Vec::with_capacity(raw.len());
+            // On the stack: this runs on every quoted word of every value.
+            let mut kept = [0u8; OBFUSCATED_MAX];
+            let mut n = 0;
             let mut inside = false;
+            // A kept byte no command name holds settles the word: skip the rest.
+            let mut nameable = true;
             let mut k = 0;
-            while k < raw.len() {
-                if let Some(n) = NOOPS.iter().find(|n| raw[k..].starts_with(n)) {
-                    inside |= !clean.is_empty()
-                        && raw.get(k + n.len()).is_some_and(u8::is_ascii_alphanumeric);
-                    k += n.len();
+            while k < raw.len() && nameable {
+                if matches!(raw[k], b'$' | b'<' | b'>' | b'`' | b'\'' | b'"')
+                    && let Some(op) = NOOPS.iter().find(|op| raw[k..].starts_with(op))
+                {
+                    inside |= n > 0 && raw.get(k + op.len()).is_some_and(u8::is_ascii_alphanumeric);
+                    k += op.len();
                     continue;
                 }
                 let c = raw[k];
                 if matches!(c, b'\'' | b'"' | b'\\') {
-                    inside |=
-                        !clean.is_empty() && raw.get(k + 1).is_some_and(u8::is_ascii_alphanumeric);
+                    inside |= n > 0 && raw.get(k + 1).is_some_and(u8::is_ascii_alphanumeric);
                 } else {
-                    clean.push(c.to_ascii_lowercase());
+                    // At most one byte kept per byte read: `n < raw.len() <= OBFUSCATED_MAX`.
+                    kept[n] = c.to_ascii_lowercase();
+                    n += 1;
+                    nameable = is_word(c) || c == b'-' || c == b'.';
                 }
                 k += 1;
             }
             // Balanced quotes: `I'd` and `don't` are contractions, `'i'd` is not.
-            let balanced = [b'\'', b'"']
-                .iter()
-                .all(|q| raw.iter().filter(|c| *c == q).count() % 2 == 0);
-            if inside
-                && balanced
-                && clean.len() >= 2
-                && clean
+            let balanced = || {
+                [b'\'', b'"']
                     .iter()
-                    .all(|c| is_word(*c) || *c == b'-' || *c == b'.')
-                && (command(&clean).is_some() || versioned(&clean).is_some())
+                    .all(|q| raw.iter().filter(|c| *c == q).count() % 2 == 0)
+            };
+            let clean = &kept[..n];
+            if inside
+                && nameable
+                && clean.len() >= 2
+                && (known(clean).is_some() || versioned(clean).is_some())
+                && balanced()
             {
                 return Some(String::from_utf8_lossy(raw).into_owned());
             }
@@ -348,6 +376,55 @@ fn obfuscated_command(text: &str) -> Option<String> {
     }
     None
 }
+
+/// [`command`] behind a bit filter over [`STRONG`], the names it knows: most words in
+/// command position are no command, and the filter turns them away without hashing.
+fn known(name: &[u8]) -> Option<bool> {
+    if filtered_out(name) {
+        return None;
+    }
+    command(name)
+}
+
+/// [`command_ignore_case`] behind the filter of [`known`].
+fn known_ignore_case(name: &[u8]) -> Option<bool> {
+    let mut buf = [0u8; 32];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    if filtered_out(lower) {
+        return None;
+    }
+    command_ignore_case(name)
+}
+
+/// Whether `name` is surely not in [`STRONG`] (its filter bit is clear).
+fn filtered_out(name: &[u8]) -> bool {
+    static FILTER: OnceLock<[u64; FILTER_WORDS]> = OnceLock::new();
+    let filter = FILTER.get_or_init(|| {
+        let mut f = [0u64; FILTER_WORDS];
+        for c in STRONG {
+            let bit = filter_bit(c.as_bytes());
+            f[bit / 64] |= 1 << (bit % 64);
+        }
+        f
+    });
+    let bit = filter_bit(name);
+    filter[bit / 64] & 1 << (bit % 64) == 0
+}
+
+/// Words of the [`known`] filter (64 bits each).
+const FILTER_WORDS: usize = 64;
+
+/// The filter bit of a name: from its length and first, second and last bytes.
+fn filter_bit(name: &[u8]) -> usize {
+    let at = |i: usize| usize::from(name.get(i).copied().unwrap_or(0));
+    let last = usize::from(name.last().copied().unwrap_or(0));
+    (at(0) * 1031 + at(1) * 131 + last * 17 + name.len() * 7) % (FILTER_WORDS * 64)
+}
+
+/// Longest word [`obfuscated_command`] reads.
+const OBFUSCATED_MAX: usize = 48;
 
 fn skip_ws(b: &[u8], i: &mut usize) {
     while *i < b.len() && matches!(b[*i], b' ' | b'\t') {

@@ -65,6 +65,8 @@ pub(crate) struct CompiledRules {
     atoms: Vec<Atom>,
     /// Single-byte literals: their fast-path bit and the rules they gate.
     single: Vec<(u64, Vec<usize>)>,
+    /// The bits of `single`, ORed.
+    single_mask: u64,
     /// Pattern rules without literals: always candidates.
     ungated: Vec<usize>,
     /// Per rule: bit `kind.index()` set when the rule targets that kind.
@@ -153,7 +155,9 @@ impl CompiledRules {
             .iter()
             .map(|r| r.targets.iter().fold(0u16, |b, k| b | 1 << k.index()))
             .collect();
+        let single_mask = single.iter().fold(0, |m, (b, _)| m | b);
         Ok(CompiledRules {
+            single_mask,
             ungated,
             kind_bits,
             rules,
@@ -179,8 +183,13 @@ impl CompiledRules {
         let bit = 1u16 << kind.index();
         let targets = |ri: &usize| self.kind_bits[*ri] & bit != 0;
         out.extend(self.ungated.iter().filter(|ri| targets(ri)));
-        for (b, rs) in &self.single {
-            if class & b != 0 {
+        // Only the single-byte literals that occur: their bits are consecutive from
+        // `DETECTOR_BITS`, in `single` order.
+        let mut bits = class & self.single_mask;
+        while bits != 0 {
+            let i = (bits.trailing_zeros() - fastpath::DETECTOR_BITS) as usize;
+            bits &= bits - 1;
+            if let Some((_, rs)) = self.single.get(i) {
                 out.extend(rs.iter().filter(|ri| targets(ri)));
             }
         }

@@ -100,15 +100,13 @@ impl Literals {
     /// Calls `found` with the index of every literal occurring in `text` (ASCII
     /// case-insensitive), once per occurrence.
     pub(crate) fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
+        let (classes, trans, first_match) =
+            (&self.classes, self.trans.as_slice(), self.first_match);
         let mut s = self.start;
         for &b in text {
-            let class = usize::from(self.classes[usize::from(b)]);
-            s = self
-                .trans
-                .get(s as usize + class)
-                .copied()
-                .unwrap_or(self.start);
-            if s >= self.first_match {
+            let class = usize::from(classes[usize::from(b)]);
+            s = trans.get(s as usize + class).copied().unwrap_or(self.start);
+            if s >= first_match {
                 let m = (s - self.first_match) as usize / self.stride;
                 for &p in self.matches.get(m).map_or(&[][..], Vec::as_slice) {
                     found(p as usize);

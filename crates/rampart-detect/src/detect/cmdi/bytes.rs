@@ -14,6 +14,9 @@ pub(super) const WORD: u8 = 16;
 /// [`GATES`] bit: a byte `normalise` may do more with than lowercase it.
 pub(super) const NORMALISE: u8 = 32;
 
+/// [`GATES`] bit: a byte `normalise` may rewrite; without one it only lowercases.
+pub(super) const REWRITE: u8 = 64;
+
 /// Per byte, the classes above: table lookups instead of long `matches!` chains, since
 /// these loops run over most values.
 pub(super) static GATES: [u8; 256] = gates();
@@ -26,13 +29,14 @@ const fn gates() -> [u8; 256] {
     t = mark(t, b";\n\r|&`$({", SEP_START);
     t = mark(t, b"_./-~?*[]+:\\%", WORD);
     t = mark(t, b"'\"\\${,}<", NORMALISE);
+    t = mark(t, b"'\"\\${<", REWRITE);
     let mut i = 0;
     while i < 256 {
         if (i as u8).is_ascii_alphanumeric() {
             t[i] |= WORD;
         }
         if i >= 0x80 {
-            t[i] |= NORMALISE;
+            t[i] |= NORMALISE | REWRITE;
         }
         i += 1;
     }
@@ -46,4 +50,79 @@ const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
         i += 1;
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{GATES, REWRITE};
+
+    /// Without a [`REWRITE`] byte `normalise` only lowercases, so `detect` may skip it.
+    #[test]
+    fn normalise_only_lowercases_without_rewrite_bytes() {
+        let alphabet: Vec<u8> = (0u8..0x80)
+            .filter(|b| GATES[usize::from(*b)] & REWRITE == 0)
+            .collect();
+        // Every byte `normalise` treats specially is marked, or is one of these two, which
+        // it only lowercases outside a `{a,b}` list.
+        for b in b"',\"\\${}<" {
+            assert!(
+                GATES[usize::from(*b)] & REWRITE != 0 || b",}".contains(b),
+                "{b}"
+            );
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = usize::try_from(seed % 24).unwrap_or(0);
+            let text: String = (0..len)
+                .map(|k| {
+                    let pick = (seed >> (k % 8 * 8)) as usize + k * 31;
+                    char::from(alphabet[pick % alphabet.len()])
+                })
+                .collect();
+            assert_eq!(
+                super::super::normalise(&text),
+                text.to_ascii_lowercase(),
+                "{text:?}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::super::{command, command_ignore_case, known, known_ignore_case};
+    use crate::detect::cmdi_words::{PREFIXES, STRONG, STRONG_PREFIXES, VERSIONED};
+
+    /// The filter in front of the command lookup answers as the lookup does: for every
+    /// listed word and for look-alikes one byte away from each.
+    #[test]
+    fn known_answers_as_the_command_lookup() {
+        let lists = [STRONG, PREFIXES, STRONG_PREFIXES, VERSIONED];
+        let mut words: Vec<Vec<u8>> = Vec::new();
+        for w in lists.iter().flat_map(|l| l.iter()) {
+            let w = w.as_bytes().to_vec();
+            let mut longer = w.clone();
+            longer.push(b's');
+            let mut other = w.clone();
+            other[0] = if other[0] == b'x' { b'y' } else { b'x' };
+            words.extend([w.clone(), w[..w.len() - 1].to_vec(), longer, other]);
+            words.push(w.to_ascii_uppercase());
+        }
+        let mut misses = 0;
+        for w in &words {
+            assert_eq!(known(w), command(w), "{}", String::from_utf8_lossy(w));
+            assert_eq!(
+                known_ignore_case(w),
+                command_ignore_case(w),
+                "{}",
+                String::from_utf8_lossy(w)
+            );
+            misses += usize::from(command(w).is_none());
+        }
+        // The look-alikes must include words the lookup rejects.
+        assert!(misses > STRONG.len(), "{misses}");
+    }
 }

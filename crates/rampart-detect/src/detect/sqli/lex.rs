@@ -84,6 +84,148 @@ pub(crate) enum Start {
     Inside(u8),
 }
 
+/// Whether `s` holds what some shape of the detector needs, so that tokenising it (once
+/// as code, once per quote) can find anything: a word the lexer reads as `and`/`or`/`xor`
+/// or as a keyword a shape starts from ([`gate_keyword`]), a call of one of `funcs`, `||`,
+/// `&&`, `!` or `@@`; with a quote also what follows a string break (a comment, `;`, a
+/// `union`). Non-ASCII values pass (typographic quotes are folded later). A shape added to
+/// the detector must add what it needs here: the `may_shape` tests in this file compare
+/// the gate with the ungated shapes.
+pub(super) fn may_shape(s: &[u8], funcs: &[&[u8]]) -> bool {
+    if !s.is_ascii() {
+        return true;
+    }
+    let quoted = memchr::memchr2(b'\'', b'"', s).is_some();
+    let mut i = 0;
+    while i < s.len() {
+        let c = s[i];
+        let class = GATE_CLASSES[usize::from(c)];
+        if class & GATE_IDENT != 0 {
+            // A word token starts where an identifier run starts: every other token ends
+            // where an identifier byte could not continue it (a number runs on into the
+            // letters glued to it). Inside a run only after a skipped `%20`..`%0d`, or
+            // after the digits skipped behind a `/*!`.
+            let start = i;
+            while i < s.len() && GATE_CLASSES[usize::from(s[i])] & GATE_IDENT != 0 {
+                i += 1;
+            }
+            let w = &s[start..i];
+            let inner = match start.checked_sub(1).map(|p| s[p]) {
+                Some(b'%') => w.get(2..),
+                Some(b'!') => w.get(w.iter().take_while(|b| b.is_ascii_digit()).count()..),
+                _ => None,
+            };
+            if inner.is_none() && (w.len() < 2 || !c.is_ascii_alphabetic()) {
+                continue;
+            }
+            // As in `word`: a call is a name followed by `(`, whitespace between.
+            let call = s[i..]
+                .iter()
+                .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                == Some(&b'(');
+            let gate = |w: &[u8]| gate_word(w, quoted, call.then_some(funcs));
+            if gate(w) || inner.is_some_and(gate) {
+                return true;
+            }
+            continue;
+        }
+        if class & GATE_PUNCT != 0 {
+            let next = s.get(i + 1).copied();
+            let hit = match c {
+                b'|' | b'&' => next == Some(c),
+                b'@' => next == Some(b'@'),
+                b';' | b'#' => quoted,
+                b'-' => quoted && next == Some(b'-'),
+                b'/' => quoted && next == Some(b'*'),
+                // `!`
+                _ => true,
+            };
+            if hit {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// [`GATE_CLASSES`] bit: a byte [`ident_len`] counts.
+const GATE_IDENT: u8 = 1;
+/// [`GATE_CLASSES`] bit: punctuation [`may_shape`] looks at.
+const GATE_PUNCT: u8 = 2;
+
+/// Per byte, the classes [`may_shape`] tells apart in its one pass.
+static GATE_CLASSES: [u8; 256] = gate_classes();
+
+const fn gate_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80 {
+            t[i] = GATE_IDENT;
+        }
+        if matches!(b, b'|' | b'&' | b'!' | b'@' | b';' | b'#' | b'-' | b'/') {
+            t[i] = GATE_PUNCT;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// Longest word [`gate_word`] looks up: every keyword and function name is shorter.
+const GATE_WORD_MAX: usize = 32;
+
+/// Whether `w` (any case) is a logical operator, a keyword of [`gate_keyword`] (or, after
+/// a quote, a `union`), or (when it is called) a function of `funcs`: shapes only look
+/// for those functions in call tokens.
+fn gate_word(w: &[u8], quoted: bool, funcs: Option<&[&[u8]]>) -> bool {
+    if w.len() < 2 || !w[0].is_ascii_alphabetic() {
+        return false;
+    }
+    let mut buf = [0u8; GATE_WORD_MAX];
+    let Some(lower) = buf.get_mut(..w.len()) else {
+        return false;
+    };
+    lower.copy_from_slice(w);
+    lower.make_ascii_lowercase();
+    let lower = &*lower;
+    match keyword(lower) {
+        Some(Tk::Logic) => return true,
+        Some(Tk::Kw(k)) if gate_keyword(k) || (quoted && k == Kw::Union) => return true,
+        _ => {}
+    }
+    funcs.is_some_and(|f| f.contains(&lower))
+}
+
+/// Keywords a shape starts from or needs: statements (alone, after `;` or a string break),
+/// `select` (also what `union` needs), `into outfile`, `procedure`, `having`, `order by`
+/// and `group by` probes.
+fn gate_keyword(k: Kw) -> bool {
+    use Kw::*;
+    matches!(
+        k,
+        Select
+            | Insert
+            | Update
+            | Delete
+            | Drop
+            | Create
+            | Alter
+            | Truncate
+            | Exec
+            | Declare
+            | Set
+            | Waitfor
+            | Shutdown
+            | Outfile
+            | Procedure
+            | Having
+            | Order
+            | Group
+    )
+}
+
 /// Tokens past this count are ignored: injections are short and CPU must stay bounded.
 const MAX_TOKENS: usize = 4096;
 
@@ -326,4 +468,161 @@ fn find_from(s: &[u8], from: usize, b: u8) -> Option<usize> {
 
 fn find_pair(s: &[u8], from: usize, pat: &[u8]) -> Option<usize> {
     memchr::memmem::find(s.get(from..)?, pat).map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_shape;
+    use crate::detect::sqli::{STRONG_FUNCS, detect, shapes};
+
+    /// Each attack holds exactly one thing the gate looks for; its look-alike lacks it.
+    #[test]
+    fn may_shape_admits_attacks_at_its_edge() {
+        let table = [
+            ("1 or 1=1", "1 for 1=1"),
+            ("1 OR 1=1", "1 ORE 1=1"),
+            ("1 xor 1=1", "1 x0r 1=1"),
+            ("1||1=1", "1|1=1"),
+            ("1&&1=1", "1&1=1"),
+            ("x%0aor 1=1", "xor0 1=1"),
+            ("1/*!50000or*/ 1=1", "1/*50000or*/ 1=1"),
+            ("1;select @@version", "1;selected version"),
+            ("1;select @x", "1;elect @x"),
+            ("1 union select 1,2", "1 union elect 1,2"),
+            ("1 into outfile '/tmp/x'", "1 into out_file /tmp/x"),
+            ("sleep(5)#", "sleeps(5)#"),
+            ("sleep\t(5)#", "sleep 5#"),
+            ("1 order by 5--", "1 orders by 5--"),
+            ("1 having 1=1", "1 have 1=1"),
+            ("admin'--", "admin'-"),
+            ("admin' #", "admin #"),
+            ("x');", "x')"),
+            ("'union a", "union a"),
+        ];
+        for (attack, lookalike) in table {
+            assert!(detect(attack).is_some(), "missed: {attack}");
+            assert!(may_shape(attack.as_bytes(), STRONG_FUNCS), "{attack}");
+            assert!(
+                !may_shape(lookalike.as_bytes(), STRONG_FUNCS),
+                "{lookalike}"
+            );
+            assert_eq!(detect(lookalike), None, "{lookalike}");
+        }
+        // Typographic quotes are folded after the gate: any non-ASCII value passes it.
+        assert!(may_shape("1’ or ’1’=’1".as_bytes(), STRONG_FUNCS));
+        assert!(may_shape("é".as_bytes(), STRONG_FUNCS));
+    }
+
+    /// Every function name fits the gate's lookup buffer, and its identifier class is the
+    /// lexer's.
+    #[test]
+    fn may_shape_looks_up_every_function() {
+        for b in 0..=255u8 {
+            let ident = super::GATE_CLASSES[usize::from(b)] & super::GATE_IDENT != 0;
+            assert_eq!(ident, super::ident_len(&[b]) == 1, "{b}");
+        }
+        for f in STRONG_FUNCS {
+            assert!((2..=super::GATE_WORD_MAX).contains(&f.len()), "{f:?}");
+        }
+    }
+
+    /// Values the gate turns away are values the shapes find nothing in.
+    #[test]
+    fn may_shape_turns_away_only_what_shapes_cannot_match() {
+        const PIECES: &[&str] = &[
+            "or",
+            "and",
+            "xor",
+            "OR",
+            "select",
+            "union",
+            "from",
+            "users",
+            "1",
+            "0x1f",
+            "1e5",
+            "x",
+            "sleep",
+            "benchmark",
+            "(",
+            ")",
+            "'",
+            "\"",
+            "`",
+            "--",
+            "#",
+            "/*",
+            "*/",
+            "/*!50000",
+            "%0a",
+            "%20",
+            "%0d",
+            "@@",
+            "@",
+            "||",
+            "&&",
+            "!",
+            ";",
+            "=",
+            "<",
+            ">",
+            "order",
+            "by",
+            "group",
+            "having",
+            "into",
+            "outfile",
+            "drop",
+            "table",
+            "exec",
+            "true",
+            "null",
+            " ",
+            " ",
+            ",",
+            ".",
+            "like",
+            "in",
+            "not",
+            "set",
+            "waitfor",
+            "delay",
+            "procedure",
+            "analyse",
+            "case",
+            "when",
+            "1=1",
+            "'a'='a",
+            "-",
+            "+",
+            "*",
+            "$",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            usize::try_from(seed % n as u64).unwrap_or(0)
+        };
+        let mut fired = 0;
+        for _ in 0..60_000 {
+            let mut v = String::new();
+            for _ in 0..1 + next(9) {
+                v.push_str(PIECES[next(PIECES.len())]);
+                if next(3) == 0 {
+                    v.push(' ');
+                }
+            }
+            if shapes(&v).is_some() {
+                fired += 1;
+                assert!(
+                    may_shape(v.as_bytes(), STRONG_FUNCS),
+                    "gate turned away {v:?}"
+                );
+            }
+        }
+        // The generator must reach the shapes for the comparison to mean anything.
+        assert!(fired > 1_000, "{fired}");
+    }
 }

@@ -49,9 +49,14 @@ const STRONG_FUNCS: &[&[u8]] = &[
 
 /// Detects SQL injection in `text`; returns the span of the shape found.
 pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
-    if !gate(text.as_bytes()) {
+    if !gate(text.as_bytes()) || !lex::may_shape(text.as_bytes(), STRONG_FUNCS) {
         return None;
     }
+    shapes(text)
+}
+
+/// [`detect`] without its gates.
+fn shapes(text: &str) -> Option<Range<usize>> {
     let find = |s: &[u8]| {
         Shapes::new(s, Start::Code).find().or_else(|| {
             [b'\'', b'"']
