@@ -614,6 +614,7 @@ fn script_sinks_reached_through_call_apply_chaining_and_computed_globals() {
             "window[document.body.innerText.charAt(0)+'lert'](1)",
             "top[8680439..toString(30)]()",
             "<ahref=\"javascript:window[/alert/.source]()\">x</a>",
+            "javascript:%20%5C%5C%5C%5Ct",
         ],
         &[
             "Please confirm. Call me tomorrow (after 5)",

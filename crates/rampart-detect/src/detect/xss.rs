@@ -312,7 +312,7 @@ fn leading_scheme(s: &[u8]) -> Option<Range<usize>> {
     let code = rest
         .iter()
         .take(96)
-        .any(|b| matches!(b, b'(' | b'`' | b'=' | b'[' | b';' | b','));
+        .any(|b| matches!(b, b'(' | b'`' | b'=' | b'[' | b';' | b',' | b'\\'));
     let data = s[start..]
         .get(..5)
         .is_some_and(|p| p.eq_ignore_ascii_case(b"data:"));
