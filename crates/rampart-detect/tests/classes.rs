@@ -770,3 +770,21 @@ fn header_injection_through_body_fields_and_truncated_cjk_line_breaks() {
         &["/嘍/location", "/docs/嘊"],
     );
 }
+
+#[test]
+fn union_glued_to_a_comment_before_select() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "<F5>/strrr/821} union # distinctrow/**/select 1,2,3--{<F5>/**/TRUE",
+            "1 union--x\nselect 1",
+            "0 UNION/**/ALL SELECT null",
+        ],
+        &[
+            "union was a great select",
+            "the union # 5 selected me",
+            "credit union -- all branches",
+        ],
+    );
+}
