@@ -314,7 +314,13 @@ impl Scan<'_> {
         if !self.policy.runs(&rule.id, rule.paranoia) {
             return false;
         }
-        let excluded = rule.exclude_locations.iter().any(|p| location.matches(p))
+        let elsewhere = !rule.name_suffixes.is_empty()
+            && !rule
+                .name_suffixes
+                .iter()
+                .any(|n| location.name_ends_with_ignore_case(n));
+        let excluded = elsewhere
+            || rule.exclude_locations.iter().any(|p| location.matches(p))
             || self.policy.excludes(&rule.id, &rule.class, location);
         self.location_bound |= excluded;
         !excluded

@@ -148,6 +148,13 @@ impl<'a> Location<'a> {
         &self.name
     }
 
+    /// Whether the name ends with `suffix` (already lowercase), ASCII case-insensitively.
+    pub(crate) fn name_ends_with_ignore_case(&self, suffix: &str) -> bool {
+        let name = self.name.as_bytes();
+        name.len() >= suffix.len()
+            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    }
+
     /// Whether `pattern` names this location: `scope:name` exactly, or a prefix of it when
     /// the pattern ends with `*` (`header:x-*`, `json:/comment*`).
     pub fn matches(&self, pattern: &str) -> bool {

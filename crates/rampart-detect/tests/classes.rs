@@ -788,3 +788,52 @@ fn union_glued_to_a_comment_before_select() {
         ],
     );
 }
+
+#[test]
+fn xml_schema_and_include_references_that_make_a_parser_fetch() {
+    let threshold = Policy::default().threshold();
+    let at = |name: &str, value: &str| {
+        Engine::builtin().inspect(
+            [Field::new(
+                Location::new("xml", name.to_owned()),
+                FieldKind::BodyValue,
+                value.as_bytes(),
+            )],
+            &Policy::default(),
+            &mut Budget::default(),
+        )
+    };
+    let attacks = [
+        ("/x/@xsi:schemaLocation", "http://xxe.example.net/ x.xsd"),
+        (
+            "/x/@xsi:schemaLocation",
+            "urn:a http://xxe.example.net/x.xsd",
+        ),
+        ("/x/@XSI:noNamespaceSchemaLocation", "file:///etc/passwd"),
+        (
+            "/xs:schema/xs:include/@namespace",
+            "http://xxe.example.net/",
+        ),
+        ("/doc/xi:include/@href", "\\\\attacker\\share\\x.xml"),
+    ];
+    for (name, value) in attacks {
+        let f = at(name, value);
+        assert!(
+            f.blocks(threshold) && f.hits.iter().any(|h| h.class == "xxe"),
+            "missed {name} {value:?}: {:?}",
+            f.hits
+        );
+    }
+    let legit = [
+        ("/x/@xsi:schemaLocation", "order.xsd"),
+        ("/x/@href", "http://example.com/docs"),
+        ("/x/homepage", "https://example.com/"),
+        ("/x/@namespace", "http://example.com/ns"),
+    ];
+    for (name, value) in legit {
+        assert!(
+            !at(name, value).blocks(threshold),
+            "flagged {name} {value:?}"
+        );
+    }
+}

@@ -41,6 +41,8 @@ struct RawRule {
     transform: Option<String>,
     #[serde(default)]
     exclude_locations: Vec<String>,
+    #[serde(default)]
+    name_suffixes: Vec<String>,
 }
 
 /// How a rule matches.
@@ -65,6 +67,9 @@ pub struct Rule {
     pub(crate) score: u32,
     pub(crate) matcher: Matcher,
     pub(crate) exclude_locations: Vec<String>,
+    /// When not empty, the rule runs only where the location's name ends with one of
+    /// these (lowercased; compared ASCII case-insensitively): an XML attribute by name.
+    pub(crate) name_suffixes: Vec<String>,
 }
 
 impl Rule {
@@ -188,6 +193,9 @@ pub(crate) fn parse(toml_text: &str) -> Result<Vec<Rule>, RuleError> {
         if r.targets.is_empty() {
             bad("targets", "at least one target is required".to_owned(), id);
         }
+        if r.name_suffixes.iter().any(String::is_empty) {
+            bad("name_suffixes", "a suffix must not be empty".to_owned(), id);
+        }
         for l in &r.exclude_locations {
             if let Err(m) = crate::policy::check_location_pattern(l) {
                 bad("exclude_locations", m, id);
@@ -248,6 +256,11 @@ pub(crate) fn parse(toml_text: &str) -> Result<Vec<Rule>, RuleError> {
                 score: r.score,
                 matcher,
                 exclude_locations: r.exclude_locations,
+                name_suffixes: r
+                    .name_suffixes
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect(),
             });
         }
     }
