@@ -837,3 +837,204 @@ fn xml_schema_and_include_references_that_make_a_parser_fetch() {
         );
     }
 }
+
+#[test]
+fn stacked_statements_set_operators_and_cut_short_string_breaks() {
+    table(
+        "sqli",
+        Q,
+        &[
+            ";update users",
+            "; UPDATE accounts SET",
+            "';select p",
+            "\";SELECT name",
+            "x');drop table t",
+            ";drop",
+            ";truncate[xx",
+            ";RePLAcE/*test*/test(id) VALUES (1, 'x')",
+            "1; declare @b",
+            "'; set @a = 1",
+            "except select.1,2",
+            "1 EXCEPT ALL SELECT 1,2 FROM dual",
+            "0 intersect select null, null",
+            "x except values(1,2)",
+            "EXECUTE IMMEDIATE 'DROP TABLE t'",
+            "exec master.dbo.xp_cmdshell",
+            "'x'!='y",
+            "'1001'='10",
+            "' or xyz-",
+            "' xor abcdefg!",
+            "\" and 5",
+            "' or abc",
+        ],
+        &[
+            "Hi; update me later",
+            "see above; drop me a line",
+            "select your plan; update it later",
+            "&nbsp;select all",
+            "all colours except select 3 items",
+            "everyone except select premium users",
+            "drivers except select ones from the list",
+            "we execute immediate actions",
+            "Union Station",
+            "O'Reilly or Smith",
+            "Dunkin' or Starbucks",
+            "'a' is for apple",
+            "rock 'n' roll or jazz",
+            "'Tis the season",
+            "it is your parents' or yours",
+        ],
+    );
+    table(
+        "sqli",
+        FieldKind::BodyKey,
+        &["; select", "';drop table users--"],
+        &["select", "update_at", "drop_off;note"],
+    );
+}
+
+#[test]
+fn timers_on_code_variables_and_namespaced_vml() {
+    table(
+        "xss",
+        Q,
+        &[
+            "setInterval(code, 1)",
+            "setTimeout(payload,0)",
+            "<:vmlframe src=x>",
+            "<x:vmlframe src=//evil>",
+        ],
+        &[
+            "set the interval to 1 minute (code 1)",
+            "setTimeout(handler) docs",
+            "vmlframe is a legacy tag",
+            "time: 12:30 <br>",
+        ],
+    );
+}
+
+#[test]
+fn shell_words_hidden_by_status_pid_and_last_argument_expansions() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "www.google.com;c$?at /et$?c/pas$?swd",
+            "x;c$_at /etc/hosts",
+            "una$$me -a",
+        ],
+        &["price: US$$5", "the $_ variable", "total $? marks", "a$_b"],
+    );
+}
+
+#[test]
+fn response_splitting_from_body_fields_and_html_after_a_blank_line() {
+    table(
+        "crlf",
+        FieldKind::BodyValue,
+        &[
+            "x\r\nContent-Length: 0",
+            "a\r\nSet-Cookie: sid=1",
+            "a\nLocation: https://evil.example/",
+            "a\r\nHTTP/1.1 200 OK",
+            "a\r\nTransfer-Encoding: chunked",
+        ],
+        &[
+            "soundtrack Gympl\r\nanything",
+            "budget foo)</bar>\n",
+            "Dear team,\r\nLocation: Paris office, 3rd floor",
+            "line one\nline two: content length matters",
+            "Deliver to:\nHTTP 200 reports",
+        ],
+    );
+    table(
+        "crlf",
+        FieldKind::CookieValue,
+        &[
+            "munchmuch\r\n\r\n<HTML><title></title></HTML>",
+            "x\n\n<script>",
+        ],
+        &["munchmuch", "a\r\nb"],
+    );
+}
+
+#[test]
+fn more_cloud_metadata_host_names() {
+    table(
+        "ssrf",
+        Q,
+        &[
+            "https://metadata.packet.net/userdata",
+            "http://metadata.platformequinix.com/metadata",
+        ],
+        &["https://packet.net/docs", "https://example.com/metadata"],
+    );
+}
+
+#[test]
+fn payloads_wrapped_in_one_xml_element_are_read_as_its_text() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "<string>1 or true</string>",
+            "<string>&#39; or &#39;&#39;=&#39;</string>",
+            "<string>admin&#34; --</string>",
+            "<string>42 or 2&gt;1</string>",
+            "<v>&#39;x&#39;!=&#39;y</v>",
+        ],
+        &[
+            "<string>hello world</string>",
+            "<b>bold</b> and <i>1 or 2</i>",
+            "<p>select your plan</p>",
+            "<name>O&#39;Reilly</name>",
+            "<string></string>",
+            "<a>1 or true</b>",
+        ],
+    );
+}
+
+#[test]
+fn dialogs_passed_as_values_redirections_net_queries_and_razor() {
+    table(
+        "xss",
+        Q,
+        &[
+            "(alert)(1)",
+            "[1].find(alert)",
+            "x.then(eval)",
+            "top[/al/.source+/ert/.source](1)",
+        ],
+        &[
+            "set priority (alert) (1 of 3)",
+            "find alert settings",
+            "regex /ab/ source code",
+            "then eval the results",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &[
+            ";echo 'hello' > /tmp/x",
+            "| sort names >> ~/.bashrc",
+            "; cat data 2>&1",
+            "| net user",
+            "& net localgroup administrators",
+            "x; net user hacker p4ss /add",
+        ],
+        &[
+            "echo chamber > most rooms",
+            "a > b; sort later",
+            "Revenue | net income",
+            "(net users count)",
+            "price > 5 | more info",
+        ],
+    );
+    table(
+        "ssti",
+        Q,
+        &["@(7*7)", "@( 1337 + 1 )"],
+        &["@(username)", "email me @(work)", "@(2021)"],
+    );
+}

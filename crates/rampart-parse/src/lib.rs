@@ -74,6 +74,11 @@ pub fn parse<'a>(
         };
     };
     let media = MediaType::parse(ct)?;
+    if body.is_empty() {
+        // No content, so nothing for the type to describe (RFC 9110 8.3): clients send a
+        // type with an empty POST, and zero bytes cannot reach a backend's parser.
+        return Ok(tree::Out::default().into_parsed(BodyKind::Empty));
+    }
     let Some(kind) = media.kind(options.graphql) else {
         if options.allow_opaque {
             return Ok(opaque());

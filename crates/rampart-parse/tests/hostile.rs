@@ -126,6 +126,25 @@ fn media_types_and_charsets_map_to_415() {
     let empty = Bytes::new();
     let p = parse(None, &empty, &l, Options::default()).expect("no body");
     assert_eq!(p.kind, BodyKind::Empty);
+    // A declared type over zero bytes describes nothing: no parser error, no 415.
+    for ct in [
+        "application/json",
+        "application/xml",
+        "text/html; charset=UTF-8",
+        "multipart/form-data; boundary=something",
+        "application/x-www-form-urlencoded",
+    ] {
+        let p = parse(Some(ct), &empty, &l, Options::default()).expect(ct);
+        assert_eq!((p.kind, p.leaves.len()), (BodyKind::Empty, 0), "{ct}");
+    }
+    let e = parse(
+        Some("application/json; charset"),
+        &empty,
+        &l,
+        Options::default(),
+    )
+    .expect_err("a malformed type is refused even without a body");
+    assert_eq!(e.status() / 100, 4);
     let e =
         parse(Some("multipart/form-data"), &body, &l, Options::default()).expect_err("no boundary");
     assert_eq!(e.code(), "multipart-bad-boundary");

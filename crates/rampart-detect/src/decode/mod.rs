@@ -277,9 +277,10 @@ pub(crate) fn compact_into(s: &str, out: &mut String) {
 
 /// Bytes without one of which [`variants`] of a `kind` value is the raw value alone, base64
 /// aside ([`has_base64_view`]): `%`, `&` and `\` start a decoding layer, `+` too where it
-/// means a space, `{` and `[` a nested JSON document, `=` form data where forms are read.
+/// means a space, `{` and `[` a nested JSON document, `<` a lone XML element, `=` form data
+/// where forms are read.
 pub(crate) fn trigger_bytes(kind: FieldKind) -> Vec<u8> {
-    let mut bytes = b"%&\\{[".to_vec();
+    let mut bytes = b"%&\\{[<".to_vec();
     if kind.plus_is_space() {
         bytes.push(b'+');
     }

@@ -1,4 +1,5 @@
-//! JSON and form data found inside a string: their leaves are inspected in turn.
+//! JSON, form data and a lone XML element found inside a string: their leaves are
+//! inspected in turn.
 
 use crate::field::FieldKind;
 
@@ -8,7 +9,8 @@ use super::text;
 /// because the whole string is inspected as well.
 const MAX_LEAVES: usize = 64;
 
-/// The keys and string leaves of `s` when it is a JSON object/array or form data.
+/// The keys and string leaves of `s` when it is a JSON object/array or form data, or the
+/// text of `s` when it is one XML element.
 pub(crate) fn leaves(s: &str, kind: FieldKind) -> Vec<(String, FieldKind)> {
     let t = s.trim();
     let mut out = Vec::new();
@@ -17,6 +19,12 @@ pub(crate) fn leaves(s: &str, kind: FieldKind) -> Vec<(String, FieldKind)> {
             && let Ok(value) = serde_json::from_str::<serde_json::Value>(t)
         {
             walk(&value, &mut out);
+        }
+        return out;
+    }
+    if let Some(inner) = element_text(t) {
+        if !inner.trim().is_empty() {
+            out.push((inner.to_owned(), kind));
         }
         return out;
     }
@@ -85,4 +93,26 @@ fn form(s: &str, out: &mut Vec<(String, FieldKind)>) {
             out.push((decode(value), FieldKind::BodyValue));
         }
     }
+}
+
+/// The text of a value that is one element holding only text (`<string>1 or 1</string>`,
+/// how XML encoders wrap a string): anchored shapes must see the text without its tags.
+fn element_text(t: &str) -> Option<&str> {
+    let rest = t.strip_prefix('<')?;
+    let gt = rest.find('>')?;
+    let name = &rest[..gt];
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphabetic()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+    if !plain {
+        return None;
+    }
+    let inner = rest[gt + 1..]
+        .strip_suffix('>')?
+        .strip_suffix(name)?
+        .strip_suffix("</")?;
+    (!inner.contains('<')).then_some(inner)
 }

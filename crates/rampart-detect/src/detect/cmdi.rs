@@ -186,8 +186,12 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
                 b'/' | b'~' | b'>' | b'<' | b'|' | b';' | b'&' | b'`' | b'$' | b'*' | b'\\'
             ),
         };
-    // `ansible all -m ping`: an option among the first few arguments.
-    let arg_shelly = arg_shelly || option_follows(b, j);
+    // `ansible all -m ping`: an option among the first few arguments; `echo x > /tmp/f`:
+    // output redirected to a path or a descriptor.
+    let arg_shelly = arg_shelly || option_follows(b, j) || redirect_follows(b, j);
+    // `| net user`, `& net localgroup administrators`: Windows account and share queries.
+    let net_query =
+        sep == Sep::Hard && cmd == b"net" && NET_QUERIES.contains(&&b[j..j + word(b, j)]);
     let arg_end = j + word(b, j).max(1);
     if cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/") {
         let system = [
@@ -225,7 +229,10 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         _ if strong_prefix && !weak => true,
         Sep::Subst => true,
         Sep::Hard => {
-            !weak || arg_shelly && (glued || b.get(j).is_some()) || glued && b.get(j).is_none()
+            !weak
+                || net_query
+                || arg_shelly && (glued || b.get(j).is_some())
+                || glued && b.get(j).is_none()
         }
         Sep::Soft | Sep::Start => {
             // `curl http://x/s.sh`, `Invoke-WebRequest https://...`: a tool fetching a URL.
@@ -238,6 +245,42 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         }
     };
     ok.then_some(arg_end)
+}
+
+/// `net` subcommands that list or change accounts and shares.
+const NET_QUERIES: &[&[u8]] = &[
+    b"user",
+    b"users",
+    b"localgroup",
+    b"group",
+    b"share",
+    b"session",
+    b"accounts",
+];
+
+/// Whether this command's arguments (up to the next separator) redirect output to a path
+/// (`> /tmp/x`, `>> ~/.ssh/authorized_keys`) or a descriptor (`2>&1`).
+fn redirect_follows(b: &[u8], j: usize) -> bool {
+    let rest = b.get(j..).unwrap_or_default();
+    let end = rest
+        .iter()
+        .position(|c| matches!(c, b';' | b'|' | b'\n' | b'\r'))
+        .unwrap_or(rest.len())
+        .min(256);
+    let args = &rest[..end];
+    memchr::memchr_iter(b'>', args).any(|k| {
+        let mut m = k + 1;
+        if args.get(m) == Some(&b'>') {
+            m += 1;
+        }
+        if args.get(m) == Some(&b'&') {
+            return args.get(m + 1).is_some_and(u8::is_ascii_digit);
+        }
+        while matches!(args.get(m), Some(b' ' | b'\t')) {
+            m += 1;
+        }
+        matches!(args.get(m), Some(b'/' | b'~'))
+    })
 }
 
 /// Whether `s` starts with an http(s) or ftp URL.
@@ -313,10 +356,14 @@ fn versioned(cmd: &[u8]) -> Option<bool> {
     .then_some(false)
 }
 
-/// A known command word spelled with shell no-ops inside it (`'wh'oami`, `cu$@rl`,
+/// A known command word spelled with shell no-ops inside it (`'wh'oami`, `cu$@rl`, `c$_at`,
 /// `pi``ng`, `pi$()ng`, `c\at`): the shell runs the command, prose never writes it so.
 fn obfuscated_command(text: &str) -> Option<String> {
-    const NOOPS: [&[u8]; 8] = [b"$()", b"<()", b">()", b"``", b"$@", b"$*", b"''", b"\"\""];
+    // `$_`, `$?` and `$$` expand to a path, a status or a pid, but inside a word they only
+    // hide it from filters (`c$_at`, `una$$me`).
+    const NOOPS: [&[u8]; 11] = [
+        b"$()", b"<()", b">()", b"``", b"$@", b"$*", b"$_", b"$?", b"$$", b"''", b"\"\"",
+    ];
     let b = text.as_bytes();
     let mut start = 0;
     while start < b.len() {
