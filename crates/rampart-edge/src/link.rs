@@ -21,6 +21,7 @@
 mod accept;
 mod balance;
 mod conn;
+mod eager_end;
 mod endpoint;
 mod targets;
 

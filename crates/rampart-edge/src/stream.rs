@@ -206,6 +206,13 @@ impl Stream for RequestParts {
                             return this.abort(BodyFailure::TooLarge);
                         }
                         this.pending = data;
+                        // Everything the body declared has arrived (it cannot fail or
+                        // carry trailers any more): the end marker can follow this chunk
+                        // at once instead of after another poll of the client.
+                        if this.body.as_ref().is_some_and(Body::is_end_stream) {
+                            this.body = None;
+                            this.queued_end = Some(end(None));
+                        }
                         return Poll::Ready(Some(this.chunk()));
                     }
                     Err(frame) => {
@@ -327,5 +334,85 @@ impl Body for ResponseBody {
 
     fn is_end_stream(&self) -> bool {
         self.stream.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One data frame, then either nothing more (pending forever) with
+    /// `is_end_stream` saying whether the body is complete.
+    struct OneChunk {
+        data: Option<Bytes>,
+        complete: bool,
+    }
+
+    impl Body for OneChunk {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            match self.data.take() {
+                Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                None => Poll::Pending,
+            }
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.data.is_none() && self.complete
+        }
+    }
+
+    fn kind(part: &Poll<Option<RequestPart>>) -> &'static str {
+        match part {
+            Poll::Pending => "pending",
+            Poll::Ready(None) => "none",
+            Poll::Ready(Some(p)) => match &p.part {
+                Some(request_part::Part::Head(_)) => "head",
+                Some(request_part::Part::Body(_)) => "body",
+                Some(request_part::Part::End(_)) => "end",
+                None => "empty",
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn the_end_marker_follows_the_last_chunk_only_when_the_body_says_it_is_complete() {
+        // A complete body gets its end marker at once; a body that may still send
+        // (more data, trailers, an error) is waited for, never ended early.
+        let cases = [
+            (true, ["head", "body", "end", "none"]),
+            (false, ["head", "body", "pending", "pending"]),
+        ];
+        for (complete, want) in cases {
+            let (sent, watch) = tokio::sync::watch::channel(false);
+            let mut parts = RequestParts::new(
+                RequestPart {
+                    part: Some(request_part::Part::Head(Default::default())),
+                },
+                client_body(OneChunk {
+                    data: Some(Bytes::from_static(b"{}")),
+                    complete,
+                }),
+                1024,
+                Arc::default(),
+                Arc::default(),
+                sent,
+                BodyPolicy {
+                    max_bytes: 1024,
+                    deadline: Duration::from_secs(3600),
+                    min_rate: 0,
+                    grace: Duration::from_secs(3600),
+                },
+            );
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let seen = want.map(|_| kind(&Pin::new(&mut parts).poll_next(&mut cx)));
+            assert_eq!(seen, want, "complete: {complete}");
+            assert_eq!(*watch.borrow(), complete, "body_sent, complete: {complete}");
+        }
     }
 }

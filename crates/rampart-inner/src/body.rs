@@ -109,6 +109,40 @@ pub(crate) enum ReadBody {
     Exceeded(Bytes),
 }
 
+/// A body gathered chunk by chunk: a body that arrives in one chunk (the common case)
+/// is kept as it came, without a copy; only a second chunk starts a buffer.
+#[derive(Default)]
+struct Gathered {
+    first: Bytes,
+    joined: Option<bytes::BytesMut>,
+}
+
+impl Gathered {
+    fn len(&self) -> usize {
+        self.joined
+            .as_ref()
+            .map_or(self.first.len(), bytes::BytesMut::len)
+    }
+
+    fn push(&mut self, data: Bytes) {
+        match &mut self.joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if self.first.is_empty() => self.first = data,
+            None => {
+                let mut joined = bytes::BytesMut::with_capacity(self.first.len() + data.len());
+                joined.extend_from_slice(&self.first);
+                joined.extend_from_slice(&data);
+                self.first = Bytes::new();
+                self.joined = Some(joined);
+            }
+        }
+    }
+
+    fn freeze(self) -> Bytes {
+        self.joined.map_or(self.first, bytes::BytesMut::freeze)
+    }
+}
+
 /// Reads the edge's body chunks until the end marker, holding at most `limit` bytes.
 pub(crate) async fn read_body(
     inbound: &mut tonic::Streaming<RequestPart>,
@@ -117,7 +151,7 @@ pub(crate) async fn read_body(
     bytes_in: &AtomicU64,
 ) -> Result<ReadBody, RequestBodyError> {
     use futures_util::StreamExt as _;
-    let mut body = bytes::BytesMut::new();
+    let mut body = Gathered::default();
     loop {
         match inbound.next().await {
             Some(Ok(RequestPart {
@@ -128,7 +162,7 @@ pub(crate) async fn read_body(
                 if declared.is_some_and(|d| total > d) {
                     return Err(RequestBodyError::LengthMismatch);
                 }
-                body.extend_from_slice(&data);
+                body.push(data);
                 if total > limit {
                     return Ok(ReadBody::Exceeded(body.freeze()));
                 }
@@ -336,3 +370,37 @@ impl Stream for ResponseParts {
 }
 
 use std::future::Future as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gathered_bodies_keep_every_byte_in_order_and_one_chunk_is_not_copied() {
+        let cases: &[&[&str]] = &[
+            &[],
+            &["whole"],
+            &["", "whole"],
+            &["who", "le"],
+            &["w", "", "ho", "le"],
+        ];
+        for chunks in cases {
+            let mut gathered = Gathered::default();
+            let mut want = String::new();
+            for c in *chunks {
+                gathered.push(Bytes::from_static(c.as_bytes()));
+                want.push_str(c);
+                assert_eq!(gathered.len(), want.len(), "{chunks:?}");
+            }
+            assert_eq!(gathered.freeze(), want.as_bytes(), "{chunks:?}");
+        }
+        let one = Bytes::from(vec![7u8; 1024]);
+        let mut gathered = Gathered::default();
+        gathered.push(one.clone());
+        assert_eq!(
+            gathered.freeze().as_ptr(),
+            one.as_ptr(),
+            "one chunk is kept as it came"
+        );
+    }
+}

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use rampart_service::coalesce::Coalesce;
 use rampart_service::shutdown::Shutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -39,10 +40,11 @@ use crate::config::InnerDials;
 /// not part of an outage.
 const STABLE: Duration = Duration::from_secs(10);
 
-/// A dialled link connection, as the gRPC server sees it. Dropping it (the server is
-/// done with the connection) tells its dial task to dial again.
+/// A dialled link connection, as the gRPC server sees it (writes coalesced, like an
+/// accepted one). Dropping it (the server is done with the connection) tells its dial
+/// task to dial again.
 pub(crate) struct DialledLink {
-    io: TlsStream<TcpStream>,
+    io: Coalesce<TlsStream<TcpStream>>,
     _closed: oneshot::Sender<()>,
 }
 
@@ -90,7 +92,7 @@ impl Connected for DialledLink {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        let tcp = self.io.get_ref().0;
+        let tcp = self.io.get_ref().get_ref().0;
         TcpConnectInfo {
             local_addr: tcp.local_addr().ok(),
             remote_addr: tcp.peer_addr().ok(),
@@ -259,7 +261,7 @@ impl SlotTask {
                     failing = false;
                     let (closed_tx, closed_rx) = oneshot::channel();
                     let link = DialledLink {
-                        io,
+                        io: Coalesce::new(io),
                         _closed: closed_tx,
                     };
                     if self.tx.send(Ok(link)).await.is_err() {

@@ -1,6 +1,7 @@
 //! The plumbing both tiers share: log setup, the audit log, the admin listener
 //! (`/healthz`, `/readyz`, `/metrics`, the admin API with roles and the dashboard), the
-//! recent-events store, termination signals and connection draining.
+//! recent-events store, termination signals, connection draining and the write
+//! coalescing both tiers put under their HTTP/2 connections.
 //!
 //! What it does not do: it knows nothing of requests, checks or the link between tiers.
 
@@ -8,6 +9,7 @@ pub mod admin;
 pub mod alerts;
 pub mod audit;
 pub mod cli;
+pub mod coalesce;
 pub mod deadline;
 pub mod events;
 pub mod logging;

@@ -7,13 +7,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rampart_service::coalesce::Coalesce;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::LinkError;
+use super::eager_end::{EagerEnd, LinkBody};
 
-pub(super) type LinkBody = tonic::body::Body;
-pub(super) type H2 = hyper::client::conn::http2::SendRequest<LinkBody>;
+pub(super) type H2 = hyper::client::conn::http2::SendRequest<EagerEnd>;
 
 /// One HTTP/2 connection of the link, used directly by request tasks (no dispatch task
 /// in between, unlike a buffered channel).
@@ -32,7 +33,7 @@ impl tower::Service<http::Request<LinkBody>> for H2Sender {
     }
 
     fn call(&mut self, request: http::Request<LinkBody>) -> Self::Future {
-        Box::pin(self.0.send_request(request))
+        Box::pin(self.0.send_request(request.map(EagerEnd::new)))
     }
 }
 
@@ -83,7 +84,8 @@ impl KeepAlive {
 }
 
 /// The HTTP/2 client handshake on an established (TLS) stream, the same in both link
-/// modes: the edge is the HTTP/2 client whoever opened the TCP connection. The
+/// modes: the edge is the HTTP/2 client whoever opened the TCP connection. Its writes
+/// are coalesced (a request's HEADERS and DATA leave in one TLS record). The
 /// returned connection must be driven (spawned or awaited) for the sender to work.
 pub(super) async fn handshake<T>(
     io: T,
@@ -91,7 +93,7 @@ pub(super) async fn handshake<T>(
 ) -> Result<
     (
         H2,
-        hyper::client::conn::http2::Connection<TokioIo<T>, LinkBody, TokioExecutor>,
+        hyper::client::conn::http2::Connection<TokioIo<Coalesce<T>>, EagerEnd, TokioExecutor>,
     ),
     hyper::Error,
 >
@@ -105,7 +107,7 @@ where
         .keep_alive_interval(keep_alive.interval)
         .keep_alive_timeout(keep_alive.timeout)
         .keep_alive_while_idle(true)
-        .handshake(TokioIo::new(io))
+        .handshake(TokioIo::new(Coalesce::new(io)))
         .await
 }
 

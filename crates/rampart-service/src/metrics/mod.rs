@@ -81,11 +81,23 @@ pub fn method_class(method: &str) -> &'static str {
 
 /// A status as its label shows it: the code when it is one, `other` otherwise.
 pub fn status_label(status: u16) -> String {
-    if (100..=599).contains(&status) {
-        status.to_string()
-    } else {
-        registry::OVERFLOW.to_owned()
-    }
+    status_digits(status)
+        .as_ref()
+        .map_or(registry::OVERFLOW, status_text)
+        .to_owned()
+}
+
+/// The three digits of a status code, `None` outside 100..=599 (no allocation: this
+/// runs once per request).
+fn status_digits(status: u16) -> Option<[u8; 3]> {
+    (100..=599).contains(&status).then(|| {
+        let digit = |n: u16| b'0' + (n % 10) as u8;
+        [digit(status / 100), digit(status / 10), digit(status)]
+    })
+}
+
+fn status_text(digits: &[u8; 3]) -> &str {
+    std::str::from_utf8(digits).unwrap_or(registry::OVERFLOW)
 }
 
 /// A configured name (route, policy) as a label value: `-` when empty.
@@ -112,7 +124,9 @@ pub fn rule_label(rule: Option<&str>) -> &str {
 /// Counts one finished request (called by [`crate::logging::AccessRecord::log`]).
 pub fn request_finished(tier: &str, route: &str, method: &str, status: u16, elapsed: Duration) {
     let route = name_label(route);
-    HTTP_REQUESTS.inc(&[tier, route, method_class(method), &status_label(status)]);
+    let digits = status_digits(status);
+    let status = digits.as_ref().map_or(registry::OVERFLOW, status_text);
+    HTTP_REQUESTS.inc(&[tier, route, method_class(method), status]);
     REQUEST_DURATION.observe(&[tier, route], elapsed.as_secs_f64());
 }
 

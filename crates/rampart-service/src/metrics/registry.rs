@@ -23,6 +23,28 @@ pub const OVERFLOW: &str = "other";
 /// Separates label values in a series key; removed from values on the way in.
 const SEP: char = '\u{1f}';
 
+thread_local! {
+    /// The series key of the current call on this thread, reused between calls.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Writes the series key of the first `n` label values into `key` (missing values are
+/// empty): the cleaned values joined by [`SEP`].
+fn write_key(key: &mut String, n: usize, values: &[&str]) {
+    key.clear();
+    for i in 0..n {
+        if i > 0 {
+            key.push(SEP);
+        }
+        let v = clean(values.get(i).copied().unwrap_or(""));
+        if v.contains(SEP) {
+            key.extend(v.chars().filter(|c| *c != SEP));
+        } else {
+            key.push_str(v);
+        }
+    }
+}
+
 /// What all families share: names, help, the series by label values.
 struct Core<C> {
     name: &'static str,
@@ -67,29 +89,50 @@ impl<C> Core<C> {
 
     fn key(values: &[&str]) -> String {
         let mut key = String::new();
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                key.push(SEP);
-            }
-            key.extend(clean(v).chars().filter(|c| *c != SEP));
-        }
+        write_key(&mut key, values.len(), values);
         key
     }
 
     /// Runs `f` on the cell of `values` (created by `make` on first use). Missing values
     /// are empty, extra ones ignored: the label names are fixed.
     fn with(&self, values: &[&str], make: impl Fn() -> C, f: impl FnOnce(&C)) {
-        let values: Vec<&str> = (0..self.labels.len())
+        let n = self.labels.len();
+        let mut f = Some(f);
+        let mut bump = |key: &str| {
+            let series = self.series.read().unwrap_or_else(|e| e.into_inner());
+            let Some(entry) = series.get(key) else {
+                return false;
+            };
+            if let Some(f) = f.take() {
+                f(&entry.cell);
+            }
+            true
+        };
+        // The key is built in a per-thread buffer, so counting into an existing series
+        // allocates nothing; `Some(None)`: counted, `Some(Some(key))`: a new series.
+        let reused = KEY
+            .try_with(|buf| {
+                let mut buf = buf.try_borrow_mut().ok()?;
+                write_key(&mut buf, n, values);
+                Some((!bump(&buf)).then(|| buf.clone()))
+            })
+            .ok()
+            .flatten();
+        let key = match reused {
+            Some(None) => return,
+            Some(Some(key)) => key,
+            None => {
+                let mut key = String::new();
+                write_key(&mut key, n, values);
+                if bump(&key) {
+                    return;
+                }
+                key
+            }
+        };
+        let values: Vec<&str> = (0..n)
             .map(|i| values.get(i).copied().unwrap_or(""))
             .collect();
-        let key = Self::key(&values);
-        {
-            let series = self.series.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(entry) = series.get(&key) {
-                f(&entry.cell);
-                return;
-            }
-        }
         let mut series = self.series.write().unwrap_or_else(|e| e.into_inner());
         let (key, values) = if series.contains_key(&key) || series.len() < self.max_series {
             (key, values)
@@ -122,7 +165,9 @@ impl<C> Core<C> {
                 .collect(),
             cell: make(),
         });
-        f(&entry.cell);
+        if let Some(f) = f.take() {
+            f(&entry.cell);
+        }
     }
 
     /// Writes HELP, TYPE and one call of `sample` per series whose `tier` label (when the

@@ -95,6 +95,33 @@ fn long_values_are_cut_and_separators_removed() {
 }
 
 #[test]
+fn each_label_set_counts_in_its_own_series_from_any_thread() {
+    static C: Counters = Counters::new("test_split_total", "Split.", &["tier", "a", "b"]);
+    // Values that join to the same text but split differently are different series;
+    // a separator inside a value is dropped, so "a\u{1f}b" is "ab".
+    let incs: [[&str; 3]; 5] = [
+        ["edge", "a", "bc"],
+        ["edge", "ab", "c"],
+        ["edge", "a\u{1f}b", "c"],
+        ["inner", "a", "bc"],
+        ["edge", "a", "bc"],
+    ];
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for values in &incs {
+                    C.inc(values);
+                }
+            });
+        }
+    });
+    assert_eq!(C.value(&["edge", "a", "bc"]), 8);
+    assert_eq!(C.value(&["edge", "ab", "c"]), 8);
+    assert_eq!(C.value(&["inner", "a", "bc"]), 4);
+    assert_eq!(C.len(), 3);
+}
+
+#[test]
 fn missing_label_values_are_empty_and_extra_ones_ignored() {
     static C: Counters = Counters::new("test_arity_total", "Arity.", &["tier", "a", "b"]);
     C.inc(&["edge"]);
@@ -183,10 +210,20 @@ fn methods_map_to_a_fixed_set_of_classes() {
     for (method, class) in table {
         assert_eq!(method_class(method), class, "{method:?}");
     }
-    assert_eq!(status_label(200), "200");
-    assert_eq!(status_label(599), "599");
-    assert_eq!(status_label(0), "other");
-    assert_eq!(status_label(999), "other");
+    let statuses = [
+        (100, "100"),
+        (200, "200"),
+        (404, "404"),
+        (599, "599"),
+        (0, "other"),
+        (99, "other"),
+        (600, "other"),
+        (999, "other"),
+        (u16::MAX, "other"),
+    ];
+    for (status, label) in statuses {
+        assert_eq!(status_label(status), label, "{status}");
+    }
 }
 
 #[test]
