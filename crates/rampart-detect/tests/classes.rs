@@ -637,7 +637,12 @@ fn script_sinks_reached_through_call_apply_chaining_and_computed_globals() {
     table(
         "xss",
         FieldKind::Path,
-        &["/\"onwheel=ead(111)", "/a/'onfocus=x"],
+        &[
+            "/\"onwheel=ead(111)",
+            "/a/'onfocus=x",
+            "/alert?.(document?.cookie)",
+            "/window[document.body.innerText.charAt(0)+'lert'](1)",
+        ],
         &["/search/\"onion rings\"", "/a/b/\"on\""],
     );
 }
@@ -1036,5 +1041,25 @@ fn dialogs_passed_as_values_redirections_net_queries_and_razor() {
         Q,
         &["@(7*7)", "@( 1337 + 1 )"],
         &["@(username)", "email me @(work)", "@(2021)"],
+    );
+}
+
+#[test]
+fn stream_wrappers_in_a_path_whose_double_slash_was_merged() {
+    table(
+        "lfi",
+        FieldKind::Path,
+        &[
+            "/php:/filter/convert.base64-encode/resource=index.php",
+            "/expect:/id",
+            "/a/PHAR:/x.phar/y",
+            "/compress.zlib:/etc/passwd",
+        ],
+        &[
+            "/v1/files/123:download",
+            "/proxy/https:/example.com/logo.png",
+            "/docs/php/filter",
+            "/v1/data:batchGet",
+        ],
     );
 }
