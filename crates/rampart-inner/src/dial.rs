@@ -20,85 +20,21 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use rampart_service::coalesce::Coalesce;
 use rampart_service::shutdown::Shutdown;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
-use tonic::transport::server::{Connected, TcpConnectInfo};
 
 use crate::config::InnerDials;
+use crate::link_io::LinkIo;
 
 /// A connection that stayed up this long resets the back-off: the next drop is news,
 /// not part of an outage.
 const STABLE: Duration = Duration::from_secs(10);
-
-/// A dialled link connection, as the gRPC server sees it (writes coalesced, like an
-/// accepted one). Dropping it (the server is done with the connection) tells its dial
-/// task to dial again.
-pub(crate) struct DialledLink {
-    io: Coalesce<TlsStream<TcpStream>>,
-    _closed: oneshot::Sender<()>,
-}
-
-impl AsyncRead for DialledLink {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for DialledLink {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-impl Connected for DialledLink {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        let tcp = self.io.get_ref().get_ref().0;
-        TcpConnectInfo {
-            local_addr: tcp.local_addr().ok(),
-            remote_addr: tcp.peer_addr().ok(),
-        }
-    }
-}
 
 /// Starts the dial tasks; their connections come out of the returned channel until
 /// `shutdown`.
@@ -106,7 +42,7 @@ pub(crate) fn spawn(
     config: &InnerDials,
     handshake_timeout: Duration,
     shutdown: &Shutdown,
-) -> mpsc::Receiver<Result<DialledLink, io::Error>> {
+) -> mpsc::Receiver<Result<LinkIo, io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     let dialer = Arc::new(Dialer {
         tls: TlsConnector::from(config.tls.clone()),
@@ -157,7 +93,7 @@ struct EdgeWatch {
     connections: usize,
     redial: (Duration, Duration),
     resolve_interval: Duration,
-    tx: mpsc::Sender<Result<DialledLink, io::Error>>,
+    tx: mpsc::Sender<Result<LinkIo, io::Error>>,
 }
 
 impl EdgeWatch {
@@ -239,7 +175,7 @@ struct SlotTask {
     label: String,
     dialer: Arc<Dialer>,
     backoff: Backoff,
-    tx: mpsc::Sender<Result<DialledLink, io::Error>>,
+    tx: mpsc::Sender<Result<LinkIo, io::Error>>,
     /// Closed when the address no longer resolves: finish, do not re-dial.
     retired: watch::Receiver<()>,
 }
@@ -260,10 +196,7 @@ impl SlotTask {
                 Ok(io) => {
                     failing = false;
                     let (closed_tx, closed_rx) = oneshot::channel();
-                    let link = DialledLink {
-                        io: Coalesce::new(io),
-                        _closed: closed_tx,
-                    };
+                    let link = LinkIo::dialled(io, closed_tx);
                     if self.tx.send(Ok(link)).await.is_err() {
                         return; // the server is gone
                     }

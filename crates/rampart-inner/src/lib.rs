@@ -21,6 +21,7 @@ mod dial;
 mod exchange;
 pub mod identity;
 pub mod inspect;
+mod link_io;
 mod ops;
 pub mod push;
 mod reload;

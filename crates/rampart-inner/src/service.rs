@@ -2,24 +2,19 @@
 //! loop in front of it.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rampart_proto::v1::forwarder_server::Forwarder;
 use rampart_proto::v1::{PingReply, PingRequest, RequestPart, request_part};
-use rampart_service::coalesce::Coalesce;
 use rustls::ServerConfig;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-use tonic::transport::server::{Connected, TcpConnectInfo};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::exchange::{PartStream, Router};
+use crate::link_io::LinkIo;
 
 /// The `Forwarder` implementation.
 pub(crate) struct ForwarderService {
@@ -67,7 +62,7 @@ pub(crate) fn authenticated_connections(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     handshake_timeout: Duration,
-) -> mpsc::Receiver<Result<AcceptedLink, io::Error>> {
+) -> mpsc::Receiver<Result<LinkIo, io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     let acceptor = TlsAcceptor::from(tls);
     tokio::spawn(async move {
@@ -89,7 +84,7 @@ pub(crate) fn authenticated_connections(
             tokio::spawn(async move {
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(AcceptedLink(Coalesce::new(stream)))).await;
+                        let _ = tx.send(Ok(LinkIo::accepted(stream))).await;
                     }
                     Ok(Err(e)) => {
                         tracing::warn!(peer = %peer, error = %e, "link handshake refused");
@@ -100,60 +95,4 @@ pub(crate) fn authenticated_connections(
         }
     });
     rx
-}
-
-/// An accepted link connection, as the gRPC server sees it: its writes are coalesced, so
-/// a response's frames (and those of the exchanges ready with it) leave in one record.
-pub(crate) struct AcceptedLink(Coalesce<TlsStream<TcpStream>>);
-
-impl AsyncRead for AcceptedLink {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for AcceptedLink {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-impl Connected for AcceptedLink {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        let tcp = self.0.get_ref().get_ref().0;
-        TcpConnectInfo {
-            local_addr: tcp.local_addr().ok(),
-            remote_addr: tcp.peer_addr().ok(),
-        }
-    }
 }
