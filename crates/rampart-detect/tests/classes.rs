@@ -1063,3 +1063,26 @@ fn stream_wrappers_in_a_path_whose_double_slash_was_merged() {
         ],
     );
 }
+
+#[test]
+fn windows_net_commands_need_a_switch_or_a_share_not_prose() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "net user hacker P@ss /add",
+            "net localgroup administrators hacker /add",
+            "net1 user admin /domain",
+            "net use z: \\\\10.0.0.5\\c$",
+            "x; net user",
+            "a | net localgroup administrators",
+        ],
+        &[
+            "net user growth was 5% this quarter",
+            "the net use of funds",
+            "net share price rose",
+            "net group sales / total",
+            "net view of the market",
+        ],
+    );
+}
