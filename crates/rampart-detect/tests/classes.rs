@@ -1086,3 +1086,104 @@ fn windows_net_commands_need_a_switch_or_a_share_not_prose() {
         ],
     );
 }
+
+#[test]
+fn commands_assembled_from_variables_traps_and_signals() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "a=/etc&&b=/passwd&&c=cat&&$c $a$b",
+            "c4=\\ ;c3=t;c2=a;c1=c;a1=/;a2=e;a3=t;a4=c;$c1$c2$c3$c4$a1$a2$a3$a4",
+            "a=nc&&$a -nlvp 555",
+            "x=wh;y=oami;${x}${y}",
+            ";trap 'rm -rf /tmp/x' EXIT",
+            "kill '-'9\n",
+            "kill -9 1234",
+            ";ex -c:\\!pwd",
+        ],
+        &[
+            "price=$5; total=$price",
+            "a=1 and then $b",
+            "set x=10 then pay $x dollars",
+            "the trap is set; ex wife",
+            "kill -9 is harsh",
+            "kill bill",
+            "it's a trap",
+        ],
+    );
+}
+
+#[test]
+fn header_lines_behind_encoded_breaks_in_header_values() {
+    table(
+        "crlf",
+        FieldKind::HeaderValue,
+        &[
+            "Headerdata%0dInjectedHeader: response_splitting_code",
+            "en%0d%0aX-Forwarded-Host: evil.example",
+            "v%0aSet-Cookie:%20a=b",
+        ],
+        &[
+            "text/html, application/xhtml+xml",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+            "max-age=0%0d%0a",
+            "a:b",
+        ],
+    );
+}
+
+#[test]
+fn uploads_named_like_server_or_credential_configuration() {
+    let threshold = Policy::default().threshold();
+    let scan_at = |location: Location<'static>, kind: FieldKind, value: &str| {
+        let mut budget = Budget::default();
+        Engine::builtin().inspect(
+            [Field::new(location, kind, value.as_bytes())],
+            &Policy::default(),
+            &mut budget,
+        )
+    };
+    let attacks = [
+        ".htaccess",
+        "web.config",
+        ".env",
+        ".boto",
+        "wp-config.php.bak",
+        "wp-config_php.txt",
+        "config.yml ",
+        "../.ssh/authorized_keys",
+        "id_rsa",
+    ];
+    let legit = [
+        "report.pdf",
+        "environment.png",
+        "my-config.json",
+        "settings.png",
+        "config.yml.txt",
+        "holiday.jpeg",
+    ];
+    for (location, kind) in [
+        (Location::new("filename", "upload"), FieldKind::Filename),
+        (
+            Location::new("header", "x-filename"),
+            FieldKind::HeaderValue,
+        ),
+    ] {
+        for a in attacks {
+            let f = scan_at(location.clone(), kind, a);
+            assert!(f.blocks(threshold), "missed {kind} {a:?}");
+        }
+        for l in legit {
+            let f = scan_at(location.clone(), kind, l);
+            assert!(!f.blocks(threshold), "flagged {kind} {l:?}: {:?}", f.hits);
+        }
+    }
+    // Other headers may carry such words freely.
+    let f = scan_at(
+        Location::new("header", "x-note"),
+        FieldKind::HeaderValue,
+        "config.yml",
+    );
+    assert!(!f.blocks(threshold), "{:?}", f.hits);
+}

@@ -13,12 +13,18 @@ use super::cmdi_words::{
     PREFIXES, STRONG, STRONG_PREFIXES, VERSIONED, command, command_ignore_case,
 };
 
+mod assign;
 mod bytes;
 
 use bytes::{GATES, NORMALISE, QUOTING, REWRITE, SEP_START, SEPARATOR, SHELL, WORD};
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
+    detect_one(text).or_else(|| assign::expand(text).and_then(|x| detect_one(&x)))
+}
+
+/// [`detect`] without expanding the variables the text assigns.
+fn detect_one(text: &str) -> Option<String> {
     // One table pass answers the three gates below (each used to be a scan of its own).
     let seen = text.bytes().fold(0u8, |acc, b| acc | GATES[usize::from(b)]);
     // `()` found from its `(`: a substring searcher's setup cost more than these values.
@@ -173,7 +179,15 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     let drive = b.get(j).is_some_and(u8::is_ascii_alphabetic)
         && b.get(j + 1) == Some(&b':')
         && matches!(b.get(j + 2), Some(b'\\' | b'/'));
+    // `kill -9`, `kill -9 1234`: a signal number and process ids only.
+    let signal = cmd == b"kill"
+        && b.get(j) == Some(&b'-')
+        && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+        && b[j + 1..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'$'));
     let arg_shelly = numeric_arg
+        || signal
         || drive
         || match b.get(j) {
             None => true,

@@ -310,6 +310,8 @@ pub(super) const STRONG: &[&str] = &[
     "start",
     "call",
     "cd",
+    "trap",
+    "ex",
     "tftp.exe",
     "wsl",
     "bitsadmin.exe",
