@@ -210,6 +210,33 @@ fn merged(path: &Path, overlay: &Overlay) -> Result<(EdgeConfig, Table), Vec<Str
     Ok((config, table))
 }
 
+/// Checks a policy bundle against the edge configuration at `edge_config` exactly as that
+/// edge would take it — the sections it accepts, then the build of a reload — without a
+/// running edge (`rampart push check`, run on the LAN before publishing). The documents
+/// are staged in a private directory under `scratch`, removed afterwards.
+///
+/// # Errors
+///
+/// Every problem the edge would refuse the bundle for, one per line.
+pub fn check(edge_config: &Path, bundle: &PolicyBundle, scratch: &Path) -> Result<(), Vec<String>> {
+    let config = EdgeConfig::load(edge_config).map_err(|e| reloading::problem_lines(&e))?;
+    let Some(push) = config.push else {
+        return Err(vec![format!(
+            "{}: no [push] section, so this edge takes no pushed policy",
+            edge_config.display()
+        )]);
+    };
+    let dir = scratch.join(format!("rampart-push-check-{}", std::process::id()));
+    let store = store::Store::new(dir.clone());
+    let result = store
+        .write_documents(bundle)
+        .map_err(|e| vec![e])
+        .and_then(|staged| overlay(&push.sections, bundle, &staged))
+        .and_then(|overlay| merged(edge_config, &overlay).map(|_| ()));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 /// One push attempt, for `/admin/status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct PushOutcome {

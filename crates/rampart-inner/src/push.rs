@@ -8,9 +8,10 @@
 //! or one more than the last version, whichever is larger, so versions stay monotonic
 //! across restarts and replicas with sane clocks.
 //!
-//! What it does not do: validate the policy the way the edge does (the edge builds it
-//! exactly as a reload would and refuses it when invalid), or publish anything outside
-//! the policy file's directory.
+//! What it does not do: validate the policy the way the edge does (it holds no edge
+//! config; the edge builds it exactly as a reload would and refuses it when invalid, and
+//! `rampart push check` runs that same build on the LAN before publishing), or publish
+//! anything outside the policy file's directory.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -215,8 +216,13 @@ impl Publisher {
     }
 }
 
-/// Reads the policy document and the files it names, within the bundle cap.
-fn collect(policy: &Path) -> Result<Vec<PolicyDocument>, String> {
+/// Reads the policy document and the files it names, within the bundle cap: the documents
+/// the inner signs and publishes (also what `rampart push check` checks).
+///
+/// # Errors
+///
+/// An unreadable or oversized file, a section that cannot be pushed, or too many files.
+pub fn collect(policy: &Path) -> Result<Vec<PolicyDocument>, String> {
     let mut budget = MAX_BUNDLE_BYTES - 64 * 1024;
     let text = read_bounded(policy, &mut budget)?;
     let table: toml::Table = std::str::from_utf8(&text)

@@ -13,6 +13,8 @@ pub struct TierProcess {
     pub name: String,
     child: Child,
     logs: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// When the reader last took a line: [`Self::logs`] lets a burst finish first.
+    last_line: Arc<Mutex<Instant>>,
     listeners: HashMap<String, SocketAddr>,
 }
 
@@ -29,11 +31,14 @@ impl TierProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let last_line = Arc::new(Mutex::new(Instant::now()));
         let stdout = child.stdout.take().unwrap();
         let sink = logs.clone();
+        let stamp = last_line.clone();
         let label = name.to_owned();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                *stamp.lock().unwrap() = Instant::now();
                 match serde_json::from_str::<serde_json::Value>(&line) {
                     Ok(v) => sink.lock().unwrap().push(v),
                     Err(_) => eprintln!("[{label}] {line}"),
@@ -51,6 +56,7 @@ impl TierProcess {
             name: name.to_owned(),
             child,
             logs,
+            last_line,
             listeners: HashMap::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -89,7 +95,16 @@ impl TierProcess {
         self.listeners[listener]
     }
 
+    /// The log lines so far. While lines are still arriving (a request's access and audit
+    /// records come in a burst after its response) it waits, up to 300 ms, for a 25 ms
+    /// pause, so a test reading right after a response sees that response's records.
     pub fn logs(&self) -> Vec<serde_json::Value> {
+        let settle = Instant::now() + Duration::from_millis(300);
+        while self.last_line.lock().unwrap().elapsed() < Duration::from_millis(25)
+            && Instant::now() < settle
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.logs.lock().unwrap().clone()
     }
 

@@ -252,3 +252,40 @@ async fn bundles_signed_with_an_untrusted_key_are_refused() {
     assert_eq!(status(setup.stack.http()).await, 200);
     assert!(!setup.state().join("bundle.pb").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_checks_a_policy_against_an_edge_config_before_it_is_published() {
+    let backend = Backend::start().await;
+    let setup = start(&backend, false, true);
+    let edge_config = setup.stack.pki.dir.path().join("edge.toml");
+    let check = |policy: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_e2e-rampart"))
+            .args(["push", "check", "--policy"])
+            .arg(policy)
+            .arg("--edge-config")
+            .arg(&edge_config)
+            .output()
+            .unwrap()
+    };
+    let good = check(&setup.policy());
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let broken = setup.dir.path().join("policy/broken.toml");
+    for (text, expected) in [
+        (INVALID, "no-such-list"),
+        (
+            "[server]\nhttp_listen = \"0.0.0.0:80\"\n",
+            "cannot be pushed",
+        ),
+        ("[ip_lists.files]\nx = \"missing.txt\"\n", "missing.txt"),
+    ] {
+        std::fs::write(&broken, text).unwrap();
+        let out = check(&broken);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text:?}: {stderr}");
+        assert!(stderr.contains(expected), "{text:?}: {stderr}");
+    }
+}

@@ -242,3 +242,49 @@ fn documents_are_written_per_version_and_old_versions_pruned() {
     assert!(!dir.path().join("v1").exists());
     assert!(dir.path().join("v2/a/b.txt").exists());
 }
+
+#[test]
+fn check_builds_a_bundle_as_the_edge_would_and_names_every_refusal() {
+    let dir = edge_dir();
+    let edge = dir.path().join("edge.toml");
+    let scratch = tempfile::tempdir().unwrap();
+    let bundle = |policy: &str, extra: Vec<PolicyDocument>| {
+        let mut documents = vec![doc(POLICY_DOCUMENT, policy)];
+        documents.extend(extra);
+        PolicyBundle {
+            version: 1,
+            documents,
+            ..Default::default()
+        }
+    };
+    let list = || vec![doc("deny.txt", "198.51.100.0/24\n")];
+    let good = "[ip_lists.files]\nlan = \"deny.txt\"\n[ip_policy]\ndeny = [\"lan\"]\n";
+    // Without `[push]` the edge takes nothing.
+    let without = check(&edge, &bundle(good, list()), scratch.path()).unwrap_err();
+    assert!(without[0].contains("no [push] section"), "{without:?}");
+
+    let key = signer().public_key().to_string();
+    let mut text = std::fs::read_to_string(&edge).unwrap();
+    text.push_str(&format!(
+        "[push]\ntrusted_keys = [\"{key}\"]\nstate_dir = \"state\"\nsections = [\"ip_lists\", \"ip_policy\"]\n"
+    ));
+    std::fs::write(&edge, text).unwrap();
+    assert_eq!(check(&edge, &bundle(good, list()), scratch.path()), Ok(()));
+    let cases = [
+        (
+            "[ip_policy]\ndeny = [\"not-a-cidr-or-list\"]\n",
+            "ip_policy",
+        ),
+        ("[routes]\n", "not pushable to this edge"),
+        ("[ip_policy\n", POLICY_DOCUMENT),
+    ];
+    for (policy, expected) in cases {
+        let errors = check(&edge, &bundle(policy, Vec::new()), scratch.path()).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{policy:?}: {errors:?}"
+        );
+    }
+    // Nothing staged is left behind.
+    assert_eq!(std::fs::read_dir(scratch.path()).unwrap().count(), 0);
+}

@@ -143,6 +143,11 @@ fn part<'a>(
         .as_ref()
         .map_or(Some(BodyKind::Text), |m| m.kind(false));
     let textual = matches!(kind, Some(BodyKind::Text | BodyKind::Json | BodyKind::Xml));
+    // A field (no file name) of any type is read as text by form handlers: `text/html;
+    // charset=utf-7` would carry `+ADw-script+AD4-` past inspection.
+    if let (None, Some(m)) = (h.filename, &h.content_type) {
+        m.require_utf8()?;
+    }
     if h.filename.is_some() || !textual {
         out.files.push(FilePart {
             path,
@@ -152,9 +157,6 @@ fn part<'a>(
             bytes: body.slice(range),
         });
         return Ok(());
-    }
-    if let Some(m) = &h.content_type {
-        m.require_utf8()?;
     }
     out.leaf(path, LeafKind::Key, Cow::Borrowed(h.name));
     match kind {
