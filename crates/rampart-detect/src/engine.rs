@@ -94,6 +94,8 @@ impl Engine {
             compact: String::new(),
             memo: CleanMemo::default(),
             location_bound: false,
+            site: Site::default(),
+            cross_site_hits: Vec::new(),
         }
     }
 
@@ -172,11 +174,81 @@ pub struct Scan<'e> {
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
     location_bound: bool,
+    /// The request's `Host` and `Referer` hosts, for `cross_site` rules.
+    site: Site,
+    /// Hits of `cross_site` rules, counted at [`Scan::finish`] unless the request came
+    /// from its own site.
+    cross_site_hits: Vec<(usize, String, String)>,
+}
+
+/// Host names of a request's `Host` header and of its `Referer` URL, lowercased and
+/// without a port.
+#[derive(Debug, Default)]
+struct Site {
+    host: Option<String>,
+    referer: Option<String>,
+}
+
+impl Site {
+    fn note(&mut self, field: &Field<'_>) {
+        if field.kind != FieldKind::HeaderValue || field.location.scope() != "header" {
+            return;
+        }
+        let name = field.location.name();
+        if name.eq_ignore_ascii_case("host") {
+            self.host = host_of(&field.value);
+        } else if name.eq_ignore_ascii_case("referer") {
+            self.referer = referer_host(&field.value);
+        }
+    }
+
+    /// Whether the referer names the very host the request went to.
+    fn same(&self) -> bool {
+        matches!((&self.host, &self.referer), (Some(h), Some(r)) if h == r)
+    }
+}
+
+/// The host of an authority (`Example.com:8080` -> `example.com`); `None` when empty or
+/// when it holds bytes no host name has.
+fn host_of(authority: &[u8]) -> Option<String> {
+    let authority = authority.trim_ascii();
+    // A bracketed IPv6 literal keeps its colons.
+    let host = match authority.strip_prefix(b"[") {
+        Some(rest) => &rest[..memchr::memchr(b']', rest)?],
+        None => authority.split(|&b| b == b':').next().unwrap_or(authority),
+    };
+    let valid = !host.is_empty()
+        && host
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':'));
+    valid.then(|| String::from_utf8_lossy(host).to_ascii_lowercase())
+}
+
+/// The host of an absolute `http(s)` referer URL.
+fn referer_host(referer: &[u8]) -> Option<String> {
+    let referer = referer.trim_ascii();
+    let rest = [&b"http://"[..], b"https://"].iter().find_map(|scheme| {
+        referer
+            .get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .map(|_| &referer[scheme.len()..])
+    })?;
+    let end = rest
+        .iter()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
+    // User-info (`good.com@evil.com`) would let any site claim to be this one.
+    if memchr::memchr(b'@', authority).is_some() {
+        return None;
+    }
+    host_of(authority)
 }
 
 impl Scan<'_> {
     /// Inspects one field.
     pub fn field(&mut self, field: &Field<'_>) {
+        self.site.note(field);
         let key = self.memo_key(field.kind, &field.value);
         if let Some(key) = key
             && let Some(charged) = self.memo.find(key, &field.value)
@@ -327,6 +399,16 @@ impl Scan<'_> {
     }
 
     fn record(&mut self, ri: usize, location: &Location<'_>, fragment: &str) {
+        if self.rules.rules[ri].cross_site {
+            // The Referer may come after this field: decide at the end.
+            self.cross_site_hits
+                .push((ri, location.to_string(), fragment.to_owned()));
+            return;
+        }
+        self.count(ri, location.to_string(), fragment);
+    }
+
+    fn count(&mut self, ri: usize, location: String, fragment: &str) {
         let rule = &self.rules.rules[ri];
         let detect_only = self.policy.detect_only(&rule.id, &rule.class);
         if !detect_only && self.scored.insert(ri) {
@@ -336,7 +418,7 @@ impl Scan<'_> {
             self.findings.hits.push(Hit {
                 rule_id: rule.id.clone(),
                 class: rule.class.clone(),
-                location: location.to_string(),
+                location,
                 fragment: escape_fragment(fragment),
                 score: rule.score,
                 detect_only,
@@ -345,7 +427,12 @@ impl Scan<'_> {
     }
 
     /// Ends the scan.
-    pub fn finish(self) -> Findings {
+    pub fn finish(mut self) -> Findings {
+        if !self.site.same() {
+            for (ri, location, fragment) in std::mem::take(&mut self.cross_site_hits) {
+                self.count(ri, location, &fragment);
+            }
+        }
         self.findings
     }
 }

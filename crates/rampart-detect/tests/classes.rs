@@ -1187,3 +1187,401 @@ fn uploads_named_like_server_or_credential_configuration() {
     );
     assert!(!f.blocks(threshold), "{:?}", f.hits);
 }
+
+/// Scans one request made of `(scope, name, kind, value)` fields.
+fn scan_request(fields: &[(&'static str, &str, FieldKind, &str)]) -> Findings {
+    let mut budget = Budget::default();
+    Engine::builtin().inspect(
+        fields.iter().map(|(scope, name, kind, value)| {
+            Field::new(Location::new(scope, *name), *kind, value.as_bytes())
+        }),
+        &Policy::default(),
+        &mut budget,
+    )
+}
+
+#[test]
+fn spaced_namespaced_and_breakout_tags_data_markup_and_escaped_identifiers() {
+    table(
+        "xss",
+        Q,
+        &[
+            "$<f o r m",
+            "x<d i a l o g",
+            "<s c r i p t>",
+            "< x: script",
+            "<x:script xmlns:x=\"http://www.w3.org/1999/xhtml\">",
+            "<\"onwebkitplaybacktargetavailabilitychanged=",
+            "'formaction=javascript:alert(1)",
+            "data: , <x>",
+            "data:,<svg onload=alert(1)>",
+            "\"in \\u0076\\u0061l\\u0075e\\u004F\\u0066=",
+            "\\u{61}\\u{6c}ert(1)",
+            "atob()",
+            "btoa( )",
+        ],
+        &[
+            "<a b c",
+            "I <3 u",
+            "a <b>bold</b> claim",
+            "<a bold claim",
+            "if x < y: style it",
+            "<atom:link href=\"https://example.com/feed\" rel=\"self\"/>",
+            "<xs:import namespace=\"urn:x\"/>",
+            "it's formaction time",
+            "data: 1, 2, 3",
+            "data:image/png;base64,iVBORw0KGgo=",
+            "caf\\u00e9 \\u00fcber",
+            "\\u003cb\\u003e",
+            "atob(encoded) decodes base64",
+            "btoa",
+        ],
+    );
+    table(
+        "xxe",
+        FieldKind::HeaderValue,
+        &[
+            "foo!ENTITY % bar SYSTEM",
+            "x!ENTITY ext PUBLIC \"-//x\" \"http://e.example\"",
+        ],
+        &["Mozilla/5.0 (X11; Linux x86_64)", "ENTITY system of record"],
+    );
+}
+
+#[test]
+fn remote_include_probes_backslashed_hosts_and_numeric_addresses() {
+    table(
+        "rfi",
+        Q,
+        &["file?", "http?", "https??"],
+        &[
+            "http",
+            "what is http? a protocol",
+            "https://example.com/a?b=1",
+        ],
+    );
+    table(
+        "ssrf",
+        Q,
+        &[
+            "http://\\\\l\\\\o\\\\c\\\\a\\\\l\\\\h\\\\o\\\\s\\\\t/",
+            "http://evil\\.example/",
+            "http:123456789",
+            "http://0x08080808/",
+            "http://0x7f.0x0.0x0.0x1/",
+        ],
+        &[
+            "https://cdn.example.com/a.png",
+            "http://example.com/path\\file",
+            "http://10.5.1.2.example.com/",
+            "https://example.com:8443/x",
+            "http://2024.example.org/",
+        ],
+    );
+    // A URL where a server directory or include path belongs.
+    for name in [
+        "mosConfig_absolute_path",
+        "_CONF[path]",
+        "GALLERY_BASEDIR",
+        "config[root_dir]",
+    ] {
+        let f = scan_request(&[("query", name, Q, "https://foo.example/x")]);
+        assert!(
+            f.hits.iter().any(|h| h.class == "rfi"),
+            "missed {name}: {:?}",
+            f.hits
+        );
+    }
+    for (name, value) in [
+        ("avatar", "https://cdn.example.com/a.png"),
+        ("redirect_uri", "https://app.example.com/callback"),
+        ("base_path", "/srv/app"),
+        ("image_path", "https://cdn.example.com/a.png"),
+    ] {
+        let f = scan_request(&[("query", name, Q, value)]);
+        assert!(f.hits.is_empty(), "flagged {name}={value}: {:?}", f.hits);
+    }
+}
+
+#[test]
+fn php_ini_directives_glued_function_names_and_hidden_calls() {
+    table(
+        "php",
+        Q,
+        &[
+            "memory_limit = 512M",
+            "extension=true",
+            "mbstring.regex_retry_limit=true",
+            "x=1\nunserialize_max_depth=0",
+            "FOOfsockopen()",
+            "FOOGzInFlAtE()",
+            "Shell_exec=(bla)",
+            "checkdate/*x*/()",
+            "serialize#c\n()",
+            "FILE\r\n()",
+        ],
+        &[
+            "https://api.example.com/rates?precision=4",
+            "set memory_limit = 512M in php.ini",
+            "extension = .txt",
+            "extension=pdf",
+            "session.timeout = 30",
+            "Date.now = fn",
+            "call_user_func (see docs)",
+            "precision",
+            "extension of the deadline",
+            "zlib decoding is fast",
+            "Issue #42\n(see below)",
+            "I like C#\n(and F#)",
+            "a new file\n(optional)",
+            "range (1-10)",
+        ],
+    );
+    table(
+        "php",
+        FieldKind::Path,
+        &["/post/subSTR($x)", "/a/strlen( $_GET )"],
+        &["/price/$5", "/v1/items(1)", "/docs/$ref"],
+    );
+    for (name, value) in [
+        ("x-file-name", "fthi/sfewfda.php............."),
+        ("x-filename", "uploads/shell.phtml"),
+        ("x-file-name", "a.php907...."),
+    ] {
+        let f = scan_request(&[("header", name, FieldKind::HeaderValue, value)]);
+        assert!(
+            f.hits.iter().any(|h| h.class == "php"),
+            "missed {name}: {value}: {:?}",
+            f.hits
+        );
+    }
+    for (name, value) in [
+        ("x-file-name", "reports/2024/q1.pdf"),
+        ("x-file-name", "notes/php-tips.txt"),
+        ("user-agent", "Mozilla/5.0 (site.php)"),
+    ] {
+        let f = scan_request(&[("header", name, FieldKind::HeaderValue, value)]);
+        assert!(f.hits.is_empty(), "flagged {name}: {value}: {:?}", f.hits);
+    }
+}
+
+#[test]
+fn js_function_definitions_bracketed_prototype_paths_and_orm_secret_lookups() {
+    table(
+        "nodejs",
+        Q,
+        &[
+            "function() {",
+            "function*gen(){",
+            "(function(){ fetch('//x.example') })()",
+            "function(){return 1}()",
+        ],
+        &[
+            "function f(a, b){ return a }",
+            "function () { return x }",
+            "the function (of a system) is {unclear}",
+            "a functional team",
+            "function keys",
+        ],
+    );
+    table(
+        "nodejs",
+        FieldKind::QueryName,
+        &[
+            "a[constructor][prototype]",
+            "a[constructor][prototype][onerror]",
+        ],
+        &["a[constructor]", "prototype[name]"],
+    );
+    table(
+        "orm",
+        FieldKind::QueryName,
+        &[
+            "password__startswith",
+            "password__isnull",
+            "api_key__regex",
+            "user__password__istartswith",
+            "reset_token__gt",
+        ],
+        &[
+            "username__startswith",
+            "price__gte",
+            "author__profile__country",
+            "password",
+            "password_confirm",
+            "file_hash__exact",
+        ],
+    );
+    table(
+        "orm",
+        FieldKind::BodyText,
+        &["{\"password__isnull\":true}"],
+        &["{\"note\":\"filter by password__startswith\"}"],
+    );
+}
+
+#[test]
+fn session_ids_in_urls_pass_when_the_referer_is_the_request_host() {
+    let request = |name: &str, host: Option<&str>, referer: Option<&str>| {
+        let mut fields = vec![("query", name, FieldKind::QueryName, name)];
+        if let Some(h) = host {
+            fields.push(("header", "host", FieldKind::HeaderValue, h));
+        }
+        if let Some(r) = referer {
+            fields.push(("header", "referer", FieldKind::HeaderValue, r));
+        }
+        scan_request(&fields)
+    };
+    let threshold = Policy::default().threshold();
+    for (name, host, referer) in [
+        (
+            "jsessionid",
+            Some("example.com"),
+            Some("http://attacker.example/"),
+        ),
+        (
+            "sessionid",
+            Some("app.example.com"),
+            Some("https://attacker.example.com/"),
+        ),
+        ("_session_id", Some("example.com"), None),
+        ("phpsessid", None, Some("https://example.com/")),
+        (
+            "jsessionid",
+            Some("example.com"),
+            Some("https://example.com@evil.example/"),
+        ),
+        (
+            "session-id",
+            Some("example.com"),
+            Some("https://example.com.evil.example/"),
+        ),
+    ] {
+        let f = request(name, host, referer);
+        assert!(
+            f.blocks(threshold) && f.hits.iter().any(|h| h.class == "fixation"),
+            "missed {name} host={host:?} referer={referer:?}: {:?}",
+            f.hits
+        );
+    }
+    for (name, host, referer) in [
+        (
+            "jsessionid",
+            Some("example.com"),
+            Some("http://example.com/another-page"),
+        ),
+        (
+            "sessionid",
+            Some("myapp.com:8443"),
+            Some("https://MyApp.com:8443/prev"),
+        ),
+        (
+            "session_id",
+            Some("example.com"),
+            Some("https://checkout.example/"),
+        ),
+    ] {
+        let f = request(name, host, referer);
+        assert!(
+            f.hits.is_empty(),
+            "flagged {name} host={host:?} referer={referer:?}: {:?}",
+            f.hits
+        );
+    }
+}
+
+#[test]
+fn sql_probes_reopening_the_string_comparing_literals_and_opening_clauses() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "1' and starts_with(password) and 'true",
+            "' * from = 1 or '9",
+            "admin@example.com\\' or glob (id,id);",
+            "'glob 1;",
+            "1='1' or-- -",
+            "b,1=1",
+            "x,'a'='a'",
+            "'{\"a\":2}' < '$.a' = 7",
+            "'{\"a\":2}' -> '$.a' = 2",
+            "testing-1 waitfor delay '0:0:15' --",
+            "HAVING 1=",
+            "pay=oR pmw==",
+            "pay=AND backend_layout!=",
+            "or 88",
+            "xor 5-",
+            "'  or 3,4,2@!",
+            "from `db`.`users` limit",
+            "FROM termine GROUP BY tag1",
+            "FROM ack_variable WHERE name=\"cron_last\";",
+            "VALUES ('192.168.0.1', 'test')",
+            "select 0x616263",
+            "select pg_sleep",
+            "=(select",
+            "var= @.= ( SELECT",
+            "declare @b",
+            "DECLARE @x varchar(99)",
+            "9999 or {if length((/*!5000select username",
+            "if(2=",
+            "iif(1234<",
+            ") when 234 then",
+            "case when 1=1 then 1",
+            "2.2250738585072011e-308",
+            "1.e(ascii(1))",
+            "1.e.tables",
+            "Xunionselectfrom",
+            "1 UNIONALLSELECT 1",
+            "admin`;",
+            "admin`;--",
+            "pay=;drop",
+            "pay=;update users",
+            "';print'",
+        ],
+        &[
+            "or 2 more",
+            "2 or 3",
+            "and 7 oranges",
+            "from Paris where we met",
+            "from today limit your sugar",
+            "From now, order by phone",
+            "values (honesty, trust)",
+            "select sleep mode",
+            "Select sleep timer (30 min)",
+            "(select one)",
+            "I declare @john the winner",
+            "/*! jQuery v3.6 | (c) OpenJS */",
+            "if (a or b) then c",
+            "if(x=1){",
+            "Just in case when needed then call",
+            "when 5pm then",
+            "Section 1.e(ii)",
+            "reunion selection",
+            "column `user_name`; next",
+            "4294967296",
+            "x=1,y=1",
+            "2+2=4",
+            "ratio 1:1",
+            "it's 'fine' or 'not",
+            "and found != 0 at line 998",
+            "min() or max() is extended",
+            "area() and size() in bytes",
+            "dlopen@@GLIBC_2.2.5",
+            "string(REPLACE \"@@DIFF@@\" \"diff\")",
+            "if ($x eq 'EXEC') {",
+            "if the \"select\" method fails",
+            "use the \"--verbose\" option",
+            "\"--stress\" option",
+            "<a href=\"#top\">Top</a>",
+            "let x: Oid<'static> = oid!(1.2);",
+            "and '!!' to '!' are enabled",
+            "Hi; print this page",
+        ],
+    );
+    table(
+        "sqli",
+        FieldKind::Path,
+        &["/foo/24'union+all+select+1,2,3+from+aa/bar"],
+        &["/foo/24+union+station/bar", "/o'reilly+union+select/books"],
+    );
+}

@@ -82,7 +82,7 @@ impl Detector {
             Detector::Sqli => (b"'\"`;(=<>#", false, &["--", "/*", "union", "true", "null"]),
             Detector::Xss => (b"<:='\"`", false, &[]),
             Detector::Cmdi => (b";|&`$\n/-({<>'\"\\", false, &[]),
-            Detector::Traversal => (b"", true, &[".."]),
+            Detector::Traversal => (b"", true, &["..", "0x2e", "0x2f", "0x5c"]),
             Detector::HiddenPath => (b".", false, &[]),
             Detector::Jndi => (b"", false, &["${"]),
             Detector::Crlf | Detector::CrlfAny => (b"\r\n", false, &[]),

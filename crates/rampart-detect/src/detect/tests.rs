@@ -32,6 +32,12 @@ fn xss_tags_handlers_urls_and_breakouts() {
             "javascript:alert(document.cookie)",
             "<div style=\"width: expression(alert(1))\">",
             "</title><script>",
+            "$<f o r m",
+            "<d i a l o g",
+            "<x:script xmlns:x=\"http://www.w3.org/1999/xhtml\">",
+            "<\"onwebkitplaybacktargetavailabilitychanged=",
+            "'formaction=javascript:alert(1)",
+            "\"srcdoc=<script>x</script>",
         ],
         &[
             "a < b and c > d",
@@ -42,6 +48,11 @@ fn xss_tags_handlers_urls_and_breakouts() {
             "javascript: the good parts",
             "She said \"on Monday\" and left",
             "x<y",
+            "<a b c",
+            "<a bold claim",
+            "The form < f o r m factor",
+            "<atom:link href=\"https://example.com/feed\" rel=\"self\"/>",
+            "it's 'formaction' time",
         ],
     );
 }
@@ -107,6 +118,10 @@ fn traversal_needs_a_following_segment() {
             "../../assets/img/x.png",
             "../secret.txt",
             "..\u{2216}..\u{2216}etc\u{2216}passwd",
+            "..;.\\.;\\.",
+            "0x5c0x2e./",
+            "0x5c0x2e.%00/",
+            "0x2e0x2e0x2fetc",
             "\u{ff0e}\u{ff0e}/\u{ff0e}\u{ff0e}/etc/passwd",
         ],
         &[
@@ -117,6 +132,9 @@ fn traversal_needs_a_following_segment() {
             "see the docs..",
             "../assets/img/logo.png",
             "see [the guide](../docs/setup.md) first",
+            "the byte 0x2e is a dot",
+            "0x2e 0x2e 0x2f in hex",
+            "color 0x5c5c5c",
         ],
     );
     check(

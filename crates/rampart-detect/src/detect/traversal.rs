@@ -32,7 +32,44 @@ pub(crate) fn detect(text: &str, in_path: bool) -> Option<Range<usize>> {
             .collect();
         return scan(&mapped, in_path).map(|r| 0..r.end.min(text.len()));
     }
-    scan(text, in_path)
+    scan(text, in_path).or_else(|| hex_notation(text))
+}
+
+/// Dots and separators written as `0x2e`, `0x2f`, `0x5c` (`0x5c0x2e./`): decoders that take
+/// C hex notation read a traversal no prose spells, so a dot pair before a separator is
+/// enough, with no segment after it.
+fn hex_notation(text: &str) -> Option<Range<usize>> {
+    let s = text.as_bytes();
+    let has_token = |t: &[u8]| s.windows(t.len()).any(|w| w.eq_ignore_ascii_case(t));
+    if memchr::memchr2(b'x', b'X', s).is_none()
+        || ![&b"0x2e"[..], b"0x2f", b"0x5c"]
+            .iter()
+            .any(|t| has_token(t))
+    {
+        return None;
+    }
+    let mut folded = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let token = s.get(i..i + 4).map(<[u8]>::to_ascii_lowercase);
+        let (byte, len) = match token.as_deref() {
+            Some(b"0x2e") => (Some(b'.'), 4),
+            Some(b"0x2f") => (Some(b'/'), 4),
+            Some(b"0x5c") => (Some(b'\\'), 4),
+            // NUL, raw or still encoded, is junk a truncating reader drops.
+            _ if s[i..].starts_with(b"%00") => (None, 3),
+            _ if s[i] == 0 => (None, 1),
+            _ => (Some(s[i]), 1),
+        };
+        folded.extend(byte);
+        i += len;
+    }
+    let dots = memchr::memmem::find(&folded, b"..")?;
+    let after = folded[dots..]
+        .iter()
+        .position(|b| !matches!(b, b'.' | b';'))
+        .map(|p| folded[dots + p]);
+    matches!(after, Some(b'/' | b'\\')).then_some(0..text.len().min(64))
 }
 
 fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
@@ -53,8 +90,9 @@ fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
         while i < s.len() && s[i] == b'.' {
             i += 1;
         }
-        // `..;/` (Tomcat path parameters) and `..%00/` style junk before the separator.
-        while i < s.len() && matches!(s[i], b';' | 0) && i < at + 8 {
+        // `..;/` (Tomcat path parameters), `..;.\` and `..%00/` style junk before the
+        // separator.
+        while i < s.len() && matches!(s[i], b';' | b'.' | 0) && i < at + 8 {
             i += 1;
         }
         from = i;

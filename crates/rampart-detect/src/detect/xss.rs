@@ -61,6 +61,10 @@ const SCHEMES: &[&[u8]] = &[
     b"data:text/xml",
 ];
 
+/// Attributes that run script or load a document by themselves, taken after a breakout
+/// like handlers (`'formaction=javascript:...`, `"srcdoc=...`).
+const BREAKOUT_ATTRS: &[&[u8]] = &[b"formaction", b"srcdoc"];
+
 /// Functions whose call after a string breakout proves script execution.
 const SINKS: &[&[u8]] = &[
     b"alert",
@@ -132,8 +136,14 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         if !terminated {
             continue;
         }
-        if TAGS.contains(&name) {
+        // Only `script` counts under a prefix: `<atom:link>` and `<xs:import>` are data.
+        if TAGS.contains(&name) || local_name(name) == b"script" {
             return Some(at..after);
+        }
+        if name_len == 1
+            && let Some(end) = spaced_tag(s, i)
+        {
+            return Some(at..end);
         }
         let end = memchr::memchr(b'>', &s[after..]).map_or(s.len(), |e| after + e);
         if let Some(r) = attributes(s, after, end.min(after + 2048)) {
@@ -181,6 +191,52 @@ fn attributes(s: &[u8], from: usize, to: usize) -> Option<Range<usize>> {
     }
     None
 }
+
+/// The part of an XML-qualified name after its prefix (`x:script` runs as XHTML script in
+/// an XML document that binds `x` to the XHTML namespace).
+fn local_name(name: &[u8]) -> &[u8] {
+    name.iter()
+        .rposition(|&b| b == b':')
+        .map_or(name, |c| &name[c + 1..])
+}
+
+/// Tags spelled out with a gap between letters (`<f o r m`, `<s c r i p t`): a filter
+/// evasion of old browsers' lenient parsers that no prose writes. Returns the end of the
+/// last letter when the letters (single ones, whitespace between) spell an active tag.
+fn spaced_tag(s: &[u8], from: usize) -> Option<usize> {
+    let mut word = [0u8; 12];
+    let mut n = 0;
+    let mut i = from;
+    let mut end = from;
+    while i < s.len() && s[i].is_ascii_alphabetic() && n < word.len() {
+        // Each letter stands alone: a word after the gap is prose (`<a bold claim`).
+        if s.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) {
+            return None;
+        }
+        word[n] = s[i];
+        n += 1;
+        end = i + 1;
+        i += 1;
+        let gap = s[i..]
+            .iter()
+            .take(3)
+            .take_while(|b| b.is_ascii_whitespace() || **b == b'+')
+            .count();
+        if gap == 0 {
+            break;
+        }
+        i += gap;
+    }
+    let word = &word[..n];
+    (n >= 3 && (TAGS.contains(&word) || SPACED_TAGS.contains(&word))).then_some(end)
+}
+
+/// Besides [`TAGS`], tags whose spaced-out spelling is a known filter evasion: forms
+/// (formaction), dialogs and media that carry handlers.
+const SPACED_TAGS: &[&[u8]] = &[
+    b"form", b"dialog", b"svg", b"img", b"image", b"input", b"body", b"video", b"audio",
+    b"details", b"marquee", b"button", b"math", b"set", b"animate", b"param",
+];
 
 fn is_handler(name: &[u8]) -> bool {
     name.len() >= 5 && name.starts_with(b"on") && name[2..].iter().all(u8::is_ascii_alphabetic)
@@ -239,7 +295,11 @@ fn breakout(s: &[u8]) -> Option<Range<usize>> {
             .iter()
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
-        if n > 0 && (i > at + 1 || at == 0 || s[at - 1] == b'/') && is_handler(&s[i..i + n]) {
+        let name = &s[i..i + n];
+        if n > 0
+            && (i > at + 1 || at == 0 || matches!(s[at - 1], b'/' | b'<'))
+            && (is_handler(name) || BREAKOUT_ATTRS.contains(&name))
+        {
             let mut j = i + n;
             while j < s.len() && s[j].is_ascii_whitespace() {
                 j += 1;

@@ -43,6 +43,8 @@ struct RawRule {
     exclude_locations: Vec<String>,
     #[serde(default)]
     name_suffixes: Vec<String>,
+    #[serde(default)]
+    cross_site: bool,
 }
 
 /// How a rule matches.
@@ -70,6 +72,10 @@ pub struct Rule {
     /// When not empty, the rule runs only where the location's name ends with one of
     /// these (lowercased; compared ASCII case-insensitively): an XML attribute by name.
     pub(crate) name_suffixes: Vec<String>,
+    /// When set, a hit counts only if the request did not come from its own site: a
+    /// `Referer` whose host is the request's `Host` clears it (session fixation is a link
+    /// planted elsewhere; an application rewriting its own URLs links from itself).
+    pub(crate) cross_site: bool,
 }
 
 impl Rule {
@@ -261,6 +267,7 @@ pub(crate) fn parse(toml_text: &str) -> Result<Vec<Rule>, RuleError> {
                     .iter()
                     .map(|n| n.to_ascii_lowercase())
                     .collect(),
+                cross_site: r.cross_site,
             });
         }
     }

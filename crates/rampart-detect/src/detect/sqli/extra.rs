@@ -1,6 +1,8 @@
 //! Shapes added for string breaks that end in a comment or open a statement, and the
 //! typographic-quote folding, kept apart from the core shapes in `mod.rs`.
 
+use std::ops::Range;
+
 use super::Shapes;
 use super::lex::{Kw, Start, Tk};
 
@@ -43,15 +45,30 @@ impl Shapes<'_> {
     /// See [`Shapes::find`]: tokens `j..` up to a trailing comment, with an operator among
     /// them and no two plain words in a row (prose).
     pub(super) fn commented_tail(&self, j: usize) -> Option<usize> {
-        let last = self.code.len().checked_sub(1)?;
-        if last < j || last > j + 16 || !self.comment_after[last] {
+        let mut last = self.code.len().checked_sub(1)?;
+        // `'glob 1;`: a `;` closing the value ends the statement as a comment would, but
+        // only a short tail opening with a comparison or a boolean operator is SQL ("that's
+        // all;" is prose, `Oid<'static> = oid!(1);` is Rust).
+        let semi = last > j && self.kind(last) == Some(Tk::Semi) && !self.comment_after[last];
+        if semi {
+            last -= 1;
+            let sql_op = matches!(self.kind(j), Some(Tk::Logic | Tk::Cmp));
+            if !sql_op || last > j + 6 {
+                return None;
+            }
+        }
+        if last < j
+            || last > j + 16
+            || !(semi || (self.comment_after[last] && !self.quoted_comment(last)))
+        {
             return None;
         }
         let mut op = false;
         for i in j..=last {
             let sql_word = self.kind(i) == Some(Tk::Ident) && TAIL_WORDS.contains(&self.text(i));
             match self.code[i].kind {
-                Tk::Ident if !sql_word => {
+                // A call after a word is two words as well (`Lucas Nussbaum (Closes: #1)`).
+                Tk::Ident | Tk::Func if !sql_word => {
                     let prev_word = i > j
                         && self.kind(i - 1) == Some(Tk::Ident)
                         && !TAIL_WORDS.contains(&self.text(i - 1));
@@ -66,9 +83,80 @@ impl Shapes<'_> {
         op.then_some(last)
     }
 
+    /// Whether the comment after `code[i]` holds the application's quote again, so that the
+    /// quote opened a quoted word that starts like a comment: inside prose or markup (the
+    /// text before the quote is several words: `use the "--verbose" option`, `<a
+    /// href="#top">`), or a word glued to the mark with more text after its closing quote
+    /// (`"--stress" option`). An injection (`admin'-- `) breaks out of a single value.
+    pub(super) fn quoted_comment(&self, i: usize) -> bool {
+        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
+            return false;
+        };
+        let Some(open) = self.code.first() else {
+            return false;
+        };
+        let prefix = self.s[..open.end.saturating_sub(1)].trim_ascii();
+        let prefix_words = prefix.iter().any(u8::is_ascii_whitespace);
+        let from = self.code.get(i).map_or(0, |t| t.end);
+        let to = self.code.get(i + 1).map_or(self.s.len(), |t| t.start);
+        let Some(comment) = self.s.get(from..to) else {
+            return false;
+        };
+        let Some(close) = memchr::memchr(q, comment) else {
+            return false;
+        };
+        // `"--verbose" option`, `"#ifdef lint".`: a quoted word glued to the comment mark,
+        // closed by the quote on the same line, and the value goes on after it.
+        let word = comment[..close].trim_ascii_start();
+        let mark = word.strip_prefix(b"--").or_else(|| word.strip_prefix(b"#"));
+        let glued = mark.is_some_and(|w| {
+            w.first().is_some_and(u8::is_ascii_alphanumeric) && w.len() <= 64 && !w.contains(&b'\n')
+        });
+        let more = self.s[from + close + 1..]
+            .iter()
+            .any(|b| !b.is_ascii_whitespace());
+        (glued && more) || prefix_words
+    }
+
+    /// Whether the break is the opening quote of a quoted word (`the "select" method`,
+    /// `'EXEC')`): a word glued to the quote and closed by the same quote right after it.
+    pub(super) fn quoted_word(&self) -> bool {
+        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
+            return false;
+        };
+        let (Some(open), Some(word)) = (self.code.first(), self.code.get(1)) else {
+            return false;
+        };
+        word.start == open.end
+            && matches!(word.kind, Tk::Kw(_) | Tk::Ident)
+            && self.s.get(word.end) == Some(&q)
+    }
+
+    /// Whether the comparison `code[c]` has a right side SQL allows: `is` only before
+    /// `null`, `not`, `true`/`false` (`is extended` is prose), `in` only before a list.
+    pub(super) fn sql_rhs(&self, c: usize) -> bool {
+        match self.text(c) {
+            b"is" => matches!(
+                self.kind(c + 1),
+                Some(Tk::Kw(Kw::Null | Kw::Bool | Kw::Not | Kw::Distinct)) | None
+            ),
+            b"in" => matches!(self.kind(c + 1), Some(Tk::LParen) | None),
+            _ => true,
+        }
+    }
+
+    /// Whether the variable `code[k]` is glued to a word before it or to an `@` after it.
+    pub(super) fn glued_var(&self, k: usize) -> bool {
+        let Some(t) = self.code.get(k) else {
+            return false;
+        };
+        let before = t.start.checked_sub(1).map(|p| self.s[p]);
+        before.is_some_and(super::super::is_word) || self.s.get(t.end) == Some(&b'@')
+    }
+
     /// See [`Shapes::find`].
     pub(super) fn keyword_after_opening_quote(&self, j: usize) -> bool {
-        let Start::Inside(q) = self.start else {
+        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
             return false;
         };
         let Some(open) = self.code.first() else {
@@ -111,5 +199,81 @@ impl Shapes<'_> {
         }
         let (end, lit2) = self.operand(c + 1)?;
         (lit1 || lit2).then_some(end - 1)
+    }
+}
+
+/// Comparisons that hold whatever the row: a literal compared with itself (`1=1`, `'a'='a'`).
+const SAME_SIDES_CMP: &[&[u8]] = &[b"=", b"==", b"<=>", b"<=", b">="];
+
+impl Shapes<'_> {
+    /// `b,1=1`, `'admin', '1'='1'`, `'{"a":2}' < '$.a' = 7`: a literal compared with the same
+    /// literal, or a quoted literal in a chain of two comparisons (SQLite's JSON probes),
+    /// standing as an expression of its own (after a separator, not inside prose).
+    pub(super) fn literal_comparison(&self, k: usize) -> Option<Range<usize>> {
+        let own = k == 0
+            || self.is_break(k - 1)
+            || matches!(
+                self.kind(k - 1),
+                Some(Tk::Comma | Tk::LParen | Tk::Logic | Tk::Semi)
+            );
+        // The application's own string is no literal of the attacker's: in prose with
+        // unbalanced quotes it is the text before the first quote.
+        if !own || self.is_break(k) || self.kind(k + 1) != Some(Tk::Cmp) {
+            return None;
+        }
+        // Decimal numbers only: the gate (`may_shape`) looks for a digit before the sign.
+        let decimal = self.kind(k) != Some(Tk::Num)
+            || self
+                .text(k)
+                .iter()
+                .all(|b| b.is_ascii_digit() || *b == b'.');
+        let same = decimal
+            && self.kind(k + 2) == self.kind(k)
+            && self.text(k + 2) == self.text(k)
+            && SAME_SIDES_CMP.contains(&self.text(k + 1));
+        if same
+            && (self.ends_at(k + 3)
+                || matches!(self.kind(k + 3), Some(Tk::Logic | Tk::RParen | Tk::Comma)))
+        {
+            return Some(self.span(k, k + 2));
+        }
+        if !matches!(self.kind(k), Some(Tk::Str { closed: true })) {
+            return None;
+        }
+        let c = k + 3;
+        if !matches!(self.kind(k + 2), Some(Tk::Str { closed: true } | Tk::Num))
+            || self.kind(c) != Some(Tk::Cmp)
+        {
+            return None;
+        }
+        let (end, lit) = self.operand(c + 1)?;
+        let reopened = self.kind(end - 1) == Some(Tk::Str { closed: false });
+        (lit && !reopened && self.ends_at(end)).then(|| self.span(k, end - 1))
+    }
+
+    /// `1' and starts_with(password) and 'true`, `' * from = 1 or '9`: a string break, an
+    /// expression doing SQL work (a comparison or a call), then an operator and a string
+    /// reopened for the application's closing quote. Prose does not put two words in a row
+    /// anywhere in between.
+    pub(super) fn reopened_condition(&self) -> Option<Range<usize>> {
+        let last = self.code.len().checked_sub(1)?;
+        if !(3..=24).contains(&last)
+            || !self.is_break(0)
+            || self.kind(last) != Some(Tk::Str { closed: false })
+            || self.kind(last - 1) != Some(Tk::Logic)
+        {
+            return None;
+        }
+        let mut work = false;
+        for i in 1..last - 1 {
+            let kind = self.code[i].kind;
+            if kind == Tk::Ident && self.kind(i - 1) == Some(Tk::Ident) {
+                return None;
+            }
+            // `!!` lexes as a comparison but compares nothing.
+            work |=
+                kind == Tk::Func || (kind == Tk::Cmp && self.text(i).iter().any(|&b| b != b'!'));
+        }
+        work.then(|| self.span(0, last))
     }
 }

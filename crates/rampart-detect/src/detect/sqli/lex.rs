@@ -82,15 +82,18 @@ pub(crate) struct Tok {
 pub(crate) enum Start {
     Code,
     Inside(u8),
+    /// Inside a string whose first quote ends it even behind a backslash: `x\' or 1=1`
+    /// breaks out where the application escapes the quote but not the backslash.
+    Escaped(u8),
 }
 
 /// Whether `s` holds what some shape of the detector needs, so that tokenising it (once
 /// as code, once per quote) can find anything: a word the lexer reads as `and`/`or`/`xor`
 /// or as a keyword a shape starts from ([`gate_keyword`]), a call of one of `funcs`, `||`,
-/// `&&`, `!` or `@@`; with a quote also what follows a string break (a comment, `;`, a
-/// `union`). Non-ASCII values pass (typographic quotes are folded later). A shape added to
-/// the detector must add what it needs here: the `may_shape` tests in this file compare
-/// the gate with the ungated shapes.
+/// `&&`, `!` or `@@`, a comparison sign right after a literal; with a quote also what
+/// follows a string break (a comment, `;`, a `union`). Non-ASCII values pass (typographic
+/// quotes are folded later). A shape added to the detector must add what it needs here:
+/// the `may_shape` tests in this file compare the gate with the ungated shapes.
 pub(super) fn may_shape(s: &[u8], funcs: &[&[u8]]) -> bool {
     if !s.is_ascii() {
         return true;
@@ -137,6 +140,12 @@ pub(super) fn may_shape(s: &[u8], funcs: &[&[u8]]) -> bool {
                 b';' | b'#' => quoted,
                 b'-' => quoted && next == Some(b'-'),
                 b'/' => quoted && next == Some(b'*'),
+                // A comparison right after a literal (`,1=1`, `'a' < 'b' = 7`): what
+                // `literal_comparison` needs; a comment may stand between.
+                b'=' | b'<' | b'>' => s[..i]
+                    .trim_ascii_end()
+                    .last()
+                    .is_some_and(|p| p.is_ascii_digit() || matches!(p, b'\'' | b'"' | b'.' | b'/')),
                 // `!`
                 _ => true,
             };
@@ -165,7 +174,10 @@ const fn gate_classes() -> [u8; 256] {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80 {
             t[i] = GATE_IDENT;
         }
-        if matches!(b, b'|' | b'&' | b'!' | b'@' | b';' | b'#' | b'-' | b'/') {
+        if matches!(
+            b,
+            b'|' | b'&' | b'!' | b'@' | b';' | b'#' | b'-' | b'/' | b'=' | b'<' | b'>'
+        ) {
             t[i] = GATE_PUNCT;
         }
         i += 1;
@@ -234,8 +246,12 @@ pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
     // Prose runs about one token per 3-5 bytes: sized once instead of grown push by push.
     let mut toks = Vec::with_capacity((s.len() / 3 + 4).min(MAX_TOKENS));
     let mut i = 0;
-    if let Start::Inside(q) = start {
-        let (end, closed) = string_end(s, 0, q);
+    let opened = match start {
+        Start::Code => None,
+        Start::Inside(q) => Some(string_end(s, 0, q)),
+        Start::Escaped(q) => Some(find_from(s, 0, q).map_or((s.len(), false), |e| (e + 1, true))),
+    };
+    if let Some((end, closed)) = opened {
         toks.push(Tok {
             kind: Tk::Str { closed },
             start: 0,
@@ -398,13 +414,15 @@ fn word(s: &[u8], i: usize) -> (Tk, usize) {
     while j < s.len() && matches!(s[j], b' ' | b'\t' | b'\n' | b'\r') {
         j += 1;
     }
+    // SQLite's `glob(x, y)` is a call as well as an operator.
     if s.get(j) == Some(&b'(')
-        && keyword(w).is_none_or(|k| {
-            matches!(
-                k,
-                Tk::Kw(Kw::Insert | Kw::Object | Kw::Delay | Kw::Bool | Kw::Set | Kw::Limit)
-            )
-        })
+        && (w == b"glob"
+            || keyword(w).is_none_or(|k| {
+                matches!(
+                    k,
+                    Tk::Kw(Kw::Insert | Kw::Object | Kw::Delay | Kw::Bool | Kw::Set | Kw::Limit)
+                )
+            }))
     {
         return (Tk::Func, e);
     }
@@ -479,13 +497,16 @@ mod tests {
     #[test]
     fn may_shape_admits_attacks_at_its_edge() {
         let table = [
-            ("1 or 1=1", "1 for 1=1"),
-            ("1 OR 1=1", "1 ORE 1=1"),
-            ("1 xor 1=1", "1 x0r 1=1"),
-            ("1||1=1", "1|1=1"),
-            ("1&&1=1", "1&1=1"),
-            ("x%0aor 1=1", "xor0 1=1"),
-            ("1/*!50000or*/ 1=1", "1/*50000or*/ 1=1"),
+            ("1 or x=1", "1 for x=1"),
+            ("1 OR x=1", "1 ORE x=1"),
+            ("1 xor x=1", "1 x0r x=1"),
+            ("1||x=1", "1|x=1"),
+            ("1&&x=1", "1&x=1"),
+            ("1%0aor x=1", "1%0aor0 x=1"),
+            ("1/*!50000or*/ x=1", "1/*50000or*/ x=1"),
+            (",1=1", ",a=a"),
+            ("x,'a'='a'", "x,a=a"),
+            ("'j' < 'k' = 1", "j < k = 1"),
             ("1;select @@version", "1;selected version"),
             ("1;select @x", "1;elect @x"),
             ("1 union select 1,2", "1 union elect 1,2"),
@@ -493,7 +514,7 @@ mod tests {
             ("sleep(5)#", "sleeps(5)#"),
             ("sleep\t(5)#", "sleep 5#"),
             ("1 order by 5--", "1 orders by 5--"),
-            ("1 having 1=1", "1 have 1=1"),
+            ("1 having 1 like 1#", "1 have 1 like 1#"),
             ("admin'--", "admin'-"),
             ("admin' #", "admin #"),
             ("x');", "x')"),

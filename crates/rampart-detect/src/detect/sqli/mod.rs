@@ -62,7 +62,14 @@ fn shapes(text: &str) -> Option<Range<usize>> {
             [b'\'', b'"']
                 .into_iter()
                 .filter(|q| memchr::memchr(*q, s).is_some())
-                .find_map(|q| Shapes::new(s, Start::Inside(q)).find())
+                .find_map(|q| {
+                    Shapes::new(s, Start::Inside(q)).find().or_else(|| {
+                        let escaped = memchr::memchr_iter(q, s).any(|i| i > 0 && s[i - 1] == b'\\');
+                        escaped
+                            .then(|| Shapes::new(s, Start::Escaped(q)).find())
+                            .flatten()
+                    })
+                })
         })
     };
     if text.is_ascii() {
@@ -166,7 +173,7 @@ impl<'a> Shapes<'a> {
     /// Whether `code[i]` is the string the application opened (quote contexts only).
     fn is_break(&self, i: usize) -> bool {
         i == 0
-            && matches!(self.start, Start::Inside(_))
+            && matches!(self.start, Start::Inside(_) | Start::Escaped(_))
             && self.kind(0) == Some(Tk::Str { closed: true })
     }
 
@@ -178,13 +185,14 @@ impl<'a> Shapes<'a> {
     }
 
     fn find(&self) -> Option<Range<usize>> {
-        if self.is_break(0) {
+        if self.is_break(0) && !self.quoted_word() {
             let mut j = 1;
             while self.kind(j) == Some(Tk::RParen) {
                 j += 1;
             }
             // `admin'--`, `x');--`: the string is closed and the rest commented out.
-            if self.comment_after[j - 1] || (self.kind(j) == Some(Tk::Semi) && self.ends_at(j + 1))
+            if (self.comment_after[j - 1] && !self.quoted_comment(j - 1))
+                || (self.kind(j) == Some(Tk::Semi) && self.ends_at(j + 1))
             {
                 return Some(self.span(0, j));
             }
@@ -214,6 +222,9 @@ impl<'a> Shapes<'a> {
             if self.keyword_after_opening_quote(j) {
                 return Some(self.span(0, j));
             }
+            if let Some(span) = self.reopened_condition() {
+                return Some(span);
+            }
         }
         if self.start == Start::Code && self.statement(0) {
             return Some(self.span(0, 3));
@@ -225,11 +236,15 @@ impl<'a> Shapes<'a> {
         let kind = self.kind(k)?;
         match kind {
             Tk::Kw(Kw::Union) => {
+                // `24'union+all+select` in a path: after a string break, a `+` stands for the
+                // space a query string would have decoded it to.
+                let plus = k > 0 && self.is_break(k - 1);
                 let mut j = k + 1;
                 while matches!(
                     self.kind(j),
                     Some(Tk::Kw(Kw::All | Kw::Distinct) | Tk::LParen)
-                ) {
+                ) || (plus && self.text(j) == b"+")
+                {
                     j += 1;
                 }
                 (self.kind(j) == Some(Tk::Kw(Kw::Select))).then(|| self.span(k, j))
@@ -245,16 +260,33 @@ impl<'a> Shapes<'a> {
             Tk::Kw(Kw::Procedure) => {
                 (self.kind(k + 1) == Some(Tk::Func)).then(|| self.span(k, k + 1))
             }
-            // `group by x having 1=1`: only an injection probes with a constant condition.
+            // `group by x having 1=1`: only an injection probes with a constant condition,
+            // or with its first half (`having 1=`).
             Tk::Kw(Kw::Having) => {
                 let (j, lit1) = self.operand(k + 1)?;
+                if lit1 && self.kind(j) == Some(Tk::Cmp) && self.ends_at(j + 1) {
+                    return Some(self.span(k, j));
+                }
                 let (j2, lit2) = self.operand(j + 1)?;
                 (lit1 && lit2 && self.kind(j) == Some(Tk::Cmp)).then(|| self.span(k, j2 - 1))
             }
-            Tk::Var if self.text(k).starts_with(b"@@") && self.text(k).len() > 3 => {
+            // `waitfor delay '0:0:5'` is T-SQL wherever it stands: the word is no English.
+            Tk::Kw(Kw::Waitfor) => (self.kind(k + 1) == Some(Tk::Kw(Kw::Delay))
+                && matches!(self.kind(k + 2), Some(Tk::Str { .. })))
+            .then(|| self.span(k, k + 2)),
+            // `@@version`, not `dlopen@@GLIBC_2.2.5` (a symbol version) nor `@@NAME@@` (a
+            // template placeholder).
+            Tk::Var
+                if self.text(k).starts_with(b"@@")
+                    && self.text(k).len() > 3
+                    && !self.glued_var(k) =>
+            {
                 Some(self.span(k, k))
             }
-            Tk::Str { closed: true } | Tk::Num | Tk::RParen => self.probe_after(k),
+            Tk::Str { closed: true } | Tk::Num => {
+                self.probe_after(k).or_else(|| self.literal_comparison(k))
+            }
+            Tk::RParen => self.probe_after(k),
             _ => None,
         }
     }
@@ -282,7 +314,9 @@ impl<'a> Shapes<'a> {
                 return Some(self.span(k, j - 1));
             }
             // `xor 2 <`, `or 'a' >`, `&& setPath !=`: the same, cut short after the comparison.
-            let symbolic = matches!(op, b"||" | b"&&" | b"xor");
+            // `or pmw==`, `and backend_layout!=`: a two-sign comparison is no prose either.
+            let symbolic = matches!(op, b"||" | b"&&" | b"xor")
+                || matches!(self.text(j), b"==" | b"!=" | b"<>" | b">=" | b"<=");
             if (lit1 || symbolic)
                 && matches!(self.kind(j), Some(Tk::Cmp))
                 && j + 1 == self.code.len()
@@ -291,7 +325,14 @@ impl<'a> Shapes<'a> {
                 return Some(self.span(k, j));
             }
             let (j2, lit2) = self.operand(j + 1)?;
-            return ((lit1 || lit2) && self.kind(j) == Some(Tk::Cmp) && op != b"!")
+            // `and found != 0 at line 9` goes on as prose after the comparison.
+            let prose = self.kind(j2) == Some(Tk::Ident)
+                && matches!(self.kind(j2 + 1), Some(Tk::Ident | Tk::Num));
+            return ((lit1 || lit2)
+                && self.kind(j) == Some(Tk::Cmp)
+                && self.sql_rhs(j)
+                && !prose
+                && op != b"!")
                 .then(|| self.span(k, j2 - 1));
         }
         let prev = self.kind(k - 1)?;
@@ -299,12 +340,24 @@ impl<'a> Shapes<'a> {
         if !strong_prev && prev != Tk::Ident {
             return None;
         }
+        // `1='1' or-- -`: a comparison of literals whose operator dangles into a comment.
+        if strong_prev
+            && self.comment_after[k]
+            && k >= 3
+            && self.kind(k - 2) == Some(Tk::Cmp)
+            && matches!(self.kind(k - 3), Some(Tk::Num | Tk::Str { closed: true }))
+        {
+            return Some(self.span(k - 3, k));
+        }
         let mut j = k + 1;
         while matches!(self.kind(j), Some(Tk::Kw(Kw::Not) | Tk::Logic | Tk::LParen)) {
             j += 1;
         }
         let (j2, lit1) = self.operand(j)?;
         if matches!(self.kind(j2), Some(Tk::Cmp)) {
+            if !self.sql_rhs(j2) {
+                return None;
+            }
             let (j3, lit2) = self.operand(j2 + 1)?;
             // A column compared with a literal (`20 and rating >= 4`) reads as prose unless
             // the value opens with it or breaks out of a string first.
@@ -456,6 +509,8 @@ impl<'a> Shapes<'a> {
                     prev_ident = false;
                     items += 1;
                 }
+                // `Select plan type (monthly)`: a word then a call is two words in a row.
+                Tk::Func if prev_ident => return false,
                 Tk::Func | Tk::LParen => {
                     sqlish = true;
                     prev_ident = false;

@@ -109,3 +109,53 @@ fn finds_values_sent_inside_a_parameter_name_and_grouped_comparisons() {
         assert_eq!(detect(l), None, "flagged: {l}");
     }
 }
+
+/// Quoted words that start like a comment or a keyword, prose comparisons and template
+/// markers, next to the injections they resemble.
+#[test]
+fn tells_quoted_words_from_string_breaks() {
+    let attacks = [
+        "admin'--",
+        "admin'-- 'x",
+        "admin'#",
+        "x'--a'",
+        "1' and starts_with(password) and 'true",
+        "x\\' or glob(id,id);",
+        "'glob 1;",
+        "1='1' or-- -",
+        "b,1=1",
+        "'{\"a\":2}' < '$.a' = 7",
+        "1 waitfor delay '0:0:5'",
+        "(@@version)",
+        "1 having 1=",
+        "pay=or pmw==",
+        "24'union+all+select+1,2",
+    ];
+    for a in attacks {
+        assert!(detect(a).is_some(), "missed: {a}");
+    }
+    let legit = [
+        "use the \"--verbose\" option",
+        "\"--stress\" option",
+        "<a href=\"#top\">Top</a>",
+        "<a href=\"doc/CHANGELOG.md#1.0.0\">1.0.0</a>",
+        "if the \"select\" method fails",
+        "if ($x eq 'EXEC') {",
+        "when \"exec\" and \"print\" are used",
+        "min() or max() is extended",
+        "stdin (0) or stderr (2) is closed",
+        "status 106 and \"restart stop\" in stdout (without",
+        "and found != 0 at line 998",
+        "dlopen@@GLIBC_2.2.5",
+        "\"@@DIFF@@\"",
+        "Select plan type (monthly)",
+        "it's 'fine' or 'not",
+        "and '!!' to '!' are enabled",
+        "let x: Oid<'static> = oid!(1.2);",
+        "x=1,y=1",
+        "24+union+station",
+    ];
+    for l in legit {
+        assert_eq!(detect(l), None, "flagged: {l}");
+    }
+}
