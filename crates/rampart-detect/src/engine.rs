@@ -336,18 +336,12 @@ impl Scan<'_> {
         let atoms = rules.candidates(text.as_bytes(), kind, class, &mut candidates);
         // Detectors whose declared bytes and atoms are all absent cannot fire.
         let live = if self.fast { class | atoms } else { u64::MAX };
-        for &ri in &rules.kinds[kind.index()].detectors {
-            let Matcher::Detector(d) = &rules.rules[ri].matcher else {
-                continue;
-            };
-            let bit = fastpath::detector_bit(*d);
-            if (bit != 0 && live & bit == 0)
-                || hit_here.contains(&ri)
-                || !self.applies(ri, location)
-            {
+        for dr in rules.kinds[kind.index()].live_detectors(live) {
+            let ri = dr.rule;
+            if hit_here.contains(&ri) || !self.applies(ri, location) {
                 continue;
             }
-            if let Some(fragment) = d.detect(text, kind) {
+            if let Some(fragment) = dr.detector.detect(text, kind) {
                 hit_here.push(ri);
                 self.record(ri, location, &fragment);
             }
@@ -381,6 +375,7 @@ impl Scan<'_> {
         self.candidates = candidates;
     }
 
+    #[inline]
     fn applies(&mut self, ri: usize, location: &Location<'_>) -> bool {
         let rule = &self.rules.rules[ri];
         if !self.policy.runs(&rule.id, rule.paranoia) {

@@ -22,8 +22,13 @@ pub(crate) const NOT_B64: u64 = 1 << 62;
 pub(crate) const ATOM_START: u64 = 1 << 61;
 /// Bits `0..DETECTOR_BITS` are detectors, by declaration order.
 pub(crate) const DETECTOR_BITS: u32 = 16;
+/// An ASCII lowercase letter, uppercase letter, digit: base64 of text mixes them, so a
+/// value with one kind alone has no base64 view ([`plain_text`] skips decoding it).
+pub(crate) const LOWER: u64 = 1 << 60;
+pub(crate) const UPPER: u64 = 1 << 59;
+pub(crate) const DIGIT: u64 = 1 << 58;
 /// Bits for single-byte rule literals: `DETECTOR_BITS..LITERAL_END`.
-pub(crate) const LITERAL_END: u32 = 61;
+pub(crate) const LITERAL_END: u32 = 58;
 
 /// What a value must contain for a detector to possibly fire: one of `bytes`, a byte
 /// outside ASCII (when `non_ascii`), or one of `atoms` (ASCII case-insensitive).
@@ -111,12 +116,16 @@ impl ByteClasses {
             common[usize::from(b.to_ascii_uppercase())] |= ATOM_START;
         }
         for (b, t) in common.iter_mut().enumerate() {
-            if let Ok(b) = u8::try_from(b)
-                && b.is_ascii()
-                && !decode::base64_byte(b)
-            {
+            let Ok(b) = u8::try_from(b) else { continue };
+            if b.is_ascii() && !decode::base64_byte(b) {
                 *t |= NOT_B64;
             }
+            *t |= match b {
+                b'a'..=b'z' => LOWER,
+                b'A'..=b'Z' => UPPER,
+                b'0'..=b'9' => DIGIT,
+                _ => 0,
+            };
         }
         let tables = FieldKind::ALL
             .iter()
@@ -157,7 +166,15 @@ pub(crate) fn plain_text(value: &[u8], kind: FieldKind, class: u64) -> Option<&s
         return None;
     }
     let text = std::str::from_utf8(value).ok()?;
-    (class & NOT_B64 != 0 || !decode::has_base64_view(text, kind)).then_some(text)
+    (class & NOT_B64 != 0 || !mixed(class) || !decode::has_base64_view(text, kind)).then_some(text)
+}
+
+/// Whether a value of this class mixes letter cases, or letters and digits: the base64
+/// view requires it (of the whole value, which trimming and `=` padding do not change),
+/// so a word, a number or a single-case id skips the decoding attempt.
+fn mixed(class: u64) -> bool {
+    let (lower, upper, digit) = (class & LOWER != 0, class & UPPER != 0, class & DIGIT != 0);
+    lower && upper || digit && (lower || upper)
 }
 
 #[cfg(test)]

@@ -208,6 +208,7 @@ impl Policy {
     }
 
     /// Whether a rule runs at all under this policy (paranoia, disabled).
+    #[inline]
     pub(crate) fn runs(&self, id: &str, paranoia: u8) -> bool {
         paranoia <= self.paranoia && !self.disabled_rules.iter().any(|r| r == id)
     }
@@ -218,7 +219,9 @@ impl Policy {
             || self.detect_only_classes.iter().any(|c| c == class)
     }
 
-    /// Whether `location` is excluded for this rule.
+    /// Whether `location` is excluded for this rule. Inlined: it runs before every rule
+    /// on every value, and most policies have no exclusions to walk.
+    #[inline]
     pub(crate) fn excludes(&self, id: &str, class: &str, location: &Location<'_>) -> bool {
         self.exclusions.iter().any(|e| {
             let applies = (e.rules.is_empty() && e.classes.is_empty())

@@ -364,3 +364,53 @@ fn engine_is_shareable() {
     fn assert_send_sync<T: Send + Sync + Clone>() {}
     assert_send_sync::<Engine>();
 }
+
+#[test]
+fn many_detector_rules_per_kind_find_the_same_on_both_paths() {
+    // Past 64 detector rules a kind is walked rule by rule rather than by bit masks.
+    let mut toml = String::new();
+    for (i, d) in ["sqli", "xss", "cmdi", "traversal", "ssrf"]
+        .iter()
+        .cycle()
+        .take(70)
+        .enumerate()
+    {
+        toml.push_str(&format!(
+            "[[rule]]\nid = \"many-{i:03}\"\ndescription = \"d\"\nclass = \"{d}\"\n\
+             targets = [\"all\"]\nparanoia = 1\nscore = 1\ndetector = \"{d}\"\n\n"
+        ));
+    }
+    let fast = Engine::from_rules(&toml).unwrap();
+    let full = fast.clone().without_fast_path();
+    let policy = Policy::default();
+    for v in [
+        "1' or '1'='1",
+        "<img src=x onerror=alert(1)>",
+        "; cat /etc/passwd",
+        "../../etc/passwd",
+        "http://169.254.169.254/",
+        "select your plan",
+        "plain words",
+    ] {
+        let field = || {
+            [Field::new(
+                Location::new("query", "q"),
+                FieldKind::QueryValue,
+                v.as_bytes(),
+            )]
+        };
+        let a = fast.inspect(field(), &policy, &mut Budget::default());
+        let b = full.inspect(field(), &policy, &mut Budget::default());
+        assert_eq!(a, b, "{v}");
+    }
+    let hits = fast.inspect(
+        [Field::new(
+            Location::new("query", "q"),
+            FieldKind::QueryValue,
+            b"1' or '1'='1",
+        )],
+        &policy,
+        &mut Budget::default(),
+    );
+    assert_eq!(hits.score, 14, "{hits:?}");
+}

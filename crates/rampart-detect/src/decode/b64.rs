@@ -11,7 +11,9 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE
 
 /// Shortest value worth decoding (4 decoded bytes: `; id`); shorter tokens are
 /// identifiers far more often than payloads.
-const MIN_LEN: usize = 6;
+pub(super) const MIN_LEN: usize = 6;
+/// From this many base64 bytes on, the head is decoded before the alphabet pass.
+const LONG: usize = 48;
 /// Below this many decoded bytes every character must be printable ASCII: short random
 /// tokens decode to noise that a 95% threshold would let through.
 const SHORT_DECODED: usize = 12;
@@ -30,15 +32,15 @@ pub(crate) fn decode_plus_as_space(input: &str) -> Option<String> {
         return None;
     }
     let t = trim(input);
-    // Cheap checks first: this runs on every spaced value of a form or query.
-    // Prose fails the alphabet test at its first comma or dot: run it before the
-    // two-space search.
+    // Cheap checks first: this runs on every spaced value of a form or query. A search
+    // query (words and spaces) has no digit or `/`, other prose fails the alphabet test
+    // at its first comma or dot: both before the two-space search.
     if memchr::memchr(b' ', t.as_bytes()).is_none()
+        || !t.bytes().any(|b| b.is_ascii_digit() || b == b'/')
         || !t
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' '))
         || t.as_bytes().windows(2).any(|w| w == b"  ")
-        || !t.bytes().any(|b| b.is_ascii_digit() || b == b'/')
     {
         return None;
     }
@@ -60,6 +62,12 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
     if spaced && !body.bytes().any(|b| b.is_ascii_digit() || b == b'/') {
         return None;
     }
+    // A long value is settled by its head first (blobs rarely start as UTF-8); a short one
+    // by the alphabet pass, which is cheaper than decoding.
+    let long = body.len() >= LONG;
+    if long && binary_head(body) {
+        return None;
+    }
     let (mut std_only, mut url_only) = (false, false);
     let (mut lower, mut upper, mut digit) = (false, false, false);
     for b in body.bytes() {
@@ -76,18 +84,10 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
     if std_only && url_only || !(lower && upper) && !(digit && (lower || upper)) {
         return None;
     }
-    let engine = if url_only { &URL_SAFE } else { &STANDARD };
-    // Ids, keys and binary blobs are rarely UTF-8 for long: whole quads before the last
-    // decode to the same bytes the full decode starts with, so a prefix that is not UTF-8
-    // settles it without decoding (and allocating) the rest.
-    let quads = (body.len() / 4).saturating_sub(1).min(8);
-    let mut head = [0u8; 24];
-    if let Ok(n) = engine.decode_slice(&body.as_bytes()[..quads * 4], &mut head)
-        && let Err(e) = std::str::from_utf8(&head[..n])
-        && e.error_len().is_some()
-    {
+    if !long && binary_head(body) {
         return None;
     }
+    let engine = if url_only { &URL_SAFE } else { &STANDARD };
     let decoded = engine.decode(body).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     if text.len() < SHORT_DECODED {
@@ -102,6 +102,54 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
     (total > 0 && printable * 100 >= total * 95).then_some(text)
 }
 
+/// Whether the whole quads before the last (at most 8) decode to bytes that are not
+/// UTF-8: they are what the full decode starts with, so the value is binary and the rest
+/// need not be read. Both alphabets decode a quad without `+/-_` alike; a head holding
+/// both kinds, or a byte of neither, is refused by the alphabet check of [`decode_with`]
+/// anyway.
+fn binary_head(body: &str) -> bool {
+    let quads = (body.len() / 4).saturating_sub(1).min(8);
+    let head = &body.as_bytes()[..quads * 4];
+    let url = head.iter().any(|b| matches!(b, b'-' | b'_'));
+    // Random ids and tokens fail in their first bytes: one quad decoded by hand settles
+    // most of them (bytes that are not UTF-8 there are not UTF-8 in any longer head).
+    if let Some(first) = head.get(..4).and_then(|q| quad(q, url))
+        && not_utf8(&first)
+    {
+        return true;
+    }
+    let engine = if url { &URL_SAFE } else { &STANDARD };
+    let mut decoded = [0u8; 24];
+    engine
+        .decode_slice(head, &mut decoded)
+        .is_ok_and(|n| not_utf8(&decoded[..n]))
+}
+
+/// Whether `bytes` hold an invalid UTF-8 sequence (not merely one cut short at the end).
+fn not_utf8(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_some())
+}
+
+/// The three bytes of one base64 quad in the standard (or `url`-safe) alphabet.
+fn quad(q: &[u8], url: bool) -> Option<[u8; 3]> {
+    let mut v = 0u32;
+    for &c in q {
+        let sextet = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' if !url => 62,
+            b'/' if !url => 63,
+            b'-' if url => 62,
+            b'_' if url => 63,
+            _ => return None,
+        };
+        v = v << 6 | u32::from(sextet);
+    }
+    let [_, a, b, c] = v.to_be_bytes();
+    Some([a, b, c])
+}
+
 /// `str::trim`, without its per-character walk when both ends are visible ASCII (values
 /// on the fast path mostly are).
 fn trim(s: &str) -> &str {
@@ -110,5 +158,42 @@ fn trim(s: &str) -> &str {
         s
     } else {
         s.trim()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::{STANDARD, URL_SAFE, not_utf8, quad};
+
+    /// The hand decoder of one quad agrees with the crate, and a quad that is not UTF-8
+    /// keeps any longer head from being UTF-8 (what lets `binary_head` stop early).
+    #[test]
+    fn one_quad_by_hand_matches_the_crate() {
+        let alphabet = b"ABCXYZabcxyz0189+/-_.";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..50_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let text: Vec<u8> = (0..8)
+                .map(|k| alphabet[((seed >> (k * 6)) % alphabet.len() as u64) as usize])
+                .collect();
+            for (url, engine) in [(false, &STANDARD), (true, &URL_SAFE)] {
+                let mut out = [0u8; 6];
+                let ours = quad(&text[..4], url);
+                let crate_quad = engine.decode_slice(&text[..4], &mut out).ok().map(|n| {
+                    assert_eq!(n, 3);
+                    [out[0], out[1], out[2]]
+                });
+                assert_eq!(ours, crate_quad, "{:?}", String::from_utf8_lossy(&text));
+                if let (Some(first), Ok(n)) = (ours, engine.decode_slice(&text, &mut out))
+                    && not_utf8(&first)
+                {
+                    assert!(not_utf8(&out[..n]), "{:?}", String::from_utf8_lossy(&text));
+                }
+            }
+        }
     }
 }

@@ -298,5 +298,6 @@ pub(crate) fn base64_byte(b: u8) -> bool {
 
 /// Whether the whole-value base64 branch of [`variants`] decodes `text` seen as `kind`.
 pub(crate) fn has_base64_view(text: &str, kind: FieldKind) -> bool {
-    base64_view(text, kind).is_some()
+    // Most values on the fast path are short; every view needs `MIN_LEN` bytes.
+    text.len() >= b64::MIN_LEN && base64_view(text, kind).is_some()
 }

@@ -159,6 +159,13 @@ pub(crate) fn with_lowercase<R>(s: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     }
 }
 
+/// The first occurrence of a short `needle` (a few bytes) in `hay`: `memmem::find` builds
+/// a searcher per call, which costs more than these values take to scan.
+pub(crate) fn find_short(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    memchr::memchr_iter(first, hay).find(|&i| hay.get(i + 1..i + needle.len()) == Some(rest))
+}
+
 /// Whether `b` can continue an identifier (used for word-boundary checks).
 pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'

@@ -50,14 +50,14 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         return Some(r);
     }
     let mut from = 0;
-    while let Some(off) = memchr::memmem::find(&s[from..], b"://") {
+    while let Some(off) = super::find_short(&s[from..], b"://") {
         let at = from + off;
         from = at + 3;
         let scheme_start = s[..at]
             .iter()
             .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-')))
             .map_or(0, |p| p + 1);
-        let scheme = s[scheme_start..at].to_ascii_lowercase();
+        let scheme = &s[scheme_start..at];
         if scheme.is_empty() {
             continue;
         }
@@ -71,7 +71,7 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
             })
             .map_or(s.len(), |p| from + p);
         let span = scheme_start..auth_end;
-        if SMUGGLING.contains(&scheme.as_slice()) {
+        if SMUGGLING.iter().any(|p| p.eq_ignore_ascii_case(scheme)) {
             return Some(span);
         }
         let authority = fold(&String::from_utf8_lossy(&s[from..auth_end]));
@@ -94,6 +94,10 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
 /// Lowercases a host and folds the Unicode look-alikes URL parsers map to ASCII
 /// (`①②⑦.⓪.⓪.①`, `ⓛⓞⓒⓐⓛⓗⓞⓢⓣ`, `169。254。169。254`, fullwidth letters and digits).
 fn fold(host: &str) -> String {
+    // No look-alike is ASCII: an ASCII host (nearly all of them) only needs lowercasing.
+    if host.is_ascii() {
+        return host.to_ascii_lowercase();
+    }
     host.chars()
         .map(|c| {
             let u = u32::from(c);
@@ -194,7 +198,9 @@ fn internal_authority(authority: &str) -> bool {
     {
         return true;
     }
-    if let Some(ip) = parse_v4_loose(host) {
+    if v4_bytes(host)
+        && let Some(ip) = parse_v4_loose(host)
+    {
         return internal_v4(ip);
     }
     // Wildcard DNS names that embed an address: `127.0.0.1.nip.io`, `10-0-0-1.sslip.io`.
@@ -219,6 +225,14 @@ fn internal_authority(authority: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether `host` holds only bytes [`parse_v4_loose`] can accept (digits in any base it
+/// reads, `0x`, a sign `from_str_radix` takes, dots): a name fails here without the
+/// allocations of a parse.
+fn v4_bytes(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_hexdigit() || matches!(b, b'.' | b'x' | b'X' | b'+' | b'-'))
 }
 
 /// inet_aton: 1 to 4 parts, each decimal, octal (leading 0) or hex (0x); the last part
@@ -302,4 +316,47 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
         || ip.is_unspecified()
         || (seg[0] & 0xfe00) == 0xfc00
         || (seg[0] & 0xffc0) == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_v4_loose, v4_bytes};
+
+    /// The byte pre-check never turns away a host the parser reads as an address.
+    #[test]
+    fn v4_byte_check_admits_every_parsed_host() {
+        let hosts = [
+            "127.0.0.1",
+            "0x7f.1",
+            "0177.0.0.1",
+            "2130706433",
+            "0x7f000001",
+            "+127.0.0.1",
+            "0+177.0.0.1",
+            "0x+7f.1",
+            "10.0.0.1.",
+            "track.example.com",
+            "localhost",
+            "1.2.3.4.5",
+        ];
+        for h in hosts {
+            if parse_v4_loose(h).is_some() {
+                assert!(v4_bytes(h), "{h}");
+            }
+        }
+        let alphabet = b"0123456789abcdefxX.+-gz:";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..50_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 12) as usize;
+            let h: String = (0..len)
+                .map(|k| char::from(alphabet[((seed >> (k * 5)) % alphabet.len() as u64) as usize]))
+                .collect();
+            if parse_v4_loose(&h).is_some() {
+                assert!(v4_bytes(&h), "{h}");
+            }
+        }
+    }
 }

@@ -242,3 +242,25 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
         ],
     );
 }
+
+#[test]
+fn short_needle_search_finds_what_memmem_finds() {
+    let alphabet = b".:/a";
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..20_000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let hay: Vec<u8> = (0..seed % 24)
+            .map(|k| alphabet[((seed >> (k * 2)) % 4) as usize])
+            .collect();
+        for needle in [&b".."[..], b"://", b"a", b""] {
+            let want = if needle.is_empty() {
+                None
+            } else {
+                memchr::memmem::find(&hay, needle)
+            };
+            assert_eq!(super::find_short(&hay, needle), want, "{hay:?} {needle:?}");
+        }
+    }
+}

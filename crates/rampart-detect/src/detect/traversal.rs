@@ -75,7 +75,7 @@ fn hex_notation(text: &str) -> Option<Range<usize>> {
 fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
     let s = text.as_bytes();
     let mut from = 0;
-    while let Some(off) = memchr::memmem::find(&s[from..], b"..") {
+    while let Some(off) = super::find_short(&s[from..], b"..") {
         let at = from + off;
         from = at + 2;
         let starts_segment = at == 0
@@ -158,5 +158,5 @@ fn relative_link(s: &[u8], at: usize, i: usize, seps: usize) -> bool {
         .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b')' | b'>'))
         .unwrap_or(rest.len());
     let target = &rest[..end];
-    memchr::memchr(b'/', target).is_some() && memchr::memmem::find(target, b"..").is_none()
+    memchr::memchr(b'/', target).is_some() && super::find_short(target, b"..").is_none()
 }

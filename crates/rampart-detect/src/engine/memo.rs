@@ -148,17 +148,22 @@ impl CleanMemo {
 fn hash(seed: u64, value: &[u8]) -> u64 {
     const M: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = seed ^ (value.len() as u64).wrapping_mul(M);
-    let mut words = value.chunks_exact(8);
-    let mut mix = |w: &[u8]| {
-        let mut b = [0u8; 8];
-        b[..w.len()].copy_from_slice(w);
-        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(M);
+    let mut mix = |w: u64| {
+        h = (h ^ w).wrapping_mul(M);
         h ^= h >> 29;
     };
+    let mut words = value.chunks_exact(8);
     for w in &mut words {
-        mix(w);
+        mix(u64::from_le_bytes(w.try_into().unwrap_or_default()));
     }
-    mix(words.remainder());
+    // The tail byte by byte: a copy of unknown length costs a `memcpy` call per value.
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        mix(tail
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)));
+    }
     h ^= h >> 32;
     h.wrapping_mul(M) ^ (h >> 27)
 }

@@ -211,3 +211,37 @@ fn classes_mark_declared_bytes_and_decoder_triggers() {
     // Invalid UTF-8 is decoded (lossily) on the full path.
     assert!(plain_text(b"a\xffb", q, classes.classify(b"a\xffb", q)).is_none());
 }
+
+#[test]
+fn values_without_mixed_case_or_digits_have_no_base64_view() {
+    let engine = Engine::builtin();
+    let classes = &engine.compiled().classes;
+    // Single-case words and ids over the base64 alphabet, in every kind.
+    let alphabets: [&[char]; 4] = [
+        &['a', 'b', 'z', '+', '/', '=', '-', '_', ' '],
+        &['A', 'Q', 'Z', '+', '/', '=', '-', '_', ' '],
+        &['0', '1', '9', '+', '/', '=', '-', '_', ' '],
+        &['a', 'Q', '7', '+', '/', '=', '-', '_', ' '],
+    ];
+    let mut rng = Rng(0x5eed);
+    for kind in FieldKind::ALL {
+        for alphabet in alphabets {
+            for _ in 0..3000 {
+                let v: String = (0..6 + rng.below(40))
+                    .map(|_| alphabet[rng.below(alphabet.len())])
+                    .collect();
+                let class = classes.classify(v.as_bytes(), kind);
+                if !mixed(class) {
+                    assert!(!decode::has_base64_view(&v, kind), "{kind}: {v:?}");
+                }
+            }
+        }
+    }
+    // Base64 of text mixes cases or letters and digits, so it is still decoded.
+    for v in ["c2VsZWN0IDE=", "JyBvciAnMSc9JzE=", "aWQ7"] {
+        assert!(
+            mixed(classes.classify(v.as_bytes(), FieldKind::QueryValue)),
+            "{v}"
+        );
+    }
+}

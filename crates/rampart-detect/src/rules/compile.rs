@@ -37,10 +37,30 @@ pub(crate) fn build_regex(pattern: &str) -> Result<regex::bytes::Regex, regex::E
         .build()
 }
 
+/// The rules of one field kind, filtered once so a value pays nothing for rules that do
+/// not target its kind.
 #[derive(Debug, Default)]
 pub(crate) struct KindRules {
     /// Detector rules targeting this kind (pattern rules are found through the prefilter).
-    pub(crate) detectors: Vec<usize>,
+    detectors: Vec<DetectorRule>,
+    /// Per detector bit, the positions in `detectors` of the rules it gates, and the
+    /// positions of those never skipped: the rules a value can trigger are then found
+    /// without visiting the others. `None` past 64 detector rules.
+    positions: Option<([u64; fastpath::DETECTOR_BITS as usize], u64)>,
+    /// Pattern rules without literals: always candidates.
+    ungated: Vec<usize>,
+    /// Per single-byte literal (in the order of their fast-path bits), the rules it gates.
+    single: Vec<Vec<usize>>,
+    /// Per prefilter pattern, the rules it gates (empty for a detector atom).
+    atoms: Vec<Vec<usize>>,
+}
+
+/// A detector rule with its fast-path bit (0: never skipped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DetectorRule {
+    pub(crate) rule: usize,
+    pub(crate) detector: Detector,
+    pub(crate) bit: u64,
 }
 
 /// What a prefilter pattern stands for.
@@ -61,16 +81,11 @@ pub(crate) struct CompiledRules {
     pub(crate) classes: ByteClasses,
     /// Multi-byte literals and detector atoms, ASCII case-insensitive.
     prefilter: Option<Literals>,
-    /// What each prefilter pattern stands for.
-    atoms: Vec<Atom>,
-    /// Single-byte literals: their fast-path bit and the rules they gate.
-    single: Vec<(u64, Vec<usize>)>,
-    /// The bits of `single`, ORed.
+    /// The detector bits of each prefilter pattern (0 for a rule literal).
+    atom_detectors: Vec<u64>,
+    /// The bits of the single-byte literals, ORed; bit `DETECTOR_BITS + i` stands for
+    /// the `i`th (`KindRules::single`).
     single_mask: u64,
-    /// Pattern rules without literals: always candidates.
-    ungated: Vec<usize>,
-    /// Per rule: bit `kind.index()` set when the rule targets that kind.
-    kind_bits: Vec<u16>,
 }
 
 impl CompiledRules {
@@ -124,15 +139,7 @@ impl CompiledRules {
         let classes = ByteClasses::new(&detectors, &literal_bits, &atom_starts);
         let kinds = FieldKind::ALL
             .iter()
-            .map(|kind| {
-                let mut k = KindRules::default();
-                for (ri, rule) in rules.iter().enumerate() {
-                    if rule.targets.contains(kind) && matches!(rule.matcher, Matcher::Detector(_)) {
-                        k.detectors.push(ri);
-                    }
-                }
-                k
-            })
+            .map(|&kind| KindRules::new(&rules, kind, &single, &atoms))
             .collect();
         let prefilter = if patterns.is_empty() {
             None
@@ -145,27 +152,21 @@ impl CompiledRules {
                 }])
             })?)
         };
-        let ungated = rules
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(&r.matcher, Matcher::Pattern { literals, .. } if literals.is_empty()))
-            .map(|(i, _)| i)
-            .collect();
-        let kind_bits = rules
-            .iter()
-            .map(|r| r.targets.iter().fold(0u16, |b, k| b | 1 << k.index()))
-            .collect();
         let single_mask = single.iter().fold(0, |m, (b, _)| m | b);
+        let atom_detectors = atoms
+            .iter()
+            .map(|a| match a {
+                Atom::Literal(_) => 0,
+                Atom::Detector(b) => *b,
+            })
+            .collect();
         Ok(CompiledRules {
             single_mask,
-            ungated,
-            kind_bits,
             rules,
             kinds,
             classes,
             prefilter,
-            atoms,
-            single,
+            atom_detectors,
         })
     }
 
@@ -180,30 +181,142 @@ impl CompiledRules {
         out: &mut Vec<usize>,
     ) -> u64 {
         out.clear();
-        let bit = 1u16 << kind.index();
-        let targets = |ri: &usize| self.kind_bits[*ri] & bit != 0;
-        out.extend(self.ungated.iter().filter(|ri| targets(ri)));
+        let k = &self.kinds[kind.index()];
+        out.extend_from_slice(&k.ungated);
         // Only the single-byte literals that occur: their bits are consecutive from
         // `DETECTOR_BITS`, in `single` order.
         let mut bits = class & self.single_mask;
         while bits != 0 {
             let i = (bits.trailing_zeros() - fastpath::DETECTOR_BITS) as usize;
             bits &= bits - 1;
-            if let Some((_, rs)) = self.single.get(i) {
-                out.extend(rs.iter().filter(|ri| targets(ri)));
+            if let Some(rs) = k.single.get(i) {
+                out.extend_from_slice(rs);
             }
         }
         let mut detectors = 0;
         if class & fastpath::ATOM_START != 0
             && let Some(ac) = &self.prefilter
         {
-            ac.scan(text, |p| match &self.atoms[p] {
-                Atom::Literal(rs) => out.extend(rs.iter().filter(|ri| targets(ri))),
-                Atom::Detector(b) => detectors |= b,
+            ac.scan(text, |p| {
+                if let Some(rs) = k.atoms.get(p) {
+                    out.extend_from_slice(rs);
+                }
+                detectors |= self.atom_detectors.get(p).copied().unwrap_or(0);
             });
         }
-        out.sort_unstable();
-        out.dedup();
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
         detectors
+    }
+}
+
+impl KindRules {
+    /// The detector rules whose fast-path bit is in `live` (or that have none), in rule
+    /// order.
+    pub(crate) fn live_detectors(&self, live: u64) -> LiveDetectors<'_> {
+        let mask = self.positions.as_ref().map(|(by_bit, always)| {
+            let mut mask = *always;
+            let mut bits = live;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                match by_bit.get(i) {
+                    Some(m) => mask |= m,
+                    None => break,
+                }
+            }
+            mask
+        });
+        LiveDetectors {
+            rules: &self.detectors,
+            live,
+            mask,
+            next: 0,
+        }
+    }
+
+    fn new(rules: &[Rule], kind: FieldKind, single: &[(u64, Vec<usize>)], atoms: &[Atom]) -> Self {
+        let targets = |ri: &usize| rules.get(*ri).is_some_and(|r| r.targets.contains(&kind));
+        let only = |rs: &[usize]| rs.iter().copied().filter(targets).collect::<Vec<_>>();
+        let detectors = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.targets.contains(&kind))
+            .filter_map(|(rule, r)| match r.matcher {
+                Matcher::Detector(detector) => Some(DetectorRule {
+                    rule,
+                    detector,
+                    bit: fastpath::detector_bit(detector),
+                }),
+                Matcher::Pattern { .. } => None,
+            })
+            .collect::<Vec<DetectorRule>>();
+        let ungated = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.targets.contains(&kind))
+            .filter(|(_, r)| matches!(&r.matcher, Matcher::Pattern { literals, .. } if literals.is_empty()))
+            .map(|(i, _)| i)
+            .collect();
+        let positions = (detectors.len() <= 64).then(|| {
+            let mut by_bit = [0u64; fastpath::DETECTOR_BITS as usize];
+            let mut always = 0;
+            for (i, d) in detectors.iter().enumerate() {
+                match by_bit.get_mut(d.bit.trailing_zeros() as usize) {
+                    Some(m) if d.bit != 0 => *m |= 1 << i,
+                    _ => always |= 1 << i,
+                }
+            }
+            (by_bit, always)
+        });
+        KindRules {
+            detectors,
+            positions,
+            ungated,
+            single: single.iter().map(|(_, rs)| only(rs)).collect(),
+            atoms: atoms
+                .iter()
+                .map(|a| match a {
+                    Atom::Literal(rs) => only(rs),
+                    Atom::Detector(_) => Vec::new(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Iterator of [`KindRules::live_detectors`].
+#[derive(Debug)]
+pub(crate) struct LiveDetectors<'k> {
+    rules: &'k [DetectorRule],
+    live: u64,
+    /// Positions left to visit; `None`: visit every rule and test its bit.
+    mask: Option<u64>,
+    next: usize,
+}
+
+impl<'k> Iterator for LiveDetectors<'k> {
+    type Item = &'k DetectorRule;
+
+    fn next(&mut self) -> Option<&'k DetectorRule> {
+        match &mut self.mask {
+            Some(mask) => {
+                if *mask == 0 {
+                    return None;
+                }
+                let i = mask.trailing_zeros() as usize;
+                *mask &= *mask - 1;
+                self.rules.get(i)
+            }
+            None => {
+                let live = self.live;
+                let rest = self.rules.get(self.next..)?;
+                let k = rest.iter().position(|d| d.bit == 0 || live & d.bit != 0)?;
+                self.next += k + 1;
+                rest.get(k)
+            }
+        }
     }
 }

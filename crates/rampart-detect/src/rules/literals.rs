@@ -100,19 +100,57 @@ impl Literals {
     /// Calls `found` with the index of every literal occurring in `text` (ASCII
     /// case-insensitive), once per occurrence.
     pub(crate) fn scan(&self, text: &[u8], mut found: impl FnMut(usize)) {
-        let (classes, trans, first_match) =
-            (&self.classes, self.trans.as_slice(), self.first_match);
+        let mut rest = text;
         let mut s = self.start;
-        for &b in text {
+        while let Some((state, after)) = self.next_match(rest, s) {
+            let m = (state - self.first_match) as usize / self.stride;
+            for &p in self.matches.get(m).map_or(&[][..], Vec::as_slice) {
+                found(p as usize);
+            }
+            s = state;
+            rest = after;
+        }
+    }
+
+    /// Runs the automaton from state `s` over `text` up to the first match state: that
+    /// state and the bytes after it. Kept apart from the match handling so the per-byte
+    /// loop holds its few values in registers (it runs over almost every byte screened),
+    /// and four bytes a round with one test for a match among them.
+    fn next_match<'t>(&self, text: &'t [u8], mut s: u32) -> Option<(u32, &'t [u8])> {
+        let (classes, trans, first_match, start) = (
+            &self.classes,
+            self.trans.as_slice(),
+            self.first_match,
+            self.start,
+        );
+        let step = |s: u32, b: u8| {
             let class = usize::from(classes[usize::from(b)]);
-            s = trans.get(s as usize + class).copied().unwrap_or(self.start);
+            trans.get(s as usize + class).copied().unwrap_or(start)
+        };
+        let mut rest = text;
+        while let [a, b, c, d, tail @ ..] = rest {
+            let s1 = step(s, *a);
+            let s2 = step(s1, *b);
+            let s3 = step(s2, *c);
+            let s4 = step(s3, *d);
+            if s1.max(s2).max(s3.max(s4)) >= first_match {
+                // The first match state among the four: scanning resumes after it.
+                return [s1, s2, s3, s4]
+                    .into_iter()
+                    .zip(1..)
+                    .find(|(st, _)| *st >= first_match)
+                    .map(|(st, used)| (st, rest.get(used..).unwrap_or_default()));
+            }
+            s = s4;
+            rest = tail;
+        }
+        for (i, &b) in rest.iter().enumerate() {
+            s = step(s, b);
             if s >= first_match {
-                let m = (s - self.first_match) as usize / self.stride;
-                for &p in self.matches.get(m).map_or(&[][..], Vec::as_slice) {
-                    found(p as usize);
-                }
+                return Some((s, rest.get(i + 1..).unwrap_or_default()));
             }
         }
+        None
     }
 
     /// Bytes held by the tables.
