@@ -68,6 +68,17 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
             value.as_bytes(),
         ));
     }
+    // HTTP/2 and HTTP/3 carry the host in the URI: screen it as the `Host` it stands for
+    // (rules comparing the Referer with the request's own site need it too).
+    if !headers.contains_key(http::header::HOST)
+        && let Some(authority) = uri.authority()
+    {
+        out.fields.push(Field::new(
+            Location::new("header", "host"),
+            FieldKind::HeaderValue,
+            authority.as_str().as_bytes(),
+        ));
+    }
     out
 }
 

@@ -1585,3 +1585,27 @@ fn sql_probes_reopening_the_string_comparing_literals_and_opening_clauses() {
         &["/foo/24+union+station/bar", "/o'reilly+union+select/books"],
     );
 }
+
+#[test]
+fn an_http2_authority_is_the_site_a_session_id_referer_is_compared_with() {
+    let threshold = Policy::default().threshold();
+    let scan_head = |uri: &str, referer: &str| {
+        let uri: http::Uri = uri.parse().unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::REFERER, referer.parse().unwrap());
+        let fields = rampart_detect::extract::head_fields(&uri, &headers).fields;
+        let mut budget = Budget::default();
+        Engine::builtin().inspect(fields, &Policy::default(), &mut budget)
+    };
+    // No Host header: the URI's authority stands for it.
+    let same = scan_head(
+        "https://example.com/login?jsessionid=abc123",
+        "https://example.com/previous",
+    );
+    assert!(!same.blocks(threshold), "{:?}", same.hits);
+    let foreign = scan_head(
+        "https://example.com/login?jsessionid=abc123",
+        "https://attacker.example/",
+    );
+    assert!(foreign.blocks(threshold), "{:?}", foreign.hits);
+}

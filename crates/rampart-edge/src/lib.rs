@@ -313,6 +313,7 @@ pub async fn serve(
                 policy: reloader.policy().clone(),
                 reloads: reloads.clone(),
                 push: push_status.clone(),
+                pushed_dir: config.push.as_ref().map(|p| p.state_dir.clone()),
             }),
             config: config.admin.clone(),
             auditor: auditor.clone(),

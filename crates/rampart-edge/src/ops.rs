@@ -173,6 +173,8 @@ pub(crate) struct EdgeActions {
     pub(crate) reloads: Arc<rampart_service::reload::Reloader>,
     /// Pushed policy version and last push, when `[push]` is enabled.
     pub(crate) push: Option<Arc<crate::push::PushStatus>>,
+    /// Where pushed documents live (`[push] state_dir`): files under it belong to the LAN.
+    pub(crate) pushed_dir: Option<std::path::PathBuf>,
 }
 
 impl AdminActions for EdgeActions {
@@ -255,7 +257,11 @@ impl AdminActions for EdgeActions {
     /// Consumers and their keys (admin role): see [`consumers`].
     fn manage(&self, request: ManageRequest) -> ActionFuture<'_, serde_json::Value> {
         let identity = self.policy.load().authenticator.identity.clone();
-        Box::pin(consumers::manage(request, identity))
+        Box::pin(consumers::manage(
+            request,
+            identity,
+            self.pushed_dir.clone(),
+        ))
     }
 }
 

@@ -404,7 +404,6 @@ impl Pusher {
         };
         match self.reload.apply_pushed(Arc::new(overlay)).await {
             Ok(mut warnings) => {
-                self.status.running.store(version, Ordering::Release);
                 let store = self.store.clone();
                 let kept = tokio::task::spawn_blocking(move || {
                     let kept = store.persist(&bundle);
@@ -427,6 +426,8 @@ impl Pusher {
                 );
                 self.status
                     .record(outcome(version, true, from, Vec::new(), warnings));
+                // After the outcome: a status showing the new version also shows how it went.
+                self.status.running.store(version, Ordering::Release);
             }
             Err(errors) => {
                 let store = self.store.clone();

@@ -103,6 +103,19 @@ fn problem_parts_allow(
     Box::pin(futures_util::stream::iter(items.into_iter().map(Ok)))
 }
 
+/// The head's headers with the `Host` the backend will get (the edge sends it as the
+/// authority): inspected like any header, and the site that `cross_site` rules compare
+/// the Referer with.
+fn inspected_headers(head: &RequestHead) -> HeaderMap {
+    let mut headers = headers_from_wire(head.headers.clone());
+    if let Ok(host) = HeaderValue::from_str(&head.authority)
+        && !host.is_empty()
+    {
+        headers.insert(HOST, host);
+    }
+    headers
+}
+
 /// The backend request the edge's head describes, with Rampart's forwarding headers.
 fn backend_request(
     head: &mut RequestHead,
@@ -245,7 +258,7 @@ impl Router {
                 .path_and_query
                 .parse()
                 .map_err(|_| Reason::BadRequest)?,
-            headers: headers_from_wire(head.headers.clone()),
+            headers: inspected_headers(head),
         };
         let original_len = body.len() as u64;
         let inspected = self.inspector.inspect(policy, view, body).await;

@@ -118,7 +118,7 @@ fn start(backend: &Backend, inner_dials: bool, same_key: bool) -> Setup {
     std::fs::create_dir(dir.path().join("policy")).unwrap();
     std::fs::write(dir.path().join("policy/blocked.txt"), "203.0.113.0/24\n").unwrap();
     std::fs::write(dir.path().join("policy/policy.toml"), DENY_LIST).unwrap();
-    let (token, token_toml) = new_admin_token("watch", Role::Viewer);
+    let (token, token_toml) = new_admin_token("watch", Role::Admin);
     let mut opts = StackOptions::new(backend.url());
     opts.inner_dials = inner_dials;
     opts.edge_extra = format!(
@@ -288,4 +288,51 @@ async fn the_cli_checks_a_policy_against_an_edge_config_before_it_is_published()
         assert_eq!(out.status.code(), Some(1), "{text:?}: {stderr}");
         assert!(stderr.contains(expected), "{text:?}: {stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_consumers_file_is_read_only_on_the_edge() {
+    let backend = Backend::start().await;
+    let setup = start(&backend, false, true);
+    let admin = setup.stack.edge.addr("admin");
+    let first = version(&wait_push(admin, &setup.token, "first push", |p| {
+        version(p) > 0
+    }));
+    std::fs::write(
+        setup.dir.path().join("policy/consumers.toml"),
+        "[[consumer]]\nname = \"acme\"\n",
+    )
+    .unwrap();
+    write_atomically(
+        &setup.policy(),
+        &format!("{DENY_LIST}\n[identity]\nconsumers = \"consumers.toml\"\n"),
+    );
+    wait_push(admin, &setup.token, "identity pushed", |p| {
+        version(p) > first
+    });
+    let listed = admin_call(
+        admin,
+        "GET",
+        "/admin/consumers",
+        Some(&setup.token),
+        &[],
+        "",
+    );
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json()["consumers"][0]["name"], "acme");
+    // The next push would undo an edit made here: keys are changed on the LAN.
+    let minted = admin_call(
+        admin,
+        "POST",
+        "/admin/consumers/acme/keys",
+        Some(&setup.token),
+        &[],
+        "",
+    );
+    assert_eq!(minted.status, 422, "{}", minted.body);
+    assert!(
+        minted.body.contains("pushed from the LAN"),
+        "{}",
+        minted.body
+    );
 }

@@ -1,7 +1,9 @@
 //! `/admin/consumers...` (admin role): the API-key consumers in force, new keys and
 //! revocations. Changes are written to the consumers file (the source of truth, kept
 //! with its comments; see `rampart_identity::apikey::edit`), atomically, and applied at
-//! once; a key is shown only in the answer that created it.
+//! once; a key is shown only in the answer that created it. A consumers file that came
+//! with a policy pushed from the LAN is read-only here: the next push would undo an edit,
+//! so keys are minted and revoked in the LAN's copy.
 //!
 //! | call | does |
 //! |---|---|
@@ -9,7 +11,7 @@
 //! | `POST /admin/consumers/NAME/keys` `{"expires": "RFC 3339"}` (body optional) | a new key |
 //! | `DELETE /admin/consumers/NAME/keys/ID` | revokes the key |
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use http::Method;
@@ -24,11 +26,18 @@ static EDITS: Mutex<()> = Mutex::new(());
 pub(super) async fn manage(
     request: ManageRequest,
     identity: Option<Arc<Identity>>,
+    pushed_dir: Option<PathBuf>,
 ) -> Result<serde_json::Value, ActionError> {
     let store = identity
         .filter(|i| i.api_keys.is_some())
         .ok_or_else(|| ActionError::NotFound("no consumers file is configured".to_owned()));
     let parts: Vec<&str> = request.path.split('/').collect();
+    let writable = |identity: Arc<Identity>| match (&pushed_dir, &identity.api_keys) {
+        (Some(dir), Some(keys)) if keys.path().starts_with(dir) => Err(ActionError::Invalid(
+            "the consumers come from a policy pushed from the LAN; change them there".to_owned(),
+        )),
+        _ => Ok(identity),
+    };
     match (&request.method, parts.as_slice()) {
         (&Method::GET, ["consumers"]) => view(&current(&*store?), None),
         (&Method::GET, ["consumers", name]) => view(&current(&*store?), Some(name)),
@@ -38,11 +47,11 @@ pub(super) async fn manage(
                 Some(serde_json::Value::String(at)) => Some(at.clone()),
                 Some(_) => return Err(ActionError::Invalid("expires must be a string".into())),
             };
-            let (identity, name) = (store?, (*name).to_owned());
+            let (identity, name) = (writable(store?)?, (*name).to_owned());
             blocking(move || add(&identity, &name, expires.as_deref())).await
         }
         (&Method::DELETE, ["consumers", name, "keys", id]) => {
-            let (identity, name, id) = (store?, (*name).to_owned(), (*id).to_owned());
+            let (identity, name, id) = (writable(store?)?, (*name).to_owned(), (*id).to_owned());
             blocking(move || revoke(&identity, &name, &id)).await
         }
         _ => Err(ActionError::Unsupported),
