@@ -1233,6 +1233,10 @@ fn spaced_namespaced_and_breakout_tags_data_markup_and_escaped_identifiers() {
             "data:image/png;base64,iVBORw0KGgo=",
             "caf\\u00e9 \\u00fcber",
             "\\u003cb\\u003e",
+            // Encoders that escape every character (gotestwaf's JSUnicode) escape the
+            // operators too.
+            "\\u0048\\u0065\\u006c\\u006c\\u006f\\u0020\\u0028\\u0077\\u006f\\u0072\\u006c\\u0064\\u0029",
+            "\\u0041\\u0043\\u004d\\u0045 Corp",
             "atob(encoded) decodes base64",
             "btoa",
         ],
