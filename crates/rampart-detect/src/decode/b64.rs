@@ -174,9 +174,7 @@ mod tests {
         let alphabet = b"ABCXYZabcxyz0189+/-_.";
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..50_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            seed = crate::testing::xorshift(seed);
             let text: Vec<u8> = (0..8)
                 .map(|k| alphabet[((seed >> (k * 6)) % alphabet.len() as u64) as usize])
                 .collect();

@@ -347,9 +347,7 @@ mod tests {
         let alphabet = b"0123456789abcdefxX.+-gz:";
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         for _ in 0..50_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            seed = crate::testing::xorshift(seed);
             let len = (seed % 12) as usize;
             let h: String = (0..len)
                 .map(|k| char::from(alphabet[((seed >> (k * 5)) % alphabet.len() as u64) as usize]))

@@ -248,9 +248,7 @@ fn short_needle_search_finds_what_memmem_finds() {
     let alphabet = b".:/a";
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     for _ in 0..20_000 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
+        seed = crate::testing::xorshift(seed);
         let hay: Vec<u8> = (0..seed % 24)
             .map(|k| alphabet[((seed >> (k * 2)) % 4) as usize])
             .collect();

@@ -208,9 +208,7 @@ mod tests {
         // Texts glued from pieces of literals (in both cases), random bytes and prose.
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            seed = crate::testing::xorshift(seed);
             seed
         };
         for _ in 0..20_000 {

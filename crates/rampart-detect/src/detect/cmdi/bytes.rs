@@ -72,9 +72,7 @@ mod tests {
         }
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for _ in 0..20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            seed = crate::testing::xorshift(seed);
             let len = usize::try_from(seed % 24).unwrap_or(0);
             let text: String = (0..len)
                 .map(|k| {
