@@ -4,7 +4,7 @@
 use std::ops::Range;
 
 use super::Shapes;
-use super::lex::{Kw, Start, Tk};
+use super::lex::{Kw, Start, Tk, Tok};
 
 /// Words that read as SQL operators in a commented-out tail (`x' collate nocase--`).
 const TAIL_WORDS: &[&[u8]] = &[
@@ -83,19 +83,25 @@ impl Shapes<'_> {
         op.then_some(last)
     }
 
+    /// For a value read inside the application's string: its quote, the token that breaks
+    /// out of it, and the text before that quote (trimmed).
+    fn opening(&self) -> Option<(u8, &Tok, &[u8])> {
+        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
+            return None;
+        };
+        let open = self.code.first()?;
+        Some((q, open, self.s[..open.end.saturating_sub(1)].trim_ascii()))
+    }
+
     /// Whether the comment after `code[i]` holds the application's quote again, so that the
     /// quote opened a quoted word that starts like a comment: inside prose or markup (the
     /// text before the quote is several words: `use the "--verbose" option`, `<a
     /// href="#top">`), or a word glued to the mark with more text after its closing quote
     /// (`"--stress" option`). An injection (`admin'-- `) breaks out of a single value.
     pub(super) fn quoted_comment(&self, i: usize) -> bool {
-        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
+        let Some((q, _, prefix)) = self.opening() else {
             return false;
         };
-        let Some(open) = self.code.first() else {
-            return false;
-        };
-        let prefix = self.s[..open.end.saturating_sub(1)].trim_ascii();
         let prefix_words = prefix.iter().any(u8::is_ascii_whitespace);
         let from = self.code.get(i).map_or(0, |t| t.end);
         let to = self.code.get(i + 1).map_or(self.s.len(), |t| t.start);
@@ -121,10 +127,7 @@ impl Shapes<'_> {
     /// Whether the break is the opening quote of a quoted word (`the "select" method`,
     /// `'EXEC')`): a word glued to the quote and closed by the same quote right after it.
     pub(super) fn quoted_word(&self) -> bool {
-        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
-            return false;
-        };
-        let (Some(open), Some(word)) = (self.code.first(), self.code.get(1)) else {
+        let (Some((q, open, _)), Some(word)) = (self.opening(), self.code.get(1)) else {
             return false;
         };
         word.start == open.end
@@ -156,13 +159,9 @@ impl Shapes<'_> {
 
     /// See [`Shapes::find`].
     pub(super) fn keyword_after_opening_quote(&self, j: usize) -> bool {
-        let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
+        let Some((q, open, prefix)) = self.opening() else {
             return false;
         };
-        let Some(open) = self.code.first() else {
-            return false;
-        };
-        let prefix = self.s[..open.end.saturating_sub(1)].trim_ascii();
         let spaced = self.code.get(j).is_some_and(|t| t.start > open.end);
         matches!(
             self.kind(j),
