@@ -6,7 +6,8 @@
 //! Each request is split the way the tiers split it: the head through `extract::head_fields`,
 //! a form body through `extract::form_fields`, a JSON body into its leaves, a multipart
 //! body into its parts, anything else as body text. `show-set` prints misses and false
-//! positives whose set name contains it.
+//! positives whose set name contains it. `DISABLE=rule-a,rule-b` runs without those rules,
+//! to see which requests depend on them alone.
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -26,7 +27,15 @@ fn main() {
     let paranoia: u8 = args.next().and_then(|p| p.parse().ok()).unwrap_or(1);
     let show = args.next();
     let engine = Engine::builtin();
-    let policy = Policy::default().with_paranoia(paranoia);
+    let disabled = std::env::var("DISABLE").unwrap_or_default();
+    let policy = if disabled.is_empty() {
+        Policy::default()
+    } else {
+        let list: Vec<String> = disabled.split(',').map(|r| format!("{r:?}")).collect();
+        Policy::from_toml(&format!("disabled_rules = [{}]", list.join(",")), &engine)
+            .expect("DISABLE names rules the engine has")
+    }
+    .with_paranoia(paranoia);
     let file = std::fs::File::open(&path).expect("corpus file");
     let mut stats: BTreeMap<String, [u32; 4]> = BTreeMap::new();
     for line in std::io::BufReader::new(file).lines() {

@@ -1388,6 +1388,16 @@ fn js_function_definitions_bracketed_prototype_paths_and_orm_secret_lookups() {
             "function keys",
         ],
     );
+    // People paste code into text fields: an invoked definition counts only in the URL.
+    table(
+        "nodejs",
+        FieldKind::BodyValue,
+        &["function() {"],
+        &[
+            "(function () { const total = items.length; render(total); })();",
+            "function(){return 1}()",
+        ],
+    );
     table(
         "nodejs",
         FieldKind::QueryName,
