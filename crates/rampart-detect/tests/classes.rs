@@ -1623,3 +1623,61 @@ fn an_http2_authority_is_the_site_a_session_id_referer_is_compared_with() {
     );
     assert!(foreign.blocks(threshold), "{:?}", foreign.hits);
 }
+
+#[test]
+fn ldap_filters_testing_constants_or_passwords() {
+    table(
+        "ldap",
+        Q,
+        &[
+            "(&(uid=admin)(!(&(1=0)(userPassword=q))))",
+            "(|(uid=*)(userPassword=x))",
+            "userPassword:2.5.13.18:=123",
+            "unicodePwd:dn:=x",
+        ],
+        &[
+            "wow (!(really)) (a=b)",
+            "Smith & Sons (est. 1920)",
+            "ratio (a=b) (c)",
+            "x := 5",
+            "time 10:30 := start",
+            "(see: 2.5) and (a = b)",
+            "(&(objectCategory=computer)(userAccountControl:1.2.840.113556.1.4.803:=8192))",
+            "(|(cn=Jane)(mail=jane@example.com))",
+            "Tom & (Jerry = 2) friends",
+        ],
+    );
+}
+
+#[test]
+fn dom_property_through_brackets_in_a_path() {
+    table(
+        "xss",
+        FieldKind::Path,
+        &["/document[\"cookie\"]", "/a/window['location']='x'"],
+        &[
+            "/documents/cookie",
+            "/api/window[0]/cookie",
+            "/document/self[1]",
+        ],
+    );
+}
+
+#[test]
+fn payloads_split_by_tags_a_sanitizer_strips() {
+    table(
+        "xss",
+        Q,
+        &["\"autof<x>ocus o<x>nfocus=alert<x>(1)//"],
+        &[
+            "Use Vec<u8> or Vec<String>",
+            "<b>bold</b> and <i>it</i>alic",
+        ],
+    );
+    table(
+        "sqli",
+        Q,
+        &["1 un<>ion sel<>ect password from users"],
+        &["un<b>ion</b> members select a rep"],
+    );
+}

@@ -2,7 +2,8 @@
 //!
 //! From the raw value, each layer applies percent-decoding (with `+` as space for query
 //! kinds), HTML character references and JS escapes, until nothing changes or the layer
-//! limit is reached. Whole-value base64 opens a branch of its own, and JSON or form data
+//! limit is reached. Whole-value base64 opens a branch of its own, as does the text left
+//! after removing short tags glued inside words (`o<x>nfocus`), and JSON or form data
 //! found inside a string is parsed and its leaves become variants too (keys as
 //! [`FieldKind::BodyKey`]). Every decoder shrinks or keeps the size of its input, the
 //! number of variants per field is capped, and all decoded bytes are charged to a
@@ -156,6 +157,14 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
         }
         if let Some(text) = base64_view(current, kind) {
             // Base64 is a layer like the others: nesting it must not bypass the limit.
+            if layer >= budget.limits.max_layers {
+                budget.exhaust(Exhaustion::Layers);
+            } else {
+                found.push((text, kind, layer + 1));
+            }
+        }
+        if let Some(text) = text::glued_tags_removed(current) {
+            // A view, not a decoding, but it may uncover another layer: bounded alike.
             if layer >= budget.limits.max_layers {
                 budget.exhaust(Exhaustion::Layers);
             } else {

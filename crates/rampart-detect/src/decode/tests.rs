@@ -1,6 +1,6 @@
 //! Decoders and the budget.
 
-use super::text::{html_entities, js_escapes, percent};
+use super::text::{glued_tags_removed, html_entities, js_escapes, percent};
 use super::{Budget, BudgetLimits, Exhaustion, b64, variants};
 use crate::field::FieldKind;
 
@@ -141,4 +141,26 @@ fn a_layer_keeps_the_server_view_when_js_escapes_change_it_further() {
     // Nothing extra when JS escapes are the only layer, or absent.
     assert_eq!(texts("\\u003cb"), ["\\u003cb", "<b"]);
     assert_eq!(texts("%3Cb"), ["%3Cb", "<b"]);
+}
+
+#[test]
+fn glued_short_tags_are_removed_only_inside_words() {
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            "\"autof<x>ocus o<x>nfocus=alert<x>(1)//",
+            Some("\"autofocus onfocus=alert(1)//"),
+        ),
+        ("un<>ion sel<>ect", Some("union select")),
+        ("alert</b>(1)", Some("alert(1)")),
+        ("<b>bold</b> text", None),
+        ("a <br> b", None),
+        ("x<y>z", Some("xz")),
+        ("a<b and c>d", None),
+        ("Vec<u8> and Vec<String>", None),
+        ("if a<b>", None),
+        ("ends with tag<x>", None),
+    ];
+    for (input, want) in cases {
+        assert_eq!(glued_tags_removed(input).as_deref(), *want, "{input}");
+    }
 }

@@ -1,4 +1,5 @@
-//! Single-layer text decoders: percent-encoding, HTML character references, JS escapes.
+//! Single-layer text decoders: percent-encoding, HTML character references, JS escapes,
+//! and the view a tag-stripping sanitizer leaves.
 //! Each returns `None` when it changes nothing, so callers can stop at a fixpoint. None of
 //! them produces more bytes than it consumes (decoded output is never longer than input).
 
@@ -293,4 +294,52 @@ fn js_escape(rest: &[u8]) -> Option<(char, usize)> {
         Some(&c @ (b'\'' | b'"' | b'\\' | b'/' | b'`')) => Some((char::from(c), 1)),
         _ => None,
     }
+}
+
+/// Removes empty or short tags glued inside a word (`o<x>nfocus`, `sel<>ect`, `alert</b>(1)`):
+/// what an application that strips tags before output leaves of a payload split by them.
+/// Only tags without attributes, right after a letter or digit and before a non-space.
+pub(crate) fn glued_tags_removed(input: &str) -> Option<String> {
+    let bytes = input.as_bytes();
+    memchr::memchr(b'<', bytes)?;
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'<', &bytes[i..]) {
+        let at = i + off;
+        i = at + 1;
+        let glued_after = at > 0 && bytes[at - 1].is_ascii_alphanumeric();
+        let Some(len) = short_tag_len(&bytes[at..]).filter(|_| glued_after) else {
+            continue;
+        };
+        let next = bytes.get(at + len);
+        if next.is_none_or(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if copied == 0 {
+            out.reserve(input.len());
+        }
+        out.push_str(&input[copied..at]);
+        i = at + len;
+        copied = i;
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&input[copied..]);
+    Some(out)
+}
+
+/// Length of `<>`, `</>`, `<x>`, `</abc>` (at most 3 letters or digits) at the start.
+fn short_tag_len(rest: &[u8]) -> Option<usize> {
+    let mut n = 1;
+    if rest.get(n) == Some(&b'/') {
+        n += 1;
+    }
+    let name = rest[n..]
+        .iter()
+        .take(4)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    (name <= 3 && rest.get(n + name) == Some(&b'>')).then_some(n + name + 1)
 }
