@@ -106,6 +106,21 @@ fn ssrf_without_slashes_or_scheme() {
     );
     // A Host header naming the local machine is not a forged URL.
     table("ssrf", FieldKind::HeaderValue, &[], &["localhost:8080"]);
+    // Normalisation merged the `//` of a URL carried in the path.
+    table(
+        "ssrf",
+        FieldKind::Path,
+        &[
+            "/items/http:/169.254.169.254/latest/meta-data/",
+            "/proxy/https:/[::ffff:a9fe:a9fe]/",
+            "/fetch/http:/0251.0376.0251.0376/",
+        ],
+        &[
+            "/proxy/https:/www.example.com/page",
+            "/docs/http:/intro",
+            "/wiki/HTTP:_Status_codes",
+        ],
+    );
 }
 
 #[test]

@@ -2,8 +2,9 @@
 //!
 //! From the raw value, each layer applies percent-decoding (with `+` as space for query
 //! kinds), HTML character references and JS escapes, until nothing changes or the layer
-//! limit is reached. Whole-value base64 opens a branch of its own, as does the text left
-//! after removing short tags glued inside words (`o<x>nfocus`), and JSON or form data
+//! limit is reached. Whole-value base64 opens a branch of its own, as do the text left
+//! after removing short tags glued inside words (`o<x>nfocus`) and the text with fullwidth
+//! forms folded to ASCII (`＜ｓｃｒｉｐｔ＞`), and JSON or form data
 //! found inside a string is parsed and its leaves become variants too (keys as
 //! [`FieldKind::BodyKey`]). Every decoder shrinks or keeps the size of its input, the
 //! number of variants per field is capped, and all decoded bytes are charged to a
@@ -163,8 +164,14 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
                 found.push((text, kind, layer + 1));
             }
         }
-        if let Some(text) = text::glued_tags_removed(current) {
-            // A view, not a decoding, but it may uncover another layer: bounded alike.
+        // Views, not decodings, but each may uncover another layer: bounded alike.
+        for text in [
+            text::glued_tags_removed(current),
+            text::compat_folded(current),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if layer >= budget.limits.max_layers {
                 budget.exhaust(Exhaustion::Layers);
             } else {
@@ -285,11 +292,12 @@ pub(crate) fn compact_into(s: &str, out: &mut String) {
 }
 
 /// Bytes without one of which [`variants`] of a `kind` value is the raw value alone, base64
-/// aside ([`has_base64_view`]): `%`, `&` and `\` start a decoding layer, `+` too where it
+/// aside ([`has_base64_view`]): `%`, `&`, `\` and 0xEF start a decoding layer, `+` too where it
 /// means a space, `{` and `[` a nested JSON document, `<` a lone XML element, `=` form data
 /// where forms are read.
 pub(crate) fn trigger_bytes(kind: FieldKind) -> Vec<u8> {
-    let mut bytes = b"%&\\{[<".to_vec();
+    // 0xEF leads the fullwidth and small-form characters `compat_folded` maps to ASCII.
+    let mut bytes = b"%&\\{[<\xEF".to_vec();
     if kind.plus_is_space() {
         bytes.push(b'+');
     }

@@ -1,6 +1,6 @@
 //! Decoders and the budget.
 
-use super::text::{glued_tags_removed, html_entities, js_escapes, percent};
+use super::text::{compat_folded, glued_tags_removed, html_entities, js_escapes, percent};
 use super::{Budget, BudgetLimits, Exhaustion, b64, variants};
 use crate::field::FieldKind;
 
@@ -163,4 +163,19 @@ fn glued_short_tags_are_removed_only_inside_words() {
     for (input, want) in cases {
         assert_eq!(glued_tags_removed(input).as_deref(), *want, "{input}");
     }
+}
+
+#[test]
+fn fullwidth_and_small_forms_fold_to_ascii() {
+    assert_eq!(
+        compat_folded("＇ ｏｒ １＝１－－").as_deref(),
+        Some("' or 1=1--")
+    );
+    assert_eq!(
+        compat_folded("﹤script﹥alert﹙1﹚").as_deref(),
+        Some("<script>alert(1)")
+    );
+    // Other text with a 0xEF lead byte, and CJK text, stay as they are.
+    assert_eq!(compat_folded("\u{FEFF}BOM and \u{F8FF}"), None);
+    assert_eq!(compat_folded("日本語のテキスト"), None);
 }

@@ -1,5 +1,6 @@
 //! Single-layer text decoders: percent-encoding, HTML character references, JS escapes,
-//! and the view a tag-stripping sanitizer leaves.
+//! the compatibility forms Unicode normalisation folds to ASCII, and the view a
+//! tag-stripping sanitizer leaves.
 //! Each returns `None` when it changes nothing, so callers can stop at a fixpoint. None of
 //! them produces more bytes than it consumes (decoded output is never longer than input).
 
@@ -342,4 +343,55 @@ fn short_tag_len(rest: &[u8]) -> Option<usize> {
         .take_while(|b| b.is_ascii_alphanumeric())
         .count();
     (name <= 3 && rest.get(n + name) == Some(&b'>')).then_some(n + name + 1)
+}
+
+/// Folds fullwidth ASCII (`＇ｏｒ１＝１`, U+FF01..U+FF5E) and the small form variants
+/// (`﹤script﹥`, U+FE50..U+FE6B) to the ASCII they stand for, as NFKC normalisation in a
+/// backend (or a best-fit code page) does. `None` when the text holds none of them.
+pub(crate) fn compat_folded(input: &str) -> Option<String> {
+    // Both ranges are encoded with a leading 0xEF byte.
+    memchr::memchr(0xEF, input.as_bytes())?;
+    let mut changed = false;
+    let out: String = input
+        .chars()
+        .map(|c| {
+            let folded = compat_ascii(c);
+            changed |= folded.is_some();
+            folded.unwrap_or(c)
+        })
+        .collect();
+    changed.then_some(out)
+}
+
+fn compat_ascii(c: char) -> Option<char> {
+    let u = u32::from(c);
+    match u {
+        0xFF01..=0xFF5E => char::from_u32(u - 0xFF01 + 0x21),
+        0xFE50..=0xFE6B => match u - 0xFE50 {
+            0 => Some(','),
+            2 => Some('.'),
+            4 => Some(';'),
+            5 => Some(':'),
+            6 => Some('?'),
+            7 => Some('!'),
+            9 => Some('('),
+            10 => Some(')'),
+            11 => Some('{'),
+            12 => Some('}'),
+            15 => Some('#'),
+            16 => Some('&'),
+            17 => Some('*'),
+            18 => Some('+'),
+            19 => Some('-'),
+            20 => Some('<'),
+            21 => Some('>'),
+            22 => Some('='),
+            24 => Some('\\'),
+            25 => Some('$'),
+            26 => Some('%'),
+            27 => Some('@'),
+            _ => None,
+        },
+        _ => None,
+    }
 }

@@ -140,6 +140,11 @@ impl Detector {
                     FieldKind::QueryValue | FieldKind::BodyValue | FieldKind::CookieValue
                 ),
             )
+            .or_else(|| {
+                (kind == FieldKind::Path)
+                    .then(|| ssrf::in_path(text))
+                    .flatten()
+            })
             .and_then(slice),
         }
     }

@@ -139,6 +139,23 @@ fn slashless(s: &[u8]) -> Option<Range<usize>> {
         .map(|r| start..r.end)
 }
 
+/// A URL path that carries a URL to an internal host as its remaining segments
+/// (`/proxy/http:/169.254.169.254/latest`): open-proxy and fetch endpoints take them, and
+/// the `//` after the scheme is gone because path normalisation merged it.
+pub(crate) fn in_path(path: &str) -> Option<Range<usize>> {
+    let s = path.as_bytes();
+    memchr::memchr_iter(b'/', s).find_map(|at| {
+        let rest = &s[at + 1..];
+        let special = SPECIAL
+            .iter()
+            .any(|p| rest.len() > p.len() && rest[..p.len()].eq_ignore_ascii_case(p));
+        special
+            .then(|| slashless(rest))
+            .flatten()
+            .map(|r| at + 1 + r.start..at + 1 + r.end)
+    })
+}
+
 /// A value that starts with a loopback or internal host name used as a URL without a
 /// scheme (`localhost/`, `host.docker.internal:2375/`); a bare word is not enough.
 fn schemeless(s: &[u8]) -> Option<Range<usize>> {
