@@ -1,5 +1,8 @@
 //! Per-route request rules: which methods and body media types a route accepts and
 //! how many query parameters it takes.
+//!
+//! Frameworks let a header replace the method (`X-HTTP-Method-Override: DELETE` on a
+//! POST), so where the route lists its methods, an override must name one of them too.
 
 use http::Method;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
@@ -74,6 +77,13 @@ fn essence(value: &str) -> Option<String> {
     (!ty.is_empty() && !sub.is_empty() && !sub.contains('/')).then_some(essence)
 }
 
+/// Headers that Rails, Express, ASP.NET, Symfony and others read as the real method.
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 fn has_body(headers: &http::HeaderMap) -> bool {
     headers.contains_key(TRANSFER_ENCODING)
         || headers
@@ -91,8 +101,13 @@ impl RequestRules {
         let deny = |reason, rule: &str| {
             Verdict::Deny(Denial::new("request-rules", reason).with_rule(rule))
         };
-        if !self.methods.is_empty() && !self.methods.contains(&head.parts.method) {
-            return deny(Reason::MethodNotAllowed, "method");
+        if !self.methods.is_empty() {
+            if !self.methods.contains(&head.parts.method) {
+                return deny(Reason::MethodNotAllowed, "method");
+            }
+            if !self.overrides_allowed(&head.parts.headers) {
+                return deny(Reason::MethodNotAllowed, "method-override");
+            }
         }
         if let Some(max) = self.max_query_params {
             let count = head.parts.uri.query().map_or(0, query_param_count);
@@ -116,6 +131,21 @@ impl RequestRules {
             }
         }
         Verdict::Allow
+    }
+}
+
+impl RequestRules {
+    /// Whether every method-override header names an allowed method (names are
+    /// case-sensitive like methods, but frameworks uppercase them: compare uppercased).
+    fn overrides_allowed(&self, headers: &http::HeaderMap) -> bool {
+        METHOD_OVERRIDES.iter().all(|name| {
+            headers.get_all(*name).iter().all(|v| {
+                v.to_str()
+                    .ok()
+                    .and_then(|m| Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes()).ok())
+                    .is_some_and(|m| self.methods.contains(&m))
+            })
+        })
     }
 }
 
@@ -168,6 +198,31 @@ mod tests {
             ("GET", "/x?a=1&&b=2&c=3&", vec![], None), // empty pieces are not parameters
             ("DELETE", "/x", vec![], Some("method")),
             ("get", "/x", vec![], Some("method")), // methods are case-sensitive
+            (
+                "POST",
+                "/x",
+                vec![("x-http-method-override", "DELETE")],
+                Some("method-override"),
+            ),
+            (
+                "POST",
+                "/x",
+                vec![("x-method-override", "put"), ("content-length", "0")],
+                Some("method-override"),
+            ),
+            (
+                "GET",
+                "/x",
+                vec![("x-http-method", "get"), ("x-http-method-override", "GET")],
+                None,
+            ),
+            (
+                "GET",
+                "/x",
+                vec![("x-http-method", "")],
+                Some("method-override"),
+            ),
+            ("GET", "/x", vec![("x-http-methods", "DELETE")], None), // not an override header
             ("POST", "/x", vec![json, body], None),
             (
                 "POST",
