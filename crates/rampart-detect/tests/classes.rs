@@ -1714,3 +1714,21 @@ fn xslt_instructions_in_values() {
         ],
     );
 }
+
+#[test]
+fn oracle_dual_probes() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "\r\n select user from dual \r\n",
+            "1 and 1=(select 1 from dual where 1=1)",
+            "x' union select banner from sys.dual--",
+        ],
+        &[
+            "please select a router from dual-band models",
+            "select one from dual citizens and residents",
+            "I selected the dual option",
+        ],
+    );
+}
