@@ -160,13 +160,16 @@ impl ByteClasses {
 }
 
 /// The value as text when it needs no decoding: no decoder trigger, valid UTF-8, and no
-/// base64 view. `class` is [`ByteClasses::classify`] of it.
+/// base64 or JWT-header view. `class` is [`ByteClasses::classify`] of it.
 pub(crate) fn plain_text(value: &[u8], kind: FieldKind, class: u64) -> Option<&str> {
     if class & DECODE != 0 {
         return None;
     }
     let text = std::str::from_utf8(value).ok()?;
-    (class & NOT_B64 != 0 || !mixed(class) || !decode::has_base64_view(text, kind)).then_some(text)
+    let no_base64 = class & NOT_B64 != 0 || !mixed(class) || !decode::has_base64_view(text, kind);
+    // A JWT's dots keep it out of the base64 view; its header has a view of its own.
+    let no_jwt = !mixed(class) || decode::jwt_token(text).is_none();
+    (no_base64 && no_jwt).then_some(text)
 }
 
 /// Whether a value of this class mixes letter cases, or letters and digits: the base64

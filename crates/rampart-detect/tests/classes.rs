@@ -1732,3 +1732,27 @@ fn oracle_dual_probes() {
         ],
     );
 }
+
+#[test]
+fn jwt_header_parameters_read_before_the_signature_check() {
+    use base64::Engine as _;
+    let b64u = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let jwt = |h: &str| {
+        format!(
+            "Bearer {}.{}.c2ln",
+            b64u(h),
+            b64u(r#"{"sub":"42","iss":"http://keycloak.internal/realms/a"}"#)
+        )
+    };
+    let attacks = [
+        jwt(r#"{"alg":"HS256","kid":"../../../../dev/null"}"#),
+        jwt(r#"{"alg":"HS256","kid":"x' UNION SELECT 'secret'--"}"#),
+        jwt(r#"{"alg":"RS256","jku":"http://169.254.169.254/keys"}"#),
+    ];
+    let legit = [jwt(r#"{"alg":"RS256","typ":"JWT","kid":"2024-05-key-1"}"#)];
+    let attacks: Vec<&str> = attacks.iter().map(String::as_str).collect();
+    let legit: Vec<&str> = legit.iter().map(String::as_str).collect();
+    table("lfi", FieldKind::HeaderValue, &attacks[..1], &legit);
+    table("sqli", FieldKind::HeaderValue, &attacks[1..2], &[]);
+    table("ssrf", FieldKind::HeaderValue, &attacks[2..], &[]);
+}

@@ -4,7 +4,7 @@
 //! kinds), HTML character references and JS escapes, until nothing changes or the layer
 //! limit is reached. Whole-value base64 opens a branch of its own, as do the text left
 //! after removing short tags glued inside words (`o<x>nfocus`) and the text with fullwidth
-//! forms folded to ASCII (`＜ｓｃｒｉｐｔ＞`), and JSON or form data
+//! forms folded to ASCII (`＜ｓｃｒｉｐｔ＞`) and the decoded header of a JWT, and JSON or form data
 //! found inside a string is parsed and its leaves become variants too (keys as
 //! [`FieldKind::BodyKey`]). Every decoder shrinks or keeps the size of its input, the
 //! number of variants per field is capped, and all decoded bytes are charged to a
@@ -178,6 +178,13 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
                 found.push((text, kind, layer + 1));
             }
         }
+        if let Some(text) = jwt_header(current) {
+            if layer >= budget.limits.max_layers {
+                budget.exhaust(Exhaustion::Layers);
+            } else {
+                found.push((text, kind, layer + 1));
+            }
+        }
         let leaves = nested::leaves(current, kind);
         if !leaves.is_empty() {
             if depth >= budget.limits.max_nesting {
@@ -233,6 +240,39 @@ fn base64_view(text: &str, kind: FieldKind) -> Option<String> {
         return b64::decode_plus_as_space(text);
     }
     None
+}
+
+/// The JOSE header of a compact JWT (`[Bearer ]eyJ….….…`), decoded: its `kid`, `jku` and
+/// `x5u` are read by the server before any signature check (`kid` into a file path or SQL
+/// lookup, `jku` fetched). The claims are left alone: issuer and audience URLs name
+/// internal identity providers in ordinary deployments.
+pub(crate) fn jwt_header(text: &str) -> Option<String> {
+    let token = jwt_token(text)?;
+    let mut segments = token.split('.');
+    let (header, claims) = (segments.next()?, segments.next()?);
+    let well_formed = segments.next().is_some()
+        && segments.next().is_none()
+        && header.len() >= 10
+        && !claims.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !well_formed {
+        return None;
+    }
+    b64::decode(header).filter(|h| h.trim_start().starts_with('{'))
+}
+
+/// The token of a value that may be a JWT: after an optional `Bearer ` scheme, starting
+/// with `ey` (base64 of `{"` or `{ `) and holding a dot. Cheap: the fast path asks it of
+/// every mixed-case value with a dot.
+pub(crate) fn jwt_token(text: &str) -> Option<&str> {
+    let t = text.trim();
+    let t = match t.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
+        _ => t,
+    };
+    (t.starts_with("ey") && memchr::memchr(b'.', t.as_bytes()).is_some()).then_some(t)
 }
 
 /// One decoding layer: percent, then character references, then JS escapes. When JS

@@ -1,7 +1,7 @@
 //! Decoders and the budget.
 
 use super::text::{compat_folded, glued_tags_removed, html_entities, js_escapes, percent};
-use super::{Budget, BudgetLimits, Exhaustion, b64, variants};
+use super::{Budget, BudgetLimits, Exhaustion, b64, jwt_header, variants};
 use crate::field::FieldKind;
 
 #[test]
@@ -178,4 +178,35 @@ fn fullwidth_and_small_forms_fold_to_ascii() {
     // Other text with a 0xEF lead byte, and CJK text, stay as they are.
     assert_eq!(compat_folded("\u{FEFF}BOM and \u{F8FF}"), None);
     assert_eq!(compat_folded("日本語のテキスト"), None);
+}
+
+#[test]
+fn a_jwt_shows_its_header_and_only_its_header() {
+    use base64::Engine as _;
+    let b64u = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let token = |h: &str| {
+        format!(
+            "{}.{}.sig",
+            b64u(h),
+            b64u(r#"{"iss":"http://10.0.0.5/realm"}"#)
+        )
+    };
+    let kid = r#"{"alg":"HS256","kid":"x' union select 'k'--"}"#;
+    assert_eq!(jwt_header(&token(kid)).as_deref(), Some(kid));
+    assert_eq!(
+        jwt_header(&format!("Bearer {}", token(kid))).as_deref(),
+        Some(kid)
+    );
+    // Two segments, four segments, a non-JSON header, other dotted values.
+    let two = format!("{}.{}", b64u(kid), b64u("{}"));
+    let four = format!("{}.x", token(kid));
+    for v in [
+        two.as_str(),
+        four.as_str(),
+        "eyJhbGciOi.not base64.x",
+        "www.example.com",
+        "e.g. this",
+    ] {
+        assert_eq!(jwt_header(v), None, "{v}");
+    }
 }
