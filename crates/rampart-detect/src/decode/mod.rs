@@ -268,6 +268,10 @@ pub(crate) fn jwt_header(text: &str) -> Option<String> {
 /// every mixed-case value with a dot.
 pub(crate) fn jwt_token(text: &str) -> Option<&str> {
     let t = text.trim();
+    // Most values are settled by their first byte.
+    if !matches!(t.as_bytes().first(), Some(b'e' | b'b' | b'B')) {
+        return None;
+    }
     let t = match t.get(..7) {
         Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
         _ => t,
