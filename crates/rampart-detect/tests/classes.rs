@@ -1756,3 +1756,101 @@ fn jwt_header_parameters_read_before_the_signature_check() {
     table("sqli", FieldKind::HeaderValue, &attacks[1..2], &[]);
     table("ssrf", FieldKind::HeaderValue, &attacks[2..], &[]);
 }
+
+#[test]
+fn sql_probes_next_to_form_answers_and_prose_that_open_like_clauses() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "or 88",
+            "xor 5-",
+            "'  or 3,4,2@!",
+            "|| 7",
+            "or 3,4",
+            "VALUES ('1.2.3.4', 'x'))",
+            "values ('a', 1);",
+            "values (1, 2), (3, 4)",
+            ") like (",
+            ")like(",
+            " case when condition1 then result1",
+            "(case when 1=1 then 1 else 0 end)",
+            "DR/**/OP/*bypass deny listing*/sampletable",
+            "1 and benchmark(10000000,md5(1))",
+            "BENChmARk(2999/**/999,Md5(",
+            "union select version()",
+            "substr()",
+            "-ascii(substring(user(),1,1))",
+        ],
+        &[
+            "or 2",
+            "and 3",
+            "1 or 2",
+            "values (in order of importance): speed, cost",
+            "values (1, 2) and more",
+            "Values ('low', 'high') are allowed",
+            "a) like (b)",
+            "Case when done: then relax",
+            "in case when needed then call me",
+            "src/*.js",
+            "a/**/b",
+            "The benchmark (v2) ran for 20 minutes.",
+            "see rsvg-convert(1) and dns.reverse()",
+            "Fixed crashes in avgpp() and reverse()",
+            "StreamResource::Cast() was removed",
+            "The util.isNull() API is deprecated",
+        ],
+    );
+}
+
+#[test]
+fn sql_words_in_prose_code_and_markup_pass() {
+    table(
+        "sqli",
+        FieldKind::BodyValue,
+        &[
+            "a b'-- 'x",
+            "a b'--'x",
+            "admin'-- 'x",
+            "a'or'a",
+            "\\'or'1",
+            "\"!\"",
+        ],
+        &[
+            "select your plan",
+            "drop me a line",
+            "union members voted on the deal",
+            "Insert into the slot (gently)",
+            "he said 'select * from users' is a query",
+            "<a href=\"#top\">Top</a>",
+            "HREF=\"index.html#AEN30\"",
+            "use the \"--\" option",
+            "\"--\" , but this doesn't work with the \"#!\" convention.",
+            "\"---------------------\",",
+            "Use '#!/usr/bin/python' instead of '#!/usr/bin/env python'.",
+            "A recent mingw compiler has started to complain on \"#warning Please\ninclude winsock2.h\" first.",
+            "make targets\". Fixed by above. (Closes: #746443).",
+            "NODE_OPTIONS=\"--report-uncaught-exception \\",
+            "dard-4\" --disk-size-gb=DISK_SIZE_GB; default=100",
+            "That is why semantic patches 'contrib/coccinelle/*.pending.cocci'",
+            "(ioctl_decode) <case '!'>: Call seccomp_ioctl.",
+            "upstream: Restore missing \"!\" in TEST_SSH_ELAPSED_TIMES test.",
+            "print.c:449:46: error: logical 'or' of equal expressions [-Werror=logical-op]",
+            "- argvsplit: do not consider ' and \" to have similar rules",
+            "surrounding quotes from string, \\' or \\\"",
+            "found = len(list0) == 0 or len(list1) == 0",
+            "if (!defined($server_cert) || ($server_cert == 0)) {",
+            "((size == 0) && (ptr != NULL)).",
+            "// OK, 1 == 1",
+            "enable (NF_CALL_ARPTABLES > 0) or\ndisable (NF_CALL_ARPTABLES == 0) arptables hooks",
+            "and libstdc++ >= 6.0.25 (`GLIBCXX_3.4.25`). These are available on",
+            "sb=0 and sb=1. Value coverage is now complete.",
+            "A selector can use various implementations (select(), poll(), epoll()...)",
+            "The reference (&) and dereference (@) operators will be discussed",
+            ">>> def fake_sleep(time):\n...     print \"sleep(%s) called\" % time",
+            "Instead of sec_ptr, use struct bfd_section\";",
+            "or browse the path list\" select \"Search by Patch IDs\" from",
+            "<li>fixed unparsed-entity-uri() and generate-id()</li>\n<li>fixed key()</li>",
+        ],
+    );
+}

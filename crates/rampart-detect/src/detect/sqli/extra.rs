@@ -7,7 +7,7 @@ use super::Shapes;
 use super::lex::{Kw, Start, Tk, Tok};
 
 /// Words that read as SQL operators in a commented-out tail (`x' collate nocase--`).
-const TAIL_WORDS: &[&[u8]] = &[
+pub(super) const TAIL_WORDS: &[&[u8]] = &[
     b"collate", b"nocase", b"notnull", b"isnull", b"ilike", b"similar", b"to", b"escape", b"rowid",
 ];
 
@@ -60,6 +60,7 @@ impl Shapes<'_> {
         if last < j
             || last > j + 16
             || !(semi || (self.comment_after[last] && !self.quoted_comment(last)))
+            || (!semi && self.prefix_words() > 1 && self.issue_reference(last))
         {
             return None;
         }
@@ -85,7 +86,7 @@ impl Shapes<'_> {
 
     /// For a value read inside the application's string: its quote, the token that breaks
     /// out of it, and the text before that quote (trimmed).
-    fn opening(&self) -> Option<(u8, &Tok, &[u8])> {
+    pub(super) fn opening(&self) -> Option<(u8, &Tok, &[u8])> {
         let (Start::Inside(q) | Start::Escaped(q)) = self.start else {
             return None;
         };
@@ -93,46 +94,32 @@ impl Shapes<'_> {
         Some((q, open, self.s[..open.end.saturating_sub(1)].trim_ascii()))
     }
 
-    /// Whether the comment after `code[i]` holds the application's quote again, so that the
-    /// quote opened a quoted word that starts like a comment: inside prose or markup (the
-    /// text before the quote is several words: `use the "--verbose" option`, `<a
-    /// href="#top">`), or a word glued to the mark with more text after its closing quote
-    /// (`"--stress" option`). An injection (`admin'-- `) breaks out of a single value.
-    pub(super) fn quoted_comment(&self, i: usize) -> bool {
-        let Some((q, _, prefix)) = self.opening() else {
-            return false;
-        };
-        let prefix_words = prefix.iter().any(u8::is_ascii_whitespace);
-        let from = self.code.get(i).map_or(0, |t| t.end);
-        let to = self.code.get(i + 1).map_or(self.s.len(), |t| t.start);
-        let Some(comment) = self.s.get(from..to) else {
-            return false;
-        };
-        let Some(close) = memchr::memchr(q, comment) else {
-            return false;
-        };
-        // `"--verbose" option`, `"#ifdef lint".`: a quoted word glued to the comment mark,
-        // closed by the quote on the same line, and the value goes on after it.
-        let word = comment[..close].trim_ascii_start();
-        let mark = word.strip_prefix(b"--").or_else(|| word.strip_prefix(b"#"));
-        let glued = mark.is_some_and(|w| {
-            w.first().is_some_and(u8::is_ascii_alphanumeric) && w.len() <= 64 && !w.contains(&b'\n')
-        });
-        let more = self.s[from + close + 1..]
-            .iter()
-            .any(|b| !b.is_ascii_whitespace());
-        (glued && more) || prefix_words
+    /// After `insert into`: a table name (dotted or quoted) and then a column list, `values`,
+    /// `select`, `set` or the end. "insert into the slot" names no table.
+    pub(super) fn insert_target(&self, mut t: usize) -> bool {
+        if self.kind(t) != Some(Tk::Ident) {
+            return self.kind(t) == Some(Tk::Func);
+        }
+        t += 1;
+        while self.kind(t) == Some(Tk::Dot) && self.kind(t + 1) == Some(Tk::Ident) {
+            t += 2;
+        }
+        matches!(
+            self.kind(t),
+            None | Some(Tk::LParen | Tk::Semi | Tk::Kw(Kw::Select | Kw::Set))
+        ) || self.text(t) == b"values"
+            || self.comment_after[t - 1]
     }
 
-    /// Whether the break is the opening quote of a quoted word (`the "select" method`,
-    /// `'EXEC')`): a word glued to the quote and closed by the same quote right after it.
-    pub(super) fn quoted_word(&self) -> bool {
-        let (Some((q, open, _)), Some(word)) = (self.opening(), self.code.get(1)) else {
-            return false;
-        };
-        word.start == open.end
-            && matches!(word.kind, Tk::Kw(_) | Tk::Ident)
-            && self.s.get(word.end) == Some(&q)
+    /// `) like (`, `)regexp(`: a value that closes the application's group and compares it
+    /// with a new one. Prose does not open with a closing parenthesis.
+    pub(super) fn closing_comparison(&self) -> Option<Range<usize>> {
+        (self.start == Start::Code
+            && self.kind(0) == Some(Tk::RParen)
+            && self.kind(1) == Some(Tk::Cmp)
+            && !matches!(self.text(1), b"is" | b"in")
+            && self.kind(2) == Some(Tk::LParen))
+        .then(|| self.span(0, 2))
     }
 
     /// Whether the comparison `code[c]` has a right side SQL allows: `is` only before
@@ -226,7 +213,10 @@ impl Shapes<'_> {
                 .text(k)
                 .iter()
                 .all(|b| b.is_ascii_digit() || *b == b'.');
+        // `// OK, 1 == 1`: `==` after a separator is a comment of code.
+        let c_style = self.text(k + 1) == b"==" && k > 0 && !self.is_break(k - 1);
         let same = decimal
+            && !c_style
             && self.kind(k + 2) == self.kind(k)
             && self.text(k + 2) == self.text(k)
             && SAME_SIDES_CMP.contains(&self.text(k + 1));

@@ -99,6 +99,10 @@ pub(super) fn may_shape(s: &[u8], funcs: &[&[u8]]) -> bool {
         return true;
     }
     let quoted = memchr::memchr2(b'\'', b'"', s).is_some();
+    // `) like (`: a value closing the application's group (see `closing_comparison`).
+    if s.trim_ascii_start().first() == Some(&b')') {
+        return true;
+    }
     let mut i = 0;
     while i < s.len() {
         let c = s[i];
@@ -139,7 +143,11 @@ pub(super) fn may_shape(s: &[u8], funcs: &[&[u8]]) -> bool {
                 b'@' => next == Some(b'@'),
                 b';' | b'#' => quoted,
                 b'-' => quoted && next == Some(b'-'),
-                b'/' => quoted && next == Some(b'*'),
+                // `dr/**/op`: a comment splitting a keyword (see `word`).
+                b'/' => {
+                    next == Some(b'*')
+                        && (quoted || i.checked_sub(1).is_some_and(|p| s[p].is_ascii_alphabetic()))
+                }
                 // A comparison right after a literal (`,1=1`, `'a' < 'b' = 7`): what
                 // `literal_comparison` needs; a comment may stand between.
                 b'=' | b'<' | b'>' => s[..i]
@@ -245,6 +253,8 @@ const MAX_TOKENS: usize = 4096;
 pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
     // Prose runs about one token per 3-5 bytes: sized once instead of grown push by push.
     let mut toks = Vec::with_capacity((s.len() / 3 + 4).min(MAX_TOKENS));
+    // Where the last `*/` starts: a `/*` after it is never closed (see `glob`).
+    let last_close = memchr::memmem::rfind(s, b"*/");
     let mut i = 0;
     let opened = match start {
         Start::Code => None,
@@ -292,10 +302,21 @@ pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
                     e += 1;
                 }
                 let name_end = e + ident_len(&s[e..]);
-                (Tk::Var, name_end)
+                // A bare `@` (`dereference (@)`, `user @ host`) names nothing.
+                (
+                    if name_end > e || e > i + 1 {
+                        Tk::Var
+                    } else {
+                        Tk::Other
+                    },
+                    name_end,
+                )
             }
+            // `--disk-size-gb=10`, `"--report-uncaught-exception`: a command-line option.
+            b'-' if s.get(i + 1) == Some(&b'-') && long_option(&s[i + 2..]) => (Tk::Other, i + 2),
             b'-' if s.get(i + 1) == Some(&b'-') => (Tk::Comment, line_end(s, i)),
             b'#' => (Tk::Comment, line_end(s, i)),
+            b'/' if s.get(i + 1) == Some(&b'*') && glob(s, i, last_close) => (Tk::Arith, i + 1),
             b'/' if s.get(i + 1) == Some(&b'*') => {
                 if s.get(i + 2) == Some(&b'!') {
                     // MySQL executable comment: its content is code.
@@ -320,6 +341,12 @@ pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
             b'.' => (Tk::Dot, i + 1),
             b'|' if s.get(i + 1) == Some(&b'|') => (Tk::Logic, i + 2),
             b'&' if s.get(i + 1) == Some(&b'&') => (Tk::Logic, i + 2),
+            // `</li>`: a closing tag, not a comparison.
+            b'<' if s.get(i + 1) == Some(&b'/')
+                && s.get(i + 2).is_some_and(u8::is_ascii_alphabetic) =>
+            {
+                (Tk::Other, i + 2)
+            }
             b'=' | b'<' | b'>' | b'!' | b':' => {
                 let mut e = i + 1;
                 while e < s.len() && matches!(s[e], b'=' | b'<' | b'>' | b'!') && e < i + 3 {
@@ -409,6 +436,9 @@ fn ident_len(s: &[u8]) -> usize {
 fn word(s: &[u8], i: usize) -> (Tk, usize) {
     let e = i + ident_len(&s[i..]);
     let w = &s[i..e];
+    if let Some(joined) = split_keyword(s, i, e) {
+        return joined;
+    }
     // Skip whitespace and comments to see whether a `(` follows (a function call).
     let mut j = e;
     while j < s.len() && matches!(s[j], b' ' | b'\t' | b'\n' | b'\r') {
@@ -474,6 +504,69 @@ fn keyword(w: &[u8]) -> Option<Tk> {
         | b"login" | b"index" => Tk::Kw(Object),
         _ => return None,
     })
+}
+
+/// `DR/**/OP`, `sel/*x*/ect`: a comment glued inside a statement keyword, which a filter
+/// that deletes comments joins again. Returns the keyword and the end of its second half.
+fn split_keyword(s: &[u8], i: usize, e: usize) -> Option<(Tk, usize)> {
+    if s.get(e..e + 2) != Some(b"/*") || s.get(e + 2) == Some(&b'!') {
+        return None;
+    }
+    // A short comment only: the search stays bounded however many `/*` the value holds.
+    let window = &s[..s.len().min(e + 2 + 64)];
+    let close = find_pair(window, e + 2, b"*/")? + 2;
+    let n = s[close..]
+        .iter()
+        .take_while(|b| b.is_ascii_lowercase())
+        .count();
+    let mut buf = [0u8; 16];
+    let (a, b) = (&s[i..e], &s[close..close + n]);
+    if n == 0 || a.len() + b.len() > buf.len() || ident_len(&s[close + n..]) > 0 {
+        return None;
+    }
+    buf[..a.len()].copy_from_slice(a);
+    buf[a.len()..a.len() + b.len()].copy_from_slice(b);
+    match keyword(&buf[..a.len() + b.len()])? {
+        Tk::Kw(
+            k @ (Kw::Union
+            | Kw::Select
+            | Kw::Insert
+            | Kw::Update
+            | Kw::Delete
+            | Kw::Drop
+            | Kw::Create
+            | Kw::Alter
+            | Kw::Truncate),
+        ) => Some((Tk::Kw(k), close + n)),
+        _ => None,
+    }
+}
+
+/// Whether `rest` (after `--`) spells a long option: a word of letters and digits of two or
+/// more, then `-` or `=` and more of it (`report-uncaught`, `disk-size-gb=`). SQL comments
+/// open with a space, `-` or `+`, or end the value.
+fn long_option(rest: &[u8]) -> bool {
+    let n = rest
+        .iter()
+        .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        .count();
+    n >= 2
+        && rest[0].is_ascii_lowercase()
+        && matches!(rest.get(n), Some(b'-' | b'='))
+        && rest.get(n + 1).is_some_and(u8::is_ascii_alphanumeric)
+}
+
+/// Whether the `/*` at `i` is a path glob (`src/*.js"`, `${x%/*}`): glued to the text
+/// before it, followed by a file extension or a closing mark, and never closed by `*/`
+/// (none starts at or after `last_close`).
+fn glob(s: &[u8], i: usize, last_close: Option<usize>) -> bool {
+    let before = i.checked_sub(1).map(|p| s[p]);
+    before.is_some_and(|b| !b.is_ascii_whitespace() && !matches!(b, b'\'' | b'"' | b'`' | b'('))
+        && matches!(
+            s.get(i + 2),
+            Some(b'.' | b'\'' | b'"' | b'}' | b')' | b']' | b'\\')
+        )
+        && last_close.is_none_or(|c| c < i + 2)
 }
 
 fn line_end(s: &[u8], i: usize) -> usize {

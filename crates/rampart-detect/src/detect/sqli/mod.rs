@@ -7,6 +7,7 @@
 
 mod extra;
 mod lex;
+mod prose;
 #[cfg(test)]
 mod tests;
 
@@ -185,14 +186,17 @@ impl<'a> Shapes<'a> {
     }
 
     fn find(&self) -> Option<Range<usize>> {
-        if self.is_break(0) && !self.quoted_word() {
+        if self.is_break(0) && !self.quoted_word() && !self.apostrophe() {
             let mut j = 1;
             while self.kind(j) == Some(Tk::RParen) {
                 j += 1;
             }
             // `admin'--`, `x');--`: the string is closed and the rest commented out.
-            if (self.comment_after[j - 1] && !self.quoted_comment(j - 1))
-                || (self.kind(j) == Some(Tk::Semi) && self.ends_at(j + 1))
+            // "use struct bfd_section";` closes a sentence of code, not a value.
+            if (self.comment_after[j - 1]
+                && !self.quoted_comment(j - 1)
+                && !self.quoted_word_in_prose(j - 1))
+                || (self.kind(j) == Some(Tk::Semi) && self.ends_at(j + 1) && !self.prose_prefix())
             {
                 return Some(self.span(0, j));
             }
@@ -200,17 +204,22 @@ impl<'a> Shapes<'a> {
             if self.kind(j) == Some(Tk::Logic)
                 && let Some((end, true)) = self.operand(j + 1)
                 && self.ends_at(end)
+                && self.sound_tail(j + 1)
             {
                 return Some(self.span(0, end - 1));
             }
             // `foo')waitfor delay '0:0:5'--`: a statement right after the break.
-            if self.statement(j) {
+            if self.statement(j) && !self.quoted_statement(j) {
                 return Some(self.span(0, j + 2));
             }
             // `x'+sleep(20.to_i)+'` (or `x' sleep(...)` once `+` is a space): a time/error
             // function glued to the break.
+            // After prose (`print "sleep(%s) called"`) the call must look like SQL too.
             let f = j + usize::from(matches!(self.kind(j), Some(Tk::Arith | Tk::Logic)));
-            if self.kind(f) == Some(Tk::Func) && STRONG_FUNCS.contains(&self.text(f)) {
+            if self.kind(f) == Some(Tk::Func)
+                && STRONG_FUNCS.contains(&self.text(f))
+                && (!self.prose_prefix() || self.args_look_like_sql(f, false))
+            {
                 return Some(self.span(0, f));
             }
             // `x'|email--`, `id'not like id--`: a short expression commented out to the end.
@@ -228,6 +237,9 @@ impl<'a> Shapes<'a> {
         }
         if self.start == Start::Code && self.statement(0) {
             return Some(self.span(0, 3));
+        }
+        if let Some(span) = self.closing_comparison() {
+            return Some(span);
         }
         (0..self.code.len()).find_map(|k| self.shape_at(k))
     }
@@ -268,7 +280,9 @@ impl<'a> Shapes<'a> {
                     return Some(self.span(k, j));
                 }
                 let (j2, lit2) = self.operand(j + 1)?;
-                (lit1 && lit2 && self.kind(j) == Some(Tk::Cmp)).then(|| self.span(k, j2 - 1))
+                // "having 1=1 moments all day" goes on as prose.
+                (lit1 && lit2 && self.kind(j) == Some(Tk::Cmp) && !self.words_in_a_row(j2))
+                    .then(|| self.span(k, j2 - 1))
             }
             // `waitfor delay '0:0:5'` is T-SQL wherever it stands: the word is no English.
             Tk::Kw(Kw::Waitfor) => (self.kind(k + 1) == Some(Tk::Kw(Kw::Delay))
@@ -326,14 +340,22 @@ impl<'a> Shapes<'a> {
             }
             let (j2, lit2) = self.operand(j + 1)?;
             // `and found != 0 at line 9` goes on as prose after the comparison.
-            let prose = self.kind(j2) == Some(Tk::Ident)
-                && matches!(self.kind(j2 + 1), Some(Tk::Ident | Tk::Num));
+            // A column (not a literal) on the left: "and libstdc++ >= 6.0.25 (...). These
+            // are available" goes on as prose anywhere after.
+            let prose = (self.kind(j2) == Some(Tk::Ident)
+                && matches!(self.kind(j2 + 1), Some(Tk::Ident | Tk::Num)))
+                || (!lit1 && self.words_in_a_row(j2));
             return ((lit1 || lit2)
                 && self.kind(j) == Some(Tk::Cmp)
                 && self.sql_rhs(j)
                 && !prose
                 && op != b"!")
                 .then(|| self.span(k, j2 - 1));
+        }
+        // `!` is unary: `case '!'` and `"!" or` quote a character, they join nothing; only a
+        // value that is nothing else (`"!"`) probes with it.
+        if self.text(k) == b"!" && !(k == 1 && self.opening().is_some_and(|o| o.2.is_empty())) {
+            return None;
         }
         let prev = self.kind(k - 1)?;
         let strong_prev = matches!(prev, Tk::Str { closed: true } | Tk::Num | Tk::RParen);
@@ -359,11 +381,17 @@ impl<'a> Shapes<'a> {
                 return None;
             }
             let (j3, lit2) = self.operand(j2 + 1)?;
+            // `len(a) == 0 or len(b) == 0`, `(x > 0) || (y == 0)`: `==` is C, Python or
+            // JavaScript unless the value breaks out of a string or opens with the literal.
+            if k > 1 && !self.is_break(k - 1) && (self.c_equals() || self.inequalities(k, j2)) {
+                return None;
+            }
             // A column compared with a literal (`20 and rating >= 4`) reads as prose unless
             // the value opens with it or breaks out of a string first.
             let anchored = k == 1 || self.is_break(k - 1) || prev == Tk::RParen;
+            // "sb=0 and sb=1. Value coverage is complete" goes on as prose after a column.
             if (lit1 && lit2 && (strong_prev || prev == Tk::Ident))
-                || ((lit1 || lit2) && strong_prev && anchored)
+                || ((lit1 || lit2) && strong_prev && anchored && !self.words_in_a_row(j3))
             {
                 return Some(self.span(k - 1, j3 - 1));
             }
@@ -380,13 +408,17 @@ impl<'a> Shapes<'a> {
             return Some(self.span(0, j));
         }
         // A call doing SQL work (`if(1=1,...)`, `ascii(substr(...))`) after the operator.
-        if self.kind(j) == Some(Tk::Func) && self.args_look_like_sql(j, true) {
+        if self.kind(j) == Some(Tk::Func)
+            && self.args_look_like_sql(j, true)
+            && self.call_does_work(j)
+        {
             return Some(self.span(k - 1, j2 - 1));
         }
         // `' or 1--`, `' or true#`, `' or 'x` (the application supplies the last quote).
         let unclosed_tail =
             self.kind(j) == Some(Tk::Str { closed: false }) && j2 >= self.code.len();
-        if self.is_break(k - 1) && lit1 && (self.ends_at(j2) || unclosed_tail) {
+        if self.is_break(k - 1) && lit1 && (self.ends_at(j2) || unclosed_tail) && self.sound_tail(j)
+        {
             return Some(self.span(k - 1, j2 - 1));
         }
         None
@@ -456,7 +488,7 @@ impl<'a> Shapes<'a> {
         let next = self.kind(j + 1);
         match self.kind(j) {
             Some(Tk::Kw(Kw::Select)) => self.select_list(j),
-            Some(Tk::Kw(Kw::Insert)) => next == Some(Tk::Kw(Kw::Into)),
+            Some(Tk::Kw(Kw::Insert)) => next == Some(Tk::Kw(Kw::Into)) && self.insert_target(j + 2),
             Some(Tk::Kw(Kw::Update)) => {
                 next == Some(Tk::Ident) && self.kind(j + 2) == Some(Tk::Kw(Kw::Set))
             }
@@ -471,15 +503,20 @@ impl<'a> Shapes<'a> {
             Some(Tk::Kw(Kw::Exec)) => {
                 let name = self.text(j + 1);
                 // `exec (` alone is a fragment of prose or code, not a call.
+                // `exec('x')`, `exec(@sql)`, `exec (@` cut short; "Exec (1) or case (2)?"
+                // enumerates.
                 matches!(next, Some(Tk::Var | Tk::Str { .. }))
-                    || (next == Some(Tk::LParen) && self.kind(j + 2).is_some())
+                    || (next == Some(Tk::LParen)
+                        && (matches!(self.kind(j + 2), Some(Tk::Var | Tk::Str { .. }))
+                            || self.text(j + 2) == b"@"))
                     || name.starts_with(b"xp_")
                     || name.starts_with(b"sp_")
                     || name.starts_with(b"master")
             }
             Some(Tk::Kw(Kw::Declare | Kw::Set)) => next == Some(Tk::Var),
             Some(Tk::Kw(Kw::Waitfor)) => next == Some(Tk::Kw(Kw::Delay)),
-            Some(Tk::Kw(Kw::Shutdown)) => self.ends_at(j + 1),
+            // "shutdown #1326 (closed)" cites an issue.
+            Some(Tk::Kw(Kw::Shutdown)) => self.ends_at(j + 1) && !self.issue_reference(j),
             _ => false,
         }
     }
@@ -490,6 +527,10 @@ impl<'a> Shapes<'a> {
         let mut k = j + 1;
         while matches!(self.kind(k), Some(Tk::Kw(Kw::Distinct | Kw::All | Kw::Top))) {
             k += 1;
+        }
+        // `select()`, `(select(), poll())`: the system call; SQL selects something.
+        if self.kind(k) == Some(Tk::LParen) && self.kind(k + 1) == Some(Tk::RParen) {
+            return false;
         }
         let (mut items, mut sqlish, mut prev_ident) = (0, false, false);
         loop {
@@ -534,7 +575,7 @@ impl<'a> Shapes<'a> {
                     let table = matches!(
                         self.kind(k + 1),
                         Some(Tk::Ident | Tk::LParen | Tk::Kw(Kw::Object))
-                    ) || (sqlish && self.kind(k + 1).is_none());
+                    ) || (sqlish && self.kind(k + 1).is_none() && !self.prose_prefix());
                     let more = matches!(
                         self.kind(k + 2),
                         Some(

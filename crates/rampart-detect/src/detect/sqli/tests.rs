@@ -159,3 +159,71 @@ fn tells_quoted_words_from_string_breaks() {
         assert_eq!(detect(l), None, "flagged: {l}");
     }
 }
+
+/// Session 10: prose, code and markup that share a shape's first tokens, next to the
+/// injections the shape is for.
+#[test]
+fn tells_prose_and_code_from_breaks_and_conditions() {
+    let table = [
+        // A comment after a break: crafted suffixes do not make it a quoted word.
+        ("a b'-- 'x", "use the \"--\" option"),
+        ("a b'--'x", "<a href=\"#top\">Top</a>"),
+        ("admin'-- 'x", "href=\"index.html#AEN30\""),
+        ("admin'--", "\"---------------------\","),
+        ("admin'#", "Use '#!/usr/bin/python' instead"),
+        ("x'--", "NODE_OPTIONS=\"--report-uncaught-exception"),
+        ("x'/*", "patches 'contrib/coccinelle/*.pending.cocci'"),
+        // `'or'` quoted in prose, or glued as the classic break.
+        ("a'or'a", "logical 'or' of equal expressions"),
+        ("' or 'x", "do not consider ' and \" to have"),
+        ("\"!\"", "restore missing \"!\" in the test"),
+        // Code compares with `==`; SQL with `=`.
+        ("1 or 1=1", "if len(a) == 0 or len(b) == 0:"),
+        ("x') or ('x'='x", "if (!ok || (count == 0)) {"),
+        ("b,1=1", "// OK, 1 == 1"),
+        // A call doing SQL work, not a comparison in parentheses.
+        ("x' and if(1=1,sleep(5),0)--", "(X > 0) or disable (X == 0)"),
+        (
+            "1 and (select 1 from dual)=1",
+            "implementations (select(), poll())",
+        ),
+        (
+            "1; exec master..xp_cmdshell 'dir'",
+            "exec() might read past the end",
+        ),
+        ("1;select @@version", "dereference (@) operators"),
+        (
+            "2010-01-01'+sleep(20.to_i)+'",
+            ">>> def fake(t):\n...     print \"sleep(%s) called\" % t",
+        ),
+        // Statements and clauses.
+        ("1;insert into t select 1", "Insert into the slot (gently)"),
+        (
+            "x'select * from users--",
+            "he said 'select * from users' is a query",
+        ),
+        (") like (", "a) like (b)"),
+        ("DR/**/OP/*x*/sampletable", "a/**/b"),
+        (
+            "pay=or 1=1",
+            "and libstdc++ >= 6.0.25 (`x`). These are available",
+        ),
+        (
+            "x=1 and y=1",
+            "sb=0 and sb=1. Value coverage is now complete.",
+        ),
+        ("1 and 3<4", "so 2 > 1 and 3 < 4, that's math"),
+        ("exec (@sql)", "Exec (1) or case (2)?"),
+        ("1;shutdown #", "shutdown #1326 (closed) -- see #1326"),
+        ("1 having 1=1", "I'm having 1=1 moments every day"),
+        // An apostrophe glued to a contraction is English, not a break.
+        ("admin' order by 5--", "Tom's order #5"),
+        ("x' or 1=1--", "Where's order #123?"),
+        ("admin'--", "Tom's order -- shipped"),
+        ("x' group by 1#", "Sam's (2nd) group #3"),
+    ];
+    for (attack, legit) in table {
+        assert!(detect(attack).is_some(), "missed: {attack}");
+        assert_eq!(detect(legit), None, "flagged: {legit}");
+    }
+}
