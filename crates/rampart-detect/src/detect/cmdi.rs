@@ -15,12 +15,27 @@ use super::cmdi_words::{
 
 mod assign;
 mod bytes;
+mod expand;
+mod markup;
+mod start;
+
+use markup::{fence_opening, gnu_quote, inline_code, rst_link, table_row};
+use start::{alias_bypass, redirect_start};
 
 use bytes::{GATES, NORMALISE, QUOTING, REWRITE, SEP_START, SEPARATOR, SHELL, WORD};
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
-    detect_one(text).or_else(|| assign::expand(text).and_then(|x| detect_one(&x)))
+    let with_vars =
+        |t: &str| detect_one(t).or_else(|| assign::expand(t).and_then(|x| detect_one(&x)));
+    with_vars(text)
+        .or_else(|| alias_bypass(text))
+        .or_else(|| redirect_start(text))
+        .or_else(|| {
+            // `c[a]t /e[t]c/passwd`, `{l,-lh}s`: read what the shell expands them to.
+            let e = expand::expand(text)?;
+            e.assembled.or_else(|| with_vars(&e.text))
+        })
 }
 
 /// [`detect`] without expanding the variables the text assigns.
@@ -67,6 +82,10 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
     if let Some(end) = command_at(b, 0, Sep::Start) {
         return Some((0, end));
     }
+    // Backticks pair up: the second of a pair closes a substitution (or markdown code).
+    let mut inside_ticks = false;
+    // The line last read by `table_row` and whether it is one: each line is read once.
+    let mut row: Option<(std::ops::Range<usize>, bool)> = None;
     while i < b.len() {
         // Jump to the next byte that can start a separator.
         match b[i..]
@@ -77,13 +96,38 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
             None => break,
         }
         let (sep, len) = match b[i] {
-            b';' | b'\n' | b'\r' => (Sep::Hard, 1),
+            b';' => (Sep::Hard, 1),
+            b'\n' | b'\r' => (Sep::Line, 1),
             b'|' if b.get(i + 1) == Some(&b'|') => (Sep::Hard, 2),
+            // `| mysql |` in a markdown table row: a cell, not a pipeline.
+            b'|' if table_row(b, i, &mut row) => {
+                i += 1;
+                continue;
+            }
             b'|' => (Sep::Hard, 1),
             b'&' if b.get(i + 1) == Some(&b'&') => (Sep::Hard, 2),
             b'&' => (Sep::Soft, 1),
-            b'`' => (Sep::Subst, 1),
+            b'`' => {
+                let run = b[i..].iter().take_while(|c| **c == b'`').count();
+                if run >= 3 && fence_opening(&b[i + run..]) {
+                    // A markdown code fence (```sh): its language tag runs nothing.
+                    i += run;
+                    continue;
+                }
+                inside_ticks = !inside_ticks;
+                // The closing one of a pair, or an RST link (`Python Docs <url>`_).
+                if !inside_ticks || rst_link(&b[i + 1..]) {
+                    i += 1;
+                    continue;
+                }
+                (Sep::Subst, 1)
+            }
             b'$' if b.get(i + 1) == Some(&b'(') => (Sep::Subst, 2),
+            // `[text](./link)`: a markdown link target, not a subshell.
+            b'(' if i > 0 && b[i - 1] == b']' => {
+                i += 1;
+                continue;
+            }
             b'(' | b'{' => (Sep::Soft, 1),
             _ => {
                 i += 1;
@@ -104,8 +148,10 @@ enum Sep {
     Start,
     /// `&`, `(`, `{`: common in prose.
     Soft,
-    /// `;`, `|`, `&&`, `||`, newline.
+    /// `;`, `|`, `&&`, `||`.
     Hard,
+    /// A line break: a command separator, but also where wrapped prose starts a line.
+    Line,
     /// Backtick or `$(`: only the shell has these.
     Subst,
 }
@@ -117,6 +163,7 @@ fn fragment(s: &[u8], from: usize, to: usize) -> String {
 /// Checks for a command at `i`; returns the end of the evidence.
 fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     let glued = b.get(i).is_some_and(|c| !c.is_ascii_whitespace());
+    let after_amp = i > 0 && b[i - 1] == b'&';
     skip_ws(b, &mut i);
     // Environment assignments and prefix words (`sudo`, `nohup`, `time`...).
     let mut strong_prefix = false;
@@ -191,7 +238,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         || drive
         || match b.get(j) {
             None => true,
-            Some(b'-') => next.is_ascii_alphabetic() || next == b'-',
+            Some(b'-') => next.is_ascii_alphabetic() || long_option(&b[j..]),
             Some(b'.') => matches!(next, b'/' | b'.'),
             // `Book & CD</item>`: markup, not a redirection.
             Some(b'<') => !markup_tag(&b[j + 1..]),
@@ -204,8 +251,9 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     // output redirected to a path or a descriptor.
     let arg_shelly = arg_shelly || option_follows(b, j) || redirect_follows(b, j);
     // `| net user`, `& net localgroup administrators`: Windows account and share queries.
-    let net_query =
-        sep == Sep::Hard && cmd == b"net" && NET_QUERIES.contains(&&b[j..j + word(b, j)]);
+    let net_query = matches!(sep, Sep::Hard | Sep::Line)
+        && cmd == b"net"
+        && NET_QUERIES.contains(&&b[j..j + word(b, j)]);
     let arg_end = j + word(b, j).max(1);
     if cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/") {
         let system = [
@@ -226,7 +274,26 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         .iter()
         .any(|p| cmd.starts_with(p));
         let glob = cmd.iter().any(|c| matches!(c, b'?' | b'*' | b'['));
+        // `/dev/urandom` or `~/.bashrc` alone in backticks is markdown code naming a file;
+        // a program directory or a glob still runs.
+        let alone = b.get(end) == Some(&b'`');
+        let program = [
+            &b"/bin/"[..],
+            b"/sbin/",
+            b"/usr/bin/",
+            b"/usr/sbin/",
+            b"/usr/local/bin/",
+            b"/usr/local/sbin/",
+        ]
+        .iter()
+        .any(|p| cmd.starts_with(p));
         let ok = match sep {
+            Sep::Subst if alone => program || glob,
+            // `(/etc/anacrontab), you may` and a wrapped line opening with a path: prose
+            // names files there; a program directory or a glob still runs.
+            Sep::Soft | Sep::Line => {
+                program || glob || cmd.starts_with(b"./") || cmd.starts_with(b"/tmp/")
+            }
             // At the start only `/???/??t`-style paths: several globbed segments.
             Sep::Start => {
                 cmd.split(|c| *c == b'/')
@@ -241,8 +308,22 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     let weak = command(cmd).or_else(|| versioned(cmd))?;
     let ok = match sep {
         _ if strong_prefix && !weak => true,
-        Sep::Subst => true,
-        Sep::Hard => {
+        // `service` alone in backticks is markdown code naming a word: weak words always,
+        // other names when a sentence surrounds them ("run `python` first").
+        // `$(MAKE)` alone is a make variable.
+        Sep::Subst => {
+            !(b.get(end) == Some(&b'`') && (weak || inline_code(b, i, end))
+                || weak && b.get(end) == Some(&b')') && b[..i].ends_with(b"$("))
+        }
+        // A wrapped line opening with a name ("Python 3.11.", "strings that"): only a
+        // name alone on its line, shell arguments, a URL or an address make it a command.
+        Sep::Line if !weak => {
+            matches!(b.get(j), None | Some(b'\n' | b'\r'))
+                || arg_shelly
+                || url_at(&b[j..])
+                || address_at(&b[j..])
+        }
+        Sep::Hard | Sep::Line => {
             !weak
                 || net_query
                 || arg_shelly && (glued || b.get(j).is_some())
@@ -253,12 +334,33 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             let url_arg = !weak && url_at(&b[j..]);
             // `alias ls='rm -rf'`: an alias definition is shell whatever it says.
             let alias_def = cmd == b"alias" && alias_at(&b[j..]);
-            (arg_shelly || url_arg || alias_def)
-                && b.get(j).is_some()
-                && !(weak && sep == Sep::Start && b[j] == b'.')
+            // `x&aptitude`: a non-English command glued to `&` ends the value (`R&D`,
+            // `AT&T` name no command); in a query string (`?a=1&id`) it is a flag.
+            let backgrounded = after_amp
+                && glued
+                && !weak
+                && b.get(j).is_none()
+                && !b[..i].iter().any(|c| matches!(c, b'=' | b'?'));
+            backgrounded
+                || (arg_shelly || url_arg || alias_def)
+                    && b.get(j).is_some()
+                    && !(weak && sep == Sep::Start && b[j] == b'.')
         }
     };
     ok.then_some(arg_end)
+}
+
+/// Whether `s` starts with an IPv4 address or a port number standing alone
+/// (`nc 10.0.0.1 4444`, `ping 127.0.0.1`): a version ("Python 3.11.") has fewer dots.
+fn address_at(s: &[u8]) -> bool {
+    let token = &s[..s
+        .iter()
+        .position(|c| c.is_ascii_whitespace())
+        .unwrap_or(s.len())];
+    let dots = token.iter().filter(|c| **c == b'.').count();
+    !token.is_empty()
+        && token.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+        && (dots == 3 || dots == 0 && token.len() >= 2)
 }
 
 /// `net` subcommands that list or change accounts and shares.
@@ -346,15 +448,19 @@ fn option_follows(b: &[u8], mut j: usize) -> bool {
         if w == 0 {
             return false;
         }
-        if b[j] == b'-'
-            && b.get(j + 1)
-                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'-')
+        if b[j] == b'-' && b.get(j + 1).is_some_and(u8::is_ascii_alphabetic) || long_option(&b[j..])
         {
             return true;
         }
         j += w;
     }
     false
+}
+
+/// Whether `s` starts with a long option (`--list`); a prose dash ("more or less -- it")
+/// is followed by a space.
+fn long_option(s: &[u8]) -> bool {
+    s.starts_with(b"--") && s.get(2).is_some_and(u8::is_ascii_alphanumeric)
 }
 
 /// A versioned interpreter name (`python3.10`, `php8`, any ASCII case): `Some(false)`
@@ -524,6 +630,8 @@ fn normalise(text: &str) -> String {
         let c = b[i];
         let rest = &b[i..];
         match c {
+            // `ulimit' (GNU-style quoting in prose): an opening quote, not a substitution.
+            b'`' if gnu_quote(&b[i + 1..]) => out.push(' '),
             b'\'' | b'"' => {}
             b'\\' if rest.get(1).is_some_and(|n| !n.is_ascii_whitespace()) => {}
             b'$' => {
@@ -559,11 +667,17 @@ fn normalise(text: &str) -> String {
                 }
                 continue;
             }
+            // `{cat,/etc/passwd}`: a comma inside the braces (`/users/{id}` has none).
             b'{' if rest
                 .iter()
+                .skip(1)
                 .take_while(|c| **c != b'}')
-                .all(|c| !c.is_ascii_whitespace())
-                && memchr::memchr(b',', rest).is_some() =>
+                .all(|c| !c.is_ascii_whitespace() && *c != b'{')
+                && rest
+                    .iter()
+                    .skip(1)
+                    .take_while(|c| **c != b'}')
+                    .any(|c| *c == b',') =>
             {
                 brace = true;
                 out.push(';');
@@ -586,3 +700,6 @@ fn normalise(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

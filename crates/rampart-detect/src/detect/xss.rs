@@ -27,6 +27,21 @@ const TAGS: &[&[u8]] = &[
     b"portal",
 ];
 
+/// Tags of [`TAGS`] that load or run nothing without attributes (`<object>`, `</base>`).
+const INERT_BARE: &[&[u8]] = &[
+    b"object",
+    b"embed",
+    b"applet",
+    b"base",
+    b"meta",
+    b"link",
+    b"import",
+    b"xml",
+    b"template",
+    b"portal",
+    b"frame",
+];
+
 /// Attributes whose value is a URL a browser may execute.
 const URL_ATTRS: &[&[u8]] = &[
     b"href",
@@ -137,7 +152,9 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
             continue;
         }
         // Only `script` counts under a prefix: `<atom:link>` and `<xs:import>` are data.
-        if TAGS.contains(&name) || local_name(name) == b"script" {
+        // A bare `<object>` or `<base>` loads nothing: prose writes it as a placeholder.
+        let bare = s.get(after) == Some(&b'>') && INERT_BARE.contains(&name);
+        if (TAGS.contains(&name) || local_name(name) == b"script") && !bare {
             return Some(at..after);
         }
         if name_len == 1
@@ -334,8 +351,17 @@ fn breakout(s: &[u8]) -> Option<Range<usize>> {
         if !glue {
             continue;
         }
-        if let Some(len) = sink_call(&s[i..]) {
-            return Some(at..i + len);
+        // `--location=` right before the name is a command-line option: JS cannot
+        // decrement a call, so no payload is written so.
+        let option = s[..i].ends_with(b"--");
+        if let Some(len) = sink_call(&s[i..]).filter(|_| !option) {
+            // `` `--eval` ``: markdown code closed by the backtick the sink seemed to tag.
+            let closed = q == b'`'
+                && s[i + len - 1] == b'`'
+                && memchr::memchr(b'`', &s[at + 1..i + len - 1]).is_none();
+            if !closed {
+                return Some(at..i + len);
+            }
         }
     }
     None
@@ -345,6 +371,15 @@ fn breakout(s: &[u8]) -> Option<Range<usize>> {
 fn sink_call(s: &[u8]) -> Option<usize> {
     let sink = SINKS.iter().find(|p| s.starts_with(p))?;
     let mut j = sink.len();
+    // `new Image()`, `new Function`x``: a constructor call, not "new lints" in prose.
+    if *sink == b"new " {
+        let name = s[j..]
+            .iter()
+            .take_while(|b| is_word(**b) || **b == b'$')
+            .count();
+        let called = matches!(s.get(j + name), Some(b'(' | b'`' | b'.'));
+        return (name > 0 && called).then_some(j + name);
+    }
     if sink.ends_with(b".") || sink.ends_with(b"[") || sink.ends_with(b" ") {
         return Some(j + s[j..].iter().take_while(|b| is_word(**b)).count());
     }

@@ -28,7 +28,7 @@ const fn gates() -> [u8; 256] {
     t = mark(t, b";|&`$\n\r{('\"\\<", SEPARATOR);
     t = mark(t, b";\n\r|&`$({", SEP_START);
     t = mark(t, b"_./-~?*[]+:\\%", WORD);
-    t = mark(t, b"'\"\\${,}<", NORMALISE);
+    t = mark(t, b"'\"\\${,}<`", NORMALISE);
     t = mark(t, b"'\"\\${<", REWRITE);
     let mut i = 0;
     while i < 256 {
@@ -63,10 +63,11 @@ mod tests {
             .filter(|b| GATES[usize::from(*b)] & REWRITE == 0)
             .collect();
         // Every byte `normalise` treats specially is marked, or is one of these two, which
-        // it only lowercases outside a `{a,b}` list.
-        for b in b"',\"\\${}<" {
+        // it only lowercases outside a `{a,b}` list, or a backtick.
+        // A backtick only changes anything before a `'` (a GNU-style quote).
+        for b in b"',\"\\${}<`" {
             assert!(
-                GATES[usize::from(*b)] & REWRITE != 0 || b",}".contains(b),
+                GATES[usize::from(*b)] & REWRITE != 0 || b",}`".contains(b),
                 "{b}"
             );
         }

@@ -1,0 +1,82 @@
+//! Markdown, RST and GNU documentation syntax that borrows shell bytes: code fences,
+//! inline code, link targets, table rows and `quotes'. The detector asks these before
+//! taking a backtick or a `|` as shell.
+
+use super::is_word;
+
+/// Whether `s` (after three or more backticks) is the rest of a markdown fence line: an
+/// optional language tag (`sh`, `rust,ignore`), then a line end.
+pub(super) fn fence_opening(s: &[u8]) -> bool {
+    let tag = s
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b',' | b'-' | b'_' | b'+' | b' '))
+        .count();
+    matches!(s.get(tag), None | Some(b'\n' | b'\r'))
+}
+
+/// Whether the backtick before `s` opens an RST link or role target: its closing
+/// backtick is followed by `_`.
+pub(super) fn rst_link(s: &[u8]) -> bool {
+    memchr::memchr(b'`', s).is_some_and(|k| s.get(k + 1) == Some(&b'_'))
+}
+
+/// Whether the `|` at `i` separates cells of a markdown table row: its line opens with
+/// `|` and holds three of them at least. `row` keeps the answer for the current line.
+pub(super) fn table_row(
+    b: &[u8],
+    i: usize,
+    row: &mut Option<(std::ops::Range<usize>, bool)>,
+) -> bool {
+    if let Some((line, answer)) = row
+        && line.contains(&i)
+    {
+        return *answer;
+    }
+    let from = b[..i]
+        .iter()
+        .rposition(|c| matches!(c, b'\n' | b'\r'))
+        .map_or(0, |p| p + 1);
+    let to = b[i..]
+        .iter()
+        .position(|c| matches!(c, b'\n' | b'\r'))
+        .map_or(b.len(), |p| i + p);
+    let line = b[from..to].trim_ascii();
+    let answer = line.first() == Some(&b'|') && memchr::memchr_iter(b'|', line).nth(2).is_some();
+    *row = Some((from..to, answer));
+    answer
+}
+
+/// Whether the backticked word `b[i..end]` sits in a sentence as markdown inline code: a
+/// space before the opening backtick, a space or punctuation after the closing one, and
+/// several other words around it. An injected `` `id` `` stands alone or glued to a value.
+pub(super) fn inline_code(b: &[u8], i: usize, end: usize) -> bool {
+    let before = i == 1 || i >= 2 && matches!(b[i - 2], b' ' | b'(' | b'[' | b'*' | b'\n');
+    let after = matches!(
+        b.get(end + 1),
+        None | Some(b' ' | b'.' | b',' | b':' | b')' | b']' | b'\n' | b'?' | b'!')
+    );
+    // Within a sentence's reach, so a long value costs no more per backtick.
+    let around = &b[i.saturating_sub(160)..(end + 160).min(b.len())];
+    let link_text = i >= 2 && b[i - 2] == b'[' && b.get(end + 1) == Some(&b']');
+    link_text || before && after && memchr::memchr_iter(b' ', around).nth(3).is_some()
+}
+
+/// Whether `s` (after a backtick) is a short phrase closed by `'` with no backtick after
+/// it: GNU documentation quotes `like this'. The shell would read an unterminated
+/// substitution, which runs nothing.
+pub(super) fn gnu_quote(s: &[u8]) -> bool {
+    let Some(q) = s
+        .iter()
+        .take(GNU_QUOTE_MAX)
+        .position(|c| matches!(c, b'\'' | b'`' | b'\n' | b'\r' | b'"'))
+    else {
+        return false;
+    };
+    q > 0
+        && s[q] == b'\''
+        && !s.get(q + 1).is_some_and(|c| is_word(*c))
+        && memchr::memchr(b'`', &s[q..]).is_none()
+}
+
+/// Longest phrase [`gnu_quote`] reads.
+const GNU_QUOTE_MAX: usize = 60;

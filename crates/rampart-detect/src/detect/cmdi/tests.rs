@@ -1,0 +1,113 @@
+//! Shell grammar the detector reads (globs, brace lists, alias bypasses, redirections)
+//! next to prose, markdown and code that look like it.
+
+use super::detect;
+
+fn table(attacks: &[&str], legit: &[&str]) {
+    for a in attacks {
+        assert!(detect(a).is_some(), "missed {a:?}");
+    }
+    for l in legit {
+        assert_eq!(detect(l), None, "flagged {l:?}");
+    }
+}
+
+#[test]
+fn reads_single_globs_and_brace_lists_as_the_shell_expands_them() {
+    table(
+        &[
+            "c[a]t /e[t]c/passwd",
+            "adduse[r]",
+            "w[h]oami",
+            "garb=adduse[r];$garb pizza",
+            "{l,-lh}s",
+            "c{a,oun}t",
+            "{cat,/etc/passwd}",
+            "x;{ls,-la}",
+        ],
+        &[
+            "see [a] and [b]",
+            "[x] done",
+            "regex [a-z]+ matches",
+            "[T]ime is money",
+            "let el = v[i];",
+            "items[0] and arr[i]",
+            "{a,b}",
+            "{\"a\":1,\"b\":2}",
+            "\\section{intro}",
+            "/users/{id}, projects/{id or name}",
+            "apt-daily{,-upgrade}.service",
+        ],
+    );
+}
+
+#[test]
+fn reads_alias_bypasses_and_leading_redirections() {
+    table(
+        &[
+            "\\ls",
+            "\\ls -la",
+            "\\c\\a\\t /etc/hosts",
+            "\\c\\a\\t",
+            ">/tmp/x",
+            ">>~/.bashrc",
+            "> /dev/null",
+            "&aptitude",
+            "x&whoami",
+        ],
+        &[
+            "C:\\ls\\x",
+            "\\ln x",
+            "\\\\server\\share",
+            "> quoted reply",
+            ">= 3 items",
+            "> /usr is big on this host",
+            ">/tmp",
+            ">/test.environment",
+            "R&D",
+            "AT&T",
+            "https://x.example/?a=1&id",
+            "cat and dog",
+            "we cat the logs",
+            "find the best",
+        ],
+    );
+}
+
+#[test]
+fn markdown_rst_and_gnu_quoting_are_not_substitutions() {
+    table(
+        &[
+            "`id`",
+            "x`whoami`",
+            "`uname -a`",
+            "$(id)",
+            "a\nwhoami",
+            "x\nnc 10.0.0.1 4444",
+            "x\n/bin/sh -i",
+            "| mysql -u root",
+            "x`ls' -la'`",
+            "x`cat /etc/passwd'`",
+        ],
+        &[
+            "Use `service` to restart it.",
+            "`python` will execute the system Python version, as it was before.",
+            "Run `foo` which is the default.",
+            "```sh\nmake install\n```",
+            "See the [LICENSE](./LICENSE) file.",
+            "Changes were made to `ulimit' to work around HPUX",
+            "`make dist-gzip' (or -bzip2) creates a tarball",
+            "install a global startup file (/usr/local/etc/wgetrc by default) for",
+            "[`Service`]: https://docs.rs/tower/latest/tower/trait.Service.html",
+            "Boto releases can be found on the `Python Cheese Shop`_.",
+            "| Name  | Yes |\n| mysql | gcc |",
+            "| PS Vita | `*-vita-*` | [x][19]",
+            "$(MAKE) prefix=debian/tmp/usr install",
+            "The reference manual is brought up to date (more or less -- it still",
+            "specific for\nPython 3.11. It is",
+            "the template\n/etc/systemd/pstore.conf file that",
+            "reading (/etc/anacrontab), you may",
+            "hybridized with\nstrings that match",
+        ],
+    );
+}
