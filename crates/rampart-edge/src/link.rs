@@ -309,7 +309,9 @@ impl Link {
                         match slot.current() {
                             Some(sender) => sender,
                             None => {
-                                let sender = dialer.dial(endpoint.addr).await?;
+                                // Boxed: the dial (TCP, TLS, HTTP/2 handshakes) is a large
+                                // future that every request's future would otherwise carry.
+                                let sender = Box::pin(dialer.dial(endpoint.addr)).await?;
                                 slot.store(sender.clone());
                                 sender
                             }
@@ -416,7 +418,10 @@ impl Link {
                 Err(_) => Err(LinkError::Unavailable),
             }
         };
-        after_body_sent(exchange, body_sent, self.response_timeout)
+        // Boxed once here: the deadline wrapper would otherwise hold the exchange twice
+        // (its argument and its pinned copy), and every move of the request's future
+        // copies all of it.
+        after_body_sent(Box::pin(exchange), body_sent, self.response_timeout)
             .await
             .map_err(|_| LinkError::TimedOut)?
     }

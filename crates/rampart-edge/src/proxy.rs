@@ -393,8 +393,7 @@ impl Proxy {
             Phase::EdgeChecks,
             forwarded.saturating_duration_since(record.started),
         );
-        // Boxed: the link's future (balancing, retries, the stream) is ~16 KiB.
-        let answer = Box::pin(self.link.forward(parts_stream, body_sent)).await;
+        let answer = self.link.forward(parts_stream, body_sent).await;
         if answer.is_ok() {
             metrics::phase("edge", Phase::EdgeToInner, forwarded.elapsed());
         }

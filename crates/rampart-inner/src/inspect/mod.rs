@@ -170,7 +170,9 @@ impl Inspector {
         // (costlier, remote) antivirus scan.
         let decision = match (decision, policy.xml_schema.as_ref(), xml) {
             (Ok(cleared), Some(schema), Some(xml)) => {
-                match schema.check(xml, &mut observations).await {
+                // Boxed, as the scan below: rare, large futures that every
+                // exchange's future would otherwise carry (and copy) inline.
+                match Box::pin(schema.check(xml, &mut observations)).await {
                     None => Ok(cleared),
                     Some(denial) => Err(denial),
                 }
@@ -183,7 +185,7 @@ impl Inspector {
             .and_then(|av| self.scanners.get(av.engines));
         let decision = match (decision, policy.antivirus.as_ref(), scanner) {
             (Ok(cleared), Some(av), Some(scanner)) => {
-                match scan_all(scanner, av, scan, &mut observations).await {
+                match Box::pin(scan_all(scanner, av, scan, &mut observations)).await {
                     None => Ok(cleared),
                     Some(denial) => Err(denial),
                 }

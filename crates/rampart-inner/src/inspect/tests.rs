@@ -282,3 +282,20 @@ fn a_route_can_limit_scanning_to_media_types() {
     assert!(targets.iter().any(|t| &t[..] == b"PDF"), "{targets:?}");
     assert!(!targets.iter().any(|t| &t[..] == b"ZIP"), "{targets:?}");
 }
+
+#[test]
+fn the_inspection_future_does_not_carry_the_rare_scans_inline() {
+    // Every exchange's future holds this one and is moved (copied) whole several times
+    // per request; the antivirus and schema futures are large and boxed on their rare
+    // path. Before they were boxed this future was over 12 KiB.
+    let engine = Arc::new(Engine::builtin());
+    let inspector = Inspector {
+        rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
+        engine,
+        scanners: Scanners::default(),
+    };
+    let policy = policy(Forward::Canonical);
+    let future = inspector.inspect(&policy, head("/", &[]), Bytes::new());
+    let size = std::mem::size_of_val(&future);
+    assert!(size <= 4096, "inspection future is {size} bytes");
+}
