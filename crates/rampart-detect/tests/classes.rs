@@ -1854,3 +1854,23 @@ fn sql_words_in_prose_code_and_markup_pass() {
         ],
     );
 }
+
+#[test]
+fn select_glued_to_its_expression_and_from() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "SELECT~1.FROM`test`",
+            "SELECT@^1.FROM`test`",
+            "SELECT-id-1.FROM`test`",
+            "SELECT-1e1FROM`test`",
+            "SELECT\\NFROM`test`",
+        ],
+        &[
+            "select-from-list widget",
+            "the SELECT-O-MATIC from Acme",
+            "select.from(items) in our DSL",
+        ],
+    );
+}
