@@ -149,7 +149,14 @@ fn brace_list(word: &[u8]) -> Option<(Vec<Vec<u8>>, bool)> {
     let open = memchr::memchr(b'{', word)?;
     let close = open + memchr::memchr(b'}', &word[open..])?;
     let inner = &word[open + 1..close];
-    if close - open > MAX_LIST || memchr::memchr(b',', inner).is_none() || inner.contains(&b'{') {
+    // `":` marks a JSON object (`{"alg":"RS256","typ":"JWT"}`), which values carry far
+    // more often than a quoted brace list; its expansion would only cost a second pass.
+    let json_object = inner.windows(2).any(|w| w == b"\":");
+    if close - open > MAX_LIST
+        || memchr::memchr(b',', inner).is_none()
+        || inner.contains(&b'{')
+        || json_object
+    {
         return None;
     }
     let (pre, suf) = (&word[..open], &word[close + 1..]);
@@ -184,6 +191,7 @@ mod tests {
             ("items[0] and arr[i]", Some("items0 and arri"), None),
             ("\\section{intro}", None, None),
             ("[T]ime is money", Some("Time is money"), None),
+            ("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", None, None),
         ];
         for (text, want, assembled) in cases {
             let got = expand(text);
