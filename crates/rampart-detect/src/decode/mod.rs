@@ -149,36 +149,18 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
         let mut found: Vec<(String, FieldKind, u8)> = Vec::new();
         let current: &str = &out[i].text;
         let (step, partial) = decode_layer(current, kind);
-        for step in [step, partial].into_iter().flatten() {
-            if layer >= budget.limits.max_layers {
-                budget.exhaust(Exhaustion::Layers);
-            } else {
-                found.push((step, kind, layer + 1));
-            }
-        }
-        if let Some(text) = base64_view(current, kind) {
-            // Base64 is a layer like the others: nesting it must not bypass the limit.
-            if layer >= budget.limits.max_layers {
-                budget.exhaust(Exhaustion::Layers);
-            } else {
-                found.push((text, kind, layer + 1));
-            }
-        }
-        // Views, not decodings, but each may uncover another layer: bounded alike.
-        for text in [
+        // Base64 and the views (sanitizer-stripped tags, folded fullwidth forms, a JWT's
+        // header) are not decodings, but each may uncover another layer: all count as
+        // one, so nesting them cannot bypass the limit.
+        let layered = [
+            step,
+            partial,
+            base64_view(current, kind),
             text::glued_tags_removed(current),
             text::compat_folded(current),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if layer >= budget.limits.max_layers {
-                budget.exhaust(Exhaustion::Layers);
-            } else {
-                found.push((text, kind, layer + 1));
-            }
-        }
-        if let Some(text) = jwt_header(current) {
+            jwt_header(current),
+        ];
+        for text in layered.into_iter().flatten() {
             if layer >= budget.limits.max_layers {
                 budget.exhaust(Exhaustion::Layers);
             } else {
