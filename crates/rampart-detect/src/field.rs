@@ -91,12 +91,14 @@ impl FieldKind {
 
     /// Whether `+` may mean a space in this kind: query strings and form bodies. Body
     /// leaves may come from a form, so they get that view too (an extra variant of a JSON
-    /// string costs little and hides nothing).
+    /// string costs little and hides nothing). Cookie values too: PHP and most frameworks
+    /// URL-decode them the way they decode a query.
     pub(crate) fn plus_is_space(self) -> bool {
         matches!(
             self,
             FieldKind::QueryName
                 | FieldKind::QueryValue
+                | FieldKind::CookieValue
                 | FieldKind::BodyKey
                 | FieldKind::BodyValue
         )

@@ -1874,3 +1874,28 @@ fn select_glued_to_its_expression_and_from() {
         ],
     );
 }
+
+#[test]
+fn plus_as_space_in_cookies_and_url_encoded_headers() {
+    table(
+        "sqli",
+        FieldKind::HeaderValue,
+        &["%0A%0d+select+user+from+dual+%0A%0D"],
+        &[
+            "https://shop.example/search?q=red+shoes%20size+42&sort=price",
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        ],
+    );
+    table(
+        "cmdi",
+        FieldKind::CookieValue,
+        &[";+$u+cat+/etc$u/passwd$u"],
+        &["q1Zy+Lw8r2/KpQ+0xTz9==", "C++ and C#", "a+b=c"],
+    );
+    table(
+        "sqli",
+        FieldKind::CookieValue,
+        &["%0A%0d+select+user+from+dual+%0A%0D", "1'+or+'1'='1"],
+        &["en-GB+fr-FR", "last+viewed+item%3A+42"],
+    );
+}

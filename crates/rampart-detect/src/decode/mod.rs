@@ -265,7 +265,11 @@ pub(crate) fn jwt_token(text: &str) -> Option<&str> {
 /// escapes changed a text the earlier steps had already decoded, that text comes second:
 /// it is what a server sees (`C:%5Cusers%5Cntuser.dat` is a path, not a line break).
 fn decode_layer(input: &str, kind: FieldKind) -> (Option<String>, Option<String>) {
-    let a = text::percent(input, kind.plus_is_space());
+    // A header value that carries percent escapes was URL-encoded by its sender, and a
+    // server that decodes it (as ModSecurity's `urlDecodeUni` does) reads `+` as a space.
+    let plus = kind.plus_is_space()
+        || (kind == FieldKind::HeaderValue && memchr::memchr(b'%', input.as_bytes()).is_some());
+    let a = text::percent(input, plus);
     let s = a.as_deref().unwrap_or(input);
     let b = text::html_entities(s);
     let s = b.as_deref().unwrap_or(s);
