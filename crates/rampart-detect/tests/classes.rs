@@ -1899,3 +1899,66 @@ fn plus_as_space_in_cookies_and_url_encoded_headers() {
         &["en-GB+fr-FR", "last+viewed+item%3A+42"],
     );
 }
+
+#[test]
+fn constant_like_conditions_next_to_prose_with_like_and_or() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "1 or 1 like 1",
+            "2 AND 2 RLIKE 2#",
+            "1) or (1 like 1)--",
+            "-1 or 'a' like 'a'",
+            "5 and 5 is not null",
+            "7 xor 7 not regexp 8 limit 1",
+        ],
+        &[
+            "1 or 2 like 3 friends",
+            "I like 1 or 2",
+            "1 or 2 items like these",
+            "1 or 2 is null, ok",
+            "10 or 12 is null safe",
+        ],
+    );
+}
+
+#[test]
+fn arithmetic_facts_pass_where_constant_conditions_do_not() {
+    table(
+        "sqli",
+        FieldKind::BodyValue,
+        &[
+            "1 and 3*2=6",
+            "1=1 and 2*3=6",
+            "-1 OR 3*2=6",
+            "x=1 and 2*3=6",
+        ],
+        &[
+            "1+1=2 and 2*3=6",
+            "2 + 2 = 4 and 3 * 3 = 9, so",
+            "so 2 > 1 and 3 < 4, that's math",
+        ],
+    );
+}
+
+/// A query value as `encodeURIComponent` sends it keeps its quotes but encodes its spaces:
+/// that raw view is left to the decoded one, which is screened as well.
+#[test]
+fn raw_views_with_encoded_spaces_are_read_decoded() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "x'%20or%201=1--",
+            "1%20union%20select%20password%20from%20users",
+            "admin'--%20",
+        ],
+        &[
+            "he%20said%20'select%20*%20from%20users'%20is%20a%20query",
+            "error:%20logical%20'or'%20of%20equal%20expressions",
+            "Sleep(8%20hours)%20is%20the%20best",
+            "Tom's%20order%20%235%20--%20shipped",
+        ],
+    );
+}

@@ -50,10 +50,24 @@ const STRONG_FUNCS: &[&[u8]] = &[
 
 /// Detects SQL injection in `text`; returns the span of the shape found.
 pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
-    if !gate(text.as_bytes()) || !lex::may_shape(text.as_bytes(), STRONG_FUNCS) {
+    if !gate(text.as_bytes())
+        || encoded_space(text.as_bytes())
+        || !lex::may_shape(text.as_bytes(), STRONG_FUNCS)
+    {
         return None;
     }
     shapes(text)
+}
+
+/// Whether `s` still holds a percent-encoded space (`%20`, `%0a`...). No database reads
+/// one as a space, and every field kind gets the percent-decoded view too, which is
+/// screened instead: read here, `he%20said%20'select...` would be one word of prose.
+fn encoded_space(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', s).any(|i| match s.get(i + 1..i + 3) {
+        Some([b'2', b'0']) => true,
+        Some([b'0', c]) => matches!(c.to_ascii_lowercase(), b'9' | b'a'..=b'd'),
+        _ => false,
+    })
 }
 
 /// [`detect`] without its gates.
@@ -372,10 +386,23 @@ impl<'a> Shapes<'a> {
             return Some(self.span(k - 3, k));
         }
         let mut j = k + 1;
-        while matches!(self.kind(j), Some(Tk::Kw(Kw::Not) | Tk::Logic | Tk::LParen)) {
+        while matches!(self.kind(j), Some(Tk::Kw(Kw::Not) | Tk::Logic)) {
             j += 1;
         }
-        let (j2, lit1) = self.operand(j)?;
+        let open = j;
+        while self.kind(j) == Some(Tk::LParen) {
+            j += 1;
+        }
+        let (mut j2, mut lit1) = self.operand(j)?;
+        // `or (1=1)` groups the comparison, `or (1)=(1)` each operand.
+        if j > open
+            && lit1
+            && self.kind(j2) != Some(Tk::Cmp)
+            && let Some((e, lit)) = self.operand(open)
+            && self.kind(e) == Some(Tk::Cmp)
+        {
+            (j2, lit1) = (e, lit);
+        }
         if matches!(self.kind(j2), Some(Tk::Cmp)) {
             if !self.sql_rhs(j2) {
                 return None;
@@ -383,7 +410,7 @@ impl<'a> Shapes<'a> {
             let (j3, lit2) = self.operand(j2 + 1)?;
             // `len(a) == 0 or len(b) == 0`, `(x > 0) || (y == 0)`: `==` is C, Python or
             // JavaScript unless the value breaks out of a string or opens with the literal.
-            if k > 1 && !self.is_break(k - 1) && (self.c_equals() || self.inequalities(k, j2)) {
+            if k > 1 && !self.is_break(k - 1) && (self.c_equals() || self.arithmetic(k, j2)) {
                 return None;
             }
             // A column compared with a literal (`20 and rating >= 4`) reads as prose unless

@@ -132,17 +132,28 @@ impl Shapes<'_> {
             .any(|t| t.kind == Tk::Cmp && &self.s[t.start..t.end] == b"==")
     }
 
-    /// Whether the operator at `k` joins two inequalities of literals (`2 > 1 and 3 < 4`):
-    /// arithmetic prose. The injections' constant conditions test equality (`1=1 and 2=2`).
-    pub(super) fn inequalities(&self, k: usize, c: usize) -> bool {
+    /// Whether the operator at `k` joins two facts of arithmetic: inequalities of numbers
+    /// (`2 > 1 and 3 < 4`) or equations computing on both sides of it (`1+1=2 and 2*3=6`,
+    /// also with the `+` read as a space). The injections' constant conditions test bare
+    /// equality (`1=1 and 2=2`, `-1 or 3*2=6`).
+    pub(super) fn arithmetic(&self, k: usize, c: usize) -> bool {
         let inequality = |i: usize| {
             self.kind(i) == Some(Tk::Cmp) && matches!(self.text(i), b"<" | b">" | b"<=" | b">=")
         };
-        k >= 3
-            && inequality(k - 2)
-            && inequality(c)
-            && matches!(self.kind(k - 3), Some(Tk::Num))
-            && matches!(self.kind(k - 1), Some(Tk::Num))
+        if k < 3 || self.kind(k - 1) != Some(Tk::Num) || self.kind(k - 2) != Some(Tk::Cmp) {
+            return false;
+        }
+        let numbers = |from: usize, to: usize| {
+            (from..to).all(|i| matches!(self.kind(i), Some(Tk::Num | Tk::Arith)))
+        };
+        // The left side of the first comparison: numbers and signs back to a separator.
+        let left = (0..k - 2)
+            .rev()
+            .take_while(|&i| matches!(self.kind(i), Some(Tk::Num | Tk::Arith)))
+            .count();
+        let computed_right = c > k + 2 && numbers(k + 1, c);
+        (inequality(k - 2) && inequality(c) && self.kind(k - 3) == Some(Tk::Num))
+            || (left >= 2 && computed_right && self.kind(c + 1) == Some(Tk::Num))
     }
 
     /// Whether two plain words follow each other anywhere from `j` on (prose).

@@ -227,3 +227,27 @@ fn tells_prose_and_code_from_breaks_and_conditions() {
         assert_eq!(detect(legit), None, "flagged: {legit}");
     }
 }
+
+/// Session 11: grouped operands and arithmetic facts next to the constant conditions they
+/// look like.
+#[test]
+fn tells_arithmetic_and_grouped_words_from_constant_conditions() {
+    let table = [
+        ("1 or (1)=(1)", "ratio or (total) = 5"),
+        ("1 or (1=1)", "(see above) or (a) = b"),
+        ("1=1 and 2*3=6", "1+1=2 and 2*3=6"),
+        ("x=1 and 2*3=6", "1 1=2 and 2*3=6"),
+        ("-1 OR 3*2=6", "2 + 2 = 4 and 3 * 3 = 9, so"),
+        ("1 and 3<4", "so 2 > 1 and 3 < 4, that's math"),
+        // A view still holding an encoded space is read decoded (see `encoded_space`).
+        ("x' or 1=1--", "x'%20or%201=1--"),
+        (
+            "he said 'x' or 1=1--",
+            "he%20said%20'select%20*%20from%20users'",
+        ),
+    ];
+    for (attack, legit) in table {
+        assert!(detect(attack).is_some(), "missed: {attack}");
+        assert_eq!(detect(legit), None, "flagged: {legit}");
+    }
+}
