@@ -1,6 +1,7 @@
 //! The engine: compiled rules, shared by every request (`Send + Sync`, cheap to clone),
 //! and the per-request [`Scan`] that decodes fields, runs rules and scores hits.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
@@ -310,8 +311,14 @@ impl Scan<'_> {
             Some(text) => self.variant(text, field.kind, class, &field.location, &mut hit_here),
             None => {
                 let variants = decode::variants(&field.value, field.kind, self.budget);
-                for v in &variants {
-                    let class = rules.classes.classify(v.text.as_bytes(), v.kind);
+                for (i, v) in variants.iter().enumerate() {
+                    // The raw value, when valid UTF-8, was classified above.
+                    let raw = i == 0 && matches!(v.text, Cow::Borrowed(_)) && v.kind == field.kind;
+                    let class = if raw {
+                        class
+                    } else {
+                        rules.classes.classify(v.text.as_bytes(), v.kind)
+                    };
                     self.variant(&v.text, v.kind, class, &field.location, &mut hit_here);
                 }
             }
@@ -348,7 +355,13 @@ impl Scan<'_> {
         }
         let mut compacted = false;
         for &ri in &candidates {
-            if hit_here.contains(&ri) || !self.applies(ri, location) {
+            // A byte every match holds is missing (`CompiledRules::gates`).
+            let gated = self.fast
+                && rules
+                    .gates
+                    .get(ri)
+                    .is_some_and(|g| g.is_some_and(|g| !g.admits(class)));
+            if gated || hit_here.contains(&ri) || !self.applies(ri, location) {
                 continue;
             }
             let Matcher::Pattern {

@@ -161,6 +161,7 @@ impl ByteClasses {
 
 /// The value as text when it needs no decoding: no decoder trigger, valid UTF-8, and no
 /// base64 or JWT-header view. `class` is [`ByteClasses::classify`] of it.
+#[inline]
 pub(crate) fn plain_text(value: &[u8], kind: FieldKind, class: u64) -> Option<&str> {
     if class & DECODE != 0 {
         return None;

@@ -15,6 +15,8 @@ use crate::field::FieldKind;
 const SLOTS: usize = 1024;
 /// Slots of the first table: small requests should not pay for zeroing the full one.
 const FIRST_SLOTS: usize = 64;
+/// Bytes the arena starts with.
+const FIRST_ARENA: usize = 1 << 10;
 /// Bytes of remembered values per scan.
 const MAX_BYTES: usize = 64 << 10;
 /// Longest value remembered: longer ones rarely repeat and would crowd the others out.
@@ -52,6 +54,7 @@ pub(super) struct Key {
 impl CleanMemo {
     /// The key of `value` seen as `kind`, or `None` when such values are not remembered:
     /// only body keys and leaves repeat often enough to pay for the lookup.
+    #[inline]
     pub(super) fn key(&mut self, kind: FieldKind, value: &[u8]) -> Option<Key> {
         if !matches!(kind, FieldKind::BodyKey | FieldKind::BodyValue)
             || value.is_empty()
@@ -91,6 +94,10 @@ impl CleanMemo {
         };
         if self.filled >= self.slots.len() / 2 {
             self.grow();
+        }
+        if self.arena.capacity() == 0 {
+            // Room for a few dozen short values at once rather than a doubling per value.
+            self.arena.reserve(FIRST_ARENA);
         }
         if let Err(i) = self.probe(key, value)
             && let Some(slot) = self.slots.get_mut(i)
@@ -154,18 +161,42 @@ fn hash(seed: u64, value: &[u8]) -> u64 {
     };
     let mut words = value.chunks_exact(8);
     for w in &mut words {
-        mix(u64::from_le_bytes(w.try_into().unwrap_or_default()));
+        mix(word(w));
     }
-    // The tail byte by byte: a copy of unknown length costs a `memcpy` call per value.
+    // The tail as one or two overlapping loads (the length is mixed in already), not byte
+    // by byte: most values are short, so the tail is much of the work.
     let tail = words.remainder();
-    if !tail.is_empty() {
-        mix(tail
-            .iter()
-            .rev()
-            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)));
+    let n = value.len();
+    match (
+        tail.len(),
+        value.get(n.wrapping_sub(8)..),
+        value.get(n.wrapping_sub(4)..),
+    ) {
+        (0, _, _) => {}
+        (_, Some(last8), _) => mix(word(last8)),
+        (4.., _, Some(last4)) => mix(u64::from(half(tail)) << 32 | u64::from(half(last4))),
+        _ => mix(tail.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))),
     }
     h ^= h >> 32;
     h.wrapping_mul(M) ^ (h >> 27)
+}
+
+/// The first 8 bytes of `b` (at least 8) as a little-endian word.
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes(
+        b.get(..8)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or_default(),
+    )
+}
+
+/// The first 4 bytes of `b` (at least 4) as a little-endian word.
+fn half(b: &[u8]) -> u32 {
+    u32::from_le_bytes(
+        b.get(..4)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

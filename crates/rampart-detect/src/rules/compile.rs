@@ -7,6 +7,7 @@
 //! lazy-DFA cache sizes: per-kind `RegexSet`s of Unicode-aware patterns cost the inner
 //! tier ~80 MiB of resident memory for no measurable gain once the literals gate them.
 
+use super::gate;
 use super::literals::Literals;
 use super::{Matcher, Rule, RuleError, RuleProblem};
 use crate::detect::Detector;
@@ -86,6 +87,67 @@ pub(crate) struct CompiledRules {
     /// The bits of the single-byte literals, ORed; bit `DETECTOR_BITS + i` stands for
     /// the `i`th (`KindRules::single`).
     single_mask: u64,
+    /// Per rule, its byte gate ([`gate`]): a pattern rule runs only on a value whose class
+    /// the gate admits.
+    pub(crate) gates: Vec<Option<Gate>>,
+}
+
+/// Per rule, the masks of its byte gate, and the (byte, bit) pairs of the gate bytes that
+/// are not single-byte literals (which have a bit already), on the bits from `next_bit`
+/// to [`fastpath::LITERAL_END`]. A set with a byte left without a bit is dropped: fewer
+/// sets only gate less.
+fn byte_gates(
+    rules: &[Rule],
+    literal_bits: &[(u8, u64)],
+    mut next_bit: u32,
+) -> (Vec<Option<Gate>>, Vec<(u8, u64)>) {
+    let mut bits: Vec<(u8, u64)> = literal_bits.to_vec();
+    let mut added = Vec::new();
+    let mut bit_of = |b: u8| {
+        if let Some((_, bit)) = bits.iter().find(|(x, _)| *x == b) {
+            return Some(*bit);
+        }
+        (next_bit < fastpath::LITERAL_END).then(|| {
+            let bit = 1u64 << next_bit;
+            next_bit += 1;
+            bits.push((b, bit));
+            added.push((b, bit));
+            bit
+        })
+    };
+    let gates = rules
+        .iter()
+        .map(|rule| {
+            let Matcher::Pattern { regex, .. } = &rule.matcher else {
+                return None;
+            };
+            let masks: Vec<u64> = gate::required_bytes(regex.as_str())
+                .into_iter()
+                .filter_map(|set| set.into_iter().try_fold(0, |m, b| Some(m | bit_of(b)?)))
+                .collect();
+            let first = *masks.first()?;
+            // Unused slots repeat the first mask, so the test has no branch.
+            let mut gate = Gate([first; gate::MAX_SETS]);
+            for (slot, mask) in gate.0.iter_mut().zip(masks) {
+                *slot = mask;
+            }
+            Some(gate)
+        })
+        .collect();
+    (gates, added)
+}
+
+/// Fast-path masks of a pattern rule's byte gate: a value can match only if its class
+/// meets every mask.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gate([u64; gate::MAX_SETS]);
+
+impl Gate {
+    /// Whether a value of fast-path class `class` may match.
+    #[inline]
+    pub(crate) fn admits(&self, class: u64) -> bool {
+        self.0.iter().fold(true, |ok, &m| ok & (class & m != 0))
+    }
 }
 
 impl CompiledRules {
@@ -136,7 +198,9 @@ impl CompiledRules {
             }
         }
         let atom_starts: Vec<u8> = patterns.iter().filter_map(|p| p.bytes().next()).collect();
-        let classes = ByteClasses::new(&detectors, &literal_bits, &atom_starts);
+        let (gates, gate_bits) = byte_gates(&rules, &literal_bits, next_bit);
+        let byte_bits = [literal_bits.as_slice(), &gate_bits].concat();
+        let classes = ByteClasses::new(&detectors, &byte_bits, &atom_starts);
         let kinds = FieldKind::ALL
             .iter()
             .map(|&kind| KindRules::new(&rules, kind, &single, &atoms))
@@ -161,6 +225,7 @@ impl CompiledRules {
             })
             .collect();
         Ok(CompiledRules {
+            gates,
             single_mask,
             rules,
             kinds,
@@ -173,6 +238,7 @@ impl CompiledRules {
     /// Puts in `out` the pattern rules targeting `kind` whose literals occur in `text`
     /// (and those without literals), in rule order, each once; `class` is the fast-path
     /// class of `text`. Returns the bits of the detectors whose atoms occur.
+    #[inline]
     pub(crate) fn candidates(
         &self,
         text: &[u8],

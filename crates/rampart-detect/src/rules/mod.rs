@@ -4,6 +4,7 @@
 //! behind an Aho-Corasick prefilter over their literals.
 
 mod compile;
+mod gate;
 mod literals;
 
 use serde::Deserialize;
