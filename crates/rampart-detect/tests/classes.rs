@@ -1962,3 +1962,73 @@ fn raw_views_with_encoded_spaces_are_read_decoded() {
         ],
     );
 }
+
+#[test]
+fn editor_escapes_caret_escapes_cmd_variables_and_recon_tools() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            ";vi dddd +silent\\\\ \\!whoami +wq",
+            ";ex dddd +silent\\\\ \\!whoami +wq",
+            "x|vim -c ':!/bin/sh'",
+            "vi -c '!id' /dev/null",
+            "&^w^h^o^a^m^i",
+            ";who^ami",
+            "&& echo %USERNAME%",
+            "& type %windir%\\win.ini",
+            "| findstr /s password *.txt",
+            ";lsb_release -a",
+            ";$a cat test.txt",
+            "{n$u\\c$u,-nlvp,777}",
+            "/[e///]tc",
+        ],
+        &[
+            "I use vi every day! It is great",
+            "ex-partner; view it later!",
+            "try vim + plugins! /s",
+            "e^x grows fast; x^2 + y^2",
+            "the d^2 term, a^b^c",
+            "save 20% & echo 50% of it",
+            "Q&A: echo %",
+            "findstr is a Windows tool",
+            "costs $a cat",
+            "Ke$ha & A$AP Rocky",
+            "/[lang]/about and pages/[id].js",
+            "/[locale]/blog/[slug]",
+            "see app/[locale]/[slug]/page.tsx",
+        ],
+    );
+}
+
+#[test]
+fn php_callables_with_comments_between_their_tokens() {
+    table(
+        "php",
+        Q,
+        &[
+            "(/* comment */system)(ls/* comment */);",
+            "(  [  system  ][  0  ])  {/* comment */0}  (  ls  );",
+            "([system][0])(ls);",
+        ],
+        &[
+            "call (system) (ls is a command) /* x */",
+            "the array [system][0] holds the name /* doc */",
+            "/* see the system docs */ (ls is short for list)",
+        ],
+    );
+}
+
+#[test]
+fn diffstat_lines_and_capitalised_alias_are_not_admin_commands() {
+    table(
+        "cmdi",
+        Q,
+        &["alias ls='rm -rf /'", "/usr/bin/id", "bin/sh -i"],
+        &[
+            "bin/Makefile.am           |   2 +-",
+            "bin/meson.build | 8 ++++----",
+            "bin/getopt1.c                                         |  213 +",
+        ],
+    );
+}

@@ -18,9 +18,13 @@ mod bytes;
 mod expand;
 mod markup;
 mod start;
+mod unset;
 
-use markup::{fence_opening, gnu_quote, inline_code, rst_link, table_row};
+use markup::{
+    entity_after, entity_before, fence_opening, gnu_quote, inline_code, rst_link, table_row,
+};
 use start::{alias_bypass, redirect_start};
+use unset::{unset_prefix, unset_variable};
 
 use bytes::{GATES, NORMALISE, QUOTING, REWRITE, SEP_START, SEPARATOR, SHELL, WORD};
 
@@ -31,6 +35,7 @@ pub(crate) fn detect(text: &str) -> Option<String> {
     with_vars(text)
         .or_else(|| alias_bypass(text))
         .or_else(|| redirect_start(text))
+        .or_else(|| unset_prefix(text))
         .or_else(|| {
             // `c[a]t /e[t]c/passwd`, `{l,-lh}s`: read what the shell expands them to.
             let e = expand::expand(text)?;
@@ -96,6 +101,8 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
             None => break,
         }
         let (sep, len) = match b[i] {
+            // `&lt;yes|no&gt;`, `&#60;dir&#62;`: the `;` closes an HTML entity.
+            b';' if entity_before(&b[..i]) => (Sep::Entity, 1),
             b';' => (Sep::Hard, 1),
             b'\n' | b'\r' => (Sep::Line, 1),
             b'|' if b.get(i + 1) == Some(&b'|') => (Sep::Hard, 2),
@@ -106,6 +113,8 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
             }
             b'|' => (Sep::Hard, 1),
             b'&' if b.get(i + 1) == Some(&b'&') => (Sep::Hard, 2),
+            // `&copy;`: an HTML entity.
+            b'&' if entity_after(&b[i + 1..]) => (Sep::Entity, 1),
             b'&' => (Sep::Soft, 1),
             b'`' => {
                 let run = b[i..].iter().take_while(|c| **c == b'`').count();
@@ -154,6 +163,8 @@ enum Sep {
     Line,
     /// Backtick or `$(`: only the shell has these.
     Subst,
+    /// The `&` or `;` of an HTML entity (`&copy;`, `&#60;`): markup around a word.
+    Entity,
 }
 
 fn fragment(s: &[u8], from: usize, to: usize) -> String {
@@ -242,6 +253,8 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             Some(b'.') => matches!(next, b'/' | b'.'),
             // `Book & CD</item>`: markup, not a redirection.
             Some(b'<') => !markup_tag(&b[j + 1..]),
+            // `& echo %username%`: a cmd.exe variable.
+            Some(b'%') => windows_variable(&b[j..]),
             Some(c) => matches!(
                 c,
                 b'/' | b'~' | b'>' | b'<' | b'|' | b';' | b'&' | b'`' | b'$' | b'*' | b'\\'
@@ -273,6 +286,10 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         ]
         .iter()
         .any(|p| cmd.starts_with(p));
+        // `/*` and `/**` open C comments, which code snippets put after `;` and `{`.
+        if cmd.len() <= 3 && cmd.iter().all(|c| matches!(c, b'/' | b'*')) {
+            return None;
+        }
         let glob = cmd.iter().any(|c| matches!(c, b'?' | b'*' | b'['));
         // `/dev/urandom` or `~/.bashrc` alone in backticks is markdown code naming a file;
         // a program directory or a glob still runs.
@@ -291,7 +308,9 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             Sep::Subst if alone => program || glob,
             // `(/etc/anacrontab), you may` and a wrapped line opening with a path: prose
             // names files there; a program directory or a glob still runs.
-            Sep::Soft | Sep::Line => {
+            // `(./a.js)`: a file named in parentheses.
+            Sep::Soft if cmd.starts_with(b"./") && b.get(end) == Some(&b')') => false,
+            Sep::Soft | Sep::Line | Sep::Entity => {
                 program || glob || cmd.starts_with(b"./") || cmd.starts_with(b"/tmp/")
             }
             // At the start only `/???/??t`-style paths: several globbed segments.
@@ -329,7 +348,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
                 || arg_shelly && (glued || b.get(j).is_some())
                 || glued && b.get(j).is_none()
         }
-        Sep::Soft | Sep::Start => {
+        Sep::Soft | Sep::Start | Sep::Entity => {
             // `curl http://x/s.sh`, `Invoke-WebRequest https://...`: a tool fetching a URL.
             let url_arg = !weak && url_at(&b[j..]);
             // `alias ls='rm -rf'`: an alias definition is shell whatever it says.
@@ -341,10 +360,14 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
                 && !weak
                 && b.get(j).is_none()
                 && !b[..i].iter().any(|c| matches!(c, b'=' | b'?'));
-            backgrounded
-                || (arg_shelly || url_arg || alias_def)
-                    && b.get(j).is_some()
-                    && !(weak && sep == Sep::Start && b[j] == b'.')
+            // `test; might need`: a weak word opening a sentence.
+            let sentence = weak && sep == Sep::Start && b[j] == b';' && next == b' ';
+            !(weak && sep == Sep::Entity)
+                && (backgrounded
+                    || (arg_shelly || url_arg || alias_def)
+                        && b.get(j).is_some()
+                        && !(weak && sep == Sep::Start && b[j] == b'.')
+                        && !sentence)
         }
     };
     ok.then_some(arg_end)
@@ -397,6 +420,16 @@ fn redirect_follows(b: &[u8], j: usize) -> bool {
         }
         matches!(args.get(m), Some(b'/' | b'~'))
     })
+}
+
+/// Whether `s` starts with a cmd.exe variable (`%username%`, `%path:~0,1%`).
+fn windows_variable(s: &[u8]) -> bool {
+    let name = s
+        .iter()
+        .skip(1)
+        .take_while(|c| c.is_ascii_alphabetic() || **c == b'_')
+        .count();
+    name > 0 && matches!(s.get(1 + name), Some(b'%' | b':'))
 }
 
 /// Whether `s` starts with an http(s) or ftp URL.
@@ -477,7 +510,8 @@ fn versioned(cmd: &[u8]) -> Option<bool> {
 }
 
 /// A known command word spelled with shell no-ops inside it (`'wh'oami`, `cu$@rl`, `c$_at`,
-/// `pi``ng`, `pi$()ng`, `c\at`): the shell runs the command, prose never writes it so.
+/// `pi``ng`, `pi$()ng`, `c\at`, cmd.exe's `w^ho^ami`): the shell runs the command, prose
+/// never writes it so.
 fn obfuscated_command(text: &str) -> Option<String> {
     // `$_`, `$?` and `$$` expand to a path, a status or a pid, but inside a word they only
     // hide it from filters (`c$_at`, `una$$me`).
@@ -492,11 +526,7 @@ fn obfuscated_command(text: &str) -> Option<String> {
             .position(|c| c.is_ascii_whitespace() || matches!(c, b';' | b'|' | b'&' | b'/'))
             .map_or(b.len(), |p| start + p);
         let raw = &b[start..end];
-        if raw.len() <= OBFUSCATED_MAX
-            && raw
-                .iter()
-                .any(|c| matches!(c, b'\'' | b'"' | b'`' | b'$' | b'\\' | b'<' | b'>'))
-        {
+        if raw.len() <= OBFUSCATED_MAX && raw.iter().any(|c| is_quoting(*c)) {
             // On the stack: this runs on every quoted word of every value.
             let mut kept = [0u8; OBFUSCATED_MAX];
             let mut n = 0;
@@ -506,14 +536,18 @@ fn obfuscated_command(text: &str) -> Option<String> {
             let mut k = 0;
             while k < raw.len() && nameable {
                 if matches!(raw[k], b'$' | b'<' | b'>' | b'`' | b'\'' | b'"')
-                    && let Some(op) = NOOPS.iter().find(|op| raw[k..].starts_with(op))
+                    && let Some(len) = NOOPS
+                        .iter()
+                        .find(|op| raw[k..].starts_with(op))
+                        .map(|op| op.len())
+                        .or_else(|| unset_variable(&raw[k..]))
                 {
-                    inside |= n > 0 && raw.get(k + op.len()).is_some_and(u8::is_ascii_alphanumeric);
-                    k += op.len();
+                    inside |= n > 0 && raw.get(k + len).is_some_and(u8::is_ascii_alphanumeric);
+                    k += len;
                     continue;
                 }
                 let c = raw[k];
-                if matches!(c, b'\'' | b'"' | b'\\') {
+                if matches!(c, b'\'' | b'"' | b'\\' | b'^') {
                     inside |= n > 0 && raw.get(k + 1).is_some_and(u8::is_ascii_alphanumeric);
                 } else {
                     // At most one byte kept per byte read: `n < raw.len() <= OBFUSCATED_MAX`.
@@ -530,7 +564,19 @@ fn obfuscated_command(text: &str) -> Option<String> {
                     .all(|q| raw.iter().filter(|c| *c == q).count() % 2 == 0)
             };
             let clean = &kept[..n];
+            // Carets escape only in cmd.exe, after a separator; a lone caret is also an
+            // exponent (`e^x`), so it hides only a non-English name.
+            let carets = raw.iter().filter(|c| **c == b'^').count();
+            let after_separator = || {
+                matches!(
+                    b[..start].trim_ascii_end().last(),
+                    Some(b'&' | b'|' | b';' | b'\n' | b'(')
+                )
+            };
+            let escaped = carets < raw.iter().filter(|c| is_quoting(**c)).count()
+                || after_separator() && (carets >= 2 || known(clean) == Some(false));
             if inside
+                && escaped
                 && nameable
                 && clean.len() >= 2
                 && (known(clean).is_some() || versioned(clean).is_some())
@@ -542,6 +588,11 @@ fn obfuscated_command(text: &str) -> Option<String> {
         start = end + 1;
     }
     None
+}
+
+/// Whether `c` quotes or escapes in a shell word.
+fn is_quoting(c: u8) -> bool {
+    matches!(c, b'\'' | b'"' | b'`' | b'$' | b'\\' | b'<' | b'>' | b'^')
 }
 
 /// [`command`] behind a bit filter over [`STRONG`], the names it knows: most words in
@@ -667,12 +718,14 @@ fn normalise(text: &str) -> String {
                 }
                 continue;
             }
-            // `{cat,/etc/passwd}`: a comma inside the braces (`/users/{id}` has none).
-            b'{' if rest
-                .iter()
-                .skip(1)
-                .take_while(|c| **c != b'}')
-                .all(|c| !c.is_ascii_whitespace() && *c != b'{')
+            // `{cat,/etc/passwd}`: a comma inside the braces (`/users/{id}` has none). Glued
+            // to a name (`/etc/{passwd,group}`, `BUILD_{LS,CH}`) the list only completes it.
+            b'{' if (i == 0 || !(is_word(b[i - 1]) || matches!(b[i - 1], b'/' | b'.' | b'-')))
+                && rest
+                    .iter()
+                    .skip(1)
+                    .take_while(|c| **c != b'}')
+                    .all(|c| !c.is_ascii_whitespace() && *c != b'{')
                 && rest
                     .iter()
                     .skip(1)

@@ -23,7 +23,7 @@ pub(super) static GATES: [u8; 256] = gates();
 
 const fn gates() -> [u8; 256] {
     let mut t = [0u8; 256];
-    t = mark(t, b"'\"\\$`", QUOTING);
+    t = mark(t, b"'\"\\$`^", QUOTING);
     t = mark(t, b";|&`$\n/-({<>", SHELL);
     t = mark(t, b";|&`$\n\r{('\"\\<", SEPARATOR);
     t = mark(t, b";\n\r|&`$({", SEP_START);

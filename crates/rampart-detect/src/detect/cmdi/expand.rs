@@ -32,6 +32,10 @@ pub(super) fn expand(text: &str) -> Option<Expansion> {
     while i < b.len() {
         let end = word_end(b, i);
         let word = &b[i..end];
+        if assembled.is_none() && globbed_system_dir(word) {
+            assembled = Some(String::from_utf8_lossy(word).into_owned());
+            changed = true;
+        }
         let expanded = expand_word(word);
         match expanded {
             Some((items, split)) => {
@@ -141,6 +145,52 @@ fn single_globs(word: &[u8]) -> Option<(Vec<u8>, bool)> {
         i += 1;
     }
     changed.then_some((out, split))
+}
+
+/// Whether `word` opens with a system directory spelled through bracket globs (`/[e]tc`,
+/// `/[e///]tc`, `/b[i]n/sh`): each bracket holds one letter, perhaps with slashes, which a
+/// path glob never matches. Route templates (`/[id]`, `/[...slug]`) name no such directory.
+fn globbed_system_dir(word: &[u8]) -> bool {
+    const DIRS: [&[u8]; 12] = [
+        b"etc", b"bin", b"sbin", b"usr", b"proc", b"dev", b"tmp", b"var", b"root", b"home",
+        b"boot", b"sys",
+    ];
+    let Some(segment) = word.strip_prefix(b"/") else {
+        return false;
+    };
+    let mut name = [0u8; 8];
+    let mut n = 0;
+    let mut brackets = 0;
+    let mut i = 0;
+    // The first segment: slashes inside a bracket belong to it.
+    while i < segment.len() && segment[i] != b'/' {
+        let c = segment[i];
+        let one = if c == b'[' {
+            let Some(len) = segment[i + 1..].iter().take(8).position(|c| *c == b']') else {
+                return false;
+            };
+            let inner = &segment[i + 1..i + 1 + len];
+            let mut letters = inner.iter().filter(|c| **c != b'/');
+            let Some(&first) = letters.next() else {
+                return false;
+            };
+            if !letters.all(|c| *c == first) {
+                return false;
+            }
+            brackets += 1;
+            i += len + 2;
+            first
+        } else {
+            i += 1;
+            c
+        };
+        if n == name.len() || !one.is_ascii_alphabetic() {
+            return false;
+        }
+        name[n] = one.to_ascii_lowercase();
+        n += 1;
+    }
+    brackets > 0 && DIRS.contains(&&name[..n])
 }
 
 /// `pre{a,b}suf` -> `preasuf`, `prebsuf` (the first list only); `None` without a list.

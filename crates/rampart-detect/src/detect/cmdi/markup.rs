@@ -1,5 +1,5 @@
-//! Markdown, RST and GNU documentation syntax that borrows shell bytes: code fences,
-//! inline code, link targets, table rows and `quotes'. The detector asks these before
+//! Markdown, RST, GNU documentation and HTML syntax that borrows shell bytes: code fences,
+//! inline code, link targets, table rows, `quotes' and entities (`&lt;`). The detector asks these before
 //! taking a backtick or a `|` as shell.
 
 use super::is_word;
@@ -80,3 +80,28 @@ pub(super) fn gnu_quote(s: &[u8]) -> bool {
 
 /// Longest phrase [`gnu_quote`] reads.
 const GNU_QUOTE_MAX: usize = 60;
+
+/// Whether `b` ends with the body of an HTML entity (`&lt`, `&#60`, `&#x3c`), whose `;`
+/// comes next.
+pub(super) fn entity_before(b: &[u8]) -> bool {
+    let name = b
+        .iter()
+        .rev()
+        .take(10)
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    let rest = &b[..b.len() - name];
+    name > 0
+        && (rest.ends_with(b"&") && b[b.len() - name].is_ascii_alphabetic()
+            || rest.ends_with(b"&#"))
+}
+
+/// Whether `s` (after a `&`) is the rest of a named HTML entity (`copy;`).
+pub(super) fn entity_after(s: &[u8]) -> bool {
+    let name = s
+        .iter()
+        .take(10)
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .count();
+    name >= 2 && s.get(name) == Some(&b';') && s[0].is_ascii_alphabetic()
+}

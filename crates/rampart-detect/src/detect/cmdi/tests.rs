@@ -111,3 +111,63 @@ fn markdown_rst_and_gnu_quoting_are_not_substitutions() {
         ],
     );
 }
+
+#[test]
+fn unset_variables_spliced_into_or_before_a_command_and_globbed_system_dirs() {
+    table(
+        &[
+            "{n$u\\c$u,-nlvp,777}",
+            "v='u';cu$v\\r\\l google.com",
+            "c${x}at /etc/hosts",
+            "w$u\\hoami",
+            ";$a cat test.txt",
+            ";$a cat $a $at test.txt",
+            "x|${u} id",
+            "$(${x} uname)",
+            "/[e///]tc",
+            "/[e]tc",
+            "cat /b[i]n/../etc/hosts",
+        ],
+        &[
+            "Ke$ha",
+            "ca$h money",
+            "A$AP Rocky",
+            "costs $a cat",
+            "first; $SUDO cp notes.txt backup.txt",
+            "run it; $EDITOR notes.txt",
+            "price: $amount each",
+            "pages/[id].js",
+            "/[...slug]",
+            "/[lang]/about",
+            "/[x]",
+            "${name} and ${id}",
+        ],
+    );
+}
+
+#[test]
+fn html_entities_c_comments_and_glued_brace_lists_are_not_shell() {
+    table(
+        &[
+            ";{cat,/etc/passwd}",
+            "x&whoami;",
+            "&quot;/bin/cat /etc/shadow&quot;",
+            "x;/*/c?t /etc/passwd",
+            "x;(./evil.sh -x)",
+            "ls; cat /etc/passwd",
+        ],
+        &[
+            "Copyright &copy; 2024 Acme",
+            "--trace-alloc=&lt;yes|no&gt; [default: no]",
+            "&#60;dir&#62;/usr/share/fonts&#60;/dir&#62;",
+            "See <a href=\"#x\">&#x3C;File></a>.",
+            "int x = 1; /* the count */",
+            "if (ok) { /* return early */ }",
+            "a && /* arbitrary */ b",
+            "see the example (./my-app.js) here",
+            "Replace mention of /etc/{passwd,group} by references",
+            "cleanup BUILD_{LS,CH}CPU",
+            "test; might need specific drivers",
+        ],
+    );
+}
