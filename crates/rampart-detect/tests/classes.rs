@@ -2032,3 +2032,16 @@ fn diffstat_lines_and_capitalised_alias_are_not_admin_commands() {
         ],
     );
 }
+
+#[test]
+fn shell_reads_raw_query_values_only_through_their_decoded_view() {
+    table(
+        "cmdi",
+        Q,
+        &["1;%20sleep%205", "|%20id", ";cat%20/etc/passwd", "x%0Aid"],
+        &[
+            "test;%20might%20need%20specific%20drivers",
+            "copy;%202024%20Acme%20Inc.",
+        ],
+    );
+}

@@ -200,6 +200,18 @@ pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<
     out
 }
 
+/// Whether `s` still holds a percent-encoded space (`%20`, `%0a`...). Neither a database
+/// nor a shell reads one as a space, and every field kind gets the percent-decoded view
+/// too, which the SQL and shell detectors read instead: read raw, `test;%20might%20need`
+/// would be a command glued to one long word, and no prose exception would apply.
+pub(crate) fn encoded_space(s: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', s).any(|i| match s.get(i + 1..i + 3) {
+        Some([b'2', b'0']) => true,
+        Some([b'0', c]) => matches!(c.to_ascii_lowercase(), b'9' | b'a'..=b'd'),
+        _ => false,
+    })
+}
+
 /// `String::from_utf8_lossy`, with the common valid case checked by the faster validator.
 pub(crate) fn lossy(raw: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(raw) {

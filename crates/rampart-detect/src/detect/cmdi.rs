@@ -30,6 +30,9 @@ use bytes::{GATES, NORMALISE, QUOTING, REWRITE, SEP_START, SEPARATOR, SHELL, WOR
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
+    if crate::decode::encoded_space(text.as_bytes()) {
+        return None;
+    }
     let with_vars =
         |t: &str| detect_one(t).or_else(|| assign::expand(t).and_then(|x| detect_one(&x)));
     with_vars(text)

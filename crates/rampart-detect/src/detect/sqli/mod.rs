@@ -51,23 +51,12 @@ const STRONG_FUNCS: &[&[u8]] = &[
 /// Detects SQL injection in `text`; returns the span of the shape found.
 pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
     if !gate(text.as_bytes())
-        || encoded_space(text.as_bytes())
+        || crate::decode::encoded_space(text.as_bytes())
         || !lex::may_shape(text.as_bytes(), STRONG_FUNCS)
     {
         return None;
     }
     shapes(text)
-}
-
-/// Whether `s` still holds a percent-encoded space (`%20`, `%0a`...). No database reads
-/// one as a space, and every field kind gets the percent-decoded view too, which is
-/// screened instead: read here, `he%20said%20'select...` would be one word of prose.
-fn encoded_space(s: &[u8]) -> bool {
-    memchr::memchr_iter(b'%', s).any(|i| match s.get(i + 1..i + 3) {
-        Some([b'2', b'0']) => true,
-        Some([b'0', c]) => matches!(c.to_ascii_lowercase(), b'9' | b'a'..=b'd'),
-        _ => false,
-    })
 }
 
 /// [`detect`] without its gates.

@@ -239,7 +239,7 @@ fn tells_arithmetic_and_grouped_words_from_constant_conditions() {
         ("x=1 and 2*3=6", "1 1=2 and 2*3=6"),
         ("-1 OR 3*2=6", "2 + 2 = 4 and 3 * 3 = 9, so"),
         ("1 and 3<4", "so 2 > 1 and 3 < 4, that's math"),
-        // A view still holding an encoded space is read decoded (see `encoded_space`).
+        // A view still holding an encoded space is read decoded (see `decode::encoded_space`).
         ("x' or 1=1--", "x'%20or%201=1--"),
         (
             "he said 'x' or 1=1--",
