@@ -110,15 +110,14 @@ pub(super) fn may_shape(s: &[u8], funcs: &[&[u8]]) -> bool {
         if class & GATE_IDENT != 0 {
             // A word token starts where an identifier run starts: every other token ends
             // where an identifier byte could not continue it (a number runs on into the
-            // letters glued to it). Inside a run only after a skipped `%20`..`%0d`, or
-            // after the digits skipped behind a `/*!`.
+            // letters glued to it). Inside a run only after the digits skipped behind a
+            // `/*!`.
             let start = i;
             while i < s.len() && GATE_CLASSES[usize::from(s[i])] & GATE_IDENT != 0 {
                 i += 1;
             }
             let w = &s[start..i];
             let inner = match start.checked_sub(1).map(|p| s[p]) {
-                Some(b'%') => w.get(2..),
                 Some(b'!') => w.get(w.iter().take_while(|b| b.is_ascii_digit()).count()..),
                 _ => None,
             };
@@ -274,15 +273,6 @@ pub(crate) fn tokenize(s: &[u8], start: Start) -> Vec<Tok> {
         let (kind, end) = match c {
             b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0 => {
                 i += 1;
-                continue;
-            }
-            // A still-encoded space (`8%20hours`) separates words as a space would.
-            b'%' if matches!(
-                s.get(i + 1..i + 3),
-                Some(b"20" | b"09" | b"0a" | b"0d" | b"0b" | b"0c")
-            ) =>
-            {
-                i += 3;
                 continue;
             }
             b'\'' | b'"' => {
