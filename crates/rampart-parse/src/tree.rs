@@ -6,7 +6,6 @@
 //! only when it is needed (a denial, a log line).
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use bytes::Bytes;
 
@@ -356,9 +355,13 @@ impl<'a> Paths<'a> {
             .names
             .get(node.name as usize)
             .map_or("", |c| c.as_ref());
+        // Plain pushes, not the fmt machinery: this runs once per body leaf and fmt
+        // costs several times the copy.
         let nth = |out: &mut String| {
             if node.index > 1 {
-                let _ = write!(out, "[{}]", node.index);
+                out.push('[');
+                push_decimal(out, node.index);
+                out.push(']');
             }
         };
         match node.seg {
@@ -378,31 +381,56 @@ impl<'a> Paths<'a> {
                 }
             }
             Seg::Index => {
-                let _ = write!(out, "/{}", node.index);
+                out.push('/');
+                push_decimal(out, node.index);
             }
             Seg::Element => {
-                let _ = write!(out, "/{name}");
+                out.push('/');
+                out.push_str(name);
                 nth(out);
             }
             Seg::Attribute => {
-                let _ = write!(out, "/@{name}");
+                out.push_str("/@");
+                out.push_str(name);
             }
             Seg::Param => {
-                let _ = write!(out, "form:{name}");
+                out.push_str("form:");
+                out.push_str(name);
                 nth(out);
             }
             Seg::Part => {
-                let _ = write!(out, "part:{name}");
+                out.push_str("part:");
+                out.push_str(name);
                 nth(out);
             }
             Seg::Graphql => out.push('#'),
             Seg::Argument => {
-                let _ = write!(out, "({name})");
+                out.push('(');
+                out.push_str(name);
+                out.push(')');
             }
             Seg::Variable => {
-                let _ = write!(out, "/${name}");
+                out.push_str("/$");
+                out.push_str(name);
             }
         }
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 

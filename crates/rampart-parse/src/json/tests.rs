@@ -309,3 +309,24 @@ fn legitimately_nested_twenty_levels_parse() {
     let last = p.leaves.last().expect("leaf");
     assert_eq!(p.location(last.path), "/a/0".repeat(10));
 }
+
+#[test]
+fn locations_render_every_array_index_and_reuse_the_shared_prefix() {
+    let items: Vec<String> = (0..12).map(|i| format!(r#"{{"k":{i}}}"#)).collect();
+    let body = format!(r#"{{"a/b":[{}],"z":1}}"#, items.join(","));
+    let p = parse(body.as_bytes(), &limits(), false).expect("legal");
+    let mut cache = crate::Locations::default();
+    let rendered: Vec<String> = p
+        .leaves
+        .iter()
+        .filter(|l| l.kind == LeafKind::Number)
+        .map(|l| p.location_into(l.path, &mut cache).to_owned())
+        .collect();
+    let mut expected: Vec<String> = (0..12).map(|i| format!("/a~1b/{i}/k")).collect();
+    expected.push("/z".to_owned());
+    assert_eq!(rendered, expected);
+    // The incremental renderer and the one-shot one agree.
+    for l in &p.leaves {
+        assert_eq!(p.location_into(l.path, &mut cache), p.location(l.path));
+    }
+}
