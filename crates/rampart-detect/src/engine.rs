@@ -306,11 +306,18 @@ impl Scan<'_> {
         hit_here.clear();
         let rules = self.rules;
         let class = rules.classes.classify(&field.value, field.kind);
-        match fastpath::plain_text(&field.value, field.kind, class).filter(|_| self.fast) {
+        let route = if self.fast {
+            fastpath::route(&field.value, field.kind, class)
+        } else {
+            fastpath::Route::Decode(decode::Known::default())
+        };
+        match route {
             // Nothing to decode: the value is its only variant, borrowed as is.
-            Some(text) => self.variant(text, field.kind, class, &field.location, &mut hit_here),
-            None => {
-                let variants = decode::variants(&field.value, field.kind, self.budget);
+            fastpath::Route::Plain(text) => {
+                self.variant(text, field.kind, class, &field.location, &mut hit_here);
+            }
+            fastpath::Route::Decode(known) => {
+                let variants = decode::variants_known(&field.value, field.kind, self.budget, known);
                 for (i, v) in variants.iter().enumerate() {
                     // The raw value, when valid UTF-8, was classified above.
                     let raw = i == 0 && matches!(v.text, Cow::Borrowed(_)) && v.kind == field.kind;

@@ -23,7 +23,7 @@ pub(crate) const ATOM_START: u64 = 1 << 61;
 /// Bits `0..DETECTOR_BITS` are detectors, by declaration order.
 pub(crate) const DETECTOR_BITS: u32 = 16;
 /// An ASCII lowercase letter, uppercase letter, digit: base64 of text mixes them, so a
-/// value with one kind alone has no base64 view ([`plain_text`] skips decoding it).
+/// value with one kind alone has no base64 view ([`route`] skips decoding it).
 pub(crate) const LOWER: u64 = 1 << 60;
 pub(crate) const UPPER: u64 = 1 << 59;
 pub(crate) const DIGIT: u64 = 1 << 58;
@@ -159,18 +159,55 @@ impl ByteClasses {
     }
 }
 
-/// The value as text when it needs no decoding: no decoder trigger, valid UTF-8, and no
-/// base64 or JWT-header view. `class` is [`ByteClasses::classify`] of it.
-#[inline]
-pub(crate) fn plain_text(value: &[u8], kind: FieldKind, class: u64) -> Option<&str> {
-    if class & DECODE != 0 {
-        return None;
+/// Where a value goes: inspected as is, or decoded with what was learned here.
+#[derive(Debug)]
+pub(crate) enum Route<'a> {
+    /// No decoder trigger, valid UTF-8, and no base64 or JWT-header view: the value as text.
+    Plain(&'a str),
+    /// Decode it ([`decode::variants_known`]).
+    Decode(decode::Known<'a>),
+}
+
+#[cfg(test)]
+impl<'a> Route<'a> {
+    /// The text of a value that needs no decoding.
+    pub(crate) fn plain(&self) -> Option<&'a str> {
+        match self {
+            Route::Plain(text) => Some(text),
+            Route::Decode(_) => None,
+        }
     }
-    let text = std::str::from_utf8(value).ok()?;
-    let no_base64 = class & NOT_B64 != 0 || !mixed(class) || !decode::has_base64_view(text, kind);
+}
+
+/// Routes `value` seen as `kind`; `class` is [`ByteClasses::classify`] of it.
+#[inline]
+pub(crate) fn route(value: &[u8], kind: FieldKind, class: u64) -> Route<'_> {
+    // Exact for the lossy text of invalid UTF-8 too: it keeps every ASCII byte and adds none.
+    let no_view = class & NOT_B64 != 0 || !mixed(class);
+    let undecided = decode::Known {
+        text: None,
+        base64: no_view.then_some(None),
+    };
+    if class & DECODE != 0 {
+        return Route::Decode(undecided);
+    }
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Route::Decode(undecided);
+    };
+    let base64 = if no_view {
+        None
+    } else {
+        decode::raw_base64_view(text, kind)
+    };
     // A JWT's dots keep it out of the base64 view; its header has a view of its own.
     let no_jwt = !mixed(class) || decode::jwt_token(text).is_none();
-    (no_base64 && no_jwt).then_some(text)
+    if base64.is_none() && no_jwt {
+        return Route::Plain(text);
+    }
+    Route::Decode(decode::Known {
+        text: Some(text),
+        base64: Some(base64),
+    })
 }
 
 /// Whether a value of this class mixes letter cases, or letters and digits: the base64

@@ -18,6 +18,32 @@ const LONG: usize = 48;
 /// tokens decode to noise that a 95% threshold would let through.
 const SHORT_DECODED: usize = 12;
 
+/// [`ALPHABET`] classes; 0 is a byte of neither alphabet.
+const LOWER: u8 = 1;
+const UPPER: u8 = 2;
+const DIGIT: u8 = 4;
+const STD_ONLY: u8 = 8;
+const URL_ONLY: u8 = 16;
+
+/// Per byte, its class in the two alphabets: one lookup per byte of the alphabet pass.
+static ALPHABET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'a'..=b'z' => LOWER,
+            b'A'..=b'Z' => UPPER,
+            b'0'..=b'9' => DIGIT,
+            b'+' | b'/' => STD_ONLY,
+            b'-' | b'_' => URL_ONLY,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
+
 /// Decodes `input` if the whole (trimmed) value is base64 that decodes to mostly printable
 /// UTF-8 text. Plain words and hex ids are skipped: they would decode to noise.
 pub(crate) fn decode(input: &str) -> Option<String> {
@@ -32,16 +58,19 @@ pub(crate) fn decode_plus_as_space(input: &str) -> Option<String> {
         return None;
     }
     let t = trim(input);
-    // Cheap checks first: this runs on every spaced value of a form or query. A search
-    // query (words and spaces) has no digit or `/`, other prose fails the alphabet test
-    // at its first comma or dot: both before the two-space search.
-    if memchr::memchr(b' ', t.as_bytes()).is_none()
-        || !t.bytes().any(|b| b.is_ascii_digit() || b == b'/')
-        || !t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b' '))
-        || t.as_bytes().windows(2).any(|w| w == b"  ")
-    {
+    // Cheap checks first: this runs on every spaced value of a form or query. Prose fails
+    // the alphabet test at its first comma or dot, a search query (words and spaces) for
+    // want of a digit or `/`: one pass for both, before the two-space search.
+    memchr::memchr(b' ', t.as_bytes())?;
+    let mut numeric = false;
+    for b in t.bytes() {
+        match b {
+            b'0'..=b'9' | b'/' => numeric = true,
+            b'a'..=b'z' | b'A'..=b'Z' | b'+' | b'=' | b' ' => {}
+            _ => return None,
+        }
+    }
+    if !numeric || t.as_bytes().windows(2).any(|w| w == b"  ") {
         return None;
     }
     decode_with(&t.replace(' ', "+"), true)
@@ -68,18 +97,17 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
     if long && binary_head(body) {
         return None;
     }
-    let (mut std_only, mut url_only) = (false, false);
-    let (mut lower, mut upper, mut digit) = (false, false, false);
+    let mut seen = 0;
     for b in body.bytes() {
-        match b {
-            b'a'..=b'z' => lower = true,
-            b'A'..=b'Z' => upper = true,
-            b'0'..=b'9' => digit = true,
-            b'+' | b'/' => std_only = true,
-            b'-' | b'_' => url_only = true,
-            _ => return None,
+        let class = ALPHABET[usize::from(b)];
+        if class == 0 {
+            return None;
         }
+        seen |= class;
     }
+    let has = |bit: u8| seen & bit != 0;
+    let (std_only, url_only) = (has(STD_ONLY), has(URL_ONLY));
+    let (lower, upper, digit) = (has(LOWER), has(UPPER), has(DIGIT));
     // Real base64 of text mixes cases; a single-case run is a word or a hex/decimal id.
     if std_only && url_only || !(lower && upper) && !(digit && (lower || upper)) {
         return None;
@@ -111,18 +139,31 @@ fn binary_head(body: &str) -> bool {
     let quads = (body.len() / 4).saturating_sub(1).min(8);
     let head = &body.as_bytes()[..quads * 4];
     let url = head.iter().any(|b| matches!(b, b'-' | b'_'));
-    // Random ids and tokens fail in their first bytes: one quad decoded by hand settles
-    // most of them (bytes that are not UTF-8 there are not UTF-8 in any longer head).
-    if let Some(first) = head.get(..4).and_then(|q| quad(q, url))
-        && not_utf8(&first)
-    {
-        return true;
-    }
-    let engine = if url { &URL_SAFE } else { &STANDARD };
+    // Quads decoded by hand, as the crate decodes them, without its per-call setup.
     let mut decoded = [0u8; 24];
-    engine
-        .decode_slice(head, &mut decoded)
-        .is_ok_and(|n| not_utf8(&decoded[..n]))
+    let mut n = 0;
+    for q in head.chunks_exact(4) {
+        let Some(bytes) = quad(q, url) else {
+            // A byte of neither alphabet fails the crate's decode too; padding is left to it.
+            if !q.contains(&b'=') {
+                return false;
+            }
+            let engine = if url { &URL_SAFE } else { &STANDARD };
+            return engine
+                .decode_slice(head, &mut decoded)
+                .is_ok_and(|len| not_utf8(&decoded[..len]));
+        };
+        if let Some(out) = decoded.get_mut(n..n + 3) {
+            out.copy_from_slice(&bytes);
+        }
+        n += 3;
+        // Random ids and tokens fail in their first bytes (bytes that are not UTF-8 there
+        // are not UTF-8 in any longer head).
+        if n == 3 && not_utf8(&decoded[..3]) {
+            return true;
+        }
+    }
+    not_utf8(&decoded[..n.min(decoded.len())])
 }
 
 /// Whether `bytes` hold an invalid UTF-8 sequence (not merely one cut short at the end).
@@ -165,7 +206,7 @@ fn trim(s: &str) -> &str {
 mod tests {
     use base64::Engine as _;
 
-    use super::{STANDARD, URL_SAFE, not_utf8, quad};
+    use super::{STANDARD, URL_SAFE, binary_head, not_utf8, quad};
 
     /// The hand decoder of one quad agrees with the crate, and a quad that is not UTF-8
     /// keeps any longer head from being UTF-8 (what lets `binary_head` stop early).
@@ -193,5 +234,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The head decoded quad by quad answers as the crate's decode of the whole head.
+    #[test]
+    fn binary_head_matches_the_crate() {
+        let alphabet = b"AQgwz09+/-_=.";
+        let mut seed = 0x0dd_ba11_u64;
+        let mut outcomes = [0u32; 2];
+        for _ in 0..100_000 {
+            seed = crate::testing::xorshift(seed);
+            let len = 4 + (seed % 40) as usize;
+            let body: String = (0..len)
+                .map(|k| {
+                    let pick = (seed >> (k % 10 * 6)) as usize + k;
+                    char::from(alphabet[pick % alphabet.len()])
+                })
+                .collect();
+            let quads = (body.len() / 4).saturating_sub(1).min(8);
+            let head = &body.as_bytes()[..quads * 4];
+            let url = head.iter().any(|b| matches!(b, b'-' | b'_'));
+            let engine = if url { &URL_SAFE } else { &STANDARD };
+            let mut out = [0u8; 24];
+            let first = head.get(..4).and_then(|q| quad(q, url));
+            let want = first.is_some_and(|f| not_utf8(&f))
+                || engine
+                    .decode_slice(head, &mut out)
+                    .is_ok_and(|n| not_utf8(&out[..n]));
+            assert_eq!(binary_head(&body), want, "{body:?}");
+            outcomes[usize::from(want)] += 1;
+        }
+        assert!(outcomes.iter().all(|n| *n > 10_000), "{outcomes:?}");
     }
 }

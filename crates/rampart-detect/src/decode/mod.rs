@@ -131,33 +131,66 @@ pub struct Variant<'a> {
     pub layer: u8,
 }
 
+/// What the fast path already learned of a raw value, handed to [`variants_known`] so the
+/// value is validated and base64-decoded once.
+#[derive(Debug, Default)]
+pub(crate) struct Known<'a> {
+    /// The raw value, when it is valid UTF-8.
+    pub(crate) text: Option<&'a str>,
+    /// Its whole-value base64 view (`Some(None)`: it has none), when settled.
+    pub(crate) base64: Option<Option<String>>,
+}
+
 /// All variants of `raw` seen as `kind`, the raw value first.
 pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<Variant<'a>> {
+    variants_known(raw, kind, budget, Known::default())
+}
+
+/// [`variants`], reusing what `known` settled about `raw` seen as `kind`.
+pub(crate) fn variants_known<'a>(
+    raw: &'a [u8],
+    kind: FieldKind,
+    budget: &mut Budget,
+    known: Known<'a>,
+) -> Vec<Variant<'a>> {
     let first = Variant {
-        text: lossy(raw),
+        text: known.text.map_or_else(|| lossy(raw), Cow::Borrowed),
         kind,
         layer: 0,
     };
-    let mut out = vec![first];
+    let mut raw_base64 = known.base64;
+    // Room for the few variants most values have: one allocation instead of regrowing.
+    let mut out = Vec::with_capacity(4);
+    out.push(first);
     if budget.exhausted == Some(Exhaustion::DecodedBytes) {
         return out;
     }
     let mut i = 0;
-    let mut nesting = vec![0u8];
+    let mut nesting = Vec::with_capacity(4);
+    nesting.push(0u8);
     while i < out.len() {
         let (kind, layer, depth) = (out[i].kind, out[i].layer, nesting[i]);
         let mut found: Vec<(String, FieldKind, u8)> = Vec::new();
         let current: &str = &out[i].text;
-        let (step, partial) = decode_layer(current, kind);
+        let markers = markers(current.as_bytes());
+        let (step, partial) = decode_layer(current, kind, markers);
         // Base64 and the views (sanitizer-stripped tags, folded fullwidth forms, a JWT's
         // header) are not decodings, but each may uncover another layer: all count as
         // one, so nesting them cannot bypass the limit.
         let layered = [
             step,
             partial,
-            base64_view(current, kind),
-            text::glued_tags_removed(current),
-            text::compat_folded(current),
+            // The raw value's view, when the fast path decoded it already.
+            match raw_base64.take().filter(|_| i == 0) {
+                Some(view) => view,
+                None => base64_view(current, kind),
+            },
+            (markers & LT != 0)
+                .then(|| text::glued_tags_removed(current))
+                .flatten(),
+            (markers & EF != 0)
+                .then(|| text::compat_folded(current))
+                .flatten(),
             jwt_header(current),
         ];
         for text in layered.into_iter().flatten() {
@@ -261,8 +294,12 @@ pub(crate) fn jwt_header(text: &str) -> Option<String> {
 /// with `ey` (base64 of `{"` or `{ `) and holding a dot. Cheap: the fast path asks it of
 /// every mixed-case value with a dot.
 pub(crate) fn jwt_token(text: &str) -> Option<&str> {
+    // Most values are settled by their first byte, without trimming when it is visible.
+    let first = *text.as_bytes().first()?;
+    if first.is_ascii_graphic() && !matches!(first, b'e' | b'b' | b'B') {
+        return None;
+    }
     let t = text.trim();
-    // Most values are settled by their first byte.
     if !matches!(t.as_bytes().first(), Some(b'e' | b'b' | b'B')) {
         return None;
     }
@@ -273,19 +310,60 @@ pub(crate) fn jwt_token(text: &str) -> Option<&str> {
     (t.starts_with("ey") && memchr::memchr(b'.', t.as_bytes()).is_some()).then_some(t)
 }
 
+/// [`markers`] bits: the byte each text decoder looks for first (`%` and `+` for percent
+/// escapes, `&` for character references, `\` for JS escapes, `<` for glued tags, 0xEF
+/// for fullwidth forms). A decoder finds nothing in a text without its byte.
+const PERCENT: u8 = 1;
+const PLUS: u8 = 2;
+const AMP: u8 = 4;
+const BACKSLASH: u8 = 8;
+const LT: u8 = 16;
+const EF: u8 = 32;
+
+/// Per byte, its [`markers`] bit.
+static MARKERS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'%' as usize] = PERCENT;
+    t[b'+' as usize] = PLUS;
+    t[b'&' as usize] = AMP;
+    t[b'\\' as usize] = BACKSLASH;
+    t[b'<' as usize] = LT;
+    t[0xEF] = EF;
+    t
+};
+
+/// Which decoders' marker bytes `s` holds: one table pass instead of a search per decoder,
+/// for every variant.
+fn markers(s: &[u8]) -> u8 {
+    s.iter().fold(0, |acc, &b| acc | MARKERS[usize::from(b)])
+}
+
 /// One decoding layer: percent, then character references, then JS escapes. When JS
 /// escapes changed a text the earlier steps had already decoded, that text comes second:
 /// it is what a server sees (`C:%5Cusers%5Cntuser.dat` is a path, not a line break).
-fn decode_layer(input: &str, kind: FieldKind) -> (Option<String>, Option<String>) {
+/// `markers` are the [`markers`] of `input`: a step whose byte is missing is skipped
+/// while the text is still `input`.
+fn decode_layer(input: &str, kind: FieldKind, markers: u8) -> (Option<String>, Option<String>) {
     // A header value that carries percent escapes was URL-encoded by its sender, and a
     // server that decodes it (as ModSecurity's `urlDecodeUni` does) reads `+` as a space.
-    let plus = kind.plus_is_space()
-        || (kind == FieldKind::HeaderValue && memchr::memchr(b'%', input.as_bytes()).is_some());
-    let a = text::percent(input, plus);
-    let s = a.as_deref().unwrap_or(input);
-    let b = text::html_entities(s);
-    let s = b.as_deref().unwrap_or(s);
-    match text::js_escapes(s) {
+    let plus = kind.plus_is_space() || (kind == FieldKind::HeaderValue && markers & PERCENT != 0);
+    let a = if markers & PERCENT != 0 || plus && markers & PLUS != 0 {
+        text::percent(input, plus)
+    } else {
+        None
+    };
+    let b = match &a {
+        Some(s) => text::html_entities(s),
+        None if markers & AMP != 0 => text::html_entities(input),
+        None => None,
+    };
+    let s = b.as_deref().or(a.as_deref()).unwrap_or(input);
+    let js = if a.is_some() || b.is_some() || markers & BACKSLASH != 0 {
+        text::js_escapes(s)
+    } else {
+        None
+    };
+    match js {
         Some(c) => (Some(c), b.or(a)),
         None => (b.or(a), None),
     }
@@ -355,8 +433,17 @@ pub(crate) fn base64_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"+/=-_".contains(&b) || char::from(b).is_whitespace()
 }
 
-/// Whether the whole-value base64 branch of [`variants`] decodes `text` seen as `kind`.
-pub(crate) fn has_base64_view(text: &str, kind: FieldKind) -> bool {
+/// The whole-value base64 view [`variants`] finds for `text` seen as `kind`.
+pub(crate) fn raw_base64_view(text: &str, kind: FieldKind) -> Option<String> {
     // Most values on the fast path are short; every view needs `MIN_LEN` bytes.
-    text.len() >= b64::MIN_LEN && base64_view(text, kind).is_some()
+    if text.len() < b64::MIN_LEN {
+        return None;
+    }
+    base64_view(text, kind)
+}
+
+/// Whether the whole-value base64 branch of [`variants`] decodes `text` seen as `kind`.
+#[cfg(test)]
+pub(crate) fn has_base64_view(text: &str, kind: FieldKind) -> bool {
+    raw_base64_view(text, kind).is_some()
 }

@@ -210,3 +210,46 @@ fn a_jwt_shows_its_header_and_only_its_header() {
         assert_eq!(jwt_header(v), None, "{v}");
     }
 }
+
+/// The marker gates of a decoding layer are exact: gated, it decodes as the steps called
+/// one after another do, and the views it skips find nothing without their byte.
+#[test]
+fn marker_gates_skip_only_what_finds_nothing() {
+    use super::{decode_layer, markers};
+    let ungated = |input: &str, kind: FieldKind| {
+        let plus = kind.plus_is_space() || (kind == FieldKind::HeaderValue && input.contains('%'));
+        let a = percent(input, plus);
+        let s = a.as_deref().unwrap_or(input);
+        let b = html_entities(s);
+        let s = b.as_deref().unwrap_or(s);
+        match js_escapes(s) {
+            Some(c) => (Some(c), b.or(a)),
+            None => (b.or(a), None),
+        }
+    };
+    let pieces = [
+        "%", "%2", "%25", "%26", "%5C", "%3C", "+", "&", "&amp;", "&lt;", "&#92;", "\\", "\\u0025",
+        "\\x26", "<", "<b>", "ｓ", "a", "Z", "7", " ", ";", "=",
+    ];
+    let mut seed = 0x6a09_e667_f3bc_c908u64;
+    for _ in 0..30_000 {
+        seed = crate::testing::xorshift(seed);
+        let text: String = (0..1 + seed % 7)
+            .map(|k| pieces[((seed >> (k * 8)) % pieces.len() as u64) as usize])
+            .collect();
+        let m = markers(text.as_bytes());
+        for kind in FieldKind::ALL {
+            assert_eq!(
+                decode_layer(&text, kind, m),
+                ungated(&text, kind),
+                "{text:?}"
+            );
+        }
+        if memchr::memchr(b'<', text.as_bytes()).is_none() {
+            assert_eq!(glued_tags_removed(&text), None, "{text:?}");
+        }
+        if memchr::memchr(0xEF, text.as_bytes()).is_none() {
+            assert_eq!(compat_folded(&text), None, "{text:?}");
+        }
+    }
+}

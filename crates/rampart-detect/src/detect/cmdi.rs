@@ -26,33 +26,58 @@ use markup::{
 use start::{alias_bypass, redirect_start};
 use unset::{unset_prefix, unset_variable};
 
-use bytes::{GATES, NORMALISE, QUOTING, REWRITE, SEP_START, SEPARATOR, SHELL, WORD};
+use bytes::{
+    BACKSLASH, DOLLAR, EQUALS, GATES, GLOB, GREATER, NORMALISE, PAREN, QUOTING, REWRITE, SEP_START,
+    SEPARATOR, SHELL, WORD,
+};
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
     if crate::decode::encoded_space(text.as_bytes()) {
         return None;
     }
-    let with_vars =
-        |t: &str| detect_one(t).or_else(|| assign::expand(t).and_then(|x| detect_one(&x)));
-    with_vars(text)
-        .or_else(|| alias_bypass(text))
-        .or_else(|| redirect_start(text))
-        .or_else(|| unset_prefix(text))
+    // Each later pass finds nothing without its bytes: one table pass tells which can.
+    let seen = seen(text);
+    let has = |bit: u16| seen & bit != 0;
+    with_vars(text, seen)
+        .or_else(|| has(BACKSLASH).then(|| alias_bypass(text)).flatten())
+        .or_else(|| has(GREATER).then(|| redirect_start(text)).flatten())
+        .or_else(|| has(DOLLAR).then(|| unset_prefix(text)).flatten())
         .or_else(|| {
             // `c[a]t /e[t]c/passwd`, `{l,-lh}s`: read what the shell expands them to.
-            let e = expand::expand(text)?;
-            e.assembled.or_else(|| with_vars(&e.text))
+            let e = has(GLOB).then(|| expand::expand(text)).flatten()?;
+            e.assembled
+                .or_else(|| with_vars(&e.text, self::seen(&e.text)))
         })
+}
+
+/// [`detect_seen`], then again with the variables the text assigns expanded (which needs
+/// both an `=` and a `$`).
+fn with_vars(text: &str, seen: u16) -> Option<String> {
+    detect_seen(text, seen).or_else(|| {
+        if seen & EQUALS == 0 || seen & DOLLAR == 0 {
+            return None;
+        }
+        detect_one(&assign::expand(text)?)
+    })
+}
+
+/// The [`GATES`] bits of every byte of `text`, ORed.
+fn seen(text: &str) -> u16 {
+    text.bytes().fold(0, |acc, b| acc | GATES[usize::from(b)])
 }
 
 /// [`detect`] without expanding the variables the text assigns.
 fn detect_one(text: &str) -> Option<String> {
-    // One table pass answers the three gates below (each used to be a scan of its own).
-    let seen = text.bytes().fold(0u8, |acc, b| acc | GATES[usize::from(b)]);
+    detect_seen(text, seen(text))
+}
+
+/// [`detect_one`], with the [`seen`] bits of `text` already known.
+fn detect_seen(text: &str, seen: u16) -> Option<String> {
     // `()` found from its `(`: a substring searcher's setup cost more than these values.
     let b = text.as_bytes();
-    let parens = || memchr::memchr_iter(b'(', b).any(|i| b.get(i + 1) == Some(&b')'));
+    let parens =
+        || seen & PAREN != 0 && memchr::memchr_iter(b'(', b).any(|i| b.get(i + 1) == Some(&b')'));
     if (seen & QUOTING != 0 || parens())
         && let Some(fragment) = obfuscated_command(text)
     {
@@ -66,9 +91,12 @@ fn detect_one(text: &str) -> Option<String> {
     if seen & SEPARATOR == 0 {
         let first = text.trim_start().as_bytes();
         let first = &first[..memchr::memchr2(b' ', b'\t', first).unwrap_or(first.len())];
-        let known = first.starts_with(b"/")
-            || known_ignore_case(first).is_some()
-            || versioned(first).is_some();
+        // A path there runs only globbed (`/???/??t`, see `command_at`): without `?` or
+        // `*` in it, a URL path is settled here. Lowercasing adds neither; normalising
+        // (`REWRITE`) is not checked for that, so it still goes the long way.
+        let path = first.starts_with(b"/")
+            && (seen & REWRITE != 0 || first.iter().any(|c| matches!(c, b'?' | b'*')));
+        let known = path || known_ignore_case(first).is_some() || versioned(first).is_some();
         if !known {
             return None;
         }

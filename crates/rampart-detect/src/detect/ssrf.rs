@@ -74,7 +74,7 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         if SMUGGLING.iter().any(|p| p.eq_ignore_ascii_case(scheme)) {
             return Some(span);
         }
-        let authority = fold(&String::from_utf8_lossy(&s[from..auth_end]));
+        let authority = fold(&crate::decode::lossy(&s[from..auth_end]));
         if internal_authority(&authority) {
             return Some(span);
         }
@@ -83,7 +83,7 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         let window = &s[from..s.len().min(from + 256)];
         for at in memchr::memchr_iter(b'@', window) {
             let r = authority_span(window, at + 1);
-            if r.is_some_and(|r| internal_authority(&fold(&String::from_utf8_lossy(&window[r])))) {
+            if r.is_some_and(|r| internal_authority(&fold(&crate::decode::lossy(&window[r])))) {
                 return Some(span);
             }
         }
@@ -191,7 +191,7 @@ fn authority_span(s: &[u8], from: usize) -> Option<Range<usize>> {
 }
 
 fn lower(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_ascii_lowercase()
+    crate::decode::lossy(b).to_ascii_lowercase()
 }
 
 fn internal_authority(authority: &str) -> bool {

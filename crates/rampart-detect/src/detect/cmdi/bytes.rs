@@ -1,28 +1,39 @@
 //! Byte classes of the command-injection detector, one table for all of its scans.
 
 /// [`GATES`] bit: a quoting or expansion byte (obfuscation possible).
-pub(super) const QUOTING: u8 = 1;
+pub(super) const QUOTING: u16 = 1;
 /// [`GATES`] bit: a byte that can put a command in position (without one, none is).
-pub(super) const SHELL: u8 = 2;
+pub(super) const SHELL: u16 = 2;
 /// [`GATES`] bit: a separator, substitution or quote that makes a later word a command.
-pub(super) const SEPARATOR: u8 = 4;
+pub(super) const SEPARATOR: u16 = 4;
 
 /// [`GATES`] bit: a byte the separator loop of [`detect`](super::detect) looks at.
-pub(super) const SEP_START: u8 = 8;
+pub(super) const SEP_START: u16 = 8;
 /// [`GATES`] bit: a byte of a shell word (`word`).
-pub(super) const WORD: u8 = 16;
+pub(super) const WORD: u16 = 16;
 /// [`GATES`] bit: a byte `normalise` may do more with than lowercase it.
-pub(super) const NORMALISE: u8 = 32;
+pub(super) const NORMALISE: u16 = 32;
 
 /// [`GATES`] bit: a byte `normalise` may rewrite; without one it only lowercases.
-pub(super) const REWRITE: u8 = 64;
+pub(super) const REWRITE: u16 = 64;
+
+/// [`GATES`] bits: the bytes the later passes of [`detect`](super::detect) cannot work
+/// without: `=` and `$` (assignments expanded), `$` (an unset variable), `\` (an alias
+/// bypass), `>` (a redirection) and `[` or `{` (a glob or brace list).
+pub(super) const EQUALS: u16 = 128;
+pub(super) const DOLLAR: u16 = 256;
+pub(super) const BACKSLASH: u16 = 512;
+pub(super) const GREATER: u16 = 1024;
+pub(super) const GLOB: u16 = 2048;
+/// [`GATES`] bit: `(`, which the `()` search of `detect` needs.
+pub(super) const PAREN: u16 = 4096;
 
 /// Per byte, the classes above: table lookups instead of long `matches!` chains, since
 /// these loops run over most values.
-pub(super) static GATES: [u8; 256] = gates();
+pub(super) static GATES: [u16; 256] = gates();
 
-const fn gates() -> [u8; 256] {
-    let mut t = [0u8; 256];
+const fn gates() -> [u16; 256] {
+    let mut t = [0u16; 256];
     t = mark(t, b"'\"\\$`^", QUOTING);
     t = mark(t, b";|&`$\n/-({<>", SHELL);
     t = mark(t, b";|&`$\n\r{('\"\\<", SEPARATOR);
@@ -30,6 +41,12 @@ const fn gates() -> [u8; 256] {
     t = mark(t, b"_./-~?*[]+:\\%", WORD);
     t = mark(t, b"'\"\\${,}<`", NORMALISE);
     t = mark(t, b"'\"\\${<", REWRITE);
+    t = mark(t, b"=", EQUALS);
+    t = mark(t, b"$", DOLLAR);
+    t = mark(t, b"\\", BACKSLASH);
+    t = mark(t, b">", GREATER);
+    t = mark(t, b"[{", GLOB);
+    t = mark(t, b"(", PAREN);
     let mut i = 0;
     while i < 256 {
         if (i as u8).is_ascii_alphanumeric() {
@@ -43,7 +60,7 @@ const fn gates() -> [u8; 256] {
     t
 }
 
-const fn mark(mut t: [u8; 256], bytes: &[u8], bit: u8) -> [u8; 256] {
+const fn mark(mut t: [u16; 256], bytes: &[u8], bit: u16) -> [u16; 256] {
     let mut i = 0;
     while i < bytes.len() {
         t[bytes[i] as usize] |= bit;

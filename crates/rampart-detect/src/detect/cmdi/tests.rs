@@ -171,3 +171,59 @@ fn html_entities_c_comments_and_glued_brace_lists_are_not_shell() {
         ],
     );
 }
+
+/// The byte gates of `detect` are exact: each pass finds nothing in a text without the
+/// bytes its gate asks for, and a path opening a value without separators runs only
+/// when globbed. Random shell-ish texts, each drawn without one gate's bytes.
+#[test]
+fn gated_passes_need_their_bytes() {
+    use super::{REWRITE, SEPARATOR, seen};
+    use super::{alias_bypass, assign, command_in, expand, redirect_start, unset_prefix};
+    let alphabet = b"abcdehilnorstwxyz019 /-.=$\\>[]{},;|&'\"`()?*_~<\t\n";
+    let mut seed = 0x5eed_cafe_f00d_1234u64;
+    let mut paths = 0;
+    for round in 0..60_000u32 {
+        seed = crate::testing::xorshift(seed);
+        let len = 1 + (seed % 20) as usize;
+        let mut text: Vec<u8> = (0..len)
+            .map(|k| {
+                let pick = (seed >> (k % 8 * 8)) as usize + k * 17;
+                alphabet[pick % alphabet.len()]
+            })
+            .collect();
+        // Some texts open with a path, as URL paths do.
+        if round % 3 == 0 {
+            text.insert(0, b'/');
+        }
+        let without = |bytes: &[u8]| -> String {
+            text.iter()
+                .map(|c| {
+                    if bytes.contains(c) {
+                        'x'
+                    } else {
+                        char::from(*c)
+                    }
+                })
+                .collect()
+        };
+        let t = without(b"\\");
+        assert_eq!(alias_bypass(&t), None, "{t:?}");
+        let t = without(b">");
+        assert_eq!(redirect_start(&t), None, "{t:?}");
+        let t = without(b"$");
+        assert_eq!(unset_prefix(&t), None, "{t:?}");
+        assert_eq!(assign::expand(&t), None, "{t:?}");
+        let t = without(b"=");
+        assert_eq!(assign::expand(&t), None, "{t:?}");
+        let t = without(b"[{");
+        assert!(expand::expand(&t).is_none(), "{t:?}");
+        // Without separators, so without `REWRITE` bytes either (the alphabet is ASCII).
+        let t = without(b"?*;|&`$\n\r{('\"\\<");
+        assert_eq!(seen(&t) & (SEPARATOR | REWRITE), 0, "{t:?}");
+        if t.trim_start().starts_with('/') {
+            paths += 1;
+            assert_eq!(command_in(t.to_ascii_lowercase().as_bytes()), None, "{t:?}");
+        }
+    }
+    assert!(paths > 10_000, "{paths}");
+}
