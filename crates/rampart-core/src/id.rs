@@ -27,7 +27,9 @@ impl RequestId {
     /// A fresh random id.
     pub fn generate() -> Self {
         let n: u128 = rand::random::<u128>() | 1; // never the invalid all-zero id
-        Self(format!("{n:032x}"))
+        let mut id = String::with_capacity(32);
+        push_hex(&mut id, n, 32);
+        Self(id)
     }
 
     /// Accepts an id minted by another Rampart tier.
@@ -47,7 +49,22 @@ impl RequestId {
     /// A `traceparent` value for a new span of this trace (trace id = request id).
     pub fn traceparent(&self) -> String {
         let span: u64 = rand::random::<u64>() | 1;
-        format!("00-{}-{span:016x}-01", self.0)
+        let mut out = String::with_capacity(55);
+        out.push_str("00-");
+        out.push_str(&self.0);
+        out.push('-');
+        push_hex(&mut out, u128::from(span), 16);
+        out.push_str("-01");
+        out
+    }
+}
+
+/// Appends the low `digits` nibbles of `n` in lowercase hex, zero-padded. Ids are minted
+/// on every request, where `format!` cost several times this.
+fn push_hex(out: &mut String, n: u128, digits: usize) {
+    for i in (0..digits).rev() {
+        let nibble = ((n >> (4 * i)) & 0xf) as u8;
+        out.push(char::from(b"0123456789abcdef"[usize::from(nibble)]));
     }
 }
 
@@ -88,6 +105,26 @@ mod tests {
         let b = RequestId::generate();
         assert_ne!(a, b);
         assert_eq!(RequestId::parse(a.as_str()), Ok(a));
+    }
+
+    #[test]
+    fn hex_matches_the_formatter() {
+        for n in [
+            1u128,
+            0xf,
+            0x10,
+            u128::from(u64::MAX),
+            u128::MAX,
+            0x0af7_6519_16cd_43dd,
+        ] {
+            let mut s = String::new();
+            push_hex(&mut s, n, 32);
+            assert_eq!(s, format!("{n:032x}"));
+            let low = n & u128::from(u64::MAX);
+            let mut s = String::new();
+            push_hex(&mut s, low, 16);
+            assert_eq!(s, format!("{low:016x}"));
+        }
     }
 
     #[test]

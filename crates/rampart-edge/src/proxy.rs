@@ -231,7 +231,7 @@ impl Proxy {
             request_id.clone(),
             req.method().as_str(),
             req.uri().path(),
-            client.addr.to_string(),
+            client.text(),
         );
         record.client_source = client.reason;
         record.version = version_label(req.version());

@@ -82,6 +82,30 @@ pub struct ClientIp {
     pub reason: &'static str,
 }
 
+impl ClientIp {
+    /// The address as text for the access log and the link. IPv4 is written by hand:
+    /// `Display` goes through the formatter's padding and cost 1 % of an edge request.
+    pub fn text(&self) -> String {
+        let IpAddr::V4(v4) = self.addr else {
+            return self.addr.to_string();
+        };
+        let mut out = String::with_capacity(15);
+        for (i, octet) in v4.octets().into_iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            if octet >= 100 {
+                out.push(char::from(b'0' + octet / 100));
+            }
+            if octet >= 10 {
+                out.push(char::from(b'0' + octet / 10 % 10));
+            }
+            out.push(char::from(b'0' + octet % 10));
+        }
+        out
+    }
+}
+
 /// Resolves client addresses; built from a [`ClientIpConfig`].
 #[derive(Debug, Clone)]
 pub struct ClientIpResolver {

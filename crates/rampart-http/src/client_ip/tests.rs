@@ -220,3 +220,23 @@ fn says_why_it_chose_an_address() {
     assert_eq!(why(PROXY, &[]), "no forwarding header");
     assert_eq!(why(CLIENT, &["10.0.0.2"]), "peer is not a trusted proxy");
 }
+
+#[test]
+fn address_text_matches_display() {
+    for addr in [
+        "0.0.0.0",
+        "9.10.99.100",
+        "127.0.0.1",
+        "203.0.113.255",
+        "255.255.255.255",
+        "2001:db8::1",
+        "::1",
+    ] {
+        let ip = ClientIp {
+            addr: addr.parse().expect("address"),
+            source: IpSource::Socket,
+            reason: "socket",
+        };
+        assert_eq!(ip.text(), addr);
+    }
+}
