@@ -141,23 +141,26 @@ fn backend_request(
     } else {
         "http"
     };
-    let forwarded_for = match client_ip {
-        std::net::IpAddr::V6(ip) => format!("\"[{ip}]\""),
-        std::net::IpAddr::V4(ip) => ip.to_string(),
+    // An IPv4 address that parsed has one spelling (no leading zeros, no padding), so
+    // the edge's text is already canonical; IPv6 has many and is written anew.
+    let (client_text, forwarded_for) = match client_ip {
+        std::net::IpAddr::V4(_) => (forwarding.client_ip.clone(), forwarding.client_ip.clone()),
+        std::net::IpAddr::V6(ip) => (ip.to_string(), format!("\"[{ip}]\"")),
     };
     let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), v);
         }
     };
-    set(&mut headers, "x-forwarded-for", &client_ip.to_string());
+    set(&mut headers, "x-forwarded-for", &client_text);
     set(&mut headers, "x-forwarded-proto", proto);
     headers.insert(HeaderName::from_static("x-forwarded-host"), host);
-    set(
-        &mut headers,
-        "forwarded",
-        &format!("for={forwarded_for};proto={proto}"),
-    );
+    let mut forwarded = String::with_capacity(forwarded_for.len() + 16);
+    forwarded.push_str("for=");
+    forwarded.push_str(&forwarded_for);
+    forwarded.push_str(";proto=");
+    forwarded.push_str(proto);
+    set(&mut headers, "forwarded", &forwarded);
     if let Ok(id) = HeaderValue::from_str(request_id.as_str()) {
         headers.insert(X_REQUEST_ID, id);
     }
