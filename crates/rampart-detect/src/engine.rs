@@ -7,13 +7,13 @@ use std::sync::{Arc, OnceLock};
 
 use crate::decode::{self, Budget, Exhaustion};
 use crate::fastpath;
-use crate::field::{Field, FieldKind, Location};
+use crate::field::{Field, FieldKind, LazyName, Location};
 use crate::policy::Policy;
 use crate::rules::{self, CompiledRules, Matcher, Rule, RuleError, Transform};
 
 mod memo;
 
-use memo::CleanMemo;
+use memo::{CleanMemo, Lookup};
 
 /// Hits kept per request; more add to the score but are not listed.
 const MAX_HITS: usize = 32;
@@ -95,6 +95,7 @@ impl Engine {
             compact: String::new(),
             memo: CleanMemo::default(),
             location_bound: false,
+            gates: Vec::new(),
             site: Site::default(),
             cross_site_hits: Vec::new(),
         }
@@ -175,11 +176,42 @@ pub struct Scan<'e> {
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
     location_bound: bool,
+    /// Per rule, what [`Scan::applies`] needs to look at, found on first use.
+    gates: Vec<Gate>,
     /// The request's `Host` and `Referer` hosts, for `cross_site` rules.
     site: Site,
     /// Hits of `cross_site` rules, counted at [`Scan::finish`] unless the request came
     /// from its own site.
     cross_site_hits: Vec<(usize, String, String)>,
+}
+
+/// Whether a rule runs, as far as the policy and the rule say without a location.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Gate {
+    #[default]
+    Unknown,
+    /// Disabled or above the paranoia level.
+    Off,
+    /// Runs at every location.
+    On,
+    /// Runs unless the location excludes it.
+    ByLocation,
+}
+
+/// Where the field being inspected is: its location, or its scope and a renderer of its
+/// name run on first need (a clean leaf mostly needs none).
+struct Place<'l> {
+    location: Location<'l>,
+    render: Option<&'l mut dyn LazyName>,
+}
+
+impl<'l> Place<'l> {
+    fn get(&mut self) -> &Location<'l> {
+        if let Some(name) = self.render.take() {
+            self.location = Location::new(self.location.scope(), name.render());
+        }
+        &self.location
+    }
 }
 
 /// Host names of a request's `Host` header and of its `Referer` URL, lowercased and
@@ -250,24 +282,58 @@ impl Scan<'_> {
     /// Inspects one field.
     pub fn field(&mut self, field: &Field<'_>) {
         self.site.note(field);
-        let key = self.memo_key(field.kind, &field.value);
-        if let Some(key) = key
-            && let Some(charged) = self.memo.find(key, &field.value)
-        {
+        let place = Place {
+            location: Location::new(field.location.scope(), field.location.name()),
+            render: None,
+        };
+        self.field_at(field.kind, &field.value, None, place);
+    }
+
+    /// Inspects one field in `scope` whose name is costly to build (a body leaf's path):
+    /// `name` runs at most once, and only when a rule, the policy or a hit needs it.
+    pub fn field_lazy(
+        &mut self,
+        scope: &'static str,
+        kind: FieldKind,
+        value: &str,
+        name: &mut dyn LazyName,
+    ) {
+        if kind == FieldKind::HeaderValue {
+            // The site notes header names.
+            let field = Field::new(Location::new(scope, name.render()), kind, value.as_bytes());
+            return self.field(&field);
+        }
+        let place = Place {
+            location: Location::scope_only(scope),
+            render: Some(name),
+        };
+        self.field_at(kind, value.as_bytes(), Some(value), place);
+    }
+
+    /// Inspects `value` (`text` if known as a `str`) unless the memo knows it clean.
+    fn field_at(
+        &mut self,
+        kind: FieldKind,
+        value: &[u8],
+        text: Option<&str>,
+        mut place: Place<'_>,
+    ) {
+        let lookup = self.memo_lookup(kind, value);
+        if let Lookup::Clean(charged) = lookup {
             // Found clean before: the same charge keeps the budget as a rescan leaves it,
             // and a prefix of clean variants (a charge refused) is clean too.
             self.budget.charge(charged);
         } else {
             let (charged, exhausted) = (self.budget.decoded_bytes(), self.budget.exhausted());
             self.location_bound = false;
-            let clean = self.inspect_field(field);
-            if let Some(key) = key
+            let clean = self.inspect_field(kind, value, text, &mut place);
+            if let Lookup::Miss(key) = lookup
                 && clean
                 && !self.location_bound
                 && self.budget.exhausted() == exhausted
             {
                 let charged = self.budget.decoded_bytes() - charged;
-                self.memo.insert(key, &field.value, charged);
+                self.memo.insert(key, value, charged);
             }
         }
         // Also on the fast path: a budget shared with an earlier scan may be spent already.
@@ -280,10 +346,7 @@ impl Scan<'_> {
     /// anything: inspecting it again, at any location, would find and charge nothing, so
     /// the caller may skip the field (and building its location). Accounts for it if so.
     pub fn known_clean(&mut self, kind: FieldKind, value: &[u8]) -> bool {
-        let Some(key) = self.memo_key(kind, value) else {
-            return false;
-        };
-        if self.memo.find(key, value) != Some(0) {
+        if !matches!(self.memo_lookup(kind, value), Lookup::Clean(0)) {
             return false;
         }
         if let Some(e) = self.budget.exhausted() {
@@ -292,41 +355,47 @@ impl Scan<'_> {
         true
     }
 
-    fn memo_key(&mut self, kind: FieldKind, value: &[u8]) -> Option<memo::Key> {
+    fn memo_lookup(&mut self, kind: FieldKind, value: &[u8]) -> Lookup {
         if self.fast {
-            self.memo.key(kind, value)
+            self.memo.lookup(kind, value)
         } else {
-            None
+            Lookup::Never
         }
     }
 
     /// Decodes and inspects one field; true when nothing matched.
-    fn inspect_field(&mut self, field: &Field<'_>) -> bool {
+    fn inspect_field(
+        &mut self,
+        kind: FieldKind,
+        value: &[u8],
+        text: Option<&str>,
+        place: &mut Place<'_>,
+    ) -> bool {
         let mut hit_here = std::mem::take(&mut self.hit_here);
         hit_here.clear();
         let rules = self.rules;
-        let class = rules.classes.classify(&field.value, field.kind);
+        let class = rules.classes.classify(value, kind);
         let route = if self.fast {
-            fastpath::route(&field.value, field.kind, class)
+            fastpath::route(value, kind, class, text)
         } else {
             fastpath::Route::Decode(decode::Known::default())
         };
         match route {
             // Nothing to decode: the value is its only variant, borrowed as is.
             fastpath::Route::Plain(text) => {
-                self.variant(text, field.kind, class, &field.location, &mut hit_here);
+                self.variant(text, kind, class, place, &mut hit_here);
             }
             fastpath::Route::Decode(known) => {
-                let variants = decode::variants_known(&field.value, field.kind, self.budget, known);
+                let variants = decode::variants_known(value, kind, self.budget, known);
                 for (i, v) in variants.iter().enumerate() {
                     // The raw value, when valid UTF-8, was classified above.
-                    let raw = i == 0 && matches!(v.text, Cow::Borrowed(_)) && v.kind == field.kind;
+                    let raw = i == 0 && matches!(v.text, Cow::Borrowed(_)) && v.kind == kind;
                     let class = if raw {
                         class
                     } else {
                         rules.classes.classify(v.text.as_bytes(), v.kind)
                     };
-                    self.variant(&v.text, v.kind, class, &field.location, &mut hit_here);
+                    self.variant(&v.text, v.kind, class, place, &mut hit_here);
                 }
             }
         }
@@ -342,7 +411,7 @@ impl Scan<'_> {
         text: &str,
         kind: FieldKind,
         class: u64,
-        location: &Location<'_>,
+        place: &mut Place<'_>,
         hit_here: &mut Vec<usize>,
     ) {
         let rules = self.rules;
@@ -352,12 +421,12 @@ impl Scan<'_> {
         let live = if self.fast { class | atoms } else { u64::MAX };
         for dr in rules.kinds[kind.index()].live_detectors(live) {
             let ri = dr.rule;
-            if hit_here.contains(&ri) || !self.applies(ri, location) {
+            if hit_here.contains(&ri) || !self.applies(ri, place) {
                 continue;
             }
             if let Some(fragment) = dr.detector.detect(text, kind) {
                 hit_here.push(ri);
-                self.record(ri, location, &fragment);
+                self.record(ri, place, &fragment);
             }
         }
         let mut compacted = false;
@@ -368,7 +437,7 @@ impl Scan<'_> {
                     .gates
                     .get(ri)
                     .is_some_and(|g| g.is_some_and(|g| !g.admits(class)));
-            if gated || hit_here.contains(&ri) || !self.applies(ri, location) {
+            if gated || hit_here.contains(&ri) || !self.applies(ri, place) {
                 continue;
             }
             let Matcher::Pattern {
@@ -389,18 +458,31 @@ impl Scan<'_> {
             if let Some(m) = regex.find(subject.as_bytes()) {
                 let fragment = String::from_utf8_lossy(m.as_bytes()).into_owned();
                 hit_here.push(ri);
-                self.record(ri, location, &fragment);
+                self.record(ri, place, &fragment);
             }
         }
         self.candidates = candidates;
     }
 
     #[inline]
-    fn applies(&mut self, ri: usize, location: &Location<'_>) -> bool {
-        let rule = &self.rules.rules[ri];
-        if !self.policy.runs(&rule.id, rule.paranoia) {
-            return false;
+    fn applies(&mut self, ri: usize, place: &mut Place<'_>) -> bool {
+        match self.gates.get(ri) {
+            Some(Gate::On) => true,
+            Some(Gate::Off) => false,
+            _ => self.applies_here(ri, place),
         }
+    }
+
+    /// [`Scan::applies`] for a rule seen first or depending on the location.
+    #[inline(never)]
+    fn applies_here(&mut self, ri: usize, place: &mut Place<'_>) -> bool {
+        match self.gate(ri) {
+            Gate::Off => return false,
+            Gate::On => return true,
+            Gate::Unknown | Gate::ByLocation => {}
+        }
+        let rule = &self.rules.rules[ri];
+        let location = place.get();
         let elsewhere = !rule.name_suffixes.is_empty()
             && !rule
                 .name_suffixes
@@ -413,14 +495,40 @@ impl Scan<'_> {
         !excluded
     }
 
-    fn record(&mut self, ri: usize, location: &Location<'_>, fragment: &str) {
+    /// The rule's [`Gate`] under this scan's policy, found once per scan.
+    fn gate(&mut self, ri: usize) -> Gate {
+        let known = self.gates.get(ri).copied().unwrap_or_default();
+        if known != Gate::Unknown {
+            return known;
+        }
+        let rule = &self.rules.rules[ri];
+        let gate = if !self.policy.runs(&rule.id, rule.paranoia) {
+            Gate::Off
+        } else if rule.name_suffixes.is_empty()
+            && rule.exclude_locations.is_empty()
+            && !self.policy.may_exclude(&rule.id, &rule.class)
+        {
+            Gate::On
+        } else {
+            Gate::ByLocation
+        };
+        if self.gates.len() <= ri {
+            self.gates
+                .resize(self.rules.rules.len().max(ri + 1), Gate::Unknown);
+        }
+        self.gates[ri] = gate;
+        gate
+    }
+
+    fn record(&mut self, ri: usize, place: &mut Place<'_>, fragment: &str) {
+        let location = place.get().to_string();
         if self.rules.rules[ri].cross_site {
             // The Referer may come after this field: decide at the end.
             self.cross_site_hits
-                .push((ri, location.to_string(), fragment.to_owned()));
+                .push((ri, location, fragment.to_owned()));
             return;
         }
-        self.count(ri, location.to_string(), fragment);
+        self.count(ri, location, fragment);
     }
 
     fn count(&mut self, ri: usize, location: String, fragment: &str) {

@@ -179,19 +179,25 @@ impl<'a> Route<'a> {
     }
 }
 
-/// Routes `value` seen as `kind`; `class` is [`ByteClasses::classify`] of it.
+/// Routes `value` seen as `kind`; `class` is [`ByteClasses::classify`] of it, `text` the
+/// value when the caller already holds it as a `str` (no need to validate it again).
 #[inline]
-pub(crate) fn route(value: &[u8], kind: FieldKind, class: u64) -> Route<'_> {
+pub(crate) fn route<'a>(
+    value: &'a [u8],
+    kind: FieldKind,
+    class: u64,
+    text: Option<&'a str>,
+) -> Route<'a> {
     // Exact for the lossy text of invalid UTF-8 too: it keeps every ASCII byte and adds none.
     let no_view = class & NOT_B64 != 0 || !mixed(class);
     let undecided = decode::Known {
-        text: None,
+        text,
         base64: no_view.then_some(None),
     };
     if class & DECODE != 0 {
         return Route::Decode(undecided);
     }
-    let Ok(text) = std::str::from_utf8(value) else {
+    let Some(text) = text.or_else(|| std::str::from_utf8(value).ok()) else {
         return Route::Decode(undecided);
     };
     let base64 = if no_view {

@@ -203,6 +203,12 @@ impl fmt::Display for Location<'_> {
     }
 }
 
+/// The name of a field's location, built only when needed (see [`crate::Scan::field_lazy`]).
+pub trait LazyName {
+    /// The name, e.g. `/a/0/b`: rendered at most once per field.
+    fn render(&mut self) -> &str;
+}
+
 /// One value to inspect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field<'a> {

@@ -219,16 +219,24 @@ impl Policy {
             || self.detect_only_classes.iter().any(|c| c == class)
     }
 
-    /// Whether `location` is excluded for this rule. Inlined: it runs before every rule
-    /// on every value, and most policies have no exclusions to walk.
-    #[inline]
+    /// Whether `location` is excluded for this rule.
     pub(crate) fn excludes(&self, id: &str, class: &str, location: &Location<'_>) -> bool {
         self.exclusions.iter().any(|e| {
-            let applies = (e.rules.is_empty() && e.classes.is_empty())
-                || e.rules.iter().any(|r| r == id)
-                || e.classes.iter().any(|c| c == class);
-            applies && e.locations.iter().any(|p| location.matches(p))
+            Self::concerns(e, id, class) && e.locations.iter().any(|p| location.matches(p))
         })
+    }
+
+    /// Whether some location may be excluded for this rule.
+    pub(crate) fn may_exclude(&self, id: &str, class: &str) -> bool {
+        self.exclusions
+            .iter()
+            .any(|e| Self::concerns(e, id, class) && !e.locations.is_empty())
+    }
+
+    fn concerns(e: &Exclusion, id: &str, class: &str) -> bool {
+        (e.rules.is_empty() && e.classes.is_empty())
+            || e.rules.iter().any(|r| r == id)
+            || e.classes.iter().any(|c| c == class)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The engine end to end: built-in rules over fields, encodings, policy and budget.
 
 use rampart_detect::{
-    Budget, BudgetLimits, Engine, Field, FieldKind, Location, Policy, RuleError, extract,
+    Budget, BudgetLimits, Engine, Field, FieldKind, LazyName, Location, Policy, RuleError, extract,
 };
 
 fn scan(kind: FieldKind, value: &str) -> rampart_detect::Findings {
@@ -413,4 +413,56 @@ fn many_detector_rules_per_kind_find_the_same_on_both_paths() {
         &mut Budget::default(),
     );
     assert_eq!(hits.score, 14, "{hits:?}");
+}
+
+/// A name that counts its renderings.
+struct Counted<'a>(&'a str, usize);
+
+impl LazyName for Counted<'_> {
+    fn render(&mut self) -> &str {
+        self.1 += 1;
+        self.0
+    }
+}
+
+#[test]
+fn lazy_locations_find_the_same_and_render_only_when_needed() {
+    let engine = Engine::builtin();
+    let policy = Policy::from_toml(
+        "[[exclusions]]\nclasses = [\"sqli\"]\nlocations = [\"json:/comment*\"]\n",
+        &engine,
+    )
+    .unwrap();
+    let fields = [
+        ("/status", FieldKind::BodyKey, "status"),
+        ("/status", FieldKind::BodyValue, "shipped"),
+        ("/comment/0", FieldKind::BodyValue, "' or '1'='1"),
+        ("/q", FieldKind::BodyValue, "%27%20or%20%271%27=%271"),
+        ("/file/filename", FieldKind::BodyValue, "shell.php"),
+        ("/other", FieldKind::BodyValue, "shell.php"),
+        ("/again", FieldKind::BodyValue, "shipped"),
+        ("/bio", FieldKind::BodyValue, "<script>alert(1)</script>"),
+    ];
+    for policy in [&policy, &Policy::default()] {
+        let eager = engine.inspect(
+            fields
+                .iter()
+                .map(|&(n, k, v)| Field::new(Location::new("json", n), k, v.as_bytes())),
+            policy,
+            &mut Budget::default(),
+        );
+        let mut budget = Budget::default();
+        let mut scan = engine.scan(policy, &mut budget);
+        let mut renders = Vec::new();
+        for (n, k, v) in fields {
+            let mut name = Counted(n, 0);
+            scan.field_lazy("json", k, v, &mut name);
+            renders.push(name.1);
+        }
+        assert_eq!(scan.finish(), eager);
+        assert!(renders.iter().all(|&r| r <= 1), "{renders:?}");
+        // Clean values no rule excludes by name need no location.
+        assert_eq!(renders[..2], [0, 0]);
+        assert_eq!(renders[6], 0);
+    }
 }

@@ -27,7 +27,7 @@ const MAX_VALUE: usize = 4 << 10;
 pub(super) struct CleanMemo {
     /// Hash seed, drawn per scan so a client cannot aim values at one probe chain.
     seed: Option<u64>,
-    /// Empty until the first insertion; doubled when half full, up to [`SLOTS`].
+    /// Empty until the first insertion; grown fourfold when half full, up to [`SLOTS`].
     slots: Vec<Slot>,
     filled: usize,
     arena: Vec<u8>,
@@ -49,37 +49,53 @@ struct Slot {
 pub(super) struct Key {
     hash: u64,
     kind: u8,
+    /// The empty slot the lookup ended on, valid while `filled` is unchanged: the insert
+    /// after a miss then needs no second probe.
+    slot: usize,
+    filled: usize,
+}
+
+/// What the memo knows of a value.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Lookup {
+    /// Such values are not remembered.
+    Never,
+    /// Found clean before, charging this many decoded bytes.
+    Clean(usize),
+    /// Not seen; insert it with this key if found clean.
+    Miss(Key),
 }
 
 impl CleanMemo {
-    /// The key of `value` seen as `kind`, or `None` when such values are not remembered:
-    /// only body keys and leaves repeat often enough to pay for the lookup.
+    /// Looks `value` seen as `kind` up. Only body keys and leaves repeat often enough to
+    /// pay for the lookup.
     #[inline]
-    pub(super) fn key(&mut self, kind: FieldKind, value: &[u8]) -> Option<Key> {
+    pub(super) fn lookup(&mut self, kind: FieldKind, value: &[u8]) -> Lookup {
         if !matches!(kind, FieldKind::BodyKey | FieldKind::BodyValue)
             || value.is_empty()
             || value.len() > MAX_VALUE
         {
-            return None;
+            return Lookup::Never;
         }
         let seed = *self
             .seed
             .get_or_insert_with(|| RandomState::new().hash_one(0u64));
-        Some(Key {
+        let mut key = Key {
             hash: hash(seed, value),
             kind: kind as u8,
-        })
-    }
-
-    /// The bytes charged when `value` was found clean, or `None` if it was not seen.
-    pub(super) fn find(&self, key: Key, value: &[u8]) -> Option<usize> {
+            slot: usize::MAX,
+            filled: self.filled,
+        };
         match self.probe(key, value) {
-            Ok(i) => self.slots.get(i).map(|s| s.charged as usize),
-            Err(_) => None,
+            Ok(i) => Lookup::Clean(self.slots.get(i).map_or(0, |s| s.charged as usize)),
+            Err(i) => {
+                key.slot = i;
+                Lookup::Miss(key)
+            }
         }
     }
 
-    /// Remembers `value` (with `key` from [`CleanMemo::key`]) as clean; `charged` is the
+    /// Remembers `value` (with the key of its [`Lookup::Miss`]) as clean; `charged` is the
     /// decoded bytes its inspection charged. Ignored once the memo is full.
     pub(super) fn insert(&mut self, key: Key, value: &[u8], charged: usize) {
         if self.filled >= SLOTS / 2 || self.arena.len() + value.len() > MAX_BYTES {
@@ -92,14 +108,22 @@ impl CleanMemo {
         ) else {
             return;
         };
-        if self.filled >= self.slots.len() / 2 {
+        let grow = self.filled >= self.slots.len() / 2;
+        if grow {
             self.grow();
         }
         if self.arena.capacity() == 0 {
             // Room for a few dozen short values at once rather than a doubling per value.
             self.arena.reserve(FIRST_ARENA);
         }
-        if let Err(i) = self.probe(key, value)
+        let empty = |i: usize| self.slots.get(i).is_some_and(|s| s.len == 0);
+        let at = if !grow && key.filled == self.filled && empty(key.slot) {
+            Err(key.slot)
+        } else {
+            // The table changed since the lookup.
+            self.probe(key, value)
+        };
+        if let Err(i) = at
             && let Some(slot) = self.slots.get_mut(i)
         {
             *slot = Slot {
@@ -114,9 +138,10 @@ impl CleanMemo {
         }
     }
 
-    /// A table twice the size (or the first one), with every entry placed again.
+    /// A table four times the size (or the first one), with every entry placed again:
+    /// fewer regrowths for a batch of many values.
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).clamp(FIRST_SLOTS, SLOTS);
+        let size = (self.slots.len() * 4).clamp(FIRST_SLOTS, SLOTS);
         let old = std::mem::replace(&mut self.slots, vec![Slot::default(); size]);
         for s in old.into_iter().filter(|s| s.len != 0) {
             let mut i = s.hash as usize & (size - 1);
@@ -151,34 +176,37 @@ impl CleanMemo {
     }
 }
 
-/// A multiply-xorshift hash over 8-byte words, seeded.
+/// A folded-multiply hash (as in wyhash) over 16-byte steps, seeded: a value of up to 16
+/// bytes, most of them, costs one multiply.
 fn hash(seed: u64, value: &[u8]) -> u64 {
-    const M: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = seed ^ (value.len() as u64).wrapping_mul(M);
-    let mut mix = |w: u64| {
-        h = (h ^ w).wrapping_mul(M);
-        h ^= h >> 29;
-    };
-    let mut words = value.chunks_exact(8);
-    for w in &mut words {
-        mix(word(w));
-    }
-    // The tail as one or two overlapping loads (the length is mixed in already), not byte
-    // by byte: most values are short, so the tail is much of the work.
-    let tail = words.remainder();
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let n = value.len();
-    match (
-        tail.len(),
-        value.get(n.wrapping_sub(8)..),
-        value.get(n.wrapping_sub(4)..),
-    ) {
-        (0, _, _) => {}
-        (_, Some(last8), _) => mix(word(last8)),
-        (4.., _, Some(last4)) => mix(u64::from(half(tail)) << 32 | u64::from(half(last4))),
-        _ => mix(tail.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))),
+    let mut h = seed ^ (n as u64).wrapping_mul(K);
+    let mut rest = value;
+    while let Some((step, more)) = rest.split_first_chunk::<16>()
+        && !more.is_empty()
+    {
+        h = fold(word(step) ^ h, word(&step[8..]) ^ K);
+        rest = more;
     }
-    h ^= h >> 32;
-    h.wrapping_mul(M) ^ (h >> 27)
+    // The last bytes as two loads, overlapping when fewer than 16 (the length is mixed in).
+    let (a, b) = match n {
+        17.. => (word(&value[n - 16..]), word(&value[n - 8..])),
+        8..=16 => (word(value), word(&value[n - 8..])),
+        4..=7 => (u64::from(half(value)), u64::from(half(&value[n - 4..]))),
+        1..=3 => {
+            let byte = |i: usize| u64::from(value[i]);
+            (byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16, 0)
+        }
+        0 => (0, 0),
+    };
+    fold(a ^ h, b ^ K)
+}
+
+/// The 128-bit product of `a` and `b`, its halves xored.
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ (p >> 64) as u64
 }
 
 /// The first 8 bytes of `b` (at least 8) as a little-endian word.
@@ -203,23 +231,66 @@ fn half(b: &[u8]) -> u32 {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test")]
 
-    use super::CleanMemo;
+    use super::{CleanMemo, Key, Lookup};
     use crate::field::FieldKind;
+
+    fn miss(memo: &mut CleanMemo, kind: FieldKind, value: &[u8]) -> Option<Key> {
+        match memo.lookup(kind, value) {
+            Lookup::Miss(key) => Some(key),
+            _ => None,
+        }
+    }
+
+    fn clean(memo: &mut CleanMemo, kind: FieldKind, value: &[u8]) -> Option<usize> {
+        match memo.lookup(kind, value) {
+            Lookup::Clean(charged) => Some(charged),
+            _ => None,
+        }
+    }
 
     #[test]
     fn remembers_values_by_kind_and_whole_bytes() {
         let mut memo = CleanMemo::default();
-        let k = memo.key(FieldKind::BodyValue, b"shipped").unwrap();
-        assert_eq!(memo.find(k, b"shipped"), None);
+        let k = miss(&mut memo, FieldKind::BodyValue, b"shipped").unwrap();
         memo.insert(k, b"shipped", 3);
-        assert_eq!(memo.find(k, b"shipped"), Some(3));
-        // Same bytes as another kind, and other bytes under the same key, are misses.
-        let key = memo.key(FieldKind::BodyKey, b"shipped").unwrap();
-        assert_eq!(memo.find(key, b"shipped"), None);
-        assert_eq!(memo.find(k, b"shipper"), None);
+        assert_eq!(clean(&mut memo, FieldKind::BodyValue, b"shipped"), Some(3));
+        // Same bytes as another kind, and other bytes, are misses.
+        assert!(miss(&mut memo, FieldKind::BodyKey, b"shipped").is_some());
+        assert!(miss(&mut memo, FieldKind::BodyValue, b"shipper").is_some());
         // Head values are never remembered: they rarely repeat within a request.
-        assert!(memo.key(FieldKind::HeaderValue, b"shipped").is_none());
-        assert!(memo.key(FieldKind::BodyValue, b"").is_none());
+        assert!(matches!(
+            memo.lookup(FieldKind::HeaderValue, b"shipped"),
+            Lookup::Never
+        ));
+        assert!(matches!(
+            memo.lookup(FieldKind::BodyValue, b""),
+            Lookup::Never
+        ));
+    }
+
+    #[test]
+    fn a_stale_key_is_placed_again() {
+        let mut memo = CleanMemo::default();
+        // Both missed before either went in: the second insert must probe again.
+        let a = miss(&mut memo, FieldKind::BodyValue, b"alpha").unwrap();
+        let b = miss(&mut memo, FieldKind::BodyValue, b"beta").unwrap();
+        memo.insert(a, b"alpha", 0);
+        memo.insert(b, b"beta", 1);
+        assert_eq!(clean(&mut memo, FieldKind::BodyValue, b"alpha"), Some(0));
+        assert_eq!(clean(&mut memo, FieldKind::BodyValue, b"beta"), Some(1));
+        for i in 0..200u32 {
+            let v = format!("v{i}");
+            let k = miss(&mut memo, FieldKind::BodyValue, v.as_bytes()).unwrap();
+            memo.insert(k, v.as_bytes(), 2);
+        }
+        // Every value survives the growth of the table.
+        for i in 0..200u32 {
+            let v = format!("v{i}");
+            assert_eq!(
+                clean(&mut memo, FieldKind::BodyValue, v.as_bytes()),
+                Some(2)
+            );
+        }
     }
 
     #[test]
@@ -227,17 +298,18 @@ mod tests {
         let mut memo = CleanMemo::default();
         for i in 0..5_000u32 {
             let v = format!("value-{i}-{}", "x".repeat(40));
-            let k = memo.key(FieldKind::BodyValue, v.as_bytes()).unwrap();
+            let k = miss(&mut memo, FieldKind::BodyValue, v.as_bytes()).unwrap();
             memo.insert(k, v.as_bytes(), 0);
         }
         assert!(memo.filled <= super::SLOTS / 2);
         assert!(memo.arena.len() <= super::MAX_BYTES);
         // The first values are still found, later ones were not remembered.
         let first = format!("value-0-{}", "x".repeat(40));
-        let k = memo.key(FieldKind::BodyValue, first.as_bytes()).unwrap();
-        assert_eq!(memo.find(k, first.as_bytes()), Some(0));
+        assert_eq!(
+            clean(&mut memo, FieldKind::BodyValue, first.as_bytes()),
+            Some(0)
+        );
         let last = format!("value-4999-{}", "x".repeat(40));
-        let k = memo.key(FieldKind::BodyValue, last.as_bytes()).unwrap();
-        assert_eq!(memo.find(k, last.as_bytes()), None);
+        assert!(miss(&mut memo, FieldKind::BodyValue, last.as_bytes()).is_some());
     }
 }

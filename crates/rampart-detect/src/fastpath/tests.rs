@@ -166,7 +166,7 @@ fn decoders_need_their_trigger_bytes() {
             let v = value(&mut rng, &alphabet);
             let class = classes.classify(v.as_bytes(), kind);
             let found = variants(v.as_bytes(), kind, &mut Budget::default());
-            if route(v.as_bytes(), kind, class).plain().is_some() {
+            if route(v.as_bytes(), kind, class, None).plain().is_some() {
                 assert_eq!(found.len(), 1, "{kind}: {v:?} has variants {found:?}");
             }
         }
@@ -195,7 +195,7 @@ fn classes_mark_declared_bytes_and_decoder_triggers() {
     assert_ne!(classes.classify(b"max-age;", h) & NOT_B64, 0);
     for v in ["%27", "&lt;", "\\u003c", "{\"a\":1}", "[1]"] {
         assert!(
-            route(v.as_bytes(), h, classes.classify(v.as_bytes(), h))
+            route(v.as_bytes(), h, classes.classify(v.as_bytes(), h), None)
                 .plain()
                 .is_none(),
             "{v}"
@@ -207,14 +207,14 @@ fn classes_mark_declared_bytes_and_decoder_triggers() {
         ("newsletter", true),
         ("c2VsZWN0IDE=", false),
     ] {
-        let got = route(v.as_bytes(), q, classes.classify(v.as_bytes(), q))
+        let got = route(v.as_bytes(), q, classes.classify(v.as_bytes(), q), None)
             .plain()
             .is_some();
         assert_eq!(got, plain, "{v}");
     }
     // Invalid UTF-8 is decoded (lossily) on the full path.
     assert!(
-        route(b"a\xffb", q, classes.classify(b"a\xffb", q))
+        route(b"a\xffb", q, classes.classify(b"a\xffb", q), None)
             .plain()
             .is_none()
     );

@@ -91,3 +91,37 @@ impl BenchRoute {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test")]
+
+    use super::BenchRoute;
+
+    /// Screens a batch of orders `INSPECT_COUNT` times (default 1), for instruction counts
+    /// under `valgrind --tool=callgrind --toggle-collect='*BenchRoute*screen*'`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn count_screens() {
+        let mut body = String::from(r#"{"orders":["#);
+        for i in 0..4 {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(&format!(
+                r#"{{"id":"ord-{i:05}","email":"buyer{i}@example.com","name":"Alex Martin","sku":"AB-{:04}","price":"{}.99","city":"Lyon","notes":"Please leave the parcel with the neighbour if nobody answers."}}"#,
+                1000 + i * 7,
+                3 + i * 11,
+            ));
+        }
+        body.push_str("]}");
+        let body = bytes::Bytes::from(body);
+        let limits = rampart_parse::Limits::default();
+        let route =
+            BenchRoute::new(None, limits, "POST", "/v1/import", "application/json").unwrap();
+        let n = std::env::var("INSPECT_COUNT").map_or(1, |n| n.parse().unwrap());
+        for _ in 0..n {
+            assert!(route.screen(&body).is_ok());
+        }
+    }
+}

@@ -25,8 +25,8 @@ use rampart_av::{Scanner, Verdict as AvVerdict};
 use rampart_core::check::{CheckError, Denial};
 use rampart_core::pipeline::{Enforcement, FailMode, Observation};
 use rampart_core::problem::Reason;
-use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, Location};
-use rampart_parse::{BodyKind, LeafKind, ParseError};
+use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, LazyName, Location};
+use rampart_parse::{BodyKind, LeafKind, Locations, ParseError, Parsed, PathId};
 
 pub use config::{AvPolicy, Engines, Forward, InspectionPolicy, Oversize};
 
@@ -284,7 +284,10 @@ fn screen(
     }
     let scope = scope_of(parsed.kind);
     // One buffer for every leaf's location: consecutive leaves share most of their path.
-    let mut locations = rampart_parse::Locations::default();
+    let mut locations = Locations::default();
+    // Without a contract no leaf is skipped by its location, so it is built only when a
+    // rule or a hit needs it.
+    let lazy = policy.contract.is_none();
     for leaf in &parsed.leaves {
         let kind = match leaf.kind {
             LeafKind::Key => FieldKind::BodyKey,
@@ -294,6 +297,15 @@ fn screen(
             // Booleans, nulls and kinds added later carry no free text.
             _ => continue,
         };
+        if lazy {
+            let mut name = LeafName {
+                parsed: &parsed,
+                path: leaf.path,
+                locations: &mut locations,
+            };
+            scan.field_lazy(scope, kind, &leaf.value, &mut name);
+            continue;
+        }
         // A repeated clean value (batch arrays) needs neither a location nor a scan.
         if scan.known_clean(kind, leaf.value.as_bytes()) {
             continue;
@@ -365,6 +377,19 @@ fn screen(
         observations,
         scan: scan_targets,
         xml,
+    }
+}
+
+/// A leaf's location name, rendered through the buffer its neighbours share.
+struct LeafName<'a, 'p> {
+    parsed: &'a Parsed<'p>,
+    path: PathId,
+    locations: &'a mut Locations,
+}
+
+impl LazyName for LeafName<'_, '_> {
+    fn render(&mut self) -> &str {
+        self.parsed.location_into(self.path, self.locations)
     }
 }
 
