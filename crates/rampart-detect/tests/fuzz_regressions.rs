@@ -56,3 +56,23 @@ fn nested_base64_counts_against_the_layer_limit() {
         assert_eq!(why, exhausted, "{value}: {texts:?}");
     }
 }
+
+/// Found by the `scan` target: a decoded view that is a weak command word and nothing else
+/// (`%241w=` and NULs, seen as a header) read the byte after it unchecked in the shell
+/// detector and panicked. Replayed as the target splits it, next to the same words as plain
+/// values.
+#[test]
+fn a_weak_command_word_ending_a_view_does_not_panic() {
+    use rampart_detect::{Engine, Field, Location, Policy};
+    let engine = Engine::builtin();
+    let crash: &[u8] = b"%241w=\0\0\0\0\xfb\0\0\n";
+    let policy = Policy::default().with_paranoia(4);
+    for kind in FieldKind::ALL {
+        for value in [crash, b"w", b"w ", b"test", b"$1w", b"x;w"] {
+            let mut budget = Budget::new(BudgetLimits::default());
+            let mut scan = engine.scan(&policy, &mut budget);
+            scan.field(&Field::new(Location::new("query", "a"), kind, value));
+            let _ = scan.finish();
+        }
+    }
+}

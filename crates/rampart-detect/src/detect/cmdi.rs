@@ -395,7 +395,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
                 && b.get(j).is_none()
                 && !b[..i].iter().any(|c| matches!(c, b'=' | b'?'));
             // `test; might need`: a weak word opening a sentence.
-            let sentence = weak && sep == Sep::Start && b[j] == b';' && next == b' ';
+            let sentence = weak && sep == Sep::Start && b.get(j) == Some(&b';') && next == b' ';
             !(weak && sep == Sep::Entity)
                 && (backgrounded
                     || (arg_shelly || url_arg || alias_def)
