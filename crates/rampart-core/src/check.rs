@@ -76,6 +76,9 @@ pub enum CheckError {
     /// The check ran out of its time budget.
     #[error("check timed out")]
     TimedOut,
+    /// The check panicked (a bug): it could not decide, so its fail mode applies.
+    #[error("check panicked")]
+    Panicked,
 }
 
 /// The future a check returns. Boxed so checks of one phase can share a pipeline.

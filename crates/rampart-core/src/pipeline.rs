@@ -1,6 +1,8 @@
 //! The ordered list of checks for one phase, with per-check fail and enforcement modes.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::task::Poll;
 
 use crate::check::{Check, CheckError, Denial, Verdict};
 use crate::phase::Phase;
@@ -106,7 +108,19 @@ impl<P: Phase> Pipeline<P> {
         let mut observations = Vec::new();
         for stage in &self.stages {
             let id = stage.check.id();
-            let denial = match stage.check.check(input).await {
+            // A check that panics (building its future or polling it) is one that could
+            // not decide: its fail mode answers, not a dropped connection.
+            let checked = match catch_unwind(AssertUnwindSafe(|| stage.check.check(input))) {
+                Ok(mut future) => {
+                    std::future::poll_fn(|cx| {
+                        catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+                            .unwrap_or(Poll::Ready(Err(CheckError::Panicked)))
+                    })
+                    .await
+                }
+                Err(_) => Err(CheckError::Panicked),
+            };
+            let denial = match checked {
                 Ok(Verdict::Allow) => continue,
                 Ok(Verdict::Deny(denial)) => denial,
                 Err(error) => match stage.fail {
@@ -207,5 +221,45 @@ mod tests {
             outcome.observations[..],
             [Observation::Skipped { check: "x", .. }]
         ));
+    }
+
+    /// Panics while building its future ("build") or while it is polled ("poll").
+    struct Panics;
+    impl Check<Text> for Panics {
+        fn id(&self) -> &'static str {
+            "panics"
+        }
+        fn check<'a>(&'a self, input: &'a Text) -> CheckFuture<'a> {
+            assert_ne!(input.0, "build", "panics while building");
+            Box::pin(async move {
+                assert_ne!(input.0, "poll", "panics while polled");
+                Ok(Verdict::Allow)
+            })
+        }
+    }
+
+    #[test]
+    fn a_panicking_check_is_undecided_and_its_fail_mode_answers() {
+        for input in ["build", "poll"] {
+            let closed = Pipeline::new(vec![Stage::new(Arc::new(Panics))]);
+            assert_eq!(
+                run(&closed, input).verdict,
+                Verdict::Deny(Denial::new("panics", Reason::InspectionUnavailable)),
+                "{input}"
+            );
+            let open = Pipeline::new(vec![Stage::new(Arc::new(Panics)).fail(FailMode::Open)]);
+            let outcome = run(&open, input);
+            assert_eq!(outcome.verdict, Verdict::Allow, "{input}");
+            assert!(matches!(
+                outcome.observations[..],
+                [Observation::Skipped {
+                    check: "panics",
+                    error: CheckError::Panicked
+                }]
+            ));
+        }
+        // A check that does not panic still runs normally.
+        let closed = Pipeline::new(vec![Stage::new(Arc::new(Panics))]);
+        assert_eq!(run(&closed, "fine").verdict, Verdict::Allow);
     }
 }

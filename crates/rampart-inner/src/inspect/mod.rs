@@ -145,19 +145,25 @@ impl Inspector {
             let job = tokio::task::spawn_blocking(move || {
                 screen((&engine, &rules), &policy_owned, &head, &body)
             });
-            match job.await {
-                Ok(screened) => screened,
-                Err(e) => {
-                    tracing::error!(error = %e, "inspection task failed");
-                    return Inspected {
-                        decision: Err(Denial::new("inspection", Reason::InspectionUnavailable)),
-                        observations: Vec::new(),
-                        findings: Findings::default(),
-                    };
-                }
-            }
+            job.await.map_err(|e| e.to_string())
         } else {
-            screen((&self.engine, &self.rules), policy, &head, &body)
+            // Inline, a panic would end the exchange without an answer; like the blocking
+            // task's, it is an inspection that could not decide.
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                screen((&self.engine, &self.rules), policy, &head, &body)
+            }))
+            .map_err(|_| "inspection panicked".to_owned())
+        };
+        let screened = match screened {
+            Ok(screened) => screened,
+            Err(error) => {
+                tracing::error!(%error, "inspection task failed");
+                return Inspected {
+                    decision: Err(Denial::new("inspection", Reason::InspectionUnavailable)),
+                    observations: Vec::new(),
+                    findings: Findings::default(),
+                };
+            }
         };
         let Screened {
             decision,
