@@ -143,9 +143,9 @@ fn backend_request(
     };
     // An IPv4 address that parsed has one spelling (no leading zeros, no padding), so
     // the edge's text is already canonical; IPv6 has many and is written anew.
-    let (client_text, forwarded_for) = match client_ip {
-        std::net::IpAddr::V4(_) => (forwarding.client_ip.clone(), forwarding.client_ip.clone()),
-        std::net::IpAddr::V6(ip) => (ip.to_string(), format!("\"[{ip}]\"")),
+    let client_text = match client_ip {
+        std::net::IpAddr::V4(_) => std::borrow::Cow::Borrowed(forwarding.client_ip.as_str()),
+        std::net::IpAddr::V6(ip) => std::borrow::Cow::Owned(ip.to_string()),
     };
     let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -155,10 +155,12 @@ fn backend_request(
     set(&mut headers, "x-forwarded-for", &client_text);
     set(&mut headers, "x-forwarded-proto", proto);
     headers.insert(HeaderName::from_static("x-forwarded-host"), host);
-    let mut forwarded = String::with_capacity(forwarded_for.len() + 16);
-    forwarded.push_str("for=");
-    forwarded.push_str(&forwarded_for);
-    forwarded.push_str(";proto=");
+    // RFC 7239: an IPv6 node is quoted and bracketed.
+    let v6 = client_ip.is_ipv6();
+    let mut forwarded = String::with_capacity(client_text.len() + 20);
+    forwarded.push_str(if v6 { "for=\"[" } else { "for=" });
+    forwarded.push_str(&client_text);
+    forwarded.push_str(if v6 { "]\";proto=" } else { ";proto=" });
     forwarded.push_str(proto);
     set(&mut headers, "forwarded", &forwarded);
     if let Ok(id) = HeaderValue::from_str(request_id.as_str()) {
