@@ -12,6 +12,7 @@ mod adminuser;
 mod certs;
 mod credentials;
 mod demo;
+mod edge_policy;
 mod passwords;
 mod push;
 mod up;

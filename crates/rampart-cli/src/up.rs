@@ -57,7 +57,8 @@ pub(crate) struct UpArgs {
     link: LinkMode,
     /// Edge policy sections (screening, rate_limit, ip_lists, ip_policy, routes...)
     /// appended to the generated edge config; relative paths in it resolve against
-    /// `--dir`. The generated `[server]`, `[tls]` and `[inner]` cannot be repeated.
+    /// `--dir`. Its `[server]` keys (connection caps, timeouts) join the generated
+    /// table; the listeners, `[tls]` and `[inner]` are `up`'s own.
     #[arg(long)]
     edge_policy: Option<PathBuf>,
 }
@@ -171,6 +172,7 @@ fn edge_toml(
     tls_listen: SocketAddr,
     admin: u16,
     (mode, link): (LinkMode, u16),
+    server_lines: &str,
 ) -> String {
     let inner = match mode {
         LinkMode::EdgeDials => format!(
@@ -198,7 +200,7 @@ allowed_identities = ["rampart-inner"]
 http_listen = "{listen}"
 https_listen = "{tls_listen}"
 admin_listen = "127.0.0.1:{admin}"
-
+{server_lines}
 [tls]
 cert = "pki/edge-server.pem"
 key = "pki/edge-server.key"
@@ -361,18 +363,27 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read --edge-policy {}", file.display()))?;
-            format!("\n# From --edge-policy {}\n{text}", file.display())
+            crate::edge_policy::split(file, &text)?
         }
-        None => String::new(),
+        None => crate::edge_policy::EdgePolicy {
+            server_lines: String::new(),
+            appended: String::new(),
+        },
     };
     write_file(
         &edge_config,
-        &(edge_toml(args.listen, args.tls_listen, edge_admin, (args.link, link))
+        &(edge_toml(
+            args.listen,
+            args.tls_listen,
+            edge_admin,
+            (args.link, link),
+            &edge_policy.server_lines,
+        )
             + &args
                 .h3_listen
                 .map(|h3| format!("\n[http3]\nenabled = true\nlisten = \"{h3}\"\n"))
                 .unwrap_or_default()
-            + &edge_policy),
+            + &edge_policy.appended),
         false,
     )?;
 
