@@ -119,8 +119,14 @@ mod tests {
     #[test]
     fn keys_and_tables_up_owns_are_refused_with_the_file_and_key() {
         for (text, names) in [
-            ("[server]\nhttp_listen = \"0.0.0.0:80\"\n", "server.http_listen"),
-            ("[server]\nadmin_listen = \"0.0.0.0:9\"\n", "server.admin_listen"),
+            (
+                "[server]\nhttp_listen = \"0.0.0.0:80\"\n",
+                "server.http_listen",
+            ),
+            (
+                "[server]\nadmin_listen = \"0.0.0.0:9\"\n",
+                "server.admin_listen",
+            ),
             ("[tls]\ncert = \"x\"\n", "[tls]"),
             ("[inner]\nendpoints = []\n", "[inner]"),
             ("server = 3\n", "server must be a table"),
@@ -129,7 +135,10 @@ mod tests {
             let e = split(Path::new("/etc/p.toml"), text)
                 .expect_err(text)
                 .to_string();
-            assert!(e.contains("/etc/p.toml") && e.contains(names), "{text}: {e}");
+            assert!(
+                e.contains("/etc/p.toml") && e.contains(names),
+                "{text}: {e}"
+            );
         }
     }
 

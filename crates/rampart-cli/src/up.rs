@@ -378,11 +378,10 @@ async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
             edge_admin,
             (args.link, link),
             &edge_policy.server_lines,
-        )
-            + &args
-                .h3_listen
-                .map(|h3| format!("\n[http3]\nenabled = true\nlisten = \"{h3}\"\n"))
-                .unwrap_or_default()
+        ) + &args
+            .h3_listen
+            .map(|h3| format!("\n[http3]\nenabled = true\nlisten = \"{h3}\"\n"))
+            .unwrap_or_default()
             + &edge_policy.appended),
         false,
     )?;

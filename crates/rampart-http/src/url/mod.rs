@@ -133,13 +133,27 @@ pub fn normalize_target(path_and_query: &str, max_params: usize) -> Result<Norma
         Some((p, q)) => (p, Some(q)),
         None => (path_and_query, None),
     };
-    let Some(rest) = path.strip_prefix('/') else {
+    if !path.starts_with('/') {
         return Err(UrlError::NotOriginForm);
-    };
+    }
     let params = match query {
         Some(q) => check_query(q, max_params)?,
         None => 0,
     };
+    if is_plain_path(path) {
+        return Ok(Normalized {
+            target: path_and_query.to_owned(),
+            path_len: path.len(),
+            decoded: path.to_owned(),
+            params,
+        });
+    }
+    normalize_path(path, query, params)
+}
+
+/// The full path normalisation (`path` starts with `/`; the query is validated).
+fn normalize_path(path: &str, query: Option<&str>, params: usize) -> Result<Normalized, UrlError> {
+    let rest = &path[1..];
     let mut canon = Vec::with_capacity(path.len() + 8);
     let mut decoded = Vec::with_capacity(path.len());
     // Kept segments, as ranges into `canon` and `decoded`.
@@ -191,6 +205,22 @@ pub fn normalize_target(path_and_query: &str, max_params: usize) -> Result<Norma
         path_len,
         decoded,
         params,
+    })
+}
+
+/// Whether `path` is already canonical and equal to its decoded form, as most API
+/// paths are: only bytes written raw (unreserved and segment-reserved, no `%`), no
+/// empty segment but a trailing one, and no segment starting with `.` (dot segments
+/// and their `;` forms take the full path).
+fn is_plain_path(path: &str) -> bool {
+    let mut prev = b'/';
+    path.bytes().skip(1).all(|c| {
+        let ok = match c {
+            b'/' | b'.' => prev != b'/',
+            _ => is_unreserved(c) || is_segment_reserved(c),
+        };
+        prev = c;
+        ok
     })
 }
 
