@@ -148,8 +148,9 @@ fn credential_commands_print_the_secret_once_and_store_only_its_hash() {
     assert!(!ok, "unknown role");
 }
 
-/// `--edge-policy` appends the operator's sections to the generated edge config: a route
-/// it declares takes effect, and the rest of the demo still works.
+/// `--edge-policy` joins the operator's sections to the generated edge config: a route
+/// it declares takes effect, its `[server]` keys join the generated table (a per-address
+/// connection cap of two refuses a third connection), and the rest of the demo works.
 #[test]
 fn rampart_up_applies_an_edge_policy_file() {
     use std::io::{Read, Write};
@@ -158,7 +159,8 @@ fn rampart_up_applies_an_edge_policy_file() {
     let policy = dir.join("policy.toml");
     std::fs::write(
         &policy,
-        "[[routes]]\nname = \"readonly\"\npath_prefix = \"/readonly\"\nmethods = [\"GET\"]\n",
+        "[server]\nmax_connections_per_ip = 2\n\n\
+         [[routes]]\nname = \"readonly\"\npath_prefix = \"/readonly\"\nmethods = [\"GET\"]\n",
     )
     .unwrap();
     let (http, https) = (free_port(), free_port());
@@ -189,6 +191,23 @@ fn rampart_up_applies_an_edge_policy_file() {
     let _ = tcp.read_to_string(&mut reply);
     assert!(reply.starts_with("HTTP/1.1 405"), "{reply}");
     assert!(blocking_get(addr, "/hello").starts_with("HTTP/1.1 200"));
+    // Two idle connections fill the cap; a closed connection may take a moment to be
+    // released, so the third is retried until the cap answers.
+    let held = [
+        std::net::TcpStream::connect(addr).unwrap(),
+        std::net::TcpStream::connect(addr).unwrap(),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = blocking_get(addr, "/hello");
+        if reply.starts_with("HTTP/1.1 503") {
+            assert!(reply.contains("overloaded"), "{reply}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no 503 over the cap: {reply}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(held);
     kill(
         Pid::from_raw(i32::try_from(up.id()).unwrap()),
         Signal::SIGTERM,

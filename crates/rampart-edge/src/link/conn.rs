@@ -87,13 +87,17 @@ impl KeepAlive {
 /// modes: the edge is the HTTP/2 client whoever opened the TCP connection. Its writes
 /// are coalesced (a request's HEADERS and DATA leave in one TLS record). The
 /// returned connection must be driven (spawned or awaited) for the sender to work.
+///
+/// The stream is boxed: hyper spawns two tasks per request whose future type is an
+/// enum that also holds the connection, so an inline TLS stream (kilobytes of rustls
+/// state) would be copied into every one of them.
 pub(super) async fn handshake<T>(
     io: T,
     keep_alive: KeepAlive,
 ) -> Result<
     (
         H2,
-        hyper::client::conn::http2::Connection<TokioIo<Coalesce<T>>, EagerEnd, TokioExecutor>,
+        hyper::client::conn::http2::Connection<TokioIo<Coalesce<Box<T>>>, EagerEnd, TokioExecutor>,
     ),
     hyper::Error,
 >
@@ -107,7 +111,7 @@ where
         .keep_alive_interval(keep_alive.interval)
         .keep_alive_timeout(keep_alive.timeout)
         .keep_alive_while_idle(true)
-        .handshake(TokioIo::new(Coalesce::new(io)))
+        .handshake(TokioIo::new(Coalesce::new(Box::new(io))))
         .await
 }
 
