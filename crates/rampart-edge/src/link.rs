@@ -21,9 +21,11 @@
 mod accept;
 mod balance;
 mod conn;
-mod eager_end;
 mod endpoint;
+mod grpc;
 mod targets;
+
+pub use self::grpc::Responses;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -381,21 +383,21 @@ impl Link {
         &self,
         parts: S,
         body_sent: tokio::sync::watch::Receiver<bool>,
-    ) -> Result<(ResponsePart, tonic::Streaming<ResponsePart>), LinkError>
+    ) -> Result<(ResponsePart, Responses), LinkError>
     where
-        S: Stream<Item = RequestPart> + Send + 'static,
+        S: Stream<Item = RequestPart> + Send + Unpin + 'static,
     {
         let exchange = async {
             // A replica that went away since its last probe fails at the dial, before
             // anything of the request was sent: mark it down and try another one.
             let mut tries = self.snapshot().len().max(1);
-            let (endpoint, mut client, _outstanding) = loop {
+            let (endpoint, sender, _outstanding) = loop {
                 let endpoint = self.pick().ok_or(LinkError::Unavailable)?;
                 // Counted until the response head (or failure): that is where a busy
                 // replica makes requests wait; the body then streams at the client's pace.
                 let outstanding = Outstanding::new(endpoint.clone());
-                match self.client(&endpoint).await {
-                    Ok(client) => break (endpoint, client, outstanding),
+                match self.sender(&endpoint).await {
+                    Ok(sender) => break (endpoint, sender, outstanding),
                     Err(e) => {
                         endpoint.mark_down("dial failed");
                         tries -= 1;
@@ -405,18 +407,17 @@ impl Link {
                     }
                 }
             };
-            let response = client.forward(parts).await.map_err(|status| {
-                if is_transport_failure(&status) {
-                    endpoint.mark_down(status.message());
-                }
-                LinkError::Unavailable
-            })?;
-            let mut stream = response.into_inner();
-            match stream.message().await {
-                Ok(Some(first)) => Ok((first, stream)),
-                Ok(None) => Err(LinkError::Protocol("stream ended before the response head")),
-                Err(_) => Err(LinkError::Unavailable),
-            }
+            grpc::forward(sender.0.send, &self.origin, parts, MAX_MESSAGE)
+                .await
+                .map_err(|e| {
+                    if e.marks_down() {
+                        endpoint.mark_down(&e.to_string());
+                    }
+                    match e {
+                        grpc::CallError::Protocol(why) => LinkError::Protocol(why),
+                        _ => LinkError::Unavailable,
+                    }
+                })
         };
         // Boxed once here: the deadline wrapper would otherwise hold the exchange twice
         // (its argument and its pinned copy), and every move of the request's future
@@ -486,12 +487,4 @@ fn server_name_text(name: &rustls::pki_types::ServerName<'_>) -> String {
         rustls::pki_types::ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
         _ => "rampart-inner".to_owned(),
     }
-}
-
-/// A status that means the link itself failed (as opposed to an answer from the inner).
-fn is_transport_failure(status: &tonic::Status) -> bool {
-    matches!(
-        status.code(),
-        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
-    )
 }

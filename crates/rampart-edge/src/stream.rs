@@ -250,7 +250,7 @@ pub(crate) struct Interrupted;
 /// The inner tier's response body as a client body; writes the access record when it
 /// ends or is dropped.
 pub(crate) struct ResponseBody {
-    stream: Option<tonic::Streaming<ResponsePart>>,
+    stream: Option<crate::link::Responses>,
     bytes_out: u64,
     /// Declared length: once reached hyper stops polling, so the end marker is not read.
     content_length: Option<u64>,
@@ -261,7 +261,7 @@ pub(crate) struct ResponseBody {
 
 impl ResponseBody {
     pub(crate) fn new(
-        stream: tonic::Streaming<ResponsePart>,
+        stream: crate::link::Responses,
         content_length: Option<u64>,
         record: AccessRecord,
         held: RequestGuards,

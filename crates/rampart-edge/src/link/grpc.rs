@@ -1,0 +1,336 @@
+//! The `Forward` call of the link contract (`proto/rampart/v1/forward.proto`), spoken
+//! on an HTTP/2 stream from the request's own task.
+//!
+//! On the wire this is plain gRPC — `POST /rampart.v1.Forwarder/Forward`, messages
+//! framed as a zero compression flag, a big-endian length and the protobuf bytes,
+//! `grpc-status` in the trailers — and the inner serves it with tonic. The edge frames
+//! it itself because this call is every exchange: the head, and a small body with its
+//! end, go out at once without waiting for the stream to open (h2 holds them until it
+//! does), and the rest of a body follows as the stream's window allows, so an exchange
+//! costs no extra task unless the inner answers before the body is all sent.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::Stream;
+use http::header::{CONTENT_TYPE, TE};
+use http::{HeaderMap, HeaderValue, Method, Uri};
+use prost::Message;
+use rampart_proto::v1::{RequestPart, ResponsePart};
+
+/// The request path of the `Forward` method.
+pub(super) const FORWARD_PATH: &str = "/rampart.v1.Forwarder/Forward";
+
+/// Bytes of encoded parts gathered before they are handed to the stream.
+const BATCH: usize = 64 * 1024;
+/// The first batch up to this size is sent before the stream has a window (h2 holds
+/// it); it is below the inner's initial stream window, so nothing waits on it.
+const FIRST_UNWINDOWED: usize = 64 * 1024;
+
+/// Why an exchange failed on the link.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum CallError {
+    /// The connection or stream failed (reset, go-away, closed).
+    #[error("link stream failed: {0}")]
+    Transport(#[from] h2::Error),
+    /// The inner answered with a gRPC error status.
+    #[error("inner answered {0}")]
+    Status(tonic::Status),
+    /// The inner broke the protocol.
+    #[error("link protocol violation: {0}")]
+    Protocol(&'static str),
+}
+
+impl CallError {
+    /// Whether the endpoint itself looks broken (as opposed to this exchange).
+    pub(super) fn marks_down(&self) -> bool {
+        match self {
+            Self::Transport(_) => true,
+            Self::Status(status) => matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+            ),
+            Self::Protocol(_) => false,
+        }
+    }
+}
+
+/// Appends `message` to `out` as one gRPC message.
+pub(super) fn encode<M: Message>(message: &M, out: &mut BytesMut) {
+    let len = message.encoded_len();
+    out.reserve(5 + len);
+    out.put_u8(0);
+    // Parts are bounded far below 4 GiB (chunks of the configured size, bounded heads).
+    out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    // Cannot fail: the capacity was reserved above.
+    let _ = message.encode(out);
+}
+
+/// Takes one whole message off the front of `buf`; `None` until one is complete.
+pub(super) fn decode<M: Message + Default>(
+    buf: &mut BytesMut,
+    max: usize,
+) -> Result<Option<M>, CallError> {
+    let Some(prefix) = buf.get(..5) else {
+        return Ok(None);
+    };
+    if prefix[0] != 0 {
+        // No compression is ever negotiated on the link.
+        return Err(CallError::Protocol("compressed message"));
+    }
+    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+    if len > max {
+        return Err(CallError::Protocol("message over the size limit"));
+    }
+    if buf.len() < 5 + len {
+        buf.reserve(5 + len - buf.len());
+        return Ok(None);
+    }
+    buf.advance(5);
+    let bytes = buf.split_to(len).freeze();
+    M::decode(bytes)
+        .map(Some)
+        .map_err(|_| CallError::Protocol("undecodable message"))
+}
+
+/// Sends one exchange on `send` and waits for the inner's first message.
+pub(super) async fn forward<S>(
+    send: h2::client::SendRequest<Bytes>,
+    origin: &Uri,
+    parts: S,
+    max_message: usize,
+) -> Result<(ResponsePart, Responses), CallError>
+where
+    S: Stream<Item = RequestPart> + Send + Unpin + 'static,
+{
+    let mut send = send.ready().await?;
+    let (response, stream) = send.send_request(request_head(origin)?, false)?;
+    let mut pump = Pump {
+        parts,
+        stream,
+        pending: None,
+        first: true,
+        ended: false,
+    };
+    let mut response = std::pin::pin!(response);
+    let mut pumped = false;
+    let answer = std::future::poll_fn(|cx| {
+        if !pumped && Pin::new(&mut pump).poll(cx).is_ready() {
+            pumped = true;
+        }
+        response.as_mut().poll(cx)
+    })
+    .await;
+    if !pumped {
+        // The inner answered before the whole body was sent (a refusal, or a response
+        // it streams): the body still goes on, as the inner reads it to its end.
+        tokio::spawn(pump);
+    }
+    let response = answer?;
+    if response.status() != http::StatusCode::OK {
+        return Err(CallError::Protocol("non-200 status"));
+    }
+    if let Some(status) = status_in(response.headers()) {
+        // A trailers-only answer: the call failed before any message.
+        return Err(CallError::Status(status));
+    }
+    let mut responses = Responses {
+        recv: response.into_body(),
+        buf: BytesMut::new(),
+        max_message,
+        data_done: false,
+        finished: false,
+    };
+    match std::future::poll_fn(|cx| Pin::new(&mut responses).poll_next(cx)).await {
+        Some(Ok(first)) => Ok((first, responses)),
+        Some(Err(status)) => Err(CallError::Status(status)),
+        None => Err(CallError::Protocol("stream ended before the response head")),
+    }
+}
+
+fn request_head(origin: &Uri) -> Result<http::Request<()>, CallError> {
+    let mut uri = origin.clone().into_parts();
+    uri.path_and_query = Some(http::uri::PathAndQuery::from_static(FORWARD_PATH));
+    let uri = Uri::from_parts(uri).map_err(|_| CallError::Protocol("bad link origin"))?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(TE, HeaderValue::from_static("trailers"));
+    Ok(request)
+}
+
+/// The `grpc-status` of a header block as a status; `None` when absent.
+fn status_in(headers: &HeaderMap) -> Option<tonic::Status> {
+    let code = headers.get("grpc-status")?;
+    let code = code
+        .to_str()
+        .ok()
+        .and_then(|c| c.parse::<i32>().ok())
+        .map_or(tonic::Code::Unknown, tonic::Code::from_i32);
+    // The message is the peer's text: not carried further than the code.
+    Some(tonic::Status::new(code, code.description()))
+}
+
+/// Moves request parts onto the exchange's stream.
+struct Pump<S> {
+    parts: S,
+    stream: h2::SendStream<Bytes>,
+    /// Encoded bytes waiting for window.
+    pending: Option<Bytes>,
+    /// No batch was sent yet.
+    first: bool,
+    /// The parts stream ended (with or without its end marker).
+    ended: bool,
+}
+
+impl<S: Stream<Item = RequestPart> + Unpin> Future for Pump<S> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        match this.step(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            Poll::Ready(Err(e)) => {
+                // The response (reset or failure) tells the request what happened.
+                tracing::debug!(error = %e, "link request body not sent whole");
+                this.stream.send_reset(h2::Reason::CANCEL);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: Stream<Item = RequestPart> + Unpin> Pump<S> {
+    fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), h2::Error>> {
+        loop {
+            if let Some(mut data) = self.pending.take() {
+                if data.is_empty() {
+                    self.stream.send_data(data, self.ended)?;
+                    return Poll::Ready(Ok(()));
+                }
+                self.stream.reserve_capacity(data.len());
+                while self.stream.capacity() == 0 {
+                    match self.stream.poll_capacity(cx) {
+                        Poll::Ready(Some(Ok(_))) => {}
+                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                        // The stream closed (the inner reset it): nothing more to send.
+                        Poll::Ready(None) => return Poll::Ready(Ok(())),
+                        Poll::Pending => {
+                            self.pending = Some(data);
+                            return Poll::Pending;
+                        }
+                    }
+                }
+                let chunk = data.split_to(self.stream.capacity().min(data.len()));
+                let last = data.is_empty() && self.ended;
+                self.stream.send_data(chunk, last)?;
+                if !data.is_empty() {
+                    self.pending = Some(data);
+                    continue;
+                }
+                if last {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let mut batch = BytesMut::new();
+            while batch.len() < BATCH {
+                match Pin::new(&mut self.parts).poll_next(cx) {
+                    Poll::Ready(Some(part)) => encode(&part, &mut batch),
+                    Poll::Ready(None) => {
+                        self.ended = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if batch.is_empty() && !self.ended {
+                // Waiting for the client; a reset from the inner ends the wait.
+                if let Poll::Ready(reset) = self.stream.poll_reset(cx) {
+                    let _ = reset?;
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Pending;
+            }
+            let batch = batch.freeze();
+            if std::mem::take(&mut self.first) && batch.len() <= FIRST_UNWINDOWED {
+                self.stream.send_data(batch, self.ended)?;
+                if self.ended {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            self.pending = Some(batch);
+        }
+    }
+}
+
+/// The inner's messages after the first, as a stream; an `Err` item or the end of the
+/// stream without an `End` part means the exchange broke.
+pub struct Responses {
+    recv: h2::RecvStream,
+    buf: BytesMut,
+    max_message: usize,
+    /// The data frames ended; the trailers are next.
+    data_done: bool,
+    finished: bool,
+}
+
+impl Stream for Responses {
+    type Item = Result<ResponsePart, tonic::Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match decode::<ResponsePart>(&mut this.buf, this.max_message) {
+                Ok(Some(part)) => return Poll::Ready(Some(Ok(part))),
+                Ok(None) => {}
+                Err(e) => return Poll::Ready(Some(Err(this.fail(e)))),
+            }
+            if this.data_done {
+                this.finished = true;
+                let trailers = ready!(this.recv.poll_trailers(cx));
+                let status = match trailers {
+                    Ok(Some(trailers)) => status_in(&trailers),
+                    Ok(None) => Some(tonic::Status::internal("stream ended without status")),
+                    Err(e) => Some(tonic::Status::unavailable(e.to_string())),
+                };
+                return Poll::Ready(match status {
+                    Some(status) if status.code() != tonic::Code::Ok => Some(Err(status)),
+                    _ if !this.buf.is_empty() => Some(Err(tonic::Status::internal(
+                        "stream ended inside a message",
+                    ))),
+                    _ => None,
+                });
+            }
+            match ready!(this.recv.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    let _ = this.recv.flow_control().release_capacity(data.len());
+                    this.buf.extend_from_slice(&data);
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(this.fail(e.into())))),
+                None => this.data_done = true,
+            }
+        }
+    }
+}
+
+impl Responses {
+    fn fail(&mut self, e: CallError) -> tonic::Status {
+        self.finished = true;
+        match e {
+            CallError::Status(status) => status,
+            CallError::Transport(e) => tonic::Status::unavailable(e.to_string()),
+            CallError::Protocol(why) => tonic::Status::internal(why),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
