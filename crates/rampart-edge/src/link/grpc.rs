@@ -6,8 +6,9 @@
 //! `grpc-status` in the trailers — and the inner serves it with tonic. The edge frames
 //! it itself because this call is every exchange: the head, and a small body with its
 //! end, go out at once without waiting for the stream to open (h2 holds them until it
-//! does), and the rest of a body follows as the stream's window allows, so an exchange
-//! costs no extra task unless the inner answers before the body is all sent.
+//! does), and the rest of a body follows one batch at a time as the stream's window
+//! drains, so an exchange costs no extra task unless the inner answers before the body
+//! is all sent.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -178,7 +179,7 @@ fn status_in(headers: &HeaderMap) -> Option<tonic::Status> {
 struct Pump<S> {
     parts: S,
     stream: h2::SendStream<Bytes>,
-    /// Encoded bytes waiting for window.
+    /// A batch waiting for window: at most one is buffered in h2 at a time.
     pending: Option<Bytes>,
     /// No batch was sent yet.
     first: bool,
@@ -207,32 +208,28 @@ impl<S: Stream<Item = RequestPart> + Unpin> Future for Pump<S> {
 impl<S: Stream<Item = RequestPart> + Unpin> Pump<S> {
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), h2::Error>> {
         loop {
-            if let Some(mut data) = self.pending.take() {
-                if data.is_empty() {
-                    self.stream.send_data(data, self.ended)?;
-                    return Poll::Ready(Ok(()));
-                }
-                self.stream.reserve_capacity(data.len());
-                while self.stream.capacity() == 0 {
-                    match self.stream.poll_capacity(cx) {
-                        Poll::Ready(Some(Ok(_))) => {}
-                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
-                        // The stream closed (the inner reset it): nothing more to send.
-                        Poll::Ready(None) => return Poll::Ready(Ok(())),
-                        Poll::Pending => {
-                            self.pending = Some(data);
-                            return Poll::Pending;
+            if let Some(data) = self.pending.take() {
+                // Like hyper: claim one byte of window, not the batch. Streams that
+                // together want more than the connection's window would otherwise each
+                // hold a slice of it, and every exchange would finish late; h2 raises the
+                // claim to what is buffered once the batch is handed over whole.
+                if !data.is_empty() {
+                    self.stream.reserve_capacity(1);
+                    while self.stream.capacity() == 0 {
+                        match self.stream.poll_capacity(cx) {
+                            Poll::Ready(Some(Ok(_))) => {}
+                            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                            // The stream closed (the inner reset it): nothing more to send.
+                            Poll::Ready(None) => return Poll::Ready(Ok(())),
+                            Poll::Pending => {
+                                self.pending = Some(data);
+                                return Poll::Pending;
+                            }
                         }
                     }
                 }
-                let chunk = data.split_to(self.stream.capacity().min(data.len()));
-                let last = data.is_empty() && self.ended;
-                self.stream.send_data(chunk, last)?;
-                if !data.is_empty() {
-                    self.pending = Some(data);
-                    continue;
-                }
-                if last {
+                self.stream.send_data(data, self.ended)?;
+                if self.ended {
                     return Poll::Ready(Ok(()));
                 }
             }

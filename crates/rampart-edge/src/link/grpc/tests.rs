@@ -326,3 +326,38 @@ async fn failures_from_the_inner_are_errors_never_a_clean_end() {
         Err(CallError::Status(_))
     ));
 }
+
+#[tokio::test]
+async fn exchanges_wanting_more_than_the_connection_window_all_finish() {
+    // The server's connection window is its default 64 KiB; sixteen exchanges of
+    // 192 KiB each want far more at once, and the server, like the inner, answers only
+    // once it has read a whole body.
+    let (send, mut seen) = connect(1024 * 1024, Answer::AfterBody).await;
+    let exchanges = (0..16u8).map(|i| {
+        let send = send.clone();
+        async move {
+            let mut parts = vec![head_part()];
+            parts.extend((0..12).map(|_| body_part(&[i; 16 * 1024])));
+            parts.push(end_part());
+            let parts = futures_util::stream::iter(parts);
+            forward(send, &origin(), parts, 1 << 20)
+                .await
+                .map(|(first, _)| first)
+        }
+    });
+    let answers = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures_util::future::join_all(exchanges),
+    )
+    .await
+    .expect("every exchange finished");
+    assert!(
+        answers
+            .iter()
+            .all(|a| matches!(a, Ok(h) if *h == response_head(200)))
+    );
+    for _ in 0..16 {
+        let seen = seen.recv().await.expect("seen");
+        assert_eq!(seen.parts.len(), 14, "head, twelve chunks, end");
+    }
+}
