@@ -195,9 +195,11 @@ impl<S: Stream<Item = RequestPart> + Unpin> Future for Pump<S> {
         match this.step(cx) {
             Poll::Ready(Ok(())) => Poll::Ready(()),
             Poll::Ready(Err(e)) => {
-                // The response (reset or failure) tells the request what happened.
+                // The stream or the connection is already gone (the inner answered and
+                // reset it, or the link failed): the response tells the request what
+                // happened. Not reset again: a local reset is tracked per stream, and
+                // h2 ends the connection after too many of them.
                 tracing::debug!(error = %e, "link request body not sent whole");
-                this.stream.send_reset(h2::Reason::CANCEL);
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,

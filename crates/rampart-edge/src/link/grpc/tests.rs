@@ -118,6 +118,9 @@ enum Answer {
     Truncated,
     /// A message whose length prefix is over the limit.
     Oversized,
+    /// A whole answer at once without reading the body, then the request side reset,
+    /// as the inner does when it refuses early.
+    EarlyReset,
 }
 
 /// A link connection to an in-process HTTP/2 server with a `window`-byte stream
@@ -176,6 +179,20 @@ async fn serve(
         only.headers_mut()
             .insert("grpc-status", HeaderValue::from(code));
         respond.send_response(only, true).expect("respond");
+        return;
+    }
+    if let Answer::EarlyReset = answer {
+        let mut send = respond
+            .send_response(http::Response::new(()), false)
+            .expect("respond");
+        send.send_data(framed(&[response_head(503), response_end()]), false)
+            .expect("data");
+        let mut trailers = HeaderMap::new();
+        trailers.insert("grpc-status", HeaderValue::from(0));
+        send.send_trailers(trailers).expect("trailers");
+        // Dropping the unread request body makes h2 reset the stream with NO_ERROR
+        // once the answer has left (RFC 9113 §8.1), as hyper does in the inner.
+        let _ = seen_tx.send(seen);
         return;
     }
     let mut early = None;
@@ -359,5 +376,31 @@ async fn exchanges_wanting_more_than_the_connection_window_all_finish() {
     for _ in 0..16 {
         let seen = seen.recv().await.expect("seen");
         assert_eq!(seen.parts.len(), 14, "head, twelve chunks, end");
+    }
+}
+
+#[tokio::test]
+async fn many_early_refusals_leave_the_connection_usable() {
+    // Each exchange is answered and reset while its body is still being sent, more
+    // times than h2's limit of 1,024 locally caused resets: the connection stays usable.
+    // (The load that once tripped that limit, 256 concurrent 64 KiB uploads refused by
+    // the inner, is timing-dependent; this is the sequential shape of it.)
+    let (send, mut seen) = connect(1024 * 1024, Answer::EarlyReset).await;
+    for round in 0..1_200 {
+        // A body larger than the first batch, all there at once: the pump is still
+        // sending when the answer and the reset arrive.
+        let mut parts = vec![head_part()];
+        parts.extend((0..16).map(|_| body_part(&[1; 16 * 1024])));
+        parts.push(end_part());
+        let (first, _) = forward(
+            send.clone(),
+            &origin(),
+            futures_util::stream::iter(parts),
+            1 << 20,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("exchange {round}: {e}"));
+        assert_eq!(first, response_head(503));
+        seen.recv().await.expect("seen");
     }
 }
