@@ -407,17 +407,19 @@ impl Link {
                     }
                 }
             };
-            grpc::forward(sender.0.send, &self.origin, parts, MAX_MESSAGE)
-                .await
-                .map_err(|e| {
-                    if e.marks_down() {
-                        endpoint.mark_down(&e.to_string());
-                    }
-                    match e {
-                        grpc::CallError::Protocol(why) => LinkError::Protocol(why),
-                        _ => LinkError::Unavailable,
-                    }
-                })
+            let answer = grpc::forward(sender.0.send, &self.origin, parts, MAX_MESSAGE).await;
+            if answer.is_ok() {
+                endpoint.answered.fetch_add(1, Ordering::Relaxed);
+            }
+            answer.map_err(|e| {
+                if e.marks_down() {
+                    endpoint.mark_down(&e.to_string());
+                }
+                match e {
+                    grpc::CallError::Protocol(why) => LinkError::Protocol(why),
+                    _ => LinkError::Unavailable,
+                }
+            })
         };
         // Boxed once here: the deadline wrapper would otherwise hold the exchange twice
         // (its argument and its pinned copy), and every move of the request's future
@@ -466,16 +468,26 @@ impl Link {
     }
 
     /// Pings `endpoint` (dialling it if it is a dialled one) and records the outcome.
+    /// A ping that goes unanswered while exchanges on the endpoint were answered is
+    /// not a failure: under a burst the ping waits in line with the exchanges, and
+    /// taking the busy endpoint out would refuse everything (a dead link fails the
+    /// exchanges too, and those mark it down).
     async fn probe(&self, endpoint: &InnerEndpoint, deadline: Duration) {
+        let answered = endpoint.answered.load(Ordering::Relaxed);
         let ping = async {
             let mut client = self.client(endpoint).await.ok()?;
             client.ping(PingRequest {}).await.ok()
         };
         let reply = tokio::time::timeout(deadline, ping).await.ok().flatten();
-        if let Some(reply) = &reply {
-            endpoint
+        match &reply {
+            Some(reply) => endpoint
                 .generation
-                .store(reply.get_ref().generation, Ordering::Relaxed);
+                .store(reply.get_ref().generation, Ordering::Relaxed),
+            None if endpoint.answered.load(Ordering::Relaxed) != answered => {
+                tracing::debug!(endpoint = %endpoint.label, "probe unanswered while exchanges were; kept in rotation");
+                return;
+            }
+            None => {}
         }
         endpoint.set_probed(reply.is_some());
     }

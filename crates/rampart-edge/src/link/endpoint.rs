@@ -34,6 +34,9 @@ pub(super) struct InnerEndpoint {
     pub(super) outstanding: AtomicUsize,
     /// The configuration generation the endpoint's last ping reported (0: none yet).
     pub(super) generation: AtomicU64,
+    /// Exchanges that got their response head from this endpoint: a probe that times
+    /// out while this moves measured a busy endpoint, not a dead one.
+    pub(super) answered: AtomicU64,
 }
 
 impl InnerEndpoint {
@@ -86,6 +89,7 @@ impl InnerEndpoint {
             healthy: AtomicBool::new(false),
             outstanding: AtomicUsize::new(0),
             generation: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
         }
     }
 

@@ -24,7 +24,7 @@ use rampart_proto::v1::{RequestPart, ResponsePart};
 pub(super) const FORWARD_PATH: &str = "/rampart.v1.Forwarder/Forward";
 
 /// Bytes of encoded parts gathered before they are handed to the stream.
-const BATCH: usize = 64 * 1024;
+const BATCH: usize = 16 * 1024;
 /// The first batch up to this size is sent before the stream has a window (h2 holds
 /// it); it is below the inner's initial stream window, so nothing waits on it.
 const FIRST_UNWINDOWED: usize = 64 * 1024;
