@@ -267,23 +267,17 @@ async fn pipe(body: tonic::body::Body, mut stream: h2::SendStream<Bytes>) {
     }
 }
 
-/// Sends `data` in pieces no larger than the capacity the peer's window grants.
-pub(super) async fn send_windowed(
-    stream: &mut h2::SendStream<Bytes>,
-    mut data: Bytes,
-) -> Result<(), ()> {
-    while !data.is_empty() {
-        stream.reserve_capacity(data.len());
-        while stream.capacity() == 0 {
-            match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return Err(()),
-            }
+/// Hands `data` to h2 once the stream has any window, claiming one byte as the
+/// exchanges do (`super::grpc`); h2 sends it as the window allows.
+async fn send_windowed(stream: &mut h2::SendStream<Bytes>, data: Bytes) -> Result<(), ()> {
+    stream.reserve_capacity(1);
+    while stream.capacity() == 0 {
+        match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return Err(()),
         }
-        let chunk = data.split_to(stream.capacity().min(data.len()));
-        stream.send_data(chunk, false).map_err(|_| ())?;
     }
-    Ok(())
+    stream.send_data(data, false).map_err(|_| ())
 }
 
 /// A response body read from an HTTP/2 stream, returning flow-control capacity as
