@@ -19,6 +19,8 @@ use rampart_proto::wire::headers_to_wire;
 use rampart_service::logging::AccessRecord;
 use tokio::time::Sleep;
 
+use crate::link_server::Inbound;
+
 /// Why a request body could not be passed on whole.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RequestBodyError {
@@ -35,7 +37,7 @@ pub(crate) enum RequestBodyError {
 
 /// The edge's body chunks as a backend request body.
 pub(crate) struct UpstreamBody {
-    inbound: Option<tonic::Streaming<RequestPart>>,
+    inbound: Option<Inbound>,
     /// Bytes already read from the link, sent before the rest of `inbound`.
     buffered: Option<Bytes>,
     /// Trailers of a buffered body, sent after it.
@@ -50,7 +52,7 @@ pub(crate) struct UpstreamBody {
 impl UpstreamBody {
     /// A body read from `inbound` after the head; `None` for a request without body.
     pub(crate) fn new(
-        inbound: Option<tonic::Streaming<RequestPart>>,
+        inbound: Option<Inbound>,
         declared: Option<u64>,
         bytes_in: Arc<AtomicU64>,
     ) -> (Self, tokio::sync::watch::Receiver<bool>) {
@@ -91,7 +93,7 @@ impl UpstreamBody {
     /// streams on (a route that lets oversize bodies pass uninspected).
     pub(crate) fn resume(
         prefix: Bytes,
-        inbound: tonic::Streaming<RequestPart>,
+        inbound: Inbound,
         declared: Option<u64>,
         bytes_in: Arc<AtomicU64>,
     ) -> (Self, tokio::sync::watch::Receiver<bool>) {
@@ -145,7 +147,7 @@ impl Gathered {
 
 /// Reads the edge's body chunks until the end marker, holding at most `limit` bytes.
 pub(crate) async fn read_body(
-    inbound: &mut tonic::Streaming<RequestPart>,
+    inbound: &mut Inbound,
     declared: Option<u64>,
     limit: u64,
     bytes_in: &AtomicU64,

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request};
 use rampart_core::headers::{self, TRACEPARENT, X_REQUEST_ID};
 use rampart_core::id::{RequestId, trace_id_of};
 use rampart_core::problem::{Problem, Reason};
-use rampart_proto::v1::{RequestHead, RequestPart, ResponseHead, ResponsePart, response_part};
+use rampart_proto::v1::{RequestHead, ResponseHead, ResponsePart, response_part};
 use rampart_service::logging::AccessRecord;
 use rampart_service::metrics::{self, Phase};
 
@@ -25,6 +25,7 @@ use rampart_service::audit;
 
 use crate::body::{ReadBody, ResponseParts, UpstreamBody, read_body};
 use crate::inspect::{HeadView, InspectionPolicy, Inspector, Oversize};
+use crate::link_server::Inbound;
 use rampart_core::routing::RouteTable;
 
 use crate::config::RoutePolicy;
@@ -208,7 +209,7 @@ impl Router {
         &self,
         policy: &InspectionPolicy,
         head: &RequestHead,
-        inbound: tonic::Streaming<RequestPart>,
+        inbound: Inbound,
         bytes_in: Arc<AtomicU64>,
         deadline: Instant,
         audit: &Audit<'_>,
@@ -305,7 +306,7 @@ impl Router {
     pub(crate) async fn exchange(
         &self,
         mut head: RequestHead,
-        inbound: tonic::Streaming<RequestPart>,
+        inbound: Inbound,
     ) -> Result<PartStream, tonic::Status> {
         let forwarding = head.forwarding.as_ref().ok_or_else(|| {
             tonic::Status::invalid_argument("request head without forwarding facts")

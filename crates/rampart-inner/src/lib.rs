@@ -22,6 +22,7 @@ mod exchange;
 pub mod identity;
 pub mod inspect;
 mod link_io;
+mod link_server;
 mod ops;
 pub mod push;
 mod reload;
@@ -37,11 +38,11 @@ use rampart_proto::v1::forwarder_server::ForwarderServer;
 use rampart_service::admin::{AdminParts, AdminState};
 use rampart_service::shutdown::Shutdown;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::ReceiverStream;
 
 pub use config::{InnerConfig, LinkMode};
 
 use crate::exchange::Router;
+use crate::link_server::LinkServer;
 use crate::service::{ForwarderService, authenticated_connections};
 
 /// Largest gRPC message accepted on the link; body chunks are far smaller.
@@ -76,9 +77,6 @@ pub enum InnerError {
     /// An upstream's TLS configuration could not be built.
     #[error("upstream TLS: {0}")]
     Tls(#[from] rampart_tls::TlsError),
-    /// The gRPC server failed.
-    #[error("link server: {0}")]
-    Serve(#[from] tonic::transport::Error),
     /// The audit writer could not start.
     #[error("audit: {0}")]
     Audit(#[from] rampart_service::audit::AuditError),
@@ -185,79 +183,44 @@ pub async fn serve(
             shutdown.clone(),
         ));
     }
-    let service = ForwarderServer::new(ForwarderService { router, reloads })
-        .max_decoding_message_size(MAX_MESSAGE)
-        .max_encoding_message_size(MAX_MESSAGE);
-    // In inner-dials mode only the inner can re-dial: a dead link must show within
-    // seconds, so it pings as often as the edge does.
-    let (keepalive, keepalive_timeout) = match &config.link {
-        LinkMode::EdgeDials { .. } => (Duration::from_secs(10), Duration::from_secs(5)),
-        LinkMode::InnerDials(_) => (Duration::from_secs(1), Duration::from_secs(2)),
-    };
-    let routes = tonic::transport::Server::builder()
-        .initial_stream_window_size(1024 * 1024)
-        .initial_connection_window_size(8 * 1024 * 1024)
-        .max_concurrent_streams(1024)
-        .http2_keepalive_interval(Some(keepalive))
-        .http2_keepalive_timeout(Some(keepalive_timeout))
-        .tcp_nodelay(true)
-        .add_service(service)
+    let others = tonic::service::Routes::new(ForwarderServer::new(ForwarderService { reloads }))
         // The edge's policy watch (`[push]`); in both link modes the edge is the caller.
         .add_service(
             rampart_proto::v1::policy_push_server::PolicyPushServer::new(publisher.service())
                 .max_encoding_message_size(MAX_MESSAGE),
-        );
-    let stopped = shutdown.clone().signalled();
-    match &config.link {
+        )
+        .prepare();
+    // In inner-dials mode only the inner can re-dial: a dead link must show within
+    // seconds, so it pings as often as the edge does.
+    let (ping_interval, ping_timeout) = match &config.link {
+        LinkMode::EdgeDials { .. } => (Duration::from_secs(10), Duration::from_secs(5)),
+        LinkMode::InnerDials(_) => (Duration::from_secs(1), Duration::from_secs(2)),
+    };
+    let server = LinkServer {
+        router,
+        others,
+        limits: link_server::Limits {
+            handshake_timeout: config.handshake_timeout,
+            ping_interval,
+            ping_timeout,
+            max_message: MAX_MESSAGE,
+        },
+    };
+    let incoming = match &config.link {
         LinkMode::EdgeDials { tls, .. } => {
             let listener = listeners.link.ok_or(InnerError::NoLinkListener)?;
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(listener = "link", addr = %addr, "listening");
             }
-            let incoming = ReceiverStream::new(authenticated_connections(
-                listener,
-                tls.clone(),
-                config.handshake_timeout,
-            ));
-            let server = routes.serve_with_incoming_shutdown(incoming, stopped);
-            drain(server, &shutdown, config.drain_timeout).await
+            authenticated_connections(listener, tls.clone(), config.handshake_timeout)
         }
         LinkMode::InnerDials(dials) => {
             tracing::info!(edges = ?dials.edges, connections_per_edge = dials.connections_per_edge, "dialling the edges; no link listener");
-            let incoming =
-                ReceiverStream::new(dial::spawn(dials, config.handshake_timeout, &shutdown));
-            let server = routes.serve_with_incoming_shutdown(incoming, stopped);
-            drain(server, &shutdown, config.drain_timeout).await
+            dial::spawn(dials, config.handshake_timeout, &shutdown)
         }
-    }
-}
-
-/// Runs `server` until `shutdown`, then lets open exchanges finish for up to
-/// `drain_timeout`.
-async fn drain(
-    server: impl std::future::Future<Output = Result<(), tonic::transport::Error>>,
-    shutdown: &Shutdown,
-    drain_timeout: Duration,
-) -> Result<(), InnerError> {
-    tokio::pin!(server);
-    // Once shutdown fires, tonic stops accepting and waits for open exchanges; cap that.
-    let stop = shutdown.clone().signalled();
-    tokio::select! {
-        result = &mut server => return result.map_err(Into::into),
-        () = stop => {}
-    }
-    tracing::info!(
-        timeout_ms = drain_timeout.as_millis() as u64,
-        "draining exchanges"
-    );
-    match tokio::time::timeout(drain_timeout, server).await {
-        Ok(result) => {
-            tracing::info!("drained");
-            result.map_err(Into::into)
-        }
-        Err(_) => {
-            tracing::warn!("drain timeout reached; closing remaining exchanges");
-            Ok(())
-        }
-    }
+    };
+    server
+        .serve(incoming, shutdown.clone(), config.drain_timeout)
+        .await;
+    Ok(())
 }

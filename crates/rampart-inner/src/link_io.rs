@@ -1,4 +1,4 @@
-//! A link connection as the gRPC server sees it, accepted or dialled: its writes are
+//! A link connection as the link server sees it, accepted or dialled: its writes are
 //! coalesced, so a response's frames (and those of the exchanges ready with it) leave in
 //! one TLS record.
 
@@ -11,7 +11,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio_rustls::{TlsStream, client, server};
-use tonic::transport::server::{Connected, TcpConnectInfo};
 
 pub(crate) struct LinkIo {
     io: Coalesce<TlsStream<TcpStream>>,
@@ -78,17 +77,5 @@ impl AsyncWrite for LinkIo {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
-    }
-}
-
-impl Connected for LinkIo {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        let tcp = self.io.get_ref().get_ref().0;
-        TcpConnectInfo {
-            local_addr: tcp.local_addr().ok(),
-            remote_addr: tcp.peer_addr().ok(),
-        }
     }
 }

@@ -1,52 +1,38 @@
-//! The gRPC side of the inner tier: the `Forwarder` service and the mutual-TLS accept
-//! loop in front of it.
+//! The tonic side of the inner tier (the `Forwarder` service's `Ping`) and the
+//! mutual-TLS accept loop in front of the link server.
 
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rampart_proto::v1::forwarder_server::Forwarder;
-use rampart_proto::v1::{PingReply, PingRequest, RequestPart, request_part};
+use rampart_proto::v1::{PingReply, PingRequest, RequestPart, ResponsePart};
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::exchange::{PartStream, Router};
 use crate::link_io::LinkIo;
 
-/// The `Forwarder` implementation.
+/// The `Forwarder` implementation tonic serves: `Ping` only. `Forward` streams never
+/// reach tonic (the link server answers them, [`crate::link_server`]).
 pub(crate) struct ForwarderService {
-    /// The router in force; each exchange loads it once and keeps it to the end.
-    pub(crate) router: Arc<arc_swap::ArcSwap<Router>>,
     /// The configuration generation the Ping reply reports.
     pub(crate) reloads: Arc<rampart_service::reload::Reloader>,
 }
 
 #[tonic::async_trait]
 impl Forwarder for ForwarderService {
-    type ForwardStream = PartStream;
+    type ForwardStream = futures_util::stream::Empty<Result<ResponsePart, Status>>;
 
     async fn forward(
         &self,
-        request: Request<Streaming<RequestPart>>,
+        _request: Request<Streaming<RequestPart>>,
     ) -> Result<Response<Self::ForwardStream>, Status> {
-        let mut inbound = request.into_inner();
-        let head = match inbound.message().await {
-            Ok(Some(RequestPart {
-                part: Some(request_part::Part::Head(head)),
-            })) => head,
-            Ok(_) => {
-                return Err(Status::invalid_argument(
-                    "the first message must be the request head",
-                ));
-            }
-            Err(status) => return Err(status),
-        };
-        let router = self.router.load_full();
-        let stream = router.exchange(head, inbound).await?;
-        Ok(Response::new(stream))
+        Err(Status::unimplemented(
+            "Forward is served by the link server",
+        ))
     }
 
     async fn ping(&self, _request: Request<PingRequest>) -> Result<Response<PingReply>, Status> {
@@ -57,7 +43,7 @@ impl Forwarder for ForwarderService {
 }
 
 /// Accepts TCP connections and completes the mutual-TLS handshake (with its identity
-/// check) under a deadline, concurrently; only authenticated streams reach tonic.
+/// check) under a deadline, concurrently; only authenticated streams reach the server.
 pub(crate) fn authenticated_connections(
     listener: TcpListener,
     tls: Arc<ServerConfig>,

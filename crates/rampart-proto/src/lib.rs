@@ -1,7 +1,7 @@
 //! The gRPC contract between `rampart-edge` and `rampart-inner`, generated from
 //! `proto/rampart/v1/forward.proto`, and the signature format of pushed policy bundles
-//! ([`push`]). No I/O; see the proto file for the
-//! meaning of each field.
+//! ([`push`]), and the HTTP/2 plumbing both tiers speak it with ([`h2link`]). See the
+//! proto file for the meaning of each field.
 
 #![allow(missing_docs, unreachable_pub, clippy::all)]
 
@@ -12,6 +12,9 @@ pub mod v1 {
 
 /// The signature format of pushed policy bundles.
 pub mod push;
+
+#[warn(missing_docs, unreachable_pub, clippy::all)]
+pub mod h2link;
 
 /// Conversions between HTTP header maps and their wire form, shared by both tiers.
 pub mod wire {

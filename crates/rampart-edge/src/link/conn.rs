@@ -11,11 +11,12 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
+use http_body::Body;
+use rampart_proto::h2link;
 use rampart_service::coalesce::Coalesce;
 use std::net::SocketAddr;
 use tokio::net::TcpStream;
@@ -213,7 +214,7 @@ pub(super) struct H2Sender(pub(super) H2);
 type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl tower::Service<http::Request<tonic::body::Body>> for H2Sender {
-    type Response = http::Response<RecvBody>;
+    type Response = http::Response<h2link::RecvBody>;
     type Error = h2::Error;
     type Future = Boxed<Result<Self::Response, Self::Error>>;
 
@@ -230,92 +231,10 @@ impl tower::Service<http::Request<tonic::body::Body>> for H2Sender {
             let (response, stream) =
                 send.send_request(http::Request::from_parts(parts, ()), end)?;
             if !end {
-                tokio::spawn(pipe(body, stream));
+                tokio::spawn(h2link::pipe(body, stream));
             }
-            Ok(response.await?.map(RecvBody))
+            Ok(response.await?.map(h2link::RecvBody))
         })
-    }
-}
-
-/// Copies a request body onto its stream as the stream's window allows.
-async fn pipe(body: tonic::body::Body, mut stream: h2::SendStream<Bytes>) {
-    let mut body = std::pin::pin!(body);
-    loop {
-        let frame = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await;
-        let sent = match frame {
-            None => {
-                let _ = stream.send_data(Bytes::new(), true);
-                return;
-            }
-            Some(Err(_)) => {
-                stream.send_reset(h2::Reason::CANCEL);
-                return;
-            }
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => send_windowed(&mut stream, data).await,
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        let _ = stream.send_trailers(trailers);
-                    }
-                    return;
-                }
-            },
-        };
-        if sent.is_err() {
-            return;
-        }
-    }
-}
-
-/// Hands `data` to h2 once the stream has any window, claiming one byte as the
-/// exchanges do (`super::grpc`); h2 sends it as the window allows.
-async fn send_windowed(stream: &mut h2::SendStream<Bytes>, data: Bytes) -> Result<(), ()> {
-    stream.reserve_capacity(1);
-    while stream.capacity() == 0 {
-        match std::future::poll_fn(|cx| stream.poll_capacity(cx)).await {
-            Some(Ok(_)) => {}
-            Some(Err(_)) | None => return Err(()),
-        }
-    }
-    stream.send_data(data, false).map_err(|_| ())
-}
-
-/// A response body read from an HTTP/2 stream, returning flow-control capacity as
-/// the data is taken.
-pub(super) struct RecvBody(h2::RecvStream);
-
-impl Body for RecvBody {
-    type Data = Bytes;
-    type Error = h2::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
-        let recv = &mut self.0;
-        if !recv.is_end_stream() {
-            match ready!(recv.poll_data(cx)) {
-                Some(Ok(data)) => {
-                    let _ = recv.flow_control().release_capacity(data.len());
-                    return Poll::Ready(Some(Ok(Frame::data(data))));
-                }
-                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
-                None => {}
-            }
-        }
-        match ready!(recv.poll_trailers(cx)) {
-            Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
-            Ok(None) => Poll::Ready(None),
-            Err(e) => Poll::Ready(Some(Err(e))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
     }
 }
 

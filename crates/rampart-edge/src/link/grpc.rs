@@ -13,15 +13,14 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use http::header::{CONTENT_TYPE, TE};
-use http::{HeaderMap, HeaderValue, Method, Uri};
-use prost::Message;
+use http::{HeaderValue, Method, Uri};
+use rampart_proto::h2link::{self, encode, status_in};
 use rampart_proto::v1::{RequestPart, ResponsePart};
 
-/// The request path of the `Forward` method.
-pub(super) const FORWARD_PATH: &str = "/rampart.v1.Forwarder/Forward";
+pub(super) use rampart_proto::h2link::FORWARD_PATH;
 
 /// Bytes of encoded parts gathered before they are handed to the stream.
 const BATCH: usize = 16 * 1024;
@@ -57,42 +56,12 @@ impl CallError {
     }
 }
 
-/// Appends `message` to `out` as one gRPC message.
-pub(super) fn encode<M: Message>(message: &M, out: &mut BytesMut) {
-    let len = message.encoded_len();
-    out.reserve(5 + len);
-    out.put_u8(0);
-    // Parts are bounded far below 4 GiB (chunks of the configured size, bounded heads).
-    out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
-    // Cannot fail: the capacity was reserved above.
-    let _ = message.encode(out);
-}
-
 /// Takes one whole message off the front of `buf`; `None` until one is complete.
-pub(super) fn decode<M: Message + Default>(
+pub(super) fn decode<M: prost::Message + Default>(
     buf: &mut BytesMut,
     max: usize,
 ) -> Result<Option<M>, CallError> {
-    let Some(prefix) = buf.get(..5) else {
-        return Ok(None);
-    };
-    if prefix[0] != 0 {
-        // No compression is ever negotiated on the link.
-        return Err(CallError::Protocol("compressed message"));
-    }
-    let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
-    if len > max {
-        return Err(CallError::Protocol("message over the size limit"));
-    }
-    if buf.len() < 5 + len {
-        buf.reserve(5 + len - buf.len());
-        return Ok(None);
-    }
-    buf.advance(5);
-    let bytes = buf.split_to(len).freeze();
-    M::decode(bytes)
-        .map(Some)
-        .map_err(|_| CallError::Protocol("undecodable message"))
+    h2link::decode(buf, max).map_err(|e| CallError::Protocol(e.as_str()))
 }
 
 /// Sends one exchange on `send` and waits for the inner's first message.
@@ -163,18 +132,6 @@ fn request_head(origin: &Uri) -> Result<http::Request<()>, CallError> {
     Ok(request)
 }
 
-/// The `grpc-status` of a header block as a status; `None` when absent.
-fn status_in(headers: &HeaderMap) -> Option<tonic::Status> {
-    let code = headers.get("grpc-status")?;
-    let code = code
-        .to_str()
-        .ok()
-        .and_then(|c| c.parse::<i32>().ok())
-        .map_or(tonic::Code::Unknown, tonic::Code::from_i32);
-    // The message is the peer's text: not carried further than the code.
-    Some(tonic::Status::new(code, code.description()))
-}
-
 /// Moves request parts onto the exchange's stream.
 struct Pump<S> {
     parts: S,
@@ -208,25 +165,23 @@ impl<S: Stream<Item = RequestPart> + Unpin> Future for Pump<S> {
 }
 
 impl<S: Stream<Item = RequestPart> + Unpin> Pump<S> {
+    /// Any window at all (see [`h2link::poll_window`]); `false` once the inner closed the
+    /// stream (nothing more to send).
+    fn stream_window(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, h2::Error>> {
+        h2link::poll_window(&mut self.stream, cx)
+    }
+
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), h2::Error>> {
         loop {
             if let Some(data) = self.pending.take() {
-                // Like hyper: claim one byte of window, not the batch. Streams that
-                // together want more than the connection's window would otherwise each
-                // hold a slice of it, and every exchange would finish late; h2 raises the
-                // claim to what is buffered once the batch is handed over whole.
                 if !data.is_empty() {
-                    self.stream.reserve_capacity(1);
-                    while self.stream.capacity() == 0 {
-                        match self.stream.poll_capacity(cx) {
-                            Poll::Ready(Some(Ok(_))) => {}
-                            Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
-                            // The stream closed (the inner reset it): nothing more to send.
-                            Poll::Ready(None) => return Poll::Ready(Ok(())),
-                            Poll::Pending => {
-                                self.pending = Some(data);
-                                return Poll::Pending;
-                            }
+                    match self.stream_window(cx) {
+                        Poll::Ready(Ok(true)) => {}
+                        Poll::Ready(Ok(false)) => return Poll::Ready(Ok(())),
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => {
+                            self.pending = Some(data);
+                            return Poll::Pending;
                         }
                     }
                 }

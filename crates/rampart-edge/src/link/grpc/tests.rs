@@ -6,6 +6,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::*;
 use crate::link::conn::{KeepAlive, handshake};
+use http::HeaderMap;
+use prost::Message;
 
 fn head_part() -> RequestPart {
     RequestPart {
