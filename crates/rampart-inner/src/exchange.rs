@@ -57,6 +57,8 @@ struct Admitted {
     body_sent: tokio::sync::watch::Receiver<bool>,
     /// Set when the forwarded body differs in length or coding from the client's.
     rewritten: Option<Rewritten>,
+    /// The head as inspection parsed it; the backend request is built from it.
+    head: Option<HeadView>,
 }
 
 struct Rewritten {
@@ -117,15 +119,23 @@ fn inspected_headers(head: &RequestHead) -> HeaderMap {
     headers
 }
 
-/// The backend request the edge's head describes, with Rampart's forwarding headers.
+/// The backend request the edge's head describes, with Rampart's forwarding headers;
+/// built on the inspected view of the head when there is one (parsed once).
 fn backend_request(
     head: &mut RequestHead,
+    view: Option<HeadView>,
     request_id: &RequestId,
     identity: &IdentityHeaders,
     body: UpstreamBody,
 ) -> Option<Request<UpstreamBody>> {
-    let method = Method::from_bytes(head.method.as_bytes()).ok()?;
-    let mut headers = headers_from_wire(std::mem::take(&mut head.headers));
+    let (method, uri, mut headers) = match view {
+        Some(view) => (view.method, view.uri, view.headers),
+        None => (
+            Method::from_bytes(head.method.as_bytes()).ok()?,
+            head.path_and_query.parse().ok()?,
+            headers_from_wire(std::mem::take(&mut head.headers)),
+        ),
+    };
     // Defence in depth: the edge already did this, but the inner must not rely on it.
     headers::sanitize_request(&mut headers);
     headers.remove(CONTENT_LENGTH);
@@ -173,7 +183,7 @@ fn backend_request(
     }
     let mut request = Request::new(body);
     *request.method_mut() = method;
-    *request.uri_mut() = head.path_and_query.parse().ok()?;
+    *request.uri_mut() = uri;
     *request.headers_mut() = headers;
     Some(request)
 }
@@ -222,6 +232,7 @@ impl Router {
                 body,
                 body_sent,
                 rewritten: None,
+                head: None,
             });
         }
         let mut inbound = inbound;
@@ -255,6 +266,7 @@ impl Router {
                     body,
                     body_sent,
                     rewritten: None,
+                    head: None,
                 });
             }
         };
@@ -299,6 +311,7 @@ impl Router {
             body,
             body_sent,
             rewritten,
+            head: inspected.head,
         })
     }
 
@@ -379,6 +392,7 @@ impl Router {
         let body_sent = admitted.body_sent;
         let Some(mut request) = backend_request(
             &mut head,
+            admitted.head,
             &request_id,
             &self.identity_headers,
             admitted.body,
@@ -513,7 +527,7 @@ mod tests {
     fn build(mut head: RequestHead) -> Option<Request<UpstreamBody>> {
         let id = RequestId::parse(&head.forwarding.as_ref().unwrap().request_id).unwrap();
         let (body, _) = UpstreamBody::new(None, head.content_length, Arc::default());
-        backend_request(&mut head, &id, &IdentityHeaders::default(), body)
+        backend_request(&mut head, None, &id, &IdentityHeaders::default(), body)
     }
 
     #[test]
@@ -542,6 +556,50 @@ mod tests {
         let id = h["x-request-id"].to_str().unwrap();
         assert_eq!(trace_id_of(h["traceparent"].to_str().unwrap()), Some(id));
         assert_eq!(request.uri(), "/orders?id=7");
+    }
+
+    /// The backend request built on the inspected view of the head is the one built
+    /// from the wire.
+    #[test]
+    fn the_inspected_view_builds_the_same_backend_request_as_the_wire() {
+        let heads = [
+            head("10.1.2.3", &[], None, false),
+            head(
+                "2001:db8::7",
+                &[
+                    ("x-forwarded-for", "6.6.6.6"),
+                    ("accept", "application/json"),
+                    ("accept", "text/plain"),
+                    ("connection", "x-drop"),
+                    ("x-drop", "1"),
+                    ("host", "forged.example"),
+                ],
+                Some(12),
+                true,
+            ),
+        ];
+        for wire in heads {
+            let id = RequestId::parse(&wire.forwarding.as_ref().unwrap().request_id).unwrap();
+            let mut from_view = wire.clone();
+            let view = HeadView {
+                method: Method::from_bytes(wire.method.as_bytes()).unwrap(),
+                uri: wire.path_and_query.parse().unwrap(),
+                headers: inspected_headers(&wire),
+            };
+            let identity = IdentityHeaders::default();
+            let (body, _) = UpstreamBody::new(None, wire.content_length, Arc::default());
+            let a = backend_request(&mut from_view, Some(view), &id, &identity, body).unwrap();
+            let b = build(wire).unwrap();
+            assert_eq!(a.method(), b.method());
+            assert_eq!(a.uri(), b.uri());
+            let strip = |r: &Request<UpstreamBody>| {
+                let mut h = r.headers().clone();
+                // A new span id each time.
+                h.remove(TRACEPARENT);
+                h
+            };
+            assert_eq!(strip(&a), strip(&b));
+        }
     }
 
     #[test]

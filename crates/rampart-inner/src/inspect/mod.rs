@@ -101,6 +101,15 @@ pub(crate) struct HeadView {
     pub(crate) headers: HeaderMap,
 }
 
+/// The method only: the target and headers may carry credentials.
+impl std::fmt::Debug for HeadView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadView")
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the backend receives after a clean inspection.
 #[derive(Debug)]
 pub(crate) struct Cleared {
@@ -119,6 +128,8 @@ pub(crate) struct Inspected {
     pub(crate) observations: Vec<Observation>,
     /// Every detection hit, for the audit log's explanation of a denial.
     pub(crate) findings: Findings,
+    /// The head, given back for the backend request (`None` if the inspection failed).
+    pub(crate) head: Option<HeadView>,
 }
 
 /// Result of the CPU part: a decision so far, plus what to scan.
@@ -143,7 +154,8 @@ impl Inspector {
             let rules = self.rules.clone();
             let policy_owned = policy.clone();
             let job = tokio::task::spawn_blocking(move || {
-                screen((&engine, &rules), &policy_owned, &head, &body)
+                let screened = screen((&engine, &rules), &policy_owned, &head, &body);
+                (screened, head)
             });
             job.await.map_err(|e| e.to_string())
         } else {
@@ -152,9 +164,10 @@ impl Inspector {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 screen((&self.engine, &self.rules), policy, &head, &body)
             }))
+            .map(|screened| (screened, head))
             .map_err(|_| "inspection panicked".to_owned())
         };
-        let screened = match screened {
+        let (screened, head) = match screened {
             Ok(screened) => screened,
             Err(error) => {
                 tracing::error!(%error, "inspection task failed");
@@ -162,6 +175,7 @@ impl Inspector {
                     decision: Err(Denial::new("inspection", Reason::InspectionUnavailable)),
                     observations: Vec::new(),
                     findings: Findings::default(),
+                    head: None,
                 };
             }
         };
@@ -202,6 +216,7 @@ impl Inspector {
             decision,
             observations,
             findings,
+            head: Some(head),
         }
     }
 }
