@@ -5,6 +5,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = root.join("rampart/v1/forward.proto");
     println!("cargo:rerun-if-changed={}", file.display());
     let fds = protox::compile([&file], [&root])?;
-    tonic_prost_build::configure().bytes(".").compile_fds(fds)?;
+    // No `connect` constructors: both tiers bring their own HTTP/2 connections.
+    tonic_prost_build::configure()
+        .bytes(".")
+        .build_transport(false)
+        .compile_fds(fds)?;
     Ok(())
 }
