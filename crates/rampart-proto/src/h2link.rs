@@ -59,7 +59,7 @@ pub fn encode<M: Message>(message: &M, out: &mut BytesMut) {
 }
 
 /// Takes one whole message off the front of `buf`; `None` until one is complete. The
-/// size limit is checked on the length prefix, before anything is buffered for it.
+/// size limit is checked on the length prefix, before the rest is buffered.
 pub fn decode<M: Message + Default>(
     buf: &mut BytesMut,
     max: usize,
@@ -75,7 +75,7 @@ pub fn decode<M: Message + Default>(
         return Err(FrameError::TooLarge);
     }
     if buf.len() < 5 + len {
-        buf.reserve(5 + len - buf.len());
+        // No reservation on the prefix's word: memory follows the bytes that arrived.
         return Ok(None);
     }
     buf.advance(5);
