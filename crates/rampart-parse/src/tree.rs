@@ -444,12 +444,14 @@ pub(crate) struct Out<'a> {
 }
 
 impl<'a> Out<'a> {
-    /// Room for about `n` leaves and path nodes, so dense bodies do not regrow.
+    /// Room for about `n` path nodes, as many names and twice as many leaves (every
+    /// object member is a key leaf and a value leaf), so dense bodies do not regrow: a
+    /// regrowth copies everything gathered so far.
     pub(crate) fn with_capacity(n: usize) -> Self {
         let mut out = Self::default();
-        out.leaves.reserve(n);
+        out.leaves.reserve(2 * n);
         out.paths.nodes.reserve(n);
-        out.paths.names.reserve(n / 2);
+        out.paths.names.reserve(n);
         out
     }
 
