@@ -236,6 +236,32 @@ fn php_calls_need_arguments_and_include_needs_a_php_path() {
 }
 
 #[test]
+fn node_console_calls_count_as_probes_and_child_process_only_when_loaded() {
+    table(
+        "nodejs",
+        Q,
+        &[
+            "console.info(1)",
+            "console.log(7*7+1)",
+            "console.log(document.cookie)",
+            "console['log'](x)",
+            "console.log.call(null, 1)",
+            "global.process.mainModule.constructor._load('child_process')",
+            "require.main.constructor._load(child_process).spawn('id')",
+            "new Function('return process')()",
+        ],
+        &[
+            "console.log(buf);",
+            "console.log('Stream is done reading.');",
+            "console.error(err)",
+            "See child_process.spawn for the options.",
+            "<code>child_process</code> module",
+            "* mark_rts.c (GC_push_all_stack_frames): New function (only if",
+        ],
+    );
+}
+
+#[test]
 fn node_deserialization_and_sandbox_escapes() {
     table(
         "nodejs",
