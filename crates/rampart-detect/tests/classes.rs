@@ -236,6 +236,31 @@ fn php_calls_need_arguments_and_include_needs_a_php_path() {
 }
 
 #[test]
+fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
+    table(
+        "lfi",
+        Q,
+        &[
+            "/etc/passwd",
+            "  /etc/shadow",
+            "file:///etc/passwd",
+            "....//....//etc/passwd",
+            "x=/proc/self/environ",
+            "<!--#include file=\"/etc/passwd\"-->",
+            "see /etc/passwd",
+            "read\n/etc/shadow\n",
+            "load_file('/etc/passwd')",
+        ],
+        &[
+            "The files /etc/passwd and /etc/group are read at login.",
+            "search domain from /etc/resolv.conf as additional",
+            "NFS file system in /proc/mounts -- e.g.,",
+            "Create /var/log/journal on upgrade",
+        ],
+    );
+}
+
+#[test]
 fn node_console_calls_count_as_probes_and_child_process_only_when_loaded() {
     table(
         "nodejs",
