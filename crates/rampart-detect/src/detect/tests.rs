@@ -132,6 +132,9 @@ fn traversal_needs_a_following_segment() {
             "0x5c0x2e.%00/",
             "0x2e0x2e0x2fetc",
             "\u{ff0e}\u{ff0e}/\u{ff0e}\u{ff0e}/etc/passwd",
+            "..././..././etc/passwd",
+            ".../../etc/passwd",
+            "...//etc/passwd",
         ],
         &[
             "how to use ../ in bash",
@@ -144,6 +147,8 @@ fn traversal_needs_a_following_segment() {
             "the byte 0x2e is a dot",
             "0x2e 0x2e 0x2f in hex",
             "color 0x5c5c5c",
+            ".../reference/tighten-bounds.quartz.ref.png | Bin 0 -> 335 bytes",
+            "subdirectories -- e.g., .../sparc/ and .../sparcv9/.",
         ],
     );
     check(
