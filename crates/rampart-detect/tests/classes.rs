@@ -289,6 +289,25 @@ fn jwt_claims_read_by_the_application_without_its_identity_provider_urls() {
 }
 
 #[test]
+fn python_subprocess_calls_with_arguments_not_its_documentation() {
+    table(
+        "code",
+        Q,
+        &[
+            "subprocess.check_output(['id'])",
+            "import subprocess;subprocess.Popen('id', shell=True)",
+            "subprocess . call ( 'ls' )",
+        ],
+        &[
+            "The `subprocess.kill()` method sends a signal",
+            "error handle passed to the subprocess.",
+            "<code>subprocess.stderr</code> is a stream",
+            "A bufsize value of 0 in subprocess.Popen() really",
+        ],
+    );
+}
+
+#[test]
 fn node_console_calls_count_as_probes_and_child_process_only_when_loaded() {
     table(
         "nodejs",
