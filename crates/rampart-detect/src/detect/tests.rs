@@ -276,3 +276,28 @@ fn short_needle_search_finds_what_memmem_finds() {
         }
     }
 }
+
+#[test]
+fn xss_head_links_and_metas_that_only_describe_a_page() {
+    check(
+        Detector::Xss,
+        FieldKind::BodyValue,
+        &[
+            "<link rel=stylesheet href=//evil.example/x.css>",
+            "<link rel=\"alternate stylesheet\" href=\"x.css\">",
+            "<link rel=import href=x.html>",
+            "<link href=x.css>",
+            "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+            "<meta charset=\"x-imap4-modified-utf7\">",
+            "<meta charset=\"UTF-8\">",
+            "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-7\">",
+            "<link rel=next href=x onload=alert(1)>",
+        ],
+        &[
+            "<link rel=\"next\" href=\"manual-intro.html\" title=\"1. Introduction\">",
+            "<link rel=\"canonical\" href=\"https://example.com/docs/\" />",
+            "<link rel=\"shortcut icon\" href=\"favicon.ico\">",
+            "<meta name=\"viewport\" content=\"width=device-width\">",
+        ],
+    );
+}
