@@ -308,6 +308,40 @@ fn python_subprocess_calls_with_arguments_not_its_documentation() {
 }
 
 #[test]
+fn whole_sql_statements_as_a_value_but_not_menu_labels() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "SELECT * FROM users",
+            "select username, password from accounts",
+            "SELECT password FROM users WHERE id = 42",
+            "SELECT password FROM users;",
+            "DROP TABLE users",
+            "drop database if exists prod;",
+            "TRUNCATE TABLE audit_log",
+            "DELETE FROM orders WHERE 1",
+            "SHOW DATABASES",
+            "show tables;",
+            "ALTER TABLE users ADD is_admin int",
+            "EXEC sp_who",
+            "exec master..xp_cmdshell 'dir'",
+        ],
+        &[
+            "Select your plan from the list",
+            "select all from the menu",
+            "Select name from list",
+            "Delete from cart",
+            "delete from the list",
+            "Drop table of contents",
+            "Show tables and charts",
+            "Alter table layout",
+            "execute the plan",
+        ],
+    );
+}
+
+#[test]
 fn node_console_calls_count_as_probes_and_child_process_only_when_loaded() {
     table(
         "nodejs",
