@@ -342,6 +342,37 @@ fn whole_sql_statements_as_a_value_but_not_menu_labels() {
 }
 
 #[test]
+fn yaml_object_tags_and_template_polyglots() {
+    table(
+        "code",
+        Q,
+        &[
+            "!!python/object/apply:os.system [\"id\"]",
+            "key: !!python/name:subprocess.Popen",
+            "--- !ruby/object:Gem::Installer\ni: x",
+            "!!ruby/hash:ActionController::Routing::RouteSet::NamedRouteCollection",
+        ],
+        &[
+            "!!python is great",
+            "items: !!str 42",
+            "tags: [ruby, object]",
+            "see ruby/object.c in the source",
+        ],
+    );
+    table(
+        "ssti",
+        Q,
+        &["${{<%[%'\"}}%\\.", "{{<%", "#{[%x", "<%${{"],
+        &[
+            "<%= name %> and ${price}",
+            "50% {{discount}}",
+            "{{ item }} <% end %>",
+            "[%] of {{total}}",
+        ],
+    );
+}
+
+#[test]
 fn node_console_calls_count_as_probes_and_child_process_only_when_loaded() {
     table(
         "nodejs",
