@@ -197,6 +197,8 @@ fn php_calls_need_arguments_and_include_needs_a_php_path() {
             "system('id');",
             "exec($_GET['c'])",
             "assert($_POST['c'])",
+            "assert(\"system('id')\")",
+            "assert(base64_decode('c3lzdGVtKCdpZCcp'))",
             "printf(foo)",
             "posix_kill(1234, 9)",
             "phpinfo()",
@@ -221,6 +223,8 @@ fn php_calls_need_arguments_and_include_needs_a_php_path() {
             "const lodash = require('lodash');",
             "const foo = require('./foo');",
             "require() hack by a contributor",
+            "assert(ret == Z_OK);",
+            "assert(out != NULL);",
         ],
     );
     table(
