@@ -361,7 +361,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     }
     let weak = command(cmd).or_else(|| versioned(cmd))?;
     // `grep -i no longer mishandles...`: a line of release notes, not a command line.
-    if matches!(sep, Sep::Start | Sep::Line) && sentence_line(b, i) {
+    if matches!(sep, Sep::Start | Sep::Line) && sentence_line(cmd, b, i) {
         return None;
     }
     let ok = match sep {

@@ -13,13 +13,31 @@ const GRAMMAR: &[&[u8]] = &[
     b"instead", b"before", b"after", b"by",
 ];
 
+/// Commands that act whatever words follow (`shutdown -h now and then` reads them as a
+/// message; `kill -9 -1 and ...` signals before it fails on `and`).
+const ACT_ANYWAY: &[&[u8]] = &[
+    b"shutdown",
+    b"reboot",
+    b"halt",
+    b"poweroff",
+    b"init",
+    b"telinit",
+    b"kill",
+    b"killall",
+    b"pkill",
+    b"wall",
+];
+
 /// How far into the line the words are looked for.
 const LINE_MAX: usize = 200;
 
-/// Whether the line of lowercased `b` opening at `i` (a command in start or line
-/// position) reads as a sentence: two grammar words and none of the bytes that give
+/// Whether the line of lowercased `b` opening at `i` with command `cmd` (in start or
+/// line position) reads as a sentence: two grammar words and none of the bytes that give
 /// shell its power (separators, substitutions, redirections, paths, escapes).
-pub(super) fn sentence_line(b: &[u8], i: usize) -> bool {
+pub(super) fn sentence_line(cmd: &[u8], b: &[u8], i: usize) -> bool {
+    if ACT_ANYWAY.contains(&cmd) {
+        return false;
+    }
     let rest = &b[i..];
     let line = &rest[..rest
         .iter()

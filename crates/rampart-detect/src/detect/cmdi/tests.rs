@@ -275,6 +275,7 @@ fn release_note_lines_opening_with_a_command_are_sentences() {
             "rm -rf ~ and the rest",
             "x\nwhoami",
             "nc -e sh the host 4444; id",
+            "shutdown -h now and the rest",
         ],
         &[
             "grep -i no longer mishandles patterns containing titlecase characters.",
