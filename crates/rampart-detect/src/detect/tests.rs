@@ -132,6 +132,9 @@ fn traversal_needs_a_following_segment() {
             "0x5c0x2e.%00/",
             "0x2e0x2e0x2fetc",
             "\u{ff0e}\u{ff0e}/\u{ff0e}\u{ff0e}/etc/passwd",
+            "..././..././etc/passwd",
+            ".../../etc/passwd",
+            "...//etc/passwd",
         ],
         &[
             "how to use ../ in bash",
@@ -144,6 +147,8 @@ fn traversal_needs_a_following_segment() {
             "the byte 0x2e is a dot",
             "0x2e 0x2e 0x2f in hex",
             "color 0x5c5c5c",
+            ".../reference/tighten-bounds.quartz.ref.png | Bin 0 -> 335 bytes",
+            "subdirectories -- e.g., .../sparc/ and .../sparcv9/.",
         ],
     );
     check(
@@ -270,4 +275,29 @@ fn short_needle_search_finds_what_memmem_finds() {
             assert_eq!(super::find_short(&hay, needle), want, "{hay:?} {needle:?}");
         }
     }
+}
+
+#[test]
+fn xss_head_links_and_metas_that_only_describe_a_page() {
+    check(
+        Detector::Xss,
+        FieldKind::BodyValue,
+        &[
+            "<link rel=stylesheet href=//evil.example/x.css>",
+            "<link rel=\"alternate stylesheet\" href=\"x.css\">",
+            "<link rel=import href=x.html>",
+            "<link href=x.css>",
+            "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
+            "<meta charset=\"x-imap4-modified-utf7\">",
+            "<meta charset=\"UTF-8\">",
+            "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-7\">",
+            "<link rel=next href=x onload=alert(1)>",
+        ],
+        &[
+            "<link rel=\"next\" href=\"manual-intro.html\" title=\"1. Introduction\">",
+            "<link rel=\"canonical\" href=\"https://example.com/docs/\" />",
+            "<link rel=\"shortcut icon\" href=\"favicon.ico\">",
+            "<meta name=\"viewport\" content=\"width=device-width\">",
+        ],
+    );
 }

@@ -90,6 +90,7 @@ fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
         while i < s.len() && s[i] == b'.' {
             i += 1;
         }
+        let dots = i - at;
         // `..;/` (Tomcat path parameters), `..;.\` and `..%00/` style junk before the
         // separator.
         while i < s.len() && matches!(s[i], b';' | b'.' | 0) && i < at + 8 {
@@ -107,6 +108,16 @@ fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
             continue;
         }
         let next = s.get(i + seps).copied();
+        // `.../src/x.c`: an ellipsis, and `...` a valid name on every system. `..././`
+        // (a filter stripping `../` leaves `../`) has a dot next.
+        if !in_path
+            && dots == 3
+            && i == at + 3
+            && seps == 1
+            && next.is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            continue;
+        }
         let continues = match next {
             None => in_path,
             Some(b) => !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b')' | b',' | b'&'),

@@ -7,6 +7,8 @@ use std::ops::Range;
 
 use super::is_word;
 
+mod metadata;
+
 /// Tags that execute or load active content by themselves.
 const TAGS: &[&[u8]] = &[
     b"script",
@@ -154,7 +156,10 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         // Only `script` counts under a prefix: `<atom:link>` and `<xs:import>` are data.
         // A bare `<object>` or `<base>` loads nothing: prose writes it as a placeholder.
         let bare = s.get(after) == Some(&b'>') && INERT_BARE.contains(&name);
-        if (TAGS.contains(&name) || local_name(name) == b"script") && !bare {
+        // `<link rel="next" href=...>`, `<meta charset="utf-8">`: a page head, pasted.
+        let describes = matches!(name, b"link" | b"meta")
+            && metadata::inert(name == b"meta", &s[after..s.len().min(after + 1024)]);
+        if (TAGS.contains(&name) || local_name(name) == b"script") && !bare && !describes {
             return Some(at..after);
         }
         if name_len == 1

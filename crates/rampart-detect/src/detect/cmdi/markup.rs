@@ -140,22 +140,39 @@ const ACTIVE_TOOLS: &[&[u8]] = &[
     b"zsh",
 ];
 
-/// Whether `s` (after a backtick) is a short phrase closed by `'` with no backtick after
-/// it: GNU documentation quotes `like this'. The shell would read an unterminated
-/// substitution, which runs nothing.
+/// Whether `s` (after a backtick) is a short phrase closed by `'`, and so is every later
+/// backtick: GNU documentation quotes `like this' (TeX ``like this''), often several to a
+/// paragraph. The shell would read an unterminated substitution, which runs nothing; a
+/// backtick left that opens no such quote could close one, so it makes them all shell.
 pub(super) fn gnu_quote(s: &[u8]) -> bool {
-    let Some(q) = s
+    let mut rest = s;
+    // Bounded, as this runs at each backtick of a value.
+    for _ in 0..GNU_QUOTES_MAX {
+        let Some(q) = quote_close(rest) else {
+            return false;
+        };
+        match memchr::memchr(b'`', &rest[q..]) {
+            None => return true,
+            Some(k) => rest = &rest[q + k + 1..],
+        }
+    }
+    false
+}
+
+/// Where the `'` closing a GNU quote opened just before `s` is.
+fn quote_close(s: &[u8]) -> Option<usize> {
+    // The second backtick of TeX's ``double quote'' belongs to the opening.
+    let open = usize::from(s.first() == Some(&b'`'));
+    let body = &s[open..];
+    let q = body
         .iter()
         .take(GNU_QUOTE_MAX)
-        .position(|c| matches!(c, b'\'' | b'`' | b'\n' | b'\r' | b'"'))
-    else {
-        return false;
-    };
-    q > 0
-        && s[q] == b'\''
-        && !s.get(q + 1).is_some_and(|c| is_word(*c))
-        && memchr::memchr(b'`', &s[q..]).is_none()
+        .position(|c| matches!(c, b'\'' | b'`' | b'\n' | b'\r' | b'"'))?;
+    (q > 0 && body[q] == b'\'' && !body.get(q + 1).is_some_and(|c| is_word(*c))).then_some(open + q)
 }
+
+/// Most GNU quotes [`gnu_quote`] follows in one value.
+const GNU_QUOTES_MAX: usize = 16;
 
 /// Longest phrase [`gnu_quote`] reads.
 const GNU_QUOTE_MAX: usize = 60;

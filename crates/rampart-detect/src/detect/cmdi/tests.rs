@@ -88,6 +88,8 @@ fn markdown_rst_and_gnu_quoting_are_not_substitutions() {
             "| mysql -u root",
             "x`ls' -la'`",
             "x`cat /etc/passwd'`",
+            "The `printf' builtin; `id`",
+            "`type' and `uname -a`",
         ],
         &[
             "Use `service` to restart it.",
@@ -96,6 +98,9 @@ fn markdown_rst_and_gnu_quoting_are_not_substitutions() {
             "```sh\nmake install\n```",
             "See the [LICENSE](./LICENSE) file.",
             "Changes were made to `ulimit' to work around HPUX",
+            "The `printf' builtin no longer dumps core (e.g. `%h').",
+            "In POSIX mode, `type' and `command -v' do not report it",
+            "Note: ``set screensize'' is obsolete. Use ``set height''.",
             "`make dist-gzip' (or -bzip2) creates a tarball",
             "install a global startup file (/usr/local/etc/wgetrc by default) for",
             "[`Service`]: https://docs.rs/tower/latest/tower/trait.Service.html",
@@ -254,6 +259,30 @@ fn inline_code_with_plain_arguments_in_a_sentence_is_not_a_substitution() {
             "Fix module removal with `modprobe -r` when a dependency is built-in.",
             "2. `make test` now performs additional regression tests using tjbench,",
             "On recent releases, `openssl list -digest-algorithms` will print them",
+        ],
+    );
+}
+
+#[test]
+fn release_note_lines_opening_with_a_command_are_sentences() {
+    table(
+        &[
+            "ls -la",
+            "shutdown -h now",
+            "tail -f /var/log/syslog",
+            "x\ncat /etc/passwd",
+            "grep -i root /etc/passwd and the rest",
+            "rm -rf ~ and the rest",
+            "x\nwhoami",
+            "nc -e sh the host 4444; id",
+            "shutdown -h now and the rest",
+        ],
+        &[
+            "grep -i no longer mishandles patterns containing titlecase characters.",
+            "tail -F has improved handling of symlinks.",
+            "touch -a and touch -m could trigger bugs in some file systems, such",
+            "Changes:\nls -CF would misalign columns in some cases",
+            "sort now supports -d, -f, -i, -R, and -V in any combination.",
         ],
     );
 }

@@ -1,0 +1,112 @@
+//! `<link>` and `<meta>` that only describe a document: navigation links (`rel="next"`,
+//! `rel="canonical"`, icons) and named metadata (`name="viewport"`). Documentation pages
+//! pasted into a field carry them in every head; the active forms (`rel=stylesheet` or
+//! `import`, `http-equiv`, `charset`) still count.
+
+/// `rel` tokens that load nothing a page runs or styles with.
+const INERT_RELS: &[&[u8]] = &[
+    b"next",
+    b"prev",
+    b"previous",
+    b"up",
+    b"start",
+    b"first",
+    b"last",
+    b"index",
+    b"contents",
+    b"home",
+    b"top",
+    b"chapter",
+    b"section",
+    b"subsection",
+    b"glossary",
+    b"appendix",
+    b"copyright",
+    b"help",
+    b"author",
+    b"license",
+    b"canonical",
+    b"bookmark",
+    b"nofollow",
+    b"noopener",
+    b"noreferrer",
+    b"icon",
+    b"shortcut",
+    b"apple-touch-icon",
+    b"mask-icon",
+    b"dns-prefetch",
+    b"preconnect",
+    b"me",
+];
+
+/// Whether the lowercased attribute area `attrs` of a `<link>` (`meta` false) or
+/// `<meta>` only describes the document.
+pub(super) fn inert(meta: bool, attrs: &[u8]) -> bool {
+    let Some(pairs) = attributes(attrs) else {
+        return false;
+    };
+    let value = |name: &[u8]| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    if meta {
+        // A charset, even UTF-8, re-decodes the page when it comes first: injected, it
+        // is the attack, so only named metadata passes.
+        return value(b"name").is_some()
+            && value(b"http-equiv").is_none()
+            && value(b"charset").is_none();
+    }
+    value(b"rel").is_some_and(|rel| {
+        rel.split(u8::is_ascii_whitespace)
+            .filter(|t| !t.is_empty())
+            .all(|t| INERT_RELS.contains(&t))
+    })
+}
+
+/// The `name=value` pairs of a tag's attribute area, up to its `>`; `None` when it is not
+/// plain HTML attributes (a handler is left to the caller's scan either way).
+fn attributes(s: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while s
+            .get(i)
+            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'/')
+        {
+            i += 1;
+        }
+        match s.get(i) {
+            None | Some(b'>') => return Some(out),
+            _ => {}
+        }
+        let n = s[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':'))
+            .count();
+        if n == 0 || out.len() >= 16 {
+            return None;
+        }
+        let name = &s[i..i + n];
+        i += n;
+        if s.get(i) != Some(&b'=') {
+            out.push((name, &b""[..]));
+            continue;
+        }
+        i += 1;
+        let value = match s.get(i) {
+            Some(&q @ (b'"' | b'\'')) => {
+                let len = memchr::memchr(q, &s[i + 1..])?;
+                let v = &s[i + 1..i + 1 + len];
+                i += len + 2;
+                v
+            }
+            _ => {
+                let len = s[i..]
+                    .iter()
+                    .take_while(|c| !c.is_ascii_whitespace() && **c != b'>')
+                    .count();
+                let v = &s[i..i + len];
+                i += len;
+                v
+            }
+        };
+        out.push((name, value.trim_ascii()));
+    }
+}
