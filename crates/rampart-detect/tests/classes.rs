@@ -213,6 +213,8 @@ fn php_calls_need_arguments_and_include_needs_a_php_path() {
             "strrev( )",
             "chroot\t()",
             "gethostbyname(",
+            "system()",
+            " passthru ( ); ",
         ],
         &[
             "fopen() failed, see the log",
@@ -225,6 +227,8 @@ fn php_calls_need_arguments_and_include_needs_a_php_path() {
             "require() hack by a contributor",
             "assert(ret == Z_OK);",
             "assert(out != NULL);",
+            "fopen()",
+            "call system() twice",
         ],
     );
     table(
