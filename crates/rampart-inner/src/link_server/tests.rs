@@ -146,7 +146,10 @@ async fn forward_streams_are_answered_however_framed_and_bad_ones_get_a_status()
     oversize.put_u32(u32::try_from(LIMITS.max_message + 1).unwrap());
     let mut compressed = whole.to_vec();
     compressed[0] = 1;
-    let cases: Vec<(&str, http::Method, Vec<Bytes>, Option<u32>, i32)> = vec![
+    /// Name, method, the DATA frames sent, the problem status expected (none for a
+    /// gRPC error) and the `grpc-status`.
+    type Case = (&'static str, http::Method, Vec<Bytes>, Option<u32>, i32);
+    let cases: Vec<Case> = vec![
         (
             "one frame",
             http::Method::POST,
