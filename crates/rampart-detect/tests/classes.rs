@@ -269,34 +269,6 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
 }
 
 #[test]
-fn jwt_claims_read_by_the_application_without_its_identity_provider_urls() {
-    use base64::Engine as _;
-    let b64u = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-    let bearer = |claims: &str| {
-        format!(
-            "Bearer {}.{}.c2lnbmF0dXJl",
-            b64u(r#"{"alg":"HS256","typ":"JWT"}"#),
-            b64u(claims)
-        )
-    };
-    let h = FieldKind::HeaderValue;
-    let attacks = [
-        bearer(r#"{"sub":"42' UNION SELECT password FROM users--","iat":1516239022}"#),
-        bearer(r#"{"sub":"42","avatar":"../../../../etc/passwd"}"#),
-        bearer(r#"{"name":"<script>alert(1)</script>"}"#),
-    ];
-    let legit = [
-        bearer(
-            r#"{"iss":"http://10.0.0.5/realms/a","aud":["http://10.0.0.5/api"],"sub":"42","name":"Tim O'Reilly","email":"tim@example.com","scope":"openid profile"}"#,
-        ),
-        bearer(r#"{"sub":"42","roles":["admin","user"],"exp":1516239022}"#),
-    ];
-    table("sqli", h, &[attacks[0].as_str()], &[legit[0].as_str()]);
-    table("lfi", h, &[attacks[1].as_str()], &[legit[1].as_str()]);
-    table("xss", h, &[attacks[2].as_str()], &[]);
-}
-
-#[test]
 fn python_subprocess_calls_with_arguments_not_its_documentation() {
     table(
         "code",

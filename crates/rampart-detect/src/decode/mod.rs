@@ -11,7 +11,6 @@
 //! per-request [`Budget`]: a request cannot make the engine hold more than its limits.
 
 mod b64;
-mod jwt;
 mod nested;
 #[cfg(test)]
 mod tests;
@@ -21,8 +20,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::field::FieldKind;
-
-pub(crate) use jwt::{jwt_claims, jwt_header, jwt_token};
 
 /// Limits for one request's decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +192,6 @@ pub(crate) fn variants_known<'a>(
                 .then(|| text::compat_folded(current))
                 .flatten(),
             jwt_header(current),
-            jwt_claims(current),
         ];
         for text in layered.into_iter().flatten() {
             if layer >= budget.limits.max_layers {
@@ -271,6 +267,47 @@ fn base64_view(text: &str, kind: FieldKind) -> Option<String> {
         return b64::decode_plus_as_space(text);
     }
     None
+}
+
+/// The JOSE header of a compact JWT (`[Bearer ]eyJ….….…`), decoded: its `kid`, `jku` and
+/// `x5u` are read by the server before any signature check (`kid` into a file path or SQL
+/// lookup, `jku` fetched). The claims are left alone: issuer and audience URLs name
+/// internal identity providers in ordinary deployments.
+pub(crate) fn jwt_header(text: &str) -> Option<String> {
+    let token = jwt_token(text)?;
+    let mut segments = token.split('.');
+    let (header, claims) = (segments.next()?, segments.next()?);
+    let well_formed = segments.next().is_some()
+        && segments.next().is_none()
+        && header.len() >= 10
+        && !claims.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !well_formed {
+        return None;
+    }
+    b64::decode(header).filter(|h| h.trim_start().starts_with('{'))
+}
+
+/// The token of a value that may be a JWT: after an optional `Bearer ` scheme, starting
+/// with `ey` (base64 of `{"` or `{ `) and holding a dot. Cheap: the fast path asks it of
+/// every mixed-case value with a dot.
+pub(crate) fn jwt_token(text: &str) -> Option<&str> {
+    // Most values are settled by their first byte, without trimming when it is visible.
+    let first = *text.as_bytes().first()?;
+    if first.is_ascii_graphic() && !matches!(first, b'e' | b'b' | b'B') {
+        return None;
+    }
+    let t = text.trim();
+    if !matches!(t.as_bytes().first(), Some(b'e' | b'b' | b'B')) {
+        return None;
+    }
+    let t = match t.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => t[7..].trim_start(),
+        _ => t,
+    };
+    (t.starts_with("ey") && memchr::memchr(b'.', t.as_bytes()).is_some()).then_some(t)
 }
 
 /// [`markers`] bits: the byte each text decoder looks for first (`%` and `+` for percent
