@@ -18,6 +18,12 @@ use prost::Message;
 /// The request path of the `Forward` method.
 pub const FORWARD_PATH: &str = "/rampart.v1.Forwarder/Forward";
 
+/// Bytes of encoded parts gathered before they are handed to a stream.
+pub const BATCH: usize = 16 * 1024;
+/// A first batch up to this size is handed over before the stream has any window (h2
+/// holds it): both tiers open streams with 1 MiB windows, so nothing waits on it.
+pub const FIRST_UNWINDOWED: usize = 64 * 1024;
+
 /// Why a gRPC message could not be taken off a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {

@@ -17,16 +17,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use http::header::{CONTENT_TYPE, TE};
 use http::{HeaderValue, Method, Uri};
-use rampart_proto::h2link::{self, encode, status_in};
+use rampart_proto::h2link::{self, BATCH, FIRST_UNWINDOWED, encode, status_in};
 use rampart_proto::v1::{RequestPart, ResponsePart};
 
 pub(super) use rampart_proto::h2link::FORWARD_PATH;
-
-/// Bytes of encoded parts gathered before they are handed to the stream.
-const BATCH: usize = 16 * 1024;
-/// The first batch up to this size is sent before the stream has a window (h2 holds
-/// it); it is below the inner's initial stream window, so nothing waits on it.
-const FIRST_UNWINDOWED: usize = 64 * 1024;
 
 /// Why an exchange failed on the link.
 #[derive(Debug, thiserror::Error)]

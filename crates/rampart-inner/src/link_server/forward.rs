@@ -8,18 +8,12 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt as _};
 use http::{HeaderMap, HeaderValue, Method, Response};
 use http_body::Body as _;
-use rampart_proto::h2link::{self, FrameError, encode};
+use rampart_proto::h2link::{self, BATCH, FIRST_UNWINDOWED, FrameError, encode};
 use rampart_proto::v1::{RequestPart, request_part};
 use tower::ServiceExt as _;
 
 use super::LinkServer;
 use crate::exchange::PartStream;
-
-/// Bytes of encoded parts gathered before they are handed to the stream.
-const BATCH: usize = 16 * 1024;
-/// A first batch up to this size goes out without waiting for window: it is below the
-/// edge's initial stream window, so nothing waits on it.
-const FIRST_UNWINDOWED: usize = 64 * 1024;
 
 /// Why the edge's messages stopped before their end.
 #[derive(Debug, thiserror::Error)]
