@@ -26,23 +26,21 @@ pub const FIRST_UNWINDOWED: usize = 64 * 1024;
 
 /// Why a gRPC message could not be taken off a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.as_str())]
 pub enum FrameError {
     /// The compressed flag is set; no compression is ever negotiated on the link.
-    #[error("compressed message")]
     Compressed,
     /// The length prefix is over the receiver's limit.
-    #[error("message over the size limit")]
     TooLarge,
     /// The bytes are not the expected protobuf message.
-    #[error("undecodable message")]
     Undecodable,
     /// The stream ended inside a message.
-    #[error("stream ended inside a message")]
     Truncated,
 }
 
 impl FrameError {
-    /// The error as static text (for errors that carry no allocation).
+    /// The error as static text (also its `Display`), for errors that carry no
+    /// allocation.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Compressed => "compressed message",

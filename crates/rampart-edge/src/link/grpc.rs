@@ -159,17 +159,12 @@ impl<S: Stream<Item = RequestPart> + Unpin> Future for Pump<S> {
 }
 
 impl<S: Stream<Item = RequestPart> + Unpin> Pump<S> {
-    /// Any window at all (see [`h2link::poll_window`]); `false` once the inner closed the
-    /// stream (nothing more to send).
-    fn stream_window(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, h2::Error>> {
-        h2link::poll_window(&mut self.stream, cx)
-    }
-
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), h2::Error>> {
         loop {
             if let Some(data) = self.pending.take() {
                 if !data.is_empty() {
-                    match self.stream_window(cx) {
+                    // `false`: the inner closed the stream, nothing more to send.
+                    match h2link::poll_window(&mut self.stream, cx) {
                         Poll::Ready(Ok(true)) => {}
                         Poll::Ready(Ok(false)) => return Poll::Ready(Ok(())),
                         Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
