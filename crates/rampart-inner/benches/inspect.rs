@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use rampart_inner::inspect::bench::BenchRoute;
 
 // One CPU-time measurement for the workspace's parse and inspection benches.
@@ -278,4 +278,37 @@ criterion_group! {
     config = Criterion::default().with_measurement(CpuTime::new());
     targets = bench
 }
-criterion_main!(benches);
+
+/// `INSPECT_COUNT=<KiB or body file> <n> [openapi]`: inspects one body `n` times outside
+/// criterion, for instruction counts under
+/// `valgrind --tool=callgrind --toggle-collect='*count_runs*'` (stable on a loaded machine).
+fn main() {
+    if let Ok(spec) = std::env::var("INSPECT_COUNT") {
+        let mut words = spec.split_whitespace();
+        let input = words.next().unwrap_or("64");
+        let n = words.next().and_then(|n| n.parse().ok()).unwrap_or(100);
+        let body = match input.parse::<usize>() {
+            Ok(kib) => batch_of(kib << 10),
+            Err(_) => Bytes::from(std::fs::read(input).expect("body file")),
+        };
+        let mut limits = rampart_parse::Limits::default();
+        limits.json.max_keys = 1 << 20;
+        limits.json.max_array_len = 1 << 20;
+        let spec = (words.next() == Some("openapi")).then_some(SPEC.as_bytes());
+        let route = BenchRoute::new(spec, limits, "POST", "/v1/import", "application/json")
+            .expect("bench route");
+        route.screen(&body).expect("clean body passes");
+        eprintln!("{} bytes per run", body.len());
+        count_runs(&route, &body, n);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
+#[inline(never)]
+fn count_runs(route: &BenchRoute, body: &Bytes, n: usize) {
+    for _ in 0..n {
+        let _ = black_box(route.screen(black_box(body)));
+    }
+}

@@ -250,6 +250,7 @@ impl Default for Paths<'_> {
 
 impl<'a> Paths<'a> {
     /// A named child (`Key`, `Element`, `Attribute`, `Param`, `Part`, `Field`, ...).
+    #[inline]
     pub(crate) fn named(
         &mut self,
         parent: PathId,
@@ -267,6 +268,7 @@ impl<'a> Paths<'a> {
         self.push(parent, seg, NO_NAME, index)
     }
 
+    #[inline]
     fn push(&mut self, parent: PathId, seg: Seg, name: u32, index: u32) -> PathId {
         let id = PathId(self.nodes.len() as u32);
         self.nodes.push(Node {
@@ -455,6 +457,7 @@ impl<'a> Out<'a> {
         out
     }
 
+    #[inline]
     pub(crate) fn leaf(&mut self, path: PathId, kind: LeafKind, value: Cow<'a, str>) {
         self.leaves.push(Leaf { path, kind, value });
     }

@@ -387,11 +387,16 @@ impl<'a> Parser<'a, '_> {
         Ok(())
     }
 
-    #[inline]
+    /// Compact documents have no whitespace: the check is inlined, the skip is not.
+    #[inline(always)]
     fn skip_ws(&mut self) {
-        if !is_ws(self.src.get(self.pos)) {
-            return;
+        if is_ws(self.src.get(self.pos)) {
+            self.skip_ws_run();
         }
+    }
+
+    #[inline(never)]
+    fn skip_ws_run(&mut self) {
         let start = self.pos;
         while is_ws(self.src.get(self.pos)) {
             self.pos += 1;

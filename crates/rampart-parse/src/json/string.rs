@@ -28,6 +28,7 @@ pub(super) struct Scanned<'a> {
 /// the closing quote.
 /// `text` is the whole document, already validated as UTF-8 once: slicing it at the
 /// quotes (ASCII) cannot fail, so no string is validated twice.
+#[inline]
 pub(super) fn scan(
     text: &str,
     open: usize,
@@ -82,13 +83,15 @@ pub(super) fn skip_plain(src: &[u8], mut i: usize) -> usize {
         let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        let w = u64::from_ne_bytes(bytes);
-        // Exact per word: a byte below 0x20, or one equal to `"` or `\`.
+        let w = u64::from_le_bytes(bytes);
+        // A byte below 0x20, or one equal to `"` or `\`. Bytes above a match may be
+        // flagged too (a borrow runs upward), but the lowest flag is always a match.
         let control = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
         let quote = zero_byte(w ^ (ONES * u64::from(b'"')));
         let backslash = zero_byte(w ^ (ONES * u64::from(b'\\')));
-        if control | quote | backslash != 0 {
-            break;
+        let stops = control | quote | backslash;
+        if stops != 0 {
+            return i + (stops.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }

@@ -168,19 +168,25 @@ fn canonical_output_is_compact_minimal_and_reparses_to_the_same_leaves() {
 #[test]
 fn word_at_a_time_scan_stops_exactly_where_a_byte_scan_would() {
     // Bytes that must stop the scan, next to neighbours that must not.
-    let stops = [b'"', b'\\', 0x00, 0x09, 0x0a, 0x1f];
+    // Pairs too: a match borrows into the bytes above it (`!` and `#` next to `"`, `]`
+    // next to `\`, a space above a control byte), which must not move the stop.
+    let stops = [b'"', b'\\', 0x00, 0x01, 0x09, 0x0a, 0x1f];
     let passes = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xa2, 0xdc, 0xff];
     let filler = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let bytes: Vec<u8> = stops.iter().chain(&passes).copied().collect();
     for len in 0..filler.len() {
         for at in 0..=len {
-            for &b in stops.iter().chain(&passes) {
-                let mut buf = filler[..len].to_vec();
-                buf.insert(at, b);
-                let want = buf
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                    .unwrap_or(buf.len());
-                assert_eq!(string::skip_plain(&buf, 0), want, "{}", buf.escape_ascii());
+            for &b in &bytes {
+                for (next, &c) in bytes.iter().enumerate() {
+                    let mut buf = filler[..len].to_vec();
+                    buf.insert(at, b);
+                    buf.insert((at + 1 + next % 3).min(buf.len()), c);
+                    let want = buf
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                        .unwrap_or(buf.len());
+                    assert_eq!(string::skip_plain(&buf, 0), want, "{}", buf.escape_ascii());
+                }
             }
         }
     }
