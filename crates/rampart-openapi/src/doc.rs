@@ -188,7 +188,7 @@ pub(crate) fn deref<'d>(
 /// Appends one escaped JSON pointer segment.
 pub(crate) fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');
-    if !segment.contains(['~', '/']) {
+    if !segment.bytes().any(|b| b == b'~' || b == b'/') {
         pointer.push_str(segment);
         return;
     }

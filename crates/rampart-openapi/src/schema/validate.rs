@@ -341,7 +341,8 @@ impl<'s> Run<'s> {
         for (i, item) in items.iter().enumerate() {
             let schema = s.prefix_items.get(i).copied().or(s.items);
             let len = self.location.len();
-            let _ = write!(self.location, "/{i}");
+            self.location.push('/');
+            self.location.push_str(itoa::Buffer::new().format(i));
             if let Some(id) = schema
                 && !self.node(id, item)
             {
