@@ -1,0 +1,107 @@
+//! Detection rates over the own corpus (`tests/corpus`), as a floor: a change to a rule,
+//! detector or decoder that loses attacks or starts refusing the legitimate look-alikes
+//! fails here, not only in a full-stack run of the evaluation harness. Each payload is
+//! inspected as the tiers see it in the two commonest places, a decoded query value and
+//! a JSON string leaf. The limits allow one more miss and one more false positive than
+//! today (~380 payloads of each): lower them as detection improves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use rampart_detect::{Budget, Engine, Field, FieldKind, Location, Policy};
+
+/// Every corpus payload and whether it is legitimate (a `false-pos*` set).
+fn corpus() -> Vec<(String, bool)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        if dir.is_dir() {
+            for f in std::fs::read_dir(&dir).unwrap() {
+                files.push(f.unwrap().path());
+            }
+        }
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "yml"))
+    {
+        let legit = f
+            .parent()
+            .and_then(|d| d.file_name())
+            .is_some_and(|d| d.to_string_lossy().starts_with("false-pos"));
+        let text = std::fs::read_to_string(f).unwrap();
+        let mut in_payload = false;
+        for line in text.lines() {
+            if !line.starts_with(' ') {
+                in_payload = line.starts_with("payload:");
+                continue;
+            }
+            if let Some(q) = line.trim().strip_prefix("- ").filter(|_| in_payload) {
+                out.push((unquote(q), legit));
+            }
+        }
+    }
+    out
+}
+
+/// A YAML double-quoted scalar, with unknown escapes kept as written.
+fn unquote(q: &str) -> String {
+    let Some(inner) = q.strip_prefix('"').and_then(|q| q.strip_suffix('"')) else {
+        return q.to_owned();
+    };
+    serde_json::from_str(&format!("\"{inner}\"")).unwrap_or_else(|_| {
+        let escaped = inner.replace('\\', "\\\\").replace("\\\\\"", "\\\"");
+        serde_json::from_str(&format!("\"{escaped}\"")).unwrap_or_else(|_| inner.to_owned())
+    })
+}
+
+#[test]
+fn own_corpus_rates_stay_above_their_floors() {
+    let engine = Engine::builtin();
+    let policy = Policy::default();
+    let payloads = corpus();
+    // (kind, scope, attacks passed at most, legitimate refused at most)
+    let places = [
+        (FieldKind::QueryValue, "query", 2, 2),
+        (FieldKind::BodyValue, "json", 2, 1),
+    ];
+    let mut report = Vec::new();
+    for (kind, scope, max_missed, max_refused) in places {
+        let (mut attacks, mut blocked, mut legit, mut passed) = (0u32, 0u32, 0u32, 0u32);
+        let mut misses = Vec::new();
+        for (payload, is_legit) in &payloads {
+            let field = Field::new(Location::new(scope, "v"), kind, payload.as_bytes());
+            let findings = engine.inspect([field], &policy, &mut Budget::default());
+            let refused = findings.blocks(policy.threshold()) || findings.undecided.is_some();
+            if *is_legit {
+                legit += 1;
+                passed += u32::from(!refused);
+            } else {
+                attacks += 1;
+                blocked += u32::from(refused);
+            }
+            if refused == *is_legit && misses.len() < 40 {
+                misses.push(format!(
+                    "{}: {payload:?}",
+                    if *is_legit { "FP" } else { "MISS" }
+                ));
+            }
+        }
+        assert!(
+            attacks > 300 && legit > 300,
+            "corpus not found: {attacks}/{legit}"
+        );
+        let (missed, refused) = (attacks - blocked, legit - passed);
+        println!("{scope}: attacks {blocked}/{attacks}, legitimate {passed}/{legit}");
+        if missed > max_missed || refused > max_refused {
+            report.push(format!(
+                "{scope}: {missed} attacks passed (at most {max_missed}), {refused} legitimate \
+                 refused (at most {max_refused})\n  {}",
+                misses.join("\n  ")
+            ));
+        }
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
