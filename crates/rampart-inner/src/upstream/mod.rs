@@ -229,3 +229,102 @@ impl Upstreams {
         out
     }
 }
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http::Request;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::Upstream;
+    use crate::body::UpstreamBody;
+    use crate::config::UpstreamConfig;
+
+    fn config(addresses: &[String]) -> UpstreamConfig {
+        UpstreamConfig {
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+            connect_timeout: Duration::from_secs(2),
+            first_byte_timeout: Duration::from_secs(5),
+            total_timeout: Duration::from_secs(10),
+            passive_cooldown: Duration::from_secs(5),
+            tls: None,
+            max_idle_per_address: 8,
+        }
+    }
+
+    /// Reads one request head and its `content-length` body, raw.
+    async fn read_request(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .map_or(0, |n| n.trim().parse::<usize>().unwrap());
+                if raw.len() >= end + 4 + length {
+                    return raw;
+                }
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "request cut short: {raw:?}");
+            raw.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    #[tokio::test]
+    async fn backend_receives_the_same_request_bytes_as_from_the_legacy_client() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let backend = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                seen.push(read_request(&mut stream).await);
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                    .await
+                    .unwrap();
+            }
+            seen
+        });
+        let upstream =
+            Upstream::new("app", &config(&[format!("http://127.0.0.1:{port}")])).unwrap();
+        let requests = [
+            ("GET", "/", "api.example", ""),
+            ("GET", "/orders?id=7&x=%20", "api.example:8443", ""),
+            ("POST", "/orders", "api.example", "hello"),
+        ];
+        for (method, uri, host, text) in requests {
+            let (body, sent) = UpstreamBody::buffered(Bytes::from(text), Vec::new());
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header("host", host)
+                .header("x-forwarded-for", "192.0.2.1")
+                .header("x-request-id", "r-1");
+            if !text.is_empty() {
+                request = request.header("content-length", text.len());
+            }
+            let request = request.body(body).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let response = upstream.send(request, sent, deadline).await.unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        let seen = backend.await.unwrap();
+        let seen: Vec<String> = seen
+            .iter()
+            .map(|r| String::from_utf8(r.clone()).unwrap())
+            .collect();
+        // Captured from hyper-util's legacy pooled client (before it was replaced).
+        let legacy = [
+            "GET / HTTP/1.1\r\nhost: api.example\r\nx-forwarded-for: 192.0.2.1\r\nx-request-id: r-1\r\n\r\n",
+            "GET /orders?id=7&x=%20 HTTP/1.1\r\nhost: api.example:8443\r\nx-forwarded-for: 192.0.2.1\r\nx-request-id: r-1\r\n\r\n",
+            "POST /orders HTTP/1.1\r\nhost: api.example\r\nx-forwarded-for: 192.0.2.1\r\nx-request-id: r-1\r\ncontent-length: 5\r\n\r\nhello",
+        ];
+        assert_eq!(seen, legacy, "{seen:#?}");
+    }
+}
