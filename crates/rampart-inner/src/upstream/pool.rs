@@ -151,9 +151,11 @@ impl Pool {
         self: &Arc<Self>,
         request: Request<UpstreamBody>,
     ) -> Result<Response<ResponseBody>, PoolError> {
+        // Connecting is boxed: its state (resolver, TCP, TLS handshake) would otherwise
+        // sit inline in every exchange's future, copied on each spawn of it.
         let (mut conn, reused) = match self.checkout() {
             Some(conn) => (conn, true),
-            None => (self.connect().await?, false),
+            None => (Box::pin(self.connect()).await?, false),
         };
         let request = match conn.try_send_request(request).await {
             Ok(response) => return Ok(self.attach(response, conn)),
@@ -165,7 +167,7 @@ impl Pool {
             },
         };
         tracing::debug!(host = %self.host, "idle backend connection was closed; retrying on a new one");
-        let mut conn = self.connect().await?;
+        let mut conn = Box::pin(self.connect()).await?;
         match conn.try_send_request(request).await {
             Ok(response) => Ok(self.attach(response, conn)),
             Err(e) => Err(PoolError::Send(e.into_error())),
