@@ -4,22 +4,22 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::upstream::ResponseBody;
 use bytes::{Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 /// A backend response body: `prefix` first, then what is left of `rest`, then
 /// `trailers` (only for a body read whole).
 pub(crate) struct BackendBody {
     prefix: Option<Bytes>,
-    rest: Option<Incoming>,
+    rest: Option<ResponseBody>,
     trailers: Option<HeaderMap>,
 }
 
 impl BackendBody {
     /// The backend's body, untouched.
-    pub(crate) fn streamed(body: Incoming) -> Self {
+    pub(crate) fn streamed(body: ResponseBody) -> Self {
         Self {
             prefix: None,
             rest: Some(body),
@@ -37,7 +37,7 @@ impl BackendBody {
     }
 
     /// The first `prefix` bytes were read already; `rest` streams on.
-    pub(crate) fn resumed(prefix: Bytes, rest: Incoming) -> Self {
+    pub(crate) fn resumed(prefix: Bytes, rest: ResponseBody) -> Self {
         Self {
             prefix: (!prefix.is_empty()).then_some(prefix),
             rest: Some(rest),
@@ -108,7 +108,7 @@ pub(crate) enum ReadError {
 
 /// Reads `body` whole when it is at most `limit` bytes, before `deadline`.
 pub(crate) async fn read(
-    body: &mut Incoming,
+    body: &mut ResponseBody,
     limit: usize,
     deadline: tokio::time::Instant,
 ) -> Result<Read, ReadError> {

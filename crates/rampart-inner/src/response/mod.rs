@@ -14,13 +14,13 @@ mod pointer;
 
 use std::time::Instant;
 
+use crate::upstream::ResponseBody;
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{
     CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, ETAG, REFERRER_POLICY,
     STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
 };
-use hyper::body::Incoming;
 use rampart_core::check::Denial;
 use rampart_core::problem::Reason;
 use rampart_service::audit::Action as AuditAction;
@@ -63,7 +63,7 @@ pub(crate) async fn protect(
     audit: &Audit<'_>,
     parts: &mut http::response::Parts,
     content_length: Option<u64>,
-    body: Incoming,
+    body: ResponseBody,
     deadline: Instant,
 ) -> Result<Released, Reason> {
     secure(&policy.headers, exchange, &mut parts.headers);
