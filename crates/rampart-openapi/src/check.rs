@@ -1,13 +1,12 @@
 //! Checking one request against a [`Contract`]: path, method, parameters and body.
 
-use std::collections::HashSet;
-
 use http::HeaderMap;
 use serde_json::{Map, Number, Value};
 
 use crate::contract::{Contract, In, MediaEntry, Operation, Param, Style, is_json};
 use crate::doc::{percent_decode, push_segment};
 use crate::instance::Instance;
+use crate::locations::{List, Set};
 use crate::paths::split_under;
 use crate::schema::SchemaId;
 use crate::schema::types;
@@ -116,16 +115,12 @@ pub struct Violation {
 /// injection detectors may skip them.
 #[derive(Debug, Clone, Default)]
 pub struct Pinned {
-    body_values: Locations,
-    body_keys: Locations,
-    query: Locations,
-    headers: Locations,
-    cookies: Locations,
+    body_values: Set,
+    body_keys: Set,
+    query: Set,
+    headers: Set,
+    cookies: Set,
 }
-
-/// A set of locations, with a seeded hash (the locations are the client's) that costs a
-/// fraction of SipHash: a batch body pins thousands of them.
-type Locations = HashSet<String, foldhash::quality::RandomState>;
 
 impl Pinned {
     /// A body value at the caller's location (`/a/0/b` for JSON, `form:x`, `part:x`).
@@ -391,14 +386,14 @@ impl Ctx<'_, '_> {
                         let names = query
                             .iter()
                             .filter(|q| q.name == p.name)
-                            .map(|q| q.raw_name.to_owned());
+                            .map(|q| q.raw_name);
                         pinned.query.extend(names);
                     }
                     In::Header => {
-                        pinned.headers.insert(p.name.clone());
+                        pinned.headers.insert(&p.name);
                     }
                     In::Cookie => {
-                        pinned.cookies.insert(p.name.clone());
+                        pinned.cookies.insert(&p.name);
                     }
                     // The detectors see the whole path, not its parameters.
                     In::Path => {}
@@ -628,20 +623,20 @@ impl Ctx<'_, '_> {
         let pinned = &mut self.out.pinned;
         match fields {
             None => {
-                pinned.body_values.extend(run.pinned);
-                pinned.body_keys.extend(run.declared_keys);
+                pinned.body_values.extend(run.pinned.iter());
+                pinned.body_keys.extend(run.declared_keys.iter());
             }
             Some(fields) => {
                 // Pointers are `/name` or `/name/i` (the i-th occurrence).
-                for p in &run.pinned {
+                for p in run.pinned.iter() {
                     if let Some(field) = field_at(fields, p) {
-                        pinned.body_values.insert(field.location.clone());
+                        pinned.body_values.insert(&field.location);
                     }
                 }
-                for k in &run.declared_keys {
+                for k in run.declared_keys.iter() {
                     let name = unescape(k.trim_start_matches('/'));
                     for f in fields.iter().filter(|f| f.name == name) {
-                        pinned.body_keys.insert(f.location.clone());
+                        pinned.body_keys.insert(&f.location);
                     }
                 }
             }
@@ -715,8 +710,8 @@ fn unescape(segment: &str) -> String {
 }
 
 /// Every leaf of `value` (or the value itself) was pinned.
-fn pinned_whole(pinned: &[String], value: &Value) -> bool {
-    if pinned.iter().any(|p| p.is_empty()) {
+fn pinned_whole(pinned: &List, value: &Value) -> bool {
+    if pinned.iter().any(str::is_empty) {
         return true;
     }
     match value {

@@ -43,6 +43,7 @@ mod documented;
 mod error;
 mod instance;
 mod limits;
+mod locations;
 mod paths;
 mod responses;
 mod schema;

@@ -16,6 +16,7 @@ use super::{Schema, SchemaId, Schemas, types};
 use crate::doc::push_segment;
 use crate::instance::{Instance, Members};
 use crate::limits::ValidateLimits;
+use crate::locations::List;
 
 /// A schema violation: where, and which keyword.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +34,9 @@ pub(crate) struct Run<'s> {
     prefix_len: usize,
     pub(crate) errors: Vec<SchemaError>,
     /// Pointers (without prefix) of values pinned by a schema that validated them.
-    pub(crate) pinned: Vec<String>,
+    pub(crate) pinned: List,
     /// Pointers of object members whose key is a declared property name.
-    pub(crate) declared_keys: Vec<String>,
+    pub(crate) declared_keys: List,
     pub(crate) work: u64,
     depth: usize,
     probe: u32,
@@ -55,8 +56,8 @@ impl<'s> Run<'s> {
             location: prefix.to_owned(),
             prefix_len: prefix.len(),
             errors: Vec::new(),
-            pinned: Vec::new(),
-            declared_keys: Vec::new(),
+            pinned: List::default(),
+            declared_keys: List::default(),
             work: 0,
             depth: 0,
             probe: 0,
@@ -124,8 +125,7 @@ impl<'s> Run<'s> {
         let ok = self.keywords(s, value);
         self.depth -= 1;
         if ok && self.discard == 0 && s.pins(value) {
-            self.pinned
-                .push(self.location[self.prefix_len..].to_owned());
+            self.pinned.push(&self.location[self.prefix_len..]);
         }
         ok
     }
@@ -423,8 +423,7 @@ impl<'s> Run<'s> {
             let mut matched = declared.is_some();
             if let Some(id) = declared {
                 if self.discard == 0 {
-                    self.declared_keys
-                        .push(self.location[self.prefix_len..].to_owned());
+                    self.declared_keys.push(&self.location[self.prefix_len..]);
                 }
                 if !self.node(id, value) {
                     ok = false;
