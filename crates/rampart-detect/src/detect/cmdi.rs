@@ -400,10 +400,16 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
                 && !weak
                 && b.get(j).is_none()
                 && !b[..i].iter().any(|c| matches!(c, b'=' | b'?'));
+            // `127.0.0.1 & whoami`: a reconnaissance tool no English text names, after a
+            // lone `&` at the very end of the value (cmd.exe runs it in sequence, a Unix
+            // shell after backgrounding the first command).
+            let recon_tail = after_amp && !glued && b.get(j).is_none() && RECON.contains(&cmd);
             // `test; might need`: a weak word opening a sentence.
-            let sentence = weak && sep == Sep::Start && b.get(j) == Some(&b';') && next == b' ';
+            let sentence = weak && sep == Sep::Start && b.get(j) == Some(&b';') && next == b' '
+                || sep == Sep::Start && named_in_a_list(&b[j..]);
             !(weak && sep == Sep::Entity)
                 && (backgrounded
+                    || recon_tail
                     || (arg_shelly || url_arg || alias_def)
                         && b.get(j).is_some()
                         && !(weak && sep == Sep::Start && b[j] == b'.')
@@ -425,6 +431,32 @@ fn address_at(s: &[u8]) -> bool {
         && token.iter().all(|c| c.is_ascii_digit() || *c == b'.')
         && (dots == 3 || dots == 0 && token.len() >= 2)
 }
+
+/// Whether `rest`, after a command word that opens the value, makes the value a pair of
+/// names (`Ruby & Python`, `Cut & Paste`, `Date & Time`): a lone `&` between spaces, then
+/// a word. A shell would run the first in the background, but what follows is what a
+/// probe runs, and the separator scan reads it (a path or options there, or a
+/// reconnaissance tool ending the value, [`RECON`], still make it a command).
+fn named_in_a_list(rest: &[u8]) -> bool {
+    matches!(rest, [b'&', b' ' | b'\t', ..])
+        && rest[1..]
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t'))
+            .is_some_and(u8::is_ascii_alphabetic)
+}
+
+/// Tools that print who and where the shell runs: what an injection probe runs first.
+/// Only names that are no English word or product (`id`, `ps`, `node` are).
+const RECON: &[&[u8]] = &[
+    b"whoami",
+    b"uname",
+    b"ifconfig",
+    b"ipconfig",
+    b"netstat",
+    b"systeminfo",
+    b"tasklist",
+    b"getmac",
+];
 
 /// `net` subcommands that list or change accounts and shares.
 const NET_QUERIES: &[&[u8]] = &[

