@@ -154,6 +154,14 @@ fn head_len(len: usize) -> usize {
 
 /// [`binary_head`] of a head already cut to whole quads.
 fn binary_quads(head: &[u8]) -> bool {
+    // A first quad without `+/-_` decodes alike in both alphabets: most values are
+    // settled there, before the alphabet of the whole head is looked for.
+    if let Some(first) = head.first_chunk::<4>()
+        && !first.iter().any(|b| matches!(b, b'+' | b'/' | b'-' | b'_'))
+        && quad(first, false).is_some_and(head_not_utf8)
+    {
+        return true;
+    }
     let url = head.iter().any(|b| matches!(b, b'-' | b'_'));
     // Quads decoded by hand, as the crate decodes them, without its per-call setup.
     let mut decoded = [0u8; 24];
@@ -175,11 +183,49 @@ fn binary_quads(head: &[u8]) -> bool {
         n += 3;
         // Random ids and tokens fail in their first bytes (bytes that are not UTF-8 there
         // are not UTF-8 in any longer head).
-        if n == 3 && not_utf8(&decoded[..3]) {
+        if n == 3 && head_not_utf8([decoded[0], decoded[1], decoded[2]]) {
             return true;
         }
     }
     not_utf8(&decoded[..n.min(decoded.len())])
+}
+
+/// [`not_utf8`] of three bytes, without the call: the test most base64 attempts end on.
+fn head_not_utf8(b: [u8; 3]) -> bool {
+    let mut i = 0;
+    while let Some(&lead) = b.get(i) {
+        // The sequence length and the range of its second byte (RFC 3629 table).
+        let (len, second) = match lead {
+            0x00..=0x7F => {
+                i += 1;
+                continue;
+            }
+            0xC2..=0xDF => (2, 0x80..=0xBF),
+            0xE0 => (3, 0xA0..=0xBF),
+            0xE1..=0xEC | 0xEE..=0xEF => (3, 0x80..=0xBF),
+            0xED => (3, 0x80..=0x9F),
+            0xF0 => (4, 0x90..=0xBF),
+            0xF1..=0xF3 => (4, 0x80..=0xBF),
+            0xF4 => (4, 0x80..=0x8F),
+            _ => return true,
+        };
+        for k in 1..len {
+            // Cut short at the end is not invalid: more bytes may complete it.
+            let Some(&next) = b.get(i + k) else {
+                return false;
+            };
+            let fits = if k == 1 {
+                second.contains(&next)
+            } else {
+                (0x80..=0xBF).contains(&next)
+            };
+            if !fits {
+                return true;
+            }
+        }
+        i += len;
+    }
+    false
 }
 
 /// Whether `bytes` hold an invalid UTF-8 sequence (not merely one cut short at the end).
@@ -187,24 +233,44 @@ fn not_utf8(bytes: &[u8]) -> bool {
     std::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_some())
 }
 
+/// Per alphabet (standard, URL-safe), each byte's sextet, or 0xFF outside the alphabet.
+static SEXTETS: [[u8; 256]; 2] = {
+    let mut t = [[0xFFu8; 256]; 2];
+    let mut i = 0;
+    while i < 26 {
+        t[0][b'A' as usize + i] = i as u8;
+        t[0][b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    i = 0;
+    while i < 10 {
+        t[0][b'0' as usize + i] = 52 + i as u8;
+        i += 1;
+    }
+    t[1] = t[0];
+    t[0][b'+' as usize] = 62;
+    t[0][b'/' as usize] = 63;
+    t[1][b'-' as usize] = 62;
+    t[1][b'_' as usize] = 63;
+    t
+};
+
 /// The three bytes of one base64 quad in the standard (or `url`-safe) alphabet.
 fn quad(q: &[u8], url: bool) -> Option<[u8; 3]> {
-    let mut v = 0u32;
-    for &c in q {
-        let sextet = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' if !url => 62,
-            b'/' if !url => 63,
-            b'-' if url => 62,
-            b'_' if url => 63,
-            _ => return None,
-        };
-        v = v << 6 | u32::from(sextet);
+    let t = &SEXTETS[usize::from(url)];
+    let [a, b, c, d] = *q.first_chunk::<4>()?;
+    let (a, b, c, d) = (
+        t[usize::from(a)],
+        t[usize::from(b)],
+        t[usize::from(c)],
+        t[usize::from(d)],
+    );
+    if (a | b | c | d) & 0x80 != 0 {
+        return None;
     }
-    let [_, a, b, c] = v.to_be_bytes();
-    Some([a, b, c])
+    let v = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+    let [_, x, y, z] = v.to_be_bytes();
+    Some([x, y, z])
 }
 
 /// `str::trim`, without its per-character walk when both ends are visible ASCII (values
@@ -224,7 +290,7 @@ mod tests {
 
     use super::{
         ALPHABET, DIGIT, LOWER, MIN_LEN, SHORT_DECODED, STANDARD, STD_ONLY, UPPER, URL_ONLY,
-        URL_SAFE, binary_head, decode, decode_plus_as_space, not_utf8, quad, trim,
+        URL_SAFE, binary_head, decode, decode_plus_as_space, head_not_utf8, not_utf8, quad, trim,
     };
 
     /// The decoder before its head checks moved first: every check in its order, the
@@ -347,6 +413,25 @@ mod tests {
                     && not_utf8(&first)
                 {
                     assert!(not_utf8(&out[..n]), "{:?}", String::from_utf8_lossy(&text));
+                }
+            }
+        }
+    }
+
+    /// The three-byte check answers as the standard library's UTF-8 validation.
+    #[test]
+    fn head_check_is_std_validation() {
+        let thirds = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0,
+            0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF3, 0xF4, 0xF5, 0xFF,
+        ];
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for &c in &thirds {
+                    let want = not_utf8(&[a, b, c]);
+                    assert_eq!(head_not_utf8([a, b, c]), want, "{a:02x} {b:02x} {c:02x}");
+                    let want = not_utf8(&[c, a, b]);
+                    assert_eq!(head_not_utf8([c, a, b]), want, "{c:02x} {a:02x} {b:02x}");
                 }
             }
         }
