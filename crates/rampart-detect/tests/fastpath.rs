@@ -8,48 +8,11 @@
 use base64::Engine as _;
 use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, Location, Policy};
 
-/// The payloads of every corpus file (`payload:` lists of double-quoted strings).
-fn corpus() -> Vec<String> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files = Vec::new();
-    for dir in std::fs::read_dir(&root).unwrap() {
-        let dir = dir.unwrap().path();
-        if dir.is_dir() {
-            for f in std::fs::read_dir(&dir).unwrap() {
-                files.push(f.unwrap().path());
-            }
-        }
-    }
-    files.sort();
-    let mut out = Vec::new();
-    for f in files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "yml"))
-    {
-        let text = std::fs::read_to_string(f).unwrap();
-        let mut in_payload = false;
-        for line in text.lines() {
-            if !line.starts_with(' ') {
-                in_payload = line.starts_with("payload:");
-                continue;
-            }
-            if let Some(q) = line.trim().strip_prefix("- ").filter(|_| in_payload) {
-                out.push(unquote(q));
-            }
-        }
-    }
-    out
-}
+mod common;
 
-/// A YAML double-quoted scalar, with unknown escapes kept as written.
-fn unquote(q: &str) -> String {
-    let Some(inner) = q.strip_prefix('"').and_then(|q| q.strip_suffix('"')) else {
-        return q.to_owned();
-    };
-    serde_json::from_str(&format!("\"{inner}\"")).unwrap_or_else(|_| {
-        let escaped = inner.replace('\\', "\\\\").replace("\\\\\"", "\\\"");
-        serde_json::from_str(&format!("\"{escaped}\"")).unwrap_or_else(|_| inner.to_owned())
-    })
+/// The payloads of every corpus file, attacks and look-alikes alike.
+fn corpus() -> Vec<String> {
+    common::corpus().into_iter().map(|(p, _)| p).collect()
 }
 
 /// The payload as sent plainly and in the encodings clients and attackers use.
