@@ -36,6 +36,9 @@ use bytes::{
 
 /// Detects command injection; returns the normalised fragment.
 pub(crate) fn detect(text: &str) -> Option<String> {
+    if let Some(tool) = split_off_tool(text) {
+        return Some(tool.to_owned());
+    }
     if crate::decode::encoded_space(text.as_bytes()) {
         return None;
     }
@@ -403,7 +406,7 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             // `127.0.0.1 & whoami`: a reconnaissance tool no English text names, after a
             // lone `&` at the very end of the value (cmd.exe runs it in sequence, a Unix
             // shell after backgrounding the first command).
-            let recon_tail = after_amp && !glued && b.get(j).is_none() && RECON.contains(&cmd);
+            let recon_tail = after_amp && !glued && b.get(j).is_none() && recon(cmd);
             // `test; might need`: a weak word opening a sentence.
             let sentence = weak && sep == Sep::Start && b.get(j) == Some(&b';') && next == b' '
                 || sep == Sep::Start && named_in_a_list(&b[j..]);
@@ -437,7 +440,7 @@ fn address_at(s: &[u8]) -> bool {
 /// Paste`, `Date & Time`), or a lone `|` and then a word that names no command (`Yes |
 /// No`, `Find | Replace`). A shell would background the first or pipe it, but what a
 /// probe runs comes after, and the separator scan reads that (a path or options there, a
-/// command after `|`, or a reconnaissance tool ending the value, [`RECON`]).
+/// command after `|`, or a reconnaissance tool ending the value, [`RECON_NAMES`]).
 fn named_in_a_list(rest: &[u8]) -> bool {
     let (&[sep, gap], tail) = rest.split_at(rest.len().min(2)) else {
         return false;
@@ -453,16 +456,32 @@ fn named_in_a_list(rest: &[u8]) -> bool {
 
 /// Tools that print who and where the shell runs: what an injection probe runs first.
 /// Only names that are no English word or product (`id`, `ps`, `node` are).
-const RECON: &[&[u8]] = &[
-    b"whoami",
-    b"uname",
-    b"ifconfig",
-    b"ipconfig",
-    b"netstat",
-    b"systeminfo",
-    b"tasklist",
-    b"getmac",
+pub(crate) const RECON_NAMES: &[&str] = &[
+    "whoami",
+    "uname",
+    "ifconfig",
+    "ipconfig",
+    "netstat",
+    "systeminfo",
+    "tasklist",
+    "getmac",
 ];
+
+fn recon(name: &[u8]) -> bool {
+    RECON_NAMES.iter().any(|r| r.as_bytes() == name)
+}
+
+/// The tool of `?ip=127.0.0.1%20&%20whoami`: a raw `&` split the value, and what it ran
+/// arrives as a name or value of its own that still opens with the space after the `&`
+/// (no parameter name or value does), holding only a reconnaissance tool.
+fn split_off_tool(text: &str) -> Option<&str> {
+    let tool = text.strip_prefix([' ', '\t'])?.trim();
+    // cmd.exe reads its tools in any case.
+    RECON_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(tool))
+        .then_some(tool)
+}
 
 /// `net` subcommands that list or change accounts and shares.
 const NET_QUERIES: &[&[u8]] = &[

@@ -81,7 +81,8 @@ impl Detector {
         let (bytes, non_ascii, atoms): (&[u8], bool, &[&str]) = match self {
             Detector::Sqli => (b"'\"`;(=<>#", false, &["--", "/*", "union", "true", "null"]),
             Detector::Xss => (b"<:='\"`", false, &[]),
-            Detector::Cmdi => (b";|&`$\n/-({[<>'\"\\", false, &[]),
+            // The reconnaissance tools: a lone one split off by a raw `&` ([`cmdi::detect`]).
+            Detector::Cmdi => (b";|&`$\n/-({[<>'\"\\", false, cmdi::RECON_NAMES),
             Detector::Traversal => (b"", true, &["..", "0x2e", "0x2f", "0x5c"]),
             Detector::HiddenPath => (b".", false, &[]),
             Detector::Jndi => (b"", false, &["${"]),

