@@ -40,6 +40,22 @@ impl TestPki {
         self.issue(stem, &LeafSpec::new(name, Usage::Server, 1))
     }
 
+    /// A TLS acceptor for a test server (a webhook receiver, a syslog collector, a
+    /// backend) presenting a fresh certificate for `name`, without client auth.
+    pub fn acceptor(&self, stem: &str, name: &str) -> tokio_rustls::TlsAcceptor {
+        let (cert, key) = self.server(stem, name);
+        let config = rustls::ServerConfig::builder_with_provider(rampart_tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                rampart_tls::load_certs(&cert).unwrap(),
+                rampart_tls::load_private_key(&key).unwrap(),
+            )
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config))
+    }
+
     /// A client certificate for `name`, valid for a day.
     pub fn client(&self, stem: &str, name: &str) -> (PathBuf, PathBuf) {
         self.issue(stem, &LeafSpec::new(name, Usage::Client, 1))

@@ -28,17 +28,7 @@ const SECRET: &str = "e2e-webhook-secret-0123456789";
 type Hooks = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
 
 async fn webhook_receiver(pki: &TestPki) -> (SocketAddr, Hooks) {
-    let (cert, key) = pki.server("hook", "localhost");
-    let config = rampart_tls::rustls::ServerConfig::builder_with_provider(rampart_tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            rampart_tls::load_certs(&cert).unwrap(),
-            rampart_tls::load_private_key(&key).unwrap(),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = pki.acceptor("hook", "localhost");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Hooks = Arc::default();

@@ -359,17 +359,7 @@ async fn connect_failures_are_connect_errors_within_the_timeout() {
 }
 
 fn tls_acceptor(pki: &TestPki, name: &str) -> tokio_rustls::TlsAcceptor {
-    let (cert, key) = pki.server("backend", name);
-    let config = rustls::ServerConfig::builder_with_provider(rampart_tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            rampart_tls::load_certs(&cert).unwrap(),
-            rampart_tls::load_private_key(&key).unwrap(),
-        )
-        .unwrap();
-    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    pki.acceptor("backend", name)
 }
 
 fn trusting(pki: &TestPki) -> Settings {

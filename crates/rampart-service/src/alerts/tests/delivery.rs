@@ -35,17 +35,7 @@ struct Receiver {
 }
 
 async fn receiver(pki: &TestPki, statuses: &[u16]) -> Receiver {
-    let (cert, key) = pki.server("hook", "localhost");
-    let config = rustls::ServerConfig::builder_with_provider(rampart_tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            rampart_tls::load_certs(&cert).unwrap(),
-            rampart_tls::load_private_key(&key).unwrap(),
-        )
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = pki.acceptor("hook", "localhost");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));

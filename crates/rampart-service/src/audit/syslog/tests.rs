@@ -343,7 +343,6 @@ pub(crate) async fn read_frames<S: tokio::io::AsyncRead + Unpin>(
 #[tokio::test]
 async fn messages_reach_udp_tcp_and_tls_collectors_as_rfc5424() {
     let pki = rampart_test_support::pki::TestPki::new();
-    let (cert, key) = pki.server("collector", "localhost");
     for transport in ["udp", "tcp", "tls"] {
         let got = Arc::new(Mutex::new(Vec::<String>::new()));
         let addr = match transport {
@@ -365,19 +364,7 @@ async fn messages_reach_udp_tcp_and_tls_collectors_as_rfc5424() {
                 let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let addr = listener.local_addr().unwrap();
                 let got = got.clone();
-                let tls = (transport == "tls").then(|| {
-                    let config =
-                        rustls::ServerConfig::builder_with_provider(rampart_tls::provider())
-                            .with_safe_default_protocol_versions()
-                            .unwrap()
-                            .with_no_client_auth()
-                            .with_single_cert(
-                                rampart_tls::load_certs(&cert).unwrap(),
-                                rampart_tls::load_private_key(&key).unwrap(),
-                            )
-                            .unwrap();
-                    tokio_rustls::TlsAcceptor::from(Arc::new(config))
-                });
+                let tls = (transport == "tls").then(|| pki.acceptor("collector", "localhost"));
                 tokio::spawn(async move {
                     while let Ok((tcp, _)) = listener.accept().await {
                         let got = got.clone();
