@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::decode::{self, Budget, Exhaustion};
@@ -12,8 +13,10 @@ use crate::policy::Policy;
 use crate::rules::{self, CompiledRules, Matcher, Rule, RuleError, Transform};
 
 mod memo;
+mod shared;
 
 use memo::{CleanMemo, Lookup};
+pub use shared::SharedMemo;
 
 /// Hits kept per request; more add to the score but are not listed.
 const MAX_HITS: usize = 32;
@@ -26,6 +29,9 @@ pub struct Engine {
     rules: Arc<CompiledRules>,
     /// Whether the fast path (skipping decoders and detectors a value cannot trigger) is on.
     fast: bool,
+    /// Names this compilation of the rules, for a [`SharedMemo`] to tell whose verdicts
+    /// it holds.
+    id: u64,
 }
 
 impl Engine {
@@ -56,10 +62,12 @@ impl Engine {
     }
 
     fn compile(all: Vec<Rule>) -> Result<Engine, RuleError> {
+        static COMPILED: AtomicU64 = AtomicU64::new(0);
         rules::check_unique(&all)?;
         Ok(Engine {
             rules: Arc::new(CompiledRules::new(all)?),
             fast: true,
+            id: COMPILED.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -85,6 +93,7 @@ impl Engine {
     pub fn scan<'e>(&'e self, policy: &'e Policy, budget: &'e mut Budget) -> Scan<'e> {
         Scan {
             rules: &self.rules,
+            engine: self.id,
             fast: self.fast,
             policy,
             budget,
@@ -94,6 +103,7 @@ impl Engine {
             hit_here: Vec::new(),
             compact: String::new(),
             memo: CleanMemo::default(),
+            shared: None,
             location_bound: false,
             gates: Vec::new(),
             site: Site::default(),
@@ -160,6 +170,8 @@ impl Findings {
 #[derive(Debug)]
 pub struct Scan<'e> {
     rules: &'e CompiledRules,
+    /// The [`Engine::id`] of the rules.
+    engine: u64,
     fast: bool,
     policy: &'e Policy,
     budget: &'e mut Budget,
@@ -173,6 +185,8 @@ pub struct Scan<'e> {
     compact: String,
     /// Values found clean, on the fast path only (the full path is what tests compare to).
     memo: CleanMemo,
+    /// Header values found clean by earlier requests, when the caller keeps them.
+    shared: Option<&'e SharedMemo>,
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
     location_bound: bool,
@@ -278,7 +292,16 @@ fn referer_host(referer: &[u8]) -> Option<String> {
     host_of(authority)
 }
 
-impl Scan<'_> {
+impl<'e> Scan<'e> {
+    /// Consults and fills `memo` for the header values it keeps. Ignored when the memo
+    /// was made for another engine or policy: its verdicts would not be this scan's.
+    pub fn sharing(mut self, memo: &'e SharedMemo) -> Self {
+        if memo.serves(self.engine, self.policy) {
+            self.shared = Some(memo);
+        }
+        self
+    }
+
     /// Inspects one field.
     pub fn field(&mut self, field: &Field<'_>) {
         self.site.note(field);
@@ -286,7 +309,13 @@ impl Scan<'_> {
             location: Location::new(field.location.scope(), field.location.name()),
             render: None,
         };
-        self.field_at(field.kind, &field.value, None, place);
+        let shared = self.shared.filter(|_| {
+            self.fast
+                && field.kind == FieldKind::HeaderValue
+                && field.location.scope() == "header"
+                && shared::shareable(field.location.name())
+        });
+        self.field_at(field.kind, &field.value, None, place, shared);
     }
 
     /// Inspects one field in `scope` whose name is costly to build (a body leaf's path):
@@ -307,18 +336,23 @@ impl Scan<'_> {
             location: Location::scope_only(scope),
             render: Some(name),
         };
-        self.field_at(kind, value.as_bytes(), Some(value), place);
+        self.field_at(kind, value.as_bytes(), Some(value), place, None);
     }
 
-    /// Inspects `value` (`text` if known as a `str`) unless the memo knows it clean.
+    /// Inspects `value` (`text` if known as a `str`) unless the memo (or `shared`, which
+    /// then stands in for it) knows it clean.
     fn field_at(
         &mut self,
         kind: FieldKind,
         value: &[u8],
         text: Option<&str>,
         mut place: Place<'_>,
+        shared: Option<&SharedMemo>,
     ) {
-        let lookup = self.memo_lookup(kind, value);
+        let lookup = match shared {
+            Some(memo) => memo.lookup(value).map_or(Lookup::Never, Lookup::Clean),
+            None => self.memo_lookup(kind, value),
+        };
         if let Lookup::Clean(charged) = lookup {
             // Found clean before: the same charge keeps the budget as a rescan leaves it,
             // and a prefix of clean variants (a charge refused) is clean too.
@@ -327,13 +361,13 @@ impl Scan<'_> {
             let (charged, exhausted) = (self.budget.decoded_bytes(), self.budget.exhausted());
             self.location_bound = false;
             let clean = self.inspect_field(kind, value, text, &mut place);
-            if let Lookup::Miss(key) = lookup
-                && clean
-                && !self.location_bound
-                && self.budget.exhausted() == exhausted
-            {
+            if clean && !self.location_bound && self.budget.exhausted() == exhausted {
                 let charged = self.budget.decoded_bytes() - charged;
-                self.memo.insert(key, value, charged);
+                match (lookup, shared) {
+                    (Lookup::Miss(key), _) => self.memo.insert(key, value, charged),
+                    (_, Some(memo)) => memo.insert(value, charged),
+                    _ => {}
+                }
             }
         }
         // Also on the fast path: a budget shared with an earlier scan may be spent already.

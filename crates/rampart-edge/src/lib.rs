@@ -168,10 +168,7 @@ fn edge_route(
         .as_ref()
         .unwrap_or(&protections.screening);
     if let Some(enforcement) = screening.enforcement {
-        let check = screen::Screening {
-            engine: protections.engine.clone(),
-            policy: screening.policy.clone(),
-        };
+        let check = screen::Screening::new(protections.engine.clone(), screening.policy.clone());
         let configured = match enforcement {
             Enforcement::Block => Mode::Block,
             Enforcement::DetectOnly => Mode::Detect,

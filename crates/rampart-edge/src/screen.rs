@@ -8,7 +8,7 @@ use http::{HeaderMap, Uri};
 use rampart_core::check::{Check, CheckFuture, Denial, Verdict};
 use rampart_core::phase::RequestHead;
 use rampart_core::problem::Reason;
-use rampart_detect::{Budget, Engine, Findings, Policy};
+use rampart_detect::{Budget, Engine, Findings, Policy, SharedMemo};
 use rampart_http::{IpDecision, IpPolicy};
 
 /// Refuses clients the address policies exclude.
@@ -42,16 +42,33 @@ impl Check<RequestHead> for AddressCheck {
 
 /// Screens the request head for injection attacks.
 pub(crate) struct Screening {
-    pub(crate) engine: Arc<Engine>,
-    pub(crate) policy: Arc<Policy>,
+    engine: Arc<Engine>,
+    policy: Arc<Policy>,
+    /// Client capability headers (`User-Agent`, `Accept`...) found clean by earlier
+    /// requests of this route: the same few values arrive on every request.
+    seen: SharedMemo,
 }
 
 impl Screening {
+    pub(crate) fn new(engine: Arc<Engine>, policy: Arc<Policy>) -> Screening {
+        Screening {
+            engine,
+            policy,
+            seen: SharedMemo::new(),
+        }
+    }
+
     fn findings(&self, head: &RequestHead) -> Findings {
         let fields = rampart_detect::extract::head_fields(&head.parts.uri, &head.parts.headers);
         let mut budget = Budget::default();
-        self.engine
-            .inspect(fields.fields, &self.policy, &mut budget)
+        let mut scan = self
+            .engine
+            .scan(&self.policy, &mut budget)
+            .sharing(&self.seen);
+        for field in &fields.fields {
+            scan.field(field);
+        }
+        scan.finish()
     }
 }
 
@@ -129,10 +146,7 @@ mod tests {
 
     #[test]
     fn screening_refuses_attacks_in_the_head_and_passes_look_alikes() {
-        let screening = Screening {
-            engine: Arc::new(Engine::builtin()),
-            policy: Arc::new(Policy::default()),
-        };
+        let screening = Screening::new(Arc::new(Engine::builtin()), Arc::new(Policy::default()));
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
         let cases: [Case<'_>; 8] = [
             ("/plans?q=select+your+plan", &[], false),

@@ -172,6 +172,7 @@ mod tests {
             antivirus: None,
             contract: None,
             xml_schema: None,
+            seen: Default::default(),
         };
         assert_eq!(policy.enforcement, Some(Enforcement::Block));
         let mut modes = RouteModes::default();

@@ -178,7 +178,7 @@ impl CleanMemo {
 
 /// A folded-multiply hash (as in wyhash) over 16-byte steps, seeded: a value of up to 16
 /// bytes, most of them, costs one multiply.
-fn hash(seed: u64, value: &[u8]) -> u64 {
+pub(super) fn hash(seed: u64, value: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let n = value.len();
     let mut h = seed ^ (n as u64).wrapping_mul(K);

@@ -59,6 +59,7 @@ impl BenchRoute {
             antivirus: None,
             contract,
             xml_schema: None,
+            seen: Default::default(),
         };
         let mut headers = HeaderMap::new();
         let content_type = HeaderValue::from_str(content_type).map_err(|e| e.to_string())?;

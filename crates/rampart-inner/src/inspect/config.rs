@@ -142,6 +142,9 @@ pub struct InspectionPolicy {
     pub contract: Option<Arc<super::contract::ContractPolicy>>,
     /// The route's XML Schema (`xml_schema`), set by the route validation.
     pub xml_schema: Option<Arc<super::xsd::XsdPolicy>>,
+    /// Client capability headers (`User-Agent`, `Accept`...) the route's earlier
+    /// requests showed clean under `detection`.
+    pub seen: Arc<rampart_detect::SharedMemo>,
 }
 
 fn parse_enforcement(p: &mut Problems, key: &str, raw: Option<&str>) -> Option<Enforcement> {
@@ -294,5 +297,6 @@ pub(crate) fn validate(
         antivirus,
         contract: None,
         xml_schema: None,
+        seen: Default::default(),
     })
 }

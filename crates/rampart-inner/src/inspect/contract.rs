@@ -329,6 +329,7 @@ mod tests {
             antivirus: None,
             contract,
             xml_schema: None,
+            seen: Default::default(),
         };
         (engine, policy)
     }

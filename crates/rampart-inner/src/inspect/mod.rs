@@ -295,7 +295,9 @@ fn screen(
         return refuse(denial);
     }
     let mut budget = Budget::default();
-    let mut scan = engine.scan(&policy.detection, &mut budget);
+    let mut scan = engine
+        .scan(&policy.detection, &mut budget)
+        .sharing(&policy.seen);
     for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
         // Values the contract pinned (uuid, integer, enum...) need no free-text detectors.
         if checked.skips_head(&field) {
@@ -445,7 +447,9 @@ fn malformed(
     refusal: Denial,
 ) -> Screened {
     let mut budget = Budget::default();
-    let mut scan = engine.scan(&policy.detection, &mut budget);
+    let mut scan = engine
+        .scan(&policy.detection, &mut budget)
+        .sharing(&policy.seen);
     for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
         scan.field(&field);
     }

