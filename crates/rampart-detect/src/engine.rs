@@ -309,12 +309,9 @@ impl<'e> Scan<'e> {
             location: Location::new(field.location.scope(), field.location.name()),
             render: None,
         };
-        let shared = self.shared.filter(|_| {
-            self.fast
-                && field.kind == FieldKind::HeaderValue
-                && field.location.scope() == "header"
-                && shared::shareable(field.location.name())
-        });
+        let shared = self
+            .shared
+            .filter(|_| self.fast && shared::shareable(field));
         self.field_at(field.kind, &field.value, None, place, shared);
     }
 
@@ -350,7 +347,9 @@ impl<'e> Scan<'e> {
         shared: Option<&SharedMemo>,
     ) {
         let lookup = match shared {
-            Some(memo) => memo.lookup(value).map_or(Lookup::Never, Lookup::Clean),
+            Some(memo) => memo
+                .lookup(kind, value)
+                .map_or(Lookup::Never, Lookup::Clean),
             None => self.memo_lookup(kind, value),
         };
         if let Lookup::Clean(charged) = lookup {
@@ -365,7 +364,7 @@ impl<'e> Scan<'e> {
                 let charged = self.budget.decoded_bytes() - charged;
                 match (lookup, shared) {
                     (Lookup::Miss(key), _) => self.memo.insert(key, value, charged),
-                    (_, Some(memo)) => memo.insert(value, charged),
+                    (_, Some(memo)) => memo.insert(kind, value, charged),
                     _ => {}
                 }
             }

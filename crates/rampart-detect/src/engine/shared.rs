@@ -1,11 +1,12 @@
-//! Header values found clean, remembered across the requests that one engine and one
+//! Head fields found clean, remembered across the requests that one engine and one
 //! policy screen. Browsers and API clients send the same `User-Agent`, `Accept`,
-//! `Sec-CH-UA`... on every request, and those values are the costliest part of a clean
-//! head to inspect; a hit costs a hash and one compare.
+//! `Sec-CH-UA`... on every request, and an application the same query and cookie names;
+//! those values are the costliest part of a clean head to inspect, and a hit costs a hash
+//! and one compare.
 //!
-//! Only headers whose values are public go in (see [`shareable`]): how fast a request is
-//! answered must not tell a client whether someone else recently sent a credential, a
-//! session cookie or a referring URL. Entries compare the whole value, so a value crafted
+//! Only fields that are public go in (see [`shareable`]): how fast a request is answered
+//! must not tell a client whether someone else recently sent a credential, a session
+//! cookie, a referring URL or any query or cookie value. Entries compare the whole value, so a value crafted
 //! to collide with a clean one is inspected like any other. The table has a fixed size:
 //! a flood of distinct values only evicts entries (costing the inspections they saved).
 
@@ -54,10 +55,21 @@ const SHAREABLE: &[&str] = &[
     "x-requested-with",
 ];
 
-/// Whether values of the header `name` (as [`crate::extract`] names it: lowercase) may
-/// be remembered across requests.
-pub(super) fn shareable(name: &str) -> bool {
-    SHAREABLE.contains(&name)
+/// Longest query or cookie name remembered: the application chooses names, and longer
+/// ones are rarely names.
+const MAX_NAME: usize = 64;
+
+/// Whether `field` may be remembered across requests: a listed header (as
+/// [`crate::extract`] names them: lowercase), or a query or cookie name.
+pub(super) fn shareable(field: &crate::Field<'_>) -> bool {
+    use crate::FieldKind;
+    let scope = field.location.scope();
+    match field.kind {
+        FieldKind::HeaderValue => scope == "header" && SHAREABLE.contains(&field.location.name()),
+        FieldKind::QueryName => scope == "query" && field.value.len() <= MAX_NAME,
+        FieldKind::CookieName => scope == "cookie" && field.value.len() <= MAX_NAME,
+        _ => false,
+    }
 }
 
 /// Clean header values shared by the requests screened with one [`super::Engine`] and one
@@ -82,6 +94,7 @@ struct Shard {
 #[derive(Debug)]
 struct Entry {
     hash: u64,
+    kind: u8,
     /// Decoded bytes the inspection charged to its budget.
     charged: u32,
     value: Box<[u8]>,
@@ -126,7 +139,7 @@ impl SharedMemo {
     }
 
     /// The decoded bytes `value` charged when it was found clean, if it was.
-    pub(super) fn lookup(&self, value: &[u8]) -> Option<usize> {
+    pub(super) fn lookup(&self, kind: crate::FieldKind, value: &[u8]) -> Option<usize> {
         if value.is_empty() || value.len() > MAX_VALUE {
             return None;
         }
@@ -135,12 +148,12 @@ impl SharedMemo {
         shard.entries[set..set + WAYS]
             .iter()
             .flatten()
-            .find(|e| e.hash == h && *e.value == *value)
+            .find(|e| e.hash == h && e.kind == kind as u8 && *e.value == *value)
             .map(|e| e.charged as usize)
     }
 
     /// Remembers `value` as clean, its inspection having charged `charged` bytes.
-    pub(super) fn insert(&self, value: &[u8], charged: usize) {
+    pub(super) fn insert(&self, kind: crate::FieldKind, value: &[u8], charged: usize) {
         let Ok(charged) = u32::try_from(charged) else {
             return;
         };
@@ -153,7 +166,7 @@ impl SharedMemo {
         if shard.entries[ways.clone()]
             .iter()
             .flatten()
-            .any(|e| e.hash == h && *e.value == *value)
+            .any(|e| e.hash == h && e.kind == kind as u8 && *e.value == *value)
         {
             // Another request got there first.
             return;
@@ -167,6 +180,7 @@ impl SharedMemo {
         };
         shard.entries[set + way] = Some(Entry {
             hash: h,
+            kind: kind as u8,
             charged,
             value: value.into(),
         });
@@ -238,10 +252,10 @@ literals = ["evil-marker"]
     }
 
     #[test]
-    fn remembers_clean_public_headers_only() {
+    fn remembers_clean_public_fields_only() {
         let (engine, policy) = (Engine::builtin(), Policy::default());
         let memo = SharedMemo::new();
-        let head = headers(&[
+        let mut head = headers(&[
             ("user-agent", CHROME),
             ("accept", "application/json"),
             // Secrets and URLs: a timing difference must not tell whether they were seen.
@@ -250,11 +264,39 @@ literals = ["evil-marker"]
             ("referer", "https://shop.example.com/reset?token=abc123"),
             ("x-api-key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
         ]);
+        // Names go in, values (a reset token, a session id) do not.
+        for (scope, name_kind, value_kind, name, value) in [
+            (
+                "query",
+                FieldKind::QueryName,
+                FieldKind::QueryValue,
+                "token",
+                "abc123",
+            ),
+            (
+                "cookie",
+                FieldKind::CookieName,
+                FieldKind::CookieValue,
+                "sid",
+                "9f86d0",
+            ),
+        ] {
+            head.push(Field::new(
+                Location::new(scope, name),
+                name_kind,
+                name.as_bytes(),
+            ));
+            head.push(Field::new(
+                Location::new(scope, name),
+                value_kind,
+                value.as_bytes(),
+            ));
+        }
         assert!(scan(&engine, &policy, Some(&memo), &head).is_clean());
-        assert_eq!(memo.len(), 2);
-        // The same head again is found clean with the two values remembered.
+        assert_eq!(memo.len(), 4);
+        // The same head again is found clean with the four remembered.
         assert!(scan(&engine, &policy, Some(&memo), &head).is_clean());
-        assert_eq!(memo.len(), 2);
+        assert_eq!(memo.len(), 4);
     }
 
     #[test]
@@ -289,6 +331,27 @@ literals = ["evil-marker"]
         }
         // The clean values only: the Chrome agent, text/html, the client hints.
         assert_eq!(memo.len(), 3);
+        let names = [
+            "page",
+            "1' or '1'='1",
+            "sort",
+            "<svg onload=alert(1)>",
+            "page",
+        ];
+        for _ in 0..2 {
+            for name in names {
+                let fields = [Field::new(
+                    Location::new("query", name),
+                    FieldKind::QueryName,
+                    name.as_bytes(),
+                )];
+                let fresh = scan(&engine, &policy, None, &fields);
+                let shared = scan(&engine, &policy, Some(&memo), &fields);
+                assert_eq!(shared, fresh, "{name}");
+                assert_eq!(fresh.is_clean(), !name.contains(['\'', '<']), "{name}");
+            }
+        }
+        assert_eq!(memo.len(), 5);
     }
 
     #[test]
@@ -333,18 +396,26 @@ literals = ["evil-marker"]
     fn stays_within_its_size() {
         let memo = SharedMemo::new();
         for i in 0..10_000u32 {
-            memo.insert(format!("agent/{i}").as_bytes(), 0);
+            memo.insert(FieldKind::HeaderValue, format!("agent/{i}").as_bytes(), 0);
         }
         assert_eq!(memo.len(), SHARDS * SETS * WAYS);
         // Too long to remember, or empty.
         let long = "a".repeat(MAX_VALUE + 1);
-        memo.insert(long.as_bytes(), 0);
-        assert_eq!(memo.lookup(long.as_bytes()), None);
-        memo.insert(b"", 0);
-        assert_eq!(memo.lookup(b""), None);
-        // The most recent values are found with their charge; others are not invented.
-        memo.insert(b"agent/latest", 7);
-        assert_eq!(memo.lookup(b"agent/latest"), Some(7));
-        assert_eq!(memo.lookup(b"agent/never-sent"), None);
+        memo.insert(FieldKind::HeaderValue, long.as_bytes(), 0);
+        assert_eq!(memo.lookup(FieldKind::HeaderValue, long.as_bytes()), None);
+        memo.insert(FieldKind::HeaderValue, b"", 0);
+        assert_eq!(memo.lookup(FieldKind::HeaderValue, b""), None);
+        // The most recent values are found with their charge, as the kind they were
+        // found clean as; others are not invented.
+        memo.insert(FieldKind::HeaderValue, b"agent/latest", 7);
+        assert_eq!(
+            memo.lookup(FieldKind::HeaderValue, b"agent/latest"),
+            Some(7)
+        );
+        assert_eq!(memo.lookup(FieldKind::QueryName, b"agent/latest"), None);
+        assert_eq!(
+            memo.lookup(FieldKind::HeaderValue, b"agent/never-sent"),
+            None
+        );
     }
 }
