@@ -309,14 +309,14 @@ impl<'e> Scan<'e> {
             location: Location::new(field.location.scope(), field.location.name()),
             render: None,
         };
-        let shared = self
-            .shared
-            .filter(|_| self.fast && shared::shareable(field));
-        self.field_at(field.kind, &field.value, None, place, shared);
+        self.field_at(field.kind, &field.value, None, place, || {
+            shared::shareable(field)
+        });
     }
 
     /// Inspects one field in `scope` whose name is costly to build (a body leaf's path):
     /// `name` runs at most once, and only when a rule, the policy or a hit needs it.
+    #[inline]
     pub fn field_lazy(
         &mut self,
         scope: &'static str,
@@ -333,25 +333,37 @@ impl<'e> Scan<'e> {
             location: Location::scope_only(scope),
             render: Some(name),
         };
-        self.field_at(kind, value.as_bytes(), Some(value), place, None);
+        self.field_at(kind, value.as_bytes(), Some(value), place, || {
+            shared::shareable_kind(kind, value.as_bytes())
+        });
     }
 
-    /// Inspects `value` (`text` if known as a `str`) unless the memo (or `shared`, which
-    /// then stands in for it) knows it clean.
+    /// Inspects `value` (`text` if known as a `str`) unless this scan's memo, or else the
+    /// shared one (earlier requests', for fields `shareable` allows), knows it clean.
+    #[inline]
     fn field_at(
         &mut self,
         kind: FieldKind,
         value: &[u8],
         text: Option<&str>,
         mut place: Place<'_>,
-        shared: Option<&SharedMemo>,
+        shareable: impl FnOnce() -> bool,
     ) {
-        let lookup = match shared {
-            Some(memo) => memo
-                .lookup(kind, value)
-                .map_or(Lookup::Never, Lookup::Clean),
-            None => self.memo_lookup(kind, value),
+        let mut lookup = self.memo_lookup(kind, value);
+        // Asked only on a miss: most body leaves repeat within the body.
+        let shared = match lookup {
+            Lookup::Clean(_) => None,
+            _ => self.shared.filter(|_| self.fast && shareable()),
         };
+        if let (Lookup::Miss(_) | Lookup::Never, Some(memo)) = (lookup, shared)
+            && let Some(charged) = memo.lookup(kind, value)
+        {
+            // A key repeated in this body then costs this scan's cheaper lookup.
+            if let Lookup::Miss(key) = lookup {
+                self.memo.insert(key, value, charged);
+            }
+            lookup = Lookup::Clean(charged);
+        }
         if let Lookup::Clean(charged) = lookup {
             // Found clean before: the same charge keeps the budget as a rescan leaves it,
             // and a prefix of clean variants (a charge refused) is clean too.
@@ -362,10 +374,11 @@ impl<'e> Scan<'e> {
             let clean = self.inspect_field(kind, value, text, &mut place);
             if clean && !self.location_bound && self.budget.exhausted() == exhausted {
                 let charged = self.budget.decoded_bytes() - charged;
-                match (lookup, shared) {
-                    (Lookup::Miss(key), _) => self.memo.insert(key, value, charged),
-                    (_, Some(memo)) => memo.insert(kind, value, charged),
-                    _ => {}
+                if let Lookup::Miss(key) = lookup {
+                    self.memo.insert(key, value, charged);
+                }
+                if let Some(memo) = shared {
+                    memo.insert(kind, value, charged);
                 }
             }
         }

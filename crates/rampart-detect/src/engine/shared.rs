@@ -14,6 +14,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::memo::hash;
+use crate::FieldKind;
 
 /// Independently locked parts, so concurrent requests rarely wait on each other.
 const SHARDS: usize = 8;
@@ -55,21 +56,29 @@ const SHAREABLE: &[&str] = &[
     "x-requested-with",
 ];
 
-/// Longest query or cookie name remembered: the application chooses names, and longer
-/// ones are rarely names.
+/// Longest name remembered: the application chooses names, and longer ones are rarely
+/// names.
 const MAX_NAME: usize = 64;
 
 /// Whether `field` may be remembered across requests: a listed header (as
-/// [`crate::extract`] names them: lowercase), or a query or cookie name.
+/// [`crate::extract`] names them: lowercase), or a name ([`shareable_kind`]).
 pub(super) fn shareable(field: &crate::Field<'_>) -> bool {
-    use crate::FieldKind;
-    let scope = field.location.scope();
     match field.kind {
-        FieldKind::HeaderValue => scope == "header" && SHAREABLE.contains(&field.location.name()),
-        FieldKind::QueryName => scope == "query" && field.value.len() <= MAX_NAME,
-        FieldKind::CookieName => scope == "cookie" && field.value.len() <= MAX_NAME,
-        _ => false,
+        FieldKind::HeaderValue => {
+            field.location.scope() == "header" && SHAREABLE.contains(&field.location.name())
+        }
+        kind => shareable_kind(kind, &field.value),
     }
+}
+
+/// Whether a field of `kind` holding `value` may be remembered whatever its location:
+/// query and cookie names and body keys (JSON keys, form names), which the application
+/// chose, up to [`MAX_NAME`] bytes.
+pub(super) fn shareable_kind(kind: FieldKind, value: &[u8]) -> bool {
+    matches!(
+        kind,
+        FieldKind::QueryName | FieldKind::CookieName | FieldKind::BodyKey
+    ) && value.len() <= MAX_NAME
 }
 
 /// Clean header values shared by the requests screened with one [`super::Engine`] and one
@@ -139,7 +148,7 @@ impl SharedMemo {
     }
 
     /// The decoded bytes `value` charged when it was found clean, if it was.
-    pub(super) fn lookup(&self, kind: crate::FieldKind, value: &[u8]) -> Option<usize> {
+    pub(super) fn lookup(&self, kind: FieldKind, value: &[u8]) -> Option<usize> {
         if value.is_empty() || value.len() > MAX_VALUE {
             return None;
         }
@@ -153,7 +162,7 @@ impl SharedMemo {
     }
 
     /// Remembers `value` as clean, its inspection having charged `charged` bytes.
-    pub(super) fn insert(&self, kind: crate::FieldKind, value: &[u8], charged: usize) {
+    pub(super) fn insert(&self, kind: FieldKind, value: &[u8], charged: usize) {
         let Ok(charged) = u32::try_from(charged) else {
             return;
         };
@@ -264,7 +273,7 @@ literals = ["evil-marker"]
             ("referer", "https://shop.example.com/reset?token=abc123"),
             ("x-api-key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
         ]);
-        // Names go in, values (a reset token, a session id) do not.
+        // Names and keys go in, values (a reset token, a session id, an address) do not.
         for (scope, name_kind, value_kind, name, value) in [
             (
                 "query",
@@ -280,6 +289,13 @@ literals = ["evil-marker"]
                 "sid",
                 "9f86d0",
             ),
+            (
+                "json",
+                FieldKind::BodyKey,
+                FieldKind::BodyValue,
+                "email",
+                "jane@example.com",
+            ),
         ] {
             head.push(Field::new(
                 Location::new(scope, name),
@@ -293,10 +309,10 @@ literals = ["evil-marker"]
             ));
         }
         assert!(scan(&engine, &policy, Some(&memo), &head).is_clean());
-        assert_eq!(memo.len(), 4);
-        // The same head again is found clean with the four remembered.
+        assert_eq!(memo.len(), 5);
+        // The same fields again are found clean with the five remembered.
         assert!(scan(&engine, &policy, Some(&memo), &head).is_clean());
-        assert_eq!(memo.len(), 4);
+        assert_eq!(memo.len(), 5);
     }
 
     #[test]
