@@ -34,7 +34,16 @@ pub struct HeadFields<'a> {
 /// name and value, and each screened header value.
 pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     let mut out = HeadFields::default();
-    out.fields.reserve(1 + headers.len());
+    // Room for every field at once: growing the vector pair by pair copies it each time.
+    let pieces = |s: &[u8], sep: u8| 2 * (memchr::memchr_iter(sep, s).count() + 1);
+    let query_fields = uri.query().map_or(0, |q| pieces(q.as_bytes(), b'&'));
+    let cookie_fields: usize = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .map(|c| pieces(c.as_bytes(), b';'))
+        .sum();
+    out.fields
+        .reserve(2 + query_fields + cookie_fields + headers.len());
     out.fields.push(Field::new(
         Location::scope_only("path"),
         FieldKind::Path,

@@ -24,37 +24,40 @@ const WAYS: usize = 2;
 /// Longest value remembered: 512 entries of at most this many bytes bound the memory.
 pub(super) const MAX_VALUE: usize = 256;
 
-/// Header names (lowercase) whose values are remembered: client capabilities and
-/// preferences, identical across a client's requests and carrying nothing secret.
-const SHAREABLE: &[&str] = &[
-    "accept",
-    "accept-charset",
-    "accept-encoding",
-    "accept-language",
-    "cache-control",
-    "content-type",
-    "dnt",
-    "host",
-    "origin",
-    "pragma",
-    "priority",
-    "sec-ch-ua",
-    "sec-ch-ua-arch",
-    "sec-ch-ua-bitness",
-    "sec-ch-ua-full-version-list",
-    "sec-ch-ua-mobile",
-    "sec-ch-ua-model",
-    "sec-ch-ua-platform",
-    "sec-ch-ua-platform-version",
-    "sec-fetch-dest",
-    "sec-fetch-mode",
-    "sec-fetch-site",
-    "sec-fetch-user",
-    "te",
-    "upgrade-insecure-requests",
-    "user-agent",
-    "x-requested-with",
-];
+/// Whether values of the header `name` (lowercase) are remembered: client capabilities
+/// and preferences, identical across a client's requests and carrying nothing secret.
+fn shareable_header(name: &str) -> bool {
+    matches!(
+        name,
+        "accept"
+            | "accept-charset"
+            | "accept-encoding"
+            | "accept-language"
+            | "cache-control"
+            | "content-type"
+            | "dnt"
+            | "host"
+            | "origin"
+            | "pragma"
+            | "priority"
+            | "sec-ch-ua"
+            | "sec-ch-ua-arch"
+            | "sec-ch-ua-bitness"
+            | "sec-ch-ua-full-version-list"
+            | "sec-ch-ua-mobile"
+            | "sec-ch-ua-model"
+            | "sec-ch-ua-platform"
+            | "sec-ch-ua-platform-version"
+            | "sec-fetch-dest"
+            | "sec-fetch-mode"
+            | "sec-fetch-site"
+            | "sec-fetch-user"
+            | "te"
+            | "upgrade-insecure-requests"
+            | "user-agent"
+            | "x-requested-with"
+    )
+}
 
 /// Longest name remembered: the application chooses names, and longer ones are rarely
 /// names.
@@ -65,7 +68,7 @@ const MAX_NAME: usize = 64;
 pub(super) fn shareable(field: &crate::Field<'_>) -> bool {
     match field.kind {
         FieldKind::HeaderValue => {
-            field.location.scope() == "header" && SHAREABLE.contains(&field.location.name())
+            field.location.scope() == "header" && shareable_header(field.location.name())
         }
         kind => shareable_kind(kind, &field.value),
     }
@@ -81,7 +84,7 @@ pub(super) fn shareable_kind(kind: FieldKind, value: &[u8]) -> bool {
     ) && value.len() <= MAX_NAME
 }
 
-/// Clean header values shared by the requests screened with one [`super::Engine`] and one
+/// Clean head fields and body keys shared by the requests screened with one [`super::Engine`] and one
 /// [`crate::Policy`]. Keep one next to the policy it serves and hand it to every
 /// [`super::Scan`] of that policy ([`super::Scan::sharing`]): the first scan binds it to
 /// its engine and policy, and it refuses to serve scans of any other.
