@@ -168,7 +168,11 @@ fn edge_route(
         .as_ref()
         .unwrap_or(&protections.screening);
     if let Some(enforcement) = screening.enforcement {
-        let check = screen::Screening::new(protections.engine.clone(), screening.policy.clone());
+        let check = screen::Screening::new(
+            protections.engine.clone(),
+            screening.policy.clone(),
+            screening.seen.clone(),
+        );
         let configured = match enforcement {
             Enforcement::Block => Mode::Block,
             Enforcement::DetectOnly => Mode::Detect,

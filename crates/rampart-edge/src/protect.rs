@@ -54,6 +54,8 @@ pub struct ScreeningSettings {
     pub enforcement: Option<Enforcement>,
     /// Paranoia, threshold, exclusions.
     pub policy: Arc<Policy>,
+    /// Head fields found clean under `policy`, shared by every route screening with it.
+    pub seen: Arc<rampart_detect::SharedMemo>,
 }
 
 /// The validated protections shared by every route.
@@ -127,6 +129,7 @@ pub(crate) fn validate_screening(
         Ok(policy) => Some(ScreeningSettings {
             enforcement,
             policy: Arc::new(policy),
+            seen: Arc::default(),
         }),
         Err(e) => {
             p.push(format!("{key}.policy"), e);

@@ -44,17 +44,17 @@ impl Check<RequestHead> for AddressCheck {
 pub(crate) struct Screening {
     engine: Arc<Engine>,
     policy: Arc<Policy>,
-    /// Client capability headers (`User-Agent`, `Accept`...) found clean by earlier
-    /// requests of this route: the same few values arrive on every request.
-    seen: SharedMemo,
+    /// Client capability headers (`User-Agent`, `Accept`...) and names found clean by
+    /// earlier requests under this policy: the same few arrive on every request.
+    seen: Arc<SharedMemo>,
 }
 
 impl Screening {
-    pub(crate) fn new(engine: Arc<Engine>, policy: Arc<Policy>) -> Screening {
+    pub(crate) fn new(engine: Arc<Engine>, policy: Arc<Policy>, seen: Arc<SharedMemo>) -> Self {
         Screening {
             engine,
             policy,
-            seen: SharedMemo::new(),
+            seen,
         }
     }
 
@@ -146,7 +146,11 @@ mod tests {
 
     #[test]
     fn screening_refuses_attacks_in_the_head_and_passes_look_alikes() {
-        let screening = Screening::new(Arc::new(Engine::builtin()), Arc::new(Policy::default()));
+        let screening = Screening::new(
+            Arc::new(Engine::builtin()),
+            Arc::new(Policy::default()),
+            Arc::default(),
+        );
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
         let cases: [Case<'_>; 8] = [
             ("/plans?q=select+your+plan", &[], false),
