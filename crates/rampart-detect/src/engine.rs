@@ -185,7 +185,7 @@ pub struct Scan<'e> {
     compact: String,
     /// Values found clean, on the fast path only (the full path is what tests compare to).
     memo: CleanMemo,
-    /// Header values found clean by earlier requests, when the caller keeps them.
+    /// Fields found clean by earlier requests, when the caller keeps them.
     shared: Option<&'e SharedMemo>,
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
@@ -293,8 +293,9 @@ fn referer_host(referer: &[u8]) -> Option<String> {
 }
 
 impl<'e> Scan<'e> {
-    /// Consults and fills `memo` for the header values it keeps. Ignored when the memo
-    /// was made for another engine or policy: its verdicts would not be this scan's.
+    /// Consults and fills `memo` for the fields it keeps (public headers, names, body
+    /// keys). Ignored when the memo serves another engine or policy: its verdicts would
+    /// not be this scan's.
     pub fn sharing(mut self, memo: &'e SharedMemo) -> Self {
         if memo.serves(self.engine, self.policy) {
             self.shared = Some(memo);
