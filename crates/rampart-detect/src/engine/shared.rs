@@ -84,8 +84,8 @@ pub(super) fn shareable_kind(kind: FieldKind, value: &[u8]) -> bool {
     ) && value.len() <= MAX_NAME
 }
 
-/// Clean head fields and body keys shared by the requests screened with one [`super::Engine`] and one
-/// [`crate::Policy`]. Keep one next to the policy it serves and hand it to every
+/// Clean head fields and body keys shared by the requests screened with one
+/// [`super::Engine`] and one [`crate::Policy`]. Keep one next to the policy it serves and hand it to every
 /// [`super::Scan`] of that policy ([`super::Scan::sharing`]): the first scan binds it to
 /// its engine and policy, and it refuses to serve scans of any other.
 #[derive(Debug)]
@@ -101,6 +101,16 @@ struct Shard {
     entries: Vec<Option<Entry>>,
     /// Alternates the way a full set gives up.
     evict: usize,
+}
+
+impl Shard {
+    /// The entry of the set starting at `set` that holds `value` seen as `kind`.
+    fn find(&self, set: usize, h: u64, kind: FieldKind, value: &[u8]) -> Option<&Entry> {
+        self.entries[set..set + WAYS]
+            .iter()
+            .flatten()
+            .find(|e| e.hash == h && e.kind == kind as u8 && *e.value == *value)
+    }
 }
 
 #[derive(Debug)]
@@ -143,46 +153,37 @@ impl SharedMemo {
         *e == engine && *p == *policy
     }
 
-    fn place(&self, value: &[u8]) -> (u64, &Mutex<Shard>, usize) {
+    /// Where `value` goes: its hash, its shard and the first way of its set; `None` for
+    /// values never remembered (empty, or longer than [`MAX_VALUE`]).
+    fn place(&self, value: &[u8]) -> Option<(u64, &Mutex<Shard>, usize)> {
+        if value.is_empty() || value.len() > MAX_VALUE {
+            return None;
+        }
         let h = hash(self.seed, value);
         let shard = (h >> 61) as usize % SHARDS;
         let set = (h as usize % SETS) * WAYS;
-        (h, &self.shards[shard], set)
+        Some((h, &self.shards[shard], set))
     }
 
     /// The decoded bytes `value` charged when it was found clean, if it was.
     pub(super) fn lookup(&self, kind: FieldKind, value: &[u8]) -> Option<usize> {
-        if value.is_empty() || value.len() > MAX_VALUE {
-            return None;
-        }
-        let (h, shard, set) = self.place(value);
+        let (h, shard, set) = self.place(value)?;
         let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        shard.entries[set..set + WAYS]
-            .iter()
-            .flatten()
-            .find(|e| e.hash == h && e.kind == kind as u8 && *e.value == *value)
-            .map(|e| e.charged as usize)
+        shard.find(set, h, kind, value).map(|e| e.charged as usize)
     }
 
     /// Remembers `value` as clean, its inspection having charged `charged` bytes.
     pub(super) fn insert(&self, kind: FieldKind, value: &[u8], charged: usize) {
-        let Ok(charged) = u32::try_from(charged) else {
+        let (Ok(charged), Some((h, shard, set))) = (u32::try_from(charged), self.place(value))
+        else {
             return;
         };
-        if value.is_empty() || value.len() > MAX_VALUE {
-            return;
-        }
-        let (h, shard, set) = self.place(value);
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        let ways = set..set + WAYS;
-        if shard.entries[ways.clone()]
-            .iter()
-            .flatten()
-            .any(|e| e.hash == h && e.kind == kind as u8 && *e.value == *value)
-        {
+        if shard.find(set, h, kind, value).is_some() {
             // Another request got there first.
             return;
         }
+        let ways = set..set + WAYS;
         let way = match shard.entries[ways].iter().position(Option::is_none) {
             Some(free) => free,
             None => {
@@ -252,15 +253,11 @@ literals = ["evil-marker"]
         memo: Option<&SharedMemo>,
         fields: &[Field<'_>],
     ) -> Findings {
-        let mut budget = Budget::default();
-        let mut scan = engine.scan(policy, &mut budget);
-        if let Some(memo) = memo {
-            scan = scan.sharing(memo);
+        let (fields, mut budget) = (fields.iter().cloned(), Budget::default());
+        match memo {
+            Some(memo) => engine.inspect_sharing(fields, policy, &mut budget, memo),
+            None => engine.inspect(fields, policy, &mut budget),
         }
-        for f in fields {
-            scan.field(f);
-        }
-        scan.finish()
     }
 
     #[test]

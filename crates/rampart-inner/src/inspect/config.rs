@@ -142,8 +142,8 @@ pub struct InspectionPolicy {
     pub contract: Option<Arc<super::contract::ContractPolicy>>,
     /// The route's XML Schema (`xml_schema`), set by the route validation.
     pub xml_schema: Option<Arc<super::xsd::XsdPolicy>>,
-    /// Client capability headers (`User-Agent`, `Accept`...) the route's earlier
-    /// requests showed clean under `detection`.
+    /// Client capability headers (`User-Agent`, `Accept`...), names and body keys the
+    /// route's earlier requests showed clean under `detection`.
     pub seen: Arc<rampart_detect::SharedMemo>,
 }
 
