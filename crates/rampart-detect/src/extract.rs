@@ -34,13 +34,12 @@ pub struct HeadFields<'a> {
 /// name and value, and each screened header value.
 pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     let mut out = HeadFields::default();
-    // Room for every field at once: growing the vector pair by pair copies it each time.
-    let pieces = |s: &[u8], sep: u8| 2 * (memchr::memchr_iter(sep, s).count() + 1);
-    let query_fields = uri.query().map_or(0, |q| pieces(q.as_bytes(), b'&'));
+    // Room for every field at once.
+    let query_fields = uri.query().map_or(0, |q| pair_fields(q.as_bytes(), b'&'));
     let cookie_fields: usize = headers
         .get_all(http::header::COOKIE)
         .iter()
-        .map(|c| pieces(c.as_bytes(), b';'))
+        .map(|c| pair_fields(c.as_bytes(), b';'))
         .sum();
     out.fields
         .reserve(2 + query_fields + cookie_fields + headers.len());
@@ -95,11 +94,19 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
 /// and values as [`FieldKind::BodyValue`], located as `form:<raw name>`. Returns the number of
 /// pairs.
 pub fn form_fields<'a>(body: &'a [u8], out: &mut Vec<Field<'a>>) -> usize {
+    out.reserve(pair_fields(body, b'&'));
     pairs(body, b'&', "form", FieldKind::BodyKey, out)
 }
 
+/// Room for the name and value fields of `input` split on `sep`: growing the vector pair
+/// by pair copies it each time.
+fn pair_fields(input: &[u8], sep: u8) -> usize {
+    2 * (memchr::memchr_iter(sep, input).count() + 1)
+}
+
 /// Splits `input` on `sep`, then each piece on the first `=`; pushes a name field (of
-/// `name_kind`) and a value field (the matching value kind) per non-empty piece.
+/// `name_kind`) and a value field (the matching value kind) per non-empty piece. The
+/// caller reserves the room ([`pair_fields`]).
 fn pairs<'a>(
     input: &'a [u8],
     sep: u8,
@@ -113,8 +120,6 @@ fn pairs<'a>(
         _ => FieldKind::BodyValue,
     };
     let mut count = 0;
-    // A name and a value per piece: grow once rather than push by push.
-    out.reserve(2 * (memchr::memchr_iter(sep, input).count() + 1));
     for piece in input.split(|&b| b == sep) {
         let piece = trim_ascii(piece, sep == b';');
         if piece.is_empty() {
