@@ -135,12 +135,11 @@ fn screen_sharing(
     uri: &http::Uri,
     h: &http::HeaderMap,
 ) -> usize {
-    let mut budget = Budget::default();
-    let mut scan = engine.scan(policy, &mut budget).sharing(memo);
-    for f in extract::head_fields(uri, h).fields {
-        scan.field(&f);
-    }
-    scan.finish().hits.len()
+    let fields = extract::head_fields(uri, h).fields;
+    engine
+        .inspect_sharing(fields, policy, &mut Budget::default(), memo)
+        .hits
+        .len()
 }
 
 /// One order document's leaves as (JSON Pointer, kind, value): keys and values alike.

@@ -118,11 +118,18 @@ impl Engine {
         policy: &Policy,
         budget: &mut Budget,
     ) -> Findings {
-        let mut scan = self.scan(policy, budget);
-        for f in fields {
-            scan.field(&f);
-        }
-        scan.finish()
+        self.scan(policy, budget).all(fields)
+    }
+
+    /// [`Engine::inspect`], consulting and filling `memo` ([`Scan::sharing`]).
+    pub fn inspect_sharing<'f>(
+        &self,
+        fields: impl IntoIterator<Item = Field<'f>>,
+        policy: &Policy,
+        budget: &mut Budget,
+        memo: &SharedMemo,
+    ) -> Findings {
+        self.scan(policy, budget).sharing(memo).all(fields)
     }
 }
 
@@ -301,6 +308,14 @@ impl<'e> Scan<'e> {
             self.shared = Some(memo);
         }
         self
+    }
+
+    /// Inspects `fields`, then ends the scan.
+    fn all<'f>(mut self, fields: impl IntoIterator<Item = Field<'f>>) -> Findings {
+        for f in fields {
+            self.field(&f);
+        }
+        self.finish()
     }
 
     /// Inspects one field.

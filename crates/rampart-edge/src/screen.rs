@@ -61,14 +61,8 @@ impl Screening {
     fn findings(&self, head: &RequestHead) -> Findings {
         let fields = rampart_detect::extract::head_fields(&head.parts.uri, &head.parts.headers);
         let mut budget = Budget::default();
-        let mut scan = self
-            .engine
-            .scan(&self.policy, &mut budget)
-            .sharing(&self.seen);
-        for field in &fields.fields {
-            scan.field(field);
-        }
-        scan.finish()
+        self.engine
+            .inspect_sharing(fields.fields, &self.policy, &mut budget, &self.seen)
     }
 }
 
