@@ -30,8 +30,9 @@ pub struct HeadFields<'a> {
     pub cookies: usize,
 }
 
-/// The fields of a request head: the path, each query parameter name and value, each cookie
-/// name and value, and each screened header value.
+/// The fields of a request head: the path (and each segment of it that is more than a name
+/// or id, [`path_segments`]), each query parameter name and value, each cookie name and
+/// value, and each screened header value.
 pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     let mut out = HeadFields::default();
     // Room for every field at once.
@@ -41,13 +42,15 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
         .iter()
         .map(|c| pair_fields(c.as_bytes(), b';'))
         .sum();
+    let segments = memchr::memchr_iter(b'/', uri.path().as_bytes()).count();
     out.fields
-        .reserve(2 + query_fields + cookie_fields + headers.len());
+        .reserve(2 + segments + query_fields + cookie_fields + headers.len());
     out.fields.push(Field::new(
         Location::scope_only("path"),
         FieldKind::Path,
         uri.path().as_bytes(),
     ));
+    path_segments(uri.path(), &mut out.fields);
     if let Some(query) = uri.query() {
         out.query_params = pairs(
             query.as_bytes(),
@@ -88,6 +91,48 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
         ));
     }
     out
+}
+
+/// Pushes the segments of `path` that are more than a name or id as
+/// [`FieldKind::PathSegment`] fields, located at `path` like the whole path (an exclusion at
+/// `path` covers them). A REST route hands `/users/{id}` to the backend as a value: a
+/// payload there is a parameter value, not a file name.
+fn path_segments<'a>(path: &'a str, out: &mut Vec<Field<'a>>) {
+    for segment in path.split('/') {
+        if !plain_segment(segment.as_bytes()) {
+            out.push(Field::new(
+                Location::scope_only("path"),
+                FieldKind::PathSegment,
+                segment.as_bytes(),
+            ));
+        }
+    }
+}
+
+/// Whether a path segment is a plain name or id: ASCII letters and digits, `-._~`, and
+/// characters outside ASCII, raw or percent-encoded (`caf%C3%A9`). Ids, slugs, dates,
+/// uuids and file names are; anything with a space, quote, bracket or operator is not.
+fn plain_segment(segment: &[u8]) -> bool {
+    let hex = |b: Option<&u8>| b.is_some_and(u8::is_ascii_hexdigit);
+    let mut i = 0;
+    while let Some(&b) = segment.get(i) {
+        if b == b'%' {
+            // Only an escape of a byte outside ASCII (a lead of 8-F) keeps it plain.
+            let high = segment
+                .get(i + 1)
+                .is_some_and(|h| matches!(h, b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'));
+            if !(high && hex(segment.get(i + 2))) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || !b.is_ascii()) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The fields of an `application/x-www-form-urlencoded` body: names as [`FieldKind::BodyKey`]

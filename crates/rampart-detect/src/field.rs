@@ -27,11 +27,15 @@ pub enum FieldKind {
     BodyText,
     /// An uploaded file name (multipart `filename=`).
     Filename,
+    /// One segment of the URL path that is more than a plain name or id (it holds a space,
+    /// quote, bracket, `=`, `;`...): REST routes read such segments as parameter values,
+    /// so the rules for values run on it too (the whole path is a [`FieldKind::Path`]).
+    PathSegment,
 }
 
 impl FieldKind {
     /// Every kind, in declaration order.
-    pub const ALL: [FieldKind; 10] = [
+    pub const ALL: [FieldKind; 11] = [
         FieldKind::Path,
         FieldKind::QueryName,
         FieldKind::QueryValue,
@@ -42,6 +46,7 @@ impl FieldKind {
         FieldKind::BodyValue,
         FieldKind::BodyText,
         FieldKind::Filename,
+        FieldKind::PathSegment,
     ];
 
     /// The name used in rule files (`target = ["query-value", ...]`).
@@ -57,6 +62,7 @@ impl FieldKind {
             FieldKind::BodyValue => "body-value",
             FieldKind::BodyText => "body-text",
             FieldKind::Filename => "filename",
+            FieldKind::PathSegment => "path-segment",
         }
     }
 
@@ -74,6 +80,7 @@ impl FieldKind {
                 BodyValue,
                 BodyText,
                 Filename,
+                PathSegment,
             ],
             "path" => &[Path],
             "query-name" => &[QueryName],
@@ -85,6 +92,7 @@ impl FieldKind {
             "body-value" => &[BodyValue],
             "body-text" => &[BodyText],
             "filename" => &[Filename],
+            "path-segment" => &[PathSegment],
             _ => return None,
         })
     }

@@ -915,8 +915,17 @@ fn nosql_breakouts_unc_admin_shares_and_asp_shells() {
             "', $or: [ {}, { 'order':'order",
             "x\", \"$ne\": 1, \"a\": \"",
             "{\"$and\": [{}]}",
+            "x'; $or: [ {}, { 'a':'a",
+            "\"; $nor: [{}]",
         ],
-        &["$5 or less", "prices: $10, $20", "or: [a, b]", "x, $ne"],
+        &[
+            "$5 or less",
+            "prices: $10, $20",
+            "or: [a, b]",
+            "x, $ne",
+            "it's; $or: the price",
+            "'quoted'; $5 or [more]",
+        ],
     );
     table(
         "lfi",

@@ -184,6 +184,63 @@ fn head_fields_cover_path_query_cookies_and_headers() {
 }
 
 #[test]
+fn path_segments_that_are_more_than_names_are_screened_as_values() {
+    let threshold = Policy::default().threshold();
+    // A request head with `target` and no headers, as the tiers extract it.
+    let scan_target = |target: &str| {
+        let uri: http::Uri = target.parse().unwrap();
+        let headers = http::HeaderMap::new();
+        let fields = extract::head_fields(&uri, &headers).fields;
+        Engine::builtin().inspect(fields, &Policy::default(), &mut Budget::default())
+    };
+    // Payloads a REST route hands its backend as a path parameter.
+    let attacks = [
+        "/SELECT%20*%20FROM%20users",
+        "/v1/users/1%20or%201%3D1/orders",
+        "/api/items/time%20whoami",
+        "/p/1%3D1",
+        "/reports/DROP%20TABLE%20sessions",
+        "/alias%20ls%3D%27rm%20-rf%27",
+        "/x/%27%20xor%20abc%21",
+        "/q/42%20like%2042",
+    ];
+    for target in attacks {
+        let findings = scan_target(target);
+        assert!(findings.blocks(threshold), "passed {target}");
+        assert!(
+            findings.hits.iter().all(|h| h.location == "path"),
+            "{target}: {:?}",
+            findings.hits
+        );
+    }
+    // Names, ids and prose that look like them: a segment of letters, digits, `-._~`
+    // or non-ASCII is a name (`whoami` included), and the rest reads as a value would.
+    let legit = [
+        "/sessions/whoami",
+        "/api/v2/items/8812",
+        "/wiki/Foo_(bar)",
+        "/books/O%27Reilly",
+        "/o'reilly+union+select/books",
+        "/search/red%20shoes",
+        "/files/My%20Document%20(1).pdf",
+        "/v1/projects/p1/locations/eu:batchGet",
+        "/@jane.doe",
+        "/tags/c++",
+        "/cart;jsessionid=0A1B2C3D",
+        "/docs/how%20to%20select%20a%20database",
+        "/blog/what%20is%20sql%20injection",
+        "/caf%C3%A9/menu",
+        "/music/Rock%20&%20Roll",
+        "/math/1+1=2",
+        "/2024-05-01T10:00:00Z/summary",
+    ];
+    for target in legit {
+        let findings = scan_target(target);
+        assert!(!findings.blocks(threshold), "{target}: {:?}", findings.hits);
+    }
+}
+
+#[test]
 fn policy_exclusions_detect_only_and_paranoia() {
     let engine = Engine::builtin();
     let policy = Policy::from_toml(
