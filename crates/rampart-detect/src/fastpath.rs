@@ -205,9 +205,11 @@ pub(crate) fn route<'a>(
     } else {
         decode::raw_base64_view(text, kind)
     };
-    // A JWT's dots keep it out of the base64 view; its header has a view of its own.
+    // A JWT's dots keep it out of the base64 view; its header has a view of its own, and
+    // so has a `data:` URI's payload (base64 text mixes cases, `;` and `,` are not base64).
     let no_jwt = !mixed(class) || decode::jwt_token(text).is_none();
-    if base64.is_none() && no_jwt {
+    let no_data_uri = class & NOT_B64 == 0 || !mixed(class) || !decode::has_data_uri_mark(text);
+    if base64.is_none() && no_jwt && no_data_uri {
         return Route::Plain(text);
     }
     Route::Decode(decode::Known {

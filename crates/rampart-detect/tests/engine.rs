@@ -184,6 +184,29 @@ fn head_fields_cover_path_query_cookies_and_headers() {
 }
 
 #[test]
+fn a_data_uri_is_inspected_for_what_it_carries() {
+    // Where no URL rule looks (a header, a text body), the payload still gives it away.
+    let attacks = [
+        "data:text/plain;base64,PD9waHAgc3lzdGVtKCdpZCcpOyA/Pg==",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "see data:text/plain;BASE64,JyB1bmlvbiBzZWxlY3QgcGFzc3dvcmQgZnJvbSB1c2Vycy0t",
+    ];
+    let legit = [
+        "data:text/plain;base64,SGVsbG8sIHdvcmxkIQ==",
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+        "text/html,application/xhtml+xml;q=0.9",
+    ];
+    for kind in [FieldKind::HeaderValue, FieldKind::BodyText] {
+        for a in attacks {
+            assert!(blocks(kind, a), "passed {kind}: {a}");
+        }
+        for l in legit {
+            assert!(!blocks(kind, l), "flagged {kind}: {l}\n{:?}", scan(kind, l));
+        }
+    }
+}
+
+#[test]
 fn path_segments_that_are_more_than_names_are_screened_as_values() {
     let threshold = Policy::default().threshold();
     // A request head with `target` and no headers, as the tiers extract it.

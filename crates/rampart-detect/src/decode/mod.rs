@@ -192,6 +192,7 @@ pub(crate) fn variants_known<'a>(
                 .then(|| text::compat_folded(current))
                 .flatten(),
             jwt_header(current),
+            data_uri_payload(current),
         ];
         for text in layered.into_iter().flatten() {
             if layer >= budget.limits.max_layers {
@@ -289,6 +290,44 @@ pub(crate) fn jwt_header(text: &str) -> Option<String> {
     }
     b64::decode(header).filter(|h| h.trim_start().starts_with('{'))
 }
+
+/// The payload of the first base64 `data:` URI in `text` that decodes to text
+/// (`<object data="data:text/html;base64,PHNjcmlwdD4…">`, PHP's `data://text/plain;base64,`):
+/// browsers and include wrappers decode it, so what it carries is inspected. Found by its
+/// `;base64,` marker, in any case.
+pub(crate) fn data_uri_payload(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    loop {
+        let comma = from + memchr::memchr(b',', &bytes[from..])?;
+        from = comma + 1;
+        let marked = comma
+            .checked_sub(DATA_MARK.len())
+            .is_some_and(|start| bytes[start..comma].eq_ignore_ascii_case(DATA_MARK));
+        if !marked {
+            continue;
+        }
+        let end = bytes[from..]
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)))
+            .map_or(bytes.len(), |n| from + n);
+        if let Some(decoded) = b64::decode(&text[from..end]) {
+            return Some(decoded);
+        }
+    }
+}
+
+/// Whether [`data_uri_payload`] could find something: a `;base64,` marker.
+pub(crate) fn has_data_uri_mark(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b',', bytes).any(|comma| {
+        comma
+            .checked_sub(DATA_MARK.len())
+            .is_some_and(|start| bytes[start..comma].eq_ignore_ascii_case(DATA_MARK))
+    })
+}
+
+const DATA_MARK: &[u8] = b";base64";
 
 /// The token of a value that may be a JWT: after an optional `Bearer ` scheme, starting
 /// with `ey` (base64 of `{"` or `{ `) and holding a dot. Cheap: the fast path asks it of

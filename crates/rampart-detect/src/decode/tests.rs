@@ -1,7 +1,10 @@
 //! Decoders and the budget.
 
 use super::text::{compat_folded, glued_tags_removed, html_entities, js_escapes, percent};
-use super::{Budget, BudgetLimits, Exhaustion, b64, jwt_header, variants};
+use super::{
+    Budget, BudgetLimits, Exhaustion, b64, data_uri_payload, has_data_uri_mark, jwt_header,
+    variants,
+};
 use crate::field::FieldKind;
 
 #[test]
@@ -209,6 +212,40 @@ fn a_jwt_shows_its_header_and_only_its_header() {
     ] {
         assert_eq!(jwt_header(v), None, "{v}");
     }
+}
+
+#[test]
+fn a_data_uri_shows_its_text_payload() {
+    let cases = [
+        (
+            "data:text/plain;base64,PD9waHAgc3lzdGVtKCdpZCcpOyA/Pg==",
+            Some("<?php system('id'); ?>"),
+        ),
+        (
+            "<object data=\"DATA:text/html;BASE64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">",
+            Some("<script>alert(1)</script>"),
+        ),
+        // The first payload that is text: an image before it is skipped.
+        (
+            "a,b;base64,iVBORw0KGgoAAAANSUhEUg, data:,x;base64,SGVsbG8gd29ybGQh",
+            Some("Hello world!"),
+        ),
+        (
+            "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB",
+            None,
+        ),
+        ("text/plain;charset=utf-8,hello", None),
+        ("no marker, SGVsbG8gd29ybGQh", None),
+        (";base64,", None),
+    ];
+    for (value, want) in cases {
+        assert_eq!(data_uri_payload(value).as_deref(), want, "{value}");
+        // The fast path's check admits every value with a payload.
+        if want.is_some() {
+            assert!(has_data_uri_mark(value), "{value}");
+        }
+    }
+    assert!(!has_data_uri_mark("text/html,application/xhtml+xml;q=0.9"));
 }
 
 /// The marker gates of a decoding layer are exact: gated, it decodes as the steps called
