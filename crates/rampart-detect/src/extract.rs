@@ -59,6 +59,13 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
             FieldKind::QueryName,
             &mut out.fields,
         );
+        if has_odd_name(query.as_bytes()) {
+            out.fields.push(Field::new(
+                Location::scope_only("query"),
+                FieldKind::QueryValue,
+                query.as_bytes(),
+            ));
+        }
     }
     for value in headers.get_all(http::header::COOKIE) {
         out.cookies += pairs(
@@ -91,6 +98,37 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
         ));
     }
     out
+}
+
+/// Whether a parameter of `query` has a name no form or client writes (a space, quote,
+/// `;`, `#`, `<`, `^`, a stray `%`...): a raw `&` inside a value split it there, as in
+/// `x=<b>&lt;script&gt;` or `x=a&& echo %USERNAME%`. Such a query is also screened whole,
+/// as one value: what a backend reading the raw query string gets, and the only view in
+/// which the pieces read as what they are.
+fn has_odd_name(query: &[u8]) -> bool {
+    let odd = |b: u8| b.is_ascii_control() || b" \"#';<>\\^`{|}".contains(&b);
+    query.split(|&b| b == b'&').any(|piece| {
+        let name = piece.split(|&b| b == b'=').next().unwrap_or(piece);
+        let mut i = 0;
+        while let Some(&b) = name.get(i) {
+            let b = if b == b'%' {
+                let hex = |at: usize| name.get(at).and_then(|&c| char::from(c).to_digit(16));
+                let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) else {
+                    return true;
+                };
+                i += 2;
+                // Two hex digits are at most 0xFF.
+                u8::try_from(high << 4 | low).unwrap_or(u8::MAX)
+            } else {
+                b
+            };
+            if odd(b) {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    })
 }
 
 /// Pushes the segments of `path` that are more than a name or id as

@@ -207,6 +207,50 @@ fn a_data_uri_is_inspected_for_what_it_carries() {
 }
 
 #[test]
+fn a_query_split_inside_a_value_is_also_screened_whole() {
+    let threshold = Policy::default().threshold();
+    let scan_target = |target: &str| {
+        let uri: http::Uri = target.parse().unwrap();
+        let headers = http::HeaderMap::new();
+        let fields = extract::head_fields(&uri, &headers).fields;
+        Engine::builtin().inspect(fields, &Policy::default(), &mut Budget::default())
+    };
+    // A raw `&` in the value leaves pieces that are harmless one by one.
+    let attacks = [
+        "/?x=%3Cb%3E&lt;svg&gt;&lt;script&gt;alert&amp;%2340;1&amp;%2341;&lt;/script&gt;",
+        "/?x=a&&%20echo%20%25USERNAME%25",
+        "/?x=f%28%29%7B%20f%7Cf&%20%7D%3Bf",
+        "/?x=1&%2339;;%20WAITFOR%20DELAY%20&%2339;00:00:04&%2339;--",
+        "/?x=9&%2339;%20AND%201=1%20--",
+    ];
+    for target in attacks {
+        let findings = scan_target(target);
+        assert!(findings.blocks(threshold), "passed {target}");
+        assert!(
+            findings.hits.iter().any(|h| h.location == "query"),
+            "{target}: {:?}",
+            findings.hits
+        );
+    }
+    let legit = [
+        "/search?q=Tom%20&%20Jerry&page=2",
+        "/search?q=rock+&+roll",
+        "/search?q=Fish%20&%20Chips%20(large)&qty=2",
+        "/items?filter[status]=active&sort=-created_at&fields=id,name",
+        "/items?a=1&&b=2&",
+        "/items?%E4%B8%AD%E6%96%87=1",
+        "/login?redirect=/home&ref=news",
+        "/books?q=it%27s&name=O%27Reilly",
+        "/tags?q=C%23%20%26%20.NET&lang=en",
+        "/sale?discount=50%&x=1",
+    ];
+    for target in legit {
+        let findings = scan_target(target);
+        assert!(!findings.blocks(threshold), "{target}: {:?}", findings.hits);
+    }
+}
+
+#[test]
 fn path_segments_that_are_more_than_names_are_screened_as_values() {
     let threshold = Policy::default().threshold();
     // A request head with `target` and no headers, as the tiers extract it.
