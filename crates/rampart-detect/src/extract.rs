@@ -100,12 +100,12 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     out
 }
 
-/// Whether a parameter of `query` has a name no form or client writes (a space, quote,
-/// `;`, `#`, `<`, `^`, a stray `%`...): a raw `&` inside a value split it there, as in
-/// `x=<b>&lt;script&gt;` or `x=a&& echo %USERNAME%`. Such a query is also screened whole,
-/// as one value: what a backend reading the raw query string gets, and the only view in
-/// which the pieces read as what they are.
-fn has_odd_name(query: &[u8]) -> bool {
+/// Whether a parameter of `query` (or of a form body) has a name no form or client writes
+/// (a space, quote, `;`, `#`, `<`, `^`, a stray `%`...): a raw `&` inside a value split it
+/// there, as in `x=<b>&lt;script&gt;` or `x=a&& echo %USERNAME%`. Such a query is also
+/// screened whole, as one value: what a backend reading the raw query string gets, and
+/// the only view in which the pieces read as what they are.
+pub fn has_odd_name(query: &[u8]) -> bool {
     let odd = |b: u8| b.is_ascii_control() || b" \"#';<>\\^`{|}".contains(&b);
     query.split(|&b| b == b'&').any(|piece| {
         let name = piece.split(|&b| b == b'=').next().unwrap_or(piece);

@@ -418,10 +418,12 @@ impl LazyName for LeafName<'_, '_> {
 
 /// Whether the body is screened whole as text as well as leaf by leaf: bodies of types
 /// we do not parse (opaque) have no leaves, and a form whose values hold character
-/// references (`&#39;`) was cut apart at their `&`.
+/// references (`&#39;`), or whose names no client writes (`x=a&& echo %USERNAME%`), was
+/// cut apart at a `&` of a value.
 fn whole_body_too(kind: BodyKind, body: &[u8]) -> bool {
     match kind {
         BodyKind::Opaque => !body.is_empty(),
+        BodyKind::Form if rampart_detect::extract::has_odd_name(body) => true,
         BodyKind::Form => body.iter().enumerate().any(|(i, &b)| {
             let rest = &body[i + 1..];
             if b != b'&' {

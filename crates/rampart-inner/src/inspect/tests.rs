@@ -168,6 +168,25 @@ async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
             b"q=Tom+%26+Jerry&note=fish+%26amp%3B+chips",
             None,
         ),
+        // A form value cut apart at a raw `&`, leaving names no client writes.
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"q=a&& echo %USERNAME%",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"q=f(){ f|f& };f",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"q=Tom & Jerry&page=2",
+            None,
+        ),
         (
             "/plans",
             &[("content-type", "application/xml")],
