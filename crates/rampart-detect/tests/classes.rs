@@ -1905,9 +1905,13 @@ fn xslt_instructions_in_values() {
             "<xsl:value-of select=\"system-property('xsl:vendor')\"/>",
             "<xsl:include href=\"http://evil.example/x.xsl\"/>",
             "< xsl:copy-of select=\"document('/etc/passwd')\"/>",
+            "system-property('xsl:vendor')",
+            "concat(system-property( \"xsl:version\" ), '')",
         ],
         &[
             "Convert the file with XSL: value of the field goes first",
+            "system-property('java.version') is read at startup",
+            "the xsl:vendor property names the processor",
             "the xsl stylesheet is attached",
             "<xsd:element name=\"x\"/>",
         ],

@@ -270,6 +270,8 @@ fn path_segments_that_are_more_than_names_are_screened_as_values() {
         "/alias%20ls%3D%27rm%20-rf%27",
         "/x/%27%20xor%20abc%21",
         "/q/42%20like%2042",
+        "/items/2.2250738585072011e-308",
+        "/price/1e309/convert",
     ];
     for target in attacks {
         let findings = scan_target(target);
@@ -300,6 +302,8 @@ fn path_segments_that_are_more_than_names_are_screened_as_values() {
         "/music/Rock%20&%20Roll",
         "/math/1+1=2",
         "/2024-05-01T10:00:00Z/summary",
+        "/items/2.2250738585072011e-3081",
+        "/papers/1e3090",
     ];
     for target in legit {
         let findings = scan_target(target);
