@@ -7,6 +7,8 @@
 //! `Referer` and custom `X-*` headers are screened: payloads in custom headers are a known
 //! blind spot of other WAFs.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, Uri};
 
 use crate::field::{Field, FieldKind, Location};
@@ -42,9 +44,9 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
         .iter()
         .map(|c| pair_fields(c.as_bytes(), b';'))
         .sum();
-    let segments = memchr::memchr_iter(b'/', uri.path().as_bytes()).count();
+    // Path segments screened as values are rare: one is left room for.
     out.fields
-        .reserve(2 + segments + query_fields + cookie_fields + headers.len());
+        .reserve(3 + query_fields + cookie_fields + headers.len());
     out.fields.push(Field::new(
         Location::scope_only("path"),
         FieldKind::Path,
@@ -52,14 +54,15 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     ));
     path_segments(uri.path(), &mut out.fields);
     if let Some(query) = uri.query() {
-        out.query_params = pairs(
+        let odd;
+        (out.query_params, odd) = pairs(
             query.as_bytes(),
             b'&',
             "query",
             FieldKind::QueryName,
             &mut out.fields,
         );
-        if has_odd_name(query.as_bytes()) {
+        if odd {
             out.fields.push(Field::new(
                 Location::scope_only("query"),
                 FieldKind::QueryValue,
@@ -74,7 +77,8 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
             "cookie",
             FieldKind::CookieName,
             &mut out.fields,
-        );
+        )
+        .0;
     }
     for (name, value) in headers {
         if UNSCREENED_HEADERS.contains(&name.as_str()) {
@@ -106,29 +110,58 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
 /// screened whole, as one value: what a backend reading the raw query string gets, and
 /// the only view in which the pieces read as what they are.
 pub fn has_odd_name(query: &[u8]) -> bool {
-    let odd = |b: u8| b.is_ascii_control() || b" \"#';<>\\^`{|}".contains(&b);
     query.split(|&b| b == b'&').any(|piece| {
         let name = piece.split(|&b| b == b'=').next().unwrap_or(piece);
-        let mut i = 0;
-        while let Some(&b) = name.get(i) {
-            let b = if b == b'%' {
-                let hex = |at: usize| name.get(at).and_then(|&c| char::from(c).to_digit(16));
-                let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) else {
-                    return true;
-                };
-                i += 2;
-                // Two hex digits are at most 0xFF.
-                u8::try_from(high << 4 | low).unwrap_or(u8::MAX)
-            } else {
-                b
-            };
-            if odd(b) {
-                return true;
-            }
-            i += 1;
-        }
-        false
+        odd_name(name)
     })
+}
+
+/// Bytes no client writes in a parameter name, raw or percent-encoded.
+static ODD_IN_NAME: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[0x7F] = true;
+    let odd = b" \"#';<>\\^`{|}";
+    let mut i = 0;
+    while i < odd.len() {
+        t[odd[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+/// [`has_odd_name`] of one name.
+fn odd_name(name: &[u8]) -> bool {
+    // Most names hold neither an odd byte nor an escape.
+    if !name
+        .iter()
+        .any(|&b| b == b'%' || ODD_IN_NAME[usize::from(b)])
+    {
+        return false;
+    }
+    let mut i = 0;
+    while let Some(&b) = name.get(i) {
+        let b = if b == b'%' {
+            let hex = |at: usize| name.get(at).and_then(|&c| char::from(c).to_digit(16));
+            let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) else {
+                return true;
+            };
+            i += 2;
+            // Two hex digits are at most 0xFF.
+            u8::try_from(high << 4 | low).unwrap_or(u8::MAX)
+        } else {
+            b
+        };
+        if ODD_IN_NAME[usize::from(b)] {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Pushes the segments of `path` that are more than a name or id as
@@ -136,12 +169,12 @@ pub fn has_odd_name(query: &[u8]) -> bool {
 /// `path` covers them). A REST route hands `/users/{id}` to the backend as a value: a
 /// payload there is a parameter value, not a file name.
 fn path_segments<'a>(path: &'a str, out: &mut Vec<Field<'a>>) {
-    for segment in path.split('/') {
-        if !plain_segment(segment.as_bytes()) {
+    for segment in path.as_bytes().split(|&b| b == b'/') {
+        if !plain_segment(segment) {
             out.push(Field::new(
                 Location::scope_only("path"),
                 FieldKind::PathSegment,
-                segment.as_bytes(),
+                segment,
             ));
         }
     }
@@ -178,7 +211,7 @@ fn plain_segment(segment: &[u8]) -> bool {
 /// pairs.
 pub fn form_fields<'a>(body: &'a [u8], out: &mut Vec<Field<'a>>) -> usize {
     out.reserve(pair_fields(body, b'&'));
-    pairs(body, b'&', "form", FieldKind::BodyKey, out)
+    pairs(body, b'&', "form", FieldKind::BodyKey, out).0
 }
 
 /// Room for the name and value fields of `input` split on `sep`: growing the vector pair
@@ -189,47 +222,66 @@ fn pair_fields(input: &[u8], sep: u8) -> usize {
 
 /// Splits `input` on `sep`, then each piece on the first `=`; pushes a name field (of
 /// `name_kind`) and a value field (the matching value kind) per non-empty piece. The
-/// caller reserves the room ([`pair_fields`]).
+/// caller reserves the room ([`pair_fields`]). Returns the number of pairs and whether a
+/// name was odd ([`has_odd_name`]).
 fn pairs<'a>(
     input: &'a [u8],
     sep: u8,
     scope: &'static str,
     name_kind: FieldKind,
     out: &mut Vec<Field<'a>>,
-) -> usize {
+) -> (usize, bool) {
     let value_kind = match name_kind {
         FieldKind::QueryName => FieldKind::QueryValue,
         FieldKind::CookieName => FieldKind::CookieValue,
         _ => FieldKind::BodyValue,
     };
-    let mut count = 0;
-    for piece in input.split(|&b| b == sep) {
-        let piece = trim_ascii(piece, sep == b';');
-        if piece.is_empty() {
-            continue;
+    // One check of the whole input: every piece of valid UTF-8 split at ASCII bytes is
+    // valid too, and a label is then a slice instead of a check per name.
+    let text = std::str::from_utf8(input).ok();
+    let (mut count, mut odd) = (0, false);
+    let mut start = 0;
+    loop {
+        let end = memchr::memchr(sep, &input[start..]).map_or(input.len(), |i| start + i);
+        let (mut from, mut to) = (start, end);
+        if sep == b';' {
+            while from < to && input[from].is_ascii_whitespace() {
+                from += 1;
+            }
+            while to > from && input[to - 1].is_ascii_whitespace() {
+                to -= 1;
+            }
         }
-        count += 1;
-        let (name, value) = match memchr::memchr(b'=', piece) {
-            Some(i) => (&piece[..i], Some(&piece[i + 1..])),
-            None => (piece, None),
-        };
-        let label = crate::decode::lossy(name);
-        if !name.is_empty() {
-            out.push(Field::new(
-                Location::new(scope, label.clone()),
-                name_kind,
-                name,
-            ));
+        if from < to {
+            count += 1;
+            let eq = memchr::memchr(b'=', &input[from..to]).map(|i| from + i);
+            let name = &input[from..eq.unwrap_or(to)];
+            // Cookie names are not split by a value's `&`.
+            odd = odd || (sep == b'&' && odd_name(name));
+            let label = match text.and_then(|t| t.get(from..eq.unwrap_or(to))) {
+                Some(label) => Cow::Borrowed(label),
+                None => crate::decode::lossy(name),
+            };
+            if !name.is_empty() {
+                out.push(Field::new(
+                    Location::new(scope, label.clone()),
+                    name_kind,
+                    name,
+                ));
+            }
+            if let Some(eq) = eq
+                && eq + 1 < to
+            {
+                out.push(Field::new(
+                    Location::new(scope, label),
+                    value_kind,
+                    &input[eq + 1..to],
+                ));
+            }
         }
-        if let Some(value) = value
-            && !value.is_empty()
-        {
-            out.push(Field::new(Location::new(scope, label), value_kind, value));
+        if end == input.len() {
+            return (count, odd);
         }
+        start = end + 1;
     }
-    count
-}
-
-fn trim_ascii(piece: &[u8], trim: bool) -> &[u8] {
-    if trim { piece.trim_ascii() } else { piece }
 }

@@ -184,6 +184,53 @@ fn head_fields_cover_path_query_cookies_and_headers() {
 }
 
 #[test]
+fn head_fields_split_pairs_as_servers_do() {
+    let uri: http::Uri = "/p?a=1&&b=&=v&flag&c=x=y&d=%20".parse().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "cookie",
+        http::HeaderValue::from_bytes(b" sid=abc ;theme=dark;; caf\xe9=1; e=").unwrap(),
+    );
+    let head = extract::head_fields(&uri, &headers);
+    let got: Vec<(String, FieldKind, String)> = head
+        .fields
+        .iter()
+        .filter(|f| f.kind != FieldKind::Path)
+        .map(|f| {
+            (
+                f.location.to_string(),
+                f.kind,
+                String::from_utf8_lossy(&f.value).into_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("query:a", FieldKind::QueryName, "a"),
+        ("query:a", FieldKind::QueryValue, "1"),
+        ("query:b", FieldKind::QueryName, "b"),
+        ("query", FieldKind::QueryValue, "v"),
+        ("query:flag", FieldKind::QueryName, "flag"),
+        ("query:c", FieldKind::QueryName, "c"),
+        ("query:c", FieldKind::QueryValue, "x=y"),
+        ("query:d", FieldKind::QueryName, "d"),
+        ("query:d", FieldKind::QueryValue, "%20"),
+        ("cookie:sid", FieldKind::CookieName, "sid"),
+        ("cookie:sid", FieldKind::CookieValue, "abc"),
+        ("cookie:theme", FieldKind::CookieName, "theme"),
+        ("cookie:theme", FieldKind::CookieValue, "dark"),
+        ("cookie:caf\u{fffd}", FieldKind::CookieName, "caf\u{fffd}"),
+        ("cookie:caf\u{fffd}", FieldKind::CookieValue, "1"),
+        ("cookie:e", FieldKind::CookieName, "e"),
+    ];
+    let want: Vec<(String, FieldKind, String)> = want
+        .iter()
+        .map(|(l, k, v)| ((*l).to_owned(), *k, (*v).to_owned()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!((head.query_params, head.cookies), (6, 4));
+}
+
+#[test]
 fn a_data_uri_is_inspected_for_what_it_carries() {
     // Where no URL rule looks (a header, a text body), the payload still gives it away.
     let attacks = [

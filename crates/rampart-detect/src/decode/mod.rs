@@ -192,7 +192,9 @@ pub(crate) fn variants_known<'a>(
                 .then(|| text::compat_folded(current))
                 .flatten(),
             jwt_header(current),
-            data_uri_payload(current),
+            (markers & COMMA != 0)
+                .then(|| data_uri_payload(current))
+                .flatten(),
         ];
         for text in layered.into_iter().flatten() {
             if layer >= budget.limits.max_layers {
@@ -358,6 +360,8 @@ const AMP: u8 = 4;
 const BACKSLASH: u8 = 8;
 const LT: u8 = 16;
 const EF: u8 = 32;
+/// Every `data:` URI payload follows a comma.
+const COMMA: u8 = 64;
 
 /// Per byte, its [`markers`] bit.
 static MARKERS: [u8; 256] = {
@@ -368,6 +372,7 @@ static MARKERS: [u8; 256] = {
     t[b'\\' as usize] = BACKSLASH;
     t[b'<' as usize] = LT;
     t[0xEF] = EF;
+    t[b',' as usize] = COMMA;
     t
 };
 
