@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, Uri};
 
+use crate::decode::hex;
 use crate::field::{Field, FieldKind, Location};
 
 /// Headers that are not screened (see the module documentation for why).
@@ -146,13 +147,11 @@ fn odd_name(name: &[u8]) -> bool {
     let mut i = 0;
     while let Some(&b) = name.get(i) {
         let b = if b == b'%' {
-            let hex = |at: usize| name.get(at).and_then(|&c| char::from(c).to_digit(16));
-            let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) else {
+            let (Some(high), Some(low)) = (hex(name.get(i + 1)), hex(name.get(i + 2))) else {
                 return true;
             };
             i += 2;
-            // Two hex digits are at most 0xFF.
-            u8::try_from(high << 4 | low).unwrap_or(u8::MAX)
+            high << 4 | low
         } else {
             b
         };
@@ -184,15 +183,12 @@ fn path_segments<'a>(path: &'a str, out: &mut Vec<Field<'a>>) {
 /// characters outside ASCII, raw or percent-encoded (`caf%C3%A9`). Ids, slugs, dates,
 /// uuids and file names are; anything with a space, quote, bracket or operator is not.
 fn plain_segment(segment: &[u8]) -> bool {
-    let hex = |b: Option<&u8>| b.is_some_and(u8::is_ascii_hexdigit);
     let mut i = 0;
     while let Some(&b) = segment.get(i) {
         if b == b'%' {
             // Only an escape of a byte outside ASCII (a lead of 8-F) keeps it plain.
-            let high = segment
-                .get(i + 1)
-                .is_some_and(|h| matches!(h, b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'));
-            if !(high && hex(segment.get(i + 2))) {
+            let (high, low) = (hex(segment.get(i + 1)), hex(segment.get(i + 2)));
+            if !matches!((high, low), (Some(8..), Some(_))) {
                 return false;
             }
             i += 3;

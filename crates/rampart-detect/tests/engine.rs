@@ -253,15 +253,18 @@ fn a_data_uri_is_inspected_for_what_it_carries() {
     }
 }
 
+/// Findings of a request head with `target` and no headers, as the tiers extract it.
+#[allow(clippy::expect_used, reason = "a test helper over literal targets")]
+fn scan_target(target: &str) -> rampart_detect::Findings {
+    let uri: http::Uri = target.parse().expect("request target");
+    let headers = http::HeaderMap::new();
+    let fields = extract::head_fields(&uri, &headers).fields;
+    Engine::builtin().inspect(fields, &Policy::default(), &mut Budget::default())
+}
+
 #[test]
 fn a_query_split_inside_a_value_is_also_screened_whole() {
     let threshold = Policy::default().threshold();
-    let scan_target = |target: &str| {
-        let uri: http::Uri = target.parse().unwrap();
-        let headers = http::HeaderMap::new();
-        let fields = extract::head_fields(&uri, &headers).fields;
-        Engine::builtin().inspect(fields, &Policy::default(), &mut Budget::default())
-    };
     // A raw `&` in the value leaves pieces that are harmless one by one.
     let attacks = [
         "/?x=%3Cb%3E&lt;svg&gt;&lt;script&gt;alert&amp;%2340;1&amp;%2341;&lt;/script&gt;",
@@ -300,13 +303,6 @@ fn a_query_split_inside_a_value_is_also_screened_whole() {
 #[test]
 fn path_segments_that_are_more_than_names_are_screened_as_values() {
     let threshold = Policy::default().threshold();
-    // A request head with `target` and no headers, as the tiers extract it.
-    let scan_target = |target: &str| {
-        let uri: http::Uri = target.parse().unwrap();
-        let headers = http::HeaderMap::new();
-        let fields = extract::head_fields(&uri, &headers).fields;
-        Engine::builtin().inspect(fields, &Policy::default(), &mut Budget::default())
-    };
     // Payloads a REST route hands its backend as a path parameter.
     let attacks = [
         "/SELECT%20*%20FROM%20users",

@@ -16,6 +16,8 @@ mod nested;
 mod tests;
 mod text;
 
+pub(crate) use text::hex;
+
 use std::borrow::Cow;
 use std::fmt;
 

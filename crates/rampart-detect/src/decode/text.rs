@@ -114,7 +114,8 @@ fn overlong(bad: &[u8]) -> (char, usize) {
     ('\u{FFFD}', 1)
 }
 
-fn hex(b: Option<&u8>) -> Option<u8> {
+/// The value of a hex digit.
+pub(crate) fn hex(b: Option<&u8>) -> Option<u8> {
     match *b? {
         c @ b'0'..=b'9' => Some(c - b'0'),
         c @ b'a'..=b'f' => Some(c - b'a' + 10),
