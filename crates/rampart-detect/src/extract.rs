@@ -239,15 +239,14 @@ fn pairs<'a>(
     let mut start = 0;
     loop {
         let end = memchr::memchr(sep, &input[start..]).map_or(input.len(), |i| start + i);
-        let (mut from, mut to) = (start, end);
-        if sep == b';' {
-            while from < to && input[from].is_ascii_whitespace() {
-                from += 1;
-            }
-            while to > from && input[to - 1].is_ascii_whitespace() {
-                to -= 1;
-            }
-        }
+        // Cookie pieces are trimmed; offsets, not slices, so the label can come from `text`.
+        let (from, to) = if sep == b';' {
+            let piece = &input[start..end];
+            let lead = piece.len() - piece.trim_ascii_start().len();
+            (start + lead, start + lead + piece.trim_ascii().len())
+        } else {
+            (start, end)
+        };
         if from < to {
             count += 1;
             let eq = memchr::memchr(b'=', &input[from..to]).map(|i| from + i);

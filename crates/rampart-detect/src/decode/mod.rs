@@ -301,34 +301,29 @@ pub(crate) fn jwt_header(text: &str) -> Option<String> {
 /// `;base64,` marker, in any case.
 pub(crate) fn data_uri_payload(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
-    let mut from = 0;
-    loop {
-        let comma = from + memchr::memchr(b',', &bytes[from..])?;
-        from = comma + 1;
-        let marked = comma
-            .checked_sub(DATA_MARK.len())
-            .is_some_and(|start| bytes[start..comma].eq_ignore_ascii_case(DATA_MARK));
-        if !marked {
-            continue;
-        }
+    data_uri_starts(bytes).find_map(|from| {
         let end = bytes[from..]
             .iter()
             .position(|&b| !(b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)))
             .map_or(bytes.len(), |n| from + n);
-        if let Some(decoded) = b64::decode(&text[from..end]) {
-            return Some(decoded);
-        }
-    }
+        b64::decode(&text[from..end])
+    })
 }
 
 /// Whether [`data_uri_payload`] could find something: a `;base64,` marker.
 pub(crate) fn has_data_uri_mark(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    memchr::memchr_iter(b',', bytes).any(|comma| {
-        comma
-            .checked_sub(DATA_MARK.len())
-            .is_some_and(|start| bytes[start..comma].eq_ignore_ascii_case(DATA_MARK))
-    })
+    data_uri_starts(text.as_bytes()).next().is_some()
+}
+
+/// Where each payload marked `;base64,` starts: just after the comma.
+fn data_uri_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr_iter(b',', bytes)
+        .filter(|&comma| {
+            comma
+                .checked_sub(DATA_MARK.len())
+                .is_some_and(|start| bytes[start..comma].eq_ignore_ascii_case(DATA_MARK))
+        })
+        .map(|comma| comma + 1)
 }
 
 const DATA_MARK: &[u8] = b";base64";
