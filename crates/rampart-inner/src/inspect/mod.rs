@@ -349,9 +349,15 @@ fn screen(
     if whole_body_too(parsed.kind, &decoded)
         && let Ok(text) = std::str::from_utf8(&decoded)
     {
+        // A form screened whole is still form text: `+` and escapes decode as in its
+        // values (`%27admin%27%2C+%271%27=%271%27` is a tautology only once they do).
+        let kind = match parsed.kind {
+            BodyKind::Form => FieldKind::BodyValue,
+            _ => FieldKind::BodyText,
+        };
         scan.field(&Field::new(
             Location::scope_only("body"),
-            FieldKind::BodyText,
+            kind,
             text.as_bytes(),
         ));
     }

@@ -187,6 +187,20 @@ async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
             b"q=Tom & Jerry&page=2",
             None,
         ),
+        // Screened whole, the form still decodes as form text (`+` and escapes): a
+        // tautology cut at its `=` shows again only then.
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"%27admin%27%2C+%271%27=%271%27",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"%27quoted%27+name=O%27Reilly%2C+Tim",
+            None,
+        ),
         (
             "/plans",
             &[("content-type", "application/xml")],
