@@ -316,6 +316,35 @@ fn keyword_cases() -> Vec<(Value, Value, Value, &'static str)> {
     ]
 }
 
+/// Found by the `check` fuzz target: a date-time whose seconds end inside a two-byte
+/// character panicked on a `str` slice at a fixed offset. Every such value is refused.
+#[test]
+fn fuzz_regressions_date_and_time_formats_refuse_multibyte_characters_at_fixed_offsets() {
+    let ascii = ["2024-05-01T10:00:00Z", "2024-05-01", "10:00:00+01:00"];
+    for (format, good) in ["date-time", "date", "time"].into_iter().zip(ascii) {
+        let c = body_contract(
+            "3.1.0",
+            json!({"properties": {"v": {"type": "string", "format": format}}}),
+            json!({}),
+        );
+        assert!(post_json(&c, &json!({"v": good})).conforms(), "{format}");
+        // Each position of the value in turn holds a two-byte and a three-byte character.
+        for i in 0..good.len() {
+            for ch in ["\u{1e5}", "\u{20ac}"] {
+                let mut v = good[..i].to_owned();
+                v.push_str(ch);
+                v.push_str(&good[i + 1..]);
+                let out = post_json(&c, &json!({"v": v}));
+                assert_eq!(
+                    out.first().map(|e| e.keyword),
+                    Some("format"),
+                    "{format} {v:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn each_schema_keyword_accepts_the_value_and_refuses_its_look_alike() {
     for (schema, good, bad, keyword) in keyword_cases() {

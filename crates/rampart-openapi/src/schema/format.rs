@@ -92,11 +92,13 @@ impl Format {
     }
 }
 
-fn digits(s: &str, n: usize) -> Option<u32> {
-    if s.len() != n || !s.bytes().all(|b| b.is_ascii_digit()) {
+/// The value of exactly `n` ASCII digits. Bytes, not `str` slices: the caller's fixed
+/// offsets may fall inside a multi-byte character of a hostile value.
+fn digits(b: &[u8], n: usize) -> Option<u32> {
+    if b.len() != n || n > 9 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.parse().ok()
+    Some(b.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0')))
 }
 
 /// RFC 3339 `full-date`.
@@ -106,9 +108,9 @@ fn date(s: &str) -> bool {
         return false;
     }
     let (Some(y), Some(m), Some(d)) = (
-        digits(&s[0..4], 4),
-        digits(&s[5..7], 2),
-        digits(&s[8..10], 2),
+        digits(&b[0..4], 4),
+        digits(&b[5..7], 2),
+        digits(&b[8..10], 2),
     ) else {
         return false;
     };
@@ -130,16 +132,19 @@ fn time(s: &str) -> bool {
         return false;
     }
     let (Some(h), Some(m), Some(sec)) = (
-        digits(&s[0..2], 2),
-        digits(&s[3..5], 2),
-        digits(&s[6..8], 2),
+        digits(&b[0..2], 2),
+        digits(&b[3..5], 2),
+        digits(&b[6..8], 2),
     ) else {
         return false;
     };
     if h > 23 || m > 59 || sec > 60 {
         return false;
     }
-    let mut rest = &s[8..];
+    // Bytes 0..8 are ASCII digits and colons here, so 8 is a character boundary.
+    let Some(mut rest) = s.get(8..) else {
+        return false;
+    };
     if let Some(frac) = rest.strip_prefix('.') {
         let n = frac.bytes().take_while(u8::is_ascii_digit).count();
         if n == 0 {
@@ -154,8 +159,8 @@ fn time(s: &str) -> bool {
             ob.len() == 6
                 && matches!(ob[0], b'+' | b'-')
                 && ob[3] == b':'
-                && digits(&offset[1..3], 2).is_some_and(|h| h <= 23)
-                && digits(&offset[4..6], 2).is_some_and(|m| m <= 59)
+                && digits(&ob[1..3], 2).is_some_and(|h| h <= 23)
+                && digits(&ob[4..6], 2).is_some_and(|m| m <= 59)
         }
     }
 }
