@@ -351,7 +351,8 @@ impl<'a> Parser<'a, '_> {
                 return Err(ParseError::malformed("json-bad-number", start));
             }
         }
-        if matches!(src.get(i), Some(b'e' | b'E')) {
+        let exponent = matches!(src.get(i), Some(b'e' | b'E'));
+        if exponent {
             i += 1;
             if matches!(src.get(i), Some(b'+' | b'-')) {
                 i += 1;
@@ -371,6 +372,12 @@ impl<'a> Parser<'a, '_> {
             .text
             .get(start..i)
             .ok_or(ParseError::malformed("json-bad-number", start))?;
+        // `1e999` is `Infinity` written as a number: backends read it as infinity, an
+        // error or a clamp, so it is refused like `Infinity`. Only an exponent or more
+        // digits than a double holds can overflow; the rest never pays the conversion.
+        if (exponent || text.len() > 300) && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+            return Err(ParseError::malformed("json-non-finite", start));
+        }
         self.out.leaf(path, LeafKind::Number, Cow::Borrowed(text));
         self.pos = i;
         Ok(())
