@@ -908,3 +908,67 @@ fn a_long_query_array_is_pinned_only_when_every_item_is() {
     );
     assert!(!out.pinned.query("ids"));
 }
+
+/// Pins land on the text fields the value was built from, counted without the files
+/// between them, and a thousand distinct names are looked up, not scanned per name.
+#[test]
+fn form_pins_name_the_text_fields_the_value_holds() {
+    let c = body_contract_form();
+    let part = |name: &'static str, value, at: usize| FormField {
+        name,
+        value,
+        location: format!("part:{name}[{at}]"),
+    };
+    let fields = vec![
+        part("ids", FieldValue::Text("1"), 0),
+        part("ids", FieldValue::Opaque, 1),
+        part("ids", FieldValue::Text("2"), 2),
+    ];
+    let headers = HeaderMap::new();
+    let out = c.check(&Request {
+        method: "POST",
+        path: "/t",
+        query: None,
+        headers: &headers,
+        content_type: Some("multipart/form-data; boundary=x"),
+        body: Body::Fields(&fields),
+    });
+    assert!(out.conforms(), "{:?}", out.violations);
+    assert!(out.pinned.body_value("part:ids[0]") && out.pinned.body_value("part:ids[2]"));
+    assert!(!out.pinned.body_value("part:ids[1]"));
+
+    let names: Vec<String> = (0..1000).map(|i| format!("f{i}")).collect();
+    let fields: Vec<FormField<'_>> = names
+        .iter()
+        .map(|n| FormField {
+            name: n,
+            value: FieldValue::Text(if n == "f999" { "x" } else { "1" }),
+            location: format!("form:{n}"),
+        })
+        .collect();
+    let out = c.check(&Request {
+        method: "POST",
+        path: "/t",
+        query: None,
+        headers: &headers,
+        content_type: Some("application/x-www-form-urlencoded"),
+        body: Body::Fields(&fields),
+    });
+    assert_eq!(out.first().map(|v| v.location.as_str()), Some("form:/f999"));
+    assert!(out.pinned.body_value("form:f0") && !out.pinned.body_value("form:f999"));
+}
+
+/// `POST /t` taking a form or multipart body: `ids` an integer array, any other
+/// field an integer.
+fn body_contract_form() -> Contract {
+    let schema = json!({"schema": {"type": "object",
+        "properties": {"ids": {"type": "array", "items": {"type": "integer"}}},
+        "additionalProperties": {"type": "integer"}}});
+    contract(json!({
+        "openapi": "3.1.0",
+        "paths": {"/t": {"post": {"requestBody": {"required": true, "content": {
+            "application/x-www-form-urlencoded": schema,
+            "multipart/form-data": schema,
+        }}}}},
+    }))
+}

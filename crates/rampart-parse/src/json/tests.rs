@@ -36,7 +36,10 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
         (b"[1e999]", "json-non-finite"),
         (b"[-66666666666666e666666666633]", "json-non-finite"),
         (b"[1.8e308]", "json-non-finite"),
-        (b"[1.7e308, 1e-999, 0e999999, -4.9e-324, 123456789012345678901234567890]", "ok"),
+        (
+            b"[1.7e308, 1e-999, 0e999999, -4.9e-324, 123456789012345678901234567890]",
+            "ok",
+        ),
         (b"[01]", "json-leading-zero"),
         (b"[-01]", "json-leading-zero"),
         (b"[1.]", "json-bad-number"),
