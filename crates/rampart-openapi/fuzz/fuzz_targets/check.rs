@@ -1,17 +1,19 @@
 #![no_main]
-//! A request (first line `METHOD path?query`, the rest a JSON body) checked against a
-//! contract using most of what the validator knows. Besides "no panic, bounded":
+//! A request (first line `METHOD path?query`, the rest a JSON body, or a form body when
+//! the method is `FORM`, sent as a PUT) checked against a contract using most of what
+//! the validator knows. Besides "no panic, bounded":
 //! - a body the strict parser accepts is never refused as unreadable JSON by the
 //!   contract (the two readers agree on what JSON is);
 //! - its canonical copy, which is what the backend gets, validates the same way;
 //! - a pin (a value the detectors skip) covers exactly one leaf of the parsed body: a
-//!   location rendered alike for two leaves would let one hide behind the other.
+//!   location rendered alike for two leaves would let one hide behind the other;
+//! - a form pin names a field that holds text (what the value was built from).
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use rampart_openapi::{Body, Contract, LoadLimits, Outcome, Request};
-use rampart_parse::{JsonLimits, LeafKind, json};
+use rampart_openapi::{Body, Contract, FieldValue, FormField, LoadLimits, Outcome, Request};
+use rampart_parse::{FormLimits, JsonLimits, LeafKind, form, json};
 
 const SPEC: &str = r##"
 openapi: 3.1.0
@@ -29,6 +31,14 @@ paths:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Item"}
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              properties:
+                ids: {type: array, items: {type: integer}}
+                name: {type: string, maxLength: 8}
+                at: {type: string, format: date-time}
+              additionalProperties: {type: [integer, boolean]}
   /batch:
     post:
       requestBody:
@@ -81,6 +91,10 @@ static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
 });
 
 fn check(method: &str, target: &str, body: &[u8]) -> Outcome {
+    request(method, target, "application/json", Body::Json(body))
+}
+
+fn request(method: &str, target: &str, content_type: &str, body: Body<'_>) -> Outcome {
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
@@ -91,9 +105,45 @@ fn check(method: &str, target: &str, body: &[u8]) -> Outcome {
         path,
         query,
         headers: &headers,
-        content_type: Some("application/json"),
-        body: Body::Json(body),
+        content_type: Some(content_type),
+        body,
     })
+}
+
+/// Form fields as the inner builds them: each name with the value that follows it.
+fn form_fields<'p>(parsed: &'p rampart_parse::Parsed<'_>) -> Vec<FormField<'p>> {
+    let mut out = Vec::new();
+    for (i, leaf) in parsed.leaves.iter().enumerate() {
+        if leaf.kind != LeafKind::Key {
+            continue;
+        }
+        let value = match parsed.leaves.get(i + 1) {
+            Some(next) if next.path == leaf.path && next.kind == LeafKind::String => {
+                FieldValue::Text(&next.value)
+            }
+            _ => FieldValue::Opaque,
+        };
+        out.push(FormField {
+            name: &leaf.value,
+            value,
+            location: parsed.location(leaf.path),
+        });
+    }
+    out
+}
+
+fn check_form(target: &str, body: &[u8]) {
+    let Ok(parsed) = form::parse(body, &FormLimits::default()) else {
+        return;
+    };
+    let fields = form_fields(&parsed);
+    let content_type = "application/x-www-form-urlencoded";
+    let outcome = request("PUT", target, content_type, Body::Fields(&fields));
+    for f in &fields {
+        if outcome.pinned.body_value(&f.location) {
+            assert!(matches!(f.value, FieldValue::Text(_)), "pin on a field without text");
+        }
+    }
 }
 
 fn summary(o: &Outcome) -> Vec<(String, &'static str)> {
@@ -110,6 +160,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let body = data.get(split + 1..).unwrap_or_default();
     let (method, target) = head.split_once(' ').unwrap_or(("POST", head));
+    if method == "FORM" {
+        check_form(target, body);
+        return;
+    }
     let Ok(parsed) = json::parse(body, &JsonLimits::default(), true) else {
         return;
     };
