@@ -92,10 +92,10 @@ impl Format {
     }
 }
 
-/// The value of exactly `n` ASCII digits. Bytes, not `str` slices: the caller's fixed
-/// offsets may fall inside a multi-byte character of a hostile value.
-fn digits(b: &[u8], n: usize) -> Option<u32> {
-    if b.len() != n || n > 9 || !b.iter().all(u8::is_ascii_digit) {
+/// The value of a short run of ASCII digits. Bytes, not `str` slices: the caller's
+/// fixed offsets may fall inside a multi-byte character of a hostile value.
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(b.iter().fold(0, |v, d| v * 10 + u32::from(d - b'0')))
@@ -107,11 +107,8 @@ fn date(s: &str) -> bool {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
     }
-    let (Some(y), Some(m), Some(d)) = (
-        digits(&b[0..4], 4),
-        digits(&b[5..7], 2),
-        digits(&b[8..10], 2),
-    ) else {
+    let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
+    else {
         return false;
     };
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -131,11 +128,8 @@ fn time(s: &str) -> bool {
     if b.len() < 9 || b[2] != b':' || b[5] != b':' {
         return false;
     }
-    let (Some(h), Some(m), Some(sec)) = (
-        digits(&b[0..2], 2),
-        digits(&b[3..5], 2),
-        digits(&b[6..8], 2),
-    ) else {
+    let (Some(h), Some(m), Some(sec)) = (digits(&b[0..2]), digits(&b[3..5]), digits(&b[6..8]))
+    else {
         return false;
     };
     if h > 23 || m > 59 || sec > 60 {
@@ -159,8 +153,8 @@ fn time(s: &str) -> bool {
             ob.len() == 6
                 && matches!(ob[0], b'+' | b'-')
                 && ob[3] == b':'
-                && digits(&ob[1..3], 2).is_some_and(|h| h <= 23)
-                && digits(&ob[4..6], 2).is_some_and(|m| m <= 59)
+                && digits(&ob[1..3]).is_some_and(|h| h <= 23)
+                && digits(&ob[4..6]).is_some_and(|m| m <= 59)
         }
     }
 }
