@@ -8,7 +8,7 @@ use serde_json::{Map, Number, Value};
 use crate::contract::{Contract, In, MediaEntry, Operation, Param, Style, is_json};
 use crate::doc::{percent_decode, push_segment};
 use crate::instance::Instance;
-use crate::locations::{List, Set};
+use crate::locations::{Leaves, List, Set};
 use crate::paths::split_under;
 use crate::schema::SchemaId;
 use crate::schema::types;
@@ -117,6 +117,8 @@ pub struct Violation {
 /// injection detectors may skip them.
 #[derive(Debug, Clone, Default)]
 pub struct Pinned {
+    json_values: Leaves,
+    json_keys: Leaves,
     body_values: Set,
     body_keys: Set,
     query: Set,
@@ -125,12 +127,23 @@ pub struct Pinned {
 }
 
 impl Pinned {
-    /// A body value at the caller's location (`/a/0/b` for JSON, `form:x`, `part:x`).
+    /// A JSON body value by its leaf index: its position among the document's keys and
+    /// scalars in document order (how `rampart-parse` numbers a JSON body's leaves).
+    pub fn json_value(&self, leaf: usize) -> bool {
+        self.json_values.contains(leaf)
+    }
+
+    /// A JSON body key, by its leaf index, whose name the schema declares.
+    pub fn json_key(&self, leaf: usize) -> bool {
+        self.json_keys.contains(leaf)
+    }
+
+    /// A form or multipart field's value, at the caller's location (`form:x`, `part:x`).
     pub fn body_value(&self, location: &str) -> bool {
         self.body_values.contains(location)
     }
 
-    /// A body key (object member name) whose name the schema declares.
+    /// A form or multipart field's name, when the schema declares it.
     pub fn body_key(&self, location: &str) -> bool {
         self.body_keys.contains(location)
     }
@@ -152,7 +165,11 @@ impl Pinned {
 
     /// Number of pinned values, all places together.
     pub fn len(&self) -> usize {
-        self.body_values.len() + self.query.len() + self.headers.len() + self.cookies.len()
+        self.json_values.len()
+            + self.body_values.len()
+            + self.query.len()
+            + self.headers.len()
+            + self.cookies.len()
     }
 
     /// Whether nothing is pinned.
@@ -575,8 +592,8 @@ impl Ctx<'_, '_> {
                         return;
                     }
                 };
-                let mut run = Run::new(&self.contract.schemas, &self.contract.limits, "json:");
-                run.validate(schema, &value);
+                let run = Run::new(&self.contract.schemas, &self.contract.limits, "json:")
+                    .validate_document(schema, &value);
                 self.finish_body(run, None);
             }
             Body::Fields(fields) => {
@@ -625,8 +642,9 @@ impl Ctx<'_, '_> {
         let pinned = &mut self.out.pinned;
         match fields {
             None => {
-                pinned.body_values.extend(run.pinned.iter());
-                pinned.body_keys.extend(run.declared_keys.iter());
+                // A JSON body: every key and scalar has its leaf position.
+                pinned.json_values.extend(&run.pinned_leaves);
+                pinned.json_keys.extend(&run.declared_leaves);
             }
             Some(fields) => {
                 let by_name = ByName::new(fields);

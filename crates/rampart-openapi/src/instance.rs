@@ -1,31 +1,57 @@
 //! The value the validator reads: JSON whose strings and keys borrow from the body (or
 //! from a [`Value`] built from parameters), so validating a large body allocates per
 //! container, not per string.
+//!
+//! Read from a body, every key and scalar also carries its [`Leaf`] position: its index
+//! among the document's keys and scalars in document order, which is how the caller's
+//! strict parser numbers its leaves. Pins name leaves by it, so the caller matches them
+//! without rendering and hashing a pointer per leaf.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
+
+/// A key's or scalar's index among the document's keys and scalars, in document order.
+/// Bookkeeping, not part of the value: instances compare equal whatever their positions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Leaf(u32);
+
+impl Leaf {
+    /// Not read from a document (parameters, form fields, names under `propertyNames`).
+    pub(crate) const NONE: Leaf = Leaf(u32::MAX);
+
+    pub(crate) fn index(self) -> Option<u32> {
+        (self.0 != u32::MAX).then_some(self.0)
+    }
+}
+
+impl PartialEq for Leaf {
+    fn eq(&self, _: &Leaf) -> bool {
+        true
+    }
+}
 
 /// A JSON instance. Object members are sorted by key (as a [`serde_json::Map`] iterates),
 /// so violations come in the same order whichever way the instance was built.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Instance<'a> {
-    Null,
-    Bool(bool),
-    Number(Number),
-    String(Cow<'a, str>),
+    Null(Leaf),
+    Bool(bool, Leaf),
+    Number(Number, Leaf),
+    String(Cow<'a, str>, Leaf),
     Array(Vec<Instance<'a>>),
     Object(Members<'a>),
 }
 
-/// Object members, sorted by key; keys are unique.
+/// Object members, sorted by key; keys are unique. Each key has its own [`Leaf`].
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, Instance<'a>)>);
+pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, Leaf, Instance<'a>)>);
 
 impl<'a> Members<'a> {
-    fn from_unsorted(mut members: Vec<(Cow<'a, str>, Instance<'a>)>) -> Self {
+    fn from_unsorted(mut members: Vec<(Cow<'a, str>, Leaf, Instance<'a>)>) -> Self {
         // Stable, and the last duplicate wins, as when inserting into a map.
         members.sort_by(|a, b| a.0.cmp(&b.0));
         members.dedup_by(|later, earlier| {
@@ -44,9 +70,9 @@ impl<'a> Members<'a> {
 
     pub(crate) fn get(&self, key: &str) -> Option<&Instance<'a>> {
         self.0
-            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .binary_search_by(|(k, _, _)| k.as_ref().cmp(key))
             .ok()
-            .map(|i| &self.0[i].1)
+            .map(|i| &self.0[i].2)
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -54,43 +80,64 @@ impl<'a> Members<'a> {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Instance<'a>)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+        self.0.iter().map(|(k, _, v)| (k.as_ref(), v))
+    }
+
+    /// Members with their key's [`Leaf`].
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, Leaf, &Instance<'a>)> {
+        self.0.iter().map(|(k, leaf, v)| (k.as_ref(), *leaf, v))
     }
 }
 
 impl<'a> Instance<'a> {
-    /// Reads a JSON document, borrowing every string that has no escapes. `None`: not
-    /// JSON (invalid UTF-8 anywhere counts, as it does for `serde_json::from_slice`).
+    /// Reads a JSON document, borrowing every string that has no escapes, numbering its
+    /// keys and scalars. `None`: not JSON (invalid UTF-8 anywhere counts, as it does for
+    /// `serde_json::from_slice`).
     pub(crate) fn from_slice(bytes: &'a [u8]) -> Option<Self> {
         // One UTF-8 check of the whole document instead of one per string.
         let text = std::str::from_utf8(bytes).ok()?;
-        serde_json::from_str(text).ok()
+        let mut de = serde_json::Deserializer::from_str(text);
+        let next = Cell::new(0);
+        let value = Seed(&next).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        Some(value)
     }
 
-    /// A view of `value`, borrowing its strings.
+    /// A view of `value`, borrowing its strings (without [`Leaf`] positions).
     pub(crate) fn of(value: &'a Value) -> Self {
         match value {
-            Value::Null => Instance::Null,
-            Value::Bool(b) => Instance::Bool(*b),
-            Value::Number(n) => Instance::Number(n.clone()),
-            Value::String(s) => Instance::String(Cow::Borrowed(s)),
+            Value::Null => Instance::Null(Leaf::NONE),
+            Value::Bool(b) => Instance::Bool(*b, Leaf::NONE),
+            Value::Number(n) => Instance::Number(n.clone(), Leaf::NONE),
+            Value::String(s) => Instance::String(Cow::Borrowed(s), Leaf::NONE),
             Value::Array(items) => Instance::Array(items.iter().map(Instance::of).collect()),
             // A map iterates sorted and unique already.
             Value::Object(map) => Instance::Object(Members(
                 map.iter()
-                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Instance::of(v)))
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Leaf::NONE, Instance::of(v)))
                     .collect(),
             )),
+        }
+    }
+
+    /// The position of a scalar read from a document.
+    pub(crate) fn leaf(&self) -> Leaf {
+        match self {
+            Instance::Null(l)
+            | Instance::Bool(_, l)
+            | Instance::Number(_, l)
+            | Instance::String(_, l) => *l,
+            Instance::Array(_) | Instance::Object(_) => Leaf::NONE,
         }
     }
 
     /// JSON equality with a schema's value, numbers compared by value.
     pub(crate) fn equals(&self, other: &Value) -> bool {
         match (self, other) {
-            (Instance::Null, Value::Null) => true,
-            (Instance::Bool(a), Value::Bool(b)) => a == b,
-            (Instance::Number(x), Value::Number(y)) => numbers_equal(x, y),
-            (Instance::String(a), Value::String(b)) => a == b,
+            (Instance::Null(_), Value::Null) => true,
+            (Instance::Bool(a, _), Value::Bool(b)) => a == b,
+            (Instance::Number(x, _), Value::Number(y)) => numbers_equal(x, y),
+            (Instance::String(a, _), Value::String(b)) => a == b,
             (Instance::Array(x), Value::Array(y)) => {
                 x.len() == y.len() && x.iter().zip(y).all(|(a, b)| a.equals(b))
             }
@@ -117,10 +164,10 @@ impl fmt::Display for Instance<'_> {
     /// Scalars as JSON text (containers are not rendered this way).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Instance::Null => f.write_str("null"),
-            Instance::Bool(b) => write!(f, "{b}"),
-            Instance::Number(n) => write!(f, "{n}"),
-            Instance::String(s) => {
+            Instance::Null(_) => f.write_str("null"),
+            Instance::Bool(b, _) => write!(f, "{b}"),
+            Instance::Number(n, _) => write!(f, "{n}"),
+            Instance::String(s, _) => {
                 let quoted = serde_json::to_string(s.as_ref()).map_err(|_| fmt::Error)?;
                 f.write_str(&quoted)
             }
@@ -129,16 +176,28 @@ impl fmt::Display for Instance<'_> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Instance<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(InstanceVisitor)
+/// Builds an [`Instance`] from the same events `serde_json` turns into a [`Value`],
+/// giving each key and scalar the next [`Leaf`] as it is read (document order).
+#[derive(Clone, Copy)]
+struct Seed<'c>(&'c Cell<u32>);
+
+impl Seed<'_> {
+    fn take(self) -> Leaf {
+        let n = self.0.get();
+        self.0.set(n.saturating_add(1));
+        Leaf(n)
     }
 }
 
-/// Builds an [`Instance`] from the same events `serde_json` turns into a [`Value`].
-struct InstanceVisitor;
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Instance<'de>;
 
-impl<'de> Visitor<'de> for InstanceVisitor {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
     type Value = Instance<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -146,45 +205,46 @@ impl<'de> Visitor<'de> for InstanceVisitor {
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Instance::Bool(v))
+        Ok(Instance::Bool(v, self.take()))
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Instance::Number(v.into()))
+        Ok(Instance::Number(v.into(), self.take()))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Instance::Number(v.into()))
+        Ok(Instance::Number(v.into(), self.take()))
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
         // As `Value` does: a non-finite float has no JSON number.
-        Ok(Number::from_f64(v).map_or(Instance::Null, Instance::Number))
+        let leaf = self.take();
+        Ok(Number::from_f64(v).map_or(Instance::Null(leaf), |n| Instance::Number(n, leaf)))
     }
 
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Instance::String(Cow::Borrowed(v)))
+        Ok(Instance::String(Cow::Borrowed(v), self.take()))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Instance::String(Cow::Owned(v.to_owned())))
+        Ok(Instance::String(Cow::Owned(v.to_owned()), self.take()))
     }
 
     fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Instance::String(Cow::Owned(v)))
+        Ok(Instance::String(Cow::Owned(v), self.take()))
     }
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Instance::Null)
+        Ok(Instance::Null(self.take()))
     }
 
     fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Instance::Null)
+        Ok(Instance::Null(self.take()))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(self)? {
             items.push(item);
         }
         Ok(Instance::Array(items))
@@ -193,8 +253,9 @@ impl<'de> Visitor<'de> for InstanceVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let value = map.next_value()?;
-            members.push((key.0, value));
+            let leaf = self.take();
+            let value = map.next_value_seed(self)?;
+            members.push((key.0, leaf, value));
         }
         Ok(Instance::Object(Members::from_unsorted(members)))
     }
@@ -231,9 +292,43 @@ impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
+
+    /// Keys and scalars are numbered in document order, whatever the member order after
+    /// sorting; containers take no number.
+    #[test]
+    fn keys_and_scalars_are_numbered_in_document_order() {
+        fn collect(v: &Instance<'_>, out: &mut Vec<(u32, String)>) {
+            match v {
+                Instance::Array(items) => items.iter().for_each(|i| collect(i, out)),
+                Instance::Object(members) => {
+                    for (key, leaf, value) in members.entries() {
+                        out.push((leaf.index().unwrap(), format!("key {key}")));
+                        collect(value, out);
+                    }
+                }
+                scalar => out.push((scalar.leaf().index().unwrap(), scalar.to_string())),
+            }
+        }
+        let doc = br#"{"z":1,"a":[true,null,"x",[],{}],"m":{"q":-2.5,"b\u0041":"\n"},"e":{}}"#;
+        let mut got = Vec::new();
+        collect(&Instance::from_slice(doc).unwrap(), &mut got);
+        got.sort();
+        let want = [
+            "key z", "1", "key a", "true", "null", "\"x\"", "key m", "key q", "-2.5", "key bA",
+            "\"\\n\"", "key e",
+        ];
+        let got: Vec<_> = got.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(got, want);
+        let value = serde_json::json!({"a": [1]});
+        let Instance::Object(members) = Instance::of(&value) else {
+            panic!("not an object");
+        };
+        assert!(members.entries().all(|(_, leaf, v)| leaf.index().is_none()
+            && matches!(v, Instance::Array(items) if items[0].leaf().index().is_none())));
+    }
 
     #[test]
     fn reads_like_value_sorted_with_the_last_duplicate_winning() {

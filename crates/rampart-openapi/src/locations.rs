@@ -1,6 +1,7 @@
 //! Lists and sets of locations (JSON pointers, parameter names) kept in one buffer: a
 //! batch body pins thousands of values, and a `String` per location cost an allocation
-//! and a free each, more than validating the value.
+//! and a free each, more than validating the value. JSON leaves are named by position
+//! instead, in a bit set.
 
 use std::hash::BuildHasher;
 
@@ -123,11 +124,67 @@ impl<'a> Extend<&'a str> for Set {
     }
 }
 
+/// A set of leaf positions, one bit each: a body's positions are dense and bounded by
+/// its parser's limits, so the set is at most one bit per leaf.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Leaves {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Leaves {
+    pub(crate) fn contains(&self, leaf: usize) -> bool {
+        self.words
+            .get(leaf / 64)
+            .is_some_and(|w| w & (1 << (leaf % 64)) != 0)
+    }
+
+    pub(crate) fn insert(&mut self, leaf: usize) {
+        let word = leaf / 64;
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        let bit = 1 << (leaf % 64);
+        if self.words[word] & bit == 0 {
+            self.words[word] |= bit;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+impl<'a> Extend<&'a u32> for Leaves {
+    fn extend<I: IntoIterator<Item = &'a u32>>(&mut self, items: I) {
+        for &leaf in items {
+            self.insert(leaf as usize);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
 
-    use super::{List, Set};
+    use super::{Leaves, List, Set};
+
+    #[test]
+    fn leaves_answer_as_a_hash_set() {
+        let mut ours = Leaves::default();
+        let mut want = HashSet::new();
+        for i in 0..3_000usize {
+            let leaf = (i * i * 31 + 7) % 9_001;
+            ours.insert(leaf);
+            want.insert(leaf);
+        }
+        assert_eq!(ours.len(), want.len());
+        for leaf in 0..9_100 {
+            assert_eq!(ours.contains(leaf), want.contains(&leaf), "{leaf}");
+        }
+        assert!(!Leaves::default().contains(0));
+    }
 
     #[test]
     fn list_keeps_order_and_truncates_the_newest() {

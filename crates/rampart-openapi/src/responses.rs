@@ -195,8 +195,9 @@ impl Contract {
                 return out;
             }
         };
-        let mut run = Run::new(&self.schemas, &self.limits, "json:").for_response();
-        run.validate(schema, &value);
+        let run = Run::new(&self.schemas, &self.limits, "json:")
+            .for_response()
+            .validate_document(schema, &value);
         for e in run.errors {
             violate(e.keyword, &e.location);
         }

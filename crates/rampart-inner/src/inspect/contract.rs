@@ -149,7 +149,18 @@ impl Checked {
         }
     }
 
-    /// Whether a body leaf at `location` (as [`Parsed::location`] renders it) was pinned.
+    /// Whether the JSON body's leaf `index` (its position in [`Parsed::leaves`]) was
+    /// pinned.
+    pub(crate) fn skips_json(&self, kind: FieldKind, index: usize) -> bool {
+        match kind {
+            FieldKind::BodyValue => self.pinned.json_value(index),
+            FieldKind::BodyKey => self.pinned.json_key(index),
+            _ => false,
+        }
+    }
+
+    /// Whether a form or multipart leaf at `location` (as [`Parsed::location`] renders
+    /// it) was pinned.
     pub(crate) fn skips_body(&self, kind: FieldKind, location: &str) -> bool {
         match kind {
             FieldKind::BodyValue => self.pinned.body_value(location),

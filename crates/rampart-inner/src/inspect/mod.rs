@@ -308,10 +308,11 @@ fn screen(
     let scope = scope_of(parsed.kind);
     // One buffer for every leaf's location: consecutive leaves share most of their path.
     let mut locations = Locations::default();
-    // Without a contract no leaf is skipped by its location, so it is built only when a
-    // rule or a hit needs it.
-    let lazy = policy.contract.is_none();
-    for leaf in &parsed.leaves {
+    // A JSON body's pins name leaves by position; without a contract none is skipped.
+    // Either way a location is built only when a rule or a hit needs it.
+    let json = parsed.kind == BodyKind::Json;
+    let lazy = policy.contract.is_none() || json;
+    for (index, leaf) in parsed.leaves.iter().enumerate() {
         let kind = match leaf.kind {
             LeafKind::Key => FieldKind::BodyKey,
             LeafKind::String | LeafKind::Text | LeafKind::Attribute | LeafKind::Number => {
@@ -320,6 +321,9 @@ fn screen(
             // Booleans, nulls and kinds added later carry no free text.
             _ => continue,
         };
+        if json && checked.skips_json(kind, index) {
+            continue;
+        }
         if lazy {
             let mut name = LeafName {
                 parsed: &parsed,

@@ -103,12 +103,12 @@ impl Schema {
             return true;
         }
         match value {
-            Instance::String(s) => {
+            Instance::String(s, _) => {
                 self.format.is_some_and(Format::pins)
                     || (self.format == Some(Format::Email) && format::plain_email(s))
                     || self.pattern.as_ref().is_some_and(|p| p.strict)
             }
-            Instance::Number(_) | Instance::Bool(_) | Instance::Null => {
+            Instance::Number(..) | Instance::Bool(..) | Instance::Null(_) => {
                 // Typed as non-string: the value validated as a number/boolean/null.
                 self.types != 0 && self.types & types::STRING == 0
             }

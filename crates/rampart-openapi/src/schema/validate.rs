@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use super::{Schema, SchemaId, Schemas, types};
 use crate::doc::push_segment;
-use crate::instance::{Instance, Members};
+use crate::instance::{Instance, Leaf, Members};
 use crate::limits::ValidateLimits;
 use crate::locations::List;
 
@@ -33,10 +33,15 @@ pub(crate) struct Run<'s> {
     location: String,
     prefix_len: usize,
     pub(crate) errors: Vec<SchemaError>,
-    /// Pointers (without prefix) of values pinned by a schema that validated them.
+    /// Pointers (without prefix) of values pinned by a schema that validated them, for
+    /// values without a [`Leaf`] position (parameters, form fields).
     pub(crate) pinned: List,
-    /// Pointers of object members whose key is a declared property name.
+    /// Pointers of object members whose key is a declared property name (the same).
     pub(crate) declared_keys: List,
+    /// [`Leaf`] positions of pinned values read from a document.
+    pub(crate) pinned_leaves: Vec<u32>,
+    /// [`Leaf`] positions of declared keys read from a document.
+    pub(crate) declared_leaves: Vec<u32>,
     pub(crate) work: u64,
     depth: usize,
     probe: u32,
@@ -46,6 +51,9 @@ pub(crate) struct Run<'s> {
     aborted: bool,
     /// Validating a response: `readOnly` is expected there and `writeOnly` is not.
     response: bool,
+    /// Keep `location` current; off for a first pass over a document whose pins name
+    /// leaves by position, where only errors would need it.
+    locate: bool,
 }
 
 impl<'s> Run<'s> {
@@ -58,12 +66,15 @@ impl<'s> Run<'s> {
             errors: Vec::new(),
             pinned: List::default(),
             declared_keys: List::default(),
+            pinned_leaves: Vec::new(),
+            declared_leaves: Vec::new(),
             work: 0,
             depth: 0,
             probe: 0,
             discard: 0,
             aborted: false,
             response: false,
+            locate: true,
         }
     }
 
@@ -76,6 +87,47 @@ impl<'s> Run<'s> {
     /// Validates `value` at the run's prefix. Returns whether it is valid.
     pub(crate) fn validate(&mut self, id: SchemaId, value: &Instance<'_>) -> bool {
         self.node(id, value)
+    }
+
+    /// Validates a document read with [`Leaf`] positions: first without building the
+    /// location of every member (pins name leaves by position, and most bodies
+    /// conform), then, only if there are violations to name, again with locations.
+    /// Validation is deterministic, so the second pass finds the same violations.
+    pub(crate) fn validate_document(mut self, id: SchemaId, value: &Instance<'_>) -> Self {
+        self.locate = false;
+        self.node(id, value);
+        if self.errors.is_empty() {
+            return self;
+        }
+        let prefix = &self.location[..self.prefix_len];
+        let mut again = Run::new(self.schemas, self.limits, prefix);
+        again.response = self.response;
+        again.node(id, value);
+        again.work = again.work.saturating_add(self.work);
+        again
+    }
+
+    /// Steps into member `key`; returns the location to go back to with [`Run::leave`].
+    fn enter_key(&mut self, key: &str) -> usize {
+        let len = self.location.len();
+        if self.locate {
+            push_segment(&mut self.location, key);
+        }
+        len
+    }
+
+    /// Steps into item `i`.
+    fn enter_item(&mut self, i: usize) -> usize {
+        let len = self.location.len();
+        if self.locate {
+            self.location.push('/');
+            self.location.push_str(itoa::Buffer::new().format(i));
+        }
+        len
+    }
+
+    fn leave(&mut self, len: usize) {
+        self.location.truncate(len);
     }
 
     /// Whether the run stopped early (budget, depth or error cap).
@@ -125,7 +177,7 @@ impl<'s> Run<'s> {
         let ok = self.keywords(s, value);
         self.depth -= 1;
         if ok && self.discard == 0 && s.pins(value) {
-            self.pinned.push(&self.location[self.prefix_len..]);
+            self.pin(value.leaf());
         }
         ok
     }
@@ -150,13 +202,39 @@ impl<'s> Run<'s> {
         ok
     }
 
-    fn marks(&self) -> (usize, usize) {
-        (self.pinned.len(), self.declared_keys.len())
+    /// The value at the current location, by its position or else its pointer.
+    fn pin(&mut self, leaf: Leaf) {
+        match leaf.index() {
+            Some(i) => self.pinned_leaves.push(i),
+            None if self.locate => self.pinned.push(&self.location[self.prefix_len..]),
+            // A container of a document: its leaves were matched one by one.
+            None => {}
+        }
     }
 
-    fn truncate(&mut self, (pinned, declared): (usize, usize)) {
+    /// The key of the member at the current location.
+    fn declare(&mut self, leaf: Leaf) {
+        match leaf.index() {
+            Some(i) => self.declared_leaves.push(i),
+            None if self.locate => self.declared_keys.push(&self.location[self.prefix_len..]),
+            None => {}
+        }
+    }
+
+    fn marks(&self) -> [usize; 4] {
+        [
+            self.pinned.len(),
+            self.declared_keys.len(),
+            self.pinned_leaves.len(),
+            self.declared_leaves.len(),
+        ]
+    }
+
+    fn truncate(&mut self, [pinned, declared, pinned_leaves, declared_leaves]: [usize; 4]) {
         self.pinned.truncate(pinned);
         self.declared_keys.truncate(declared);
+        self.pinned_leaves.truncate(pinned_leaves);
+        self.declared_leaves.truncate(declared_leaves);
     }
 
     fn keywords(&mut self, s: &'s Schema, v: &Instance<'_>) -> bool {
@@ -197,7 +275,7 @@ impl<'s> Run<'s> {
             check!(v.equals(c), "const");
         }
         match v {
-            Instance::String(text) => {
+            Instance::String(text, _) => {
                 if s.min_length.is_some() || s.max_length.is_some() {
                     if !self.spend(text.len() as u64 / 64) {
                         return false;
@@ -216,7 +294,7 @@ impl<'s> Run<'s> {
                     check!(f.check_str(text), "format");
                 }
             }
-            Instance::Number(n) => {
+            Instance::Number(n, _) => {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 check!(s.minimum.is_none_or(|m| f >= m), "minimum");
                 check!(s.maximum.is_none_or(|m| f <= m), "maximum");
@@ -251,7 +329,7 @@ impl<'s> Run<'s> {
                     }
                 }
             }
-            Instance::Bool(_) | Instance::Null => {}
+            Instance::Bool(..) | Instance::Null(_) => {}
         }
         for &a in &s.all_of {
             if !self.node(a, v) {
@@ -340,9 +418,7 @@ impl<'s> Run<'s> {
         let mut contained = 0u64;
         for (i, item) in items.iter().enumerate() {
             let schema = s.prefix_items.get(i).copied().or(s.items);
-            let len = self.location.len();
-            self.location.push('/');
-            self.location.push_str(itoa::Buffer::new().format(i));
+            let len = self.enter_item(i);
             if let Some(id) = schema
                 && !self.node(id, item)
             {
@@ -353,7 +429,7 @@ impl<'s> Run<'s> {
             {
                 contained += 1;
             }
-            self.location.truncate(len);
+            self.leave(len);
             if (!ok && self.probe > 0) || self.stopped() {
                 return false;
             }
@@ -397,10 +473,9 @@ impl<'s> Run<'s> {
         for name in &s.required {
             if !map.contains_key(name) && !self.exempt_property(s, name) {
                 ok = false;
-                let len = self.location.len();
-                push_segment(&mut self.location, name);
+                let len = self.enter_key(name);
                 self.fail("required");
-                self.location.truncate(len);
+                self.leave(len);
             }
         }
         for (key, names) in &s.dependent_required {
@@ -412,9 +487,8 @@ impl<'s> Run<'s> {
         if (!ok && self.probe > 0) || self.stopped() {
             return false;
         }
-        for (key, value) in map.iter() {
-            let len = self.location.len();
-            push_segment(&mut self.location, key);
+        for (key, key_leaf, value) in map.entries() {
+            let len = self.enter_key(key);
             let declared = s
                 .properties
                 .binary_search_by(|(n, _)| n.as_str().cmp(key))
@@ -423,7 +497,7 @@ impl<'s> Run<'s> {
             let mut matched = declared.is_some();
             if let Some(id) = declared {
                 if self.discard == 0 {
-                    self.declared_keys.push(&self.location[self.prefix_len..]);
+                    self.declare(key_leaf);
                 }
                 if !self.node(id, value) {
                     ok = false;
@@ -450,12 +524,12 @@ impl<'s> Run<'s> {
                 }
             }
             if let Some(id) = s.property_names
-                && !self.probe(id, &Instance::String(Cow::Borrowed(key)))
+                && !self.probe(id, &Instance::String(Cow::Borrowed(key), Leaf::NONE))
             {
                 ok = false;
                 self.fail("propertyNames");
             }
-            self.location.truncate(len);
+            self.leave(len);
             if (!ok && self.probe > 0) || self.stopped() {
                 return false;
             }
@@ -485,13 +559,13 @@ impl<'s> Run<'s> {
 
 fn type_matches(t: u8, v: &Instance<'_>) -> bool {
     let bit = match v {
-        Instance::Null => types::NULL,
-        Instance::Bool(_) => types::BOOLEAN,
+        Instance::Null(_) => types::NULL,
+        Instance::Bool(..) => types::BOOLEAN,
         Instance::Object(_) => types::OBJECT,
         Instance::Array(_) => types::ARRAY,
-        Instance::String(_) => types::STRING,
-        Instance::Number(n) if is_integer(n) => types::INTEGER | types::NUMBER,
-        Instance::Number(_) => types::NUMBER,
+        Instance::String(..) => types::STRING,
+        Instance::Number(n, _) if is_integer(n) => types::INTEGER | types::NUMBER,
+        Instance::Number(..) => types::NUMBER,
     };
     t & bit != 0
 }
@@ -518,7 +592,7 @@ fn multiple_of(n: &serde_json::Number, m: f64) -> bool {
 /// A canonical rendering (sorted keys, numbers by value) for uniqueness checks.
 fn canonical(v: &Instance<'_>, out: &mut String) {
     match v {
-        Instance::Number(n) => match n.as_i64() {
+        Instance::Number(n, _) => match n.as_i64() {
             Some(i) => {
                 let _ = write!(out, "{i}");
             }
