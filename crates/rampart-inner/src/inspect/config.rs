@@ -158,6 +158,10 @@ fn parse_enforcement(p: &mut Problems, key: &str, raw: Option<&str>) -> Option<E
     }
 }
 
+/// The deepest JSON nesting a route may accept: what serde_json (the OpenAPI and
+/// response validators' reader) reads.
+const MAX_JSON_DEPTH: usize = 128;
+
 /// Validates the merged inspection keys of route `key` (e.g. `routes[2]`).
 pub(crate) fn validate(
     p: &mut Problems,
@@ -182,6 +186,15 @@ pub(crate) fn validate(
         p.push(
             format!("{key}.inspection.max_body"),
             "must be at most 64MiB (bodies are held in memory while inspected)",
+        );
+    }
+    let limits = raw.limits.clone().unwrap_or_default();
+    if !(1..=MAX_JSON_DEPTH).contains(&limits.json.max_depth) {
+        // Deeper JSON passes the strict parser but not the contract's and response
+        // checks' reader: refused there as unreadable. Say so here instead.
+        p.push(
+            format!("{key}.inspection.limits.json.max_depth"),
+            format!("must be between 1 and {MAX_JSON_DEPTH}"),
         );
     }
     let oversize = match raw.oversize.as_deref().unwrap_or("refuse") {
@@ -291,7 +304,7 @@ pub(crate) fn validate(
             allow_opaque: raw.allow_opaque.unwrap_or(false),
             canonical: forward == Forward::Canonical,
         },
-        limits: Arc::new(raw.limits.clone().unwrap_or_default()),
+        limits: Arc::new(limits),
         forward,
         detection: Arc::new(detection?),
         antivirus,
@@ -299,4 +312,36 @@ pub(crate) fn validate(
         xml_schema: None,
         seen: Default::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn json_depth_is_bounded_by_what_the_contract_reader_reads() {
+        let engine = Engine::builtin();
+        let cases = [
+            ("", true),
+            ("[limits.json]\nmax_depth = 128", true),
+            ("[limits.json]\nmax_depth = 1", true),
+            ("[limits.json]\nmax_depth = 129", false),
+            ("[limits.json]\nmax_depth = 0", false),
+        ];
+        for (toml_text, ok) in cases {
+            let raw: RawInspection = toml::from_str(toml_text).unwrap();
+            let mut p = Problems::default();
+            let policy = validate(&mut p, "routes[0]", &raw, None, (false, false), &engine);
+            let text = format!("{p:?}");
+            assert_eq!(policy.is_some() && p.is_empty(), ok, "{toml_text}: {text}");
+            if !ok {
+                assert!(
+                    text.contains("routes[0].inspection.limits.json.max_depth"),
+                    "{text}"
+                );
+            }
+        }
+    }
 }
