@@ -9,6 +9,9 @@ pub(super) enum Node {
     Ip(IpAddr),
     /// `unknown`, an obfuscated `_identifier`, or an element without `for=`.
     Hidden,
+    /// An entry that does not parse. Only the walk decides whether it matters: left of
+    /// where the walk stops, it is the client's own text.
+    Malformed,
 }
 
 /// A header value that must not be trusted.
@@ -85,38 +88,58 @@ impl Cursor<'_> {
 }
 
 /// The `for=` node of every `Forwarded` element, in order across all header values.
-pub(super) fn parse_forwarded<'a>(
-    values: impl Iterator<Item = &'a [u8]>,
-) -> Result<Vec<Node>, Malformed> {
+pub(super) fn parse_forwarded<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Node> {
     let mut nodes = Vec::new();
     let mut buf = Vec::new();
     for value in values {
-        let mut c = Cursor { s: value, i: 0 };
-        loop {
-            c.skip_ows();
-            match c.peek() {
-                None => break,
-                Some(b',') => {
-                    c.i += 1; // empty list element (RFC 9110 §5.6.1)
-                    continue;
+        let start = nodes.len();
+        if parse_line(value, &mut nodes, &mut buf).is_err() {
+            // A client's unclosed quote must not swallow the entries a proxy appended
+            // to the same line: read its comma-separated pieces one by one instead. All
+            // the client wrote is left of them, and matters only if the walk gets there.
+            nodes.truncate(start);
+            for piece in value.split(|&b| b == b',') {
+                if piece.iter().all(u8::is_ascii_whitespace) {
+                    continue; // empty list element
                 }
-                Some(_) => {}
-            }
-            nodes.push(element(&mut c, &mut buf)?);
-            c.skip_ows();
-            match c.peek() {
-                None => break,
-                Some(b',') => c.i += 1,
-                Some(_) => return Err(Malformed),
+                let mut one = Vec::with_capacity(1);
+                match parse_line(piece, &mut one, &mut buf) {
+                    Ok(()) if one.len() == 1 => nodes.append(&mut one),
+                    _ => nodes.push(Node::Malformed),
+                }
             }
         }
     }
-    Ok(nodes)
+    nodes
 }
 
-/// One element: `pair *( ";" pair )`; returns its `for` node.
+fn parse_line(value: &[u8], nodes: &mut Vec<Node>, buf: &mut Vec<u8>) -> Result<(), Malformed> {
+    let mut c = Cursor { s: value, i: 0 };
+    loop {
+        c.skip_ows();
+        match c.peek() {
+            None => return Ok(()),
+            Some(b',') => {
+                c.i += 1; // empty list element (RFC 9110 §5.6.1)
+                continue;
+            }
+            Some(_) => {}
+        }
+        nodes.push(element(&mut c, buf)?);
+        c.skip_ows();
+        match c.peek() {
+            None => return Ok(()),
+            Some(b',') => c.i += 1,
+            Some(_) => return Err(Malformed),
+        }
+    }
+}
+
+/// One element: `pair *( ";" pair )`; returns its `for` node. `Err` only for syntax:
+/// a well-formed element with bad values is one malformed entry.
 fn element(c: &mut Cursor<'_>, buf: &mut Vec<u8>) -> Result<Node, Malformed> {
     let mut node = None;
+    let mut bad = false;
     let mut seen: Vec<Vec<u8>> = Vec::new();
     loop {
         c.skip_ows();
@@ -133,15 +156,18 @@ fn element(c: &mut Cursor<'_>, buf: &mut Vec<u8>) -> Result<Node, Malformed> {
         }
         // RFC 7239 §4: a parameter occurs at most once per element.
         if seen.contains(&name) || seen.len() > 8 {
-            return Err(Malformed);
+            bad = true;
+        } else {
+            if name == b"for" {
+                node = Some(parse_node(buf).unwrap_or(Node::Malformed));
+            }
+            seen.push(name);
         }
-        if name == b"for" {
-            node = Some(parse_node(buf)?);
-        }
-        seen.push(name);
         c.skip_ows();
         if c.peek() == Some(b';') {
             c.i += 1;
+        } else if bad {
+            return Ok(Node::Malformed);
         } else {
             return Ok(node.unwrap_or(Node::Hidden));
         }

@@ -5,7 +5,7 @@
 //! address. The header's hop list is walked from the right (the entry the peer wrote
 //! last), skipping addresses of further trusted proxies up to `hops`. A malformed,
 //! hidden or obfuscated entry on that walk is never trusted: the peer address is used
-//! instead, and `reason` says why.
+//! instead, and `reason` says why. Entries left of where the walk stops are not read.
 
 mod forwarded;
 #[cfg(test)]
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::config::{ConfigError, Problems};
 use crate::iplist::{Cidr, IpSet};
 use crate::proxy_protocol::{Command, ProxyAddresses, ProxyHeader};
-use forwarded::{Malformed, Node};
+use forwarded::Node;
 
 /// Where the client address comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -181,9 +181,6 @@ impl ClientIpResolver {
                     .map(|v| v.as_bytes()),
             ),
         };
-        let Ok(nodes) = nodes else {
-            return fallback("malformed forwarding header");
-        };
         if nodes.is_empty() {
             return fallback("no forwarding header");
         }
@@ -191,10 +188,11 @@ impl ClientIpResolver {
         let hops = usize::from(self.hops);
         let mut leftmost = None;
         for (k, node) in nodes.iter().rev().enumerate() {
-            let Node::Ip(ip) = *node else {
-                return fallback("forwarded client is hidden or obfuscated");
+            let ip = match *node {
+                Node::Ip(ip) => ip.to_canonical(),
+                Node::Hidden => return fallback("forwarded client is hidden or obfuscated"),
+                Node::Malformed => return fallback("malformed forwarding header"),
             };
-            let ip = ip.to_canonical();
             let reason = if !self.trusted.contains(ip) {
                 "nearest hop not known as a trusted proxy"
             } else if k + 1 >= hops {
@@ -241,13 +239,15 @@ fn proxy_protocol_ip(peer: IpAddr, proxy: Option<&ProxyHeader>) -> ClientIp {
 }
 
 /// Every `X-Forwarded-For` entry, in order across header lines.
-fn xff_nodes(headers: &HeaderMap) -> Result<Vec<Node>, Malformed> {
+fn xff_nodes(headers: &HeaderMap) -> Vec<Node> {
     let mut nodes = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        let value = value.to_str().map_err(|_| Malformed)?;
-        for entry in value.split(',') {
-            nodes.push(Node::Ip(forwarded::parse_xff_entry(entry)?));
+        for entry in value.as_bytes().split(|&b| b == b',') {
+            let ip = std::str::from_utf8(entry)
+                .ok()
+                .and_then(|e| forwarded::parse_xff_entry(e).ok());
+            nodes.push(ip.map_or(Node::Malformed, Node::Ip));
         }
     }
-    Ok(nodes)
+    nodes
 }

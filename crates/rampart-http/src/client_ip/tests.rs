@@ -127,6 +127,41 @@ fn walks_forwarded_attacks_next_to_look_alikes() {
 }
 
 #[test]
+fn garbage_left_of_the_walk_does_not_hide_the_client() {
+    // The client writes the left of the list: if its garbage made the whole header
+    // malformed, any client could pass as its proxy (fuzz: client_ip).
+    use IpSource::{Forwarded as Fwd, Socket, XForwardedFor as Xff};
+    let table: [(IpSource, u8, &[&str], &str, IpSource); 10] = [
+        (Xff, 1, &["bogus, 203.0.113.7"], CLIENT, Xff),
+        (Xff, 1, &["bogus", "203.0.113.7"], CLIENT, Xff),
+        (Xff, 10, &["bogus, 203.0.113.7, 10.0.0.2"], CLIENT, Xff),
+        // the walk reaches the garbage: never trusted
+        (Xff, 2, &["bogus, 10.0.0.2"], PROXY, Socket),
+        (Fwd, 1, &["for=bogus, for=203.0.113.7"], CLIENT, Fwd),
+        (Fwd, 1, &["for=\"x", "for=203.0.113.7"], CLIENT, Fwd),
+        (Fwd, 1, &["for=a;for=b, for=203.0.113.7"], CLIENT, Fwd),
+        (Fwd, 2, &["for=bogus, for=10.0.0.2"], PROXY, Socket),
+        // an unclosed quote does not swallow the entry a proxy appended to its line
+        (Fwd, 1, &["for=\"x, for=203.0.113.7"], CLIENT, Fwd),
+        (Fwd, 2, &["for=\"x, for=10.0.0.2"], PROXY, Socket),
+    ];
+    for (from, hops, values, want, source) in table {
+        let name = if from == Xff {
+            "x-forwarded-for"
+        } else {
+            "forwarded"
+        };
+        let got = resolver(from, hops).resolve(ip(PROXY), &headers(name, values), None);
+        assert_eq!(
+            (got.addr, got.source),
+            (ip(want), source),
+            "{values:?}: {}",
+            got.reason
+        );
+    }
+}
+
+#[test]
 fn takes_the_proxy_protocol_source_from_trusted_peers_only() {
     let tcp = ProxyHeader {
         version: 2,
