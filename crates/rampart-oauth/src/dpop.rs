@@ -203,7 +203,12 @@ fn same_target(proof_htu: &str, request: &str) -> bool {
         let uri: Uri = uri.parse().ok()?;
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let host = uri.host()?.to_ascii_lowercase();
-        let port = match (uri.port_u16(), scheme.as_str()) {
+        let authority = uri.authority()?.as_str();
+        // `host()` drops userinfo, but a request URI has none: it names another URI.
+        if authority.contains('@') {
+            return None;
+        }
+        let port = match (written_port(authority)?, scheme.as_str()) {
             (Some(port), _) => port,
             (None, "https") => 443,
             (None, "http") => 80,
@@ -218,6 +223,18 @@ fn same_target(proof_htu: &str, request: &str) -> bool {
     match (parts(proof_htu), parts(request)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
+    }
+}
+
+/// The port in `authority`, `Some(None)` when there is none or it is empty; `None` when
+/// it is not digits. `Uri` reads `:44z` as no port and `:+443` as 443, which would then
+/// pass for the default.
+fn written_port(authority: &str) -> Option<Option<u16>> {
+    let after_host = &authority[authority.rfind(']').map_or(0, |i| i + 1)..];
+    match after_host.split_once(':') {
+        None | Some((_, "")) => Some(None),
+        Some((_, p)) if p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok().map(Some),
+        Some(_) => None,
     }
 }
 
@@ -317,6 +334,29 @@ mod tests {
                 "https://api.example/orders",
                 "https://api.example:8443/orders",
                 false,
+            ),
+            // a port that is not a number is not the default port (fuzz: dpop)
+            (
+                "https://api.example:44z/orders",
+                "https://api.example/orders",
+                false,
+            ),
+            (
+                "https://api.example:+443/orders",
+                "https://api.example/orders",
+                false,
+            ),
+            // userinfo is part of the URI the proof names
+            (
+                "https://x@api.example/orders",
+                "https://api.example/orders",
+                false,
+            ),
+            ("https://[2001:db8::1]:443/", "https://[2001:db8::1]/", true),
+            (
+                "https://api.example:/orders",
+                "https://api.example/orders",
+                true,
             ),
             (
                 "https://api.example/Orders",
