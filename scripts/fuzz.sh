@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of the parser, detection, edge HTTP and OpenAPI crates for N
+# Runs every cargo-fuzz target of the parser, detection, edge HTTP, OpenAPI and OAuth crates for N
 # seconds each, one after the other (one libFuzzer process at a time). Not part of
 # test.sh: crashes found here become unit-test regressions in the crate itself.
 #
@@ -24,7 +24,7 @@ command -v cargo-fuzz >/dev/null || {
 }
 
 failed=()
-for crate in rampart-parse rampart-detect rampart-http rampart-openapi; do
+for crate in rampart-parse rampart-detect rampart-http rampart-openapi rampart-oauth; do
     dir="crates/$crate/fuzz"
     (cd "crates/$crate" && cargo fuzz build -O --target-dir "$target_dir/$crate")
     for target in $(cd "crates/$crate" && cargo fuzz list); do
