@@ -98,14 +98,12 @@ pub(super) fn parse_forwarded<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec
             // to the same line: read its comma-separated pieces one by one instead. All
             // the client wrote is left of them, and matters only if the walk gets there.
             nodes.truncate(start);
+            // A piece holds no comma, so it is at most one element (none if empty).
             for piece in value.split(|&b| b == b',') {
-                if piece.iter().all(u8::is_ascii_whitespace) {
-                    continue; // empty list element
-                }
-                let mut one = Vec::with_capacity(1);
-                match parse_line(piece, &mut one, &mut buf) {
-                    Ok(()) if one.len() == 1 => nodes.append(&mut one),
-                    _ => nodes.push(Node::Malformed),
+                let at = nodes.len();
+                if parse_line(piece, &mut nodes, &mut buf).is_err() {
+                    nodes.truncate(at);
+                    nodes.push(Node::Malformed);
                 }
             }
         }
