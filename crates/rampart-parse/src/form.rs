@@ -205,6 +205,25 @@ mod tests {
     }
 
     #[test]
+    fn top_level_fields_pair_each_name_with_its_value() {
+        let p = parse(b"qty=3&role=user&role=admin&flag", &FormLimits::default()).expect("valid");
+        let got: Vec<(&str, Option<&str>, String)> = p
+            .top_level_fields()
+            .into_iter()
+            .map(|f| (f.name, f.text, f.location))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("qty", Some("3"), "form:qty".to_owned()),
+                ("role", Some("user"), "form:role".to_owned()),
+                ("role", Some("admin"), "form:role[2]".to_owned()),
+                ("flag", Some(""), "form:flag".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
     fn emits_names_and_values_and_exposes_repeats() {
         let p = parse(
             b"role=user&q=a+b%26c&role=admin&flag",

@@ -28,7 +28,9 @@ pub use limits::{
     DecodeLimits, FormLimits, GraphqlLimits, JsonLimits, Limits, MultipartLimits, XmlLimits,
 };
 pub use media::MediaType;
-pub use tree::{BodyKind, FilePart, GraphqlStats, Leaf, LeafKind, Locations, Note, Parsed, PathId};
+pub use tree::{
+    BodyKind, FilePart, GraphqlStats, Leaf, LeafKind, Locations, Note, Parsed, PathId, TopField,
+};
 
 use std::borrow::Cow;
 

@@ -129,7 +129,67 @@ pub struct Parsed<'a> {
     pub(crate) paths: Paths<'a>,
 }
 
+/// A top-level field of a form or multipart body, as [`Parsed::top_level_fields`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopField<'p> {
+    /// The field name, decoded.
+    pub name: &'p str,
+    /// Its text, for a text field; `None` for a file or a structured (JSON/XML) part.
+    pub text: Option<&'p str>,
+    /// Its location (`form:qty`, `form:tags[]`, `part:file`).
+    pub location: String,
+}
+
 impl Parsed<'_> {
+    /// The top-level fields of a form or multipart body, in order, then its files: a key
+    /// leaf followed by its text at the same path is a text field, a key leaf followed by
+    /// nested leaves a structured part. Keys below the top level (inside a JSON part) are
+    /// not fields. Empty for other bodies.
+    pub fn top_level_fields(&self) -> Vec<TopField<'_>> {
+        let prefix = match self.kind {
+            BodyKind::Multipart => "part:",
+            BodyKind::Form => "form:",
+            _ => return Vec::new(),
+        };
+        let top_level = |location: &str, name: &str| {
+            location
+                .strip_prefix(prefix)
+                .and_then(|l| l.strip_prefix(name))
+                .is_some_and(|rest| {
+                    rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']'))
+                })
+        };
+        let mut out = Vec::new();
+        for (i, leaf) in self.leaves.iter().enumerate() {
+            if leaf.kind != LeafKind::Key {
+                continue;
+            }
+            let location = self.location(leaf.path);
+            if !top_level(&location, &leaf.value) {
+                continue;
+            }
+            let text = match self.leaves.get(i + 1) {
+                Some(next) if next.path == leaf.path && next.kind == LeafKind::String => {
+                    Some(&*next.value)
+                }
+                _ => None,
+            };
+            out.push(TopField {
+                name: &leaf.value,
+                text,
+                location,
+            });
+        }
+        for file in &self.files {
+            out.push(TopField {
+                name: &file.name,
+                text: None,
+                location: self.location(file.path),
+            });
+        }
+        out
+    }
+
     /// Renders a location: a JSON pointer (`/a/0/b~1c`), an XPath-like path
     /// (`/Envelope/Body/item[2]/@id`), `form:name[2]`, `part:meta/x`, or a GraphQL
     /// path after `#` (`/query#/user(id)`).

@@ -15,7 +15,7 @@ use rampart_detect::{Field, FieldKind};
 use rampart_openapi::{
     Body, Class, Contract, FieldValue, FormField, LoadLimits, Outcome, Pinned, Request,
 };
-use rampart_parse::{BodyKind, LeafKind, Parsed};
+use rampart_parse::{BodyKind, Parsed};
 use serde::Deserialize;
 
 use super::HeadView;
@@ -256,49 +256,17 @@ fn decide(policy: &ContractPolicy, outcome: Outcome) -> Checked {
     }
 }
 
-/// Top-level form or multipart fields: a key leaf followed by its text at the same
-/// path is a text field; a key leaf followed by nested leaves is a structured part;
-/// files come from [`Parsed::files`].
+/// The form or multipart fields the contract checks.
 fn form_fields<'p>(parsed: &'p Parsed<'_>) -> Vec<FormField<'p>> {
-    let prefix = match parsed.kind {
-        BodyKind::Multipart => "part:",
-        _ => "form:",
-    };
-    let top_level = |location: &str, name: &str| {
-        location
-            .strip_prefix(prefix)
-            .and_then(|l| l.strip_prefix(name))
-            .is_some_and(|rest| rest.is_empty() || (rest.starts_with('[') && rest.ends_with(']')))
-    };
-    let mut out = Vec::new();
-    for (i, leaf) in parsed.leaves.iter().enumerate() {
-        if leaf.kind != LeafKind::Key {
-            continue;
-        }
-        let location = parsed.location(leaf.path);
-        if !top_level(&location, &leaf.value) {
-            continue;
-        }
-        let value = match parsed.leaves.get(i + 1) {
-            Some(next) if next.path == leaf.path && next.kind == LeafKind::String => {
-                FieldValue::Text(&next.value)
-            }
-            _ => FieldValue::Opaque,
-        };
-        out.push(FormField {
-            name: &leaf.value,
-            value,
-            location,
-        });
-    }
-    for file in &parsed.files {
-        out.push(FormField {
-            name: &file.name,
-            value: FieldValue::Opaque,
-            location: parsed.location(file.path),
-        });
-    }
-    out
+    parsed
+        .top_level_fields()
+        .into_iter()
+        .map(|f| FormField {
+            name: f.name,
+            value: f.text.map_or(FieldValue::Opaque, FieldValue::Text),
+            location: f.location,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -109,26 +109,17 @@ fn request(method: &str, target: &str, content_type: &str, body: Body<'_>) -> Ou
     })
 }
 
-/// Form fields as the inner builds them: each name with the value that follows it.
+/// Form fields as the inner builds them.
 fn form_fields<'p>(parsed: &'p rampart_parse::Parsed<'_>) -> Vec<FormField<'p>> {
-    let mut out = Vec::new();
-    for (i, leaf) in parsed.leaves.iter().enumerate() {
-        if leaf.kind != LeafKind::Key {
-            continue;
-        }
-        let value = match parsed.leaves.get(i + 1) {
-            Some(next) if next.path == leaf.path && next.kind == LeafKind::String => {
-                FieldValue::Text(&next.value)
-            }
-            _ => FieldValue::Opaque,
-        };
-        out.push(FormField {
-            name: &leaf.value,
-            value,
-            location: parsed.location(leaf.path),
-        });
-    }
-    out
+    parsed
+        .top_level_fields()
+        .into_iter()
+        .map(|f| FormField {
+            name: f.name,
+            value: f.text.map_or(FieldValue::Opaque, FieldValue::Text),
+            location: f.location,
+        })
+        .collect()
 }
 
 fn check_form(target: &str, body: &[u8]) {

@@ -192,3 +192,27 @@ fn enforces_each_limit_next_to_the_largest_legal_input() {
         assert_eq!(got, want, "{}", body.escape_ascii());
     }
 }
+
+/// The fields a contract sees: text fields with their text, a JSON part and a file as
+/// present without text, and none of the JSON part's own keys.
+#[test]
+fn top_level_fields_are_parts_not_the_keys_inside_them() {
+    let body = "--XyZ|Content-Disposition: form-data; name=\"qty\"||3|\
+--XyZ|Content-Disposition: form-data; name=\"meta\"|Content-Type: application/json||{\"qty\":\"x\",\"tags\":[\"a\"]}|\
+--XyZ|Content-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"|Content-Type: text/plain||hello|\
+--XyZ--";
+    let parsed = run(body).unwrap();
+    let fields: Vec<(&str, Option<&str>, String)> = parsed
+        .top_level_fields()
+        .into_iter()
+        .map(|f| (f.name, f.text, f.location))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("qty", Some("3"), "part:qty".to_owned()),
+            ("meta", None, "part:meta".to_owned()),
+            ("doc", None, "part:doc".to_owned()),
+        ]
+    );
+}
