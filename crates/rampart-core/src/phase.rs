@@ -19,6 +19,9 @@ pub struct Connection {
     pub local: SocketAddr,
     /// TLS facts, absent on plaintext listeners.
     pub tls: Option<TlsFacts>,
+    /// State the checks keep for the life of the connection (the edge's screening keeps
+    /// the clean cookie values of the client here).
+    pub extensions: http::Extensions,
 }
 
 /// TLS facts of a connection.

@@ -6,7 +6,9 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group};
-use rampart_detect::{Budget, Engine, Field, FieldKind, Location, Policy, SharedMemo, extract};
+use rampart_detect::{
+    Budget, ClientMemo, Engine, Field, FieldKind, Location, Policy, SharedMemo, extract,
+};
 
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
 
@@ -118,26 +120,27 @@ fn bench_heads(c: &mut Criterion) {
                 engine.inspect(fields, &policy, &mut budget)
             });
         });
-        // As the edge screens: the client's capability headers were seen clean before.
-        let memo = SharedMemo::new();
+        // As the edge screens a client's next request on its connection: its capability
+        // headers and cookies were seen clean before.
+        let (memo, client) = (SharedMemo::new(), ClientMemo::new());
         g.bench_function(format!("{name}-seen-client"), |b| {
-            b.iter(|| screen_sharing(&engine, &policy, &memo, &uri, &h));
+            b.iter(|| screen_sharing(&engine, &policy, (&memo, &client), &uri, &h));
         });
     }
     g.finish();
 }
 
-/// One head screened with the clean header values `memo` remembers.
+/// One head screened with the clean header values and cookies `memos` remember.
 fn screen_sharing(
     engine: &Engine,
     policy: &Policy,
-    memo: &SharedMemo,
+    (memo, client): (&SharedMemo, &ClientMemo),
     uri: &http::Uri,
     h: &http::HeaderMap,
 ) -> usize {
     let fields = extract::head_fields(uri, h).fields;
     engine
-        .inspect_sharing(fields, policy, &mut Budget::default(), memo)
+        .inspect_for_client(fields, policy, &mut Budget::default(), memo, client)
         .hits
         .len()
 }
@@ -263,9 +266,9 @@ fn count_runs(engine: &Engine, name: &str, n: usize) {
         let (uri, h) = head(target, headers);
         eprintln!("{name}: {} bytes per run", head_bytes(&uri, &h));
         if seen {
-            let memo = SharedMemo::new();
+            let (memo, client) = (SharedMemo::new(), ClientMemo::new());
             for _ in 0..n {
-                hits += screen_sharing(engine, &policy, &memo, &uri, &h);
+                hits += screen_sharing(engine, &policy, (&memo, &client), &uri, &h);
             }
             std::hint::black_box(hits);
             return;

@@ -12,9 +12,11 @@ use crate::field::{Field, FieldKind, LazyName, Location};
 use crate::policy::Policy;
 use crate::rules::{self, CompiledRules, Matcher, Rule, RuleError, Transform};
 
+mod client;
 mod memo;
 mod shared;
 
+pub use client::ClientMemo;
 use memo::{CleanMemo, Lookup};
 pub use shared::SharedMemo;
 
@@ -104,6 +106,7 @@ impl Engine {
             compact: String::new(),
             memo: CleanMemo::default(),
             shared: None,
+            client: None,
             location_bound: false,
             gates: Vec::new(),
             site: Site::default(),
@@ -130,6 +133,22 @@ impl Engine {
         memo: &SharedMemo,
     ) -> Findings {
         self.scan(policy, budget).sharing(memo).all(fields)
+    }
+
+    /// [`Engine::inspect_sharing`] for a request of the client whose connection `client`
+    /// serves ([`Scan::remembering`]).
+    pub fn inspect_for_client<'f>(
+        &self,
+        fields: impl IntoIterator<Item = Field<'f>>,
+        policy: &Policy,
+        budget: &mut Budget,
+        memo: &SharedMemo,
+        client: &ClientMemo,
+    ) -> Findings {
+        self.scan(policy, budget)
+            .sharing(memo)
+            .remembering(client)
+            .all(fields)
     }
 }
 
@@ -194,6 +213,8 @@ pub struct Scan<'e> {
     memo: CleanMemo,
     /// Fields found clean by earlier requests, when the caller keeps them.
     shared: Option<&'e SharedMemo>,
+    /// Cookie values found clean by this client's earlier requests.
+    client: Option<&'e ClientMemo>,
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
     location_bound: bool,
@@ -310,6 +331,26 @@ impl<'e> Scan<'e> {
         self
     }
 
+    /// Consults and fills `client` for the cookie values of this request, which comes
+    /// from the client `client` serves. Only with [`Scan::sharing`] (whose memo names the
+    /// engine and policy the verdicts hold for).
+    pub fn remembering(mut self, client: &'e ClientMemo) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The memo kept across requests for a field of `kind`, if any.
+    fn across_requests(&self, kind: FieldKind, shareable: impl FnOnce() -> bool) -> Remember<'e> {
+        match self.shared {
+            Some(_) if !self.fast => Remember::Nowhere,
+            Some(memo) if shareable() => Remember::Shared(memo),
+            Some(memo) if client::per_client(kind) => self
+                .client
+                .map_or(Remember::Nowhere, |c| Remember::Client(c, memo.scope())),
+            _ => Remember::Nowhere,
+        }
+    }
+
     /// Inspects `fields`, then ends the scan.
     fn all<'f>(mut self, fields: impl IntoIterator<Item = Field<'f>>) -> Findings {
         for f in fields {
@@ -368,11 +409,11 @@ impl<'e> Scan<'e> {
         let mut lookup = self.memo_lookup(kind, value);
         // Asked only on a miss: most body leaves repeat within the body.
         let shared = match lookup {
-            Lookup::Clean(_) => None,
-            _ => self.shared.filter(|_| self.fast && shareable()),
+            Lookup::Clean(_) => Remember::Nowhere,
+            _ => self.across_requests(kind, shareable),
         };
-        if let (Lookup::Miss(_) | Lookup::Never, Some(memo)) = (lookup, shared)
-            && let Some(charged) = memo.lookup(kind, value)
+        if let Lookup::Miss(_) | Lookup::Never = lookup
+            && let Some(charged) = shared.lookup(kind, value)
         {
             // A key repeated in this body then costs this scan's cheaper lookup.
             if let Lookup::Miss(key) = lookup {
@@ -393,9 +434,7 @@ impl<'e> Scan<'e> {
                 if let Lookup::Miss(key) = lookup {
                     self.memo.insert(key, value, charged);
                 }
-                if let Some(memo) = shared {
-                    memo.insert(kind, value, charged);
-                }
+                shared.insert(kind, value, charged);
             }
         }
         // Also on the fast path: a budget shared with an earlier scan may be spent already.
@@ -619,6 +658,33 @@ impl<'e> Scan<'e> {
             }
         }
         self.findings
+    }
+}
+
+/// Where a clean verdict is kept for later requests.
+#[derive(Debug, Clone, Copy)]
+enum Remember<'e> {
+    Nowhere,
+    Shared(&'e SharedMemo),
+    /// The client's memo, and the scope of the engine and policy.
+    Client(&'e ClientMemo, u64),
+}
+
+impl Remember<'_> {
+    fn lookup(self, kind: FieldKind, value: &[u8]) -> Option<usize> {
+        match self {
+            Remember::Nowhere => None,
+            Remember::Shared(memo) => memo.lookup(kind, value),
+            Remember::Client(memo, scope) => memo.lookup(scope, kind, value),
+        }
+    }
+
+    fn insert(self, kind: FieldKind, value: &[u8], charged: usize) {
+        match self {
+            Remember::Nowhere => {}
+            Remember::Shared(memo) => memo.insert(kind, value, charged),
+            Remember::Client(memo, scope) => memo.insert(scope, kind, value, charged),
+        }
     }
 }
 

@@ -40,7 +40,7 @@ mod rules;
 
 pub use decode::{Budget, BudgetLimits, Exhaustion};
 pub use detect::Detector;
-pub use engine::{Engine, Findings, Hit, Scan, SharedMemo};
+pub use engine::{ClientMemo, Engine, Findings, Hit, Scan, SharedMemo};
 pub use field::{Field, FieldKind, LazyName, Location};
 pub use policy::{ExclusionConfig, Policy, PolicyConfig, PolicyError, PolicyProblem};
 pub use rules::{BUILTIN_RULES, Rule, RuleError, RuleProblem};

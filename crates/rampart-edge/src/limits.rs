@@ -133,6 +133,7 @@ pub(crate) mod tests {
                 peer,
                 local: "127.0.0.1:2".parse().unwrap(),
                 tls: None,
+                extensions: http::Extensions::new(),
             }),
         }
     }

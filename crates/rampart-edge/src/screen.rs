@@ -8,7 +8,7 @@ use http::{HeaderMap, Uri};
 use rampart_core::check::{Check, CheckFuture, Denial, Verdict};
 use rampart_core::phase::RequestHead;
 use rampart_core::problem::Reason;
-use rampart_detect::{Budget, Engine, Findings, Policy, SharedMemo};
+use rampart_detect::{Budget, ClientMemo, Engine, Findings, Policy, SharedMemo};
 use rampart_http::{IpDecision, IpPolicy};
 
 /// Refuses clients the address policies exclude.
@@ -61,9 +61,41 @@ impl Screening {
     fn findings(&self, head: &RequestHead) -> Findings {
         let fields = rampart_detect::extract::head_fields(&head.parts.uri, &head.parts.headers);
         let mut budget = Budget::default();
-        self.engine
-            .inspect_sharing(fields.fields, &self.policy, &mut budget, &self.seen)
+        match client_memo(head) {
+            Some(client) => self.engine.inspect_for_client(
+                fields.fields,
+                &self.policy,
+                &mut budget,
+                &self.seen,
+                client,
+            ),
+            None => {
+                self.engine
+                    .inspect_sharing(fields.fields, &self.policy, &mut budget, &self.seen)
+            }
+        }
     }
+}
+
+/// Per-connection state for [`client_memo`]: a connection's clean cookie values.
+pub(crate) fn connection_state() -> http::Extensions {
+    let mut state = http::Extensions::new();
+    state.insert(Arc::new(ClientMemo::new()));
+    state
+}
+
+/// The connection's memo of clean cookie values, when every request on it comes from
+/// one client: the socket peer is the client. A trusted proxy's connection carries many
+/// clients, and one client's memo must not tell another (by timing) what it sent.
+fn client_memo(head: &RequestHead) -> Option<&ClientMemo> {
+    let peer = head.connection.peer.ip().to_canonical();
+    if head.client_ip.to_canonical() != peer {
+        return None;
+    }
+    head.connection
+        .extensions
+        .get::<Arc<ClientMemo>>()
+        .map(Arc::as_ref)
 }
 
 /// An attack in a request whose target the URL normaliser refused (`%2F`, a backslash,
@@ -122,6 +154,7 @@ impl Check<RequestHead> for Screening {
 mod tests {
     use super::*;
     use crate::limits::tests::head_with_method;
+    use rampart_core::phase::Connection;
 
     #[test]
     fn refused_targets_carrying_attacks_are_attacks() {
@@ -146,7 +179,7 @@ mod tests {
             Arc::default(),
         );
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
-        let cases: [Case<'_>; 8] = [
+        let cases: [Case<'_>; 9] = [
             ("/plans?q=select+your+plan", &[], false),
             ("/authors?name=O%27Reilly", &[], false),
             ("/items?id=1%27%20OR%20%271%27%3D%271", &[], true),
@@ -163,11 +196,63 @@ mod tests {
             ),
             ("/x", &[("cookie", "session=abc123; theme=dark")], false),
             ("/x", &[("cookie", "q=;cat /etc/passwd")], true),
+            (
+                "/x",
+                &[("cookie", "q=%3Bcat%20%2Fetc%2Fpasswd; theme=dark")],
+                true,
+            ),
         ];
-        for (target, headers, attack) in cases {
-            let head = head_with_method("GET", target, headers);
-            let denial = denial_of(&screening.findings(&head), 5);
-            assert_eq!(denial.is_some(), attack, "{target} {headers:?}: {denial:?}");
+        // All from one client connection, twice: the second round meets its clean cookie
+        // values remembered, and the attacks still refused.
+        let connection = Arc::new(Connection {
+            peer: "127.0.0.1:1".parse().unwrap(),
+            local: "127.0.0.1:2".parse().unwrap(),
+            tls: None,
+            extensions: connection_state(),
+        });
+        for _ in 0..2 {
+            for (target, headers, attack) in cases {
+                let mut head = head_with_method("GET", target, headers);
+                head.connection = connection.clone();
+                assert!(client_memo(&head).is_some());
+                let denial = denial_of(&screening.findings(&head), 5);
+                assert_eq!(denial.is_some(), attack, "{target} {headers:?}: {denial:?}");
+            }
+        }
+    }
+
+    fn head(peer: &str, client: &str) -> RequestHead {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        RequestHead {
+            parts,
+            request_id: rampart_core::id::RequestId::generate(),
+            client_ip: client.parse().unwrap(),
+            connection: Arc::new(Connection {
+                peer: peer.parse().unwrap(),
+                local: "127.0.0.1:443".parse().unwrap(),
+                tls: None,
+                extensions: connection_state(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_connection_remembers_cookies_only_when_its_peer_is_the_client() {
+        let cases = [
+            ("192.0.2.7:50000", "192.0.2.7", true),
+            ("[::ffff:192.0.2.7]:50000", "192.0.2.7", true),
+            ("[2001:db8::7]:50000", "2001:db8::7", true),
+            // Resolved through a trusted proxy (X-Forwarded-For, Forwarded, PROXY
+            // protocol): the connection carries other clients too.
+            ("192.0.2.7:50000", "198.51.100.9", false),
+            ("[2001:db8::7]:50000", "2001:db8::8", false),
+        ];
+        for (peer, client, remembers) in cases {
+            assert_eq!(
+                client_memo(&head(peer, client)).is_some(),
+                remembers,
+                "{peer} {client}"
+            );
         }
     }
 }

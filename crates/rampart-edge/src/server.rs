@@ -124,6 +124,7 @@ pub(crate) async fn accept_loop(
                 peer,
                 local,
                 tls: None,
+                extensions: crate::screen::connection_state(),
             };
             serve_socket(tcp, conn, tls, proxy, builder, watcher, refuse).await;
         });

@@ -153,6 +153,12 @@ impl SharedMemo {
         *e == engine && *p == *policy
     }
 
+    /// Random per memo: names the engine and policy it serves, for the per-client memo
+    /// of the same scans ([`super::ClientMemo`]).
+    pub(super) fn scope(&self) -> u64 {
+        self.seed
+    }
+
     /// Where `value` goes: its hash, its shard and the first way of its set; `None` for
     /// values never remembered (empty, or longer than [`MAX_VALUE`]).
     fn place(&self, value: &[u8]) -> Option<(u64, &Mutex<Shard>, usize)> {

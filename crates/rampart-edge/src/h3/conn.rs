@@ -237,6 +237,7 @@ fn connection_facts(quic: &quinn::Connection, local_port: u16) -> Connection {
             sni,
             alpn,
         }),
+        extensions: crate::screen::connection_state(),
     }
 }
 
