@@ -331,22 +331,24 @@ impl<'e> Scan<'e> {
         self
     }
 
-    /// Consults and fills `client` for the cookie values of this request, which comes
-    /// from the client `client` serves. Only with [`Scan::sharing`] (whose memo names the
+    /// Consults and fills `client` for the cookie values and the referer of this request,
+    /// which comes from the client `client` serves. Only with [`Scan::sharing`] (whose memo names the
     /// engine and policy the verdicts hold for).
     pub fn remembering(mut self, client: &'e ClientMemo) -> Self {
         self.client = Some(client);
         self
     }
 
-    /// The memo kept across requests for a field of `kind`, if any.
-    fn across_requests(&self, kind: FieldKind, shareable: impl FnOnce() -> bool) -> Remember<'e> {
+    /// The memo kept across requests for a field `reach` places, if any.
+    fn across_requests(&self, reach: impl FnOnce() -> Reach) -> Remember<'e> {
         match self.shared {
-            Some(_) if !self.fast => Remember::Nowhere,
-            Some(memo) if shareable() => Remember::Shared(memo),
-            Some(memo) if client::per_client(kind) => self
-                .client
-                .map_or(Remember::Nowhere, |c| Remember::Client(c, memo.scope())),
+            Some(memo) if self.fast => match reach() {
+                Reach::Shared => Remember::Shared(memo),
+                Reach::Client => self
+                    .client
+                    .map_or(Remember::Nowhere, |c| Remember::Client(c, memo.scope())),
+                Reach::Nowhere => Remember::Nowhere,
+            },
             _ => Remember::Nowhere,
         }
     }
@@ -367,7 +369,13 @@ impl<'e> Scan<'e> {
             render: None,
         };
         self.field_at(field.kind, &field.value, None, place, || {
-            shared::shareable(field)
+            if shared::shareable(field) {
+                Reach::Shared
+            } else if client::per_client(field) {
+                Reach::Client
+            } else {
+                Reach::Nowhere
+            }
         });
     }
 
@@ -391,12 +399,17 @@ impl<'e> Scan<'e> {
             render: Some(name),
         };
         self.field_at(kind, value.as_bytes(), Some(value), place, || {
-            shared::shareable_kind(kind, value.as_bytes())
+            if shared::shareable_kind(kind, value.as_bytes()) {
+                Reach::Shared
+            } else {
+                Reach::Nowhere
+            }
         });
     }
 
     /// Inspects `value` (`text` if known as a `str`) unless this scan's memo, or else the
-    /// shared one (earlier requests', for fields `shareable` allows), knows it clean.
+    /// one of earlier requests `reach` names (all clients' or this client's), knows it
+    /// clean.
     #[inline]
     fn field_at(
         &mut self,
@@ -404,19 +417,20 @@ impl<'e> Scan<'e> {
         value: &[u8],
         text: Option<&str>,
         mut place: Place<'_>,
-        shareable: impl FnOnce() -> bool,
+        reach: impl FnOnce() -> Reach,
     ) {
         let mut lookup = self.memo_lookup(kind, value);
         // Asked only on a miss: most body leaves repeat within the body.
         let shared = match lookup {
             Lookup::Clean(_) => Remember::Nowhere,
-            _ => self.across_requests(kind, shareable),
+            _ => self.across_requests(reach),
         };
         if let Lookup::Miss(_) | Lookup::Never = lookup
-            && let Some(charged) = shared.lookup(kind, value)
+            && let Some(charged) = shared.lookup(kind, value, &place.location)
         {
-            // A key repeated in this body then costs this scan's cheaper lookup.
-            if let Lookup::Miss(key) = lookup {
+            // A key repeated in this body then costs this scan's cheaper lookup; not a
+            // verdict that may hold at its location only.
+            if let (Lookup::Miss(key), false) = (lookup, shared.by_location()) {
                 self.memo.insert(key, value, charged);
             }
             lookup = Lookup::Clean(charged);
@@ -429,12 +443,14 @@ impl<'e> Scan<'e> {
             let (charged, exhausted) = (self.budget.decoded_bytes(), self.budget.exhausted());
             self.location_bound = false;
             let clean = self.inspect_field(kind, value, text, &mut place);
-            if clean && !self.location_bound && self.budget.exhausted() == exhausted {
+            if clean && self.budget.exhausted() == exhausted {
                 let charged = self.budget.decoded_bytes() - charged;
-                if let Lookup::Miss(key) = lookup {
+                if let (Lookup::Miss(key), false) = (lookup, self.location_bound) {
                     self.memo.insert(key, value, charged);
                 }
-                shared.insert(kind, value, charged);
+                if !self.location_bound || shared.by_location() {
+                    shared.insert(kind, value, &place.location, charged);
+                }
             }
         }
         // Also on the fast path: a budget shared with an earlier scan may be spent already.
@@ -661,6 +677,14 @@ impl<'e> Scan<'e> {
     }
 }
 
+/// Which earlier requests' verdicts a field may use: every client's (public values),
+/// its own client's, or none.
+enum Reach {
+    Shared,
+    Client,
+    Nowhere,
+}
+
 /// Where a clean verdict is kept for later requests.
 #[derive(Debug, Clone, Copy)]
 enum Remember<'e> {
@@ -671,19 +695,24 @@ enum Remember<'e> {
 }
 
 impl Remember<'_> {
-    fn lookup(self, kind: FieldKind, value: &[u8]) -> Option<usize> {
+    /// Whether verdicts are kept per location (so one that holds there only may be).
+    fn by_location(self) -> bool {
+        matches!(self, Remember::Client(..))
+    }
+
+    fn lookup(self, kind: FieldKind, value: &[u8], at: &Location<'_>) -> Option<usize> {
         match self {
             Remember::Nowhere => None,
             Remember::Shared(memo) => memo.lookup(kind, value),
-            Remember::Client(memo, scope) => memo.lookup(scope, kind, value),
+            Remember::Client(memo, scope) => memo.lookup(scope, kind, at, value),
         }
     }
 
-    fn insert(self, kind: FieldKind, value: &[u8], charged: usize) {
+    fn insert(self, kind: FieldKind, value: &[u8], at: &Location<'_>, charged: usize) {
         match self {
             Remember::Nowhere => {}
             Remember::Shared(memo) => memo.insert(kind, value, charged),
-            Remember::Client(memo, scope) => memo.insert(scope, kind, value, charged),
+            Remember::Client(memo, scope) => memo.insert(scope, kind, at, value, charged),
         }
     }
 }

@@ -1,24 +1,25 @@
-//! Clean cookie values of one client, remembered for its next requests.
+//! Clean cookie values and referers of one client, remembered for its next requests.
 //!
-//! A browser sends the same cookies with every request of a connection, and a consent or
-//! preference cookie with escapes costs more to screen than every other header together.
-//! The [`super::SharedMemo`] cannot hold them: it serves all clients, so whether a value
-//! hits would tell one client (by timing) that another sent it, and cookies carry session
-//! ids. A `ClientMemo` serves one client connection only, and keeps keyed hashes, not the
+//! A browser sends the same cookies with every request of a connection and the same
+//! `Referer` with every asset of a page, and a consent cookie with escapes or a referer
+//! URL costs more to screen than every other header together. The [`super::SharedMemo`]
+//! cannot hold them: it serves all clients, so whether a value hits would tell one client
+//! (by timing) that another sent it, and cookies carry session ids, URLs tokens. A `ClientMemo` serves one client connection only, and keeps keyed hashes, not the
 //! values: it holds no secret, and a value cannot be crafted to match another without the
 //! key.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, PoisonError};
 
-use crate::field::FieldKind;
+use crate::field::{FieldKind, Location};
 
 /// Values remembered per connection: more cookies than most sites set.
 const SLOTS: usize = 32;
 /// Longest value remembered (a JWT or a serialized preference object fits).
 pub(super) const MAX_VALUE: usize = 4096;
 
-/// Clean cookie values seen on one client connection, for [`super::Scan::remembering`].
+/// Clean cookie values and referers seen on one client connection, for
+/// [`super::Scan::remembering`].
 /// Create one per connection whose requests all come from the same client (not one a
 /// proxy shares between its clients) and hand it to every scan of that connection.
 #[derive(Debug)]
@@ -60,18 +61,34 @@ impl ClientMemo {
     }
 
     /// `scope` keeps the verdicts of one engine and policy apart from another's (a
-    /// connection's requests may reach routes with different policies).
-    fn entry(&self, scope: u64, kind: FieldKind, value: &[u8]) -> Option<(u64, u32)> {
+    /// connection's requests may reach routes with different policies), and the location
+    /// keeps a verdict where it was reached: an exclusion may make a value clean at one
+    /// location only (rules skip `header:referer`).
+    fn entry(
+        &self,
+        scope: u64,
+        kind: FieldKind,
+        at: &Location<'_>,
+        value: &[u8],
+    ) -> Option<(u64, u32)> {
         if value.is_empty() || value.len() > MAX_VALUE {
             return None;
         }
-        let hash = self.keys.hash_one((scope, kind as u8, value));
+        let hash = self
+            .keys
+            .hash_one((scope, kind as u8, at.scope(), at.name(), value));
         Some((hash, u32::try_from(value.len()).ok()?))
     }
 
-    /// The decoded bytes `value` charged when it was found clean, if it was.
-    pub(super) fn lookup(&self, scope: u64, kind: FieldKind, value: &[u8]) -> Option<usize> {
-        let (hash, len) = self.entry(scope, kind, value)?;
+    /// The decoded bytes `value` charged when it was found clean at `at`, if it was.
+    pub(super) fn lookup(
+        &self,
+        scope: u64,
+        kind: FieldKind,
+        at: &Location<'_>,
+        value: &[u8],
+    ) -> Option<usize> {
+        let (hash, len) = self.entry(scope, kind, at, value)?;
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots
             .entries
@@ -80,10 +97,17 @@ impl ClientMemo {
             .map(|e| e.charged as usize)
     }
 
-    /// Remembers `value` as clean, its inspection having charged `charged` bytes.
-    pub(super) fn insert(&self, scope: u64, kind: FieldKind, value: &[u8], charged: usize) {
+    /// Remembers `value` as clean at `at`, its inspection having charged `charged` bytes.
+    pub(super) fn insert(
+        &self,
+        scope: u64,
+        kind: FieldKind,
+        at: &Location<'_>,
+        value: &[u8],
+        charged: usize,
+    ) {
         let (Some((hash, len)), Ok(charged)) =
-            (self.entry(scope, kind, value), u32::try_from(charged))
+            (self.entry(scope, kind, at, value), u32::try_from(charged))
         else {
             return;
         };
@@ -113,10 +137,18 @@ impl ClientMemo {
     }
 }
 
-/// Whether a field of `kind` is remembered per client: cookie values, which the client
-/// repeats on every request and the shared memo must not hold.
-pub(super) fn per_client(kind: FieldKind) -> bool {
-    kind == FieldKind::CookieValue
+/// Whether `field` is remembered per client: what the client repeats across requests
+/// and the shared memo must not hold: cookie values, and the `Referer` (the page every
+/// asset it loads names; a URL may carry a token). Values new with each request (ids,
+/// trace context) would only push those out.
+pub(super) fn per_client(field: &crate::Field<'_>) -> bool {
+    match field.kind {
+        FieldKind::CookieValue => true,
+        FieldKind::HeaderValue => {
+            field.location.scope() == "header" && field.location.name() == "referer"
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +229,34 @@ literals = ["evil-marker"]
         assert_eq!(client.len(), 5);
         // Cookie names are the shared memo's, values never are.
         assert_eq!(shared.len(), 8);
+        // Of the headers only the referer; a clean one, not one carrying an attack.
+        let heads: [&[(&'static str, &'static str)]; 3] = [
+            &[
+                ("referer", "https://shop.example/catalog?tab=reviews&page=1"),
+                ("x-request-id", "0b8e7f3c-2a1d-4e5f-9a8b-7c6d5e4f3a2b"),
+            ],
+            &[(
+                "referer",
+                "https://shop.example/?q=%3Cscript%3Ealert(1)%3C/script%3E",
+            )],
+            &[("referer", "https://shop.example/catalog?tab=reviews&page=1")],
+        ];
+        for head in heads {
+            let fields: Vec<Field<'static>> = head
+                .iter()
+                .map(|(n, v)| {
+                    Field::new(
+                        Location::new("header", *n),
+                        FieldKind::HeaderValue,
+                        v.as_bytes(),
+                    )
+                })
+                .collect();
+            let fresh = scan(&engine, &policy, None, &fields);
+            let remembered = scan(&engine, &policy, Some((&shared, &client)), &fields);
+            assert_eq!(remembered, fresh, "{head:?}");
+        }
+        assert_eq!(client.len(), 6);
     }
 
     #[test]
@@ -219,29 +279,43 @@ literals = ["evil-marker"]
             &marking,
         )
         .unwrap();
+        // (A verdict is kept with its location, so clean there is remembered there only.)
         let (memo, client) = (SharedMemo::new(), ClientMemo::new());
         assert!(scan(&marking, &excluding, Some((&memo, &client)), &fields).is_clean());
-        assert_eq!(client.len(), 0);
+        assert_eq!(client.len(), 1);
         let elsewhere = cookies(&[("other", "evil-marker")]);
         assert!(scan(&marking, &excluding, Some((&memo, &client)), &elsewhere).blocks(5));
+        assert!(scan(&marking, &excluding, Some((&memo, &client)), &fields).is_clean());
+        // Nor may the same value elsewhere in that request pass for clean.
+        let both = cookies(&[("pref", "evil-marker"), ("other", "evil-marker")]);
+        assert!(scan(&marking, &excluding, Some((&memo, &client)), &both).blocks(5));
     }
 
     #[test]
     fn stays_within_its_slots_and_skips_long_values() {
         let client = ClientMemo::new();
+        let at = Location::new("cookie", "v");
         let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
         for v in &values {
-            client.insert(7, FieldKind::CookieValue, v.as_bytes(), 0);
+            client.insert(7, FieldKind::CookieValue, &at, v.as_bytes(), 0);
         }
         assert_eq!(client.len(), SLOTS);
         // The latest are kept, the oldest replaced.
-        assert_eq!(client.lookup(7, FieldKind::CookieValue, b"v99"), Some(0));
-        assert_eq!(client.lookup(7, FieldKind::CookieValue, b"v0"), None);
+        assert_eq!(
+            client.lookup(7, FieldKind::CookieValue, &at, b"v99"),
+            Some(0)
+        );
+        assert_eq!(client.lookup(7, FieldKind::CookieValue, &at, b"v0"), None);
         // Another scope, another kind, a value too long: not found, not kept.
-        assert_eq!(client.lookup(8, FieldKind::CookieValue, b"v99"), None);
-        assert_eq!(client.lookup(7, FieldKind::QueryValue, b"v99"), None);
+        assert_eq!(client.lookup(8, FieldKind::CookieValue, &at, b"v99"), None);
+        assert_eq!(client.lookup(7, FieldKind::QueryValue, &at, b"v99"), None);
+        let elsewhere = Location::new("cookie", "w");
+        assert_eq!(
+            client.lookup(7, FieldKind::CookieValue, &elsewhere, b"v99"),
+            None
+        );
         let long = vec![b'a'; MAX_VALUE + 1];
-        client.insert(7, FieldKind::CookieValue, &long, 0);
-        assert_eq!(client.lookup(7, FieldKind::CookieValue, &long), None);
+        client.insert(7, FieldKind::CookieValue, &at, &long, 0);
+        assert_eq!(client.lookup(7, FieldKind::CookieValue, &at, &long), None);
     }
 }
