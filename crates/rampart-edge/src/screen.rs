@@ -179,7 +179,7 @@ mod tests {
             Arc::default(),
         );
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
-        let cases: [Case<'_>; 9] = [
+        let cases: [Case<'_>; 10] = [
             ("/plans?q=select+your+plan", &[], false),
             ("/authors?name=O%27Reilly", &[], false),
             ("/items?id=1%27%20OR%20%271%27%3D%271", &[], true),
@@ -195,6 +195,11 @@ mod tests {
                 false,
             ),
             ("/x", &[("cookie", "session=abc123; theme=dark")], false),
+            (
+                "/x",
+                &[("cookie", "consent=analytics%3Dno%26ads%3Dno; theme=dark")],
+                false,
+            ),
             ("/x", &[("cookie", "q=;cat /etc/passwd")], true),
             (
                 "/x",
