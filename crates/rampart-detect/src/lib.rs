@@ -47,6 +47,19 @@ pub use rules::{BUILTIN_RULES, Rule, RuleError, RuleProblem};
 
 #[cfg(test)]
 mod testing {
+    /// One rule matching `evil-marker`, so that which values hit is obvious.
+    pub(crate) const MARKER_RULE: &str = r#"
+[[rule]]
+id = "test-001"
+description = "marker"
+class = "test"
+targets = ["all"]
+paranoia = 1
+score = 5
+pattern = 'evil-marker'
+literals = ["evil-marker"]
+"#;
+
     /// One xorshift64 step: the deterministic pseudo-random inputs of the crate's
     /// comparison tests.
     pub(crate) fn xorshift(mut seed: u64) -> u64 {

@@ -158,18 +158,6 @@ mod tests {
     use super::{ClientMemo, MAX_VALUE, SLOTS};
     use crate::{Budget, Engine, Field, FieldKind, Findings, Location, Policy, SharedMemo};
 
-    const MARKER_RULE: &str = r#"
-[[rule]]
-id = "test-001"
-description = "marker"
-class = "test"
-targets = ["all"]
-paranoia = 1
-score = 5
-pattern = 'evil-marker'
-literals = ["evil-marker"]
-"#;
-
     fn cookies(pairs: &[(&'static str, &'static str)]) -> Vec<Field<'static>> {
         let mut out = Vec::new();
         for (n, v) in pairs {
@@ -262,7 +250,7 @@ literals = ["evil-marker"]
     #[test]
     fn verdicts_hold_only_for_the_engine_and_policy_that_reached_them() {
         let plain = Engine::from_rules("").unwrap();
-        let marking = Engine::from_rules(MARKER_RULE).unwrap();
+        let marking = Engine::from_rules(crate::testing::MARKER_RULE).unwrap();
         let policy = Policy::default();
         let fields = cookies(&[("pref", "evil-marker")]);
         let client = ClientMemo::new();

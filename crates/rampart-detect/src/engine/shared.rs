@@ -227,19 +227,6 @@ mod tests {
 
     const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36";
 
-    /// One rule matching `evil-marker`, so that which values hit is obvious.
-    const MARKER_RULE: &str = r#"
-[[rule]]
-id = "test-001"
-description = "marker"
-class = "test"
-targets = ["all"]
-paranoia = 1
-score = 5
-pattern = 'evil-marker'
-literals = ["evil-marker"]
-"#;
-
     fn headers(pairs: &[(&'static str, &'static str)]) -> Vec<Field<'static>> {
         pairs
             .iter()
@@ -379,7 +366,7 @@ literals = ["evil-marker"]
     #[test]
     fn serves_only_the_engine_and_policy_it_was_made_for() {
         let plain = Engine::from_rules("").unwrap();
-        let marking = Engine::from_rules(MARKER_RULE).unwrap();
+        let marking = Engine::from_rules(crate::testing::MARKER_RULE).unwrap();
         let policy = Policy::default();
         let fields = headers(&[("user-agent", "evil-marker")]);
         // Clean under the engine without the rule, and remembered as such...
@@ -399,7 +386,7 @@ literals = ["evil-marker"]
 
     #[test]
     fn a_value_clean_only_where_a_rule_is_excluded_is_not_remembered() {
-        let engine = Engine::from_rules(MARKER_RULE).unwrap();
+        let engine = Engine::from_rules(crate::testing::MARKER_RULE).unwrap();
         let policy = Policy::from_toml(
             "[[exclusions]]\nrules = [\"test-001\"]\nlocations = [\"header:user-agent\"]",
             &engine,
