@@ -57,6 +57,18 @@ pub struct FormField<'a> {
     pub location: String,
 }
 
+impl<'a> FormField<'a> {
+    /// A field named `name` at `location`: a text field when it has `text`, otherwise a
+    /// file or a structured part (as `rampart_parse::Parsed::top_level_fields` reports).
+    pub fn new(name: &'a str, text: Option<&'a str>, location: String) -> Self {
+        FormField {
+            name,
+            value: text.map_or(FieldValue::Opaque, FieldValue::Text),
+            location,
+        }
+    }
+}
+
 /// The value of a form field.
 #[derive(Debug, Clone, Copy)]
 pub enum FieldValue<'a> {

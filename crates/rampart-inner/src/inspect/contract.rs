@@ -12,9 +12,7 @@ use rampart_core::config::{Problems, resolve};
 use rampart_core::pipeline::Observation;
 use rampart_core::problem::Reason;
 use rampart_detect::{Field, FieldKind};
-use rampart_openapi::{
-    Body, Class, Contract, FieldValue, FormField, LoadLimits, Outcome, Pinned, Request,
-};
+use rampart_openapi::{Body, Class, Contract, FormField, LoadLimits, Outcome, Pinned, Request};
 use rampart_parse::{BodyKind, Parsed};
 use serde::Deserialize;
 
@@ -261,11 +259,7 @@ fn form_fields<'p>(parsed: &'p Parsed<'_>) -> Vec<FormField<'p>> {
     parsed
         .top_level_fields()
         .into_iter()
-        .map(|f| FormField {
-            name: f.name,
-            value: f.text.map_or(FieldValue::Opaque, FieldValue::Text),
-            location: f.location,
-        })
+        .map(|f| FormField::new(f.name, f.text, f.location))
         .collect()
 }
 

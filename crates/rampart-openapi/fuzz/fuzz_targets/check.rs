@@ -114,11 +114,7 @@ fn form_fields<'p>(parsed: &'p rampart_parse::Parsed<'_>) -> Vec<FormField<'p>> 
     parsed
         .top_level_fields()
         .into_iter()
-        .map(|f| FormField {
-            name: f.name,
-            value: f.text.map_or(FieldValue::Opaque, FieldValue::Text),
-            location: f.location,
-        })
+        .map(|f| FormField::new(f.name, f.text, f.location))
         .collect()
 }
 
