@@ -20,7 +20,7 @@ pub struct Connection {
     /// TLS facts, absent on plaintext listeners.
     pub tls: Option<TlsFacts>,
     /// State the checks keep for the life of the connection (the edge's screening keeps
-    /// the clean cookie values of the client here).
+    /// the client's clean cookie values and referers here).
     pub extensions: http::Extensions,
 }
 

@@ -213,7 +213,7 @@ pub struct Scan<'e> {
     memo: CleanMemo,
     /// Fields found clean by earlier requests, when the caller keeps them.
     shared: Option<&'e SharedMemo>,
-    /// Cookie values found clean by this client's earlier requests.
+    /// Cookie values and referers found clean by this client's earlier requests.
     client: Option<&'e ClientMemo>,
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
@@ -332,8 +332,8 @@ impl<'e> Scan<'e> {
     }
 
     /// Consults and fills `client` for the cookie values and the referer of this request,
-    /// which comes from the client `client` serves. Only with [`Scan::sharing`] (whose memo names the
-    /// engine and policy the verdicts hold for).
+    /// which comes from the client `client` serves. Only with [`Scan::sharing`] (whose
+    /// memo names the engine and policy the verdicts hold for).
     pub fn remembering(mut self, client: &'e ClientMemo) -> Self {
         self.client = Some(client);
         self

@@ -77,16 +77,18 @@ impl Screening {
     }
 }
 
-/// Per-connection state for [`client_memo`]: a connection's clean cookie values.
+/// Per-connection state for [`client_memo`]: a connection's clean cookie values and
+/// referers.
 pub(crate) fn connection_state() -> http::Extensions {
     let mut state = http::Extensions::new();
     state.insert(Arc::new(ClientMemo::new()));
     state
 }
 
-/// The connection's memo of clean cookie values, when every request on it comes from
-/// one client: the socket peer is the client. A trusted proxy's connection carries many
-/// clients, and one client's memo must not tell another (by timing) what it sent.
+/// The connection's memo of clean cookie values and referers, when every request on it
+/// comes from one client: the socket peer is the client. A trusted proxy's connection
+/// carries many clients, and one client's memo must not tell another (by timing) what it
+/// sent.
 fn client_memo(head: &RequestHead) -> Option<&ClientMemo> {
     let peer = head.connection.peer.ip().to_canonical();
     if head.client_ip.to_canonical() != peer {

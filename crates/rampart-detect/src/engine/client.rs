@@ -4,9 +4,10 @@
 //! `Referer` with every asset of a page, and a consent cookie with escapes or a referer
 //! URL costs more to screen than every other header together. The [`super::SharedMemo`]
 //! cannot hold them: it serves all clients, so whether a value hits would tell one client
-//! (by timing) that another sent it, and cookies carry session ids, URLs tokens. A `ClientMemo` serves one client connection only, and keeps keyed hashes, not the
-//! values: it holds no secret, and a value cannot be crafted to match another without the
-//! key.
+//! (by timing) that another sent it, and cookies carry session ids, URLs tokens. A
+//! `ClientMemo` serves one client connection only, and keeps keyed hashes, not the
+//! values: it holds no secret, and a value cannot be crafted to match another without
+//! the key.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, PoisonError};
@@ -36,9 +37,15 @@ struct Slots {
     next: usize,
 }
 
+impl Slots {
+    fn find(&self, hash: u64, len: u32) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.hash == hash && e.len == len)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Entry {
-    /// The keyed hash of the scope, the kind and the value.
+    /// The keyed hash of the scope, the kind, the location and the value.
     hash: u64,
     len: u32,
     /// Decoded bytes the inspection charged to its budget.
@@ -90,11 +97,7 @@ impl ClientMemo {
     ) -> Option<usize> {
         let (hash, len) = self.entry(scope, kind, at, value)?;
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots
-            .entries
-            .iter()
-            .find(|e| e.hash == hash && e.len == len)
-            .map(|e| e.charged as usize)
+        slots.find(hash, len).map(|e| e.charged as usize)
     }
 
     /// Remembers `value` as clean at `at`, its inspection having charged `charged` bytes.
@@ -113,7 +116,7 @@ impl ClientMemo {
         };
         let entry = Entry { hash, len, charged };
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if slots.entries.iter().any(|e| e.hash == hash && e.len == len) {
+        if slots.find(hash, len).is_some() {
             // Another request of the connection (an h2 stream) got there first.
             return;
         }
