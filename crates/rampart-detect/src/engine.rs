@@ -213,7 +213,7 @@ pub struct Scan<'e> {
     memo: CleanMemo,
     /// Fields found clean by earlier requests, when the caller keeps them.
     shared: Option<&'e SharedMemo>,
-    /// Cookie values and referers found clean by this client's earlier requests.
+    /// Cookie and header values found clean by this client's earlier requests.
     client: Option<&'e ClientMemo>,
     /// Set when a rule was skipped for the current field's location: its clean result
     /// then holds for this location only and is not remembered.
@@ -331,22 +331,31 @@ impl<'e> Scan<'e> {
         self
     }
 
-    /// Consults and fills `client` for the cookie values and the referer of this request,
-    /// which comes from the client `client` serves. Only with [`Scan::sharing`] (whose
+    /// Consults and fills `client` for the cookie values and the header values (but those
+    /// new with each request) of this request, which comes from the client `client`
+    /// serves. Only with [`Scan::sharing`] (whose
     /// memo names the engine and policy the verdicts hold for).
     pub fn remembering(mut self, client: &'e ClientMemo) -> Self {
         self.client = Some(client);
         self
     }
 
-    /// The memo kept across requests for a field `reach` places, if any.
-    fn across_requests(&self, reach: impl FnOnce() -> Reach) -> Remember<'e> {
+    /// The memo kept across requests for `value` seen as `kind` at `at`, which `reach`
+    /// places, if any.
+    fn across_requests(
+        &self,
+        kind: FieldKind,
+        value: &[u8],
+        at: &Location<'_>,
+        reach: impl FnOnce() -> Reach,
+    ) -> Remember<'e> {
         match self.shared {
             Some(memo) if self.fast => match reach() {
                 Reach::Shared => Remember::Shared(memo),
                 Reach::Client => self
                     .client
-                    .map_or(Remember::Nowhere, |c| Remember::Client(c, memo.scope())),
+                    .and_then(|c| Some(Remember::Client(c, c.key(memo.scope(), kind, at, value)?)))
+                    .unwrap_or(Remember::Nowhere),
                 Reach::Nowhere => Remember::Nowhere,
             },
             _ => Remember::Nowhere,
@@ -423,10 +432,10 @@ impl<'e> Scan<'e> {
         // Asked only on a miss: most body leaves repeat within the body.
         let shared = match lookup {
             Lookup::Clean(_) => Remember::Nowhere,
-            _ => self.across_requests(reach),
+            _ => self.across_requests(kind, value, &place.location, reach),
         };
         if let Lookup::Miss(_) | Lookup::Never = lookup
-            && let Some(charged) = shared.lookup(kind, value, &place.location)
+            && let Some(charged) = shared.lookup(kind, value)
         {
             // A key repeated in this body then costs this scan's cheaper lookup; not a
             // verdict that may hold at its location only.
@@ -449,7 +458,7 @@ impl<'e> Scan<'e> {
                     self.memo.insert(key, value, charged);
                 }
                 if !self.location_bound || shared.by_location() {
-                    shared.insert(kind, value, &place.location, charged);
+                    shared.insert(kind, value, charged);
                 }
             }
         }
@@ -690,8 +699,8 @@ enum Reach {
 enum Remember<'e> {
     Nowhere,
     Shared(&'e SharedMemo),
-    /// The client's memo, and the scope of the engine and policy.
-    Client(&'e ClientMemo, u64),
+    /// The client's memo, and where in it the value goes.
+    Client(&'e ClientMemo, client::Key),
 }
 
 impl Remember<'_> {
@@ -700,19 +709,19 @@ impl Remember<'_> {
         matches!(self, Remember::Client(..))
     }
 
-    fn lookup(self, kind: FieldKind, value: &[u8], at: &Location<'_>) -> Option<usize> {
+    fn lookup(self, kind: FieldKind, value: &[u8]) -> Option<usize> {
         match self {
             Remember::Nowhere => None,
             Remember::Shared(memo) => memo.lookup(kind, value),
-            Remember::Client(memo, scope) => memo.lookup(scope, kind, at, value),
+            Remember::Client(memo, key) => memo.lookup(key),
         }
     }
 
-    fn insert(self, kind: FieldKind, value: &[u8], at: &Location<'_>, charged: usize) {
+    fn insert(self, kind: FieldKind, value: &[u8], charged: usize) {
         match self {
             Remember::Nowhere => {}
             Remember::Shared(memo) => memo.insert(kind, value, charged),
-            Remember::Client(memo, scope) => memo.insert(scope, kind, at, value, charged),
+            Remember::Client(memo, key) => memo.insert(key, charged),
         }
     }
 }

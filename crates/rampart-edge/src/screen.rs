@@ -77,15 +77,15 @@ impl Screening {
     }
 }
 
-/// Per-connection state for [`client_memo`]: a connection's clean cookie values and
-/// referers.
+/// Per-connection state for [`client_memo`]: a connection's clean cookie and header
+/// values.
 pub(crate) fn connection_state() -> http::Extensions {
     let mut state = http::Extensions::new();
     state.insert(Arc::new(ClientMemo::new()));
     state
 }
 
-/// The connection's memo of clean cookie values and referers, when every request on it
+/// The connection's memo of clean cookie and header values, when every request on it
 /// comes from one client: the socket peer is the client. A trusted proxy's connection
 /// carries many clients, and one client's memo must not tell another (by timing) what it
 /// sent.

@@ -1,25 +1,29 @@
-//! Clean cookie values and referers of one client, remembered for its next requests.
+//! Clean cookie and header values of one client, remembered for its next requests.
 //!
 //! A browser sends the same cookies with every request of a connection and the same
-//! `Referer` with every asset of a page, and a consent cookie with escapes or a referer
-//! URL costs more to screen than every other header together. The [`super::SharedMemo`]
-//! cannot hold them: it serves all clients, so whether a value hits would tell one client
-//! (by timing) that another sent it, and cookies carry session ids, URLs tokens. A
-//! `ClientMemo` serves one client connection only, and keeps keyed hashes, not the
-//! values: it holds no secret, and a value cannot be crafted to match another without
-//! the key.
+//! `Referer` with every asset of a page; an API client the same credentials and client
+//! version headers. A consent cookie with escapes, a referer URL or a version string
+//! with parentheses costs more to screen than every other header together. The
+//! [`super::SharedMemo`] cannot hold them: it serves all clients, so whether a value hits
+//! would tell one client (by timing) that another sent it, and these values carry session
+//! ids, tokens and keys. A `ClientMemo` serves one client connection only, and keeps
+//! keyed hashes, not the values: it holds no secret, and a value cannot be crafted to
+//! match another without the key.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, PoisonError};
 
 use crate::field::{FieldKind, Location};
 
-/// Values remembered per connection: more cookies than most sites set.
+/// Values remembered per connection: more cookies and headers than most clients send.
 const SLOTS: usize = 32;
 /// Longest value remembered (a JWT or a serialized preference object fits).
 pub(super) const MAX_VALUE: usize = 4096;
+/// Shortest value remembered: shorter ones cost less to screen than to hash (measured on
+/// the `screen` bench's heads).
+pub(super) const MIN_VALUE: usize = 8;
 
-/// Clean cookie values and referers seen on one client connection, for
+/// Clean cookie and header values seen on one client connection, for
 /// [`super::Scan::remembering`].
 /// Create one per connection whose requests all come from the same client (not one a
 /// proxy shares between its clients) and hand it to every scan of that connection.
@@ -33,23 +37,45 @@ pub struct ClientMemo {
 #[derive(Debug, Default)]
 struct Slots {
     entries: Vec<Entry>,
-    /// The slot the next value replaces once all are taken.
-    next: usize,
+    /// Where the search for a slot to replace resumes once all are taken.
+    hand: usize,
 }
 
 impl Slots {
-    fn find(&self, hash: u64, len: u32) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.hash == hash && e.len == len)
+    fn find(&mut self, key: Key) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.key == key)
+    }
+
+    /// The slot a new value takes once all are taken: the next one not used since the
+    /// hand last passed it (a second chance), so values the client sends with every
+    /// request stay while values new with each request replace one another.
+    fn victim(&mut self) -> usize {
+        loop {
+            let at = self.hand;
+            self.hand = (at + 1) % SLOTS;
+            let entry = &mut self.entries[at];
+            if !std::mem::take(&mut entry.used) {
+                return at;
+            }
+        }
     }
 }
 
+/// Where a value would be remembered: the keyed hash of the scope, the kind, the
+/// location and the value, and the value's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    /// The keyed hash of the scope, the kind, the location and the value.
+pub(super) struct Key {
     hash: u64,
     len: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: Key,
     /// Decoded bytes the inspection charged to its budget.
     charged: u32,
+    /// Found since the replacement hand last passed.
+    used: bool,
 }
 
 impl Default for ClientMemo {
@@ -67,56 +93,51 @@ impl ClientMemo {
         }
     }
 
-    /// `scope` keeps the verdicts of one engine and policy apart from another's (a
-    /// connection's requests may reach routes with different policies), and the location
-    /// keeps a verdict where it was reached: an exclusion may make a value clean at one
-    /// location only (rules skip `header:referer`).
-    fn entry(
+    /// Where `value` seen as `kind` at `at` is remembered, if it may be. `scope` keeps the
+    /// verdicts of one engine and policy apart from another's (a connection's requests may
+    /// reach routes with different policies), and the location keeps a verdict where it
+    /// was reached: an exclusion may make a value clean at one location only (rules skip
+    /// `header:referer`).
+    pub(super) fn key(
         &self,
         scope: u64,
         kind: FieldKind,
         at: &Location<'_>,
         value: &[u8],
-    ) -> Option<(u64, u32)> {
-        if value.is_empty() || value.len() > MAX_VALUE {
+    ) -> Option<Key> {
+        if !(MIN_VALUE..=MAX_VALUE).contains(&value.len()) {
             return None;
         }
         let hash = self
             .keys
             .hash_one((scope, kind as u8, at.scope(), at.name(), value));
-        Some((hash, u32::try_from(value.len()).ok()?))
+        Some(Key {
+            hash,
+            len: u32::try_from(value.len()).ok()?,
+        })
     }
 
-    /// The decoded bytes `value` charged when it was found clean at `at`, if it was.
-    pub(super) fn lookup(
-        &self,
-        scope: u64,
-        kind: FieldKind,
-        at: &Location<'_>,
-        value: &[u8],
-    ) -> Option<usize> {
-        let (hash, len) = self.entry(scope, kind, at, value)?;
-        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.find(hash, len).map(|e| e.charged as usize)
+    /// The decoded bytes the value of `key` charged when it was found clean, if it was.
+    pub(super) fn lookup(&self, key: Key) -> Option<usize> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = slots.find(key)?;
+        entry.used = true;
+        Some(entry.charged as usize)
     }
 
-    /// Remembers `value` as clean at `at`, its inspection having charged `charged` bytes.
-    pub(super) fn insert(
-        &self,
-        scope: u64,
-        kind: FieldKind,
-        at: &Location<'_>,
-        value: &[u8],
-        charged: usize,
-    ) {
-        let (Some((hash, len)), Ok(charged)) =
-            (self.entry(scope, kind, at, value), u32::try_from(charged))
-        else {
+    /// Remembers the value of `key` as clean, its inspection having charged `charged`
+    /// bytes.
+    pub(super) fn insert(&self, key: Key, charged: usize) {
+        let Ok(charged) = u32::try_from(charged) else {
             return;
         };
-        let entry = Entry { hash, len, charged };
+        let entry = Entry {
+            key,
+            charged,
+            used: false,
+        };
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if slots.find(hash, len).is_some() {
+        if slots.find(key).is_some() {
             // Another request of the connection (an h2 stream) got there first.
             return;
         }
@@ -124,9 +145,8 @@ impl ClientMemo {
             slots.entries.push(entry);
             return;
         }
-        let at = slots.next;
+        let at = slots.victim();
         slots.entries[at] = entry;
-        slots.next = (at + 1) % SLOTS;
     }
 
     /// Values remembered (for tests).
@@ -141,24 +161,66 @@ impl ClientMemo {
 }
 
 /// Whether `field` is remembered per client: what the client repeats across requests
-/// and the shared memo must not hold: cookie values, and the `Referer` (the page every
-/// asset it loads names; a URL may carry a token). Values new with each request (ids,
-/// trace context) would only push those out.
+/// and the shared memo must not hold: cookie values and header values (credentials, the
+/// `Referer` every asset of a page names, client versions), but not the headers that
+/// are new with each request (ids, trace context, conditions, signatures): they would
+/// only cost a hash each and push the others out.
 pub(super) fn per_client(field: &crate::Field<'_>) -> bool {
     match field.kind {
         FieldKind::CookieValue => true,
         FieldKind::HeaderValue => {
-            field.location.scope() == "header" && field.location.name() == "referer"
+            field.location.scope() == "header" && !per_request_header(field.location.name())
         }
         _ => false,
     }
+}
+
+/// Headers (as [`crate::extract`] names them: lowercase) whose value changes from one
+/// request to the next.
+fn per_request_header(name: &str) -> bool {
+    matches!(
+        name,
+        "b3" | "baggage"
+            | "content-digest"
+            | "content-length"
+            | "content-md5"
+            | "correlation-id"
+            | "date"
+            | "digest"
+            | "idempotency-key"
+            | "if-match"
+            | "if-modified-since"
+            | "if-none-match"
+            | "if-range"
+            | "if-unmodified-since"
+            | "range"
+            | "request-id"
+            | "sentry-trace"
+            | "signature"
+            | "signature-input"
+            | "traceparent"
+            | "tracestate"
+            | "uber-trace-id"
+            | "x-amz-content-sha256"
+            | "x-amz-date"
+            | "x-amzn-trace-id"
+            | "x-b3-parentspanid"
+            | "x-b3-spanid"
+            | "x-b3-traceid"
+            | "x-cloud-trace-context"
+            | "x-correlation-id"
+            | "x-datadog-parent-id"
+            | "x-datadog-trace-id"
+            | "x-idempotency-key"
+            | "x-request-id"
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test")]
 
-    use super::{ClientMemo, MAX_VALUE, SLOTS};
+    use super::{ClientMemo, MAX_VALUE, MIN_VALUE, SLOTS};
     use crate::{Budget, Engine, Field, FieldKind, Findings, Location, Policy, SharedMemo};
 
     fn cookies(pairs: &[(&'static str, &'static str)]) -> Vec<Field<'static>> {
@@ -216,21 +278,32 @@ mod tests {
                 assert_eq!(remembered, fresh, "{jar:?}");
             }
         }
-        // The five clean values; the attacks never.
-        assert_eq!(client.len(), 5);
+        // The four clean values (`3` is shorter than a hash is worth); the attacks never.
+        assert_eq!(client.len(), 4);
         // Cookie names are the shared memo's, values never are.
         assert_eq!(shared.len(), 8);
-        // Of the headers only the referer; a clean one, not one carrying an attack.
-        let heads: [&[(&'static str, &'static str)]; 3] = [
+        // Of the headers the clean ones the client repeats, not those new with each
+        // request, values too short to pay for a hash, or one carrying an attack.
+        let heads: [&[(&'static str, &'static str)]; 4] = [
             &[
                 ("referer", "https://shop.example/catalog?tab=reviews&page=1"),
                 ("x-request-id", "0b8e7f3c-2a1d-4e5f-9a8b-7c6d5e4f3a2b"),
+                (
+                    "traceparent",
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                ),
+                ("x-client-version", "billing-sync/4.18.2 (build 20240501.3)"),
+                ("x-tenant", "acme"),
             ],
             &[(
                 "referer",
                 "https://shop.example/?q=%3Cscript%3Ealert(1)%3C/script%3E",
             )],
-            &[("referer", "https://shop.example/catalog?tab=reviews&page=1")],
+            &[("x-client-version", "sync/1.0 (build 2; rm -rf /)")],
+            &[
+                ("referer", "https://shop.example/catalog?tab=reviews&page=1"),
+                ("x-client-version", "billing-sync/4.18.2 (build 20240501.3)"),
+            ],
         ];
         for head in heads {
             let fields: Vec<Field<'static>> = head
@@ -283,30 +356,52 @@ mod tests {
     }
 
     #[test]
-    fn stays_within_its_slots_and_skips_long_values() {
+    fn stays_within_its_slots_and_keeps_what_the_client_repeats() {
         let client = ClientMemo::new();
         let at = Location::new("cookie", "v");
-        let values: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
-        for v in &values {
-            client.insert(7, FieldKind::CookieValue, &at, v.as_bytes(), 0);
+        let key = |scope: u64, kind: FieldKind, at: &Location<'_>, v: &str| {
+            client.key(scope, kind, at, v.as_bytes())
+        };
+        // The client's session cookies, sent with every request...
+        let kept: Vec<String> = (0..8).map(|i| format!("session-{i}")).collect();
+        for v in &kept {
+            client.insert(key(7, FieldKind::CookieValue, &at, v).unwrap(), 3);
+        }
+        // ...while values new with each request come and go.
+        for i in 0..100 {
+            let churn = key(7, FieldKind::CookieValue, &at, &format!("request-{i}")).unwrap();
+            client.insert(churn, 0);
+            for v in &kept {
+                let k = key(7, FieldKind::CookieValue, &at, v).unwrap();
+                assert_eq!(client.lookup(k), Some(3), "{v} after {i}");
+            }
         }
         assert_eq!(client.len(), SLOTS);
-        // The latest are kept, the oldest replaced.
-        assert_eq!(
-            client.lookup(7, FieldKind::CookieValue, &at, b"v99"),
-            Some(0)
-        );
-        assert_eq!(client.lookup(7, FieldKind::CookieValue, &at, b"v0"), None);
-        // Another scope, another kind, a value too long: not found, not kept.
-        assert_eq!(client.lookup(8, FieldKind::CookieValue, &at, b"v99"), None);
-        assert_eq!(client.lookup(7, FieldKind::QueryValue, &at, b"v99"), None);
-        let elsewhere = Location::new("cookie", "w");
-        assert_eq!(
-            client.lookup(7, FieldKind::CookieValue, &elsewhere, b"v99"),
-            None
-        );
-        let long = vec![b'a'; MAX_VALUE + 1];
-        client.insert(7, FieldKind::CookieValue, &at, &long, 0);
-        assert_eq!(client.lookup(7, FieldKind::CookieValue, &at, &long), None);
+        // The latest new value is kept, the oldest replaced.
+        let latest = key(7, FieldKind::CookieValue, &at, "request-99").unwrap();
+        assert_eq!(client.lookup(latest), Some(0));
+        let oldest = key(7, FieldKind::CookieValue, &at, "request-0").unwrap();
+        assert_eq!(client.lookup(oldest), None);
+        // Another scope, another kind, another location: another key.
+        for other in [
+            key(8, FieldKind::CookieValue, &at, "request-99"),
+            key(7, FieldKind::QueryValue, &at, "request-99"),
+            key(
+                7,
+                FieldKind::CookieValue,
+                &Location::new("cookie", "w"),
+                "request-99",
+            ),
+        ] {
+            let other = other.unwrap();
+            assert_ne!(other, latest);
+            assert_eq!(client.lookup(other), None);
+        }
+        // Too long or too short to remember.
+        let long = "a".repeat(MAX_VALUE + 1);
+        let short = "a".repeat(MIN_VALUE - 1);
+        assert_eq!(key(7, FieldKind::CookieValue, &at, &long), None);
+        assert_eq!(key(7, FieldKind::CookieValue, &at, &short), None);
+        assert!(key(7, FieldKind::CookieValue, &at, &"a".repeat(MAX_VALUE)).is_some());
     }
 }

@@ -18,9 +18,11 @@ use crate::FieldKind;
 
 /// Independently locked parts, so concurrent requests rarely wait on each other.
 const SHARDS: usize = 8;
-/// Sets per shard (a power of two), each of [`WAYS`] entries.
-const SETS: usize = 32;
-const WAYS: usize = 2;
+/// Sets per shard (a power of two), each of [`WAYS`] entries: four ways keep a head's
+/// two dozen values from colliding in a set (with two, about one memo in ten had three
+/// of a browser head's values share one and push each other out on every request).
+const SETS: usize = 16;
+const WAYS: usize = 4;
 /// Longest value remembered: 512 entries of at most this many bytes bound the memory.
 pub(super) const MAX_VALUE: usize = 256;
 
@@ -99,17 +101,33 @@ pub struct SharedMemo {
 #[derive(Debug)]
 struct Shard {
     entries: Vec<Option<Entry>>,
-    /// Alternates the way a full set gives up.
-    evict: usize,
+    /// Where the search for a way to give up resumes, per shard.
+    hand: usize,
 }
 
 impl Shard {
     /// The entry of the set starting at `set` that holds `value` seen as `kind`.
-    fn find(&self, set: usize, h: u64, kind: FieldKind, value: &[u8]) -> Option<&Entry> {
+    fn find(&mut self, set: usize, h: u64, kind: FieldKind, value: &[u8]) -> Option<&mut Entry> {
         self.entries[set..set + WAYS]
-            .iter()
+            .iter_mut()
             .flatten()
             .find(|e| e.hash == h && e.kind == kind as u8 && *e.value == *value)
+    }
+
+    /// The way of the full set starting at `set` that a new value takes: the next one
+    /// not found since the hand last passed it (a second chance), so the values most
+    /// clients send stay while rare ones replace one another.
+    fn victim(&mut self, set: usize) -> usize {
+        loop {
+            let way = self.hand;
+            self.hand = (way + 1) % WAYS;
+            let Some(e) = &mut self.entries[set + way] else {
+                return way;
+            };
+            if !std::mem::take(&mut e.used) {
+                return way;
+            }
+        }
     }
 }
 
@@ -119,6 +137,8 @@ struct Entry {
     kind: u8,
     /// Decoded bytes the inspection charged to its budget.
     charged: u32,
+    /// Found since the replacement hand last passed.
+    used: bool,
     value: Box<[u8]>,
 }
 
@@ -135,7 +155,7 @@ impl SharedMemo {
             .map(|_| {
                 Mutex::new(Shard {
                     entries: (0..SETS * WAYS).map(|_| None).collect(),
-                    evict: 0,
+                    hand: 0,
                 })
             })
             .collect();
@@ -174,8 +194,10 @@ impl SharedMemo {
     /// The decoded bytes `value` charged when it was found clean, if it was.
     pub(super) fn lookup(&self, kind: FieldKind, value: &[u8]) -> Option<usize> {
         let (h, shard, set) = self.place(value)?;
-        let shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        shard.find(set, h, kind, value).map(|e| e.charged as usize)
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = shard.find(set, h, kind, value)?;
+        entry.used = true;
+        Some(entry.charged as usize)
     }
 
     /// Remembers `value` as clean, its inspection having charged `charged` bytes.
@@ -192,15 +214,13 @@ impl SharedMemo {
         let ways = set..set + WAYS;
         let way = match shard.entries[ways].iter().position(Option::is_none) {
             Some(free) => free,
-            None => {
-                shard.evict = (shard.evict + 1) % WAYS;
-                shard.evict
-            }
+            None => shard.victim(set),
         };
         shard.entries[set + way] = Some(Entry {
             hash: h,
             kind: kind as u8,
             charged,
+            used: false,
             value: value.into(),
         });
     }
@@ -426,5 +446,31 @@ mod tests {
             memo.lookup(FieldKind::HeaderValue, b"agent/never-sent"),
             None
         );
+    }
+
+    #[test]
+    fn keeps_the_values_clients_repeat_while_rare_ones_come_and_go() {
+        let memo = SharedMemo::new();
+        let common = [
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            "application/json",
+            "en-US,en;q=0.9",
+        ];
+        for v in common {
+            memo.insert(FieldKind::HeaderValue, v.as_bytes(), 2);
+        }
+        // Every set fills and turns over many times; the values found on every request
+        // keep their ways.
+        for i in 0..10_000u32 {
+            memo.insert(FieldKind::HeaderValue, format!("agent/{i}").as_bytes(), 0);
+            for v in common {
+                assert_eq!(
+                    memo.lookup(FieldKind::HeaderValue, v.as_bytes()),
+                    Some(2),
+                    "{v}"
+                );
+            }
+        }
+        assert_eq!(memo.len(), SHARDS * SETS * WAYS);
     }
 }
