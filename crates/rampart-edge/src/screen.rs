@@ -181,7 +181,7 @@ mod tests {
             Arc::default(),
         );
         type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
-        let cases: [Case<'_>; 10] = [
+        let cases: [Case<'_>; 12] = [
             ("/plans?q=select+your+plan", &[], false),
             ("/authors?name=O%27Reilly", &[], false),
             ("/items?id=1%27%20OR%20%271%27%3D%271", &[], true),
@@ -208,9 +208,22 @@ mod tests {
                 &[("cookie", "q=%3Bcat%20%2Fetc%2Fpasswd; theme=dark")],
                 true,
             ),
+            (
+                "/x",
+                &[("x-client-version", "billing-sync/4.18.2 (build 20240501.3)")],
+                false,
+            ),
+            (
+                "/x",
+                &[(
+                    "x-client-version",
+                    "billing-sync/4.18.2 (build 3); cat /etc/passwd",
+                )],
+                true,
+            ),
         ];
         // All from one client connection, twice: the second round meets its clean cookie
-        // values remembered, and the attacks still refused.
+        // and header values remembered, and the attacks still refused.
         let connection = Arc::new(Connection {
             peer: "127.0.0.1:1".parse().unwrap(),
             local: "127.0.0.1:2".parse().unwrap(),
@@ -244,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_remembers_cookies_only_when_its_peer_is_the_client() {
+    fn a_connection_remembers_values_only_when_its_peer_is_the_client() {
         let cases = [
             ("192.0.2.7:50000", "192.0.2.7", true),
             ("[::ffff:192.0.2.7]:50000", "192.0.2.7", true),
