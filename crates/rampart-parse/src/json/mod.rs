@@ -146,8 +146,9 @@ struct Parser<'a, 'o> {
     /// whitespace and with escaped strings rewritten, so bytes are copied in runs, only
     /// when whitespace or an escaped string interrupts them.
     copied: usize,
-    /// Keys of the open objects that still use the linear scan, innermost last.
-    keys: Vec<Cow<'a, str>>,
+    /// Keys of the open objects that still use the linear scan, innermost last, each
+    /// with its [`fingerprint`].
+    keys: Vec<(u64, Cow<'a, str>)>,
     keys_total: usize,
     /// The path being parsed, for error locations.
     cur: PathId,
@@ -285,13 +286,14 @@ impl<'a> Parser<'a, '_> {
         if let Some(set) = &mut frame.set {
             return !set.insert(key);
         }
+        let print = fingerprint(&key);
         let mine = &self.keys[frame.keys_from..];
-        if mine.contains(&key) {
+        if mine.iter().any(|(p, k)| *p == print && *k == key) {
             return true;
         }
-        self.keys.push(key);
+        self.keys.push((print, key));
         if self.keys.len() - frame.keys_from > LINEAR_KEYS {
-            frame.set = Some(self.keys.drain(frame.keys_from..).collect());
+            frame.set = Some(self.keys.drain(frame.keys_from..).map(|(_, k)| k).collect());
         }
         false
     }
@@ -433,6 +435,18 @@ impl<'a> Parser<'a, '_> {
     fn eof(&self) -> ParseError {
         ParseError::malformed("json-unexpected-end", self.src.len())
     }
+}
+
+/// A key's length and first bytes in one word: most keys of an object differ there, so
+/// the duplicate scan compares whole keys only when these match.
+#[inline]
+fn fingerprint(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let mut head = [0u8; 8];
+    let n = b.len().min(7);
+    head[..n].copy_from_slice(&b[..n]);
+    head[7] = b.len().min(255) as u8;
+    u64::from_le_bytes(head)
 }
 
 #[inline]

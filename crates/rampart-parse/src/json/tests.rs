@@ -23,6 +23,20 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
         (br#"{"a":1,"\u0061":2}"#, "json-duplicate-key"),
         (br#"{"a":{"a":1},"b":{"a":2}}"#, "ok"),
         (br#"{"a":1,"A":2,"a ":3}"#, "ok"),
+        // Keys alike in length and first bytes (the duplicate scan's first test) differ
+        // further on; long keys repeat past them.
+        (
+            br#"{"shipping_city":1,"shipping_code":2,"shipping_cit":3}"#,
+            "ok",
+        ),
+        (
+            br#"{"shipping_city":1,"shipping_code":2,"shipping_city":3}"#,
+            "json-duplicate-key",
+        ),
+        (
+            br#"{"shipping_city":1,"shipping_city":2}"#,
+            "json-duplicate-key",
+        ),
         (b"\xEF\xBB\xBF{}", "json-bom"),
         (b"{} {}", "json-trailing-data"),
         (b"{}x", "json-trailing-data"),
