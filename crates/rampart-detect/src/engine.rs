@@ -331,10 +331,10 @@ impl<'e> Scan<'e> {
         self
     }
 
-    /// Consults and fills `client` for the cookie values and the header values (but those
-    /// new with each request) of this request, which comes from the client `client`
-    /// serves. Only with [`Scan::sharing`] (whose
-    /// memo names the engine and policy the verdicts hold for).
+    /// Consults and fills `client` for the cookie values and the header values of this
+    /// request (not those new with each request), which comes from the client `client`
+    /// serves. Only with [`Scan::sharing`] (whose memo names the engine and policy the
+    /// verdicts hold for).
     pub fn remembering(mut self, client: &'e ClientMemo) -> Self {
         self.client = Some(client);
         self

@@ -13,6 +13,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, PoisonError};
 
+use super::memo::second_chance;
 use crate::field::{FieldKind, Location};
 
 /// Values remembered per connection: more cookies and headers than most clients send.
@@ -50,14 +51,12 @@ impl Slots {
     /// hand last passed it (a second chance), so values the client sends with every
     /// request stay while values new with each request replace one another.
     fn victim(&mut self) -> usize {
-        loop {
-            let at = self.hand;
-            self.hand = (at + 1) % SLOTS;
-            let entry = &mut self.entries[at];
-            if !std::mem::take(&mut entry.used) {
-                return at;
-            }
-        }
+        let entries = &mut self.entries;
+        second_chance(&mut self.hand, SLOTS, |at| {
+            entries
+                .get_mut(at)
+                .is_some_and(|e| std::mem::take(&mut e.used))
+        })
     }
 }
 

@@ -176,6 +176,23 @@ impl CleanMemo {
     }
 }
 
+/// Second-chance replacement over `n` slots: from `*hand` on, the first slot not used
+/// since the hand last passed it. `was_used(i)` says whether slot `i` was, and clears
+/// its mark: a full round clears every mark, so the search ends within two.
+pub(super) fn second_chance(
+    hand: &mut usize,
+    n: usize,
+    mut was_used: impl FnMut(usize) -> bool,
+) -> usize {
+    loop {
+        let at = *hand;
+        *hand = (at + 1) % n;
+        if !was_used(at) {
+            return at;
+        }
+    }
+}
+
 /// A folded-multiply hash (as in wyhash) over 16-byte steps, seeded: a value of up to 16
 /// bytes, most of them, costs one multiply.
 pub(super) fn hash(seed: u64, value: &[u8]) -> u64 {

@@ -13,7 +13,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use super::memo::hash;
+use super::memo::{hash, second_chance};
 use crate::FieldKind;
 
 /// Independently locked parts, so concurrent requests rarely wait on each other.
@@ -118,16 +118,13 @@ impl Shard {
     /// not found since the hand last passed it (a second chance), so the values most
     /// clients send stay while rare ones replace one another.
     fn victim(&mut self, set: usize) -> usize {
-        loop {
-            let way = self.hand;
-            self.hand = (way + 1) % WAYS;
-            let Some(e) = &mut self.entries[set + way] else {
-                return way;
-            };
-            if !std::mem::take(&mut e.used) {
-                return way;
-            }
-        }
+        let entries = &mut self.entries[set..set + WAYS];
+        second_chance(&mut self.hand, WAYS, |way| {
+            entries
+                .get_mut(way)
+                .and_then(Option::as_mut)
+                .is_some_and(|e| std::mem::take(&mut e.used))
+        })
     }
 }
 
