@@ -126,6 +126,11 @@ fn bench_heads(c: &mut Criterion) {
         g.bench_function(format!("{name}-seen-client"), |b| {
             b.iter(|| screen_sharing(&engine, &policy, (&memo, &client), &uri, &h));
         });
+        // As the edge screens a new connection's first request: other clients sent the
+        // same capability headers before, this client's cookies and headers are new.
+        g.bench_function(format!("{name}-new-client"), |b| {
+            b.iter(|| screen_sharing(&engine, &policy, (&memo, &ClientMemo::new()), &uri, &h));
+        });
     }
     g.finish();
 }
@@ -254,9 +259,13 @@ fn count_runs(engine: &Engine, name: &str, n: usize) {
                 .len();
         }
     } else {
-        let (kind, seen) = match name.strip_suffix("-seen-client") {
-            Some(kind) => (kind, true),
-            None => (name, false),
+        let (kind, seen, new) = match (
+            name.strip_suffix("-seen-client"),
+            name.strip_suffix("-new-client"),
+        ) {
+            (Some(kind), _) => (kind, true, false),
+            (_, Some(kind)) => (kind, false, true),
+            _ => (name, false, false),
         };
         let (target, headers) = match kind {
             "api" => (API_TARGET, API_HEADERS),
@@ -265,10 +274,12 @@ fn count_runs(engine: &Engine, name: &str, n: usize) {
         };
         let (uri, h) = head(target, headers);
         eprintln!("{name}: {} bytes per run", head_bytes(&uri, &h));
-        if seen {
+        if seen || new {
             let (memo, client) = (SharedMemo::new(), ClientMemo::new());
             for _ in 0..n {
-                hits += screen_sharing(engine, &policy, (&memo, &client), &uri, &h);
+                let fresh = ClientMemo::new();
+                let client = if new { &fresh } else { &client };
+                hits += screen_sharing(engine, &policy, (&memo, client), &uri, &h);
             }
             std::hint::black_box(hits);
             return;
