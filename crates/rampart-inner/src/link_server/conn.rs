@@ -60,11 +60,13 @@ where
             accepted = conn.accept() => match accepted {
                 Some(Ok((request, respond))) => {
                     let server = server.clone();
+                    // Boxed: an exchange's future is several KiB, which the task would
+                    // otherwise copy on spawn and again on completion.
                     tokio::spawn(async move {
                         if request.uri().path() == FORWARD_PATH {
-                            forward::serve(&server, request, respond).await;
+                            Box::pin(forward::serve(&server, request, respond)).await;
                         } else {
-                            forward::other(&server, request, respond).await;
+                            Box::pin(forward::other(&server, request, respond)).await;
                         }
                     });
                 }
