@@ -637,3 +637,43 @@ fn lazy_locations_find_the_same_and_render_only_when_needed() {
         assert_eq!(renders[6], 0);
     }
 }
+
+#[test]
+fn a_small_body_inspected_field_by_field_finds_and_charges_the_same() {
+    let engine = Engine::builtin();
+    // Excluded at one location only: the verdict there must not carry to another.
+    let policy = Policy::from_toml(
+        "[[exclusions]]\nclasses = [\"sqli\"]\nlocations = [\"json:/note\"]\n",
+        &engine,
+    )
+    .unwrap();
+    let fields = [
+        ("/status", FieldKind::BodyKey, "status"),
+        ("/status", FieldKind::BodyValue, "shipped"),
+        ("/again", FieldKind::BodyValue, "shipped"),
+        // Clean once decoded: each sighting charges the budget the same.
+        ("/token", FieldKind::BodyValue, "aGVsbG8gd29ybGQgYWdhaW4="),
+        ("/token2", FieldKind::BodyValue, "aGVsbG8gd29ybGQgYWdhaW4="),
+        ("/note", FieldKind::BodyValue, "' or '1'='1"),
+        ("/q", FieldKind::BodyValue, "' or '1'='1"),
+        ("/bio", FieldKind::BodyValue, "<script>alert(1)</script>"),
+        ("/bio2", FieldKind::BodyValue, "<script>alert(1)</script>"),
+    ];
+    for policy in [&policy, &Policy::default()] {
+        let mut outcomes = Vec::new();
+        // Few fields: nothing remembered; many: the memo serves the repeats.
+        for expected in [fields.len(), 10_000] {
+            let mut budget = Budget::default();
+            let mut scan = engine
+                .scan(policy, &mut budget)
+                .expecting_body_fields(expected);
+            for (n, k, v) in fields {
+                scan.field(&Field::new(Location::new("json", n), k, v.as_bytes()));
+            }
+            let findings = scan.finish();
+            outcomes.push((findings, budget.decoded_bytes()));
+        }
+        assert!(outcomes[0].1 > 0, "the base64 value was decoded");
+        assert_eq!(outcomes[0], outcomes[1]);
+    }
+}

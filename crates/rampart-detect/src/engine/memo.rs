@@ -21,6 +21,9 @@ const FIRST_ARENA: usize = 1 << 10;
 const MAX_BYTES: usize = 64 << 10;
 /// Longest value remembered: longer ones rarely repeat and would crowd the others out.
 const MAX_VALUE: usize = 4 << 10;
+/// Fewest body fields for which a scan remembers clean values: a smaller body repeats
+/// too few of them to repay hashing and storing every one.
+pub(super) const MIN_FIELDS: usize = 128;
 
 /// Clean `(kind, value)` pairs of one scan.
 #[derive(Debug, Default)]
@@ -31,6 +34,8 @@ pub(super) struct CleanMemo {
     slots: Vec<Slot>,
     filled: usize,
     arena: Vec<u8>,
+    /// Remembers nothing: the scan's body is too small to repay it.
+    off: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,11 +72,17 @@ pub(super) enum Lookup {
 }
 
 impl CleanMemo {
+    /// Stops (or resumes) remembering: lookups answer [`Lookup::Never`] meanwhile.
+    pub(super) fn switch_off(&mut self, off: bool) {
+        self.off = off;
+    }
+
     /// Looks `value` seen as `kind` up. Only body keys and leaves repeat often enough to
     /// pay for the lookup.
     #[inline]
     pub(super) fn lookup(&mut self, kind: FieldKind, value: &[u8]) -> Lookup {
-        if !matches!(kind, FieldKind::BodyKey | FieldKind::BodyValue)
+        if self.off
+            || !matches!(kind, FieldKind::BodyKey | FieldKind::BodyValue)
             || value.is_empty()
             || value.len() > MAX_VALUE
         {
@@ -283,6 +294,19 @@ mod tests {
             memo.lookup(FieldKind::BodyValue, b""),
             Lookup::Never
         ));
+    }
+
+    #[test]
+    fn remembers_nothing_while_switched_off() {
+        let mut memo = CleanMemo::default();
+        let k = miss(&mut memo, FieldKind::BodyKey, b"status").unwrap();
+        memo.insert(k, b"status", 0);
+        memo.switch_off(true);
+        for kind in [FieldKind::BodyKey, FieldKind::BodyValue] {
+            assert!(matches!(memo.lookup(kind, b"status"), Lookup::Never));
+        }
+        memo.switch_off(false);
+        assert_eq!(clean(&mut memo, FieldKind::BodyKey, b"status"), Some(0));
     }
 
     #[test]

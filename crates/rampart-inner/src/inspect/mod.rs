@@ -297,7 +297,8 @@ fn screen(
     let mut budget = Budget::default();
     let mut scan = engine
         .scan(&policy.detection, &mut budget)
-        .sharing(&policy.seen);
+        .sharing(&policy.seen)
+        .expecting_body_fields(parsed.leaves.len());
     for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
         // Values the contract pinned (uuid, integer, enum...) need no free-text detectors.
         if checked.skips_head(&field) {
