@@ -456,9 +456,10 @@ fail_open = false
     // 1. Ten seconds of load from both sides, a few paced keep-alive clients per edge
     //    offering several times the limit: together they get the fleet's rate, not
     //    twice it (each edge alone would admit the full limit). Paced lightly enough
-    //    (~375/s in all) that the heavy phase can offer twice as much on a 2-core box.
+    //    (~250/s in all, 2.5 times the limit) that the heavy phase can offer twice as
+    //    much on a busy 2-core box (it measured ~660/s while a build ran beside it).
     let phase = Duration::from_secs(10);
-    let moderate = drive(&edges, 3, phase, Some(Duration::from_millis(16))).await;
+    let moderate = drive(&edges, 3, phase, Some(Duration::from_millis(24))).await;
     eprintln!("moderate load: {moderate:?}");
     assert_fleet_admitted("moderate load", &moderate, phase);
     assert_eq!(total(&moderate).unavailable, 0, "{moderate:?}");
