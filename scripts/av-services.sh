@@ -4,6 +4,8 @@
 #   scripts/av-services.sh start DIR      write signatures + configs into DIR, start both, wait
 #   scripts/av-services.sh stop DIR       stop both (also a SIGSTOPped clamd)
 #   scripts/av-services.sh start-clamd|stop-clamd|start-icap|stop-icap DIR   (after `start`)
+#   SIGNATURE_VERSION=N SIGNATURE_MARKER=TEXT scripts/av-services.sh update-signatures DIR
+#                              a signature update: clamd reloads, c-icap's ISTag changes
 #
 # Environment for `start` (all optional):
 #   CLAMD_PORT, ICAP_PORT      loopback TCP ports (default: a free port each)
@@ -198,6 +200,72 @@ start_icap() {
     wait_ready c-icap "$pid" icap_options "$port" "$dir/c-icap.out"
 }
 
+# Prints the ISTag header line of the avscan service's OPTIONS answer.
+icap_istag() {
+    local line=""
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'OPTIONS icap://127.0.0.1:%s/avscan ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n' "$1" >&3
+    while IFS= read -r -t 1 line <&3; do
+        line=${line%$'\r'}
+        [[ -z $line ]] && break
+        [[ ${line,,} == istag:* ]] && echo "$line"
+    done
+    exec 3<&-
+}
+
+clamd_version() {
+    local reply=""
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'zVERSION\0' >&3
+    IFS= read -r -d '' -t 1 reply <&3 || true
+    exec 3<&-
+    echo "$reply"
+}
+
+# A signature update as freshclam makes one: DIR/db/daily.cud (unsigned, built by sigtool)
+# becomes database version SIGNATURE_VERSION with one signature, Rampart.Test.Update, for
+# SIGNATURE_MARKER. clamd reloads it and reports the version in VERSION; c-icap reads that
+# into its ISTag when reconfigured (as an operator's update hook does).
+cmd_update_signatures() {
+    local dir=$1 version=${SIGNATURE_VERSION:?} marker=${SIGNATURE_MARKER:?}
+    local build=$dir/sigbuild clamd_port icap_port before reply=""
+    clamd_port=$(<"$dir/clamd.port")
+    icap_port=$(<"$dir/icap.port")
+    before=$(icap_istag "$icap_port")
+    rm -rf "$build"
+    mkdir -p "$build"
+    echo "Rampart.Test.Update:0:*:$(hex "$marker")" >"$build/daily.ndb"
+    echo "Rampart test signatures" >"$build/COPYING"
+    (cd "$build" && echo rampart | sigtool --build=daily.cud --unsigned --cvd-version="$version" \
+        --datadir="$build") >"$dir/sigtool.log" 2>&1 || { cat "$dir/sigtool.log" >&2; die "sigtool failed"; }
+    mv "$build/daily.cud" "$dir/db/daily.cud"
+    exec 3<>"/dev/tcp/127.0.0.1/$clamd_port"
+    printf 'zRELOAD\0' >&3
+    IFS= read -r -d '' -t 5 reply <&3 || true
+    exec 3<&-
+    [[ $reply == RELOADING ]] || die "clamd answered RELOAD with '$reply'"
+    for _ in $(seq 200); do
+        [[ $(clamd_version "$clamd_port") == */"$version"/* ]] && break
+        sleep 0.05
+    done
+    [[ $(clamd_version "$clamd_port") == */"$version"/* ]] || die "clamd did not load version $version"
+    # c-icap ignores a reconfigure while the previous one is still settling: ask again.
+    local now
+    for _ in $(seq 5); do
+        timeout 5 bash -c 'printf reconfigure >"$1"' _ "$dir/c-icap.ctl" || die "c-icap took no command"
+        for _ in $(seq 60); do
+            now=$(icap_istag "$icap_port" 2>/dev/null || true)
+            if [[ -n $now && $now != "$before" ]]; then
+                echo "CLAMD_VERSION=$(clamd_version "$clamd_port")"
+                echo "ICAP_${now%%:*}=${now#*: }"
+                return 0
+            fi
+            sleep 0.05
+        done
+    done
+    die "c-icap kept its ISTag ($before)"
+}
+
 # Stops everything once the owner process is gone; exits quietly when `stop` ran first.
 start_watchdog() {
     local dir=$1 owner=$2 self
@@ -245,7 +313,7 @@ cmd_stop() {
     kill_pidfile "$dir/clamd.pid" 4
 }
 
-[[ $# -eq 2 ]] || die "usage: $0 start|stop|start-clamd|stop-clamd|start-icap|stop-icap DIR"
+[[ $# -eq 2 ]] || die "usage: $0 start|stop|start-clamd|stop-clamd|start-icap|stop-icap|update-signatures DIR"
 case $1 in
 start) cmd_start "$2" ;;
 stop) cmd_stop "$2" ;;
@@ -253,5 +321,6 @@ start-clamd) start_clamd "$(realpath "$2")" && echo "CLAMD_PID=$(<"$2/clamd.pid"
 stop-clamd) kill_pidfile "$2/clamd.pid" 10 ;;
 start-icap) start_icap "$(realpath "$2")" && echo "ICAP_PID=$(<"$2/c-icap.pid")" ;;
 stop-icap) kill_pidfile "$2/c-icap.pid" 4 ;;
+update-signatures) cmd_update_signatures "$(realpath "$2")" ;;
 *) die "unknown command $1" ;;
 esac

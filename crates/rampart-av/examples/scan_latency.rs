@@ -111,6 +111,7 @@ async fn main() {
         CacheConfig {
             ttl: Duration::from_secs(3600),
             entries: 1000,
+            ..CacheConfig::default()
         },
     )
     .unwrap();

@@ -1,9 +1,11 @@
 //! The verdict cache: an engine's clean or infected answer about exact bytes, reused for
-//! a TTL. Keyed by engine and SHA-256 of the bytes; bounded, least recently used goes
-//! first. Errors, refusals and oversize answers are never cached (the type cannot hold
-//! them). Time is passed in, so tests control it.
+//! a TTL and only while the engine's signatures are those it was reached with. Keyed by
+//! engine and SHA-256 of the bytes; bounded, least recently used goes first. Errors,
+//! refusals and oversize answers are never cached (the type cannot hold them). Time is
+//! passed in, so tests control it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -59,6 +61,9 @@ type Key = (Engine, BodyHash);
 
 struct Slot {
     verdict: CachedVerdict,
+    /// The engine's signature version the verdict was reached with (clamd's `VERSION`
+    /// reply, the ICAP service's ISTag).
+    signatures: Arc<str>,
     expires: Instant,
     used: u64,
 }
@@ -105,11 +110,18 @@ impl VerdictCache {
         self.slots.is_empty()
     }
 
-    /// `engine`'s verdict about `hash`, unless absent or expired at `now`.
-    pub fn get(&mut self, engine: Engine, hash: BodyHash, now: Instant) -> Option<CachedVerdict> {
+    /// `engine`'s verdict about `hash`, unless absent, reached with other `signatures` or
+    /// expired at `now`.
+    pub fn get(
+        &mut self,
+        engine: Engine,
+        hash: BodyHash,
+        signatures: &str,
+        now: Instant,
+    ) -> Option<CachedVerdict> {
         let key = (engine, hash);
         let slot = self.slots.get_mut(&key)?;
-        if now >= slot.expires {
+        if now >= slot.expires || *slot.signatures != *signatures {
             let used = slot.used;
             self.slots.remove(&key);
             self.order.remove(&used);
@@ -122,8 +134,16 @@ impl VerdictCache {
         Some(slot.verdict.clone())
     }
 
-    /// Keeps `verdict` from `now` for the TTL, evicting the least recently used if full.
-    pub fn insert(&mut self, engine: Engine, hash: BodyHash, verdict: CachedVerdict, now: Instant) {
+    /// Keeps `verdict`, reached with `signatures`, from `now` for the TTL, evicting the
+    /// least recently used if full.
+    pub fn insert(
+        &mut self,
+        engine: Engine,
+        hash: BodyHash,
+        signatures: Arc<str>,
+        verdict: CachedVerdict,
+        now: Instant,
+    ) {
         if self.capacity == 0 {
             return;
         }
@@ -143,10 +163,17 @@ impl VerdictCache {
             key,
             Slot {
                 verdict,
+                signatures,
                 expires: now + self.ttl,
                 used: self.clock,
             },
         );
+    }
+
+    /// Drops every verdict of `engine`: its signatures changed, none of them holds.
+    pub fn forget(&mut self, engine: Engine) {
+        self.slots.retain(|(e, _), _| *e != engine);
+        self.order.retain(|_, (e, _)| *e != engine);
     }
 }
 
@@ -160,28 +187,76 @@ mod tests {
         }
     }
 
+    const V1: &str = "ClamAV 1.4.6/27480/Mon Dec  1 09:00:00 2026";
+    const V2: &str = "ClamAV 1.4.6/27481/Mon Dec  1 13:00:00 2026";
+
+    fn v1() -> Arc<str> {
+        V1.into()
+    }
+
+    #[test]
+    fn reuses_a_verdict_only_under_the_signatures_it_was_reached_with() {
+        let t0 = Instant::now();
+        let mut cache = VerdictCache::new(Duration::from_secs(60), 10);
+        let [a, b, c] = [b"a", b"b", b"c"].map(|d| BodyHash::of(d));
+        for (hash, verdict) in [
+            (a, CachedVerdict::Clean),
+            (b, infected("X")),
+            (c, CachedVerdict::Clean),
+        ] {
+            cache.insert(Engine::Clamd, hash, v1(), verdict, t0);
+        }
+        let istag: Arc<str> = "\"CI0001-1\"".into();
+        cache.insert(Engine::Icap, a, istag.clone(), CachedVerdict::Clean, t0);
+        assert_eq!(
+            cache.get(Engine::Clamd, a, V1, t0),
+            Some(CachedVerdict::Clean)
+        );
+        assert_eq!(
+            cache.get(Engine::Clamd, a, V2, t0),
+            None,
+            "newer signatures"
+        );
+        assert_eq!(
+            cache.get(Engine::Clamd, a, V1, t0),
+            None,
+            "dropped when seen"
+        );
+        assert_eq!(
+            cache.get(Engine::Clamd, c, "", t0),
+            None,
+            "no version known"
+        );
+        assert_eq!(cache.len(), 2);
+        cache.forget(Engine::Clamd);
+        assert_eq!(cache.get(Engine::Clamd, b, V1, t0), None);
+        assert_eq!(cache.len(), 1, "the other engine's verdict stays");
+        assert_eq!(cache.order.len(), 1);
+        assert!(cache.get(Engine::Icap, a, &istag, t0).is_some());
+    }
+
     #[test]
     fn reuses_a_verdict_until_its_ttl_and_per_engine() {
         let t0 = Instant::now();
         let mut cache = VerdictCache::new(Duration::from_secs(60), 10);
         let h = BodyHash::of(b"body");
-        cache.insert(Engine::Clamd, h, CachedVerdict::Clean, t0);
+        cache.insert(Engine::Clamd, h, v1(), CachedVerdict::Clean, t0);
         assert_eq!(
-            cache.get(Engine::Clamd, h, t0 + Duration::from_secs(59)),
+            cache.get(Engine::Clamd, h, V1, t0 + Duration::from_secs(59)),
             Some(CachedVerdict::Clean)
         );
         assert_eq!(
-            cache.get(Engine::Icap, h, t0),
+            cache.get(Engine::Icap, h, V1, t0),
             None,
             "another engine has not spoken"
         );
         assert_eq!(
-            cache.get(Engine::Clamd, BodyHash::of(b"body "), t0),
+            cache.get(Engine::Clamd, BodyHash::of(b"body "), V1, t0),
             None,
             "other bytes"
         );
         assert_eq!(
-            cache.get(Engine::Clamd, h, t0 + Duration::from_secs(60)),
+            cache.get(Engine::Clamd, h, V1, t0 + Duration::from_secs(60)),
             None
         );
         assert!(cache.is_empty(), "an expired verdict is dropped when seen");
@@ -192,24 +267,24 @@ mod tests {
         let t0 = Instant::now();
         let mut cache = VerdictCache::new(Duration::from_secs(60), 2);
         let [a, b, c] = [b"a", b"b", b"c"].map(|d| BodyHash::of(d));
-        cache.insert(Engine::Clamd, a, CachedVerdict::Clean, t0);
-        cache.insert(Engine::Clamd, b, infected("X"), t0);
+        cache.insert(Engine::Clamd, a, v1(), CachedVerdict::Clean, t0);
+        cache.insert(Engine::Clamd, b, v1(), infected("X"), t0);
         assert!(
-            cache.get(Engine::Clamd, a, t0).is_some(),
+            cache.get(Engine::Clamd, a, V1, t0).is_some(),
             "a is now the most recent"
         );
-        cache.insert(Engine::Clamd, c, CachedVerdict::Clean, t0);
+        cache.insert(Engine::Clamd, c, v1(), CachedVerdict::Clean, t0);
         assert_eq!(cache.len(), 2);
         assert!(
-            cache.get(Engine::Clamd, b, t0).is_none(),
+            cache.get(Engine::Clamd, b, V1, t0).is_none(),
             "b was the least recent"
         );
-        assert!(cache.get(Engine::Clamd, a, t0).is_some());
-        assert!(cache.get(Engine::Clamd, c, t0).is_some());
+        assert!(cache.get(Engine::Clamd, a, V1, t0).is_some());
+        assert!(cache.get(Engine::Clamd, c, V1, t0).is_some());
         // Replacing a key does not grow the cache.
-        cache.insert(Engine::Clamd, c, infected("Y"), t0);
+        cache.insert(Engine::Clamd, c, v1(), infected("Y"), t0);
         assert_eq!(cache.len(), 2);
-        assert_eq!(cache.get(Engine::Clamd, c, t0), Some(infected("Y")));
+        assert_eq!(cache.get(Engine::Clamd, c, V1, t0), Some(infected("Y")));
     }
 
     #[test]
@@ -220,6 +295,7 @@ mod tests {
             cache.insert(
                 Engine::Icap,
                 BodyHash::of(&i.to_be_bytes()),
+                v1(),
                 CachedVerdict::Clean,
                 t0,
             );
@@ -235,8 +311,18 @@ mod tests {
             VerdictCache::new(Duration::from_secs(60), 0),
             VerdictCache::new(Duration::ZERO, 100),
         ] {
-            cache.insert(Engine::Clamd, BodyHash::of(b"x"), CachedVerdict::Clean, t0);
-            assert!(cache.get(Engine::Clamd, BodyHash::of(b"x"), t0).is_none());
+            cache.insert(
+                Engine::Clamd,
+                BodyHash::of(b"x"),
+                v1(),
+                CachedVerdict::Clean,
+                t0,
+            );
+            assert!(
+                cache
+                    .get(Engine::Clamd, BodyHash::of(b"x"), V1, t0)
+                    .is_none()
+            );
         }
     }
 

@@ -5,6 +5,7 @@
 //! [antivirus]
 //! cache_ttl = "1h"
 //! cache_entries = 10000
+//! signature_check = "1m"          # how often a cached verdict's signatures are confirmed
 //!
 //! [antivirus.clamd]
 //! address = "127.0.0.1:3310"      # or: socket = "/run/clamav/clamd.ctl"
@@ -40,6 +41,7 @@ const MAX_STREAM_MAX: ByteSize = ByteSize::bytes(4 << 30);
 const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(3600);
 const DEFAULT_CACHE_ENTRIES: usize = 10_000;
 const MAX_CACHE_ENTRIES: usize = 10_000_000;
+const DEFAULT_SIGNATURE_CHECK: Duration = Duration::from_secs(60);
 
 /// `[antivirus]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -53,6 +55,9 @@ pub struct RawAntivirus {
     pub cache_ttl: Option<String>,
     /// Most verdicts kept; `0` disables the cache.
     pub cache_entries: Option<usize>,
+    /// How often the engines' signature versions are asked for before a cached verdict is
+    /// reused, e.g. `"1m"`; `"0s"` asks before every reuse.
+    pub signature_check: Option<String>,
 }
 
 /// `[antivirus.clamd]` as written.
@@ -122,6 +127,9 @@ pub struct CacheConfig {
     pub ttl: Duration,
     /// Most verdicts kept (0: no cache).
     pub entries: usize,
+    /// How long an engine's signature version, once confirmed, is taken as current: a
+    /// cached verdict is reused only while the version it was reached with is.
+    pub signature_check: Duration,
 }
 
 impl Default for CacheConfig {
@@ -129,6 +137,7 @@ impl Default for CacheConfig {
         Self {
             ttl: DEFAULT_CACHE_TTL,
             entries: DEFAULT_CACHE_ENTRIES,
+            signature_check: DEFAULT_SIGNATURE_CHECK,
         }
     }
 }
@@ -199,14 +208,27 @@ impl RawAntivirus {
                 format!("at most {MAX_CACHE_ENTRIES}"),
             );
         }
+        let signature_check = p.duration_or(
+            &format!("{key}.signature_check"),
+            self.signature_check.as_ref(),
+            DEFAULT_SIGNATURE_CHECK,
+        );
         let nothing = self.clamd.is_none() && self.icap.is_none();
-        if nothing && (self.cache_ttl.is_some() || self.cache_entries.is_some()) {
+        let cache_set = self.cache_ttl.is_some()
+            || self.cache_entries.is_some()
+            || self.signature_check.is_some();
+        if nothing && cache_set {
             p.push(
                 key,
                 "cache settings without [antivirus.clamd] or [antivirus.icap]",
             );
         }
-        AvConfig::new(clamd, icap, CacheConfig { ttl, entries })
+        let cache = CacheConfig {
+            ttl,
+            entries,
+            signature_check,
+        };
+        AvConfig::new(clamd, icap, cache)
     }
 }
 

@@ -17,6 +17,7 @@ struct EngineCounters {
     requests: AtomicU64,
     errors: AtomicU64,
     cache_hits: AtomicU64,
+    signature_changes: AtomicU64,
 }
 
 /// A scanner's counters.
@@ -43,6 +44,9 @@ pub struct EngineSnapshot {
     pub errors: u64,
     /// Scans answered from the verdict cache instead.
     pub cache_hits: u64,
+    /// Times the engine was found with other signatures than before (its cached
+    /// verdicts were dropped).
+    pub signature_changes: u64,
 }
 
 /// All counts at one moment.
@@ -94,6 +98,10 @@ impl AvMetrics {
         bump(&self.engine(engine).cache_hits);
     }
 
+    pub(crate) fn signature_change(&self, engine: Engine) {
+        bump(&self.engine(engine).signature_changes);
+    }
+
     /// Records one finished scan.
     pub(crate) fn scan(&self, result: &Result<Verdict, ScanError>, took: Duration) {
         bump(&self.scans);
@@ -123,6 +131,7 @@ impl AvMetrics {
             requests: load(&e.requests),
             errors: load(&e.errors),
             cache_hits: load(&e.cache_hits),
+            signature_changes: load(&e.signature_changes),
         };
         MetricsSnapshot {
             scans: load(&self.scans),
@@ -164,6 +173,7 @@ mod tests {
         m.engine_request(Engine::Clamd);
         m.cache_hit(Engine::Icap);
         m.engine_error(Engine::Icap);
+        m.signature_change(Engine::Icap);
         let s = m.snapshot();
         assert_eq!(
             (s.scans, s.clean, s.oversize, s.errors, s.infected),
@@ -180,7 +190,8 @@ mod tests {
             EngineSnapshot {
                 requests: 1,
                 errors: 0,
-                cache_hits: 0
+                cache_hits: 0,
+                signature_changes: 0,
             }
         );
         assert_eq!(
@@ -188,7 +199,8 @@ mod tests {
             EngineSnapshot {
                 requests: 0,
                 errors: 1,
-                cache_hits: 1
+                cache_hits: 1,
+                signature_changes: 1,
             }
         );
     }

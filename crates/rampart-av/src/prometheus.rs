@@ -24,6 +24,11 @@ pub fn write_headers(out: &mut String) {
             "counter",
             "Scans answered from the verdict cache.",
         ),
+        (
+            "rampart_av_signature_changes_total",
+            "counter",
+            "New engine signatures seen (cached verdicts dropped).",
+        ),
         ("rampart_av_scan_seconds", "histogram", "Scan latency."),
     ];
     for (name, kind, help) in families {
@@ -62,6 +67,11 @@ pub fn write_samples(out: &mut String, scanner: &str, m: &MetricsSnapshot) {
             out,
             "rampart_av_cache_hits_total{{{labels}}} {}",
             e.cache_hits
+        );
+        let _ = writeln!(
+            out,
+            "rampart_av_signature_changes_total{{{labels}}} {}",
+            e.signature_changes
         );
     }
     let mut cumulative = 0;

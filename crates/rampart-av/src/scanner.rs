@@ -2,7 +2,8 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -36,9 +37,25 @@ pub struct Scanner {
     clamd: Option<ClamdClient>,
     icap: Option<IcapClient>,
     cache: Mutex<VerdictCache>,
+    /// Whether the cache keeps anything (when not, signatures are never asked for).
+    caching: bool,
+    /// How long a confirmed signature version is taken as current.
+    signature_check: Duration,
+    /// Per engine (clamd, icap): the signature version last confirmed. An async lock:
+    /// concurrent scans that find it stale wait for one question to the engine.
+    signatures: [tokio::sync::Mutex<Signatures>; 2],
     metrics: AvMetrics,
     /// Per engine (clamd, icap): failed last time, so a change is reported once.
     down: [AtomicBool; 2],
+}
+
+/// An engine's signature version as last confirmed: clamd's `VERSION` reply (its
+/// database version changes with each signature update) or the ICAP service's ISTag
+/// (RFC 3507: it changes whenever the service would answer differently).
+#[derive(Debug, Default)]
+struct Signatures {
+    version: Option<Arc<str>>,
+    asked: Option<Instant>,
 }
 
 /// The result of a health check per configured engine (`None`: not configured).
@@ -68,6 +85,9 @@ impl Scanner {
             clamd: config.clamd().map(ClamdClient::new),
             icap: config.icap().map(IcapClient::new),
             cache: Mutex::new(VerdictCache::new(cache.ttl, cache.entries)),
+            caching: cache.entries > 0 && !cache.ttl.is_zero(),
+            signature_check: cache.signature_check,
+            signatures: Default::default(),
             metrics: AvMetrics::default(),
             down: Default::default(),
         }
@@ -126,13 +146,17 @@ impl Scanner {
         };
         let clamd = async {
             match &self.clamd {
-                Some(c) => Some(self.engine(Engine::Clamd, hash, c.scan(&body)).await),
+                // clamd's answers carry no version: the one asked for before stands.
+                Some(c) => {
+                    let scan = async { c.scan(&body).await.map(|v| (v, None)) };
+                    Some(self.engine(Engine::Clamd, hash, scan).await)
+                }
                 None => None,
             }
         };
         let icap = async {
             match &self.icap {
-                Some(c) => Some(self.engine(Engine::Icap, hash, c.scan(&body)).await),
+                Some(c) => Some(self.engine(Engine::Icap, hash, c.scan_tagged(&body)).await),
                 None => None,
             }
         };
@@ -140,23 +164,41 @@ impl Scanner {
         combine([clamd, icap].into_iter().flatten())
     }
 
-    /// One engine's answer, from the cache or from `scan` (which only runs on a miss).
+    /// One engine's answer, from the cache or from `scan` (which only runs on a miss and
+    /// may say which signature version answered).
     async fn engine(
         &self,
         engine: Engine,
         hash: BodyHash,
-        scan: impl Future<Output = Result<EngineVerdict, ScanError>>,
+        scan: impl Future<Output = Result<(EngineVerdict, Option<String>), ScanError>>,
     ) -> (Engine, Result<EngineVerdict, ScanError>) {
-        if let Some(hit) = self.cache().get(engine, hash, Instant::now()) {
+        // Taken before the scan: if the signatures change while it runs, its verdict is
+        // kept under the older version and never reused.
+        let signatures = self.signatures(engine).await;
+        if let Some(version) = &signatures
+            && let Some(hit) = self.cache().get(engine, hash, version, Instant::now())
+        {
             self.metrics.cache_hit(engine);
             return (engine, Ok(hit.into_engine()));
         }
         self.metrics.engine_request(engine);
-        let result = scan.await;
+        let (result, answered_by) = match scan.await {
+            Ok((verdict, version)) => (Ok(verdict), version),
+            Err(e) => (Err(e), None),
+        };
         match &result {
             Ok(verdict) => {
-                if let Some(cached) = CachedVerdict::from_engine(verdict) {
-                    self.cache().insert(engine, hash, cached, Instant::now());
+                // An ICAP verdict is kept under the ISTag of the instance that reached it:
+                // a worker still on old signatures does not vouch for the new ones.
+                let version = match answered_by {
+                    Some(tag) => Some(signatures.filter(|v| **v == *tag).unwrap_or(tag.into())),
+                    None => signatures,
+                };
+                if let (Some(cached), Some(version)) =
+                    (CachedVerdict::from_engine(verdict), version)
+                {
+                    self.cache()
+                        .insert(engine, hash, version, cached, Instant::now());
                 }
                 self.health_changed(engine, true, "answered");
             }
@@ -169,14 +211,59 @@ impl Scanner {
         (engine, result)
     }
 
+    /// `engine`'s signature version, asked for when the last answer is older than the
+    /// check interval; `None` when never known (nothing is cached or reused then). When
+    /// the engine cannot answer, the last version stays in force until the next check:
+    /// an engine that answers nothing serves no new signatures either, and a cached
+    /// verdict stays usable through an outage.
+    async fn signatures(&self, engine: Engine) -> Option<Arc<str>> {
+        if !self.caching {
+            return None;
+        }
+        let mut state = self.signatures[index(engine)].lock().await;
+        if state
+            .asked
+            .is_some_and(|at| at.elapsed() < self.signature_check)
+        {
+            return state.version.clone();
+        }
+        let answer = match engine {
+            Engine::Clamd => match &self.clamd {
+                // Boxed: asked once per interval, and the exchange would double every
+                // scan's future.
+                Some(c) => Box::pin(c.version()).await,
+                None => return None,
+            },
+            // A service that sends no ISTag (RFC 3507 requires one) has one version.
+            Engine::Icap => match &self.icap {
+                Some(c) => Box::pin(c.current_istag())
+                    .await
+                    .map(Option::unwrap_or_default),
+                None => return None,
+            },
+        };
+        state.asked = Some(Instant::now());
+        match answer {
+            Ok(version) if state.version.as_deref() != Some(version.as_str()) => {
+                if let Some(old) = &state.version {
+                    tracing::info!(%engine, old = %old, new = %version, "antivirus signatures changed; cached verdicts dropped");
+                    self.metrics.signature_change(engine);
+                    self.cache().forget(engine);
+                }
+                state.version = Some(version.into());
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(%engine, %error, "antivirus signature version unknown");
+            }
+        }
+        state.version.clone()
+    }
+
     /// A system event (what `engine-down` alert rules match) when `engine` goes down or
     /// comes back; nothing while it stays as it was.
     fn health_changed(&self, engine: Engine, up: bool, why: &str) {
-        let i = match engine {
-            Engine::Clamd => 0,
-            Engine::Icap => 1,
-        };
-        if self.down[i].swap(!up, Ordering::Relaxed) == up {
+        if self.down[index(engine)].swap(!up, Ordering::Relaxed) == up {
             rampart_service::audit::system_event(
                 "inner",
                 "antivirus",
@@ -190,6 +277,14 @@ impl Scanner {
     fn cache(&self) -> MutexGuard<'_, VerdictCache> {
         // The cache holds no invariant a panicking holder could break halfway.
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The slot of `engine` in per-engine arrays.
+fn index(engine: Engine) -> usize {
+    match engine {
+        Engine::Clamd => 0,
+        Engine::Icap => 1,
     }
 }
 

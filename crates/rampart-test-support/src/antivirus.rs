@@ -141,6 +141,19 @@ impl AvServices {
         run(&["start-icap"], self.dir(), &[]).unwrap();
     }
 
+    /// A signature update: clamd reloads database version `version`, which adds a
+    /// signature (`Rampart.Test.Update`) for `marker`, and c-icap's ISTag changes with it.
+    /// Returns once both serve the new signatures.
+    pub fn update_signatures(&self, version: u32, marker: &str) {
+        let envs = [
+            ("SIGNATURE_VERSION", version.to_string()),
+            ("SIGNATURE_MARKER", marker.to_owned()),
+        ];
+        if let Err(e) = run(&["update-signatures"], self.dir(), &envs) {
+            panic!("{e}");
+        }
+    }
+
     fn print_logs(&self) {
         for log in ["clamd.out", "clamd.log", "c-icap.out", "c-icap-server.log"] {
             if let Ok(text) = std::fs::read_to_string(self.dir().join(log)) {

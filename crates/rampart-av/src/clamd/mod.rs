@@ -1,4 +1,4 @@
-//! The clamd client: INSTREAM scans and PING over TCP or a unix socket.
+//! The clamd client: INSTREAM scans, PING and VERSION over TCP or a unix socket.
 //!
 //! Own code rather than the `clamav-client` crate: its INSTREAM writes the whole body
 //! before reading and returns the write error when clamd closes early on its size limit,
@@ -94,18 +94,30 @@ impl ClamdClient {
 
     /// PING, expecting PONG, within the deadline.
     pub async fn ping(&self) -> Result<(), ScanError> {
+        let reply = self.ask(proto::PING).await?;
+        if proto::is_pong(&reply) {
+            Ok(())
+        } else {
+            Err(ScanError::protocol(
+                ENGINE,
+                format!("PING answered {:?}", String::from_utf8_lossy(&reply)),
+            ))
+        }
+    }
+
+    /// VERSION, within the deadline: the engine and signature database versions, which
+    /// change when clamd loads new signatures.
+    pub async fn version(&self) -> Result<String, ScanError> {
+        let reply = self.ask(proto::VERSION).await?;
+        proto::parse_version(&reply).map_err(|d| ScanError::protocol(ENGINE, d))
+    }
+
+    /// Sends one command on a new connection and reads its reply, within the deadline.
+    async fn ask(&self, cmd: &[u8]) -> Result<Vec<u8>, ScanError> {
         let work = async {
-            let reply = match self.connect().await? {
-                Conn::Tcp(s) => command(s, proto::PING).await?,
-                Conn::Unix(s) => command(s, proto::PING).await?,
-            };
-            if proto::is_pong(&reply) {
-                Ok(())
-            } else {
-                Err(ScanError::protocol(
-                    ENGINE,
-                    format!("PING answered {:?}", String::from_utf8_lossy(&reply)),
-                ))
+            match self.connect().await? {
+                Conn::Tcp(s) => command(s, cmd).await,
+                Conn::Unix(s) => command(s, cmd).await,
             }
         };
         timeout(self.timeout, work)

@@ -10,6 +10,8 @@ use crate::verdict::EngineVerdict;
 pub(crate) const INSTREAM: &[u8] = b"zINSTREAM\0";
 /// Asks for `PONG`.
 pub(crate) const PING: &[u8] = b"zPING\0";
+/// Asks for the engine and signature database versions.
+pub(crate) const VERSION: &[u8] = b"zVERSION\0";
 /// Ends the stream.
 pub(crate) const END_OF_STREAM: [u8; 4] = [0; 4];
 /// Longest reply accepted; real ones are well under 200 bytes.
@@ -53,6 +55,18 @@ pub(crate) fn parse_scan_reply(reply: &[u8]) -> Result<EngineVerdict, String> {
         });
     }
     Err(format!("unexpected reply {text:?}"))
+}
+
+/// The text of a `VERSION` reply (without its NUL): `ClamAV 1.4.6/27480/Mon Dec  1
+/// 09:00:00 2026`, the middle part being the signature database version (absent when
+/// clamd loaded only unversioned databases such as `.ndb` files).
+pub(crate) fn parse_version(reply: &[u8]) -> Result<String, String> {
+    let text = std::str::from_utf8(reply).map_err(|_| "reply is not UTF-8".to_owned())?;
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    if !text.starts_with("ClamAV ") || text.chars().any(char::is_control) {
+        return Err(format!("unexpected VERSION reply {text:?}"));
+    }
+    Ok(text.to_owned())
 }
 
 /// True for a `PONG` reply (without its NUL).
@@ -103,6 +117,26 @@ mod tests {
         for (reply, want) in table {
             let got = parse_scan_reply(reply).map_err(|_| ());
             assert_eq!(got, want, "{:?}", String::from_utf8_lossy(reply));
+        }
+    }
+
+    #[test]
+    fn reads_version_replies_and_refuses_others() {
+        let v = "ClamAV 1.4.6/27480/Mon Dec  1 09:00:00 2026";
+        assert_eq!(parse_version(v.as_bytes()).as_deref(), Ok(v));
+        assert_eq!(parse_version(format!("{v}\n").as_bytes()).as_deref(), Ok(v));
+        assert_eq!(
+            parse_version(b"ClamAV 1.4.6").as_deref(),
+            Ok("ClamAV 1.4.6")
+        );
+        for bad in [
+            &b"PONG"[..],
+            b"",
+            b"ClamAV 1.4.6\r",
+            b"ClamAV \xff",
+            b"UNKNOWN COMMAND",
+        ] {
+            assert!(parse_version(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -20,6 +20,7 @@ fn reads_both_engines_with_units() {
         [antivirus]
         cache_ttl = "10m"
         cache_entries = 500
+        signature_check = "15s"
         [antivirus.clamd]
         socket = "/run/clamav/clamd.ctl"
         timeout = "3s"
@@ -51,7 +52,8 @@ fn reads_both_engines_with_units() {
         config.cache(),
         CacheConfig {
             ttl: Duration::from_secs(600),
-            entries: 500
+            entries: 500,
+            signature_check: Duration::from_secs(15),
         }
     );
 }
@@ -84,6 +86,7 @@ fn reports_every_problem_with_its_key() {
         r#"
         [antivirus]
         cache_ttl = "1 fortnight"
+        signature_check = "often"
         [antivirus.clamd]
         address = "localhost"
         timeout = "5"
@@ -106,6 +109,7 @@ fn reports_every_problem_with_its_key() {
             "antivirus.icap.timeout",
             "antivirus.icap.max_connections",
             "antivirus.cache_ttl",
+            "antivirus.signature_check",
         ]
     );
 }
@@ -120,6 +124,7 @@ fn refuses_ambiguous_or_incomplete_engines_next_to_valid_look_alikes() {
         ("[antivirus.clamd]\ntimeout = \"5s\"\n", "antivirus.clamd"),
         ("[antivirus.icap]\ntimeout = \"5s\"\n", "antivirus.icap.url"),
         ("[antivirus]\ncache_entries = 5\n", "antivirus"),
+        ("[antivirus]\nsignature_check = \"1m\"\n", "antivirus"),
         (
             "[antivirus.clamd]\nadress = \"127.0.0.1:3310\"\n",
             "antivirus.clamd.adress",
@@ -134,6 +139,7 @@ fn refuses_ambiguous_or_incomplete_engines_next_to_valid_look_alikes() {
         "[antivirus.clamd]\nsocket = \"/s\"\n",
         "[antivirus.icap]\nurl = \"icap://av/avscan\"\n",
         "[antivirus]\ncache_entries = 0\n[antivirus.icap]\nurl = \"icap://av/avscan\"\n",
+        "[antivirus]\nsignature_check = \"0s\"\n[antivirus.icap]\nurl = \"icap://av/avscan\"\n",
     ] {
         assert!(load(ok).unwrap().is_some(), "{ok}");
     }

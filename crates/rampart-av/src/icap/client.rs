@@ -54,7 +54,8 @@ enum Request<'a> {
 
 enum Outcome {
     Options(IcapResponse),
-    Verdict(EngineVerdict),
+    /// The verdict and the ISTag of the service instance that reached it.
+    Verdict(EngineVerdict, Option<String>),
 }
 
 impl IcapClient {
@@ -79,17 +80,47 @@ impl IcapClient {
     /// Scans `data` with REQMOD. Only a 204 is clean; a 200 is a finding (the threat named
     /// by the server, or `modified-by-icap`); anything else is an error.
     pub async fn scan(&self, data: &[u8]) -> Result<EngineVerdict, ScanError> {
+        self.scan_tagged(data).await.map(|(verdict, _)| verdict)
+    }
+
+    /// [`IcapClient::scan`], also returning the ISTag the answer carried: the version of
+    /// the service (its signatures) that reached the verdict.
+    pub async fn scan_tagged(
+        &self,
+        data: &[u8],
+    ) -> Result<(EngineVerdict, Option<String>), ScanError> {
         let deadline = Instant::now() + self.timeout;
         let work = async {
             let _permit = self.permits.acquire().await.map_err(|_| closed())?;
             let options = self.options(false).await?;
             let plan = Plan::new(data.len(), options.preview_for_request());
             match self.run(Request::Reqmod { data, plan }).await? {
-                Outcome::Verdict(verdict) => Ok(verdict),
+                Outcome::Verdict(verdict, istag) => Ok((verdict, istag)),
                 Outcome::Options(_) => Err(closed()),
             }
         };
         timeout_at(deadline, work)
+            .await
+            .map_err(|_| self.timed_out())?
+    }
+
+    /// The service's ISTag now, from OPTIONS on a new connection: a server that replaces
+    /// its workers to load new signatures (c-icap's reconfigure) goes on answering
+    /// connections the old ones hold, with the old tag.
+    pub async fn current_istag(&self) -> Result<Option<String>, ScanError> {
+        let work = async {
+            let _permit = self.permits.acquire().await.map_err(|_| closed())?;
+            let mut conn = self.connect().await?;
+            let (outcome, reusable) = self.attempt(&mut conn, Request::Options).await?;
+            let Outcome::Options(response) = outcome else {
+                return Err(closed());
+            };
+            if reusable && conn.buf.is_empty() {
+                self.checkin(conn.stream);
+            }
+            Ok(istag(&response))
+        };
+        timeout(self.timeout, work)
             .await
             .map_err(|_| self.timed_out())?
     }
@@ -190,7 +221,7 @@ impl IcapClient {
                     let interim = conn.read_head().await?;
                     if interim.status != 100 {
                         let (verdict, reusable) = decide(&interim, Stage::AfterPartialPreview)?;
-                        return Ok((Outcome::Verdict(verdict), reusable));
+                        return Ok((Outcome::Verdict(verdict, istag(&interim)), reusable));
                     }
                 }
                 let rest = proto::remainder(data, plan);
@@ -199,7 +230,7 @@ impl IcapClient {
                 }
                 let response = conn.read_head().await?;
                 let (verdict, reusable) = decide(&response, Stage::Complete)?;
-                Ok((Outcome::Verdict(verdict), reusable))
+                Ok((Outcome::Verdict(verdict, istag(&response)), reusable))
             }
         }
     }
@@ -290,6 +321,10 @@ fn decide(response: &IcapResponse, stage: Stage) -> Result<(EngineVerdict, bool)
 
 fn closed() -> ScanError {
     ScanError::protocol(ENGINE, "client closed")
+}
+
+fn istag(response: &IcapResponse) -> Option<String> {
+    response.header("ISTag").map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub(crate) fn cache_config() -> CacheConfig {
     CacheConfig {
         ttl: Duration::from_secs(60),
         entries: 100,
+        signature_check: Duration::from_secs(60),
     }
 }
 
