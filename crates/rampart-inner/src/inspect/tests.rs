@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use super::*;
 use rampart_detect::PolicyConfig;
 
@@ -332,4 +334,42 @@ fn the_inspection_future_does_not_carry_the_rare_scans_inline() {
     let future = inspector.inspect(&policy, head("/", &[]), Bytes::new());
     let size = std::mem::size_of_val(&future);
     assert!(size <= 4096, "inspection future is {size} bytes");
+}
+
+#[tokio::test]
+async fn large_bodies_wait_for_a_blocking_slot() {
+    let engine = Arc::new(Engine::builtin());
+    let inspector = Inspector {
+        rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
+        engine,
+        scanners: Scanners::default(),
+    };
+    let policy = policy(Forward::Canonical);
+    let item = r#"{"sku":"SKU-1001-A","qty":2,"note":"leave at the desk"},"#;
+    let mut json = format!("[{}", item.repeat(BLOCKING_THRESHOLD / item.len() + 1));
+    json.pop();
+    json.push(']');
+    let body = Bytes::from(json);
+    let json_head = || head("/orders", &[("content-type", "application/json")]);
+    // Every slot taken (waiting for any other test's large inspection to end first)...
+    let slots = blocking_slots();
+    let all = u32::try_from(blocking_slot_count()).unwrap();
+    let held = slots.acquire_many(all).await.unwrap();
+    let waiting = inspector.inspect(&policy, json_head(), body.clone());
+    tokio::pin!(waiting);
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut waiting).await;
+    assert!(early.is_err(), "inspected without a slot");
+    // ...and one freed: it goes ahead, and gives the slot back when done.
+    drop(held);
+    let inspected = waiting.await;
+    assert!(outcome(&inspected).is_ok(), "{:?}", inspected.decision);
+    // A small body never waits for one (all taken again: the one used came back).
+    let held = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all))
+        .await
+        .expect("a slot was not given back")
+        .unwrap();
+    let small = inspector.inspect(&policy, json_head(), Bytes::from_static(b"{\"a\":1}"));
+    let small = tokio::time::timeout(Duration::from_secs(10), small).await;
+    assert!(small.is_ok_and(|i| outcome(&i).is_ok()));
+    drop(held);
 }
