@@ -646,11 +646,17 @@ cpu_ticks() { # cpu_ticks PID...: utime + stime of those processes, in clock tic
   echo "$t"
 }
 
-target_busy_pct() { # target_busy_pct TARGET: % of one core its processes used over 0.5 s
-  local p roots=() pids a b hz
+target_pids() { # target_pids TARGET: its processes and their descendants (the backend not)
+  local p roots=()
   for p in ${TARGET_PROCS[$1]}; do [[ -n ${PROC_PID[$p]:-} ]] && roots+=("${PROC_PID[$p]}"); done
-  [[ ${#roots[@]} -gt 0 ]] || { echo 0; return 0; }
-  mapfile -t pids < <(tree_pids "${roots[@]}")
+  [[ ${#roots[@]} -gt 0 ]] && tree_pids "${roots[@]}"
+  return 0
+}
+
+target_busy_pct() { # target_busy_pct TARGET: % of one core its processes used over 0.5 s
+  local pids a b hz
+  mapfile -t pids < <(target_pids "$1")
+  [[ ${#pids[@]} -gt 0 ]] || { echo 0; return 0; }
   hz=$(getconf CLK_TCK)
   a=$(cpu_ticks "${pids[@]}")
   sleep 0.5
@@ -745,7 +751,8 @@ mkdir -p "$REPO_ROOT/bench-results"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 CSV=$REPO_ROOT/bench-results/$STAMP.csv
 WRK_LOG=$REPO_ROOT/bench-results/$STAMP.wrk.log   # raw wrk output, to check the parsing
-echo "round,workload,conns,target,duration_s,requests,req_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,timeouts" >"$CSV"
+echo "round,workload,conns,target,duration_s,requests,req_per_s,p50_ms,p99_ms,non_2xx_3xx,socket_errors,timeouts,cpu_us_per_req" >"$CSV"
+CLK_TCK=$(getconf CLK_TCK)
 
 to_ms() { # wrk latency ("812.00us", "1.20ms", "2.01s", "1.00m") -> milliseconds
   awk -v v="$1" 'BEGIN {
@@ -756,7 +763,7 @@ to_ms() { # wrk latency ("812.00us", "1.20ms", "2.01s", "1.00m") -> milliseconds
 }
 
 run_cell() { # run_cell ROUND WORKLOAD CONNS TARGET: one wrk run, one CSV row
-  local round=$1 wl=$2 c=$3 t=$4 out args rps p50 p99 reqs non2xx sockerr timeouts
+  local round=$1 wl=$2 c=$3 t=$4 out args rps p50 p99 reqs non2xx sockerr timeouts pids cpu0 cpu
   args=(-t1 "-c$c" "-d$BENCH_DURATION" --latency --timeout "$BENCH_WRK_TIMEOUT")
   case $wl in
     get) args+=(-H 'Accept: application/json') ;;
@@ -765,11 +772,17 @@ run_cell() { # run_cell ROUND WORKLOAD CONNS TARGET: one wrk run, one CSV row
   esac
   local body=$BODY_1K
   [[ $wl == post-64k ]] && body=$BODY_64K
+  # The target's own CPU time (user + kernel, the backend's excluded) over the run, per request
+  # completed: steadier than req/s on a shared box, where a neighbour takes cycles from the
+  # target without changing what each request costs it.
+  mapfile -t pids < <(target_pids "$t")
+  cpu0=$(cpu_ticks "${pids[@]}")
   # `timeout` is a backstop in case wrk itself hangs; its -d already bounds the run.
   if ! out=$(BENCH_BODY_FILE=$body timeout -k 5 $((DUR_S + 30)) "${PIN_WRK[@]}" \
       wrk "${args[@]}" "http://127.0.0.1:${TARGET_PORT[$t]}/" 2>&1); then
     log "wrk failed for $wl c=$c $t: $(tail -n 3 <<<"$out" | tr '\n' ' ')"
   fi
+  cpu=$(cpu_ticks "${pids[@]}")
   printf '=== round %s  %s  c=%s  %s\n%s\n\n' "$round" "$wl" "$c" "$t" "$out" >>"$WRK_LOG"
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -787,7 +800,9 @@ run_cell() { # run_cell ROUND WORKLOAD CONNS TARGET: one wrk run, one CSV row
     [[ -n $p50 ]] && p50=$(to_ms "$p50")
     [[ -n $p99 ]] && p99=$(to_ms "$p99")
   fi
-  echo "$round,$wl,$c,$t,$DUR_S,${reqs:-NA},${rps:-NA},${p50:-NA},${p99:-NA},${non2xx:-0},${sockerr:-0},${timeouts:-0}" >>"$CSV"
+  cpu=$(awk -v d=$((cpu - cpu0)) -v n="${reqs:-0}" -v hz="$CLK_TCK" 'BEGIN {
+    if (n + 0 == 0) print "NA"; else printf "%.1f", d * 1e6 / hz / n }')
+  echo "$round,$wl,$c,$t,$DUR_S,${reqs:-NA},${rps:-NA},${p50:-NA},${p99:-NA},${non2xx:-0},${sockerr:-0},${timeouts:-0},$cpu" >>"$CSV"
   log "round $round  $wl  c=$c  $t: ${rps:-NA} req/s, p99 ${p99:-NA} ms, non-2xx ${non2xx:-0}, socket errors ${sockerr:-0}"
 }
 
@@ -867,7 +882,7 @@ done
 # Median per cell over the rounds; error counts are summed over the rounds.
 summary=$(awk -F, 'NR > 1 {
     k = $2 "," $3 "," $4; n[k]++
-    rps[k, n[k]] = $7; p50[k, n[k]] = $8; p99[k, n[k]] = $9
+    rps[k, n[k]] = $7; p50[k, n[k]] = $8; p99[k, n[k]] = $9; cpu[k, n[k]] = $13
     non[k] += $10; serr[k] += $11; reqs[k] += $6
   }
   function median(a, k, cnt,   i, j, v, m, t) {
@@ -877,26 +892,29 @@ summary=$(awk -F, 'NR > 1 {
     for (i = 2; i <= m; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
     return (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
   }
-  END { for (k in n) print k "," median(rps, k, n[k]) "," median(p50, k, n[k]) "," median(p99, k, n[k]) "," non[k] "," serr[k] "," reqs[k] }' "$CSV")
+  END { for (k in n) print k "," median(rps, k, n[k]) "," median(p50, k, n[k]) "," median(p99, k, n[k]) "," non[k] "," serr[k] "," reqs[k] "," median(cpu, k, n[k]) }' "$CSV")
 
 declare -A WL_NAME=([get]="GET /" [post-1k]="POST 1 KiB JSON" [post-64k]="POST 64 KiB JSON")
 echo
 [[ $BENCH_ROUNDS -gt 1 ]] && echo "Medians over $BENCH_ROUNDS rounds (error counts summed)."
 echo
-echo "| workload | conns | target | req/s | p50 ms | p99 ms | rampart / target | non-2xx | socket errors |"
-echo "|---|---:|---|---:|---:|---:|---:|---:|---:|"
+echo "| workload | conns | target | req/s | p50 ms | p99 ms | rampart / target | CPU µs/req | target / rampart CPU | non-2xx | socket errors |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+ratio() { awk -v a="${1:-NA}" -v b="${2:-NA}" 'BEGIN { if (a == "NA" || b == "NA" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 for wl in $WORKLOADS; do
   for c in $CONNS; do
-    ref=$(awk -F, -v k="$wl,$c,rampart" '$1 "," $2 "," $3 == k {print $4}' <<<"$summary")
+    IFS=, read -r _ _ _ ref _ _ _ _ _ ref_cpu < <(awk -F, -v k="$wl,$c,rampart" '$1 "," $2 "," $3 == k' <<<"$summary")
     for t in "${TARGET_LIST[@]}"; do
-      IFS=, read -r _ _ _ rps p50 p99 non serr nreq < <(awk -F, -v k="$wl,$c,$t" '$1 "," $2 "," $3 == k' <<<"$summary")
-      ratio=$(awk -v r="${ref:-NA}" -v x="$rps" 'BEGIN { if (r == "NA" || x == "NA" || x + 0 == 0) print "-"; else printf "%.2f", r / x }')
+      IFS=, read -r _ _ _ rps p50 p99 non serr nreq cpu < <(awk -F, -v k="$wl,$c,$t" '$1 "," $2 "," $3 == k' <<<"$summary")
       fmt_rps=$(awk -v x="$rps" -v n="$nreq" 'BEGIN {
         if (x == "NA") print "NA"; else if (n + 0 == 0) print "0 (none completed)"; else printf "%.0f", x }')
-      echo "| ${WL_NAME[$wl]} | $c | $t | $fmt_rps | $p50 | $p99 | $ratio | $non | $serr |"
+      echo "| ${WL_NAME[$wl]} | $c | $t | $fmt_rps | $p50 | $p99 | $(ratio "$ref" "$rps") | ${cpu:-NA} | $(ratio "$cpu" "$ref_cpu") | $non | $serr |"
     done
   done
 done
+echo
+echo "CPU µs/req: the target's own processes (user + kernel, the backend excluded) over the run,"
+echo "per completed request; a ratio above 1 means the target spends more per request than rampart."
 echo
 
 # pair_section BASE OTHER BASE_LABEL OTHER_LABEL: per cell, OTHER's throughput over BASE's.
