@@ -455,11 +455,11 @@ fail_open = false
 
     // 1. Ten seconds of load from both sides, a few paced keep-alive clients per edge
     //    offering several times the limit: together they get the fleet's rate, not
-    //    twice it (each edge alone would admit the full limit). Paced lightly enough
-    //    (~250/s in all, 2.5 times the limit) that the heavy phase can offer twice as
-    //    much on a busy 2-core box (it measured ~660/s while a build ran beside it).
+    //    twice it (each edge alone would admit the full limit). Paced (~375/s in all) so
+    //    that each edge alone offers well over the limit and the heavy phase can still
+    //    offer clearly more.
     let phase = Duration::from_secs(10);
-    let moderate = drive(&edges, 3, phase, Some(Duration::from_millis(24))).await;
+    let moderate = drive(&edges, 3, phase, Some(Duration::from_millis(16))).await;
     eprintln!("moderate load: {moderate:?}");
     assert_fleet_admitted("moderate load", &moderate, phase);
     assert_eq!(total(&moderate).unavailable, 0, "{moderate:?}");
@@ -479,8 +479,10 @@ fail_open = false
     eprintln!("heavy load: {heavy:?}");
     assert_fleet_admitted("heavy load", &heavy, phase);
     let offered = |t: &[Tally], secs: f64| total(t).sent as f64 / secs;
+    // 1.5x, not 2x: on a 2-core box with other work on it the back-to-back clients
+    // measured 1.76x the paced ones.
     assert!(
-        offered(&heavy, 5.0) >= 2.0 * offered(&moderate, 10.0),
+        offered(&heavy, 5.0) >= 1.5 * offered(&moderate, 10.0),
         "heavy load was not heavier: {heavy:?} vs {moderate:?}"
     );
     assert_eq!(
