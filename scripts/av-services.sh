@@ -123,14 +123,17 @@ virus_scan.DefaultEngine clamd
 EOF
 }
 
-clamd_ping() {
+# clamd_ask PORT COMMAND: prints clamd's reply to a z-command (empty after 1 s of silence).
+clamd_ask() {
     local reply=""
     exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'zPING\0' >&3
+    printf 'z%s\0' "$2" >&3
     IFS= read -r -d '' -t 1 reply <&3 || true
     exec 3<&-
-    [[ $reply == PONG ]]
+    echo "$reply"
 }
+
+clamd_ping() { [[ $(clamd_ask "$1" PING) == PONG ]]; }
 
 icap_options() {
     local line=""
@@ -213,14 +216,6 @@ icap_istag() {
     exec 3<&-
 }
 
-clamd_version() {
-    local reply=""
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
-    printf 'zVERSION\0' >&3
-    IFS= read -r -d '' -t 1 reply <&3 || true
-    exec 3<&-
-    echo "$reply"
-}
 
 # A signature update as freshclam makes one: DIR/db/daily.cud (unsigned, built by sigtool)
 # becomes database version SIGNATURE_VERSION with one signature, Rampart.Test.Update, for
@@ -239,16 +234,13 @@ cmd_update_signatures() {
     (cd "$build" && echo rampart | sigtool --build=daily.cud --unsigned --cvd-version="$version" \
         --datadir="$build") >"$dir/sigtool.log" 2>&1 || { cat "$dir/sigtool.log" >&2; die "sigtool failed"; }
     mv "$build/daily.cud" "$dir/db/daily.cud"
-    exec 3<>"/dev/tcp/127.0.0.1/$clamd_port"
-    printf 'zRELOAD\0' >&3
-    IFS= read -r -d '' -t 5 reply <&3 || true
-    exec 3<&-
+    reply=$(clamd_ask "$clamd_port" RELOAD)
     [[ $reply == RELOADING ]] || die "clamd answered RELOAD with '$reply'"
     for _ in $(seq 200); do
-        [[ $(clamd_version "$clamd_port") == */"$version"/* ]] && break
+        [[ $(clamd_ask "$clamd_port" VERSION) == */"$version"/* ]] && break
         sleep 0.05
     done
-    [[ $(clamd_version "$clamd_port") == */"$version"/* ]] || die "clamd did not load version $version"
+    [[ $(clamd_ask "$clamd_port" VERSION) == */"$version"/* ]] || die "clamd did not load version $version"
     # c-icap ignores a reconfigure while the previous one is still settling: ask again.
     local now
     for _ in $(seq 5); do
@@ -256,7 +248,7 @@ cmd_update_signatures() {
         for _ in $(seq 60); do
             now=$(icap_istag "$icap_port" 2>/dev/null || true)
             if [[ -n $now && $now != "$before" ]]; then
-                echo "CLAMD_VERSION=$(clamd_version "$clamd_port")"
+                echo "CLAMD_VERSION=$(clamd_ask "$clamd_port" VERSION)"
                 echo "ICAP_${now%%:*}=${now#*: }"
                 return 0
             fi

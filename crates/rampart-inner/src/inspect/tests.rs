@@ -59,13 +59,18 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-async fn run(uri: &str, headers: &[(&str, &str)], body: &[u8], forward: Forward) -> Inspected {
+/// The built-in engine, no antivirus.
+fn inspector() -> Inspector {
     let engine = Arc::new(Engine::builtin());
-    let inspector = Inspector {
+    Inspector {
         rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
         engine,
         scanners: Scanners::default(),
-    };
+    }
+}
+
+async fn run(uri: &str, headers: &[(&str, &str)], body: &[u8], forward: Forward) -> Inspected {
+    let inspector = inspector();
     inspector
         .inspect(
             &policy(forward),
@@ -324,12 +329,7 @@ fn the_inspection_future_does_not_carry_the_rare_scans_inline() {
     // Every exchange's future holds this one and is moved (copied) whole several times
     // per request; the antivirus and schema futures are large and boxed on their rare
     // path. Before they were boxed this future was over 12 KiB.
-    let engine = Arc::new(Engine::builtin());
-    let inspector = Inspector {
-        rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
-        engine,
-        scanners: Scanners::default(),
-    };
+    let inspector = inspector();
     let policy = policy(Forward::Canonical);
     let future = inspector.inspect(&policy, head("/", &[]), Bytes::new());
     let size = std::mem::size_of_val(&future);
@@ -338,12 +338,7 @@ fn the_inspection_future_does_not_carry_the_rare_scans_inline() {
 
 #[tokio::test]
 async fn large_bodies_wait_for_a_blocking_slot() {
-    let engine = Arc::new(Engine::builtin());
-    let inspector = Inspector {
-        rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
-        engine,
-        scanners: Scanners::default(),
-    };
+    let inspector = inspector();
     let policy = policy(Forward::Canonical);
     let item = r#"{"sku":"SKU-1001-A","qty":2,"note":"leave at the desk"},"#;
     let mut json = format!("[{}", item.repeat(BLOCKING_THRESHOLD / item.len() + 1));
