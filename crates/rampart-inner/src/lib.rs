@@ -155,6 +155,7 @@ pub async fn serve(
         let metrics: Arc<dyn rampart_service::admin::Metrics> = Arc::new(move || {
             let metrics_router = metrics_router.load();
             let mut out = metrics_router.inspector.scanners.render_metrics();
+            out.push_str(&inspect::render_slot_metrics());
             out.push_str(&rampart_service::metrics::upstreams_up(
                 "inner",
                 metrics_router.upstreams.up(),

@@ -16,6 +16,7 @@ pub(crate) mod undocumented;
 pub(crate) mod xsd;
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
@@ -47,6 +48,44 @@ fn blocking_slots() -> &'static tokio::sync::Semaphore {
 
 fn blocking_slot_count() -> usize {
     4 * std::thread::available_parallelism().map_or(2, NonZeroUsize::get)
+}
+
+/// Large inspections waiting for a blocking slot now.
+static WAITING_FOR_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one waiter while alive (also when the request is given up while waiting).
+struct Waiting;
+
+impl Waiting {
+    fn start() -> Self {
+        WAITING_FOR_SLOT.fetch_add(1, Ordering::Relaxed);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING_FOR_SLOT.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Prometheus text for the blocking slots: how many, how many in use, how many wait.
+/// Waiters that persist mean large bodies arrive faster than the cores inspect them.
+pub(crate) fn render_slot_metrics() -> String {
+    let slots = blocking_slot_count();
+    let in_use = slots.saturating_sub(blocking_slots().available_permits());
+    let waiting = WAITING_FOR_SLOT.load(Ordering::Relaxed);
+    format!(
+        "# HELP rampart_inspection_large_slots Large-body inspections allowed at once.\n\
+         # TYPE rampart_inspection_large_slots gauge\n\
+         rampart_inspection_large_slots {slots}\n\
+         # HELP rampart_inspection_large_in_flight Large-body inspections running.\n\
+         # TYPE rampart_inspection_large_in_flight gauge\n\
+         rampart_inspection_large_in_flight {in_use}\n\
+         # HELP rampart_inspection_large_waiting Large-body inspections waiting for a slot.\n\
+         # TYPE rampart_inspection_large_waiting gauge\n\
+         rampart_inspection_large_waiting {waiting}\n"
+    )
 }
 
 /// The engines shared by every route.
@@ -169,7 +208,10 @@ impl Inspector {
             let engine = self.engine.clone();
             let rules = self.rules.clone();
             let policy_owned = policy.clone();
-            match blocking_slots().acquire().await {
+            let waiting = Waiting::start();
+            let slot = blocking_slots().acquire().await;
+            drop(waiting);
+            match slot {
                 // The permit goes with the job: a request given up meanwhile does not
                 // free the slot of an inspection still running.
                 Ok(slot) => tokio::task::spawn_blocking(move || {

@@ -354,6 +354,21 @@ async fn large_bodies_wait_for_a_blocking_slot() {
     tokio::pin!(waiting);
     let early = tokio::time::timeout(Duration::from_millis(300), &mut waiting).await;
     assert!(early.is_err(), "inspected without a slot");
+    let gauge = |name: &str| -> usize {
+        let text = render_slot_metrics();
+        let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {text}"))
+    };
+    assert!(gauge("rampart_inspection_large_waiting") >= 1);
+    assert_eq!(
+        gauge("rampart_inspection_large_slots"),
+        blocking_slot_count()
+    );
+    assert_eq!(
+        gauge("rampart_inspection_large_in_flight"),
+        blocking_slot_count()
+    );
     // ...and one freed: it goes ahead, and gives the slot back when done.
     drop(held);
     let inspected = waiting.await;
