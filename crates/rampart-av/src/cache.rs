@@ -100,6 +100,11 @@ impl VerdictCache {
         }
     }
 
+    /// Whether it keeps anything (a zero capacity or TTL disables it).
+    pub fn is_enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// Verdicts held (expired ones included until looked up or evicted).
     pub fn len(&self) -> usize {
         self.slots.len()
@@ -311,6 +316,7 @@ mod tests {
             VerdictCache::new(Duration::from_secs(60), 0),
             VerdictCache::new(Duration::ZERO, 100),
         ] {
+            assert!(!cache.is_enabled());
             cache.insert(
                 Engine::Clamd,
                 BodyHash::of(b"x"),

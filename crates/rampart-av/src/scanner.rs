@@ -80,13 +80,14 @@ impl Health {
 impl Scanner {
     /// A scanner for `config`. No I/O: engines are contacted on first use.
     pub fn new(config: &AvConfig) -> Self {
-        let cache = config.cache();
+        let settings = config.cache();
+        let cache = VerdictCache::new(settings.ttl, settings.entries);
         Self {
             clamd: config.clamd().map(ClamdClient::new),
             icap: config.icap().map(IcapClient::new),
-            cache: Mutex::new(VerdictCache::new(cache.ttl, cache.entries)),
-            caching: cache.entries > 0 && !cache.ttl.is_zero(),
-            signature_check: cache.signature_check,
+            caching: cache.is_enabled(),
+            cache: Mutex::new(cache),
+            signature_check: settings.signature_check,
             signatures: Default::default(),
             metrics: AvMetrics::default(),
             down: Default::default(),

@@ -42,12 +42,20 @@ const BLOCKING_THRESHOLD: usize = 64 * 1024;
 /// batches (one per core cost 18 % of the 64 KiB throughput, four nothing). The rest
 /// wait their turn, fairly, holding only their body.
 fn blocking_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(blocking_slot_count()))
+    &slots().0
 }
 
+/// How many [`blocking_slots`] there are, counted once with them.
 fn blocking_slot_count() -> usize {
-    4 * std::thread::available_parallelism().map_or(2, NonZeroUsize::get)
+    slots().1
+}
+
+fn slots() -> &'static (tokio::sync::Semaphore, usize) {
+    static SLOTS: OnceLock<(tokio::sync::Semaphore, usize)> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let count = 4 * std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
+        (tokio::sync::Semaphore::new(count), count)
+    })
 }
 
 /// Large inspections waiting for a blocking slot now.
