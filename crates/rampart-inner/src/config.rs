@@ -32,6 +32,7 @@ struct RawServer {
     admin_listen: Option<String>,
     handshake_timeout: Option<String>,
     drain_timeout: Option<String>,
+    large_inspections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,6 +84,8 @@ pub struct InnerConfig {
     pub handshake_timeout: Duration,
     /// How long in-flight exchanges may take after SIGTERM.
     pub drain_timeout: Duration,
+    /// Bodies of 64 KiB and more inspected at once (`None`: four per core).
+    pub large_inspections: Option<usize>,
     /// Named upstreams.
     pub upstreams: BTreeMap<String, UpstreamConfig>,
     /// Routes, matched by host and longest path prefix.
@@ -193,6 +196,7 @@ impl InnerConfig {
                     admin_listen: server.admin_listen,
                     handshake_timeout: server.handshake_timeout,
                     drain_timeout: server.drain_timeout,
+                    large_inspections: server.large_inspections,
                     upstreams,
                     routes,
                     engine,
@@ -215,6 +219,7 @@ struct ServerSettings {
     admin_listen: Option<SocketAddr>,
     handshake_timeout: Duration,
     drain_timeout: Duration,
+    large_inspections: Option<usize>,
 }
 
 fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
@@ -230,6 +235,16 @@ fn validate_server(p: &mut Problems, server: &RawServer) -> ServerSettings {
             server.drain_timeout.as_ref(),
             Duration::from_secs(30),
         ),
+        large_inspections: server.large_inspections.filter(|n| {
+            let ok = (1..=inspect::slots::MAX_SLOTS).contains(n);
+            if !ok {
+                p.push(
+                    "server.large_inspections",
+                    format!("must be from 1 to {}", inspect::slots::MAX_SLOTS),
+                );
+            }
+            ok
+        }),
     }
 }
 
@@ -410,4 +425,34 @@ fn validate_upstream(
         tls,
         max_idle_per_address: raw.max_idle_per_address.unwrap_or(64),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::InnerConfig;
+
+    #[test]
+    fn large_inspections_must_be_a_usable_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("inner.toml");
+        for (value, problem) in [
+            ("0", Some("must be from 1 to 4096")),
+            ("4097", Some("must be from 1 to 4096")),
+            ("-1", Some("large_inspections")),
+            ("\"8\"", Some("large_inspections")),
+            ("1", None),
+            ("4096", None),
+        ] {
+            std::fs::write(&file, format!("[server]\nlarge_inspections = {value}\n")).unwrap();
+            // The rest of the file is missing: only whether this key is named matters.
+            let err = InnerConfig::load(&file).err().unwrap().to_string();
+            assert!(err.contains("inner.toml"), "{err}");
+            match problem {
+                Some(problem) => assert!(err.contains(problem), "{value}: {err}"),
+                None => assert!(!err.contains("large_inspections"), "{value}: {err}"),
+            }
+        }
+    }
 }

@@ -51,6 +51,28 @@ pub(crate) struct Router {
     pub(crate) undocumented: crate::inspect::undocumented::Undocumented,
 }
 
+#[cfg(test)]
+impl Router {
+    /// No routes (the inner itself answers 404), no upstreams, no antivirus.
+    pub(crate) fn empty() -> Router {
+        let engine = Arc::new(rampart_detect::Engine::builtin());
+        Router {
+            routes: RouteTable::default(),
+            upstreams: Upstreams::new(&Default::default()).expect("no upstreams"),
+            max_chunk: 64 * 1024,
+            inspector: Inspector {
+                rules: Arc::new(crate::inspect::rulemodes::RuleModes::new(&engine)),
+                engine,
+                scanners: crate::inspect::Scanners::new(None),
+                slots: Arc::new(crate::inspect::LargeSlots::new(None)),
+            },
+            identity_headers: IdentityHeaders::default(),
+            modes: rampart_service::admin::modes::RouteModes::default(),
+            undocumented: crate::inspect::undocumented::Undocumented::new([]),
+        }
+    }
+}
+
 /// The body the backend gets, once inspection allowed it.
 struct Admitted {
     body: UpstreamBody,

@@ -121,6 +121,7 @@ pub(crate) fn router(config: &InnerConfig) -> Result<Router, InnerError> {
             engine: config.engine.clone(),
             rules: Arc::new(inspect::rulemodes::RuleModes::new(&config.engine)),
             scanners: inspect::Scanners::new(config.antivirus.as_ref()),
+            slots: Arc::new(inspect::LargeSlots::new(config.large_inspections)),
         },
     })
 }
@@ -155,7 +156,7 @@ pub async fn serve(
         let metrics: Arc<dyn rampart_service::admin::Metrics> = Arc::new(move || {
             let metrics_router = metrics_router.load();
             let mut out = metrics_router.inspector.scanners.render_metrics();
-            out.push_str(&inspect::render_slot_metrics());
+            out.push_str(&metrics_router.inspector.slots.render_metrics());
             out.push_str(&rampart_service::metrics::upstreams_up(
                 "inner",
                 metrics_router.upstreams.up(),

@@ -4,7 +4,8 @@
 //! builds the next router off the request path and swaps it in one store.
 //!
 //! Kept across a reload: operators' route-mode overrides of routes that still exist and
-//! the rule-mode switches (the engine's rules are built in). The link listener, its TLS
+//! the rule-mode switches (the engine's rules are built in), and the large-inspection
+//! slots. The link listener, its TLS
 //! and the admin listener are not rebuilt: a change there is applied at the next
 //! restart and reported as a warning.
 
@@ -50,6 +51,8 @@ fn carry_over(old: &Router, new: &mut Router) {
         let _ = new.modes.set(&route, mode);
     }
     new.inspector.rules = old.inspector.rules.clone();
+    // One bound per process: a new set would let both generations' inspections run.
+    new.inspector.slots = old.inspector.slots.clone();
 }
 
 /// The inner's reload: owns the router cell and the raw sections it was built from.
@@ -178,5 +181,16 @@ upstream = "app"
             &table(&format!("{BASE}\n[admin]\ntokens = []\n")),
         );
         assert!(admin.ops.admin && !admin.ops.audit);
+    }
+
+    #[test]
+    fn the_large_inspection_slots_outlive_a_generation() {
+        let old = Router::empty();
+        let mut new = Router::empty();
+        carry_over(&old, &mut new);
+        // Two sets would let the old generation's inspections and the new one's run side
+        // by side, each up to the bound.
+        assert!(Arc::ptr_eq(&old.inspector.slots, &new.inspector.slots));
+        assert!(Arc::ptr_eq(&old.inspector.rules, &new.inspector.rules));
     }
 }

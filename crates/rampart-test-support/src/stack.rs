@@ -40,6 +40,8 @@ pub struct StackOptions {
     pub routes: String,
     /// Extra TOML appended to inner.toml.
     pub inner_extra: String,
+    /// More keys for the inner's `[server]`.
+    pub inner_server_extra: String,
     /// Wait until the edge reports ready.
     pub wait_ready: bool,
     /// The edge's `limits.max_body`.
@@ -78,6 +80,7 @@ impl StackOptions {
             )
             .into(),
             inner_extra: String::new(),
+            inner_server_extra: String::new(),
             wait_ready: true,
             edge_max_body: "2GiB",
             edge_limits_extra: String::new(),
@@ -146,6 +149,7 @@ fn inner_toml(opts: &StackOptions, server_link: &str, link: &str) -> String {
         r#"[server]
 {server_link}admin_listen = "127.0.0.1:0"
 drain_timeout = "{drain}"
+{server_extra}
 
 [link]
 {link}
@@ -158,6 +162,7 @@ total_timeout = "{total}"
 {routes}
 {extra}"#,
         drain = opts.drain_timeout,
+        server_extra = opts.inner_server_extra,
         upstream = opts.upstream,
         fbt = opts.first_byte_timeout,
         total = opts.total_timeout,

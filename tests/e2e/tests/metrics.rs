@@ -217,6 +217,7 @@ async fn both_tiers_expose_request_denial_latency_health_and_limit_metrics() {
     let mut opts = StackOptions::new(backend.url());
     opts.routes = INNER_ROUTES.into();
     opts.inner_extra = INNER_EXTRA.into();
+    opts.inner_server_extra = "large_inspections = 3".into();
     opts.edge_extra = EDGE_EXTRA.into();
     opts.edge_max_body = "1KiB";
     let stack = Stack::start(&bins(), &opts);
@@ -302,6 +303,9 @@ async fn both_tiers_expose_request_denial_latency_health_and_limit_metrics() {
             ("rampart_upstream_up", &["tier", "upstream"]),
         ],
     );
+    // The configured bound on large-body inspections, none waiting.
+    assert_eq!(value(&inner, "rampart_inspection_large_slots", &[]), 3.0);
+    assert_eq!(value(&inner, "rampart_inspection_large_waiting", &[]), 0.0);
 
     // Requests, by the route that served them (the inner's name when it answered).
     let edge_requests = [

@@ -11,13 +11,12 @@ pub mod bench;
 pub(crate) mod config;
 pub(crate) mod contract;
 pub(crate) mod rulemodes;
+pub(crate) mod slots;
 mod targets;
 pub(crate) mod undocumented;
 pub(crate) mod xsd;
 
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -31,70 +30,10 @@ use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, LazyName, Locat
 use rampart_parse::{BodyKind, LeafKind, Locations, ParseError, Parsed, PathId};
 
 pub use config::{AvPolicy, Engines, Forward, InspectionPolicy, Oversize};
+pub(crate) use slots::LargeSlots;
 
 /// Bodies at least this large are parsed and screened on the blocking pool.
 const BLOCKING_THRESHOLD: usize = 64 * 1024;
-
-/// Blocking-pool inspections at once, process-wide. Unbounded, each one in flight holds
-/// its parse tree on a pool thread of its own, with that thread's allocator cache: 256
-/// concurrent 64 KiB bodies took the inner to 0.6–1.1 GB on ~250 threads (0.24 GB
-/// bounded). Four per core rather than one: their answers then leave the link in
-/// batches (one per core cost 18 % of the 64 KiB throughput, four nothing). The rest
-/// wait their turn, fairly, holding only their body.
-fn blocking_slots() -> &'static tokio::sync::Semaphore {
-    &slots().0
-}
-
-/// How many [`blocking_slots`] there are, counted once with them.
-fn blocking_slot_count() -> usize {
-    slots().1
-}
-
-fn slots() -> &'static (tokio::sync::Semaphore, usize) {
-    static SLOTS: OnceLock<(tokio::sync::Semaphore, usize)> = OnceLock::new();
-    SLOTS.get_or_init(|| {
-        let count = 4 * std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
-        (tokio::sync::Semaphore::new(count), count)
-    })
-}
-
-/// Large inspections waiting for a blocking slot now.
-static WAITING_FOR_SLOT: AtomicUsize = AtomicUsize::new(0);
-
-/// Counts one waiter while alive (also when the request is given up while waiting).
-struct Waiting;
-
-impl Waiting {
-    fn start() -> Self {
-        WAITING_FOR_SLOT.fetch_add(1, Ordering::Relaxed);
-        Waiting
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        WAITING_FOR_SLOT.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Prometheus text for the blocking slots: how many, how many in use, how many wait.
-/// Waiters that persist mean large bodies arrive faster than the cores inspect them.
-pub(crate) fn render_slot_metrics() -> String {
-    let slots = blocking_slot_count();
-    let in_use = slots.saturating_sub(blocking_slots().available_permits());
-    let waiting = WAITING_FOR_SLOT.load(Ordering::Relaxed);
-    format!(
-        "# HELP rampart_inspection_large_slots Large-body inspections allowed at once.\n\
-         # TYPE rampart_inspection_large_slots gauge\n\
-         rampart_inspection_large_slots {slots}\n\
-         # HELP rampart_inspection_large_in_flight Large-body inspections running.\n\
-         # TYPE rampart_inspection_large_in_flight gauge\n\
-         rampart_inspection_large_in_flight {in_use}\n\
-         # HELP rampart_inspection_large_waiting Large-body inspections waiting for a slot.\n\
-         # TYPE rampart_inspection_large_waiting gauge\n\
-         rampart_inspection_large_waiting {waiting}\n"
-    )
-}
 
 /// The engines shared by every route.
 pub(crate) struct Inspector {
@@ -102,6 +41,8 @@ pub(crate) struct Inspector {
     pub(crate) scanners: Scanners,
     /// Rules an operator switched to detect-only at run time.
     pub(crate) rules: Arc<rulemodes::RuleModes>,
+    /// The bound on large-body inspections at once (one per process).
+    pub(crate) slots: Arc<LargeSlots>,
 }
 
 /// A scanner per engine choice a route can make.
@@ -216,10 +157,7 @@ impl Inspector {
             let engine = self.engine.clone();
             let rules = self.rules.clone();
             let policy_owned = policy.clone();
-            let waiting = Waiting::start();
-            let slot = blocking_slots().acquire().await;
-            drop(waiting);
-            match slot {
+            match self.slots.acquire().await {
                 // The permit goes with the job: a request given up meanwhile does not
                 // free the slot of an inspection still running.
                 Ok(slot) => tokio::task::spawn_blocking(move || {

@@ -59,13 +59,18 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// The built-in engine, no antivirus.
+/// The built-in engine, no antivirus, the default large-inspection slots.
 fn inspector() -> Inspector {
+    inspector_with_slots(None)
+}
+
+fn inspector_with_slots(slots: Option<usize>) -> Inspector {
     let engine = Arc::new(Engine::builtin());
     Inspector {
         rules: Arc::new(super::rulemodes::RuleModes::new(&engine)),
         engine,
         scanners: Scanners::default(),
+        slots: Arc::new(LargeSlots::new(slots)),
     }
 }
 
@@ -338,7 +343,7 @@ fn the_inspection_future_does_not_carry_the_rare_scans_inline() {
 
 #[tokio::test]
 async fn large_bodies_wait_for_a_blocking_slot() {
-    let inspector = inspector();
+    let inspector = inspector_with_slots(Some(3));
     let policy = policy(Forward::Canonical);
     let item = r#"{"sku":"SKU-1001-A","qty":2,"note":"leave at the desk"},"#;
     let mut json = format!("[{}", item.repeat(BLOCKING_THRESHOLD / item.len() + 1));
@@ -346,33 +351,35 @@ async fn large_bodies_wait_for_a_blocking_slot() {
     json.push(']');
     let body = Bytes::from(json);
     let json_head = || head("/orders", &[("content-type", "application/json")]);
-    // Every slot taken (waiting for any other test's large inspection to end first)...
-    let slots = blocking_slots();
-    let all = u32::try_from(blocking_slot_count()).unwrap();
+    // Every slot taken...
+    let slots = inspector.slots.permits();
+    let all = u32::try_from(inspector.slots.count()).unwrap();
+    assert_eq!(all, 3);
     let held = slots.acquire_many(all).await.unwrap();
     let waiting = inspector.inspect(&policy, json_head(), body.clone());
     tokio::pin!(waiting);
     let early = tokio::time::timeout(Duration::from_millis(300), &mut waiting).await;
     assert!(early.is_err(), "inspected without a slot");
     let gauge = |name: &str| -> usize {
-        let text = render_slot_metrics();
+        let text = inspector.slots.render_metrics();
         let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
         line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("{name} missing: {text}"))
     };
     assert!(gauge("rampart_inspection_large_waiting") >= 1);
-    assert_eq!(
-        gauge("rampart_inspection_large_slots"),
-        blocking_slot_count()
-    );
-    assert_eq!(
-        gauge("rampart_inspection_large_in_flight"),
-        blocking_slot_count()
-    );
+    assert_eq!(gauge("rampart_inspection_large_slots"), 3);
+    assert_eq!(gauge("rampart_inspection_large_in_flight"), 3);
     // ...and one freed: it goes ahead, and gives the slot back when done.
     drop(held);
     let inspected = waiting.await;
     assert!(outcome(&inspected).is_ok(), "{:?}", inspected.decision);
+    // Its wait is on record, at least as long as the slots were held.
+    assert_eq!(gauge("rampart_inspection_large_wait_seconds_count"), 1);
+    assert_eq!(
+        gauge("rampart_inspection_large_wait_seconds_bucket{le=\"0.1\"}"),
+        0
+    );
+    assert_eq!(gauge("rampart_inspection_large_waiting"), 0);
     // A small body never waits for one (all taken again: the one used came back).
     let held = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all))
         .await
@@ -381,5 +388,6 @@ async fn large_bodies_wait_for_a_blocking_slot() {
     let small = inspector.inspect(&policy, json_head(), Bytes::from_static(b"{\"a\":1}"));
     let small = tokio::time::timeout(Duration::from_secs(10), small).await;
     assert!(small.is_ok_and(|i| outcome(&i).is_ok()));
+    assert_eq!(gauge("rampart_inspection_large_wait_seconds_count"), 1);
     drop(held);
 }

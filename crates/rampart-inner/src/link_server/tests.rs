@@ -22,20 +22,7 @@ const LIMITS: Limits = Limits {
 
 /// A router without routes: every exchange is answered 404 by the inner itself.
 fn server(limits: Limits) -> Arc<LinkServer> {
-    let engine = Arc::new(rampart_detect::Engine::builtin());
-    let router = Router {
-        routes: rampart_core::routing::RouteTable::default(),
-        upstreams: crate::upstream::Upstreams::new(&Default::default()).expect("no upstreams"),
-        max_chunk: 64 * 1024,
-        inspector: crate::inspect::Inspector {
-            rules: Arc::new(crate::inspect::rulemodes::RuleModes::new(&engine)),
-            engine,
-            scanners: crate::inspect::Scanners::new(None),
-        },
-        identity_headers: crate::identity::IdentityHeaders::default(),
-        modes: rampart_service::admin::modes::RouteModes::default(),
-        undocumented: crate::inspect::undocumented::Undocumented::new([]),
-    };
+    let router = Router::empty();
     Arc::new(LinkServer {
         router: Arc::new(arc_swap::ArcSwap::from_pointee(router)),
         others: tonic::service::Routes::default(),
