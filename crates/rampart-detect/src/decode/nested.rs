@@ -77,7 +77,11 @@ fn form(s: &str, out: &mut Vec<(String, FieldKind)>) {
             && name.len() <= 64
             && name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]$%".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.[]$%".contains(&b))
+            // In `x%20%3E=%20100` the `=` belongs to `>=`: it separates nothing. (An
+            // encoded line break stays a name, for the header-injection rules on names.)
+            && text::percent(name, false)
+                .is_none_or(|d| !d.bytes().any(|b| matches!(b, b' ' | b'<' | b'>' | b'!')));
         if !plain {
             return;
         }

@@ -92,6 +92,25 @@ fn layers_stack_and_nested_json_is_walked() {
 }
 
 #[test]
+fn form_inside_a_value_needs_plain_names_once_decoded() {
+    let mut budget = Budget::default();
+    // `a%5B0%5D=<svg onload=1>` is form data: its value is a leaf of its own.
+    let v = variants(b"a%5B0%5D=%3Csvg", FieldKind::QueryValue, &mut budget);
+    assert!(
+        v.iter()
+            .any(|v| v.text == "a[0]" && v.kind == FieldKind::BodyKey),
+        "{v:?}"
+    );
+    // `x >= 100 and y <= 5`: the `=` belongs to `>=`, there is no value after it.
+    let v = variants(
+        b"x%20%3E=%20100%20and%20y%20%3C=%205",
+        FieldKind::QueryValue,
+        &mut budget,
+    );
+    assert!(!v.iter().any(|v| v.kind == FieldKind::BodyKey), "{v:?}");
+}
+
+#[test]
 fn deep_encoding_is_reported_not_followed() {
     let mut s = String::from("<script>");
     for _ in 0..8 {

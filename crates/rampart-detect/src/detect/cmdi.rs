@@ -654,11 +654,14 @@ fn obfuscated_command(text: &str) -> Option<String> {
                 }
                 k += 1;
             }
-            // Balanced quotes: `I'd` and `don't` are contractions, `'i'd` is not.
+            // Balanced quotes: `I'd` and `don't` are contractions, `'i'd` is not. Three or
+            // more (`w'h'o'a'm'i`) are no contraction either: the application's own quote
+            // around the value closes the last one.
             let balanced = || {
-                [b'\'', b'"']
-                    .iter()
-                    .all(|q| raw.iter().filter(|c| *c == q).count() % 2 == 0)
+                [b'\'', b'"'].iter().all(|q| {
+                    let n = raw.iter().filter(|c| *c == q).count();
+                    n % 2 == 0 || n >= 3
+                })
             };
             let clean = &kept[..n];
             // Carets escape only in cmd.exe, after a separator; a lone caret is also an

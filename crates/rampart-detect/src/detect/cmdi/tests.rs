@@ -341,3 +341,11 @@ fn a_lone_ampersand_pairs_names_unless_a_command_follows_it() {
         ],
     );
 }
+
+#[test]
+fn quotes_spliced_into_a_command_name_are_no_contraction() {
+    table(
+        &["w'h'o'a'm'i", "wh''oami", "c'a't /etc/passwd", "'wh'oami"],
+        &["I'd", "don't", "rock'n'roll", "y'all'd've", "o'clock"],
+    );
+}

@@ -561,6 +561,8 @@ impl<'a> Shapes<'a> {
                     prev_ident = true;
                     items += 1;
                 }
+                // `SELECT-Pro 3000 Vacuum`: a word then a number is no alias, it is a name.
+                Tk::Num if prev_ident => return false,
                 Tk::Str { .. } | Tk::Num | Tk::Var | Tk::Kw(Kw::Null | Kw::Bool) => {
                     sqlish = true;
                     prev_ident = false;

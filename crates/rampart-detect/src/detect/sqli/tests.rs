@@ -58,6 +58,7 @@ fn passes_prose_and_data() {
         "Tom's car and Jerry's bike",
         "it's -- great",
         "sleep(8 hours) is healthy",
+        "SELECT-Pro 3000 Vacuum (Black/Silver)",
         "Rock 'n' roll",
         "the union of soviet republics",
         "Die \"Union von Europa\"",
