@@ -972,12 +972,24 @@ fn header_injection_through_body_fields_and_truncated_cjk_line_breaks() {
             "?\rSet-Cookie:crlf=injection",
             "%\n\nSet-cookie:crlf=injection",
             "嘍Set-cookie:crlf=injection",
+            "%0d%0aX-Injected: 1",
+            "value%0D%0ALocation:%20http://example.net/",
+            "me@example.com%0aBcc:%20list@example.net",
         ],
         &[
             "Dear support,\nSet-Cookie: headers are missing in my response",
             "line one\nline two",
             "嘍 is a character",
+            "mailto:me@example.com?body=Hello%0D%0AName:%20Bob",
+            "https://example.com/?q=a%0Ab:c",
+            "Notes:\nX-ray: booked for Monday",
         ],
+    );
+    table(
+        "crlf",
+        Q,
+        &["\r\nX-Injected: 1", "x\nX-Forwarded-Host: evil.example"],
+        &["line one\nX marks the spot", "a\nx: y"],
     );
     table(
         "crlf",
@@ -1621,6 +1633,29 @@ fn js_function_definitions_bracketed_prototype_paths_and_orm_secret_lookups() {
         ],
         &["a[constructor]", "prototype[name]"],
     );
+    table(
+        "nodejs",
+        FieldKind::BodyValue,
+        &[r#"{"constructor": {"prototype": {"polluted": 1}}}"#],
+        &[r#"{"constructor": "Brunel", "prototype": "v2"}"#],
+    );
+    // A parsed body: the key's location says what it is nested in.
+    let key = |pointer: &str| {
+        Engine::builtin().inspect(
+            [Field::new(
+                Location::new("json", pointer),
+                FieldKind::BodyKey,
+                b"prototype",
+            )],
+            &Policy::default(),
+            &mut Budget::default(),
+        )
+    };
+    let threshold = Policy::default().threshold();
+    assert!(key("/constructor/prototype").blocks(threshold));
+    assert!(key("/a/0/constructor/prototype").blocks(threshold));
+    assert!(!key("/prototype").blocks(threshold));
+    assert!(!key("/design/prototype").blocks(threshold));
     table(
         "orm",
         FieldKind::QueryName,

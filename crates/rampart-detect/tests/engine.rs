@@ -394,7 +394,7 @@ fn policy_exclusions_detect_only_and_paranoia() {
     let v = [Field::new(
         Location::new("query", "x"),
         FieldKind::QueryValue,
-        b"a\r\nX-Injected: 1",
+        b"a\r\nOrigin-Trial: 1",
     )];
     let pl1 = engine.inspect(v.clone(), &Policy::default(), &mut Budget::default());
     let pl2 = engine.inspect(

@@ -89,9 +89,12 @@ pub(crate) fn detect(text: &str, any_header: bool) -> Option<Range<usize>> {
             continue;
         }
         let name = &rest[..name_len];
+        // `X-` names are what injections probe with (`X-Injected: 1`); prose lines rarely
+        // open so.
         let known = HEADERS
             .iter()
-            .any(|h| h.as_bytes().eq_ignore_ascii_case(name));
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(name))
+            || (name_len > 2 && name[..2].eq_ignore_ascii_case(b"x-"));
         if known || (any_header && name_len >= 2) {
             return Some(at..(j + 24).min(s.len()));
         }
