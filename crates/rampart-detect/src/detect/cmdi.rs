@@ -231,8 +231,13 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         {
             let mut j = i + w;
             skip_ws(b, &mut j);
-            // `env --version`: the prefix is the command itself.
-            if word(b, j) == 0 || b[j] == b'-' {
+            // `env --version`, `timeout /T 5`, `timeout 5`: the prefix is the command itself.
+            let switch = b[j] == b'/' && word(b, j) == 2;
+            if word(b, j) == 0
+                || b[j] == b'-'
+                || switch
+                || b[j].is_ascii_digit() && text == b"timeout"
+            {
                 break;
             }
             strong_prefix |= STRONG_PREFIXES.iter().any(|p| p.as_bytes() == text);
@@ -267,10 +272,12 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     skip_ws(b, &mut j);
     let next = b.get(j + 1).copied().unwrap_or(b' ');
     // `sleep 5` (time-based probes) and `dir c:\` (a drive root) are shell, not prose.
-    let numeric_arg = cmd == b"sleep"
+    // `sleep 10 #`: what a comment hides does not count.
+    let numeric_arg = matches!(cmd, b"sleep" | b"timeout")
         && b.get(j).is_some_and(u8::is_ascii_digit)
         && b[j..]
             .iter()
+            .take_while(|c| **c != b'#')
             .all(|c| c.is_ascii_digit() || c.is_ascii_whitespace());
     let drive = b.get(j).is_some_and(u8::is_ascii_alphabetic)
         && b.get(j + 1) == Some(&b':')

@@ -409,10 +409,15 @@ fn number(s: &[u8], i: usize) -> (Tk, usize) {
             }
         }
     }
-    // `1st`, `2x4`: letters glued to digits make a word, not a number.
+    // `1st`, `2x4`: letters glued to digits make a word, not a number. MySQL ends a
+    // number with a fraction or an exponent before a keyword, though: `1e0union`,
+    // `1.or`.
     if e < s.len() && (s[e].is_ascii_alphabetic() || s[e] == b'_') {
         let w = e + ident_len(&s[e..]);
-        return (Tk::Ident, w);
+        let float = s[i..e].iter().any(|c| matches!(c, b'.' | b'e'));
+        if !(float && matches!(keyword(&s[e..w]), Some(Tk::Kw(_) | Tk::Logic))) {
+            return (Tk::Ident, w);
+        }
     }
     (Tk::Num, e)
 }

@@ -225,6 +225,16 @@ impl<'a> Shapes<'a> {
             {
                 return Some(self.span(0, f));
             }
+            // `'='`, `x'='x`: the broken-out string compared with one the application's
+            // closing quote ends.
+            if j == 1
+                && self.text(1) == b"="
+                && self.kind(2) == Some(Tk::Str { closed: false })
+                && self.code.len() == 3
+                && !self.text(2).iter().any(u8::is_ascii_whitespace)
+            {
+                return Some(self.span(0, 2));
+            }
             // `x'|email--`, `id'not like id--`: a short expression commented out to the end.
             if let Some(end) = self.commented_tail(j) {
                 return Some(self.span(0, end));
