@@ -2312,3 +2312,27 @@ fn powershell_cradles_substring_expansions_and_windows_delays() {
         ],
     );
 }
+
+#[test]
+fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_are() {
+    table(
+        "ssrf",
+        FieldKind::BodyValue,
+        &[
+            "http://localhost:3000",
+            "http://127.0.0.1/admin",
+            "<url>http://10.0.0.1/</url>",
+            "webhook: http://169.254.169.254/latest/meta-data/ thanks",
+            "see http://0x7f000001/",
+            "open http://google.com@127.0.0.1/",
+            "then fetch http://metadata.google.internal/computeMetadata/v1/",
+            "ping gopher://127.0.0.1:6379/_FLUSHALL",
+        ],
+        &[
+            "Then open http://localhost:3000 in your browser",
+            "The router admin page is at http://192.168.1.1 by default",
+            "the dev server listens on http://0.0.0.0:8080",
+            "run it and browse http://127.0.0.1:8000/docs",
+        ],
+    );
+}

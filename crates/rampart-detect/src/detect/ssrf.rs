@@ -75,6 +75,10 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
             return Some(span);
         }
         let authority = fold(&crate::decode::lossy(&s[from..auth_end]));
+        // "then open http://localhost:3000": text names a local address, nothing fetches it.
+        if in_text(&s[..scheme_start]) && plain_local(&authority) {
+            continue;
+        }
         if internal_authority(&authority) {
             return Some(span);
         }
@@ -154,6 +158,47 @@ pub(crate) fn in_path(path: &str) -> Option<Range<usize>> {
             .flatten()
             .map(|r| at + 1 + r.start..at + 1 + r.end)
     })
+}
+
+/// Whether words come before a URL (`open `, `webhook: `): it is mentioned in text, not
+/// the value a server would fetch. Markup and JSON around it (`<url>`, `{"u": "`) are no
+/// words.
+fn in_text(prefix: &[u8]) -> bool {
+    prefix.ends_with(b" ")
+        && prefix.split(u8::is_ascii_whitespace).any(|w| {
+            let w = w.strip_suffix(b":").unwrap_or(w);
+            w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic)
+        })
+}
+
+/// An authority that writes a loopback or private address the way people do in text
+/// (`localhost`, `127.0.0.1`, `192.168.1.1`, `0.0.0.0`, with a port): no userinfo, no
+/// other spelling of a number, no link-local or metadata host.
+fn plain_local(authority: &str) -> bool {
+    if authority.contains('@') {
+        return false;
+    }
+    let host = authority.split(':').next().unwrap_or(authority);
+    let port_ok = authority[host.len()..]
+        .strip_prefix(':')
+        .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if !port_ok {
+        return false;
+    }
+    if host == "localhost" {
+        return true;
+    }
+    let canonical = host.split('.').count() == 4
+        && host.split('.').all(|p| {
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p == "0" || !p.starts_with('0'))
+        });
+    canonical
+        && host
+            .parse::<Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
 }
 
 /// A value that starts with a loopback or internal host name used as a URL without a
