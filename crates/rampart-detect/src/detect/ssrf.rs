@@ -188,17 +188,9 @@ fn plain_local(authority: &str) -> bool {
     if host == "localhost" {
         return true;
     }
-    let canonical = host.split('.').count() == 4
-        && host.split('.').all(|p| {
-            !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && (p == "0" || !p.starts_with('0'))
-        });
-    canonical
-        && host
-            .parse::<Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
+    // The standard parser takes four decimal parts only, without leading zeros.
+    host.parse::<Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
 }
 
 /// A value that starts with a loopback or internal host name used as a URL without a
