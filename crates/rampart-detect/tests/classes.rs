@@ -2336,3 +2336,45 @@ fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_a
         ],
     );
 }
+
+#[test]
+fn dotnet_streams_el_implicit_objects_xpath_breaks_and_mongo_shell_commands() {
+    table(
+        "java",
+        FieldKind::BodyValue,
+        &["AAEAAAD/////AQAAAAAAAAAMAgAAAElTeXN0ZW0="],
+        &["/wEPDwUKLTkyMTY0MDA1MmRkZ7Kx", "AAEAAAD5////"],
+    );
+    table(
+        "ssti",
+        Q,
+        &[
+            "${applicationScope}",
+            "${sessionScope.user}",
+            "#{facesContext.externalContext}",
+        ],
+        &[
+            "applicationScope is a JSP object",
+            "${scope}",
+            "{sessionScope}",
+        ],
+    );
+    table(
+        "xpath",
+        Q,
+        &[
+            "') or contains(name,'adm') or ('",
+            "' and starts-with(password,'a') and '",
+        ],
+        &[
+            "he said 'yes' or contains(himself)",
+            "Tom's or count (them)",
+        ],
+    );
+    table(
+        "nosql",
+        Q,
+        &["'; db.dropDatabase(); var x='", "db.getSiblingDB('admin')"],
+        &["run db.dropDatabase in the mongo shell", "mydb.runCommand"],
+    );
+}
