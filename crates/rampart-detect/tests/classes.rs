@@ -2309,6 +2309,7 @@ fn powershell_cradles_substring_expansions_and_windows_delays() {
             "timeout 5 minutes",
             "a timeout /T",
             "sleep 10 hours a night #health",
+            "timeout /t is a cmd.exe command to pause",
         ],
     );
 }
@@ -2333,6 +2334,8 @@ fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_a
             "The router admin page is at http://192.168.1.1 by default",
             "the dev server listens on http://0.0.0.0:8080",
             "run it and browse http://127.0.0.1:8000/docs",
+            "Open%20http://192.168.0.10:8080/status%20to%20see",
+            "Dev+server:+http://localhost:5173/",
         ],
     );
 }

@@ -232,7 +232,14 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             let mut j = i + w;
             skip_ws(b, &mut j);
             // `env --version`, `timeout /T 5`, `timeout 5`: the prefix is the command itself.
-            let switch = b[j] == b'/' && word(b, j) == 2;
+            // A cmd.exe switch counts with a number or nothing after it ("timeout /t is a
+            // command" names one).
+            let switch = b[j] == b'/' && word(b, j) == 2 && {
+                let mut k = j + 2;
+                skip_ws(b, &mut k);
+                b.get(k)
+                    .is_none_or(|c| c.is_ascii_digit() || matches!(c, b';' | b'&' | b'|'))
+            };
             if word(b, j) == 0
                 || b[j] == b'-'
                 || switch

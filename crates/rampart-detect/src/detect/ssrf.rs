@@ -76,7 +76,14 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         }
         let authority = fold(&crate::decode::lossy(&s[from..auth_end]));
         // "then open http://localhost:3000": text names a local address, nothing fetches it.
-        if in_text(&s[..scheme_start]) && plain_local(&authority) {
+        // After an encoded space the scheme reads `20http` or `+http`: that belongs before.
+        let lead = if s[..scheme_start].ends_with(b"%") && scheme.starts_with(b"20") {
+            2
+        } else {
+            scheme.iter().take_while(|b| **b == b'+').count()
+        };
+        let before = &s[..scheme_start + lead];
+        if in_text(before) && plain_local(&authority) {
             continue;
         }
         if internal_authority(&authority) {
@@ -163,12 +170,18 @@ pub(crate) fn in_path(path: &str) -> Option<Range<usize>> {
 /// Whether words come before a URL (`open `, `webhook: `): it is mentioned in text, not
 /// the value a server would fetch. Markup and JSON around it (`<url>`, `{"u": "`) are no
 /// words.
+/// Spaces may still be encoded (`Open%20http://...` in a raw query value).
 fn in_text(prefix: &[u8]) -> bool {
-    prefix.ends_with(b" ")
-        && prefix.split(u8::is_ascii_whitespace).any(|w| {
-            let w = w.strip_suffix(b":").unwrap_or(w);
-            w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic)
-        })
+    let spaced = [&b" "[..], b"+", b"%20"]
+        .iter()
+        .any(|sp| prefix.ends_with(sp));
+    spaced
+        && prefix
+            .split(|b| b.is_ascii_whitespace() || matches!(b, b'+' | b'%'))
+            .any(|w| {
+                let w = w.strip_suffix(b":").unwrap_or(w);
+                w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic)
+            })
 }
 
 /// An authority that writes a loopback or private address the way people do in text
