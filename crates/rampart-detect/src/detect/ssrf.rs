@@ -77,13 +77,15 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         let authority = fold(&crate::decode::lossy(&s[from..auth_end]));
         // "then open http://localhost:3000": text names a local address, nothing fetches it.
         // After an encoded space the scheme reads `20http` or `+http`: that belongs before.
-        let lead = if s[..scheme_start].ends_with(b"%") && scheme.starts_with(b"20") {
-            2
-        } else {
-            scheme.iter().take_while(|b| **b == b'+').count()
+        let words_before = || {
+            let lead = if s[..scheme_start].ends_with(b"%") && scheme.starts_with(b"20") {
+                2
+            } else {
+                scheme.iter().take_while(|b| **b == b'+').count()
+            };
+            in_text(&s[..scheme_start + lead])
         };
-        let before = &s[..scheme_start + lead];
-        if in_text(before) && plain_local(&authority) {
+        if plain_local(&authority) && words_before() {
             continue;
         }
         if internal_authority(&authority) {
@@ -170,6 +172,7 @@ pub(crate) fn in_path(path: &str) -> Option<Range<usize>> {
 /// Whether words come before a URL (`open `, `webhook: `): it is mentioned in text, not
 /// the value a server would fetch. Markup and JSON around it (`<url>`, `{"u": "`) are no
 /// words.
+///
 /// Spaces may still be encoded (`Open%20http://...` in a raw query value).
 fn in_text(prefix: &[u8]) -> bool {
     let spaced = [&b" "[..], b"+", b"%20"]
