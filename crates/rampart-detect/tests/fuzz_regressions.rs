@@ -76,3 +76,38 @@ fn a_weak_command_word_ending_a_view_does_not_panic() {
         }
     }
 }
+
+/// Found by the `scan` target: a command prefix (`sudo`, `timeout`...) followed by
+/// whitespace and nothing else ended a decoded view, and the check for a cmd.exe switch
+/// after it read the byte past the end and panicked. Replayed whole in every kind, next to
+/// the prefix words alone and with what they normally carry.
+#[test]
+fn a_command_prefix_ending_a_view_does_not_panic() {
+    use rampart_detect::{Engine, Field, Location, Policy};
+    let engine = Engine::builtin();
+    let crash: &[u8] = b"{\"ab:[);sudo,:\"\x10s\xd6\0,{\"ab:[);sudo,";
+    let policy = Policy::default().with_paranoia(4);
+    let values: [&[u8]; 7] = [
+        crash,
+        b";sudo ",
+        b"x; timeout\t",
+        b"| nohup \n",
+        b"sudo",
+        b"; timeout /T 5",
+        b"; sudo cat /etc/shadow",
+    ];
+    for kind in FieldKind::ALL {
+        for value in values {
+            let mut budget = Budget::new(BudgetLimits::default());
+            let mut scan = engine.scan(&policy, &mut budget);
+            scan.field(&Field::new(Location::new("query", "a"), kind, value));
+            let _ = scan.finish();
+        }
+    }
+    let threshold = Policy::default().threshold();
+    for attack in [&b"; timeout /T 5"[..], b"; sudo cat /etc/shadow"] {
+        let field = Field::new(Location::new("query", "a"), FieldKind::QueryValue, attack);
+        let findings = engine.inspect([field], &Policy::default(), &mut Budget::default());
+        assert!(findings.blocks(threshold), "{attack:?}");
+    }
+}

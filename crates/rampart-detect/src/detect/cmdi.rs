@@ -234,7 +234,8 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             // `env --version`, `timeout /T 5`, `timeout 5`: the prefix is the command itself.
             // A cmd.exe switch counts with a number or nothing after it ("timeout /t is a
             // command" names one).
-            let switch = b[j] == b'/' && word(b, j) == 2 && {
+            // `j` may be the end: the prefix was the last word.
+            let switch = b.get(j) == Some(&b'/') && word(b, j) == 2 && {
                 let mut k = j + 2;
                 skip_ws(b, &mut k);
                 b.get(k)
