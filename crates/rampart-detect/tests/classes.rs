@@ -101,7 +101,8 @@ fn ssrf_without_slashes_or_scheme() {
             "http:example.com",
             "see http: and https: schemes",
             "my laptop is not localhost-friendly",
-            "http://0xABCDEF/",
+            // A host name that starts like hex; a bare hex number is evasion-003's.
+            "http://0xABCDEF.example/",
         ],
     );
     // A Host header naming the local machine is not a forged URL.
@@ -2363,6 +2364,20 @@ fn dotnet_streams_el_implicit_objects_xpath_breaks_and_mongo_shell_commands() {
         ],
     );
     table(
+        "ssti",
+        Q,
+        &[
+            "@(System.Diagnostics.Process.Start(\"cmd.exe\"))",
+            "@(System.IO.File.ReadAllText(\"C:/inetpub/web.config\"))",
+            "x@(File.Delete(\"a\"))",
+        ],
+        &[
+            "mail me @(home) about System.IO",
+            "see System.Diagnostics.Process docs",
+            "Process.Start is async (@ runtime)",
+        ],
+    );
+    table(
         "xpath",
         Q,
         &[
@@ -2379,5 +2394,39 @@ fn dotnet_streams_el_implicit_objects_xpath_breaks_and_mongo_shell_commands() {
         Q,
         &["'; db.dropDatabase(); var x='", "db.getSiblingDB('admin')"],
         &["run db.dropDatabase in the mongo shell", "mydb.runCommand"],
+    );
+}
+
+#[test]
+fn fuzz_list_probes_and_numeric_hosts() {
+    table(
+        "xss",
+        Q,
+        &["'';!--\"<XSS>=&{()}", "\";!--'<x>"],
+        &["<!-- a comment -->", "he said 'wow'!-- <b>"],
+    );
+    table(
+        "evasion",
+        Q,
+        &[
+            "<A HREF=\"http://0x42.0x0000066.0x7.0x93/\">XSS</A>",
+            "http://0102.0146.07.0223/",
+            "see http://1113982867/x",
+            "https://192.168.1.010:8443/",
+            "http://0xdeadbeef",
+        ],
+        &[
+            "http://example.com:0800/",
+            "https://0xdeadbeef.example.com/",
+            "http://007.example.com/",
+            "https://1password.com/",
+            "call 0102 0146 07",
+        ],
+    );
+    table(
+        "ldap",
+        Q,
+        &["*()|&'", "*)(|", "*)(&", "(&)"],
+        &["()", "(*)", "||", "&&", "'*'", "(a|b)", "(&) in a sentence"],
     );
 }

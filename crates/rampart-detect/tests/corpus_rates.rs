@@ -4,7 +4,7 @@
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
 //! REST path parameter arrives). The limits allow one more miss and one more false
-//! positive than today (~800 attacks, ~600 legitimate): lower them as detection improves.
+//! positive than today (~1,000 attacks, ~700 legitimate): lower them as detection improves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -22,7 +22,7 @@ fn own_corpus_rates_stay_above_their_floors() {
     let places = [
         (Some(FieldKind::QueryValue), "query", 2, 2),
         (Some(FieldKind::BodyValue), "json", 2, 1),
-        (None, "path", 6, 6),
+        (None, "path", 6, 7),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {
