@@ -163,6 +163,15 @@ path_prefix = "/"
 upstream = "app"
 # Bodies of types Rampart does not parse are still scanned, not refused.
 inspection = {{ allow_opaque = true }}
+
+# GraphQL's usual endpoint: JSON bodies are GraphQL requests and a document in the URL
+# (GET ?query=) meets the same depth, alias, field and directive limits.
+[[routes]]
+name = "graphql"
+host = "*"
+path_prefix = "/graphql"
+upstream = "app"
+inspection = {{ allow_opaque = true, graphql = true }}
 {antivirus}"#
     )
 }

@@ -135,6 +135,9 @@ pub struct GraphqlLimits {
     pub max_depth: usize,
     /// Aliases in the document.
     pub max_aliases: usize,
+    /// Directives in the document (`@include`, `@skip`, ...): each costs the server a
+    /// lookup and a call, so hundreds on one field are an overloading attack.
+    pub max_directives: usize,
     /// Fields of an operation, fragments expanded.
     pub max_fields: usize,
     /// Operations in one GraphQL-over-JSON batch.
@@ -148,6 +151,7 @@ impl Default for GraphqlLimits {
         Self {
             max_depth: 15,
             max_aliases: 30,
+            max_directives: 50,
             max_fields: 1_000,
             max_batch: 10,
             max_nesting: 64,

@@ -108,6 +108,10 @@ pub struct GraphqlStats {
     pub fields: usize,
     /// Aliases across the batch.
     pub aliases: usize,
+    /// Directives across the batch.
+    pub directives: usize,
+    /// Mutation operations across the batch.
+    pub mutations: usize,
 }
 
 /// The outcome of parsing a body.

@@ -14,6 +14,7 @@ pub(crate) mod rulemodes;
 pub(crate) mod slots;
 mod targets;
 pub(crate) mod undocumented;
+mod url_graphql;
 pub(crate) mod xsd;
 
 use std::sync::Arc;
@@ -305,6 +306,10 @@ fn screen(
     if let Some(denial) = checked.denial {
         return refuse(denial);
     }
+    let url_document = match url_graphql::document(policy, head) {
+        Ok(document) => document,
+        Err(denial) => return malformed((engine, rules), policy, head, &decoded, denial),
+    };
     let mut budget = Budget::default();
     let mut scan = engine
         .scan(&policy.detection, &mut budget)
@@ -316,6 +321,22 @@ fn screen(
             continue;
         }
         scan.field(&field);
+    }
+    if let Some(document) = &url_document {
+        // Each argument on its own, as a body's: the whole query value was screened above.
+        for leaf in document
+            .leaves
+            .iter()
+            .filter(|l| l.kind == LeafKind::String)
+        {
+            let name = format!("query{}", document.location(leaf.path));
+            let location = Location::new("query", name);
+            scan.field(&Field::new(
+                location,
+                FieldKind::BodyValue,
+                leaf.value.as_bytes(),
+            ));
+        }
     }
     let scope = scope_of(parsed.kind);
     // One buffer for every leaf's location: consecutive leaves share most of their path.

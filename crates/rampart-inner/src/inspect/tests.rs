@@ -391,3 +391,101 @@ async fn large_bodies_wait_for_a_blocking_slot() {
     assert_eq!(gauge("rampart_inspection_large_wait_seconds_count"), 1);
     drop(held);
 }
+
+#[tokio::test]
+async fn graphql_over_get_meets_the_route_limits_and_may_not_mutate() {
+    let mut graphql = policy(Forward::Canonical);
+    graphql.options.graphql = true;
+    let deep = format!("{{{}x{}}}", "a{".repeat(16), "}".repeat(16));
+    let deep = deep.replace('{', "%7B").replace('}', "%7D");
+    let aliases: String = (0..31).map(|i| format!("a{i}:me+")).collect();
+    type Case = (
+        http::Method,
+        String,
+        Result<(), (Reason, Option<&'static str>)>,
+    );
+    let too_large = |rule| Err((Reason::BodyTooLarge, Some(rule)));
+    let cases: Vec<Case> = vec![
+        (
+            http::Method::GET,
+            "/graphql?query=%7Bme%7Bname%7D%7D".into(),
+            Ok(()),
+        ),
+        (
+            http::Method::GET,
+            "/graphql?query=query%7Bsearch(text:%22o'reilly%22)%7Bid%7D%7D".into(),
+            Ok(()),
+        ),
+        (http::Method::GET, "/graphql?page=2".into(), Ok(())),
+        (
+            http::Method::GET,
+            format!("/graphql?query={deep}"),
+            too_large("graphql-too-deep"),
+        ),
+        (
+            http::Method::GET,
+            format!("/graphql?query=%7B{aliases}%7D"),
+            too_large("graphql-too-many-aliases"),
+        ),
+        (
+            http::Method::GET,
+            format!("/graphql?query=%7B__typename+{}%7D", "@a+".repeat(60)),
+            too_large("graphql-too-many-directives"),
+        ),
+        (
+            http::Method::GET,
+            "/graphql?query=mutation%7BdeleteAccount%7D".into(),
+            Err((Reason::MethodNotAllowed, Some("graphql-mutation-over-get"))),
+        ),
+        (
+            http::Method::POST,
+            "/graphql?query=mutation%7BdeleteAccount%7D".into(),
+            Ok(()),
+        ),
+        (
+            http::Method::GET,
+            "/graphql?query=%7Ba%7D&query=%7Bb%7D".into(),
+            Err((Reason::UnprocessableContent, Some("graphql-repeated-query"))),
+        ),
+        (
+            http::Method::GET,
+            "/graphql?query=%7Buser(id:%221%27+OR+%271%27=%271%22)%7Bname%7D%7D".into(),
+            Err((Reason::AttackDetected, None)),
+        ),
+    ];
+    for (method, uri, want) in cases {
+        let mut view = head(&uri, &[]);
+        view.method = method.clone();
+        let inspected = inspector().inspect(&graphql, view, Bytes::new()).await;
+        match (outcome(&inspected), want) {
+            (Ok(()), Ok(())) => {}
+            // Which detection rule fired is the engine's business.
+            (Err((reason, _)), Err((want, None))) => assert_eq!(reason, want, "{method} {uri}"),
+            (got, want) => assert_eq!(
+                got.map_err(|(r, rule)| (r, rule.unwrap_or_default())),
+                want.map_err(|(r, rule)| (r, rule.unwrap_or_default().to_owned())),
+                "{method} {uri}"
+            ),
+        }
+    }
+    // The argument is named where it sits; a route that is no GraphQL one parses nothing.
+    let uri = "/graphql?query=%7Buser(id:%22%3Cscript%3Ealert(1)%3C/script%3E%22)%7Bname%7D%7D";
+    let inspected = inspector()
+        .inspect(&graphql, head(uri, &[]), Bytes::new())
+        .await;
+    assert!(
+        inspected
+            .findings
+            .hits
+            .iter()
+            .any(|h| h.location == "query:query#/user(id)"),
+        "{:?}",
+        inspected.findings.hits
+    );
+    let plain = policy(Forward::Canonical);
+    let uri = format!("/search?query={deep}");
+    let inspected = inspector()
+        .inspect(&plain, head(&uri, &[]), Bytes::new())
+        .await;
+    assert!(inspected.decision.is_ok());
+}

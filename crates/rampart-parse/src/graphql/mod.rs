@@ -36,6 +36,45 @@ pub fn parse_document<'a>(
     Ok(parsed)
 }
 
+/// The document a URL query carries in its `query` parameter (GraphQL over HTTP with
+/// GET), parsed with the same limits as a body, its leaves below `#`: otherwise a GET
+/// would carry any depth, aliases or fields past them. `None` when there is no such
+/// parameter; a repeated one is refused, since servers disagree on which one they run.
+pub fn parse_url_query<'a>(
+    query: &'a [u8],
+    limits: &Limits,
+) -> Result<Option<Parsed<'a>>, ParseError> {
+    let mut params = Out::default();
+    crate::form::parse_into(query, &limits.form, &mut params, PathId::ROOT)?;
+    let named_query = |l: &&crate::tree::Leaf<'_>| params.paths.name(l.path) == Some("query");
+    let mut documents = params
+        .leaves
+        .iter()
+        .filter(|l| l.kind == LeafKind::String)
+        .filter(named_query);
+    let (Some(first), None) = (documents.next(), documents.next()) else {
+        if params.leaves.iter().any(|l| named_query(&l)) {
+            return Err(ParseError::ambiguous("graphql-repeated-query", 0));
+        }
+        return Ok(None);
+    };
+    let text = first.value.clone();
+    let mut stats = GraphqlStats {
+        batch: 1,
+        ..GraphqlStats::default()
+    };
+    // Only the document, below `#`: the other parameters are the query's, inspected as such.
+    let mut out = Out::default();
+    let at = out.paths.unnamed(PathId::ROOT, Seg::Graphql, 0);
+    let mut doc = Out::default();
+    document(&text, &limits.graphql, &mut doc, PathId::ROOT, &mut stats)
+        .map_err(|e| e.at(|| "query#".to_owned()))?;
+    out.absorb(doc, at);
+    let mut parsed = out.into_parsed(BodyKind::Graphql);
+    parsed.graphql = Some(stats);
+    Ok(Some(parsed))
+}
+
 /// Parses a GraphQL-over-JSON request (one operation object or a batch array).
 pub fn parse_json_request<'a>(
     body: &'a [u8],
@@ -130,6 +169,7 @@ struct Parser<'s, 'o> {
     out: &'o mut Out<'s>,
     nesting: usize,
     aliases: usize,
+    directives: usize,
 }
 
 fn document<'s>(
@@ -149,6 +189,7 @@ fn document<'s>(
         out,
         nesting: 0,
         aliases: stats.aliases,
+        directives: stats.directives,
     };
     let mut operations: Vec<Shape<'s>> = Vec::new();
     let mut fragments: HashMap<&'s str, Shape<'s>> = HashMap::new();
@@ -159,7 +200,8 @@ fn document<'s>(
                 p.selection_set(root, 0, &mut shape)?;
                 operations.push(shape);
             }
-            Tok::Name("query" | "mutation" | "subscription") => {
+            Tok::Name(kind @ ("query" | "mutation" | "subscription")) => {
+                stats.mutations += usize::from(kind == "mutation");
                 p.bump()?;
                 if let Tok::Name(_) = p.tok {
                     p.bump()?;
@@ -212,6 +254,7 @@ fn document<'s>(
     }
     stats.operations += operations.len();
     stats.aliases = p.aliases;
+    stats.directives = p.directives;
     Ok(())
 }
 
@@ -370,6 +413,14 @@ impl<'s> Parser<'s, '_> {
 
     fn directives(&mut self, parent: PathId) -> Result<(), ParseError> {
         while self.tok == Tok::Punct(b'@') {
+            self.directives += 1;
+            if self.directives > self.limits.max_directives {
+                return Err(ParseError::exceed(
+                    "graphql-too-many-directives",
+                    self.limits.max_directives,
+                    self.at,
+                ));
+            }
             self.bump()?;
             let name = self.name()?;
             if self.tok == Tok::Punct(b'(') {

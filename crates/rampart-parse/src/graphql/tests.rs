@@ -13,6 +13,8 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
     let deep = format!("{{{}x{}}}", "a{".repeat(16), "}".repeat(16));
     let legal_deep = format!("{{{}x{}}}", "a{".repeat(14), "}".repeat(14));
     let aliases: String = (0..31).map(|i| format!("a{i}: me ")).collect();
+    let directives = "@a ".repeat(51);
+    let legal_directives = "@include(if: $x) ".repeat(50);
     let cases: Vec<(String, &str)> = vec![
         ("{ me { name } }".into(), "ok"),
         ("query Q($id: ID! = \"1\", $l: [Int!]!) @live { user(id: $id) { ...F } } fragment F on User { name }".into(), "ok"),
@@ -21,6 +23,8 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
         (legal_deep, "ok"),
         (deep, "graphql-too-deep"),
         (format!("{{ {aliases} }}"), "graphql-too-many-aliases"),
+        (format!("query {{ __typename {directives}}}"), "graphql-too-many-directives"),
+        (format!("query($x: Boolean) {{ a {legal_directives}}}"), "ok"),
         ("{ ...A } fragment A on Q { ...B } fragment B on Q { ...A }".into(), "graphql-fragment-cycle"),
         ("{ ...A } fragment A on Q { ...A }".into(), "graphql-fragment-cycle"),
         ("{ ...Missing }".into(), "graphql-unknown-fragment"),
@@ -154,4 +158,50 @@ fn graphql_over_json_leaves_cover_variables_and_escaped_queries() {
     assert_eq!(find("hi").as_deref(), Some("/query#/user(note)"));
     assert_eq!(p.graphql.map(|s| s.batch), Some(1));
     assert!(p.canonical.is_some());
+}
+
+#[test]
+fn url_query_documents_meet_the_body_limits() {
+    let url = |q: &str| {
+        parse_url_query(q.as_bytes(), &Limits::default())
+            .map(|p| p.map(|p| p.leaves.len()))
+            .map_err(|e| e.code())
+    };
+    let deep = format!("query={{{}x{}}}", "a{".repeat(16), "}".repeat(16));
+    let aliases: String = (0..31).map(|i| format!("a{i}:me+")).collect();
+    let cases: Vec<(String, Result<Option<usize>, &str>)> = vec![
+        ("page=2&sort=name".into(), Ok(None)),
+        ("".into(), Ok(None)),
+        ("query=%7B+me+%7B+name+%7D+%7D".into(), Ok(Some(0))),
+        (
+            "query={user(id:%227%22){name}}&variables=%7B%7D".into(),
+            Ok(Some(1)),
+        ),
+        (deep, Err("graphql-too-deep")),
+        (
+            format!("query={{{aliases}}}"),
+            Err("graphql-too-many-aliases"),
+        ),
+        (
+            format!("query={{__typename+{}}}", "@a+".repeat(51)),
+            Err("graphql-too-many-directives"),
+        ),
+        ("query={a}&query={b}".into(), Err("graphql-repeated-query")),
+        ("query=".into(), Err("graphql-missing-query")),
+        ("query=type+Q+{a:Int}".into(), Err("graphql-not-executable")),
+    ];
+    for (q, want) in &cases {
+        assert_eq!(&url(q), want, "{q}");
+    }
+    // The argument leaf sits below the parameter, where a hit names it.
+    let p = parse_url_query(b"query={user(id:%227%27%22){name}}", &Limits::default())
+        .expect("valid")
+        .expect("a document");
+    assert_eq!(p.leaves[0].value, "7'");
+    assert_eq!(p.location(p.leaves[0].path), "#/user(id)");
+    assert_eq!(p.graphql.map(|s| s.mutations), Some(0));
+    let p = parse_url_query(b"query=mutation{drop}", &Limits::default())
+        .expect("valid")
+        .expect("a document");
+    assert_eq!(p.graphql.map(|s| s.mutations), Some(1));
 }
