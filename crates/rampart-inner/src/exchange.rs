@@ -406,11 +406,17 @@ impl Router {
         let admitted = match admitted {
             Ok(admitted) => admitted,
             Err(reason) => {
+                let inspection = &route.value.inspection;
                 let allow = (reason == Reason::MethodNotAllowed)
-                    .then_some(route.value.inspection.contract.as_ref())
+                    .then_some(inspection.contract.as_ref())
                     .flatten()
                     .and_then(|c| c.contract.allow(&path))
-                    .and_then(|a| HeaderValue::from_str(&a).ok());
+                    .and_then(|a| HeaderValue::from_str(&a).ok())
+                    // Without a contract, a GraphQL route's 405 is a mutation over GET.
+                    .or_else(|| {
+                        (reason == Reason::MethodNotAllowed && inspection.options.graphql)
+                            .then_some(HeaderValue::from_static("POST"))
+                    });
                 return Ok(problem_parts_allow(record, reason, allow));
             }
         };

@@ -55,6 +55,15 @@ fn rampart_up_serves_the_demo_backend_over_http_and_https_and_stops_cleanly() {
         !reply.to_ascii_lowercase().contains("server: demo-backend"),
         "banner removed: {reply}"
     );
+    // `/graphql` is a GraphQL route: a document in the URL may query, not mutate.
+    let query = blocking_get(http_addr, "/graphql?query=%7Bme%7Bname%7D%7D");
+    assert!(query.starts_with("HTTP/1.1 200"), "{query}");
+    let mutation = blocking_get(http_addr, "/graphql?query=mutation%7BdeleteAccount%7D");
+    assert!(mutation.starts_with("HTTP/1.1 405"), "{mutation}");
+    assert!(
+        mutation.to_ascii_lowercase().contains("allow: post"),
+        "{mutation}"
+    );
 
     // HTTPS with the generated CA, as the banner's curl example does.
     let rt = tokio::runtime::Runtime::new().unwrap();
