@@ -12,7 +12,7 @@ use rampart_parse::Parsed;
 use super::{HeadView, InspectionPolicy, parse_denial};
 
 /// The check named in the audit log.
-pub(super) const CHECK: &str = "graphql-url";
+const CHECK: &str = "graphql-url";
 
 /// The URL's document, if the route is a GraphQL one and the query carries one.
 pub(super) fn document<'h>(
