@@ -24,13 +24,21 @@ command -v cargo-fuzz >/dev/null || {
 }
 
 failed=()
+ran=0
 for crate in rampart-parse rampart-detect rampart-http rampart-openapi rampart-oauth; do
     dir="crates/$crate/fuzz"
-    (cd "crates/$crate" && cargo fuzz build -O --target-dir "$target_dir/$crate")
+    targets=()
     for target in $(cd "crates/$crate" && cargo fuzz list); do
         if ((${#only[@]})) && [[ ! " ${only[*]} " == *" $target "* ]]; then
             continue
         fi
+        targets+=("$target")
+    done
+    # A crate none of whose targets was asked for is not even built.
+    ((${#targets[@]})) || continue
+    (cd "crates/$crate" && cargo fuzz build -O --target-dir "$target_dir/$crate")
+    for target in "${targets[@]}"; do
+        ran=$((ran + 1))
         scratch="$target_dir/corpus/$crate/$target"
         mkdir -p "$scratch" "$dir/corpus/$target"
         printf '\n==> %s/%s for %ss\n' "$crate" "$target" "$seconds"
@@ -43,6 +51,10 @@ for crate in rampart-parse rampart-detect rampart-http rampart-openapi rampart-o
     done
 done
 
+if ((ran == 0)); then
+    echo "no fuzz target named ${only[*]}" >&2
+    exit 1
+fi
 if ((${#failed[@]})); then
     echo "failed: ${failed[*]} (inputs in crates/*/fuzz/artifacts/)" >&2
     exit 1
