@@ -404,7 +404,8 @@ async fn graphql_over_get_meets_the_route_limits_and_may_not_mutate() {
         String,
         Result<(), (Reason, Option<&'static str>)>,
     );
-    let too_large = |rule| Err((Reason::BodyTooLarge, Some(rule)));
+    // A limit crossed in the URL is a bad request, not a body too large.
+    let too_large = |rule| Err((Reason::BadRequest, Some(rule)));
     let cases: Vec<Case> = vec![
         (
             http::Method::GET,

@@ -1,6 +1,6 @@
 //! GraphQL over GET on a GraphQL route (`[routes.inspection] graphql = true`): the
 //! document in the URL's `query` parameter meets the body's GraphQL limits (depth,
-//! aliases, fields, directives), its string arguments are inspected one by one, and a
+//! aliases, fields, directives; 400 with the limit's rule), its string arguments are inspected one by one, and a
 //! mutation is refused on a safe method, as the GraphQL-over-HTTP spec requires: a link
 //! or an image must not be able to change state on a logged-in user's behalf.
 
@@ -23,9 +23,18 @@ pub(super) fn document<'h>(
         return Ok(None);
     };
     let parsed = rampart_parse::graphql::parse_url_query(query.as_bytes(), &policy.limits)
-        .map_err(|e| Denial {
-            check: CHECK,
-            ..parse_denial(&e)
+        .map_err(|e| {
+            let denial = parse_denial(&e);
+            // Over a limit in the URL: no body was too large (413); the rule says which.
+            let reason = match denial.reason {
+                Reason::BodyTooLarge => Reason::BadRequest,
+                other => other,
+            };
+            Denial {
+                check: CHECK,
+                reason,
+                ..denial
+            }
         })?;
     let mutates = parsed
         .as_ref()
