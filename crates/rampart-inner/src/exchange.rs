@@ -408,15 +408,20 @@ impl Router {
             Err(reason) => {
                 let inspection = &route.value.inspection;
                 let allow = (reason == Reason::MethodNotAllowed)
-                    .then_some(inspection.contract.as_ref())
-                    .flatten()
-                    .and_then(|c| c.contract.allow(&path))
-                    .and_then(|a| HeaderValue::from_str(&a).ok())
-                    // Without a contract, a GraphQL route's 405 is a mutation over GET.
-                    .or_else(|| {
-                        (reason == Reason::MethodNotAllowed && inspection.options.graphql)
-                            .then_some(HeaderValue::from_static("POST"))
-                    });
+                    .then(|| {
+                        let documented = inspection.contract.as_ref();
+                        documented
+                            .and_then(|c| c.contract.allow(&path))
+                            .and_then(|a| HeaderValue::from_str(&a).ok())
+                            // Otherwise a GraphQL route's 405 is a mutation over GET.
+                            .or_else(|| {
+                                inspection
+                                    .options
+                                    .graphql
+                                    .then_some(HeaderValue::from_static("POST"))
+                            })
+                    })
+                    .flatten();
                 return Ok(problem_parts_allow(record, reason, allow));
             }
         };

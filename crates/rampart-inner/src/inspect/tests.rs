@@ -405,7 +405,7 @@ async fn graphql_over_get_meets_the_route_limits_and_may_not_mutate() {
         Result<(), (Reason, Option<&'static str>)>,
     );
     // A limit crossed in the URL is a bad request, not a body too large.
-    let too_large = |rule| Err((Reason::BadRequest, Some(rule)));
+    let over_limit = |rule| Err((Reason::BadRequest, Some(rule)));
     let cases: Vec<Case> = vec![
         (
             http::Method::GET,
@@ -421,17 +421,17 @@ async fn graphql_over_get_meets_the_route_limits_and_may_not_mutate() {
         (
             http::Method::GET,
             format!("/graphql?query={deep}"),
-            too_large("graphql-too-deep"),
+            over_limit("graphql-too-deep"),
         ),
         (
             http::Method::GET,
             format!("/graphql?query=%7B{aliases}%7D"),
-            too_large("graphql-too-many-aliases"),
+            over_limit("graphql-too-many-aliases"),
         ),
         (
             http::Method::GET,
             format!("/graphql?query=%7B__typename+{}%7D", "@a+".repeat(60)),
-            too_large("graphql-too-many-directives"),
+            over_limit("graphql-too-many-directives"),
         ),
         (
             http::Method::GET,

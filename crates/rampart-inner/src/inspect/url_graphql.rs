@@ -1,8 +1,9 @@
 //! GraphQL over GET on a GraphQL route (`[routes.inspection] graphql = true`): the
 //! document in the URL's `query` parameter meets the body's GraphQL limits (depth,
-//! aliases, fields, directives; 400 with the limit's rule), its string arguments are inspected one by one, and a
-//! mutation is refused on a safe method, as the GraphQL-over-HTTP spec requires: a link
-//! or an image must not be able to change state on a logged-in user's behalf.
+//! aliases, fields, directives; 400 with the limit's rule), its string arguments are
+//! inspected one by one, and a mutation is refused on a safe method, as the
+//! GraphQL-over-HTTP spec requires: a link or an image must not be able to change state
+//! on a logged-in user's behalf.
 
 use http::Method;
 use rampart_core::check::Denial;

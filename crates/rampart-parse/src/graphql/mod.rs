@@ -258,6 +258,15 @@ fn document<'s>(
     Ok(())
 }
 
+/// Counts one more of something capped at `max`, refusing with `code` past it.
+fn count(n: &mut usize, max: usize, code: &'static str, at: usize) -> Result<(), ParseError> {
+    *n += 1;
+    if *n > max {
+        return Err(ParseError::exceed(code, max, at));
+    }
+    Ok(())
+}
+
 /// Fields and depth of a shape with its spreads expanded. `memo` holds `None` for a
 /// fragment being expanded, which is how cycles are found.
 fn expand<'s>(
@@ -312,14 +321,8 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn open(&mut self, c: u8) -> Result<(), ParseError> {
-        self.nesting += 1;
-        if self.nesting > self.limits.max_nesting {
-            return Err(ParseError::exceed(
-                "graphql-too-nested",
-                self.limits.max_nesting,
-                self.at,
-            ));
-        }
+        let max = self.limits.max_nesting;
+        count(&mut self.nesting, max, "graphql-too-nested", self.at)?;
         self.expect(c)
     }
 
@@ -370,14 +373,8 @@ impl<'s> Parser<'s, '_> {
         if self.tok == Tok::Punct(b':') {
             self.bump()?;
             self.name()?;
-            self.aliases += 1;
-            if self.aliases > self.limits.max_aliases {
-                return Err(ParseError::exceed(
-                    "graphql-too-many-aliases",
-                    self.limits.max_aliases,
-                    self.at,
-                ));
-            }
+            let max = self.limits.max_aliases;
+            count(&mut self.aliases, max, "graphql-too-many-aliases", self.at)?;
         }
         shape.fields += 1;
         shape.depth = shape.depth.max(depth + 1);
@@ -413,14 +410,13 @@ impl<'s> Parser<'s, '_> {
 
     fn directives(&mut self, parent: PathId) -> Result<(), ParseError> {
         while self.tok == Tok::Punct(b'@') {
-            self.directives += 1;
-            if self.directives > self.limits.max_directives {
-                return Err(ParseError::exceed(
-                    "graphql-too-many-directives",
-                    self.limits.max_directives,
-                    self.at,
-                ));
-            }
+            let max = self.limits.max_directives;
+            count(
+                &mut self.directives,
+                max,
+                "graphql-too-many-directives",
+                self.at,
+            )?;
             self.bump()?;
             let name = self.name()?;
             if self.tok == Tok::Punct(b'(') {
