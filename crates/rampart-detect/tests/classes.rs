@@ -259,9 +259,16 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
             "see /etc/passwd",
             "read\n/etc/shadow\n",
             "load_file('/etc/passwd')",
+            "see+/etc/passwd",
+            "www.example.com;c$?at+/etc/passwd",
+            "see%20/etc/passwd",
+            "x%2f..%2f..%2fetc/passwd",
+            "2020/etc/passwd",
         ],
         &[
             "The files /etc/passwd and /etc/group are read at login.",
+            // A raw query value: `%20` is a space once decoded.
+            "The%20file%20is%20/etc/nginx/nginx.conf%20on%20most%20distros,%20right?",
             "search domain from /etc/resolv.conf as additional",
             "NFS file system in /proc/mounts -- e.g.,",
             "Create /var/log/journal on upgrade",
@@ -2329,6 +2336,9 @@ fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_a
             "open http://google.com@127.0.0.1/",
             "then fetch http://metadata.google.internal/computeMetadata/v1/",
             "ping gopher://127.0.0.1:6379/_FLUSHALL",
+            "see%20http://169.254.169.254%20now",
+            "see%20http://localhost:8080%20@169.254.169.254/",
+            "see http://localhost:8080 @169.254.169.254/",
         ],
         &[
             "Then open http://localhost:3000 in your browser",
@@ -2337,6 +2347,7 @@ fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_a
             "run it and browse http://127.0.0.1:8000/docs",
             "Open%20http://192.168.0.10:8080/status%20to%20see",
             "Dev+server:+http://localhost:5173/",
+            "The%20URL%20http://localhost:8080%20works%20on%20my%20machine",
         ],
     );
 }
@@ -2428,5 +2439,36 @@ fn fuzz_list_probes_and_numeric_hosts() {
         Q,
         &["*()|&'", "*)(|", "*)(&", "(&)"],
         &["()", "(*)", "||", "&&", "'*'", "(a|b)", "(&) in a sentence"],
+    );
+}
+
+#[test]
+fn unc_script_includes_parenthesised_js_returns_and_spaced_java_magic() {
+    table(
+        "rfi",
+        Q,
+        &[
+            "\\\\evil.example\\share\\x.php",
+            "\\\\10.0.0.5\\pub\\shell.aspx",
+            " \\\\attacker\\s\\payload.exe",
+        ],
+        &[
+            "\\\\fileserver\\finance\\Q3 report.xlsx",
+            "\\\\nas01\\photos\\2026\\IMG_0042.jpg",
+            "See \\\\intranet\\docs\\setup.exe for the installer",
+            "//cdn.example.com/app.php",
+        ],
+    );
+    table(
+        "nosql",
+        FieldKind::BodyValue,
+        &["';return(true);var a='", "'; return ( 1 ); //"],
+        &["Press Return (true story) to continue", "return (true) is redundant"],
+    );
+    table(
+        "java",
+        FieldKind::BodyValue,
+        &["AC ED 00 05 73 72", "ac ed 00 05 73 72 00 11"],
+        &["AC ED 00 06", "BAC ED 00 05"],
     );
 }

@@ -85,7 +85,16 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
             };
             in_text(&s[..scheme_start + lead])
         };
-        if plain_local(&authority) && words_before() {
+        // In a raw query value the text after it still has its spaces encoded
+        // (`http://localhost:8080%20works`).
+        let spoken_end =
+            memchr::memmem::find(&s[from..auth_end], b"%20").map_or(auth_end, |e| from + e);
+        let spoken =
+            (spoken_end < auth_end).then(|| fold(&crate::decode::lossy(&s[from..spoken_end])));
+        if plain_local(spoken.as_deref().unwrap_or(&authority))
+            && words_before()
+            && !userinfo_after_space(&s[spoken_end..])
+        {
             continue;
         }
         if internal_authority(&authority) {
@@ -167,6 +176,21 @@ pub(crate) fn in_path(path: &str) -> Option<Range<usize>> {
             .flatten()
             .map(|r| at + 1 + r.start..at + 1 + r.end)
     })
+}
+
+/// `http://localhost:8080 @169.254.169.254/`: lenient parsers take what precedes the `@`,
+/// space included, for userinfo, so the local address was no host.
+fn userinfo_after_space(rest: &[u8]) -> bool {
+    let mut i = 0;
+    while i < rest.len() {
+        match rest[i] {
+            b' ' | b'\t' | b'+' => i += 1,
+            b'%' if rest[i..].starts_with(b"%20") => i += 3,
+            b'@' => return i > 0,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// Whether words come before a URL (`open `, `webhook: `): it is mentioned in text, not

@@ -122,7 +122,9 @@ fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
             None => in_path,
             Some(b) => !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b')' | b',' | b'&'),
         };
-        if continues && (in_path || !relative_link(s, at, i, seps)) {
+        if continues
+            && (in_path || !(relative_link(s, at, i, seps) || mentioned_sibling(s, at, i, seps)))
+        {
             return Some(at..(i + seps + 16).min(s.len()));
         }
     }
@@ -154,6 +156,32 @@ pub(crate) fn hidden_segment(path: &str) -> Option<Range<usize>> {
         return Some(at..at + seg.len());
     }
     None
+}
+
+/// A single plain `../name` after a word and a space ("review the ../docs folder"): the
+/// segment before it is `the ..`, no parent reference to any file API, and one level up
+/// from a word cancels out. A shell would split there, but a command is cmdi's business;
+/// deeper or evasive forms, and a second traversal later in the value, still count.
+fn mentioned_sibling(s: &[u8], at: usize, i: usize, seps: usize) -> bool {
+    if i != at + 2 || seps != 1 || s[i] != b'/' || at < 2 || s[at - 1] != b' ' {
+        return false;
+    }
+    if !s[at - 2].is_ascii_alphanumeric() {
+        return false;
+    }
+    let rest = &s[i + 1..];
+    let name = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        .count();
+    let after = rest.get(name).copied();
+    name > 0
+        && !rest[..name].starts_with(b".")
+        && matches!(
+            after,
+            None | Some(b' ' | b'\t' | b',' | b';' | b')' | b'!' | b'?')
+        )
+        && super::find_short(rest, b"..").is_none()
 }
 
 /// A single plain `../` into a sibling tree (`../assets/img/logo.png`), as relative links
