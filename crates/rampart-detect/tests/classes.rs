@@ -2463,7 +2463,10 @@ fn unc_script_includes_parenthesised_js_returns_and_spaced_java_magic() {
         "nosql",
         FieldKind::BodyValue,
         &["';return(true);var a='", "'; return ( 1 ); //"],
-        &["Press Return (true story) to continue", "return (true) is redundant"],
+        &[
+            "Press Return (true story) to continue",
+            "return (true) is redundant",
+        ],
     );
     table(
         "java",

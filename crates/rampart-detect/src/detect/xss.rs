@@ -42,6 +42,9 @@ const INERT_BARE: &[&[u8]] = &[
     b"template",
     b"portal",
     b"frame",
+    // Without `src` or `srcdoc` an iframe shows an empty page: "can I use <iframe> to
+    // embed it?"
+    b"iframe",
 ];
 
 /// Attributes whose value is a URL a browser may execute.
