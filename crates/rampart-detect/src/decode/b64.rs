@@ -14,8 +14,9 @@ const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE
 pub(super) const MIN_LEN: usize = 6;
 /// Most bytes [`binary_head`] reads: the whole quads before the last, at most eight.
 const HEAD_BYTES: usize = 32;
-/// Below this many decoded bytes every character must be printable ASCII: short random
-/// tokens decode to noise that a 95% threshold would let through.
+/// Below this many decoded bytes every character must be printable ASCII or whitespace
+/// (vertical tab and form feed too: `1'\vOR\v1=1--`): short random tokens decode to
+/// noise that a 95% threshold would let through.
 const SHORT_DECODED: usize = 12;
 
 /// [`ALPHABET`] classes; 0 is a byte of neither alphabet.
@@ -127,7 +128,9 @@ fn decode_with(input: &str, spaced: bool) -> Option<String> {
     let decoded = engine.decode(body).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     if text.len() < SHORT_DECODED {
-        let printable = |c: char| c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\r' | '\t');
+        let printable = |c: char| {
+            c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\r' | '\t' | '\x0b' | '\x0c')
+        };
         return text.chars().all(printable).then_some(text);
     }
     let total = text.chars().count();
@@ -322,7 +325,9 @@ mod tests {
         let engine = if url_only { &URL_SAFE } else { &STANDARD };
         let text = String::from_utf8(engine.decode(body).ok()?).ok()?;
         if text.len() < SHORT_DECODED {
-            let printable = |c: char| c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\r' | '\t');
+            let printable = |c: char| {
+                c.is_ascii_graphic() || matches!(c, ' ' | '\n' | '\r' | '\t' | '\x0b' | '\x0c')
+            };
             return text.chars().all(printable).then_some(text);
         }
         let total = text.chars().count();

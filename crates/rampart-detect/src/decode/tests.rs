@@ -42,6 +42,11 @@ fn base64_only_when_plausible() {
     );
     // Short payloads, paths spanning segments, and `+` turned into spaces by form decoding.
     assert_eq!(b64::decode("OyBpZA==").as_deref(), Some("; id"));
+    // Vertical tab and form feed are SQL whitespace.
+    assert_eq!(
+        b64::decode("MScLT1ILMT0xLS0=").as_deref(),
+        Some("1'\x0bOR\x0b1=1--")
+    );
     assert_eq!(
         super::base64_view("/Li4vLi4vZXRjL3Bhc3N3ZA==", FieldKind::Path).as_deref(),
         Some("../../etc/passwd")
