@@ -2475,3 +2475,37 @@ fn unc_script_includes_parenthesised_js_returns_and_spaced_java_magic() {
         &["AC ED 00 06", "BAC ED 00 05"],
     );
 }
+
+#[test]
+fn element_breakouts_and_stylesheet_instructions() {
+    table(
+        "xml",
+        FieldKind::BodyValue,
+        &[
+            "</name><admin>true</admin><name>",
+            "</role><role>admin",
+            " </ns:user > <ns:isAdmin>1</ns:isAdmin>",
+            "</qty><price currency=\"EUR\">0.01</price><qty>",
+        ],
+        &[
+            "<p>Hello</p><p>World</p>",
+            "Closing tags look like </b> in HTML",
+            "</>",
+            "</p> is how a paragraph ends",
+            "a</b><i>c",
+        ],
+    );
+    table(
+        "xxe",
+        FieldKind::BodyValue,
+        &[
+            "<?xml-stylesheet type=\"text/xsl\" href=\"http://evil.example/x.xsl\"?>",
+            "<?xml-stylesheet href='file:///etc/x.xsl'?><a/>",
+        ],
+        &[
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            "Add an xml-stylesheet instruction to style the feed in browsers",
+            "<?xml-stylesheet type=\"text/xsl\" href=\"style.xsl\"?>",
+        ],
+    );
+}

@@ -23,7 +23,7 @@ fn own_corpus_rates_stay_above_their_floors() {
     let places = [
         (Some(FieldKind::QueryValue), "query", 1, 8),
         (Some(FieldKind::BodyValue), "json", 1, 7),
-        (None, "path", 6, 18),
+        (None, "path", 8, 18),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {
