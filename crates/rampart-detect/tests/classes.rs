@@ -2509,3 +2509,20 @@ fn element_breakouts_and_stylesheet_instructions() {
         ],
     );
 }
+
+#[test]
+fn a_raw_text_body_that_is_only_an_include_url() {
+    table(
+        "rfi",
+        FieldKind::BodyText,
+        &[
+            "http://evil.example/shell.txt?",
+            "\\\\evil.example\\share\\x.php",
+        ],
+        &[
+            "See http://evil.example/shell.txt? for the answer",
+            "http://example.com/docs",
+            "Our share is \\\\fs01\\team\\notes.txt",
+        ],
+    );
+}
