@@ -253,7 +253,11 @@ impl Shapes<'_> {
         {
             return None;
         }
-        let mut work = false;
+        // `x' or 1 or '`: a true constant between the break and the reopened string.
+        let mut work = last == 4
+            && self.kind(1) == Some(Tk::Logic)
+            && self.kind(2) == Some(Tk::Num)
+            && self.text(2).iter().any(|&b| matches!(b, b'1'..=b'9'));
         for i in 1..last - 1 {
             let kind = self.code[i].kind;
             if kind == Tk::Ident && self.kind(i - 1) == Some(Tk::Ident) {

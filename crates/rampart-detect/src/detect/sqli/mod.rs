@@ -274,6 +274,8 @@ impl<'a> Shapes<'a> {
                 }
                 (self.kind(j) == Some(Tk::Kw(Kw::Select))).then(|| self.span(k, j))
             }
+            // `Ballon d'Or 2026`: the apostrophe glues an elided article to a noun.
+            Tk::Logic if k == 1 && self.apostrophe() => None,
             Tk::Logic => self.tautology(k),
             Tk::Semi => self.statement(k + 1).then(|| self.span(k, k + 3)),
             Tk::Func => self.dangerous_call(k),

@@ -202,7 +202,8 @@ impl Shapes<'_> {
     }
 
     /// Whether the break is an English apostrophe: a letter, the quote, and a contraction
-    /// or word glued to it (`Tom's order #5`, `Where's order #123?`, `Ma'am, your order`).
+    /// or word glued to it (`Tom's order #5`, `Where's order #123?`, `Ma'am, your order`,
+    /// `Ballon d'Or 2026`).
     /// An injection puts a space, an operator or a keyword after its quote. A folded typographic quote
     /// (`’`) leaves two spaces after the `'`.
     pub(super) fn apostrophe(&self) -> bool {
@@ -220,6 +221,20 @@ impl Shapes<'_> {
                     self.text(1),
                     b"s" | b"t" | b"m" | b"d" | b"re" | b"ve" | b"ll"
                 ),
+                // French elision before the noun `Or` (gold): `Ballon d'Or 2026`, `l'Or
+                // noir` (the text is lowercased here). Only words and numbers may follow,
+                // no comparison and no comment: `d'or 2026'` is no valid SQL, only a probe.
+                Tk::Logic => {
+                    let single_letter =
+                        open.end < 3 || !self.s[open.end - 3].is_ascii_alphanumeric();
+                    self.text(1) == b"or"
+                        && single_letter
+                        && matches!(self.s[open.end - 2], b'd' | b'l')
+                        && self.code[2..]
+                            .iter()
+                            .all(|t| matches!(t.kind, Tk::Num | Tk::Ident))
+                        && !self.comment_after.iter().any(|&c| c)
+                }
                 _ => false,
             }
     }

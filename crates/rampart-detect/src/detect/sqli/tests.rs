@@ -229,6 +229,12 @@ fn tells_prose_and_code_from_breaks_and_conditions() {
         ("x' or 1=1--", "Where's order #123?"),
         ("admin'--", "Tom's order -- shipped"),
         ("x' group by 1#", "Sam's (2nd) group #3"),
+        // French elision before `Or` (gold) is prose; an operator or comment after is not.
+        ("d'Or 1=1--", "Le Ballon d'Or 2026"),
+        ("x'Or 2026", "Val-d'Or 2026"),
+        ("d'Or 1 or '", "l'Or noir"),
+        ("x' or 1 or '", "it's 'x' or 0 or 'y'"),
+        ("ad'Or 2026", "Côte d'Or"),
     ];
     for (attack, legit) in table {
         assert!(detect(attack).is_some(), "missed: {attack}");
