@@ -240,6 +240,41 @@ impl Shapes<'_> {
         (lit && !reopened && self.ends_at(end)).then(|| self.span(k, end - 1))
     }
 
+    /// `x' or 1 or '`, `') or true or ('`, `' or not 0 or '`: a string break, then a true
+    /// constant joined by an operator on both sides, then a string reopened for the
+    /// application's closing quote: the whole condition is true and the quotes balance.
+    pub(super) fn reopened_constant(&self) -> Option<Range<usize>> {
+        if !self.is_break(0) {
+            return None;
+        }
+        let mut i = 1;
+        while self.kind(i) == Some(Tk::RParen) {
+            i += 1;
+        }
+        if self.kind(i) != Some(Tk::Logic) {
+            return None;
+        }
+        i += 1;
+        let negated = self.kind(i) == Some(Tk::Kw(Kw::Not));
+        i += usize::from(negated);
+        let nonzero = self.text(i).iter().any(|&b| matches!(b, b'1'..=b'9'));
+        let truthy = match self.kind(i) {
+            Some(Tk::Num) => nonzero != negated,
+            Some(Tk::Kw(Kw::Bool)) => (self.text(i) == b"true") != negated,
+            _ => false,
+        };
+        i += 1;
+        if !truthy || self.kind(i) != Some(Tk::Logic) {
+            return None;
+        }
+        let mut j = i + 1;
+        while self.kind(j) == Some(Tk::LParen) {
+            j += 1;
+        }
+        (j + 1 == self.code.len() && self.kind(j) == Some(Tk::Str { closed: false }))
+            .then(|| self.span(0, j))
+    }
+
     /// `1' and starts_with(password) and 'true`, `' * from = 1 or '9`: a string break, an
     /// expression doing SQL work (a comparison or a call), then an operator and a string
     /// reopened for the application's closing quote. Prose does not put two words in a row
@@ -253,11 +288,7 @@ impl Shapes<'_> {
         {
             return None;
         }
-        // `x' or 1 or '`: a true constant between the break and the reopened string.
-        let mut work = last == 4
-            && self.kind(1) == Some(Tk::Logic)
-            && self.kind(2) == Some(Tk::Num)
-            && self.text(2).iter().any(|&b| matches!(b, b'1'..=b'9'));
+        let mut work = false;
         for i in 1..last - 1 {
             let kind = self.code[i].kind;
             if kind == Tk::Ident && self.kind(i - 1) == Some(Tk::Ident) {

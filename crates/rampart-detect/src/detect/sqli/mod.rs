@@ -244,7 +244,10 @@ impl<'a> Shapes<'a> {
             if self.keyword_after_opening_quote(j) {
                 return Some(self.span(0, j));
             }
-            if let Some(span) = self.reopened_condition() {
+            if let Some(span) = self
+                .reopened_condition()
+                .or_else(|| self.reopened_constant())
+            {
                 return Some(span);
             }
         }

@@ -234,6 +234,9 @@ fn tells_prose_and_code_from_breaks_and_conditions() {
         ("x'Or 2026", "Val-d'Or 2026"),
         ("d'Or 1 or '", "l'Or noir"),
         ("x' or 1 or '", "it's 'x' or 0 or 'y'"),
+        ("') or true or ('", "pick 'A' or 1 or 'B'"),
+        ("' or not 0 or '", "'x' or not 0 or 'y' in prose"),
+        ("' or 0x1 or '", "' or 0 or '"),
         ("ad'Or 2026", "Côte d'Or"),
     ];
     for (attack, legit) in table {
