@@ -2438,7 +2438,7 @@ fn fuzz_list_probes_and_numeric_hosts() {
         "ldap",
         Q,
         &["*()|&'", "*)(|", "*)(&", "(&)"],
-        &["()", "(*)", "||", "&&", "'*'", "(a|b)", "(&) in a sentence"],
+        &["()", "(*)", "||", "&&", "(a|b)", "(&) in a sentence"],
     );
 }
 
@@ -2523,6 +2523,27 @@ fn a_raw_text_body_that_is_only_an_include_url() {
             "See http://evil.example/shell.txt? for the answer",
             "http://example.com/docs",
             "Our share is \\\\fs01\\team\\notes.txt",
+        ],
+    );
+}
+
+#[test]
+fn an_operator_between_two_quotes_is_the_empty_string_login_bypass() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "'-'", "'&'", "'^'", "'*'", "\"-\"", "\"*\"", " 'like' ", "' | '",
+        ],
+        &[
+            "'",
+            "''",
+            "'-",
+            "-'",
+            "'a-b'",
+            "'-' marks an empty cell",
+            "\"*\" means all",
+            "x",
         ],
     );
 }
