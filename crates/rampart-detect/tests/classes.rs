@@ -2547,3 +2547,27 @@ fn an_operator_between_two_quotes_is_the_empty_string_login_bypass() {
         ],
     );
 }
+
+#[test]
+fn handlebars_literal_blocks_and_template_toolkit_plugins() {
+    table(
+        "ssti",
+        FieldKind::BodyValue,
+        &[
+            "{{#with \"s\" as |string|}}{{#with \"e\"}}{{/with}}{{/with}}",
+            "{{#with 's' as |s|}}x{{/with}}",
+            "{{lookup string.sub \"constructor\"}}",
+            "[% USE dir = Directory('/') %]",
+            "[% USE Dumper(Indent=1) %]",
+            "[%- PERL %] print `id` [% END %]",
+        ],
+        &[
+            "{{#with person as |p|}}{{p.name}}{{/with}}",
+            "{{#each items}}{{this}}{{/each}}",
+            "Use [% INCLUDE header %] at the top",
+            "[% user.name %]",
+            "100% [percent] sure",
+            "lookup the string in the table",
+        ],
+    );
+}
