@@ -287,6 +287,16 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
             .iter()
             .take_while(|c| **c != b'#')
             .all(|c| c.is_ascii_digit() || c.is_ascii_whitespace());
+    // `'; sleep 5; '`, `x' || sleep 5 || '`: after a hard separator, a delay followed by
+    // the next separator is a blind probe too ("sleep 5 hours" still reads as prose).
+    let numeric_arg = numeric_arg
+        || matches!(sep, Sep::Hard | Sep::Subst)
+            && matches!(cmd, b"sleep" | b"timeout")
+            && b.get(j).is_some_and(u8::is_ascii_digit)
+            && b[j..]
+                .iter()
+                .find(|c| !c.is_ascii_digit() && !c.is_ascii_whitespace())
+                .is_some_and(|c| matches!(c, b';' | b'|' | b'&' | b')' | b'`'));
     let drive = b.get(j).is_some_and(u8::is_ascii_alphabetic)
         && b.get(j + 1) == Some(&b':')
         && matches!(b.get(j + 2), Some(b'\\' | b'/'));
@@ -379,7 +389,9 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     }
     let weak = command(cmd).or_else(|| versioned(cmd))?;
     // `grep -i no longer mishandles...`: a line of release notes, not a command line.
-    if matches!(sep, Sep::Start | Sep::Line) && sentence_line(cmd, b, i) {
+    if matches!(sep, Sep::Start | Sep::Line)
+        && (sentence_line(cmd, b, i) || traceback_frame(cmd, &b[j..]))
+    {
         return None;
     }
     let ok = match sep {
@@ -435,6 +447,25 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         }
     };
     ok.then_some(arg_end)
+}
+
+/// Whether a line opening with `file` goes on like a Python traceback frame (`File
+/// "/usr/lib/python3.11/x.py", line 59, in request`, quotes already undone): crash
+/// reports carry these. A shell would only run `file` on the path, and on Linux the
+/// capitalised `File` of a real traceback runs nothing.
+fn traceback_frame(cmd: &[u8], rest: &[u8]) -> bool {
+    let Some(comma) = rest
+        .iter()
+        .position(|c| c.is_ascii_whitespace() || *c == b',')
+    else {
+        return false;
+    };
+    let mut k = comma + 1;
+    skip_ws(rest, &mut k);
+    cmd == b"file"
+        && rest[comma] == b','
+        && rest[k..].starts_with(b"line ")
+        && rest.get(k + 5).is_some_and(u8::is_ascii_digit)
 }
 
 /// Whether `s` starts with an IPv4 address or a port number standing alone
