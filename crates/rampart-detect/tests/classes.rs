@@ -2339,9 +2339,13 @@ fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_a
             "see%20http://169.254.169.254%20now",
             "see%20http://localhost:8080%20@169.254.169.254/",
             "see http://localhost:8080 @169.254.169.254/",
+            "http://printer.local/",
+            "see http://grafana.monitoring.svc:3000/",
         ],
         &[
             "Then open http://localhost:3000 in your browser",
+            "Open http://printer.local in your browser",
+            "The NAS answers at http://nas.home.arpa:5000",
             "The router admin page is at http://192.168.1.1 by default",
             "the dev server listens on http://0.0.0.0:8080",
             "run it and browse http://127.0.0.1:8000/docs",

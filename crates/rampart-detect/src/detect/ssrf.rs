@@ -212,7 +212,7 @@ fn in_text(prefix: &[u8]) -> bool {
 }
 
 /// An authority that writes a loopback or private address the way people do in text
-/// (`localhost`, `127.0.0.1`, `192.168.1.1`, `0.0.0.0`, with a port): no userinfo, no
+/// (`localhost`, `printer.local`, `127.0.0.1`, `192.168.1.1`, `0.0.0.0`, with a port): no userinfo, no
 /// other spelling of a number, no link-local or metadata host.
 fn plain_local(authority: &str) -> bool {
     if authority.contains('@') {
@@ -225,7 +225,13 @@ fn plain_local(authority: &str) -> bool {
     if !port_ok {
         return false;
     }
-    if host == "localhost" {
+    // Names of the local network people write in instructions ("open
+    // http://printer.local"); metadata and `.internal` hosts never pass this way.
+    if host == "localhost"
+        || [".localhost", ".local", ".home.arpa"]
+            .iter()
+            .any(|s| host.len() > s.len() && host.ends_with(s))
+    {
         return true;
     }
     // The standard parser takes four decimal parts only, without leading zeros.
@@ -285,10 +291,19 @@ fn internal_authority(authority: &str) -> bool {
     if host.is_empty() {
         return false;
     }
+    // Private-use and service-discovery names (`.svc` of Kubernetes, `.consul`, mDNS
+    // `.local`, RFC 8375 `home.arpa`) resolve only inside a network.
     if NAMES.contains(&host)
-        || host.ends_with(".localhost")
-        || host.ends_with(".internal")
-        || host.ends_with(".cluster.local")
+        || [
+            ".localhost",
+            ".internal",
+            ".local",
+            ".svc",
+            ".consul",
+            ".home.arpa",
+        ]
+        .iter()
+        .any(|s| host.ends_with(s))
     {
         return true;
     }
@@ -300,6 +315,13 @@ fn internal_authority(authority: &str) -> bool {
     // Wildcard DNS names that embed an address: `127.0.0.1.nip.io`, `10-0-0-1.sslip.io`.
     for suffix in [".nip.io", ".xip.io", ".sslip.io", ".traefik.me"] {
         if let Some(prefix) = host.strip_suffix(suffix) {
+            // The hex spelling: `a9fea9fe.nip.io`, `app-c0a80101.nip.io`.
+            let last = prefix.rsplit(['.', '-']).next().unwrap_or(prefix);
+            if last.len() == 8
+                && let Ok(n) = u32::from_str_radix(last, 16)
+            {
+                return internal_v4(Ipv4Addr::from(n));
+            }
             let dotted = prefix.rsplit(['.']).take(4).collect::<Vec<_>>();
             let candidate = dotted
                 .into_iter()

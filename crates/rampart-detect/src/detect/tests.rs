@@ -256,7 +256,13 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "http://google.com@10.0.0.5/",
             "gopher://example.com:25/_HELO",
             "http://127.0.0.1.nip.io/",
+            "http://a9fea9fe.nip.io/latest/meta-data/",
+            "http://app-c0a80101.nip.io/",
             "https://192.168.1.1/",
+            "http://consul.service.consul:8500/v1/kv/?recurse",
+            "http://redis.cache.svc:6379/",
+            "http://printer.local/",
+            "http://router.home.arpa/",
         ],
         &[
             "https://example.com/page",
@@ -265,6 +271,9 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "http://[2001:db8::1]/",
             "http://10.example.com/",
             "user@example.com",
+            "http://deadbeef.nip.io/",
+            "https://shop.local.example.com/",
+            "https://svc.example.com/",
         ],
     );
 }
