@@ -280,23 +280,21 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
     skip_ws(b, &mut j);
     let next = b.get(j + 1).copied().unwrap_or(b' ');
     // `sleep 5` (time-based probes) and `dir c:\` (a drive root) are shell, not prose.
-    // `sleep 10 #`: what a comment hides does not count.
+    // `sleep 10 #`: what a comment hides does not count. `'; sleep 5; '`, `x' || sleep 5
+    // || '`: after a hard separator, the next separator may follow ("sleep 5 hours" is
+    // still prose).
     let numeric_arg = matches!(cmd, b"sleep" | b"timeout")
         && b.get(j).is_some_and(u8::is_ascii_digit)
-        && b[j..]
+        && match b[j..]
             .iter()
-            .take_while(|c| **c != b'#')
-            .all(|c| c.is_ascii_digit() || c.is_ascii_whitespace());
-    // `'; sleep 5; '`, `x' || sleep 5 || '`: after a hard separator, a delay followed by
-    // the next separator is a blind probe too ("sleep 5 hours" still reads as prose).
-    let numeric_arg = numeric_arg
-        || matches!(sep, Sep::Hard | Sep::Subst)
-            && matches!(cmd, b"sleep" | b"timeout")
-            && b.get(j).is_some_and(u8::is_ascii_digit)
-            && b[j..]
-                .iter()
-                .find(|c| !c.is_ascii_digit() && !c.is_ascii_whitespace())
-                .is_some_and(|c| matches!(c, b';' | b'|' | b'&' | b')' | b'`'));
+            .find(|c| !c.is_ascii_digit() && !c.is_ascii_whitespace())
+        {
+            None | Some(b'#') => true,
+            Some(c) => {
+                matches!(sep, Sep::Hard | Sep::Subst)
+                    && matches!(c, b';' | b'|' | b'&' | b')' | b'`')
+            }
+        };
     let drive = b.get(j).is_some_and(u8::is_ascii_alphabetic)
         && b.get(j + 1) == Some(&b':')
         && matches!(b.get(j + 2), Some(b'\\' | b'/'));

@@ -212,8 +212,8 @@ fn in_text(prefix: &[u8]) -> bool {
 }
 
 /// An authority that writes a loopback or private address the way people do in text
-/// (`localhost`, `printer.local`, `127.0.0.1`, `192.168.1.1`, `0.0.0.0`, with a port): no userinfo, no
-/// other spelling of a number, no link-local or metadata host.
+/// (`localhost`, `printer.local`, `127.0.0.1`, `192.168.1.1`, `0.0.0.0`, with a port): no
+/// userinfo, no other spelling of a number, no link-local or metadata host.
 fn plain_local(authority: &str) -> bool {
     if authority.contains('@') {
         return false;
