@@ -22,5 +22,8 @@ fn main() {
         for h in &findings.hits {
             println!("      {} {:?}", h.rule_id, h.fragment);
         }
+        if let Some(limit) = findings.undecided {
+            println!("      undecided: {limit}");
+        }
     }
 }

@@ -186,9 +186,27 @@ fn glued_short_tags_are_removed_only_inside_words() {
         ("Vec<u8> and Vec<String>", None),
         ("if a<b>", None),
         ("ends with tag<x>", None),
+        // A run of glued tags goes in one pass (one decoding layer).
+        (
+            "Shipping rates</th></tr><tr><td>Domestic</td><td>$4.99",
+            Some("Shipping ratesDomestic$4.99"),
+        ),
+        ("sel<x></x><y>ect", Some("select")),
+        ("a</b></i> next", Some("a</i> next")),
     ];
     for (input, want) in cases {
         assert_eq!(glued_tags_removed(input).as_deref(), *want, "{input}");
+    }
+}
+
+#[test]
+fn table_markup_stays_within_the_layer_limit() {
+    let cell = "<table border=\"1\"><tr><th colspan=\"2\">Shipping rates</th></tr>\
+                <tr><td>Domestic</td><td>$4.99</td></tr></table>";
+    for raw in [cell.to_owned(), cell.replace(' ', "%20")] {
+        let mut budget = Budget::default();
+        variants(raw.as_bytes(), FieldKind::QueryValue, &mut budget);
+        assert_eq!(budget.exhausted(), None, "{raw}");
     }
 }
 

@@ -301,6 +301,8 @@ fn js_escape(rest: &[u8]) -> Option<(char, usize)> {
 /// Removes empty or short tags glued inside a word (`o<x>nfocus`, `sel<>ect`, `alert</b>(1)`):
 /// what an application that strips tags before output leaves of a payload split by them.
 /// Only tags without attributes, right after a letter or digit and before a non-space.
+/// A run of glued tags (`rates</th></tr><tr><td>Domestic`) goes in one pass: tag by tag
+/// it took a decoding layer each, and a table cell ran out of layers.
 pub(crate) fn glued_tags_removed(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
     memchr::memchr(b'<', bytes)?;
@@ -310,7 +312,13 @@ pub(crate) fn glued_tags_removed(input: &str) -> Option<String> {
     while let Some(off) = memchr::memchr(b'<', &bytes[i..]) {
         let at = i + off;
         i = at + 1;
-        let glued_after = at > 0 && bytes[at - 1].is_ascii_alphanumeric();
+        // Right after a removed tag, what precedes is what was kept before it.
+        let before = if at == copied && copied > 0 {
+            out.as_bytes().last()
+        } else {
+            at.checked_sub(1).map(|p| &bytes[p])
+        };
+        let glued_after = before.is_some_and(u8::is_ascii_alphanumeric);
         let Some(len) = short_tag_len(&bytes[at..]).filter(|_| glued_after) else {
             continue;
         };
