@@ -105,8 +105,31 @@ fn ssrf_without_slashes_or_scheme() {
             "http://0xABCDEF.example/",
         ],
     );
-    // A Host header naming the local machine is not a forged URL.
-    table("ssrf", FieldKind::HeaderValue, &[], &["localhost:8080"]);
+    // A Host header naming the local machine is not a forged URL; the metadata service is
+    // one anywhere, as a whole value.
+    table(
+        "ssrf",
+        FieldKind::HeaderValue,
+        &[
+            "169.254.169.254",
+            "metadata.google.internal",
+            "[fd00:ec2::254]:80",
+            "100.100.100.200/latest/meta-data/",
+        ],
+        &[
+            "localhost:8080",
+            "10.0.0.5",
+            "metadata",
+            "169.254.10.20",
+            "see 169.254.169.254 in the AWS docs",
+        ],
+    );
+    table(
+        "ssrf",
+        Q,
+        &["169.254.169.254:80/latest/user-data", " instance-data "],
+        &["192.168.1.10", "metadata.json", "instance-data-export.csv"],
+    );
     // Normalisation merged the `//` of a URL carried in the path.
     table(
         "ssrf",
@@ -272,6 +295,10 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
             "search domain from /etc/resolv.conf as additional",
             "NFS file system in /proc/mounts -- e.g.,",
             "Create /var/log/journal on upgrade",
+            // Markdown code spans: no include reads a backticked path.
+            "Logs are written to `/var/log/acme/agent.log` on Linux.",
+            "Edit `/etc/hosts` and restart",
+            "Logs%20are%20in%20%60/var/log/acme/agent.log%60%20on%20Linux.",
         ],
     );
 }
@@ -291,6 +318,46 @@ fn python_subprocess_calls_with_arguments_not_its_documentation() {
             "error handle passed to the subprocess.",
             "<code>subprocess.stderr</code> is a stream",
             "A bufsize value of 0 in subprocess.Popen() really",
+        ],
+    );
+}
+
+#[test]
+fn absolute_paths_climbing_out_of_a_directory() {
+    for kind in [Q, FieldKind::HeaderValue] {
+        table(
+            "lfi",
+            kind,
+            &[
+                "/admin/../internal/debug/pprof",
+                "/public/..;/admin",
+                "/static/../",
+                "/api/v1/users/..",
+            ],
+            &[
+                "/docs/getting-started",
+                "Review the ../docs folder",
+                "/usr/local/bin",
+                "/a/b/...",
+                "/releases/v1.2..v1.3",
+            ],
+        );
+    }
+}
+
+#[test]
+fn the_northwind_sample_database_but_not_a_company_of_that_name() {
+    table(
+        "sqli",
+        Q,
+        &[
+            "Northwind",
+            "x'; USE Northwind--",
+            "SELECT * FROM Northwind.dbo.Customers",
+        ],
+        &[
+            "<img alt=\"Northwind Coffee\" src=\"https://cdn.example.com/logo.png\">",
+            "We use Northwind Traders data in the tutorial",
         ],
     );
 }
@@ -686,6 +753,17 @@ fn parameter_pollution_proxy_sockets_and_cookie_versions() {
         FieldKind::CookieName,
         &["$Version"],
         &["version", "$ver"],
+    );
+    // Any line break in the path counts (no real request path holds one).
+    table(
+        "protocol",
+        FieldKind::Path,
+        &[
+            "/foo\nbar",
+            "/a\rb",
+            "/index.php/PHP_VALUE\nsession.auto_start=1",
+        ],
+        &["/foo/bar", "/a-b_c.txt"],
     );
     table(
         "lfi",
@@ -1146,6 +1224,8 @@ fn timers_on_code_variables_and_namespaced_vml() {
         &[
             "set the interval to 1 minute (code 1)",
             "setTimeout(handler) docs",
+            "useEffect(() => {\n  const id = setInterval(fetchStatus, 5000);\n  return () => clearInterval(id);\n}, []);",
+            "setTimeout(resolve, 250)",
             "vmlframe is a legacy tag",
             "time: 12:30 <br>",
         ],
@@ -1491,11 +1571,37 @@ fn remote_include_probes_backslashed_hosts_and_numeric_addresses() {
     table(
         "rfi",
         Q,
-        &["file?", "http?", "https??"],
+        &[
+            "file?",
+            "http?",
+            "https??",
+            "hTTps://attacker.example/c99.php#",
+            "http://evil.example/shell.txt##",
+        ],
         &[
             "http",
             "what is http? a protocol",
             "https://example.com/a?b=1",
+            "https://example.com/docs/page#",
+            "https://example.com/index.php#section-2",
+        ],
+    );
+    // Backslashed scheme-relative URLs leave the site through a redirect.
+    table(
+        "redirect",
+        Q,
+        &[
+            "/\\attacker.example",
+            "\\/attacker.example/login",
+            "/\\/evil.example.com:8443/",
+            "https:/\\evil.example",
+        ],
+        &[
+            "/dashboard",
+            "//cdn.example.com/lib.js",
+            "/\\d{3}-\\d{4}/",
+            "\\/api\\/v1\\/users",
+            "C:\\Users\\me",
         ],
     );
     table(

@@ -1,6 +1,6 @@
-//! Java type gadgets, spreadsheet formulas and blind shell delays, each next to the
-//! look-alike legitimate values that motivated its shape (stack traces, JSON-LD types,
-//! everyday formulas, prose about sleep).
+//! Java type gadgets, Python pickles, spreadsheet formulas and blind shell delays, each
+//! next to the look-alike legitimate values that motivated its shape (stack traces, JSON-LD
+//! types, base64 tokens, everyday formulas, prose about sleep).
 
 use rampart_detect::{Budget, Engine, Field, FieldKind, Findings, Location, Policy};
 
@@ -174,4 +174,32 @@ fn blind_delays_between_separators_and_traceback_frames() {
             "File \"/app/main.py\", line 12, in <module>",
         ],
     );
+}
+
+#[test]
+fn python_pickles_in_base64_or_protocol_zero() {
+    for kind in [Q, B] {
+        table(
+            "code",
+            "/v",
+            kind,
+            &[
+                // protocol 2: posix.system('id')
+                "gAJjcG9zaXgKc3lzdGVtCnEAWAIAAABpZHEBhXECUnEDLg==",
+                // protocol 4 (FRAME), as a cookie-style token after a name
+                "session=gASVIAAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg==",
+                "cos\nsystem\n(S'id'\ntR.",
+                "(cposix\nsystem\np0\n(S'sleep 5'\np1\ntp2\nRp3\n.",
+                "csubprocess\ncheck_output\n(S'id'\ntR.",
+            ],
+            &[
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.gASVabcdefghijk",
+                "dGhpcyBpcyBhIHRlc3QgZ0FKag==",
+                "aGVsbG8gd29ybGQ=",
+                "Chaos\nsystems are hard",
+                "cos\nsin\ntan",
+                "The gAJj prefix marks a protocol 2 pickle",
+            ],
+        );
+    }
 }

@@ -312,6 +312,24 @@ fn internal_authority(authority: &str) -> bool {
     {
         return internal_v4(ip);
     }
+    // DNS rebinding services answer with either of two embedded addresses:
+    // `7f000001.c0a80001.rbndr.us` (hex), `make-1.2.3.4-rebind-169.254.169.254-rr.1u.ms`.
+    if let Some(prefix) = host.strip_suffix(".rbndr.us") {
+        return prefix.split('.').any(|label| {
+            label.len() == 8
+                && u32::from_str_radix(label, 16).is_ok_and(|n| internal_v4(Ipv4Addr::from(n)))
+        });
+    }
+    if host.ends_with(".1u.ms") {
+        return host
+            .split(['-', '.'])
+            .collect::<Vec<_>>()
+            .windows(4)
+            .any(|w| {
+                w.iter().all(|p| p.parse::<u8>().is_ok())
+                    && parse_v4_loose(&w.join(".")).is_some_and(internal_v4)
+            });
+    }
     // Wildcard DNS names that embed an address: `127.0.0.1.nip.io`, `10-0-0-1.sslip.io`.
     for suffix in [".nip.io", ".xip.io", ".sslip.io", ".traefik.me"] {
         if let Some(prefix) = host.strip_suffix(suffix) {

@@ -258,6 +258,9 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "http://127.0.0.1.nip.io/",
             "http://a9fea9fe.nip.io/latest/meta-data/",
             "http://app-c0a80101.nip.io/",
+            "http://7f000001.a9fea9fe.rbndr.us/",
+            "http://08080808.c0a80001.rbndr.us/admin",
+            "http://make-1.2.3.4-rebind-169.254.169.254-rr.1u.ms/latest/",
             "https://192.168.1.1/",
             "http://consul.service.consul:8500/v1/kv/?recurse",
             "http://redis.cache.svc:6379/",
@@ -272,6 +275,8 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "http://10.example.com/",
             "user@example.com",
             "http://deadbeef.nip.io/",
+            "http://08080808.01010101.rbndr.us/",
+            "http://make-1.2.3.4-rebind-8.8.8.8-rr.1u.ms/",
             "https://shop.local.example.com/",
             "https://svc.example.com/",
         ],
@@ -319,6 +324,29 @@ fn xss_head_links_and_metas_that_only_describe_a_page() {
             "<link rel=\"canonical\" href=\"https://example.com/docs/\" />",
             "<link rel=\"shortcut icon\" href=\"favicon.ico\">",
             "<meta name=\"viewport\" content=\"width=device-width\">",
+        ],
+    );
+}
+
+#[test]
+fn xss_dom_clobbering_but_not_ordinary_ids() {
+    check(
+        Detector::Xss,
+        FieldKind::BodyValue,
+        &[
+            "<form id=x><input id=attributes><input id=parentNode></form>",
+            "<a id=CONFIG></a><a id=CONFIG name=scriptSrc href=//attacker.example/x.js></a>",
+            "<img name=getElementById>",
+            "<form><input name=\"innerHTML\"></form>",
+            "<a id=defaultAvatar><a id=defaultAvatar name=avatar href=\"cid:x\">",
+        ],
+        &[
+            "<p id=\"intro\">Hello</p><p id=\"outro\">Bye</p>",
+            "<input id=\"email\" name=\"email\" type=\"email\">",
+            "<a name=\"top\" id=\"top\"></a> ... <a href=\"#top\">back to top</a>",
+            "<h2 id=\"usage\">Usage</h2><a href=\"#usage\">usage</a>",
+            "<div id=\"attributes-table\">",
+            "Set id=attributes in the config",
         ],
     );
 }

@@ -1,12 +1,14 @@
 //! Cross-site scripting: tags that run script, event-handler attributes (inside a tag or
 //! after an attribute breakout), script-bearing URLs (`javascript:`, `data:text/html`),
 //! `srcdoc`, CSS expressions, and JS string breakouts into a sink call (`';alert(1)//`).
-//! Comparison signs, `<3`, ampersands and harmless markup (`<b>`) pass.
+//! DOM clobbering markup (`<form><input id=attributes>`). Comparison signs, `<3`,
+//! ampersands and harmless markup (`<b>`) pass.
 
 use std::ops::Range;
 
 use super::is_word;
 
+mod clobber;
 mod metadata;
 
 /// Tags that execute or load active content by themselves.
@@ -121,7 +123,11 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
     }
     // Tags need a `<` and breakouts a quote; the scheme check folds case itself.
     if memchr::memchr3(b'<', b'"', b'\'', s).is_some() || memchr::memchr(b'`', s).is_some() {
-        let found = super::with_lowercase(s, |lower| tags(lower).or_else(|| breakout(lower)));
+        let found = super::with_lowercase(s, |lower| {
+            tags(lower)
+                .or_else(|| breakout(lower))
+                .or_else(|| clobber::detect(lower))
+        });
         if found.is_some() {
             return found;
         }
