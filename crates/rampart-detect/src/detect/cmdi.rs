@@ -803,6 +803,15 @@ fn word(b: &[u8], i: usize) -> usize {
     })
 }
 
+/// Whether the quote at `i` is the one of `I'd` as a word.
+fn pronoun_contraction(b: &[u8], i: usize) -> bool {
+    i >= 1
+        && b[i - 1] == b'I'
+        && (i == 1 || !is_word(b[i - 2]))
+        && b.get(i + 1) == Some(&b'd')
+        && b.get(i + 2).is_none_or(|c| !is_word(*c))
+}
+
 /// Undoes shell quoting tricks and lowercases.
 fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -827,6 +836,9 @@ fn normalise(text: &str) -> String {
         match c {
             // `ulimit' (GNU-style quoting in prose): an opening quote, not a substitution.
             b'`' if gnu_quote(&b[i + 1..]) => out.push(' '),
+            // `I'd` (the pronoun, capitalised) stays a contraction: spliced, it reads `Id`,
+            // which no Unix shell finds (`i'd` or `'i'd` still splice to `id`).
+            b'\'' if pronoun_contraction(b, i) => out.push('\''),
             b'\'' | b'"' => {}
             b'\\' if rest.get(1).is_some_and(|n| !n.is_ascii_whitespace()) => {}
             b'$' => {

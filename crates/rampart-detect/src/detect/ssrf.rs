@@ -38,6 +38,10 @@ const NAMES: &[&str] = &[
     "localhost6.localdomain6",
 ];
 
+/// Names of the local network (loopback aliases, mDNS, RFC 8375): internal hosts that
+/// people also write plainly in instructions.
+const LOCAL_NETWORK_SUFFIXES: &[&str] = &[".localhost", ".local", ".home.arpa"];
+
 /// Schemes a WHATWG URL parser reads as `scheme://` even without the slashes
 /// (`http:127.0.0.1`, `http:/2852039166`).
 const SPECIAL: &[&[u8]] = &[b"http:", b"https:", b"ftp:", b"ws:", b"wss:"];
@@ -228,7 +232,7 @@ fn plain_local(authority: &str) -> bool {
     // Names of the local network people write in instructions ("open
     // http://printer.local"); metadata and `.internal` hosts never pass this way.
     if host == "localhost"
-        || [".localhost", ".local", ".home.arpa"]
+        || LOCAL_NETWORK_SUFFIXES
             .iter()
             .any(|s| host.len() > s.len() && host.ends_with(s))
     {
@@ -294,16 +298,10 @@ fn internal_authority(authority: &str) -> bool {
     // Private-use and service-discovery names (`.svc` of Kubernetes, `.consul`, mDNS
     // `.local`, RFC 8375 `home.arpa`) resolve only inside a network.
     if NAMES.contains(&host)
-        || [
-            ".localhost",
-            ".internal",
-            ".local",
-            ".svc",
-            ".consul",
-            ".home.arpa",
-        ]
-        .iter()
-        .any(|s| host.ends_with(s))
+        || LOCAL_NETWORK_SUFFIXES
+            .iter()
+            .chain(&[".internal", ".svc", ".consul"])
+            .any(|s| host.ends_with(s))
     {
         return true;
     }

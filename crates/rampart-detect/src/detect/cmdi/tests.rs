@@ -349,3 +349,15 @@ fn quotes_spliced_into_a_command_name_are_no_contraction() {
         &["I'd", "don't", "rock'n'roll", "y'all'd've", "o'clock"],
     );
 }
+
+#[test]
+fn the_pronoun_contraction_is_no_spliced_id() {
+    table(
+        &["x; i'd", "x;'i'd", "x; i''d", "a | i\"d"],
+        &[
+            "Prices went up; I'd switch if a competitor offered less",
+            "We are going; I'd rather stay",
+            "Sure; I'd",
+        ],
+    );
+}
