@@ -2719,3 +2719,18 @@ fn handlebars_literal_blocks_and_template_toolkit_plugins() {
         ],
     );
 }
+
+#[test]
+fn base64_views_with_vertical_whitespace_and_plus_runs() {
+    table(
+        "sqli",
+        Q,
+        &[
+            // 1'\vUNION\fSELECT\u{a0}user(),2-- -
+            "MScLVU5JT04MU0VMRUNUwqB1c2VyKCksMi0tIC0=",
+            // Fullwidth ' or 1=1--, its `++` turned into two spaces by form decoding.
+            "77yHIO 9j  9kiDvvJHvvJ3vvJHvvI3vvI0=",
+        ],
+        &["Meet at Gate  B12 on 2024/05/01", "Order  A1B2C3 and  X9Y8Z7"],
+    );
+}
