@@ -2145,6 +2145,40 @@ fn jwt_header_parameters_read_before_the_signature_check() {
     table("lfi", FieldKind::HeaderValue, &attacks[..1], &legit);
     table("sqli", FieldKind::HeaderValue, &attacks[1..2], &[]);
     table("ssrf", FieldKind::HeaderValue, &attacks[2..], &[]);
+    // An unsecured token; an issuer naming its own key set is ordinary.
+    let trust = [
+        jwt(r#"{"alg":"none","typ":"JWT"}"#),
+        jwt(r#"{"alg":"nOnE"}"#),
+    ];
+    let legit = [
+        jwt(r#"{"alg":"ES256","typ":"JWT","kid":"https://id.example.com/.well-known/jwks.json"}"#),
+        jwt(r#"{"alg":"RS256","jku":"https://id.example.com/keys"}"#),
+        jwt(r#"{"alg":"HS256","typ":"JWT"}"#),
+    ];
+    let trust: Vec<&str> = trust.iter().map(String::as_str).collect();
+    let legit: Vec<&str> = legit.iter().map(String::as_str).collect();
+    table("jwt", FieldKind::HeaderValue, &trust, &legit);
+    table("jwt", Q, &trust, &[]);
+}
+
+#[test]
+fn odata_filters_comparing_two_literals() {
+    table(
+        "odata",
+        Q,
+        &[
+            "$filter=Name eq 'x' or 1 eq 1",
+            "Name eq 'a') or ('a' eq 'a",
+            "$expand=Orders($filter=1 eq 1;$select=*)",
+            "Price lt 10 or true eq true",
+        ],
+        &[
+            "Price lt 10 and contains(Name,'Bike')",
+            "Status eq 'Open' or Status eq 'Pending'",
+            "$filter=Age ge 18 and Age le 65",
+            "rooms eq 2",
+        ],
+    );
 }
 
 #[test]
@@ -2731,6 +2765,9 @@ fn base64_views_with_vertical_whitespace_and_plus_runs() {
             // Fullwidth ' or 1=1--, its `++` turned into two spaces by form decoding.
             "77yHIO 9j  9kiDvvJHvvJ3vvJHvvI3vvI0=",
         ],
-        &["Meet at Gate  B12 on 2024/05/01", "Order  A1B2C3 and  X9Y8Z7"],
+        &[
+            "Meet at Gate  B12 on 2024/05/01",
+            "Order  A1B2C3 and  X9Y8Z7",
+        ],
     );
 }
