@@ -2159,6 +2159,24 @@ fn jwt_header_parameters_read_before_the_signature_check() {
     let legit: Vec<&str> = legit.iter().map(String::as_str).collect();
     table("jwt", FieldKind::HeaderValue, &trust, &legit);
     table("jwt", Q, &trust, &[]);
+    // A key embedded in the header: trusted, it verifies the attacker's own signature.
+    let embedded = jwt(r#"{"alg":"RS256","jwk":{"kty":"RSA","e":"AQAB","n":"u1SU1Lf"}}"#);
+    table("jwt", FieldKind::HeaderValue, &[embedded.as_str()], &[]);
+    // A DPoP proof carries its public key by design (RFC 9449), in the DPoP header.
+    let proof = jwt(
+        r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"l8t","y":"9VE"}}"#,
+    );
+    let proof = proof.trim_start_matches("Bearer ");
+    let f = rampart_detect::Engine::builtin().inspect(
+        [Field::new(
+            Location::new("header", "dpop"),
+            FieldKind::HeaderValue,
+            proof.as_bytes(),
+        )],
+        &Policy::default(),
+        &mut Budget::default(),
+    );
+    assert!(f.hits.is_empty(), "{:?}", f.hits);
 }
 
 #[test]
