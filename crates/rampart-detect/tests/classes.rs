@@ -356,8 +356,12 @@ fn scanner_probes_for_templates_and_out_of_band_hosts() {
             "[(7*'7')]",
             "{@math key=7 method=\"multiply\" operand=7/}",
             "{@contextDump/}",
+            "{{[0]|reduce('system','id')}}",
+            "{{['id']|sort('passthru')}}",
         ],
         &[
+            "{{ items|sort }}",
+            "{{ posts|filter(p => p.published) }}",
             "{a, b}",
             "{x | x > 0}",
             "The area is {7*7} cm2 wide",

@@ -439,6 +439,16 @@ fn word(s: &[u8], i: usize) -> (Tk, usize) {
     while j < s.len() && matches!(s[j], b' ' | b'\t' | b'\n' | b'\r') {
         j += 1;
     }
+    // MySQL's `3 MEMBER OF('[1,2,3]')` compares, like `IN (...)`: not two words of prose.
+    if w == b"member" && s[j..].starts_with(b"of") {
+        let mut k = j + 2;
+        while k < s.len() && matches!(s[k], b' ' | b'\t' | b'\n' | b'\r') {
+            k += 1;
+        }
+        if s.get(k) == Some(&b'(') {
+            return (Tk::Cmp, j + 2);
+        }
+    }
     // SQLite's `glob(x, y)` is a call as well as an operator.
     if s.get(j) == Some(&b'(')
         && (w == b"glob"

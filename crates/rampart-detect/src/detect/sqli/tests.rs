@@ -268,3 +268,21 @@ fn tells_arithmetic_and_grouped_words_from_constant_conditions() {
         assert_eq!(detect(legit), None, "flagged: {legit}");
     }
 }
+
+#[test]
+fn member_of_compares_like_in() {
+    for a in [
+        "1' AND 3 MEMBER OF('[1,2,3]')-- -",
+        "1' AND 3 MEMBER OF('[1,2,3]') AND JSON_OVERLAPS('[1]','[1]')-- -",
+        "x' or 1 member of ('[1]') #",
+    ] {
+        assert!(detect(a).is_some(), "missed {a:?}");
+    }
+    for l in [
+        "Anna, 3 members of the team are out",
+        "She is a member of the board",
+        "member of (the) club",
+    ] {
+        assert_eq!(detect(l), None, "flagged {l:?}");
+    }
+}
