@@ -405,7 +405,8 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         // A wrapped line opening with a name ("Python 3.11.", "strings that"): only a
         // name alone on its line, shell arguments, a URL or an address make it a command.
         Sep::Line if !weak => {
-            matches!(b.get(j), None | Some(b'\n' | b'\r'))
+            // A GraphQL document selects one field per line (`id`): no shell reads it.
+            matches!(b.get(j), None | Some(b'\n' | b'\r')) && !graphql_document(b)
                 || arg_shelly
                 || url_at(&b[j..])
                 || address_at(&b[j..])
@@ -445,6 +446,29 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         }
     };
     ok.then_some(arg_end)
+}
+
+/// Whether `b` (normalised) is a GraphQL document: an operation or fragment keyword, or a
+/// bare selection set holding a nested one (`{ viewer { id } }`; a shell brace group
+/// `{ id; }` nests none), with balanced braces around the rest.
+fn graphql_document(b: &[u8]) -> bool {
+    let t = b.trim_ascii();
+    let keyword = [&b"query"[..], b"mutation", b"subscription", b"fragment"]
+        .iter()
+        .any(|k| {
+            t.starts_with(k)
+                && t.get(k.len())
+                    .is_some_and(|c| c.is_ascii_whitespace() || matches!(c, b'{' | b'('))
+        });
+    let nested = || {
+        t.windows(2).any(|w| is_word(w[0]) && w[1] == b'{')
+            || t.windows(3)
+                .any(|w| is_word(w[0]) && w[1].is_ascii_whitespace() && w[2] == b'{')
+    };
+    let count = |c: u8| t.iter().filter(|x| **x == c).count();
+    (keyword || t.first() == Some(&b'{') && nested())
+        && t.last() == Some(&b'}')
+        && count(b'{') == count(b'}')
 }
 
 /// Whether a line opening with `file` goes on like a Python traceback frame (`File

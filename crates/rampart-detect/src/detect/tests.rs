@@ -324,7 +324,19 @@ fn xss_head_links_and_metas_that_only_describe_a_page() {
             "<link rel=\"canonical\" href=\"https://example.com/docs/\" />",
             "<link rel=\"shortcut icon\" href=\"favicon.ico\">",
             "<meta name=\"viewport\" content=\"width=device-width\">",
+            // A whole document's own UTF-8 declaration (e-mail templates).
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Hi</title></head><body><p>Hello</p></body></html>",
+            "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=UTF-8\"></head><body>x</body></html>",
         ],
+    );
+    check(
+        Detector::Xss,
+        FieldKind::BodyValue,
+        &[
+            "<!DOCTYPE html><html><head><meta charset=\"utf-7\"></head></html>",
+            "<html><head><meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\"></head></html>",
+        ],
+        &[],
     );
 }
 

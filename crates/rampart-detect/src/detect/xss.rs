@@ -167,7 +167,11 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         let bare = s.get(after) == Some(&b'>') && INERT_BARE.contains(&name);
         // `<link rel="next" href=...>`, `<meta charset="utf-8">`: a page head, pasted.
         let describes = matches!(name, b"link" | b"meta")
-            && metadata::inert(name == b"meta", &s[after..s.len().min(after + 1024)]);
+            && metadata::inert(
+                name == b"meta",
+                &s[after..s.len().min(after + 1024)],
+                whole_document(s),
+            );
         if (TAGS.contains(&name) || local_name(name) == b"script") && !bare && !describes {
             return Some(at..after);
         }
@@ -182,6 +186,12 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         }
     }
     None
+}
+
+/// Whether lowercased `s` is a whole HTML document (`<!doctype html>` or `<html` first).
+fn whole_document(s: &[u8]) -> bool {
+    let t = s.trim_ascii_start();
+    t.starts_with(b"<!doctype html") || t.starts_with(b"<html")
 }
 
 /// Scans an attribute area for handlers, script URLs, `srcdoc` and CSS expressions.

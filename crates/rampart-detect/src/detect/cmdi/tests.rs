@@ -361,3 +361,15 @@ fn the_pronoun_contraction_is_no_spliced_id() {
         ],
     );
 }
+
+#[test]
+fn graphql_documents_select_fields_one_per_line() {
+    table(
+        &["x\nid\n", "ok\n  id\n  whoami", "{ a }\nid\n", "{\nid\n}"],
+        &[
+            "query ProductPage($handle: String!, $first: Int = 10) {\n  product(handle: $handle) {\n    id\n    title\n    images(first: 5) { nodes { url } }\n  }\n}",
+            "mutation CreateIssue($input: IssueCreateInput!) {\n  issueCreate(input: $input) {\n    success\n    issue {\n      id\n      url\n    }\n  }\n}",
+            "{\n  viewer {\n    id\n    login\n  }\n}",
+        ],
+    );
+}

@@ -40,15 +40,23 @@ const INERT_RELS: &[&[u8]] = &[
 ];
 
 /// Whether the lowercased attribute area `attrs` of a `<link>` (`meta` false) or
-/// `<meta>` only describes the document.
-pub(super) fn inert(meta: bool, attrs: &[u8]) -> bool {
+/// `<meta>` only describes the document. `document`: the value is a whole HTML document
+/// (an e-mail template, a saved page), whose own head declares its charset.
+pub(super) fn inert(meta: bool, attrs: &[u8], document: bool) -> bool {
     let Some(pairs) = attributes(attrs) else {
         return false;
     };
     let value = |name: &[u8]| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     if meta {
         // A charset, even UTF-8, re-decodes the page when it comes first: injected, it
-        // is the attack, so only named metadata passes.
+        // is the attack, so only named metadata passes. A document's own UTF-8
+        // declaration is the norm (`<meta charset="utf-8">`, or as Content-Type).
+        let utf8 = |v: &[u8]| v.ends_with(b"utf-8");
+        if document {
+            return value(b"charset").is_none_or(utf8)
+                && value(b"http-equiv")
+                    .is_none_or(|h| h == b"content-type" && value(b"content").is_some_and(utf8));
+        }
         return value(b"name").is_some()
             && value(b"http-equiv").is_none()
             && value(b"charset").is_none();
