@@ -30,7 +30,9 @@ pub struct BudgetLimits {
     pub max_decoded_bytes: usize,
     /// Decoding layers per branch (URL-in-URL-in-entity counts 3).
     pub max_layers: u8,
-    /// Variants per field, the raw value included.
+    /// Decoded variants of one value, the value itself included: of the field, and
+    /// separately of each leaf of a document nested in it (bounded by
+    /// [`MAX_NESTED_LEAVES`]).
     pub max_variants: usize,
     /// Depth of JSON/form found inside strings.
     pub max_nesting: u8,
@@ -55,7 +57,7 @@ pub enum Exhaustion {
     DecodedBytes,
     /// Still encoded after `max_layers` layers.
     Layers,
-    /// More variants for one field than `max_variants`.
+    /// More decoded variants of one value than `max_variants`.
     Variants,
     /// Structured data nested deeper than `max_nesting`.
     Nesting,
@@ -143,6 +145,13 @@ pub(crate) struct Known<'a> {
     pub(crate) base64: Option<Option<String>>,
 }
 
+/// Leaves of nested documents taken per field (all nesting levels together).
+pub const MAX_NESTED_LEAVES: usize = 256;
+
+/// Variants of one field in all, its nested leaves' included: each new one is compared
+/// with those before it, so this bounds that work too.
+const MAX_FIELD_VARIANTS: usize = 512;
+
 /// All variants of `raw` seen as `kind`, the raw value first.
 pub fn variants<'a>(raw: &'a [u8], kind: FieldKind, budget: &mut Budget) -> Vec<Variant<'a>> {
     variants_known(raw, kind, budget, Known::default())
@@ -168,10 +177,15 @@ pub(crate) fn variants_known<'a>(
         return out;
     }
     let mut i = 0;
-    let mut nesting = Vec::with_capacity(4);
-    nesting.push(0u8);
+    // Per variant: its nesting depth and which value it decodes (0: the field's own, n:
+    // the n-th nested leaf). A JSON document in a form field (a webhook's `payload=`)
+    // brings dozens of leaves, each with its own few decodings: each value has its own
+    // variant budget.
+    let mut nesting: Vec<(u8, u32)> = Vec::with_capacity(4);
+    nesting.push((0, 0));
+    let mut leaves_taken = 0u32;
     while i < out.len() {
-        let (kind, layer, depth) = (out[i].kind, out[i].layer, nesting[i]);
+        let (kind, layer, (depth, from)) = (out[i].kind, out[i].layer, nesting[i]);
         let mut found: Vec<(String, FieldKind, u8)> = Vec::new();
         let current: &str = &out[i].text;
         let markers = markers(current.as_bytes());
@@ -218,7 +232,19 @@ pub(crate) fn variants_known<'a>(
             if out.iter().any(|v| v.text == text) {
                 continue;
             }
-            if out.len() >= budget.limits.max_variants {
+            let o = if layer == 0 {
+                // Leaves past the bound are left to the whole string's inspection, as
+                // `nested::leaves` leaves those past its own.
+                if leaves_taken as usize >= MAX_NESTED_LEAVES {
+                    continue;
+                }
+                leaves_taken += 1;
+                leaves_taken
+            } else {
+                from
+            };
+            let of_value = nesting.iter().filter(|(_, v)| *v == o).count();
+            if of_value >= budget.limits.max_variants || out.len() >= MAX_FIELD_VARIANTS {
                 budget.exhaust(Exhaustion::Variants);
                 return out;
             }
@@ -226,7 +252,7 @@ pub(crate) fn variants_known<'a>(
                 return out;
             }
             // Nested leaves are one level deeper; decoded layers stay at their depth.
-            nesting.push(if layer == 0 { child_depth } else { depth });
+            nesting.push((if layer == 0 { child_depth } else { depth }, o));
             out.push(Variant {
                 text: Cow::Owned(text),
                 kind,

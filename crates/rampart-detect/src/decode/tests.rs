@@ -332,3 +332,30 @@ fn marker_gates_skip_only_what_finds_nothing() {
         }
     }
 }
+
+#[test]
+fn a_json_document_in_a_field_gets_a_variant_budget_per_leaf() {
+    // A webhook's `payload=` form field: one JSON document with ~60 leaves.
+    let mut doc = String::from("{");
+    for i in 0..30 {
+        doc.push_str(&format!("\"key{i}\": \"value number {i}\","));
+    }
+    doc.push_str("\"last\": \"https://hooks.example.com/actions/T1/1/abc%20x\"}");
+    let mut budget = Budget::default();
+    let out = variants(doc.as_bytes(), FieldKind::BodyValue, &mut budget);
+    assert_eq!(budget.exhausted(), None);
+    assert!(out.iter().any(|v| v.text == "value number 29"));
+    assert!(
+        out.iter().any(|v| v.text.ends_with("abc x")),
+        "a leaf's own decoding"
+    );
+    // Past the bound, leaves are left to the whole string; decodings still run out.
+    let mut big = String::from("[");
+    for i in 0..600 {
+        big.push_str(&format!("\"v{i}\","));
+    }
+    big.push_str("\"end\"]");
+    let mut budget = Budget::default();
+    let out = variants(big.as_bytes(), FieldKind::BodyValue, &mut budget);
+    assert!(out.len() <= 512, "{}", out.len());
+}
