@@ -120,8 +120,10 @@ fn detect_seen(text: &str, seen: u16) -> Option<String> {
 /// and where the evidence ends.
 fn command_in(b: &[u8]) -> Option<(usize, usize)> {
     let mut i = 0;
+    // Settled on first need, once per value: it reads the whole value.
+    let graphql = std::cell::OnceCell::new();
     // Start of the value is a (weak) command position.
-    if let Some(end) = command_at(b, 0, Sep::Start) {
+    if let Some(end) = command_at(b, 0, Sep::Start, &graphql) {
         return Some((0, end));
     }
     // Backticks pair up: the second of a pair closes a substitution (or markdown code).
@@ -180,7 +182,7 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
                 continue;
             }
         };
-        if let Some(end) = command_at(b, i + len, sep) {
+        if let Some(end) = command_at(b, i + len, sep, &graphql) {
             return Some((i, end));
         }
         i += len;
@@ -208,8 +210,14 @@ fn fragment(s: &[u8], from: usize, to: usize) -> String {
     String::from_utf8_lossy(&s[from..to.min(s.len())]).into_owned()
 }
 
-/// Checks for a command at `i`; returns the end of the evidence.
-fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
+/// Checks for a command at `i`; returns the end of the evidence. `graphql` caches
+/// [`graphql_document`] for the value: read per lone name, it would be quadratic.
+fn command_at(
+    b: &[u8],
+    mut i: usize,
+    sep: Sep,
+    graphql: &std::cell::OnceCell<bool>,
+) -> Option<usize> {
     let opened = i;
     let glued = b.get(i).is_some_and(|c| !c.is_ascii_whitespace());
     let after_amp = i > 0 && b[i - 1] == b'&';
@@ -406,7 +414,8 @@ fn command_at(b: &[u8], mut i: usize, sep: Sep) -> Option<usize> {
         // name alone on its line, shell arguments, a URL or an address make it a command.
         Sep::Line if !weak => {
             // A GraphQL document selects one field per line (`id`): no shell reads it.
-            matches!(b.get(j), None | Some(b'\n' | b'\r')) && !graphql_document(b)
+            matches!(b.get(j), None | Some(b'\n' | b'\r'))
+                && !*graphql.get_or_init(|| graphql_document(b))
                 || arg_shelly
                 || url_at(&b[j..])
                 || address_at(&b[j..])
