@@ -313,10 +313,9 @@ fn internal_authority(authority: &str) -> bool {
     // DNS rebinding services answer with either of two embedded addresses:
     // `7f000001.c0a80001.rbndr.us` (hex), `make-1.2.3.4-rebind-169.254.169.254-rr.1u.ms`.
     if let Some(prefix) = host.strip_suffix(".rbndr.us") {
-        return prefix.split('.').any(|label| {
-            label.len() == 8
-                && u32::from_str_radix(label, 16).is_ok_and(|n| internal_v4(Ipv4Addr::from(n)))
-        });
+        return prefix
+            .split('.')
+            .any(|label| hex_v4(label).is_some_and(internal_v4));
     }
     if host.ends_with(".1u.ms") {
         return host
@@ -333,10 +332,8 @@ fn internal_authority(authority: &str) -> bool {
         if let Some(prefix) = host.strip_suffix(suffix) {
             // The hex spelling: `a9fea9fe.nip.io`, `app-c0a80101.nip.io`.
             let last = prefix.rsplit(['.', '-']).next().unwrap_or(prefix);
-            if last.len() == 8
-                && let Ok(n) = u32::from_str_radix(last, 16)
-            {
-                return internal_v4(Ipv4Addr::from(n));
+            if let Some(ip) = hex_v4(last) {
+                return internal_v4(ip);
             }
             let dotted = prefix.rsplit(['.']).take(4).collect::<Vec<_>>();
             let candidate = dotted
@@ -357,6 +354,15 @@ fn internal_authority(authority: &str) -> bool {
         }
     }
     false
+}
+
+/// An address spelled as one 8-digit hex label (`a9fea9fe`), as wildcard and rebinding
+/// DNS services embed it.
+fn hex_v4(label: &str) -> Option<Ipv4Addr> {
+    (label.len() == 8)
+        .then(|| u32::from_str_radix(label, 16).ok())
+        .flatten()
+        .map(Ipv4Addr::from)
 }
 
 /// Whether `host` holds only bytes [`parse_v4_loose`] can accept (digits in any base it

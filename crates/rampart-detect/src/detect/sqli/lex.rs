@@ -435,19 +435,16 @@ fn word(s: &[u8], i: usize) -> (Tk, usize) {
         return joined;
     }
     // Skip whitespace and comments to see whether a `(` follows (a function call).
-    let mut j = e;
-    while j < s.len() && matches!(s[j], b' ' | b'\t' | b'\n' | b'\r') {
-        j += 1;
-    }
-    // MySQL's `3 MEMBER OF('[1,2,3]')` compares, like `IN (...)`: not two words of prose.
-    if w == b"member" && s[j..].starts_with(b"of") {
-        let mut k = j + 2;
+    let after_space = |mut k: usize| {
         while k < s.len() && matches!(s[k], b' ' | b'\t' | b'\n' | b'\r') {
             k += 1;
         }
-        if s.get(k) == Some(&b'(') {
-            return (Tk::Cmp, j + 2);
-        }
+        k
+    };
+    let j = after_space(e);
+    // MySQL's `3 MEMBER OF('[1,2,3]')` compares, like `IN (...)`: not two words of prose.
+    if w == b"member" && s[j..].starts_with(b"of") && s.get(after_space(j + 2)) == Some(&b'(') {
+        return (Tk::Cmp, j + 2);
     }
     // SQLite's `glob(x, y)` is a call as well as an operator.
     if s.get(j) == Some(&b'(')
