@@ -517,7 +517,7 @@ impl<'e> Scan<'e> {
         match route {
             // Nothing to decode: the value is its only variant, borrowed as is.
             fastpath::Route::Plain(text) => {
-                self.variant(text, kind, class, place, &mut hit_here);
+                self.variant(text, kind, class, false, place, &mut hit_here);
             }
             fastpath::Route::Decode(known) => {
                 let variants = decode::variants_known(value, kind, self.budget, known);
@@ -529,7 +529,9 @@ impl<'e> Scan<'e> {
                     } else {
                         rules.classes.classify(v.text.as_bytes(), v.kind)
                     };
-                    self.variant(&v.text, v.kind, class, place, &mut hit_here);
+                    // A value's own views keep its kind: a name here was nested in it.
+                    let nested_name = v.kind != kind && v.kind.is_name();
+                    self.variant(&v.text, v.kind, class, nested_name, place, &mut hit_here);
                 }
             }
         }
@@ -539,12 +541,13 @@ impl<'e> Scan<'e> {
     }
 
     /// Runs the detectors and pattern rules of `kind` over one decoded view; `class` is
-    /// its fast-path class.
+    /// its fast-path class; `nested_name` when it is a name found inside a value.
     fn variant(
         &mut self,
         text: &str,
         kind: FieldKind,
         class: u64,
+        nested_name: bool,
         place: &mut Place<'_>,
         hit_here: &mut Vec<usize>,
     ) {
@@ -555,7 +558,10 @@ impl<'e> Scan<'e> {
         let live = if self.fast { class | atoms } else { u64::MAX };
         for dr in rules.kinds[kind.index()].live_detectors(live) {
             let ri = dr.rule;
-            if hit_here.contains(&ri) || !self.applies(ri, place) {
+            if hit_here.contains(&ri)
+                || (nested_name && rules.rules[ri].top_level_names)
+                || !self.applies(ri, place)
+            {
                 continue;
             }
             if let Some(fragment) = dr.detector.detect(text, kind) {
@@ -571,7 +577,11 @@ impl<'e> Scan<'e> {
                     .gates
                     .get(ri)
                     .is_some_and(|g| g.is_some_and(|g| !g.admits(class)));
-            if gated || hit_here.contains(&ri) || !self.applies(ri, place) {
+            if gated
+                || hit_here.contains(&ri)
+                || (nested_name && rules.rules[ri].top_level_names)
+                || !self.applies(ri, place)
+            {
                 continue;
             }
             let Matcher::Pattern {

@@ -112,6 +112,14 @@ impl FieldKind {
         )
     }
 
+    /// Whether this kind is a name rather than a value.
+    pub(crate) fn is_name(self) -> bool {
+        matches!(
+            self,
+            FieldKind::QueryName | FieldKind::CookieName | FieldKind::BodyKey
+        )
+    }
+
     pub(crate) fn index(self) -> usize {
         self as usize
     }

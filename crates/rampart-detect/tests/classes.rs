@@ -287,6 +287,11 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
             "see%20/etc/passwd",
             "x%2f..%2f..%2fetc/passwd",
             "2020/etc/passwd",
+            "/var/log/apache2/access.log",
+            "../../var/log/nginx/error.log",
+            "/var/log/auth.log",
+            "/var/log/httpd/access_log",
+            "/var/www/html/config.php",
         ],
         &[
             "The files /etc/passwd and /etc/group are read at login.",
@@ -299,6 +304,9 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
             "Logs are written to `/var/log/acme/agent.log` on Linux.",
             "Edit `/etc/hosts` and restart",
             "Logs%20are%20in%20%60/var/log/acme/agent.log%60%20on%20Linux.",
+            // An application's own log, as log shippers and configs name it.
+            "/var/log/app/worker.log",
+            "/var/log/acme",
         ],
     );
 }
@@ -583,6 +591,16 @@ fn session_identifiers_of_common_frameworks_in_urls() {
             "koa:sess",
         ],
         &["session_id", "sessions", "sid_list", "page", "csrf_token"],
+    );
+    // A cookie string quoted in a value names no parameter of the request.
+    table(
+        "fixation",
+        Q,
+        &[],
+        &[
+            "JSESSIONID=9A3F1C2B7D8E4F6A0B1C2D3E4F5A6B7C.node1; Path=/; Secure; HttpOnly",
+            "ASP.NET_SessionId=vq2kz3h1f5mxb0yq4ncw2e1r; .AspNetCore.Culture=c=en-GB|uic=en-GB",
+        ],
     );
 }
 
@@ -2149,14 +2167,24 @@ fn jwt_header_parameters_read_before_the_signature_check() {
     table("lfi", FieldKind::HeaderValue, &attacks[..1], &legit);
     table("sqli", FieldKind::HeaderValue, &attacks[1..2], &[]);
     table("ssrf", FieldKind::HeaderValue, &attacks[2..], &[]);
-    // An unsecured token; an issuer naming its own key set is ordinary.
+    // An unsecured token, a key URL off the issuer's site; an issuer naming its own key
+    // set is ordinary.
     let trust = [
         jwt(r#"{"alg":"none","typ":"JWT"}"#),
         jwt(r#"{"alg":"nOnE"}"#),
+        // A key set on another site than the issuer's.
+        jwt(r#"{"alg":"RS256","jku":"https://id.example.com/keys"}"#),
+        jwt(r#"{"alg":"RS256","x5u":"https://evil.example/cert.pem"}"#),
     ];
     let legit = [
         jwt(r#"{"alg":"ES256","typ":"JWT","kid":"https://id.example.com/.well-known/jwks.json"}"#),
-        jwt(r#"{"alg":"RS256","jku":"https://id.example.com/keys"}"#),
+        format!(
+            "Bearer {}.{}.c2ln",
+            b64u(
+                r#"{"alg":"RS256","jku":"https://id.example.com/realms/a/protocol/openid-connect/certs"}"#
+            ),
+            b64u(r#"{"sub":"42","iss":"https://id.example.com/realms/a"}"#)
+        ),
         jwt(r#"{"alg":"HS256","typ":"JWT"}"#),
     ];
     let trust: Vec<&str> = trust.iter().map(String::as_str).collect();
@@ -2790,6 +2818,39 @@ fn base64_views_with_vertical_whitespace_and_plus_runs() {
         &[
             "Meet at Gate  B12 on 2024/05/01",
             "Order  A1B2C3 and  X9Y8Z7",
+        ],
+    );
+}
+
+#[test]
+fn struts_context_maps_and_the_nextjs_middleware_bypass() {
+    table(
+        "java",
+        Q,
+        &[
+            "label='+#request.get('.KEY_velocity.struts2.context').internalGet('ognl').findValue(#parameters.x,{})+'",
+            "#session['user']='admin'",
+            "#application.put('x',1)",
+            "x.internalGet(\"ognl\")",
+        ],
+        &[
+            "#request for comments: how do we get the parameters?",
+            "Fixes #session timeout, see #application and #parameters docs.",
+            "#attr tag list",
+        ],
+    );
+    table(
+        "nodejs",
+        FieldKind::HeaderValue,
+        &[
+            "middleware:middleware:middleware:middleware:middleware",
+            "src/middleware:src/middleware:src/middleware",
+            "pages/_middleware:pages/_middleware",
+        ],
+        &[
+            "middleware",
+            "Express middleware: cors, helmet, morgan",
+            "middleware:auth",
         ],
     );
 }

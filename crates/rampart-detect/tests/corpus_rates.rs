@@ -4,7 +4,7 @@
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
 //! REST path parameter arrives). The limits allow one more miss and one more false
-//! positive than today (~2,200 attacks, ~2,700 legitimate, which keep look-alikes refused
+//! positive than today (~2,350 attacks, ~2,900 legitimate, which keep look-alikes refused
 //! on purpose, such as command lines as whole values): lower them as detection improves.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -21,9 +21,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 1, 53),
-        (Some(FieldKind::BodyValue), "json", 2, 52),
-        (None, "path", 26, 211),
+        (Some(FieldKind::QueryValue), "query", 1, 57),
+        (Some(FieldKind::BodyValue), "json", 2, 56),
+        (None, "path", 31, 259),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {

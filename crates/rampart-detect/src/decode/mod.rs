@@ -321,6 +321,13 @@ pub(crate) fn jwt_header(text: &str) -> Option<String> {
     b64::decode(header).filter(|h| h.trim_start().starts_with('{'))
 }
 
+/// The decoded claims (second segment) of a JWT in `text`, when it has a JSON header.
+pub(crate) fn jwt_claims(text: &str) -> Option<String> {
+    jwt_header(text)?;
+    let claims = jwt_token(text)?.split('.').nth(1)?;
+    b64::decode(claims).filter(|c| c.trim_start().starts_with('{'))
+}
+
 /// The payload of the first base64 `data:` URI in `text` that decodes to text
 /// (`<object data="data:text/html;base64,PHNjcmlwdD4…">`, PHP's `data://text/plain;base64,`):
 /// browsers and include wrappers decode it, so what it carries is inspected. Found by its

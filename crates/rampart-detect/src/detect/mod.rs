@@ -6,6 +6,7 @@ mod cmdi;
 mod cmdi_words;
 mod crlf;
 mod jndi;
+mod jwt;
 mod sqli;
 mod ssrf;
 #[cfg(test)]
@@ -28,7 +29,7 @@ pub enum Detector {
     Cmdi,
     /// `..` path segments, with backslash and dot-run evasions (`traversal`).
     Traversal,
-    /// A hidden (dot) file or directory segment in the URL path, `.well-known` aside
+    /// A hidden (dot) file or directory segment in the URL path, public ones aside
     /// (`hidden-path`).
     HiddenPath,
     /// log4j lookups, including nested-lookup obfuscation (`jndi`).
@@ -39,10 +40,13 @@ pub enum Detector {
     CrlfAny,
     /// URLs pointing at loopback, private, link-local or cloud metadata hosts (`ssrf`).
     Ssrf,
+    /// A JWT whose header names a key URL (`jku`, `x5u`) off its issuer's site
+    /// (`jwt-key-url`).
+    JwtKeyUrl,
 }
 
 impl Detector {
-    const ALL: [Detector; 9] = [
+    const ALL: [Detector; 10] = [
         Detector::Sqli,
         Detector::Xss,
         Detector::Cmdi,
@@ -52,6 +56,7 @@ impl Detector {
         Detector::Crlf,
         Detector::CrlfAny,
         Detector::Ssrf,
+        Detector::JwtKeyUrl,
     ];
 
     /// The name used in rule files.
@@ -66,6 +71,7 @@ impl Detector {
             Detector::Crlf => "crlf",
             Detector::CrlfAny => "crlf-any",
             Detector::Ssrf => "ssrf",
+            Detector::JwtKeyUrl => "jwt-key-url",
         }
     }
 
@@ -86,6 +92,8 @@ impl Detector {
             Detector::Traversal => (b"", true, &["..", "0x2e", "0x2f", "0x5c"]),
             Detector::HiddenPath => (b".", false, &[]),
             Detector::Jndi => (b"", false, &["${"]),
+            // Every JWT header is a JSON object: base64 `eyJ`.
+            Detector::JwtKeyUrl => (b"", false, &["eyj"]),
             Detector::Crlf | Detector::CrlfAny => (b"\r\n", false, &[]),
             Detector::Ssrf => (
                 b"",
@@ -132,6 +140,7 @@ impl Detector {
             Detector::Traversal => traversal::detect(text, kind == FieldKind::Path).and_then(slice),
             Detector::HiddenPath => traversal::hidden_segment(text).and_then(slice),
             Detector::Jndi => jndi::detect(text),
+            Detector::JwtKeyUrl => jwt::detect(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
             Detector::Ssrf => ssrf::detect(

@@ -131,8 +131,16 @@ fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
     None
 }
 
-/// Well-known dot segments that public sites serve on purpose.
-const PUBLIC_DOT_SEGMENTS: &[&[u8]] = &[b".well-known"];
+/// Dot segments that public sites serve on purpose: `.well-known`, and the CI and
+/// community folders every public repository carries, which code-hosting sites show in
+/// their file URLs (`/acme/repo/blob/main/.github/workflows/ci.yml`).
+const PUBLIC_DOT_SEGMENTS: &[&[u8]] = &[
+    b".well-known",
+    b".github",
+    b".gitlab",
+    b".gitlab-ci.yml",
+    b".circleci",
+];
 
 /// A path segment naming a hidden file or directory (`/.git/`, `/.env`, `/.vscode/`):
 /// tool state and secrets that web servers should never serve. `.` and `..` are left to

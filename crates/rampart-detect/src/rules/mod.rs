@@ -46,6 +46,8 @@ struct RawRule {
     name_suffixes: Vec<String>,
     #[serde(default)]
     cross_site: bool,
+    #[serde(default)]
+    top_level_names: bool,
 }
 
 /// How a rule matches.
@@ -77,6 +79,9 @@ pub struct Rule {
     /// `Referer` whose host is the request's `Host` clears it (session fixation is a link
     /// planted elsewhere; an application rewriting its own URLs links from itself).
     pub(crate) cross_site: bool,
+    /// When set, names found inside a value (the keys of form data or JSON carried in a
+    /// string) are not inspected: the rule is about the parameters the request names.
+    pub(crate) top_level_names: bool,
 }
 
 impl Rule {
@@ -269,6 +274,7 @@ pub(crate) fn parse(toml_text: &str) -> Result<Vec<Rule>, RuleError> {
                     .map(|n| n.to_ascii_lowercase())
                     .collect(),
                 cross_site: r.cross_site,
+                top_level_names: r.top_level_names,
             });
         }
     }
