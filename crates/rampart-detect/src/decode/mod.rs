@@ -189,7 +189,19 @@ pub(crate) fn variants_known<'a>(
         let mut found: Vec<(String, FieldKind, u8)> = Vec::new();
         let current: &str = &out[i].text;
         let markers = markers(current.as_bytes());
-        let (step, partial) = decode_layer(current, kind, markers);
+        let leaves = nested::leaves(current, kind);
+        // A JSON document whose every leaf is taken: each leaf (and key) gets every
+        // decoding itself, and unescaping the whole text again only glues leaves into
+        // shapes none of them holds (`{"query":"query {\n  id\n}"}` unescaped has a line
+        // `id`). The raw text is still inspected whole.
+        let whole_json = nested::all_json_leaves(current, &leaves)
+            && depth < budget.limits.max_nesting
+            && leaves_taken as usize + leaves.len() <= MAX_NESTED_LEAVES;
+        let (step, partial) = if whole_json {
+            (None, None)
+        } else {
+            decode_layer(current, kind, markers)
+        };
         // Base64 and the views (sanitizer-stripped tags, folded fullwidth forms, a JWT's
         // header) are not decodings, but each may uncover another layer: all count as
         // one, so nesting them cannot bypass the limit.
@@ -219,7 +231,6 @@ pub(crate) fn variants_known<'a>(
                 found.push((text, kind, layer + 1));
             }
         }
-        let leaves = nested::leaves(current, kind);
         if !leaves.is_empty() {
             if depth >= budget.limits.max_nesting {
                 budget.exhaust(Exhaustion::Nesting);

@@ -34,6 +34,13 @@ pub(crate) fn leaves(s: &str, kind: FieldKind) -> Vec<(String, FieldKind)> {
     out
 }
 
+/// Whether `leaves` are all the leaves of `s` read as a JSON document: none was left
+/// out past [`MAX_LEAVES`].
+pub(crate) fn all_json_leaves(s: &str, leaves: &[(String, FieldKind)]) -> bool {
+    let t = s.trim_start();
+    (t.starts_with('{') || t.starts_with('[')) && !leaves.is_empty() && leaves.len() < MAX_LEAVES
+}
+
 /// Whether values of `kind` are read as form data when they hold `=`.
 pub(crate) fn form_kind(kind: FieldKind) -> bool {
     matches!(

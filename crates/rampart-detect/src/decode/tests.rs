@@ -97,6 +97,30 @@ fn layers_stack_and_nested_json_is_walked() {
 }
 
 #[test]
+fn a_json_document_is_decoded_leaf_by_leaf_not_as_one_text() {
+    let mut budget = Budget::default();
+    let doc = br#"{"query":"query {\n  id\n}","x":"\u003csvg onload=1\u003e","y":"%3Cb%3E"}"#;
+    let v = variants(doc, FieldKind::QueryValue, &mut budget);
+    // Unescaped whole, the document would hold a line `id` no leaf holds.
+    assert!(
+        !v.iter()
+            .any(|v| v.text.starts_with("{\"query\":\"query {\n")),
+        "{v:?}"
+    );
+    assert!(v.iter().any(|v| v.text == "query {\n  id\n}"), "{v:?}");
+    assert!(v.iter().any(|v| v.text == "<svg onload=1>"), "{v:?}");
+    assert!(v.iter().any(|v| v.text == "<b>"), "{v:?}");
+    // Percent-encoded, it is decoded once to reach the document.
+    let v = variants(
+        b"%7B%22x%22%3A%22%5Cu003csvg%22%7D",
+        FieldKind::QueryValue,
+        &mut budget,
+    );
+    assert!(v.iter().any(|v| v.text == "<svg"), "{v:?}");
+    assert_eq!(budget.exhausted(), None);
+}
+
+#[test]
 fn form_inside_a_value_needs_plain_names_once_decoded() {
     let mut budget = Budget::default();
     // `a%5B0%5D=<svg onload=1>` is form data: its value is a leaf of its own.
