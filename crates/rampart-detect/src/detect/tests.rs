@@ -327,6 +327,9 @@ fn xss_head_links_and_metas_that_only_describe_a_page() {
             "<link rel=\"next\" href=\"manual-intro.html\" title=\"1. Introduction\">",
             "<link rel=\"canonical\" href=\"https://example.com/docs/\" />",
             "<link rel=\"shortcut icon\" href=\"favicon.ico\">",
+            "<link rel=\"alternate\" type=\"application/rss+xml\" href=\"/feed.xml\">",
+            // An Atom feed: a link without rel is the entry's alternate.
+            "<?xml version=\"1.0\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><link href=\"https://example.com/\"/><link rel=\"self\" href=\"https://example.com/atom.xml\"/></feed>",
             "<meta name=\"viewport\" content=\"width=device-width\">",
             // A whole document's own UTF-8 declaration (e-mail templates).
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Hi</title></head><body><p>Hello</p></body></html>",
@@ -339,6 +342,8 @@ fn xss_head_links_and_metas_that_only_describe_a_page() {
         &[
             "<!DOCTYPE html><html><head><meta charset=\"utf-7\"></head></html>",
             "<html><head><meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\"></head></html>",
+            "<?xml version=\"1.0\"?><html><head><link rel=\"stylesheet\" href=\"//evil.example/x.css\"></head></html>",
+            "<?xml version=\"1.0\"?><feed><link href=\"x\" onload=\"alert(1)\"/></feed>",
         ],
         &[],
     );

@@ -171,6 +171,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
                 name == b"meta",
                 &s[after..s.len().min(after + 1024)],
                 whole_document(s),
+                s.trim_ascii_start().starts_with(b"<?xml"),
             );
         if (TAGS.contains(&name) || local_name(name) == b"script") && !bare && !describes {
             return Some(at..after);

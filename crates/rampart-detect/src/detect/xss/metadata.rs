@@ -37,12 +37,24 @@ const INERT_RELS: &[&[u8]] = &[
     b"dns-prefetch",
     b"preconnect",
     b"me",
+    // Feed and API links (Atom, RSS discovery, OpenSearch).
+    b"alternate",
+    b"self",
+    b"related",
+    b"enclosure",
+    b"via",
+    b"edit",
+    b"edit-media",
+    b"replies",
+    b"hub",
+    b"search",
 ];
 
 /// Whether the lowercased attribute area `attrs` of a `<link>` (`meta` false) or
 /// `<meta>` only describes the document. `document`: the value is a whole HTML document
-/// (an e-mail template, a saved page), whose own head declares its charset.
-pub(super) fn inert(meta: bool, attrs: &[u8], document: bool) -> bool {
+/// (an e-mail template, a saved page), whose own head declares its charset. `xml`: it is
+/// an XML document (`<?xml` first), where a `<link>` without `rel` is an Atom or RSS link.
+pub(super) fn inert(meta: bool, attrs: &[u8], document: bool, xml: bool) -> bool {
     let Some(pairs) = attributes(attrs) else {
         return false;
     };
@@ -61,11 +73,13 @@ pub(super) fn inert(meta: bool, attrs: &[u8], document: bool) -> bool {
             && value(b"http-equiv").is_none()
             && value(b"charset").is_none();
     }
-    value(b"rel").is_some_and(|rel| {
-        rel.split(u8::is_ascii_whitespace)
+    match value(b"rel") {
+        None => xml,
+        Some(rel) => rel
+            .split(u8::is_ascii_whitespace)
             .filter(|t| !t.is_empty())
-            .all(|t| INERT_RELS.contains(&t))
-    })
+            .all(|t| INERT_RELS.contains(&t)),
+    }
 }
 
 /// The `name=value` pairs of a tag's attribute area, up to its `>`; `None` when it is not
