@@ -292,6 +292,9 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
             "/var/log/auth.log",
             "/var/log/httpd/access_log",
             "/var/www/html/config.php",
+            "/var/lib/php/sessions/sess_abc123",
+            "/var/lib/mysql/mysql/user.MYD",
+            "/var/lib/jenkins/secrets/initialAdminPassword",
         ],
         &[
             "The files /etc/passwd and /etc/group are read at login.",
@@ -307,12 +310,16 @@ fn sensitive_paths_as_a_value_not_as_words_of_a_sentence() {
             // An application's own log, as log shippers and configs name it.
             "/var/log/app/worker.log",
             "/var/log/acme",
+            // Package and data directories that cleanup and monitoring name.
+            "node_filesystem_avail_bytes{mountpoint=\"/var/lib/postgresql\"}",
+            "/var/lib/apt/lists/",
+            "/var/lib/app/data",
         ],
     );
 }
 
 #[test]
-fn python_subprocess_calls_with_arguments_not_its_documentation() {
+fn python_subprocess_calls_with_a_command_not_its_documentation_or_tracebacks() {
     table(
         "code",
         Q,
@@ -320,8 +327,12 @@ fn python_subprocess_calls_with_arguments_not_its_documentation() {
             "subprocess.check_output(['id'])",
             "import subprocess;subprocess.Popen('id', shell=True)",
             "subprocess . call ( 'ls' )",
+            "c='id';subprocess.run(c, shell=True)",
+            "subprocess.run(base64.b64decode('aWQ=').decode())",
+            "subprocess.getoutput(f\"cat {p}\")",
         ],
         &[
+            "Traceback (most recent call last):\n  File \"/app/worker.py\", line 88, in run\n    result = subprocess.run(cmd, check=True)\nsubprocess.CalledProcessError: Command '['convert', 'in.png']' returned non-zero exit status 1.",
             "The `subprocess.kill()` method sends a signal",
             "error handle passed to the subprocess.",
             "<code>subprocess.stderr</code> is a stream",
@@ -814,16 +825,33 @@ fn parameter_pollution_proxy_sockets_and_cookie_versions() {
         &["$Version"],
         &["version", "$ver"],
     );
-    // Any line break in the path counts (no real request path holds one).
+    // A line break in the path is malformed (URL normalisation answers 400); an attack
+    // only in the PHP-FPM shapes of CVE-2019-11043.
     table(
         "protocol",
         FieldKind::Path,
         &[
-            "/foo\nbar",
-            "/a\rb",
             "/index.php/PHP_VALUE\nsession.auto_start=1",
+            "/index.php/PHP\ninfo.php",
+            "/x/PHP_ADMIN_VALUE\rallow_url_include=1",
         ],
-        &["/foo/bar", "/a-b_c.txt"],
+        &[
+            "/foo/bar",
+            "/a-b_c.txt",
+            "/Line one\nLine two",
+            "/notes/a\rb",
+        ],
+    );
+    // Path parameters holding code: a PHP call on a variable, not a GraphQL operation
+    // declaring its typed variables.
+    table(
+        "php",
+        FieldKind::Path,
+        &["/x/substr($x)", "/a/system($_GET[c])", "/eval($a.$b)"],
+        &[
+            "/query GetUser($id: ID!) { user(id: $id) { name } }",
+            "/Search($q : String)",
+        ],
     );
     table(
         "lfi",
@@ -2568,9 +2596,11 @@ fn local_addresses_named_in_text_are_no_request_but_metadata_and_odd_spellings_a
             "see%20http://localhost:8080%20@169.254.169.254/",
             "see http://localhost:8080 @169.254.169.254/",
             "http://printer.local/",
-            "see http://grafana.monitoring.svc:3000/",
+            "see http://host.docker.internal:2375/containers/json",
         ],
         &[
+            "see http://grafana.monitoring.svc:3000/",
+            "Runbook: https://wiki.internal/runbooks/api-5xx",
             "Then open http://localhost:3000 in your browser",
             "Open http://printer.local in your browser",
             "The NAS answers at http://nas.home.arpa:5000",

@@ -38,6 +38,26 @@ const NAMES: &[&str] = &[
     "localhost6.localdomain6",
 ];
 
+/// Connection-string schemes of databases and brokers (`postgresql://app@db.internal`):
+/// a driver speaks its own protocol to them, no URL fetcher does, so an internal host
+/// there is configuration. A metadata or link-local host still counts.
+const CONNECTION_STRINGS: &[&[u8]] = &[
+    b"postgres",
+    b"postgresql",
+    b"mysql",
+    b"mariadb",
+    b"mongodb",
+    b"mongodb+srv",
+    b"amqp",
+    b"amqps",
+    b"mqtts",
+    b"nats",
+    b"kafka",
+    b"sqlserver",
+    b"clickhouse",
+    b"cockroachdb",
+];
+
 /// Names of the local network (loopback aliases, mDNS, RFC 8375): internal hosts that
 /// people also write plainly in instructions.
 const LOCAL_NETWORK_SUFFIXES: &[&str] = &[".localhost", ".local", ".home.arpa"];
@@ -79,6 +99,13 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
             return Some(span);
         }
         let authority = fold(&crate::decode::lossy(&s[from..auth_end]));
+        if CONNECTION_STRINGS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(scheme))
+            && !metadata_authority(&authority)
+        {
+            continue;
+        }
         // "then open http://localhost:3000": text names a local address, nothing fetches it.
         // After an encoded space the scheme reads `20http` or `+http`: that belongs before.
         let words_before = || {
@@ -203,6 +230,12 @@ fn userinfo_after_space(rest: &[u8]) -> bool {
 ///
 /// Spaces may still be encoded (`Open%20http://...` in a raw query value).
 fn in_text(prefix: &[u8]) -> bool {
+    // Quoted as code or a link in the text: `` `http://...` ``, `<http://...|label>`.
+    let prefix = prefix
+        .strip_suffix(b"`")
+        .or_else(|| prefix.strip_suffix(b"<"))
+        .or_else(|| prefix.strip_suffix(b"("))
+        .unwrap_or(prefix);
     let spaced = [&b" "[..], b"+", b"%20"]
         .iter()
         .any(|sp| prefix.ends_with(sp));
@@ -222,6 +255,12 @@ fn plain_local(authority: &str) -> bool {
     if authority.contains('@') {
         return false;
     }
+    // Text closes what it opened around the URL: `` `http://x:8080`. ``, `<http://x|label>`.
+    let authority = authority
+        .split(['`', '|', ')'])
+        .next()
+        .unwrap_or(authority)
+        .trim_end_matches(['.', ',', ';']);
     let host = authority.split(':').next().unwrap_or(authority);
     let port_ok = authority[host.len()..]
         .strip_prefix(':')
@@ -230,10 +269,15 @@ fn plain_local(authority: &str) -> bool {
         return false;
     }
     // Names of the local network people write in instructions ("open
-    // http://printer.local"); metadata and `.internal` hosts never pass this way.
+    // http://printer.local", "Runbook: https://wiki.internal/..."); metadata names and
+    // Docker's host gateway never pass this way.
+    if NAMES.contains(&host) && host != "localhost" || host.ends_with(".docker.internal") {
+        return false;
+    }
     if host == "localhost"
         || LOCAL_NETWORK_SUFFIXES
             .iter()
+            .chain(&[".internal", ".svc", ".consul"])
             .any(|s| host.len() > s.len() && host.ends_with(s))
     {
         return true;
@@ -279,6 +323,21 @@ fn authority_span(s: &[u8], from: usize) -> Option<Range<usize>> {
 
 fn lower(b: &[u8]) -> String {
     crate::decode::lossy(b).to_ascii_lowercase()
+}
+
+/// Whether an authority's host is a cloud metadata name or a link-local address.
+fn metadata_authority(authority: &str) -> bool {
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(v6) = host_port.strip_prefix('[') {
+        let inner = v6.split([']', '%']).next().unwrap_or(v6);
+        return inner
+            .parse::<Ipv6Addr>()
+            .is_ok_and(|ip| ip.is_unicast_link_local() || internal_v6(ip) && !ip.is_loopback());
+    }
+    let host = host_port.split(':').next().unwrap_or(host_port);
+    let host = host.trim_end_matches('.');
+    (NAMES.contains(&host) && !host.starts_with("localhost") && !host.contains("local"))
+        || (v4_bytes(host) && parse_v4_loose(host).is_some_and(|ip| ip.is_link_local()))
 }
 
 fn internal_authority(authority: &str) -> bool {

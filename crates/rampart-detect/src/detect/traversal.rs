@@ -19,6 +19,10 @@ const LOOKALIKES: &[(char, char)] = &[
 
 /// Detects a traversal sequence in `text`; `in_path` for the URL path.
 pub(crate) fn detect(text: &str, in_path: bool) -> Option<Range<usize>> {
+    // A path with spaces is text sent as a path parameter ("/Copy it to ../shared
+    // first"): its dots are read like a value's, where a segment of the path only
+    // starts at a separator.
+    let in_path = in_path && !text.contains(' ') && !text.contains("%20");
     if !text.is_ascii() && text.contains(|c| LOOKALIKES.iter().any(|(l, _)| *l == c)) {
         // Spans then index the mapped copy: report the fragment from the start.
         let mapped: String = text
@@ -123,7 +127,10 @@ fn scan(text: &str, in_path: bool) -> Option<Range<usize>> {
             Some(b) => !b.is_ascii_whitespace() && !matches!(b, b'"' | b'\'' | b')' | b',' | b'&'),
         };
         if continues
-            && (in_path || !(relative_link(s, at, i, seps) || mentioned_sibling(s, at, i, seps)))
+            && (in_path
+                || !(relative_link(s, at, i, seps)
+                    || mentioned_sibling(s, at, i, seps)
+                    || source_import(s, at)))
         {
             return Some(at..(i + seps + 16).min(s.len()));
         }
@@ -151,19 +158,32 @@ pub(crate) fn hidden_segment(path: &str) -> Option<Range<usize>> {
     for seg in s.split(|&b| b == b'/' || b == b'\\') {
         let at = start;
         start += seg.len() + 1;
-        let visible = seg.len() < 2
-            || seg[0] != b'.'
-            || !(seg[1].is_ascii_alphanumeric() || seg[1] == b'_' || seg[1] == b'-');
+        // A raw path refused for an encoded separator still names its segments with it
+        // (`/.well-known%2Fsecurity.txt`).
+        let name = encoded_separator(seg).map_or(seg, |e| &seg[..e]);
+        let visible = name.len() < 2
+            || name[0] != b'.'
+            || !(name[1].is_ascii_alphanumeric() || name[1] == b'_' || name[1] == b'-');
+        // A space makes it text sent as a path parameter (`.container {`), not a file.
+        let spaced = seg.contains(&b' ') || memchr::memmem::find(seg, b"%20").is_some();
         if visible
+            || spaced
             || PUBLIC_DOT_SEGMENTS
                 .iter()
-                .any(|p| p.eq_ignore_ascii_case(seg))
+                .any(|p| p.eq_ignore_ascii_case(name))
         {
             continue;
         }
         return Some(at..at + seg.len());
     }
     None
+}
+
+/// Where an encoded `/` or `\` (`%2F`, `%5C`) starts in a path segment.
+fn encoded_separator(seg: &[u8]) -> Option<usize> {
+    seg.windows(3).position(|w| {
+        w[0] == b'%' && (w[1..].eq_ignore_ascii_case(b"2f") || w[1..].eq_ignore_ascii_case(b"5c"))
+    })
 }
 
 /// A single plain `../name` after a word and a space ("review the ../docs folder"): the
@@ -206,4 +226,40 @@ fn relative_link(s: &[u8], at: usize, i: usize, seps: usize) -> bool {
         .unwrap_or(rest.len());
     let target = &rest[..end];
     memchr::memchr(b'/', target).is_some() && super::find_short(target, b"..").is_none()
+}
+
+/// Extensions of front-end source and assets, which bundlers import across a monorepo.
+const SOURCE_EXTENSIONS: &[&[u8]] = &[
+    b"ts", b"tsx", b"js", b"jsx", b"mjs", b"cjs", b"vue", b"svelte", b"css", b"scss", b"less",
+    b"svg", b"png",
+];
+
+/// Two plain levels up into another package's source (`../../packages/ui/src/index.ts`),
+/// the import paths of monorepos and their build logs: a deeper path after them, a
+/// source or asset extension at its end, nothing hidden on the way. Server files
+/// (`../../WEB-INF/web.xml`, `../../config.php`) and anything deeper still count.
+fn source_import(s: &[u8], at: usize) -> bool {
+    let Some(rest) = s[at..].strip_prefix(b"../../") else {
+        return false;
+    };
+    let end = rest
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b')' | b'>' | b','))
+        .unwrap_or(rest.len());
+    let target = &rest[..end];
+    let mut segments = target.split(|&b| b == b'/');
+    let clean = segments.all(|seg| {
+        !seg.is_empty()
+            && !seg.starts_with(b".")
+            && seg
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@'))
+    });
+    let ext = target
+        .rsplit(|&b| b == b'.')
+        .next()
+        .filter(|e| e.len() < target.len());
+    clean
+        && memchr::memchr(b'/', target).is_some()
+        && ext.is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }

@@ -8,7 +8,9 @@ use std::ops::Range;
 
 use super::is_word;
 
+mod attributes;
 mod clobber;
+mod embed;
 mod metadata;
 
 /// Tags that execute or load active content by themselves.
@@ -173,7 +175,25 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
                 whole_document(s),
                 s.trim_ascii_start().starts_with(b"<?xml"),
             );
-        if (TAGS.contains(&name) || local_name(name) == b"script") && !bare && !describes {
+        // `<script> tags show as text`: a script whose first statement cannot parse
+        // never runs, nor does anything after it in the element.
+        let dead = name == b"script" && s[at + 1] != b'/' && dead_script(&s[after..]);
+        let end = memchr::memchr(b'>', &s[after..]).map_or(s.len(), |e| after + e);
+        let player = name == b"iframe" && embed::player(&s[after..end]);
+        if name == b"style"
+            && s[at + 1] != b'/'
+            && whole_document(s)
+            && let Some(len) = plain_style_sheet(&s[after..], end - after)
+        {
+            from = after + len;
+            continue;
+        }
+        if (TAGS.contains(&name) || local_name(name) == b"script")
+            && !bare
+            && !describes
+            && !dead
+            && !player
+        {
             return Some(at..after);
         }
         if name_len == 1
@@ -181,12 +201,94 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         {
             return Some(at..end);
         }
-        let end = memchr::memchr(b'>', &s[after..]).map_or(s.len(), |e| after + e);
         if let Some(r) = attributes(s, after, end.min(after + 2048)) {
             return Some(at..r.end);
         }
     }
     None
+}
+
+/// Words that take an operand after a space: `var x`, `new Image`, `typeof x`.
+const JS_PREFIX_WORDS: &[&[u8]] = &[
+    b"var",
+    b"let",
+    b"const",
+    b"function",
+    b"async",
+    b"await",
+    b"new",
+    b"typeof",
+    b"void",
+    b"delete",
+    b"throw",
+    b"return",
+    b"yield",
+    b"class",
+    b"extends",
+    b"import",
+    b"export",
+    b"else",
+    b"do",
+    b"case",
+    b"static",
+    b"get",
+    b"set",
+];
+
+/// Whether the rest of a `<script` tag, `rest` (lowercased), is a bare `>` followed on
+/// the same line by two words a JS parser rejects (`<script> defer vs async`): a syntax
+/// error in the first statement keeps the whole element from running.
+fn dead_script(rest: &[u8]) -> bool {
+    let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    let rest = &rest[rest.iter().take_while(|c| blank(c)).count()..];
+    let Some(body) = rest.strip_prefix(b">") else {
+        return false;
+    };
+    let word = |s: &[u8]| {
+        let first = s
+            .first()
+            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'_' | b'$'));
+        if first {
+            s.iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$'))
+                .count()
+        } else {
+            0
+        }
+    };
+    let body = &body[body.iter().take_while(|c| blank(c)).count()..];
+    let n1 = word(body);
+    if n1 == 0 {
+        return false;
+    }
+    let (w1, tail) = body.split_at(n1);
+    let gap = tail.iter().take_while(|c| blank(c)).count();
+    let n2 = word(&tail[gap..]);
+    if matches!(w1, b"in" | b"instanceof") {
+        // A binary operator cannot start a statement.
+        return gap > 0 || n2 > 0;
+    }
+    let w2 = &tail[gap..gap + n2];
+    gap > 0 && n2 > 0 && !JS_PREFIX_WORDS.contains(&w1) && !matches!(w2, b"in" | b"instanceof")
+}
+
+/// The length of a `<style` tag's rest, `rest` (its `>` at `close`), through `</style>`
+/// when it is a document's own style sheet: plain attributes, then rules up to `</style>` that load and run nothing (no
+/// `url(`, imports, escapes, expressions or bindings). E-mail templates carry one in
+/// every head; a sheet that fetches (attribute-selector exfiltration) still counts.
+fn plain_style_sheet(rest: &[u8], close: usize) -> Option<usize> {
+    let mut attrs = attributes::Attributes::new(&rest[..close]);
+    if attrs.by_ref().take(8).any(|(n, _)| n.starts_with(b"on")) || !attrs.plain() {
+        return None;
+    }
+    let start = (close + 1).min(rest.len());
+    let body = &rest[start..];
+    let len = memchr::memmem::find(&body[..body.len().min(16 * 1024)], b"</style>")?;
+    let css = &body[..len];
+    let inert = !css.iter().any(|c| matches!(c, b'<' | b'\\'))
+        && !css_script(css)
+        && !css.windows(4).any(|w| w == b"url(");
+    inert.then_some(start + len + b"</style>".len())
 }
 
 /// Whether lowercased `s` is a whole HTML document (`<!doctype html>` or `<html` first).
@@ -304,7 +406,7 @@ fn script_url(value: &[u8]) -> bool {
 }
 
 fn css_script(value: &[u8]) -> bool {
-    let v = &value[..value.len().min(512)];
+    let v = &value[..value.len().min(16 * 1024)];
     [
         &b"expression("[..],
         b"javascript:",

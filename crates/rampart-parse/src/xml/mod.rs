@@ -4,7 +4,8 @@
 //! Refused: any DOCTYPE (so no entity is ever declared, expanded or fetched), every
 //! processing instruction except the leading XML declaration, references other than
 //! the five predefined entities and character references, duplicate attributes, a
-//! declared encoding other than UTF-8, several roots, text outside the root.
+//! declared encoding other than UTF-8, several roots, text outside the root, a version
+//! other than 1.0 or a 1.1 whose line ends (NEL, LINE SEPARATOR) 1.0 reads otherwise.
 //! Leaves: element text (text, references and CDATA of one run, joined) and attribute
 //! values, unescaped, at `/Envelope/Body/order/item[2]/@id` (prefixes kept, `[n]` for
 //! the n-th sibling of that name when n > 1). Whitespace-only text is not a leaf.
@@ -166,8 +167,13 @@ impl<'a> XmlParser<'a, '_> {
                     if !was_first {
                         return Err(syntax(at as u64));
                     }
-                    if d.version().map_err(|_| syntax(at as u64))?.as_ref() != b"1.0" {
-                        return Err(ParseError::malformed("xml-version", at));
+                    // XML 1.1 (Jenkins writes it) reads like 1.0 except that NEL and
+                    // LINE SEPARATOR end lines: with neither in the text, both read the same.
+                    let same_as_1_0 = !self.text.contains(['\u{85}', '\u{2028}']);
+                    match d.version().map_err(|_| syntax(at as u64))?.as_ref() {
+                        b"1.0" => {}
+                        b"1.1" if same_as_1_0 => {}
+                        _ => return Err(ParseError::malformed("xml-version", at)),
                     }
                     if let Some(enc) = d.encoding() {
                         let enc = enc.map_err(|_| syntax(at as u64))?;

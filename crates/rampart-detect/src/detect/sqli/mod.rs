@@ -275,7 +275,8 @@ impl<'a> Shapes<'a> {
                 {
                     j += 1;
                 }
-                (self.kind(j) == Some(Tk::Kw(Kw::Select))).then(|| self.span(k, j))
+                (self.kind(j) == Some(Tk::Kw(Kw::Select)) && !self.named_in_sentence(k, j))
+                    .then(|| self.span(k, j))
             }
             // `Ballon d'Or 2026`: the apostrophe glues an elided article to a noun.
             Tk::Logic if k == 1 && self.apostrophe() => None,

@@ -88,6 +88,19 @@ impl Shapes<'_> {
 
     /// Whether the text before the application's quote reads as prose: three words or more
     /// ("use struct bfd_section";), where an injection breaks out of one value.
+    /// Whether the tokens `code[k..=j]` are named in a sentence: several words before
+    /// them and a sentence mark right after (`could have appended a UNION SELECT. We`).
+    /// No statement goes on with `. ` or `, ` after its keyword.
+    pub(super) fn named_in_sentence(&self, k: usize, j: usize) -> bool {
+        let (Some(first), Some(last)) = (self.code.get(k), self.code.get(j)) else {
+            return false;
+        };
+        let after = &self.s[last.end..];
+        let mark = matches!(after.first(), Some(b'.' | b',' | b'!' | b'?'))
+            && after.get(1).is_none_or(u8::is_ascii_whitespace);
+        mark && words_in(&self.s[..first.start]) > 3
+    }
+
     pub(super) fn prose_prefix(&self) -> bool {
         self.prefix_words() > 2
     }

@@ -7,6 +7,8 @@
 
 use std::ops::Range;
 
+use super::attributes::Attributes;
+
 /// DOM properties no form field or anchor is named after.
 const PROPERTIES: &[&[u8]] = &[
     b"attributes",
@@ -81,67 +83,4 @@ pub(super) fn detect(s: &[u8]) -> Option<Range<usize>> {
         }
     }
     None
-}
-
-/// `name=value` pairs of a tag's attribute area (values unquoted; a bare name has an
-/// empty value).
-struct Attributes<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl<'a> Attributes<'a> {
-    fn new(s: &'a [u8]) -> Self {
-        Attributes { s, i: 0 }
-    }
-}
-
-impl<'a> Iterator for Attributes<'a> {
-    type Item = (&'a [u8], &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let s = self.s;
-        let skip = |mut i: usize| {
-            while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b'/') {
-                i += 1;
-            }
-            i
-        };
-        let start = skip(self.i);
-        let mut i = start;
-        while i < s.len() && !s[i].is_ascii_whitespace() && !matches!(s[i], b'=' | b'/') {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let name = &s[start..i];
-        let mut j = i;
-        while j < s.len() && s[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        if s.get(j) != Some(&b'=') {
-            self.i = i;
-            return Some((name, &[]));
-        }
-        j += 1;
-        while j < s.len() && s[j].is_ascii_whitespace() {
-            j += 1;
-        }
-        let (value, next) = match s.get(j) {
-            Some(&q @ (b'"' | b'\'')) => {
-                let close = memchr::memchr(q, &s[j + 1..]).map_or(s.len(), |e| j + 1 + e);
-                (&s[j + 1..close], close + 1)
-            }
-            _ => {
-                let mut k = j;
-                while k < s.len() && !s[k].is_ascii_whitespace() {
-                    k += 1;
-                }
-                (&s[j..k], k)
-            }
-        };
-        self.i = next.min(s.len());
-        Some((name, value))
-    }
 }

@@ -3,6 +3,8 @@
 //! pasted into a field carry them in every head; the active forms (`rel=stylesheet` or
 //! `import`, `http-equiv`, `charset`) still count.
 
+use super::attributes::Attributes;
+
 /// `rel` tokens that load nothing a page runs or styles with.
 const INERT_RELS: &[&[u8]] = &[
     b"next",
@@ -85,50 +87,11 @@ pub(super) fn inert(meta: bool, attrs: &[u8], document: bool, xml: bool) -> bool
 /// The `name=value` pairs of a tag's attribute area, up to its `>`; `None` when it is not
 /// plain HTML attributes (a handler is left to the caller's scan either way).
 fn attributes(s: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    loop {
-        while s
-            .get(i)
-            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'/')
-        {
-            i += 1;
-        }
-        match s.get(i) {
-            None | Some(b'>') => return Some(out),
-            _ => {}
-        }
-        let n = s[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':'))
-            .count();
-        if n == 0 || out.len() >= 16 {
-            return None;
-        }
-        let name = &s[i..i + n];
-        i += n;
-        if s.get(i) != Some(&b'=') {
-            out.push((name, &b""[..]));
-            continue;
-        }
-        i += 1;
-        let value = match s.get(i) {
-            Some(&q @ (b'"' | b'\'')) => {
-                let len = memchr::memchr(q, &s[i + 1..])?;
-                let v = &s[i + 1..i + 1 + len];
-                i += len + 2;
-                v
-            }
-            _ => {
-                let len = s[i..]
-                    .iter()
-                    .take_while(|c| !c.is_ascii_whitespace() && **c != b'>')
-                    .count();
-                let v = &s[i..i + len];
-                i += len;
-                v
-            }
-        };
-        out.push((name, value.trim_ascii()));
-    }
+    let mut it = Attributes::new(s);
+    let pairs: Vec<_> = it
+        .by_ref()
+        .take(17)
+        .map(|(n, v)| (n, v.trim_ascii()))
+        .collect();
+    (pairs.len() <= 16 && it.plain()).then_some(pairs)
 }
