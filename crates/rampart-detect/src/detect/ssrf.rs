@@ -305,7 +305,9 @@ fn schemeless(s: &[u8]) -> Option<Range<usize>> {
             || h.ends_with(".localhost")
             || h.ends_with(".cluster.local")
     };
-    (named && (next == Some(b'/') || host.contains(':'))).then_some(start..r.end)
+    // A metadata address needs no path: a `host` argument holding it is the target.
+    let metadata = metadata_authority(&host) && matches!(next, None | Some(b'/'));
+    ((named && (next == Some(b'/') || host.contains(':'))) || metadata).then_some(start..r.end)
 }
 
 fn authority_span(s: &[u8], from: usize) -> Option<Range<usize>> {

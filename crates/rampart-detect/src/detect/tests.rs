@@ -62,6 +62,7 @@ fn xss_tags_handlers_urls_and_breakouts() {
         ],
         &[
             "<script> defer vs async",
+            "<meta charset=\"utf-8\"><b style=\"font-weight:normal;\" id=\"docs-internal-guid-3c1b2f7e-7fff-9a4d-1c2e-5f0a8b9d4e21\"><p dir=\"ltr\">Agenda</p></b>",
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><style>@media (max-width:600px){.col{display:block!important;width:100%!important}}</style></head><body style=\"margin:0\"><p>Receipt</p></body></html>",
             "<p>Talk:</p><iframe title=\"SSR\" width=\"640\" src=\"https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?feature=oembed\" frameborder=\"0\" allowfullscreen></iframe>",
             "<iframe src=\"https://player.vimeo.com/video/76979871?h=8272103f6e\" allow=\"autoplay; fullscreen\"></iframe>",
@@ -267,9 +268,12 @@ fn crlf_needs_a_header_or_status_line() {
             "x\r\nSet-Cookie: a=b",
             "x\nLocation: http://evil",
             "a\r\n\r\nHTTP/1.1 200 OK",
+            "Support Team\u{85}Reply-To: attacker@evil.example",
+            "en\u{2028}X-Forwarded-Host: evil.example",
         ],
         &[
             "Go to store.\nAt the store, shop.",
+            "Zürich\u{2028}Bahnhofstrasse 1",
             "line one\nline two",
             "Note: nothing",
         ],
@@ -317,6 +321,9 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "see http://host.docker.internal:2375/containers/json",
             "see http://metadata.google.internal/computeMetadata/v1/",
             "mqtt://broker.internal:1883/",
+            "169.254.169.254",
+            "169.254.169.254/latest/meta-data/",
+            "169.254.170.2:80/v2/credentials",
         ],
         &[
             "https://example.com/page",
@@ -334,6 +341,8 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "%sql postgresql://analyst@warehouse.internal:5432/dw",
             "Runbook: https://wiki.internal/runbooks/api-5xx",
             "Base URL in staging: `http://inventory.staging.internal:8080`.",
+            "169.254.169.254 is the metadata address",
+            "10.0.0.1",
         ],
     );
 }
@@ -371,6 +380,8 @@ fn xss_head_links_and_metas_that_only_describe_a_page() {
             "<meta http-equiv=\"refresh\" content=\"0;url=javascript:alert(1)\">",
             "<meta charset=\"x-imap4-modified-utf7\">",
             "<meta charset=\"UTF-8\">",
+            "<meta charset=\"utf-8\"><b id=\"x\">docs-internal-guid-1</b>",
+            "<meta charset=\"utf-7\"><b id=\"docs-internal-guid-1\">+ADw-script+AD4-</b>",
             "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-7\">",
             "<link rel=next href=x onload=alert(1)>",
         ],
@@ -419,6 +430,25 @@ fn xss_dom_clobbering_but_not_ordinary_ids() {
             "<h2 id=\"usage\">Usage</h2><a href=\"#usage\">usage</a>",
             "<div id=\"attributes-table\">",
             "Set id=attributes in the config",
+        ],
+    );
+}
+
+#[test]
+fn gzip_serialized_inflates_to_a_java_stream() {
+    // gzip of `AC ED 00 05 73 72 00 11` + "java.util.HashMap", and of "hello world".
+    check(
+        Detector::GzipSerialized,
+        FieldKind::QueryValue,
+        &[
+            "H4sIAAAAAAACA1vzloG1uIhBMCuxLFGvtCQzR88jsTjDN7EAAMGIDdMZAAAA",
+            // As a form decoding leaves it: `+` read as a space.
+            "x=H4sIAAAAAAACA1vzloG1uIhBMCuxLFGvtCQzR88jsTjDN7EAAMGIDdMZAAAA",
+        ],
+        &[
+            "H4sIAAAAAAACA8tIzcnJVyjPL8pJAQCFEUoNCwAAAA==",
+            "H4sI not base64",
+            "H4sIAAAA",
         ],
     );
 }

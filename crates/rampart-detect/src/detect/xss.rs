@@ -172,7 +172,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
             && metadata::inert(
                 name == b"meta",
                 &s[after..s.len().min(after + 1024)],
-                whole_document(s),
+                whole_document(s) || docs_clipboard(s),
                 s.trim_ascii_start().starts_with(b"<?xml"),
             );
         // `<script> tags show as text`: a script whose first statement cannot parse
@@ -295,6 +295,15 @@ fn plain_style_sheet(rest: &[u8], close: usize) -> Option<usize> {
 fn whole_document(s: &[u8]) -> bool {
     let t = s.trim_ascii_start();
     t.starts_with(b"<!doctype html") || t.starts_with(b"<html")
+}
+
+/// Whether lowercased `s` is rich text pasted from Google Docs, whose clipboard HTML opens
+/// with its own UTF-8 charset declaration and a `docs-internal-guid` wrapper: a document
+/// fragment carrying its head, like [`whole_document`].
+fn docs_clipboard(s: &[u8]) -> bool {
+    let t = s.trim_ascii_start();
+    t.starts_with(b"<meta charset=\"utf-8\"><b ")
+        && memchr::memmem::find(&t[..t.len().min(256)], b" id=\"docs-internal-guid-").is_some()
 }
 
 /// Scans an attribute area for handlers, script URLs, `srcdoc` and CSS expressions.

@@ -303,6 +303,8 @@ pub(crate) fn validate(
             graphql: raw.graphql.unwrap_or(false),
             allow_opaque: raw.allow_opaque.unwrap_or(false),
             canonical: forward == Forward::Canonical,
+            // Decided per request: only where no contract validates the body.
+            sniff_graphql: false,
         },
         limits: Arc::new(limits),
         forward,

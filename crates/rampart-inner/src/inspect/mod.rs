@@ -281,8 +281,13 @@ fn screen(
         Ok(decoded) => decoded,
         Err(e) => return malformed((engine, rules), policy, head, body, parse_denial(&e)),
     };
-    let parsed = match rampart_parse::parse(content_type, &decoded, &policy.limits, policy.options)
-    {
+    // Without a contract to validate a JSON body as JSON, GraphQL-shaped JSON is read as
+    // GraphQL so its limits hold on any route.
+    let options = rampart_parse::Options {
+        sniff_graphql: policy.contract.is_none(),
+        ..policy.options
+    };
+    let parsed = match rampart_parse::parse(content_type, &decoded, &policy.limits, options) {
         Ok(parsed) => parsed,
         Err(e) => {
             return malformed((engine, rules), policy, head, &decoded, parse_denial(&e));

@@ -134,6 +134,26 @@ async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
             Some(Reason::UnprocessableContent),
         ),
         ("/plans", &json, br#"{"a":1"#, Some(Reason::BadRequest)),
+        // GraphQL-over-JSON on a route not declared GraphQL still meets the GraphQL
+        // limits; JSON with a "query" key that is no GraphQL stays JSON.
+        (
+            "/api",
+            &json,
+            br#"{"query":"{ u { f { f { f { f { f { f { f { f { f { f { f { f { f { f { f { x } } } } } } } } } } } } } } } } }"}"#,
+            Some(Reason::BodyTooLarge),
+        ),
+        (
+            "/api",
+            &json,
+            br#"{"query":"{ user(id: 1) { name } }"}"#,
+            None,
+        ),
+        (
+            "/api",
+            &json,
+            br#"{"query":"wireless headphones","page":2}"#,
+            None,
+        ),
         (
             "/plans",
             &[("content-type", "application/octet-stream")],

@@ -205,3 +205,49 @@ fn url_query_documents_meet_the_body_limits() {
         .expect("a document");
     assert_eq!(p.graphql.map(|s| s.mutations), Some(1));
 }
+
+#[test]
+fn graphql_shaped_json_meets_the_graphql_limits_when_sniffed() {
+    let deep = format!(
+        r#"{{"query":"{{ {}x{} }}"}}"#,
+        "a { ".repeat(20),
+        " }".repeat(20)
+    );
+    let aliases: String = (0..40).map(|i| format!("a{i}: me ")).collect();
+    let aliased = format!(r#"{{"query":"{{ {aliases} }}"}}"#);
+    let batch = format!("[{}]", [r#"{"query":"{ a }"}"#; 11].join(","));
+    let parse = |body: &str, sniff_graphql: bool| {
+        let body = bytes::Bytes::copy_from_slice(body.as_bytes());
+        let options = crate::Options {
+            sniff_graphql,
+            ..Default::default()
+        };
+        crate::parse(Some("application/json"), &body, &Limits::default(), options)
+            .map(|p| p.kind)
+            .map_err(|e| e.code())
+    };
+    let cases: &[(&str, Result<BodyKind, &str>)] = &[
+        (&deep, Err("graphql-too-deep")),
+        (&aliased, Err("graphql-too-many-aliases")),
+        (&batch, Err("graphql-batch-too-large")),
+        (
+            r#"{"query":"{ p { ...A } } fragment A on P { o { ...B } } fragment B on P { o { ...A } }"}"#,
+            Err("graphql-fragment-cycle"),
+        ),
+        (r#"{"query":"{ me { name } }"}"#, Ok(BodyKind::Graphql)),
+        // JSON that only has a "query" key stays JSON.
+        (
+            r#"{"query":"wireless headphones","page":2}"#,
+            Ok(BodyKind::Json),
+        ),
+        (r#"{"query":{"bool":{"must":[]}}}"#, Ok(BodyKind::Json)),
+        (r#"{"query":"type Q { a: Int }"}"#, Ok(BodyKind::Json)),
+    ];
+    for (body, want) in cases {
+        assert_eq!(parse(body, true), *want, "{body}");
+        assert!(
+            parse(body, false).is_ok_and(|k| k == BodyKind::Json),
+            "{body}"
+        );
+    }
+}

@@ -373,3 +373,14 @@ fn graphql_documents_select_fields_one_per_line() {
         ],
     );
 }
+
+#[test]
+fn codings_with_quality_weights_are_an_accept_list() {
+    table(
+        &["gzip;id", "x;gzip -d /tmp/x.gz", "gzip;q"],
+        &[
+            "gzip;q=1.0, identity; q=0.5, *;q=0",
+            "br;q=1.0, gzip;q=0.8, *;q=0.1",
+        ],
+    );
+}
