@@ -1239,6 +1239,19 @@ fn xml_schema_and_include_references_that_make_a_parser_fetch() {
             "http://xxe.example.net/",
         ),
         ("/doc/xi:include/@href", "\\\\attacker\\share\\x.xml"),
+        (
+            "/project/@xsi:schemaLocation",
+            "http://maven.apache.org/POM/4.0.0 http://maven.apache.org@evil.example/x.xsd",
+        ),
+        (
+            "/x/@xsi:schemaLocation",
+            "urn:x http://w3.org.evil.example/x.xsd",
+        ),
+        ("/x/@xsi:schemaLocation", "urn:x http://evilw3.org/x.xsd"),
+        (
+            "/x/@xsi:schemaLocation",
+            "urn:x jar:http://www.w3.org/x.jar!/a.xsd",
+        ),
     ];
     for (name, value) in attacks {
         let f = at(name, value);
@@ -1250,6 +1263,18 @@ fn xml_schema_and_include_references_that_make_a_parser_fetch() {
     }
     let legit = [
         ("/x/@xsi:schemaLocation", "order.xsd"),
+        (
+            "/project/@xsi:schemaLocation",
+            "http://maven.apache.org/POM/4.0.0 https://maven.apache.org/xsd/maven-4.0.0.xsd",
+        ),
+        (
+            "/gpx/@xsi:schemaLocation",
+            "http://www.topografix.com/GPX/1/1 http://www.topografix.com/GPX/1/1/gpx.xsd",
+        ),
+        (
+            "/beans/@xsi:schemaLocation",
+            "http://www.springframework.org/schema/beans https://www.springframework.org/schema/beans/spring-beans.xsd",
+        ),
         ("/x/@href", "http://example.com/docs"),
         ("/x/homepage", "https://example.com/"),
         ("/x/@namespace", "http://example.com/ns"),
@@ -2970,5 +2995,24 @@ fn gadgets_in_base64_and_hex_ghostscript_pipes_couchdb_roles_lucene_and_imap() {
         FieldKind::BodyValue,
         &["query\n#legit search\n{\n  __schema\n  #x\n  ,,,\n  {,,types\t{name}}\n}"],
         &["the __schema field of the spec"],
+    );
+}
+
+#[test]
+fn htaccess_that_runs_php_for_images() {
+    table(
+        "upload",
+        FieldKind::BodyValue,
+        &[
+            "AddType application/x-httpd-php .png .jpg",
+            "<FilesMatch \"\\.gif$\">\nSetHandler application/x-httpd-php\n</FilesMatch>",
+            "AddHandler cgi-script .jpg",
+            "php_value auto_prepend_file /tmp/sess_x",
+        ],
+        &[
+            "AddType image/webp .webp",
+            "To run PHP, Apache uses the AddType directive in its configuration.",
+            "SetHandler server-status",
+        ],
     );
 }

@@ -7,6 +7,7 @@ mod cmdi_words;
 mod crlf;
 mod jndi;
 mod jwt;
+mod schema;
 mod serialized;
 mod sqli;
 mod ssrf;
@@ -47,10 +48,13 @@ pub enum Detector {
     /// A gzip stream in base64 that inflates to a Java serialized object
     /// (`gzip-serialized`).
     GzipSerialized,
+    /// A schema or include reference that makes an XML parser fetch from a host a caller
+    /// chose (`schema-location`).
+    SchemaLocation,
 }
 
 impl Detector {
-    const ALL: [Detector; 11] = [
+    const ALL: [Detector; 12] = [
         Detector::Sqli,
         Detector::Xss,
         Detector::Cmdi,
@@ -62,6 +66,7 @@ impl Detector {
         Detector::Ssrf,
         Detector::JwtKeyUrl,
         Detector::GzipSerialized,
+        Detector::SchemaLocation,
     ];
 
     /// The name used in rule files.
@@ -78,6 +83,7 @@ impl Detector {
             Detector::Ssrf => "ssrf",
             Detector::JwtKeyUrl => "jwt-key-url",
             Detector::GzipSerialized => "gzip-serialized",
+            Detector::SchemaLocation => "schema-location",
         }
     }
 
@@ -102,6 +108,14 @@ impl Detector {
             Detector::JwtKeyUrl => (b"", false, &["eyj"]),
             // The base64 of gzip's magic and method bytes.
             Detector::GzipSerialized => (b"", false, &["h4si"]),
+            Detector::SchemaLocation => (
+                b"",
+                false,
+                &[
+                    "//", "\\\\", "file:", "jar:", "php:", "expect:", "gopher:", "netdoc:",
+                    "data:", "ftp:", "dict:", "ldap:",
+                ],
+            ),
             Detector::Crlf | Detector::CrlfAny => (b"\r\n", true, &[]),
             Detector::Ssrf => (
                 b"",
@@ -152,6 +166,7 @@ impl Detector {
             Detector::Jndi => jndi::detect(text),
             Detector::JwtKeyUrl => jwt::detect(text),
             Detector::GzipSerialized => serialized::gzip_java(text),
+            Detector::SchemaLocation => schema::detect(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
             Detector::Ssrf => ssrf::detect(

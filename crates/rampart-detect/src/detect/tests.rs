@@ -452,3 +452,24 @@ fn gzip_serialized_inflates_to_a_java_stream() {
         ],
     );
 }
+
+#[test]
+fn schema_location_fetches_from_hosts_a_caller_chose() {
+    check(
+        Detector::SchemaLocation,
+        FieldKind::BodyValue,
+        &[
+            "urn:a http://xxe.example.net/x.xsd",
+            "file:///etc/passwd",
+            "\\\\attacker\\share\\x.xml",
+            "urn:a //evil.example/x.xsd",
+            "urn:a https://www.w3.org@evil.example/x.xsd",
+        ],
+        &[
+            "order.xsd",
+            "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2 UBL-Invoice-2.1.xsd",
+            "http://www.w3.org/2001/XMLSchema http://www.w3.org/2001/XMLSchema.xsd",
+            "http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702 http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702/ws-securitypolicy-1.2.xsd",
+        ],
+    );
+}
