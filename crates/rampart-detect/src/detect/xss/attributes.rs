@@ -89,9 +89,12 @@ impl<'a> Iterator for Attributes<'a> {
 mod tests {
     use super::Attributes;
 
+    /// An attribute area, the pairs read from it, and whether it was plain.
+    type Case<'a> = (&'a [u8], &'a [(&'a [u8], &'a [u8])], bool);
+
     #[test]
     fn attribute_areas_split_like_a_browser() {
-        let cases: &[(&[u8], &[(&[u8], &[u8])], bool)] = &[
+        let cases: &[Case<'_>] = &[
             (
                 b" id=a name=\"b c\" hidden",
                 &[(b"id", b"a"), (b"name", b"b c"), (b"hidden", b"")],
