@@ -9,6 +9,15 @@ const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
 
+/// Decodes `input` (standard or URL-safe alphabet, padding optional) to bytes, whatever
+/// they are: for readers of binary payloads (a gzip stream), not for text views.
+pub(crate) fn decode_bytes(input: &[u8]) -> Option<Vec<u8>> {
+    STANDARD
+        .decode(input)
+        .or_else(|_| URL_SAFE.decode(input))
+        .ok()
+}
+
 /// Shortest value worth decoding (4 decoded bytes: `; id`); shorter tokens are
 /// identifiers far more often than payloads.
 pub(super) const MIN_LEN: usize = 6;

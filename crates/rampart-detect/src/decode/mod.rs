@@ -11,6 +11,7 @@
 //! per-request [`Budget`]: a request cannot make the engine hold more than its limits.
 
 mod b64;
+pub(crate) use b64::decode_bytes as base64_bytes;
 mod nested;
 #[cfg(test)]
 mod tests;

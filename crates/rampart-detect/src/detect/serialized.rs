@@ -5,18 +5,9 @@
 
 use std::io::Read as _;
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-
 const MAX_BASE64: usize = 64 * 1024;
 const MAX_INFLATED: u64 = 256 * 1024;
 const JAVA_MAGIC: [u8; 4] = [0xac, 0xed, 0x00, 0x05];
-
-const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
-    .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-    .with_decode_allow_trailing_bits(true);
-const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
-const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
 
 /// The `H4sI…` run of `text` when it inflates to a Java serialized object.
 pub(crate) fn gzip_java(text: &str) -> Option<String> {
@@ -39,10 +30,7 @@ pub(crate) fn gzip_java(text: &str) -> Option<String> {
     } else {
         run
     };
-    let bytes = STANDARD
-        .decode(run)
-        .or_else(|_| URL_SAFE.decode(run))
-        .ok()?;
+    let bytes = crate::decode::base64_bytes(run)?;
     let mut inflated = Vec::new();
     // A truncated stream still shows its first bytes; what it holds is what counts.
     let _ = flate2::read::GzDecoder::new(bytes.as_slice())

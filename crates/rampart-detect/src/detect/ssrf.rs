@@ -327,32 +327,47 @@ fn lower(b: &[u8]) -> String {
     crate::decode::lossy(b).to_ascii_lowercase()
 }
 
-/// Whether an authority's host is a cloud metadata name or a link-local address.
-fn metadata_authority(authority: &str) -> bool {
+/// An authority's host: what follows the last `@` (userinfo tricks:
+/// `http://google.com@127.0.0.1`), without port, zone or trailing dot.
+enum Host<'a> {
+    /// A bracketed IPv6 literal, if it parses.
+    V6(Option<Ipv6Addr>),
+    Name(&'a str),
+}
+
+fn host_of(authority: &str) -> Host<'_> {
     let host_port = authority.rsplit('@').next().unwrap_or(authority);
     if let Some(v6) = host_port.strip_prefix('[') {
         let inner = v6.split([']', '%']).next().unwrap_or(v6);
-        return inner
-            .parse::<Ipv6Addr>()
-            .is_ok_and(|ip| ip.is_unicast_link_local() || internal_v6(ip) && !ip.is_loopback());
+        return Host::V6(inner.parse().ok());
     }
     let host = host_port.split(':').next().unwrap_or(host_port);
-    let host = host.trim_end_matches('.');
-    (NAMES.contains(&host) && !host.starts_with("localhost") && !host.contains("local"))
-        || (v4_bytes(host) && parse_v4_loose(host).is_some_and(|ip| ip.is_link_local()))
+    Host::Name(host.trim_end_matches('.'))
+}
+
+/// Whether an authority's host is a cloud metadata name or a link-local address.
+fn metadata_authority(authority: &str) -> bool {
+    match host_of(authority) {
+        Host::V6(ip) => {
+            ip.is_some_and(|ip| ip.is_unicast_link_local() || internal_v6(ip) && !ip.is_loopback())
+        }
+        Host::Name(host) => {
+            // Of the names, the metadata services' (and the cluster API's), not loopback
+            // aliases.
+            (NAMES.contains(&host)
+                && ["metadata", "instance-data", "kubernetes"]
+                    .iter()
+                    .any(|m| host.contains(m)))
+                || (v4_bytes(host) && parse_v4_loose(host).is_some_and(|ip| ip.is_link_local()))
+        }
+    }
 }
 
 fn internal_authority(authority: &str) -> bool {
-    // The host is what follows the last `@` (userinfo tricks: `http://google.com@127.0.0.1`).
-    let host_port = authority.rsplit('@').next().unwrap_or(authority);
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        let inner = v6.split(']').next().unwrap_or(v6);
-        let inner = inner.split('%').next().unwrap_or(inner);
-        return inner.parse::<Ipv6Addr>().is_ok_and(internal_v6);
-    } else {
-        host_port.split(':').next().unwrap_or(host_port)
+    let host = match host_of(authority) {
+        Host::V6(ip) => return ip.is_some_and(internal_v6),
+        Host::Name(host) => host,
     };
-    let host = host.trim_end_matches('.');
     if host.is_empty() {
         return false;
     }
