@@ -1,9 +1,13 @@
 //! Turning a request head (and simple bodies) into [`Field`]s.
 //!
 //! Every header value is screened except: `Authorization` and `Proxy-Authorization` (they
-//! carry credentials; base64 tokens and JWTs would be decoded and matched for nothing, and a
-//! hit would copy a fragment of a secret into the logs), `Cookie` (split into cookie names and
-//! values instead) and `Content-Length` (validated by the edge as a number). `User-Agent`,
+//! carry credentials; a hit would copy a fragment of a secret into the logs) — of those only
+//! a JWT's unsigned part is screened (its JOSE header names the `kid` a server reads into a
+//! path or SQL lookup and the `jku` it fetches before checking any signature; without the
+//! signature it is no credential), and a `Bearer` or `Basic` credential that is no token
+//! at all (`Bearer x' or '1'='1`: the syntax of both is base64-like, RFC 6750 and 7617) is
+//! screened whole —, `Cookie` (split into cookie names and values instead) and
+//! `Content-Length` (validated by the edge as a number). `User-Agent`,
 //! `Referer` and custom `X-*` headers are screened: payloads in custom headers are a known
 //! blind spot of other WAFs.
 
@@ -83,6 +87,15 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     }
     for (name, value) in headers {
         if UNSCREENED_HEADERS.contains(&name.as_str()) {
+            if matches!(name.as_str(), "authorization" | "proxy-authorization")
+                && let Some(screened) = credential_screened(value.as_bytes())
+            {
+                out.fields.push(Field::new(
+                    Location::new("header", name.as_str()),
+                    FieldKind::HeaderValue,
+                    screened,
+                ));
+            }
             continue;
         }
         out.fields.push(Field::new(
@@ -103,6 +116,52 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
         ));
     }
     out
+}
+
+/// What of an `Authorization` value is screened: a JWT's unsigned part, or the whole value
+/// when a `Bearer` or `Basic` credential (or a value without a scheme) is no token68;
+/// nothing of any other credential.
+fn credential_screened(value: &[u8]) -> Option<&[u8]> {
+    let (scheme, credential) = match memchr::memchr(b' ', value) {
+        Some(sp) => (&value[..sp], value[sp..].trim_ascii()),
+        None => (&b""[..], value),
+    };
+    if token68(credential) {
+        return jws_unsigned(credential);
+    }
+    // Other schemes (Digest, AWS4-HMAC-SHA256...) carry auth-params, not a token.
+    (scheme.is_empty()
+        || scheme.eq_ignore_ascii_case(b"bearer")
+        || scheme.eq_ignore_ascii_case(b"basic"))
+    .then_some(value)
+}
+
+/// RFC 9110 `token68`: base64 or base64url characters, then any `=` padding.
+fn token68(credential: &[u8]) -> bool {
+    let body = credential.trim_ascii_end();
+    let unpadded = body.strip_suffix(b"=").map_or(body, |b| {
+        let pad = b.iter().rev().take_while(|c| **c == b'=').count();
+        &b[..b.len() - pad]
+    });
+    !unpadded.is_empty()
+        && unpadded.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The unsigned part (`header.claims.`, the signature cut off) of a compact JWS: three
+/// segments, the first a JSON object.
+fn jws_unsigned(token: &[u8]) -> Option<&[u8]> {
+    if !token.starts_with(b"eyJ") {
+        return None;
+    }
+    let mut dots = memchr::memchr_iter(b'.', token);
+    let (_, second) = (dots.next()?, dots.next()?);
+    if dots.next().is_some() {
+        // Five segments: an encrypted JWE, nothing readable.
+        return None;
+    }
+    token.get(..=second)
 }
 
 /// Whether a parameter of `query` (or of a form body) has a name no form or client writes

@@ -3016,3 +3016,50 @@ fn htaccess_that_runs_php_for_images() {
         ],
     );
 }
+
+#[test]
+fn groovy_processes_php_gadget_configs_path_parameter_suffixes_and_map_functions() {
+    table(
+        "java",
+        Q,
+        &[
+            "throw new Exception('id'.execute().text);",
+            "[\"sh\",\"-c\",\"id\"].execute()",
+        ],
+        &[
+            "The job's execute() method runs first",
+            "rows.execute() and 'x'.length",
+        ],
+    );
+    table(
+        "php",
+        FieldKind::BodyValue,
+        &[r#"{"as xyz":{"class":"\\GuzzleHttp\\Psr7\\FnStream","_fn_close":"phpinfo"}}"#],
+        &["We use GuzzleHttp for outgoing calls and close the stream after use"],
+    );
+    table(
+        "protocol",
+        Q,
+        &["/app/rest/users;.jsp", "/admin;.css"],
+        &[
+            "/app/rest/users;jsessionid=1",
+            "a;.b is not a path",
+            "/docs/readme.jsp",
+        ],
+    );
+    table(
+        "nosql",
+        FieldKind::BodyValue,
+        &["function(){ emit(this.username, this.password); }"],
+        &["The service will emit events for this order"],
+    );
+    table(
+        "crlf",
+        FieldKind::BodyValue,
+        &["/home\nX-Forwarded-Host: evil.example\nRefresh: 0;url=https://evil.example/"],
+        &[
+            "Notes:\nRefresh: the page every 5 minutes",
+            "Refresh rate: 60 Hz",
+        ],
+    );
+}

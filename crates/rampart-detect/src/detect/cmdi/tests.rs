@@ -384,3 +384,19 @@ fn codings_with_quality_weights_are_an_accept_list() {
         ],
     );
 }
+
+#[test]
+fn ansi_c_quoted_commands_are_read_decoded() {
+    table(
+        &[
+            r";$'\143\141\164' $'\057\145\164\143\057\160\141\163\163\167\144'",
+            r"x|$'\x77\x68\x6f\x61\x6d\x69'",
+            r"; $'\u0069\u0064'",
+        ],
+        &[
+            "costs $5 and 'quoted'",
+            r#"IFS=$'\t' splits on tabs"#,
+            r"Use $'\n' for a newline in bash",
+        ],
+    );
+}
