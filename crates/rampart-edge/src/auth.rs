@@ -135,6 +135,13 @@ impl RouteAuth {
         self.policy.is_public() && self.client_cert != ClientCertMode::Required
     }
 
+    /// Whether this route's authentication judges the `Authorization` header itself (it
+    /// accepts bearer tokens or Basic credentials): a forged or malformed one is refused
+    /// 401 there, so screening leaves it alone.
+    pub(crate) fn judges_authorization(&self) -> bool {
+        self.policy.accepts(Method::Bearer) || self.policy.accepts(Method::Basic)
+    }
+
     /// The route's accepted methods (for cross-checks against the configured stores).
     pub(crate) fn policy(&self) -> &AuthPolicy {
         &self.policy

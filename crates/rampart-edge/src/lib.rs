@@ -172,7 +172,8 @@ fn edge_route(
             protections.engine.clone(),
             screening.policy.clone(),
             screening.seen.clone(),
-        );
+        )
+        .leaving_authorization(settings.auth.judges_authorization());
         let configured = match enforcement {
             Enforcement::Block => Mode::Block,
             Enforcement::DetectOnly => Mode::Detect,

@@ -47,6 +47,8 @@ pub(crate) struct Screening {
     /// Client capability headers (`User-Agent`, `Accept`...) and names found clean by
     /// earlier requests under this policy: the same few arrive on every request.
     seen: Arc<SharedMemo>,
+    /// The route's authentication judges the `Authorization` header.
+    leave_authorization: bool,
 }
 
 impl Screening {
@@ -55,11 +57,24 @@ impl Screening {
             engine,
             policy,
             seen,
+            leave_authorization: false,
         }
     }
 
+    /// Leaves the `Authorization` header to the route's authentication when `leave`: it
+    /// refuses a forged or malformed credential with 401 (RFC 6750), not 403.
+    pub(crate) fn leaving_authorization(mut self, leave: bool) -> Self {
+        self.leave_authorization = leave;
+        self
+    }
+
     fn findings(&self, head: &RequestHead) -> Findings {
-        let fields = rampart_detect::extract::head_fields(&head.parts.uri, &head.parts.headers);
+        let mut fields = rampart_detect::extract::head_fields(&head.parts.uri, &head.parts.headers);
+        if self.leave_authorization {
+            fields.fields.retain(|f| {
+                !(f.location.scope() == "header" && f.location.name() == "authorization")
+            });
+        }
         let mut budget = Budget::default();
         match client_memo(head) {
             Some(client) => self.engine.inspect_for_client(
@@ -239,6 +254,27 @@ mod tests {
                 assert_eq!(denial.is_some(), attack, "{target} {headers:?}: {denial:?}");
             }
         }
+    }
+
+    /// A forged bearer credential is screened on a route without authentication, and left
+    /// to the route's authentication (401, RFC 6750) where it judges the header.
+    #[test]
+    fn authorization_is_screened_unless_the_route_authenticates_it() {
+        let forged = [("authorization", "Bearer x' or '1'='1")];
+        let screening = |leave| {
+            Screening::new(
+                Arc::new(Engine::builtin()),
+                Arc::new(Policy::default()),
+                Arc::default(),
+            )
+            .leaving_authorization(leave)
+        };
+        let head = head_with_method("GET", "/api/me", &forged);
+        assert!(denial_of(&screening(false).findings(&head), 5).is_some());
+        assert!(denial_of(&screening(true).findings(&head), 5).is_none());
+        // Other headers are screened either way.
+        let head = head_with_method("GET", "/api/me", &[("x-token", "x' or '1'='1")]);
+        assert!(denial_of(&screening(true).findings(&head), 5).is_some());
     }
 
     fn head(peer: &str, client: &str) -> RequestHead {

@@ -5,6 +5,7 @@
 mod cmdi;
 mod cmdi_words;
 mod crlf;
+mod graphql;
 mod jndi;
 mod jwt;
 mod schema;
@@ -51,10 +52,13 @@ pub enum Detector {
     /// A schema or include reference that makes an XML parser fetch from a host a caller
     /// chose (`schema-location`).
     SchemaLocation,
+    /// One mutation field called many times under aliases in one GraphQL document
+    /// (`graphql-batching`).
+    GraphqlBatching,
 }
 
 impl Detector {
-    const ALL: [Detector; 12] = [
+    const ALL: [Detector; 13] = [
         Detector::Sqli,
         Detector::Xss,
         Detector::Cmdi,
@@ -67,6 +71,7 @@ impl Detector {
         Detector::JwtKeyUrl,
         Detector::GzipSerialized,
         Detector::SchemaLocation,
+        Detector::GraphqlBatching,
     ];
 
     /// The name used in rule files.
@@ -84,6 +89,7 @@ impl Detector {
             Detector::JwtKeyUrl => "jwt-key-url",
             Detector::GzipSerialized => "gzip-serialized",
             Detector::SchemaLocation => "schema-location",
+            Detector::GraphqlBatching => "graphql-batching",
         }
     }
 
@@ -116,6 +122,7 @@ impl Detector {
                     "data:", "ftp:", "dict:", "ldap:",
                 ],
             ),
+            Detector::GraphqlBatching => (b"", false, &["mutation"]),
             Detector::Crlf | Detector::CrlfAny => (b"\r\n", true, &[]),
             Detector::Ssrf => (
                 b"",
@@ -167,6 +174,7 @@ impl Detector {
             Detector::JwtKeyUrl => jwt::detect(text),
             Detector::GzipSerialized => serialized::gzip_java(text),
             Detector::SchemaLocation => schema::detect(text),
+            Detector::GraphqlBatching => graphql::detect(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
             Detector::Ssrf => ssrf::detect(

@@ -483,3 +483,22 @@ fn schema_location_fetches_from_hosts_a_caller_chose() {
         ],
     );
 }
+
+#[test]
+fn xss_handlers_that_are_one_bare_name_run_nothing() {
+    check(
+        Detector::Xss,
+        FieldKind::BodyValue,
+        &[
+            "<img src=x onerror=alert(1)>",
+            "<x onclick=\"alert`1`\">",
+            "<svg onload=location=name>",
+            "<b onmouseover='a=1'>",
+            "<img onerror>",
+        ],
+        &[
+            "<?xml version=\"1.0\"?><QBXML><QBXMLMsgsRq onError=\"stopOnError\"><InvoiceAddRq/></QBXMLMsgsRq></QBXML>",
+            "<Job onFailure='retry'><Step/></Job>",
+        ],
+    );
+}

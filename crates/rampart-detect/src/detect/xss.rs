@@ -327,7 +327,8 @@ fn attributes(s: &[u8], from: usize, to: usize) -> Option<Range<usize>> {
                 j += 1;
             }
             if s.get(j) == Some(&b'=') || j >= to {
-                if is_handler(name) || name == b"srcdoc" {
+                let inert = j < to && is_handler(name) && bare_name(&s[j + 1..to]);
+                if (is_handler(name) || name == b"srcdoc") && !inert {
                     return Some(i..(j + 1).min(s.len()));
                 }
                 if j < to && URL_ATTRS.contains(&name) && script_url(&s[j + 1..to]) {
@@ -390,6 +391,28 @@ const SPACED_TAGS: &[&[u8]] = &[
     b"form", b"dialog", b"svg", b"img", b"image", b"input", b"body", b"video", b"audio",
     b"details", b"marquee", b"button", b"math", b"set", b"animate", b"param",
 ];
+
+/// Whether an attribute value is one bare name (`onError="stopOnError"` in QuickBooks
+/// XML): a handler made of a name calls nothing, assigns nothing and runs nothing.
+fn bare_name(value: &[u8]) -> bool {
+    let v = value.trim_ascii_start();
+    let (quote, v) = match v.first() {
+        Some(&q @ (b'"' | b'\'')) => (Some(q), &v[1..]),
+        _ => (None, v),
+    };
+    let n = v
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    let rest = &v[n..];
+    let closed = match quote {
+        Some(q) => rest.first() == Some(&q),
+        None => rest
+            .first()
+            .is_none_or(|c| c.is_ascii_whitespace() || matches!(c, b'>' | b'/')),
+    };
+    n > 0 && v[0].is_ascii_alphabetic() && closed
+}
 
 fn is_handler(name: &[u8]) -> bool {
     name.len() >= 5 && name.starts_with(b"on") && name[2..].iter().all(u8::is_ascii_alphabetic)

@@ -12,8 +12,10 @@ pub(super) const TAIL_WORDS: &[&[u8]] = &[
 ];
 
 /// `1’ or ’1’=’1`: typographic quotes some databases and normalisers read as `'`, replaced
-/// in place by `'` plus spaces so spans still index the original text.
-pub(super) fn unicode_quotes(lower: &mut String) {
+/// in place by `'` plus spaces so spans still index the original text; `admin'%a0or%a0'1'='1`:
+/// the no-break space (and U+FFFD, what a lone Latin-1 0xA0 byte decodes to) that MySQL
+/// reads as whitespace, replaced by spaces.
+pub(super) fn fold_unicode(lower: &mut String) {
     if lower.is_ascii() {
         return;
     }
@@ -22,6 +24,8 @@ pub(super) fn unicode_quotes(lower: &mut String) {
         match c {
             '\u{2018}' | '\u{2019}' | '\u{201b}' | '\u{2032}' | '\u{ff07}' => out.push_str("'  "),
             '\u{b4}' | '\u{2bc}' => out.push_str("' "),
+            '\u{a0}' => out.push_str("  "),
+            '\u{fffd}' => out.push_str("   "),
             _ => out.push(c),
         }
     }

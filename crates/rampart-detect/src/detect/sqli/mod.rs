@@ -86,9 +86,10 @@ fn shapes(text: &str) -> Option<Range<usize>> {
             })
         })
     } else {
-        // Typographic quotes act as `'`; the folding keeps byte offsets.
+        // Typographic quotes act as `'`, no-break spaces as spaces; the folding keeps
+        // byte offsets.
         let mut lower = text.to_ascii_lowercase();
-        extra::unicode_quotes(&mut lower);
+        extra::fold_unicode(&mut lower);
         find(lower.as_bytes())
     }
 }
@@ -420,7 +421,11 @@ impl<'a> Shapes<'a> {
             }
             // A column compared with a literal (`20 and rating >= 4`) reads as prose unless
             // the value opens with it or breaks out of a string first.
-            let anchored = k == 1 || self.is_break(k - 1) || prev == Tk::RParen;
+            // A `)` anchors it when it closes what the application opened, not a group the
+            // value opened itself (`(type:a OR type:b) AND year > 2000`, a search filter).
+            let anchored = k == 1
+                || self.is_break(k - 1)
+                || (prev == Tk::RParen && !self.closes_own_group(k - 1));
             // "sb=0 and sb=1. Value coverage is complete" goes on as prose after a column.
             if (lit1 && lit2 && (strong_prev || prev == Tk::Ident))
                 || ((lit1 || lit2) && strong_prev && anchored && !self.words_in_a_row(j3))
@@ -454,6 +459,16 @@ impl<'a> Shapes<'a> {
             return Some(self.span(k - 1, j2 - 1));
         }
         None
+    }
+
+    /// Whether the `)` at `code[k]` closes a `(` opened earlier in the value.
+    fn closes_own_group(&self, k: usize) -> bool {
+        let depth = self.code[..k].iter().fold(0i32, |d, t| match t.kind {
+            Tk::LParen => d + 1,
+            Tk::RParen => d - 1,
+            _ => d,
+        });
+        depth > 0
     }
 
     /// One operand, arithmetic included (`3*2`): the index after it and whether it is

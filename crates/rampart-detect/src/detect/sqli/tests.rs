@@ -271,20 +271,55 @@ fn tells_arithmetic_and_grouped_words_from_constant_conditions() {
     }
 }
 
-#[test]
-fn member_of_compares_like_in() {
-    for a in [
-        "1' AND 3 MEMBER OF('[1,2,3]')-- -",
-        "1' AND 3 MEMBER OF('[1,2,3]') AND JSON_OVERLAPS('[1]','[1]')-- -",
-        "x' or 1 member of ('[1]') #",
-    ] {
+/// Each attack must be found and each legitimate value pass.
+fn table(attacks: &[&str], legit: &[&str]) {
+    for a in attacks {
         assert!(detect(a).is_some(), "missed {a:?}");
     }
-    for l in [
-        "Anna, 3 members of the team are out",
-        "She is a member of the board",
-        "member of (the) club",
-    ] {
+    for l in legit {
         assert_eq!(detect(l), None, "flagged {l:?}");
     }
+}
+
+#[test]
+fn member_of_compares_like_in() {
+    table(
+        &[
+            "1' AND 3 MEMBER OF('[1,2,3]')-- -",
+            "1' AND 3 MEMBER OF('[1,2,3]') AND JSON_OVERLAPS('[1]','[1]')-- -",
+            "x' or 1 member of ('[1]') #",
+        ],
+        &[
+            "Anna, 3 members of the team are out",
+            "She is a member of the board",
+            "member of (the) club",
+        ],
+    );
+}
+
+#[test]
+fn no_break_spaces_separate_tokens_as_mysql_reads_them() {
+    table(
+        &[
+            "admin'\u{a0}or\u{a0}'1'='1",
+            "admin'\u{fffd}or\u{fffd}'1'='1",
+        ],
+        &[
+            "Caf\u{e9}\u{a0}Ol\u{e9} opens at 8",
+            "O\u{fffd}Reilly\u{a0}Media",
+            "10\u{a0}000\u{a0}EUR or more",
+        ],
+    );
+}
+
+#[test]
+fn a_group_the_value_opened_is_no_breakout() {
+    table(
+        &["1) AND 1=1", "x) AND rating >= 4", "1)) OR (1=1"],
+        &[
+            "(type:article OR type:tutorial) AND published_at > 1717200000 AND NOT tags:deprecated",
+            "(genres = \"science fiction\" OR genres = adventure) AND rating >= 4.2",
+            "(a OR b) AND id > 5",
+        ],
+    );
 }
