@@ -149,19 +149,13 @@ fn token68(credential: &[u8]) -> bool {
         })
 }
 
-/// The unsigned part (`header.claims.`, the signature cut off) of a compact JWS: three
-/// segments, the first a JSON object.
+/// The unsigned part (`header.claims.`, the signature cut off) of a compact JWS whose
+/// header is a JSON object (base64 `eyJ`); `token` is a token68, so ASCII.
 fn jws_unsigned(token: &[u8]) -> Option<&[u8]> {
-    if !token.starts_with(b"eyJ") {
-        return None;
-    }
-    let mut dots = memchr::memchr_iter(b'.', token);
-    let (_, second) = (dots.next()?, dots.next()?);
-    if dots.next().is_some() {
-        // Five segments: an encrypted JWE, nothing readable.
-        return None;
-    }
-    token.get(..=second)
+    let [header, claims, _] = crate::decode::jws_segments(std::str::from_utf8(token).ok()?)?;
+    header
+        .starts_with("eyJ")
+        .then(|| &token[..header.len() + claims.len() + 2])
 }
 
 /// Whether a parameter of `query` (or of a form body) has a name no form or client writes

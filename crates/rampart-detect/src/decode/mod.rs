@@ -318,11 +318,8 @@ fn base64_view(text: &str, kind: FieldKind) -> Option<String> {
 /// internal identity providers in ordinary deployments.
 pub(crate) fn jwt_header(text: &str) -> Option<String> {
     let token = jwt_token(text)?;
-    let mut segments = token.split('.');
-    let (header, claims) = (segments.next()?, segments.next()?);
-    let well_formed = segments.next().is_some()
-        && segments.next().is_none()
-        && header.len() >= 10
+    let [header, claims, _] = jws_segments(token)?;
+    let well_formed = header.len() >= 10
         && !claims.is_empty()
         && token
             .bytes()
@@ -331,6 +328,14 @@ pub(crate) fn jwt_header(text: &str) -> Option<String> {
         return None;
     }
     b64::decode(header).filter(|h| h.trim_start().starts_with('{'))
+}
+
+/// The header, claims and signature of a compact JWS: exactly three dot-separated
+/// segments (an encrypted JWE has five).
+pub(crate) fn jws_segments(token: &str) -> Option<[&str; 3]> {
+    let mut segments = token.split('.');
+    let parts = [segments.next()?, segments.next()?, segments.next()?];
+    segments.next().is_none().then_some(parts)
 }
 
 /// The decoded claims (second segment) of a JWT in `text`, when it has a JSON header.
