@@ -211,6 +211,7 @@ impl Contract {
             }
         }
         compiler.check_cycles()?;
+        compiler.schemas.infer_tags();
         let mut by_len: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, p) in paths.iter().enumerate() {
             by_len.entry(p.template.len()).or_default().push(i);

@@ -14,6 +14,8 @@ use std::fmt;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 
+use crate::schema::validate::key_order;
+
 /// A key's or scalar's index among the document's keys and scalars, in document order.
 /// Bookkeeping, not part of the value: instances compare equal whatever their positions.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +55,7 @@ pub(crate) struct Members<'a>(Vec<(Cow<'a, str>, Leaf, Instance<'a>)>);
 impl<'a> Members<'a> {
     fn from_unsorted(mut members: Vec<(Cow<'a, str>, Leaf, Instance<'a>)>) -> Self {
         // Stable, and the last duplicate wins, as when inserting into a map.
-        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members.sort_by(|a, b| key_order(&a.0, &b.0));
         members.dedup_by(|later, earlier| {
             let same = later.0 == earlier.0;
             if same {
@@ -70,9 +72,29 @@ impl<'a> Members<'a> {
 
     pub(crate) fn get(&self, key: &str) -> Option<&Instance<'a>> {
         self.0
-            .binary_search_by(|(k, _, _)| k.as_ref().cmp(key))
+            .binary_search_by(|(k, _, _)| key_order(k, key))
             .ok()
             .map(|i| &self.0[i].2)
+    }
+
+    /// Whether every name of `sorted` (sorted, without repeats) is a member: one merge
+    /// walk over both lists.
+    pub(crate) fn has_all(&self, sorted: &[String]) -> bool {
+        if sorted.len() > self.0.len() {
+            return false;
+        }
+        let mut members = self.0.iter();
+        'names: for name in sorted {
+            for (k, _, _) in members.by_ref() {
+                match key_order(k, name) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => continue 'names,
+                    std::cmp::Ordering::Greater => return false,
+                }
+            }
+            return false;
+        }
+        true
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -328,6 +350,38 @@ mod tests {
         };
         assert!(members.entries().all(|(_, leaf, v)| leaf.index().is_none()
             && matches!(v, Instance::Array(items) if items[0].leaf().index().is_none())));
+    }
+
+    #[test]
+    fn names_compare_in_byte_order_and_required_sets_are_found_in_one_walk() {
+        let names = [
+            "", "a", "ab", "b", "B", "\u{e9}", "e\u{301}", "id", "ids", "zz",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(key_order(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
+        let Some(Instance::Object(members)) =
+            Instance::from_slice(br#"{"kind":1,"id":2,"sku":3,"at":4}"#)
+        else {
+            panic!("not an object");
+        };
+        let cases: [(&[&str], bool); 9] = [
+            (&[], true),
+            (&["at", "kind"], true),
+            (&["id", "kind", "sku"], true),
+            (&["at", "id", "kind", "sku"], true),
+            (&["at", "id", "kind", "sku", "zz"], false),
+            (&["a"], false),
+            (&["b"], false),
+            (&["zz"], false),
+            (&["kind", "kinds"], false),
+        ];
+        for (required, all) in cases {
+            let sorted: Vec<String> = required.iter().map(|s| (*s).to_owned()).collect();
+            assert_eq!(members.has_all(&sorted), all, "{required:?}");
+        }
     }
 
     #[test]

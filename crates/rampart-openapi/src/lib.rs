@@ -16,7 +16,9 @@
 //! What it does not do: no I/O besides reading the spec file, no network (external
 //! `$ref`s are refused), no body parsing of its own beyond re-reading JSON the caller's
 //! strict parser already accepted, no `discriminator`
-//! (`oneOf` is validated as JSON Schema says), no `unevaluated*` keywords (refused).
+//! (`oneOf` is validated as JSON Schema says; a union whose branches each require one
+//! property with a distinct string constant is validated by trying the one branch an
+//! object's value names, which decides the same), no `unevaluated*` keywords (refused).
 //!
 //! ```
 //! use rampart_openapi::{Body, Contract, LoadLimits, Request};

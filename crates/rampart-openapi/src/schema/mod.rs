@@ -6,6 +6,7 @@
 
 mod format;
 mod pattern;
+mod tag;
 pub(crate) mod validate;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use crate::limits::LoadLimits;
 
 pub(crate) use format::Format;
 pub(crate) use pattern::Pattern;
+pub(crate) use tag::Tag;
 
 /// Index of a compiled schema in its [`Schemas`] arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +62,8 @@ pub(crate) struct Schema {
     /// Sorted by name.
     pub(crate) properties: Vec<(String, SchemaId)>,
     pub(crate) required: Vec<String>,
+    /// `required` sorted and without repeats, to check all at once against members.
+    pub(crate) required_sorted: Vec<String>,
     /// Schema for properties matched neither by name nor by pattern; `None`: anything.
     pub(crate) additional: Option<SchemaId>,
     pub(crate) pattern_properties: Vec<(Pattern, SchemaId)>,
@@ -88,6 +92,9 @@ pub(crate) struct Schema {
     pub(crate) all_of: Vec<SchemaId>,
     pub(crate) any_of: Vec<SchemaId>,
     pub(crate) one_of: Vec<SchemaId>,
+    /// When `anyOf`/`oneOf` is a tagged union: which branch an object can hold.
+    pub(crate) any_of_tag: Option<Tag>,
+    pub(crate) one_of_tag: Option<Tag>,
     pub(crate) not: Option<SchemaId>,
     pub(crate) if_then_else: Option<(SchemaId, Option<SchemaId>, Option<SchemaId>)>,
     pub(crate) read_only: bool,
@@ -96,6 +103,14 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
+    /// The schema of property `name` when this node declares it.
+    pub(crate) fn declared(&self, name: &str) -> Option<SchemaId> {
+        self.properties
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.properties[i].1)
+    }
+
     /// Whether a value that validated against this node is pinned down to a shape
     /// that cannot carry free text (so injection detectors may skip it).
     pub(crate) fn pins(&self, value: &Instance<'_>) -> bool {
@@ -132,6 +147,7 @@ impl Schemas {
             constant: None,
             properties: Vec::new(),
             required: Vec::new(),
+            required_sorted: Vec::new(),
             additional: None,
             pattern_properties: Vec::new(),
             property_names: None,
@@ -158,6 +174,8 @@ impl Schemas {
             all_of: Vec::new(),
             any_of: Vec::new(),
             one_of: Vec::new(),
+            any_of_tag: None,
+            one_of_tag: None,
             not: None,
             if_then_else: None,
             read_only: false,
@@ -517,6 +535,9 @@ impl<'d> Compiler<'d> {
             s.required = names.ok_or_else(|| {
                 LoadError::invalid(&child(at, "required"), "must be an array of strings")
             })?;
+            s.required_sorted = s.required.clone();
+            s.required_sorted.sort_unstable();
+            s.required_sorted.dedup();
         }
         if let Some(d) = map.get("dependentRequired").and_then(Value::as_object) {
             for (k, v) in d {

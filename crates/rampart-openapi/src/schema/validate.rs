@@ -341,31 +341,45 @@ impl<'s> Run<'s> {
         }
         if !s.any_of.is_empty() {
             let mut any = false;
-            for &b in &s.any_of {
-                if self.branch(b, v) {
-                    any = true;
-                    break;
+            if let Some(only) = tagged(s.any_of_tag.as_ref(), v) {
+                any = only.is_some_and(|b| self.branch(b, v));
+            } else {
+                for &b in &s.any_of {
+                    if self.branch(b, v) {
+                        any = true;
+                        break;
+                    }
+                    if self.aborted {
+                        return false;
+                    }
                 }
-                if self.aborted {
-                    return false;
-                }
+            }
+            if self.aborted {
+                return false;
             }
             check!(any, "anyOf");
         }
         if !s.one_of.is_empty() {
             let marks = self.marks();
             let mut matched = 0;
-            for &b in &s.one_of {
-                // Only the first match's pins can matter: a second one fails the keyword.
-                let ok = if matched == 0 {
-                    self.branch(b, v)
-                } else {
-                    self.probe(b, v)
-                };
-                matched += usize::from(ok);
-                if self.aborted {
-                    return false;
+            if let Some(only) = tagged(s.one_of_tag.as_ref(), v) {
+                matched = usize::from(only.is_some_and(|b| self.branch(b, v)));
+            } else {
+                for &b in &s.one_of {
+                    // Only the first match's pins can matter: a second one fails the keyword.
+                    let ok = if matched == 0 {
+                        self.branch(b, v)
+                    } else {
+                        self.probe(b, v)
+                    };
+                    matched += usize::from(ok);
+                    if self.aborted {
+                        return false;
+                    }
                 }
+            }
+            if self.aborted {
+                return false;
             }
             if matched != 1 {
                 self.truncate(marks);
@@ -470,7 +484,8 @@ impl<'s> Run<'s> {
             ok = false;
             self.fail("maxProperties");
         }
-        for name in &s.required {
+        let all_present = map.has_all(&s.required_sorted);
+        for name in s.required.iter().filter(|_| !all_present) {
             if !map.contains_key(name) && !self.exempt_property(s, name) {
                 ok = false;
                 let len = self.enter_key(name);
@@ -487,13 +502,11 @@ impl<'s> Run<'s> {
         if (!ok && self.probe > 0) || self.stopped() {
             return false;
         }
+        // Members and declared properties are both sorted by name: one merge walk.
+        let mut next_property = 0;
         for (key, key_leaf, value) in map.entries() {
             let len = self.enter_key(key);
-            let declared = s
-                .properties
-                .binary_search_by(|(n, _)| n.as_str().cmp(key))
-                .ok()
-                .map(|i| s.properties[i].1);
+            let declared = declared_in_walk(&s.properties, &mut next_property, key);
             let mut matched = declared.is_some();
             if let Some(id) = declared {
                 if self.discard == 0 {
@@ -554,6 +567,45 @@ impl<'s> Run<'s> {
             s.read_only
         };
         own || (depth < 8 && s.all_of.iter().any(|&a| self.is_exempt(a, depth + 1)))
+    }
+}
+
+/// For a tagged union and an object: the only branch that can hold, if any. `None`:
+/// not a tagged union or not an object, so every branch has to be tried.
+fn tagged(tag: Option<&super::Tag>, v: &Instance<'_>) -> Option<Option<SchemaId>> {
+    match (tag, v) {
+        (Some(tag), Instance::Object(map)) => Some(tag.branch(map)),
+        _ => None,
+    }
+}
+
+/// The schema of `key` among `properties` (sorted by name), looking from `*cursor` on
+/// and leaving the cursor past every name not after `key`; keys come in sorted order.
+fn declared_in_walk(
+    properties: &[(String, SchemaId)],
+    cursor: &mut usize,
+    key: &str,
+) -> Option<SchemaId> {
+    while let Some((name, id)) = properties.get(*cursor) {
+        match key_order(name, key) {
+            std::cmp::Ordering::Less => *cursor += 1,
+            std::cmp::Ordering::Equal => {
+                *cursor += 1;
+                return Some(*id);
+            }
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
+}
+
+/// Byte order of names (as `str`'s), compared in line: names are short, and a library
+/// `memcmp` call per comparison cost more than the comparing.
+pub(crate) fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => a.get(i).cmp(&b.get(i)),
+        None => a.len().cmp(&b.len()),
     }
 }
 
