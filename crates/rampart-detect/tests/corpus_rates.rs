@@ -3,14 +3,16 @@
 //! fails here, not only in a full-stack run of the evaluation harness. Each payload is
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
-//! REST path parameter arrives). The limits are today's counts (~3,700 attacks, ~4,100
+//! REST path parameter arrives). The limits are today's counts (~4,200 attacks, ~4,600
 //! legitimate, which keep look-alikes refused on purpose, such as command lines as whole
 //! values): lower them as detection improves. Some attacks only exist where their file
 //! places them and pass as plain values on purpose: scanner user agents, UTF-16 XML
 //! documents, GraphQL requests that break the body parser's limits (depth, aliases, batch)
 //! rather than carry an injection. Some whole legitimate documents are refused only as a
 //! plain value: a JSON body read as one raw text (a markdown table's `| env |`), or one
-//! whose form and JSON layers exceed the nesting budget once it is itself a value.
+//! whose form and JSON layers exceed the nesting budget once it is itself a value, an
+//! AsciiDoc note whose `link:` line reads as an injected `Link:` header in a query, an
+//! OData `$expand=Orders($filter=...)` read as PHP in a path.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -26,9 +28,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 29, 56),
-        (Some(FieldKind::BodyValue), "json", 32, 55),
-        (None, "path", 92, 78),
+        (Some(FieldKind::QueryValue), "query", 41, 57),
+        (Some(FieldKind::BodyValue), "json", 44, 55),
+        (None, "path", 105, 80),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {

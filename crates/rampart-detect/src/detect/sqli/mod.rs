@@ -614,6 +614,18 @@ impl<'a> Shapes<'a> {
                     items += 1;
                 }
                 Tk::Comma | Tk::Dot | Tk::Arith | Tk::Cmp => prev_ident = false,
+                // `(select case when x=1 then 0 else 1 end)`: a conditional, as blind
+                // injections into an ORDER BY or OFFSET probe with.
+                Tk::Kw(Kw::Case) if self.text(k + 1).eq_ignore_ascii_case(b"when") => {
+                    let Some(end) = self.case_end(k + 2) else {
+                        return false;
+                    };
+                    sqlish = true;
+                    prev_ident = false;
+                    items += 1;
+                    k = end + 1;
+                    continue;
+                }
                 Tk::Kw(Kw::As) => {
                     k += 2;
                     prev_ident = false;
@@ -649,6 +661,12 @@ impl<'a> Shapes<'a> {
             }
             k += 1;
         }
+    }
+
+    /// The `end` closing a `case when` whose `when` is before `k`, with a `then` on the way.
+    fn case_end(&self, k: usize) -> Option<usize> {
+        let then = (k..self.code.len()).find(|&i| self.text(i).eq_ignore_ascii_case(b"then"))?;
+        (then + 1..self.code.len()).find(|&i| self.text(i).eq_ignore_ascii_case(b"end"))
     }
 
     /// `sleep(5)`, `benchmark(1e7,md5(1))`, `extractvalue(1,concat(...))`.

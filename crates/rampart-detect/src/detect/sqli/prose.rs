@@ -254,14 +254,34 @@ impl Shapes<'_> {
 
     /// Whether the statement at `j`, glued to a quote opened after prose, is closed by that
     /// quote later: `he said 'select * from users' is a query` quotes SQL.
+    /// So is an exact-phrase search: `"select committee" site:gov.uk`.
     pub(super) fn quoted_statement(&self, j: usize) -> bool {
         let Some((q, open, prefix)) = self.opening() else {
             return false;
         };
-        words_in(prefix) > 1
-            && self.code.get(j).is_some_and(|t| t.start == open.end)
-            && self.s[open.end..].contains(&q)
+        if self.code.get(j).is_none_or(|t| t.start != open.end) {
+            return false;
+        }
+        let rest = &self.s[open.end..];
+        (words_in(prefix) > 1 && rest.contains(&q))
+            || (self.kind(j) == Some(Tk::Kw(Kw::Select)) && exact_phrase(q, rest))
     }
+}
+
+/// Whether `rest`, after an opening double quote, is a phrase of two or more plain words
+/// closed by the quote and then a space or the end: a search for those words together,
+/// which no statement is (it has nothing to select from or act on).
+fn exact_phrase(q: u8, rest: &[u8]) -> bool {
+    let Some(close) = memchr::memchr(q, rest) else {
+        return false;
+    };
+    let phrase = &rest[..close];
+    q == b'"'
+        && words_in(phrase) >= 2
+        && phrase
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
+        && rest.get(close + 1).is_none_or(u8::is_ascii_whitespace)
 }
 
 /// Words of `text` split at whitespace, a no-break space included (its UTF-8 ends in 0xa0).

@@ -323,3 +323,37 @@ fn a_group_the_value_opened_is_no_breakout() {
         ],
     );
 }
+
+#[test]
+fn an_exact_phrase_search_is_no_statement() {
+    table(
+        &[
+            "\" select password from users--",
+            "\"select password from users",
+            "\"select version()\"",
+            "\" select @@version \"",
+            "\"select password\"from users",
+        ],
+        &[
+            "\"select committee\" report on energy prices site:parliament.uk",
+            "\"select all\" checkbox",
+            "\"select committee\"",
+            "title:\"select committee on health\" -draft",
+        ],
+    );
+}
+
+#[test]
+fn a_conditional_subquery_is_sql() {
+    table(
+        &[
+            "50 OFFSET (SELECT CASE WHEN unicode(substr(sqlite_version(),1,1))=51 THEN 0 ELSE 100 END)",
+            "(select case when (1=1) then name else id end)",
+        ],
+        &[
+            "Please select case when ordering (the blue one)",
+            "(select case then end)",
+            "(Select case when you pack)",
+        ],
+    );
+}
