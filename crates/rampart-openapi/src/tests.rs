@@ -25,7 +25,7 @@ fn body_contract(version: &str, schema: Value, components: Value) -> Contract {
     }))
 }
 
-fn post_json(c: &Contract, body: &Value) -> crate::Outcome {
+pub(crate) fn post_json(c: &Contract, body: &Value) -> crate::Outcome {
     let bytes = serde_json::to_vec(body).unwrap();
     let headers = HeaderMap::new();
     c.check(&Request {

@@ -137,10 +137,10 @@ impl Schemas {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test")]
 
-    use http::HeaderMap;
     use serde_json::{Value, json};
 
-    use crate::{Body, Contract, LoadLimits, Outcome, Request};
+    use crate::tests::post_json;
+    use crate::{Contract, LoadLimits, Outcome};
 
     /// `POST /t` taking a list of records, each one of `record`'s union.
     fn contract(record: &Value, tagged: bool) -> Contract {
@@ -174,19 +174,6 @@ mod tests {
             }
         }
         c
-    }
-
-    fn post(c: &Contract, body: &Value) -> Outcome {
-        let bytes = serde_json::to_vec(body).unwrap();
-        let headers = HeaderMap::new();
-        c.check(&Request {
-            method: "POST",
-            path: "/t",
-            query: None,
-            headers: &headers,
-            content_type: Some("application/json"),
-            body: Body::Json(&bytes),
-        })
     }
 
     fn reference(name: &str) -> Value {
@@ -247,7 +234,7 @@ mod tests {
             let untagged = contract(&union, false);
             for record in records() {
                 let body = json!([record]);
-                let (fast, slow) = (post(&tagged, &body), post(&untagged, &body));
+                let (fast, slow) = (post_json(&tagged, &body), post_json(&untagged, &body));
                 let pins = |o: &Outcome| -> Vec<(bool, bool)> {
                     (0..16)
                         .map(|i| (o.pinned.json_value(i), o.pinned.json_key(i)))
@@ -259,7 +246,7 @@ mod tests {
         }
         let c = contract(&json!({"oneOf": order_profile_event}), true);
         for (i, record) in records().into_iter().enumerate() {
-            let out = post(&c, &json!([record]));
+            let out = post_json(&c, &json!([record]));
             assert_eq!(out.conforms(), i < 3, "{record}: {:?}", out.violations);
             if i >= 3 {
                 assert_eq!(out.violations[0].keyword, "oneOf", "{record}");
