@@ -14,8 +14,6 @@ use std::fmt;
 use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 
-use crate::schema::validate::key_order;
-
 /// A key's or scalar's index among the document's keys and scalars, in document order.
 /// Bookkeeping, not part of the value: instances compare equal whatever their positions.
 #[derive(Debug, Clone, Copy)]
@@ -168,6 +166,16 @@ impl<'a> Instance<'a> {
             }
             _ => false,
         }
+    }
+}
+
+/// Byte order of names (as `str`'s), compared in line: names are short, and a library
+/// `memcmp` call per comparison cost more than the comparing.
+pub(crate) fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => a.get(i).cmp(&b.get(i)),
+        None => a.len().cmp(&b.len()),
     }
 }
 

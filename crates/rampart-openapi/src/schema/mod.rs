@@ -232,8 +232,8 @@ impl Schemas {
             return None;
         }
         let s = self.get(id);
-        if let Ok(i) = s.properties.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            return Some(s.properties[i].1);
+        if let Some(p) = s.declared(name) {
+            return Some(p);
         }
         for &a in &s.all_of {
             if let Some(p) = self.property_at(a, name, depth + 1) {

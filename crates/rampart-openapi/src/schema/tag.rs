@@ -46,10 +46,9 @@ impl Schemas {
     }
 
     fn tag(&self, branches: &[SchemaId]) -> Option<Tag> {
-        let (&first, _) = branches.split_first()?;
-        if branches.len() < 2 {
+        let &[first, _, ..] = branches else {
             return None;
-        }
+        };
         let mut candidates = Vec::new();
         self.required_names(first, &mut candidates, 0);
         candidates.into_iter().find_map(|name| {

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use super::{Schema, SchemaId, Schemas, types};
 use crate::doc::push_segment;
-use crate::instance::{Instance, Leaf, Members};
+use crate::instance::{Instance, Leaf, Members, key_order};
 use crate::limits::ValidateLimits;
 use crate::locations::List;
 
@@ -553,10 +553,7 @@ impl<'s> Run<'s> {
     /// A required property that is read-only is not required in requests, one that is
     /// write-only not in responses.
     fn exempt_property(&self, s: &Schema, name: &str) -> bool {
-        s.properties
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .is_some_and(|i| self.is_exempt(s.properties[i].1, 0))
+        s.declared(name).is_some_and(|p| self.is_exempt(p, 0))
     }
 
     fn is_exempt(&self, id: SchemaId, depth: usize) -> bool {
@@ -597,16 +594,6 @@ fn declared_in_walk(
         }
     }
     None
-}
-
-/// Byte order of names (as `str`'s), compared in line: names are short, and a library
-/// `memcmp` call per comparison cost more than the comparing.
-pub(crate) fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(i) => a.get(i).cmp(&b.get(i)),
-        None => a.len().cmp(&b.len()),
-    }
 }
 
 fn type_matches(t: u8, v: &Instance<'_>) -> bool {

@@ -272,12 +272,11 @@ impl Shapes<'_> {
 /// closed by the quote and then a space or the end: a search for those words together,
 /// which no statement is (it has nothing to select from or act on).
 fn exact_phrase(q: u8, rest: &[u8]) -> bool {
-    let Some(close) = memchr::memchr(q, rest) else {
+    let Some(close) = memchr::memchr(q, rest).filter(|_| q == b'"') else {
         return false;
     };
     let phrase = &rest[..close];
-    q == b'"'
-        && words_in(phrase) >= 2
+    words_in(phrase) >= 2
         && phrase
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-')
