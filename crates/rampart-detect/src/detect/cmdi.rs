@@ -23,8 +23,8 @@ mod start;
 mod unset;
 
 use markup::{
-    entity_after, entity_before, fence_opening, gnu_quote, inline_code, inline_command, rst_link,
-    table_row,
+    entity_after, entity_before, fence_opening, gnu_quote, inline_code, inline_command,
+    regex_alternation, rst_link, table_row,
 };
 use sentence::sentence_line;
 use start::{alias_bypass, redirect_start};
@@ -144,6 +144,13 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
         {
             Some(n) => i += n,
             None => break,
+        }
+        // `^(feat|fix|test)(/.+)?`: a regular expression's alternation, not a subshell.
+        if b[i] == b'('
+            && let Some(close) = regex_alternation(b, i)
+        {
+            i = close + 1;
+            continue;
         }
         let (sep, len) = match b[i] {
             // `&lt;yes|no&gt;`, `&#60;dir&#62;`: the `;` closes an HTML entity.

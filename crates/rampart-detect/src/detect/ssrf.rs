@@ -24,6 +24,7 @@ const NAMES: &[&str] = &[
     "metadata.packet.net",
     "metadata.platformequinix.com",
     "metadata.tencentyun.com",
+    "rancher-metadata",
     "kubernetes.default",
     "kubernetes.default.svc",
     "localtest.me",
@@ -239,6 +240,8 @@ fn in_text(prefix: &[u8]) -> bool {
         .or_else(|| prefix.strip_suffix(b"<"))
         .or_else(|| prefix.strip_suffix(b"("))
         .unwrap_or(prefix);
+    // "Set HTTPS_PROXY=http://proxy.local:3128 and": an environment variable named in text.
+    let prefix = env_assignment(prefix).unwrap_or(prefix);
     let spaced = [&b" "[..], b"+", b"%20"]
         .iter()
         .any(|sp| prefix.ends_with(sp));
@@ -249,6 +252,17 @@ fn in_text(prefix: &[u8]) -> bool {
                 let w = w.strip_suffix(b":").unwrap_or(w);
                 w.len() >= 2 && w.iter().all(u8::is_ascii_alphabetic)
             })
+}
+
+/// `prefix` without a trailing `NAME=` in capitals (an environment variable being set).
+fn env_assignment(prefix: &[u8]) -> Option<&[u8]> {
+    let name = prefix.strip_suffix(b"=")?;
+    let start = name
+        .iter()
+        .rposition(|b| !(b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_'))
+        .map_or(0, |p| p + 1);
+    let var = &name[start..];
+    (var.len() >= 2 && var[0].is_ascii_uppercase()).then_some(&name[..start])
 }
 
 /// An authority that writes a loopback or private address the way people do in text
@@ -435,7 +449,12 @@ fn internal_authority(authority: &str) -> bool {
             .split('.')
             .any(|label| hex_v4(label).is_some_and(internal_v4));
     }
-    if host.ends_with(".1u.ms") {
+    // `169.254.169.254.1time.127.0.0.1.forever.rebind.network` (whonow),
+    // `make-1.2.3.4-rebind-127.0.0.1-rr.1u.ms`: four numeric labels anywhere.
+    if [".1u.ms", ".rebind.network", ".rebind.it"]
+        .iter()
+        .any(|s| host.ends_with(s))
+    {
         return host
             .split(['-', '.'])
             .collect::<Vec<_>>()

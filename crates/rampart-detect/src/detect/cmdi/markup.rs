@@ -201,3 +201,33 @@ pub(super) fn entity_after(s: &[u8]) -> bool {
         .count();
     name >= 2 && s.get(name) == Some(&b';') && s[0].is_ascii_alphabetic()
 }
+
+/// `^(feat|fix|test)(/.+)?$`: a group of bare alternatives that a regular expression
+/// anchors, quantifies or continues (`^(`, `(?:`, `)?`, `)(`, `)/`), where the shell would
+/// stop at a syntax error. Returns the index of the closing parenthesis.
+pub(super) fn regex_alternation(b: &[u8], open: usize) -> Option<usize> {
+    let mut from = open + 1;
+    let non_capturing = b[from..].starts_with(b"?:");
+    if non_capturing {
+        from += 2;
+    }
+    let close = from
+        + b[from..]
+            .iter()
+            .take(256)
+            .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'|')))?;
+    let inner = &b[from..close];
+    if b.get(close) != Some(&b')')
+        || !inner.contains(&b'|')
+        || inner.split(|c| *c == b'|').any(<[u8]>::is_empty)
+    {
+        return None;
+    }
+    let anchored = open > 0 && b[open - 1] == b'^';
+    let continued = match b.get(close + 1) {
+        Some(b'?' | b'*' | b'+' | b'{' | b'$' | b'/' | b'\\' | b'(' | b'[') => true,
+        Some(b'.') => matches!(b.get(close + 2), Some(b'*' | b'+' | b'?' | b'{')),
+        _ => false,
+    };
+    (non_capturing || anchored || continued).then_some(close)
+}
