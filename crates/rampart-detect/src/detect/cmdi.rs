@@ -337,6 +337,8 @@ fn command_at(
             None => true,
             Some(b'-') => next.is_ascii_alphabetic() || long_option(&b[j..]),
             Some(b'.') => matches!(next, b'/' | b'.'),
+            // `date >= today() - 30`: a comparison in a filter, not a redirection.
+            Some(b'>' | b'<') if next == b'=' => false,
             // `Book & CD</item>`: markup, not a redirection.
             Some(b'<') => !markup_tag(&b[j + 1..]),
             // `& echo %username%`: a cmd.exe variable.
@@ -376,7 +378,12 @@ fn command_at(
         if cmd.len() <= 3 && cmd.iter().all(|c| matches!(c, b'/' | b'*')) {
             return None;
         }
-        let glob = cmd.iter().any(|c| matches!(c, b'?' | b'*' | b'['));
+        // `/internal-preview/*` in a list of URL paths: a directory wildcard alone as the
+        // last segment names paths; a glob that spells a program (`/???/??t`) runs one.
+        let globbed = |p: &[u8]| p.iter().any(|c| matches!(c, b'?' | b'*' | b'['));
+        let glob = cmd
+            .strip_suffix(b"/*")
+            .map_or_else(|| globbed(cmd), globbed);
         // `/dev/urandom` or `~/.bashrc` alone in backticks is markdown code naming a file;
         // a program directory or a glob still runs.
         let alone = b.get(end) == Some(&b'`');

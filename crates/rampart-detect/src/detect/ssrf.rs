@@ -7,9 +7,20 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-/// Schemes that let a server speak raw protocols to internal services.
+/// Schemes that let a server speak raw protocols to internal services, and the JNDI
+/// ones a lookup loads remote classes through (`rmi://`, `iiop://`: a Jackson gadget's
+/// `jndiLocation`).
 const SMUGGLING: &[&[u8]] = &[
-    b"gopher", b"dict", b"tftp", b"netdoc", b"jar", b"ldap", b"sftp",
+    b"gopher",
+    b"dict",
+    b"tftp",
+    b"netdoc",
+    b"jar",
+    b"ldap",
+    b"sftp",
+    b"rmi",
+    b"iiop",
+    b"corbaname",
 ];
 
 /// Host names of metadata services and loopback aliases.

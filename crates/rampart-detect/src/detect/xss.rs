@@ -180,6 +180,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         let dead = name == b"script" && s[at + 1] != b'/' && dead_script(&s[after..]);
         let end = memchr::memchr(b'>', &s[after..]).map_or(s.len(), |e| after + e);
         let player = name == b"iframe" && embed::player(&s[after..end]);
+        let placeholder = matches!(name, b"object" | b"embed") && loads_nothing(&s[after..end]);
         if name == b"style"
             && s[at + 1] != b'/'
             && whole_document(s)
@@ -193,6 +194,8 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
             && !describes
             && !dead
             && !player
+            && !placeholder
+            && !(name != b"script" && xml_data(s))
         {
             return Some(at..after);
         }
@@ -206,6 +209,30 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         }
     }
     None
+}
+
+/// Whether lowercased `s` is an XML document that no browser renders as a page (`<?xml`
+/// first, no XHTML, HTML or SVG in it): its `<template>` or `<link>` elements are data.
+fn xml_data(s: &[u8]) -> bool {
+    s.trim_ascii_start().starts_with(b"<?xml")
+        && ![&b"xhtml"[..], b"<html", b"<svg", b":svg"]
+            .iter()
+            .any(|m| memchr::memmem::find(s, m).is_some())
+}
+
+/// Whether an `<object>` or `<embed>` attribute area names nothing to load or run (`<object
+/// type="application/kenticocloud" data-codename="cta">`, a CMS's component placeholder):
+/// plain attributes, none a resource (`data`, `src`, `classid`...) or a handler.
+fn loads_nothing(attrs: &[u8]) -> bool {
+    let mut it = attributes::Attributes::new(attrs);
+    let inert = it.by_ref().take(17).all(|(n, _)| {
+        !n.starts_with(b"on")
+            && !matches!(
+                n,
+                b"data" | b"src" | b"codebase" | b"classid" | b"archive" | b"code" | b"movie"
+            )
+    });
+    inert && it.plain() && it.next().is_none()
 }
 
 /// Words that take an operand after a space: `var x`, `new Image`, `typeof x`.

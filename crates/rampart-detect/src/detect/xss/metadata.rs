@@ -71,7 +71,10 @@ pub(super) fn inert(meta: bool, attrs: &[u8], document: bool, xml: bool) -> bool
                 && value(b"http-equiv")
                     .is_none_or(|h| h == b"content-type" && value(b"content").is_some_and(utf8));
         }
-        return value(b"name").is_some()
+        // Named metadata: `name`, Open Graph's RDFa `property`, microdata's `itemprop`.
+        return [&b"name"[..], b"property", b"itemprop"]
+            .iter()
+            .any(|n| value(n).is_some())
             && value(b"http-equiv").is_none()
             && value(b"charset").is_none();
     }
