@@ -3424,6 +3424,8 @@ fn templates_gadgets_and_cms_markup_next_to_their_look_alikes() {
             "{% if request.application.__globals__ %}x{% endif %}",
             "{% apply system %}cat /etc/passwd{% endapply %}",
             "{% set x = 1 %}",
+            "{% if True %}49{% endif %}",
+            "{%if 1%}x{%endif%}",
             "{% include '../../../etc/passwd' %}",
             "{{ .Exec \"id\" }}",
             "{{ .ReadFile \"/etc/passwd\" }}",
