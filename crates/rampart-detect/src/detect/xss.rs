@@ -138,6 +138,7 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
 }
 
 fn tags(s: &[u8]) -> Option<Range<usize>> {
+    let xml = s.trim_ascii_start().starts_with(b"<?xml");
     let mut from = 0;
     while let Some(off) = memchr::memchr(b'<', &s[from..]) {
         let at = from + off;
@@ -173,7 +174,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
                 name == b"meta",
                 &s[after..s.len().min(after + 1024)],
                 whole_document(s) || docs_clipboard(s),
-                s.trim_ascii_start().starts_with(b"<?xml"),
+                xml,
             );
         // `<script> tags show as text`: a script whose first statement cannot parse
         // never runs, nor does anything after it in the element.
@@ -195,7 +196,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
             && !dead
             && !player
             && !placeholder
-            && !(name != b"script" && xml_data(s))
+            && !(name != b"script" && xml && !renders(s))
         {
             return Some(at..after);
         }
@@ -211,13 +212,12 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
     None
 }
 
-/// Whether lowercased `s` is an XML document that no browser renders as a page (`<?xml`
-/// first, no XHTML, HTML or SVG in it): its `<template>` or `<link>` elements are data.
-fn xml_data(s: &[u8]) -> bool {
-    s.trim_ascii_start().starts_with(b"<?xml")
-        && ![&b"xhtml"[..], b"<html", b"<svg", b":svg"]
-            .iter()
-            .any(|m| memchr::memmem::find(s, m).is_some())
+/// Whether a lowercased XML document is one a browser renders as a page (XHTML, HTML or
+/// SVG in it); in any other its `<template>` or `<link>` elements are data.
+fn renders(s: &[u8]) -> bool {
+    [&b"xhtml"[..], b"<html", b"<svg", b":svg"]
+        .iter()
+        .any(|m| memchr::memmem::find(s, m).is_some())
 }
 
 /// Whether an `<object>` or `<embed>` attribute area names nothing to load or run (`<object
