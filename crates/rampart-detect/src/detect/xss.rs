@@ -139,6 +139,8 @@ pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
 
 fn tags(s: &[u8]) -> Option<Range<usize>> {
     let xml = s.trim_ascii_start().starts_with(b"<?xml");
+    // Once per value: asked per tag, it would rescan the value for each element.
+    let xml_data = xml && !renders(s);
     let mut from = 0;
     while let Some(off) = memchr::memchr(b'<', &s[from..]) {
         let at = from + off;
@@ -196,7 +198,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
             && !dead
             && !player
             && !placeholder
-            && !(name != b"script" && xml && !renders(s))
+            && !(name != b"script" && xml_data)
         {
             return Some(at..after);
         }
@@ -224,15 +226,15 @@ fn renders(s: &[u8]) -> bool {
 /// type="application/kenticocloud" data-codename="cta">`, a CMS's component placeholder):
 /// plain attributes, none a resource (`data`, `src`, `classid`...) or a handler.
 fn loads_nothing(attrs: &[u8]) -> bool {
-    let mut it = attributes::Attributes::new(attrs);
-    let inert = it.by_ref().take(17).all(|(n, _)| {
-        !n.starts_with(b"on")
-            && !matches!(
-                n,
-                b"data" | b"src" | b"codebase" | b"classid" | b"archive" | b"code" | b"movie"
-            )
-    });
-    inert && it.plain() && it.next().is_none()
+    attributes::pairs(attrs).is_some_and(|pairs| {
+        pairs.iter().all(|(n, _)| {
+            !n.starts_with(b"on")
+                && !matches!(
+                    *n,
+                    b"data" | b"src" | b"codebase" | b"classid" | b"archive" | b"code" | b"movie"
+                )
+        })
+    })
 }
 
 /// Words that take an operand after a space: `var x`, `new Image`, `typeof x`.

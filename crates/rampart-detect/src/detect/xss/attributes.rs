@@ -31,6 +31,18 @@ impl<'a> Attributes<'a> {
     }
 }
 
+/// The `name=value` pairs of a tag's attribute area, up to its `>`, values trimmed;
+/// `None` when it is not plain HTML attributes or holds more than 16.
+pub(super) fn pairs(s: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
+    let mut it = Attributes::new(s);
+    let pairs: Vec<_> = it
+        .by_ref()
+        .take(17)
+        .map(|(n, v)| (n, v.trim_ascii()))
+        .collect();
+    (pairs.len() <= 16 && it.plain()).then_some(pairs)
+}
+
 impl<'a> Iterator for Attributes<'a> {
     type Item = (&'a [u8], &'a [u8]);
 

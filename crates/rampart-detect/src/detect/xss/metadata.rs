@@ -3,7 +3,7 @@
 //! pasted into a field carry them in every head; the active forms (`rel=stylesheet` or
 //! `import`, `http-equiv`, `charset`) still count.
 
-use super::attributes::Attributes;
+use super::attributes::pairs;
 
 /// `rel` tokens that load nothing a page runs or styles with.
 const INERT_RELS: &[&[u8]] = &[
@@ -57,7 +57,7 @@ const INERT_RELS: &[&[u8]] = &[
 /// (an e-mail template, a saved page), whose own head declares its charset. `xml`: it is
 /// an XML document (`<?xml` first), where a `<link>` without `rel` is an Atom or RSS link.
 pub(super) fn inert(meta: bool, attrs: &[u8], document: bool, xml: bool) -> bool {
-    let Some(pairs) = attributes(attrs) else {
+    let Some(pairs) = pairs(attrs) else {
         return false;
     };
     let value = |name: &[u8]| pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
@@ -85,16 +85,4 @@ pub(super) fn inert(meta: bool, attrs: &[u8], document: bool, xml: bool) -> bool
             .filter(|t| !t.is_empty())
             .all(|t| INERT_RELS.contains(&t)),
     }
-}
-
-/// The `name=value` pairs of a tag's attribute area, up to its `>`; `None` when it is not
-/// plain HTML attributes (a handler is left to the caller's scan either way).
-fn attributes(s: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
-    let mut it = Attributes::new(s);
-    let pairs: Vec<_> = it
-        .by_ref()
-        .take(17)
-        .map(|(n, v)| (n, v.trim_ascii()))
-        .collect();
-    (pairs.len() <= 16 && it.plain()).then_some(pairs)
 }
