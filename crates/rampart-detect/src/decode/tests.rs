@@ -15,6 +15,11 @@ fn decodes_each_layer_kind() {
         (percent("a+b%2B", false), "a+b+"),
         (percent("%u003cscript", false), "<script"),
         (percent("%c0%ae%c0%ae/", false), "../"),
+        (
+            percent("1%20%A%N%D%20%S%L%E%E%P(5)", false),
+            "1 AND SLEEP(5)",
+        ),
+        (percent("%S%E%L%E%C%T%20%u0031", false), "SELECT 1"),
         (html_entities("&lt;script&gt;"), "<script>"),
         (html_entities("&#60;&#x3C;&#0000060"), "<<<"),
         (html_entities("&ltscript"), "<script"),
@@ -26,6 +31,9 @@ fn decodes_each_layer_kind() {
         assert_eq!(got.as_deref(), Some(*want));
     }
     assert_eq!(percent("100% sure", false), None);
+    // Two strays before letters are typos or a format string, not ASP encoding.
+    assert_eq!(percent("%s of %d", false), None);
+    assert_eq!(percent("50%off %Sale", false), None);
     assert_eq!(html_entities("Tom & Jerry"), None);
     assert_eq!(js_escapes("C:\\path"), None);
 }

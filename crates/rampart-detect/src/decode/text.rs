@@ -6,7 +6,9 @@
 
 /// Decodes `%XX`, `%uXXXX` and (when `plus`) `+` as space. Overlong UTF-8 forms of ASCII
 /// (`%c0%ae` for `.`) decode to the ASCII character, as some servers do; other invalid
-/// UTF-8 becomes U+FFFD.
+/// UTF-8 becomes U+FFFD. A `%` that starts no escape stays, unless the value holds
+/// [`ASP_STRAYS`] of them before letters: ASP drops those (`%S%E%L%E%C%T`, sqlmap's
+/// `percentage` tamper).
 pub(crate) fn percent(input: &str, plus: bool) -> Option<String> {
     let bytes = input.as_bytes();
     if memchr::memchr(b'%', bytes).is_none() && !(plus && memchr::memchr(b'+', bytes).is_some()) {
@@ -18,6 +20,7 @@ pub(crate) fn percent(input: &str, plus: bool) -> Option<String> {
     let mut copied = 0;
     let mut i = 0;
     let mut buf = [0u8; 4];
+    let mut drop_strays = None;
     loop {
         let next = if plus {
             memchr::memchr2(b'%', b'+', &bytes[i..])
@@ -35,6 +38,10 @@ pub(crate) fn percent(input: &str, plus: bool) -> Option<String> {
             && let Some(c) = hex_char(bytes.get(at + 2..at + 6))
         {
             Some((c.encode_utf8(&mut buf).as_bytes(), 6))
+        } else if *drop_strays.get_or_insert_with(|| asp_strays(bytes))
+            && bytes.get(at + 1).is_some_and(u8::is_ascii_alphabetic)
+        {
+            Some((&b""[..], 1))
         } else {
             None
         };
@@ -56,6 +63,22 @@ pub(crate) fn percent(input: &str, plus: bool) -> Option<String> {
     }
     out.extend_from_slice(&bytes[copied..]);
     Some(utf8_with_overlong(out))
+}
+
+/// How many `%` before a letter that start no escape make a value ASP-percent-encoded.
+const ASP_STRAYS: usize = 3;
+
+/// Whether `bytes` holds [`ASP_STRAYS`] `%` before letters that start no escape.
+fn asp_strays(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', bytes)
+        .filter(|&at| {
+            bytes.get(at + 1).is_some_and(u8::is_ascii_alphabetic)
+                && (hex(bytes.get(at + 1)).is_none() || hex(bytes.get(at + 2)).is_none())
+                && !(matches!(bytes.get(at + 1), Some(b'u' | b'U'))
+                    && hex_char(bytes.get(at + 2..at + 6)).is_some())
+        })
+        .nth(ASP_STRAYS - 1)
+        .is_some()
 }
 
 /// UTF-8 decoding that maps overlong encodings to the character they spell and anything

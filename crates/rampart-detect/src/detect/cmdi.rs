@@ -24,7 +24,7 @@ mod unset;
 
 use markup::{
     entity_after, entity_before, fence_opening, gnu_quote, inline_code, inline_command,
-    regex_alternation, rst_link, table_row,
+    quantified_group, regex_alternation, rst_link, table_row,
 };
 use sentence::sentence_line;
 use start::{alias_bypass, redirect_start};
@@ -147,7 +147,7 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
         }
         // `^(feat|fix|test)(/.+)?`: a regular expression's alternation, not a subshell.
         if b[i] == b'('
-            && let Some(close) = regex_alternation(b, i)
+            && let Some(close) = regex_alternation(b, i).or_else(|| quantified_group(b, i))
         {
             i = close + 1;
             continue;
@@ -444,6 +444,9 @@ fn command_at(
                 || url_at(&b[j..])
                 || address_at(&b[j..])
         }
+        // `SignedHeaders=content-type;host;x-amz-date`: a word with no argument inside a
+        // `;`-joined list of names. Without an argument a weak word does nothing.
+        Sep::Hard if weak && opened == i && in_name_list(b, i, end) => false,
         Sep::Hard | Sep::Line => {
             !weak
                 || net_query
@@ -479,6 +482,17 @@ fn command_at(
         }
     };
     ok.then_some(arg_end)
+}
+
+/// Whether the word `b[from..to]` sits between two `;` glued to names on both sides
+/// (`content-type;host;x-amz-date`).
+fn in_name_list(b: &[u8], from: usize, to: usize) -> bool {
+    let name = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'-');
+    from >= 2
+        && b[from - 1] == b';'
+        && name(b.get(from - 2))
+        && b.get(to) == Some(&b';')
+        && name(b.get(to + 1))
 }
 
 /// Whether `b` (normalised) is a GraphQL document: an operation or fragment keyword, or a

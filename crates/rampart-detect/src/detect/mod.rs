@@ -55,10 +55,13 @@ pub enum Detector {
     /// One mutation field called many times under aliases in one GraphQL document
     /// (`graphql-batching`).
     GraphqlBatching,
+    /// A [`Detector::SchemaLocation`] fetch in a `schemaLocation` attribute of XML text
+    /// held in one value (`schema-location-in-text`).
+    SchemaLocationInText,
 }
 
 impl Detector {
-    const ALL: [Detector; 13] = [
+    const ALL: [Detector; 14] = [
         Detector::Sqli,
         Detector::Xss,
         Detector::Cmdi,
@@ -72,6 +75,7 @@ impl Detector {
         Detector::GzipSerialized,
         Detector::SchemaLocation,
         Detector::GraphqlBatching,
+        Detector::SchemaLocationInText,
     ];
 
     /// The name used in rule files.
@@ -90,6 +94,7 @@ impl Detector {
             Detector::GzipSerialized => "gzip-serialized",
             Detector::SchemaLocation => "schema-location",
             Detector::GraphqlBatching => "graphql-batching",
+            Detector::SchemaLocationInText => "schema-location-in-text",
         }
     }
 
@@ -123,6 +128,7 @@ impl Detector {
                 ],
             ),
             Detector::GraphqlBatching => (b"", false, &["mutation"]),
+            Detector::SchemaLocationInText => (b"", false, &["schemalocation"]),
             Detector::Crlf | Detector::CrlfAny => (b"\r\n", true, &[]),
             Detector::Ssrf => (
                 b"",
@@ -175,6 +181,7 @@ impl Detector {
             Detector::GzipSerialized => serialized::gzip_java(text),
             Detector::SchemaLocation => schema::detect(text),
             Detector::GraphqlBatching => graphql::detect(text),
+            Detector::SchemaLocationInText => schema::detect_in_text(text),
             Detector::Crlf => crlf::detect(text, false).and_then(slice),
             Detector::CrlfAny => crlf::detect(text, true).and_then(slice),
             Detector::Ssrf => ssrf::detect(

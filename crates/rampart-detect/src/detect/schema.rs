@@ -48,6 +48,44 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         .map(|token| token.chars().take(64).collect())
 }
 
+/// [`detect`] over each `schemaLocation`/`noNamespaceSchemaLocation` attribute of XML
+/// text held in one value (a document uploaded or pasted as a field).
+pub(crate) fn detect_in_text(text: &str) -> Option<String> {
+    const NAME: &[u8] = b"schemalocation";
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = find_ignore_case(&bytes[from..], NAME) {
+        let mut i = from + at + NAME.len();
+        from = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        let Some(&quote @ (b'"' | b'\'')) = bytes.get(i) else {
+            continue;
+        };
+        let value = &text[i + 1..];
+        let end = value.find(char::from(quote)).unwrap_or(value.len());
+        if let Some(found) = detect(&value[..end]) {
+            return Some(found);
+        }
+        from = i + 1 + end;
+    }
+    None
+}
+
+/// The first index of ASCII-lowercase `needle` in `hay`, ignoring ASCII case.
+fn find_ignore_case(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
 fn fetches(token: &str) -> bool {
     if token.starts_with("\\\\") {
         return true;

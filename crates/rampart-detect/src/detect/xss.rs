@@ -186,7 +186,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         let placeholder = matches!(name, b"object" | b"embed") && loads_nothing(&s[after..end]);
         if name == b"style"
             && s[at + 1] != b'/'
-            && whole_document(s)
+            && (whole_document(s) || svg_document(s))
             && let Some(len) = plain_style_sheet(&s[after..], end - after)
         {
             from = after + len;
@@ -324,6 +324,28 @@ fn plain_style_sheet(rest: &[u8], close: usize) -> Option<usize> {
 fn whole_document(s: &[u8]) -> bool {
     let t = s.trim_ascii_start();
     t.starts_with(b"<!doctype html") || t.starts_with(b"<html")
+}
+
+/// Whether lowercased `s` is a whole SVG image (`<svg` first, after an XML declaration
+/// or comment): icons and charts style their shapes with a `<style>` sheet.
+fn svg_document(s: &[u8]) -> bool {
+    let mut t = s.trim_ascii_start();
+    for _ in 0..3 {
+        let skip = if t.starts_with(b"<?xml") {
+            memchr::memmem::find(t, b"?>").map(|e| e + 2)
+        } else if t.starts_with(b"<!--") {
+            memchr::memmem::find(t, b"-->").map(|e| e + 3)
+        } else {
+            None
+        };
+        match skip {
+            Some(n) => t = t[n..].trim_ascii_start(),
+            None => break,
+        }
+    }
+    t.starts_with(b"<svg")
+        && t.get(4)
+            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'>')
 }
 
 /// Whether lowercased `s` is rich text pasted from Google Docs, whose clipboard HTML opens

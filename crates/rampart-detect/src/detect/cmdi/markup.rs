@@ -231,3 +231,21 @@ pub(super) fn regex_alternation(b: &[u8], open: usize) -> Option<usize> {
     };
     (non_capturing || anchored || continued).then_some(close)
 }
+
+/// `(/.*)?$`, `([a-z0-9-]+\.)?`: a group a regular expression quantifies. A subshell
+/// followed by `?`, `*`, `+` or `{` is a shell syntax error that stops the whole line, so
+/// none of it runs. Command substitution (`$(`) and process substitution (`<(`) differ:
+/// their `)?` is a glob. Returns the index of the closing parenthesis.
+pub(super) fn quantified_group(b: &[u8], open: usize) -> Option<usize> {
+    if open > 0 && matches!(b[open - 1], b'$' | b'<' | b'>' | b'=' | b'@' | b'!' | b'+') {
+        return None;
+    }
+    let close = open
+        + 1
+        + b[open + 1..]
+            .iter()
+            .take(128)
+            .position(|&c| matches!(c, b')' | b'(' | b'`' | b'\n' | b'\r'))?;
+    (b[close] == b')' && matches!(b.get(close + 1), Some(b'?' | b'*' | b'+' | b'{')))
+        .then_some(close)
+}

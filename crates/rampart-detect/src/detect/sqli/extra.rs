@@ -11,6 +11,39 @@ pub(super) const TAIL_WORDS: &[&[u8]] = &[
     b"collate", b"nocase", b"notnull", b"isnull", b"ilike", b"similar", b"to", b"escape", b"rowid",
 ];
 
+/// `1'.",((,).,"`: sqlmap's first probe, ten characters drawn from `"'(),.` appended to
+/// a value to break the query's syntax and read the error back. Prose and code put
+/// letters between such characters, and an emoticon (`:'((((((((`) repeats one or two:
+/// a run of ten or more holding a quote, a parenthesis and three of the six is the probe.
+pub(super) fn syntax_probe(s: &[u8]) -> Option<Range<usize>> {
+    let in_set = |c: &u8| matches!(c, b'"' | b'\'' | b'(' | b')' | b',' | b'.');
+    let mut i = 0;
+    while let Some(q) = memchr::memchr2(b'\'', b'"', &s[i..]) {
+        let q = i + q;
+        let start = s[i..q]
+            .iter()
+            .rposition(|c| !in_set(c))
+            .map_or(i, |p| i + p + 1);
+        let end = s[q..]
+            .iter()
+            .position(|c| !in_set(c))
+            .map_or(s.len(), |p| q + p);
+        let run = &s[start..end];
+        if run.len() >= 10
+            && run.iter().any(|c| matches!(c, b'(' | b')'))
+            && [b'"', b'\'', b'(', b')', b',', b'.']
+                .iter()
+                .filter(|c| run.contains(c))
+                .count()
+                >= 3
+        {
+            return Some(start..end);
+        }
+        i = end;
+    }
+    None
+}
+
 /// `1’ or ’1’=’1`: typographic quotes some databases and normalisers read as `'`, replaced
 /// in place by `'` plus spaces so spans still index the original text; `admin'%a0or%a0'1'='1`:
 /// the no-break space (and U+FFFD, what a lone Latin-1 0xA0 byte decodes to) that MySQL

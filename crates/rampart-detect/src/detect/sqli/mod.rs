@@ -50,6 +50,9 @@ const STRONG_FUNCS: &[&[u8]] = &[
 
 /// Detects SQL injection in `text`; returns the span of the shape found.
 pub(crate) fn detect(text: &str) -> Option<Range<usize>> {
+    if let Some(probe) = extra::syntax_probe(text.as_bytes()) {
+        return Some(probe);
+    }
     if !gate(text.as_bytes())
         || crate::decode::encoded_space(text.as_bytes())
         || !lex::may_shape(text.as_bytes(), STRONG_FUNCS)
