@@ -16,6 +16,8 @@ pub(super) const TAIL_WORDS: &[&[u8]] = &[
 /// letters between such characters, and an emoticon (`:'((((((((`) repeats one or two:
 /// a run of ten or more holding a quote, a parenthesis and three of the six is the probe.
 pub(super) fn syntax_probe(s: &[u8]) -> Option<Range<usize>> {
+    // Most values hold no parenthesis: one search settles them.
+    memchr::memchr2(b'(', b')', s)?;
     let in_set = |c: &u8| matches!(c, b'"' | b'\'' | b'(' | b')' | b',' | b'.');
     let mut i = 0;
     while let Some(q) = memchr::memchr2(b'\'', b'"', &s[i..]) {
