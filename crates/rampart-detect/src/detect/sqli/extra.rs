@@ -16,28 +16,24 @@ pub(super) const TAIL_WORDS: &[&[u8]] = &[
 /// letters between such characters, and an emoticon (`:'((((((((`) repeats one or two:
 /// a run of ten or more holding a quote, a parenthesis and three of the six is the probe.
 pub(super) fn syntax_probe(s: &[u8]) -> Option<Range<usize>> {
+    const PROBE: &[u8] = b"\"'(),.";
     // Most values hold no parenthesis: one search settles them.
     memchr::memchr2(b'(', b')', s)?;
-    let in_set = |c: &u8| matches!(c, b'"' | b'\'' | b'(' | b')' | b',' | b'.');
     let mut i = 0;
     while let Some(q) = memchr::memchr2(b'\'', b'"', &s[i..]) {
         let q = i + q;
         let start = s[i..q]
             .iter()
-            .rposition(|c| !in_set(c))
+            .rposition(|c| !PROBE.contains(c))
             .map_or(i, |p| i + p + 1);
         let end = s[q..]
             .iter()
-            .position(|c| !in_set(c))
+            .position(|c| !PROBE.contains(c))
             .map_or(s.len(), |p| q + p);
         let run = &s[start..end];
         if run.len() >= 10
             && run.iter().any(|c| matches!(c, b'(' | b')'))
-            && [b'"', b'\'', b'(', b')', b',', b'.']
-                .iter()
-                .filter(|c| run.contains(c))
-                .count()
-                >= 3
+            && PROBE.iter().filter(|c| run.contains(c)).count() >= 3
         {
             return Some(start..end);
         }
