@@ -3703,12 +3703,6 @@ fn query_languages_and_uploads_next_to_searches_and_documents() {
         ],
     );
     table(
-        "upload",
-        B,
-        &["X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"],
-        &["Our scanner detects the EICAR test file"],
-    );
-    table(
         "code",
         B,
         &[
