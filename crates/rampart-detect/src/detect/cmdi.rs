@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use super::is_word;
 
 use super::cmdi_words::{
-    PREFIXES, STRONG, STRONG_PREFIXES, VERSIONED, command, command_ignore_case,
+    OPS_TOOLS, PREFIXES, STRONG, STRONG_PREFIXES, VERSIONED, command, command_ignore_case,
 };
 
 mod ansi_c;
@@ -136,6 +136,8 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
     let mut inside_ticks = false;
     // The line last read by `table_row` and whether it is one: each line is read once.
     let mut row: Option<(std::ops::Range<usize>, bool)> = None;
+    // Where the last hard separator ended: a `(` right after one opens a subshell.
+    let mut after_hard = usize::MAX;
     while i < b.len() {
         // Jump to the next byte that can start a separator.
         match b[i..]
@@ -189,6 +191,13 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
                 i += 1;
                 continue;
             }
+            // `;(id)`, `&& (whoami)`: a subshell in command position.
+            b'(' if b
+                .get(after_hard..i)
+                .is_some_and(|gap| gap.iter().all(|c| matches!(c, b' ' | b'\t'))) =>
+            {
+                (Sep::Hard, 1)
+            }
             b'(' | b'{' => (Sep::Soft, 1),
             _ => {
                 i += 1;
@@ -199,6 +208,9 @@ fn command_in(b: &[u8]) -> Option<(usize, usize)> {
             return Some((i, end));
         }
         i += len;
+        if sep == Sep::Hard {
+            after_hard = i;
+        }
     }
     None
 }
@@ -418,6 +430,28 @@ fn command_at(
         return ok.then_some(arg_end);
     }
     let weak = command(cmd).or_else(|| versioned(cmd))?;
+    // `Ubuntu 22.04 | Node 20 | pnpm 8`: a runtime named with its version; a shell would run
+    // a script file called `20`.
+    if RUNTIMES.contains(&cmd) && version_only(&b[j..]) {
+        return None;
+    }
+    // `kubectl get pods -n prod`, `docker build -t app .`: operators write these tools'
+    // command lines into runbooks, tickets, CI settings and searches. As a value or a line
+    // of one they document; after a separator they need shell around them, like a word.
+    let ops = OPS_TOOLS.contains(&cmd);
+    if ops && matches!(sep, Sep::Start | Sep::Line) {
+        return None;
+    }
+    let weak = weak || ops;
+    // `index=web status>=500 | stats count by uri | sort -count | head 20`: a Splunk search
+    // pipes into its own commands.
+    if sep == Sep::Hard
+        && b[..opened].ends_with(b"|")
+        && SPL_COMMANDS.contains(&cmd)
+        && spl_search(b)
+    {
+        return None;
+    }
     // `grep -i no longer mishandles...`: a line of release notes, not a command line.
     if matches!(sep, Sep::Start | Sep::Line)
         && (sentence_line(cmd, b, i) || traceback_frame(cmd, &b[j..]))
@@ -432,7 +466,7 @@ fn command_at(
         Sep::Subst => {
             !(b.get(end) == Some(&b'`') && (weak || inline_code(b, i, end))
                 || weak && b.get(end) == Some(&b')') && b[..i].ends_with(b"$(")
-                || opened == i && inline_command(b, i, end))
+                || opened == i && inline_command(b, i, end, ops))
         }
         // A wrapped line opening with a name ("Python 3.11.", "strings that"): only a
         // name alone on its line, shell arguments, a URL or an address make it a command.
@@ -450,6 +484,7 @@ fn command_at(
         Sep::Hard | Sep::Line => {
             !weak
                 || net_query
+                || glued && host_lookup(cmd, &b[j..])
                 || arg_shelly && (glued || b.get(j).is_some())
                 || glued && b.get(j).is_none()
         }
@@ -470,8 +505,9 @@ fn command_at(
             // shell after backgrounding the first command).
             let recon_tail = after_amp && !glued && b.get(j).is_none() && recon(cmd);
             // `test; might need`: a weak word opening a sentence.
+            // `P(sleep | deadline)`: a word in parentheses paired with a label.
             let sentence = weak && sep == Sep::Start && b.get(j) == Some(&b';') && next == b' '
-                || sep == Sep::Start && named_in_a_list(&b[j..]);
+                || (sep == Sep::Start || weak && sep == Sep::Soft) && named_in_a_list(&b[j..]);
             !(weak && sep == Sep::Entity)
                 && (backgrounded
                     || recon_tail
@@ -548,6 +584,70 @@ fn address_at(s: &[u8]) -> bool {
     !token.is_empty()
         && token.iter().all(|c| c.is_ascii_digit() || *c == b'.')
         && (dots == 3 || dots == 0 && token.len() >= 2)
+}
+
+/// Whether `cmd` is a name-lookup tool and `s` starts with a host name for it alone
+/// (`;host x.attacker.example`, `;ping example.org`): out-of-band probes resolve a name
+/// the attacker watches.
+fn host_lookup(cmd: &[u8], s: &[u8]) -> bool {
+    let token = &s[..s
+        .iter()
+        .position(|c| matches!(c, b' ' | b'\t' | b';' | b'|' | b'&' | b'`' | b')'))
+        .unwrap_or(s.len())];
+    let tld = token.rsplit(|c| *c == b'.').next().unwrap_or_default();
+    matches!(
+        cmd,
+        b"host" | b"dig" | b"nslookup" | b"ping" | b"whois" | b"traceroute" | b"tracert"
+    ) && token.contains(&b'.')
+        && tld.len() >= 2
+        && tld.iter().all(u8::is_ascii_alphabetic)
+        && token
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+}
+
+/// Splunk search commands that share a name with a Unix tool.
+const SPL_COMMANDS: &[&[u8]] = &[b"sort", b"head", b"tail", b"top", b"uniq", b"eval"];
+
+/// Whether `b` is a Splunk search: it pipes into a command only Splunk has.
+fn spl_search(b: &[u8]) -> bool {
+    const SPL_ONLY: &[&[u8]] = &[
+        b"stats",
+        b"eventstats",
+        b"streamstats",
+        b"tstats",
+        b"timechart",
+        b"chart",
+        b"dedup",
+        b"rex",
+        b"spath",
+        b"table",
+        b"inputlookup",
+        b"fillnull",
+        b"transaction",
+        b"where",
+    ];
+    memchr::memchr_iter(b'|', b).any(|p| {
+        let mut k = p + 1;
+        skip_ws(b, &mut k);
+        SPL_ONLY.contains(&&b[k..k + word(b, k)])
+    })
+}
+
+/// Interpreters and shells that lists of versions name (`Node 20`, `Python 3.12`).
+const RUNTIMES: &[&[u8]] = &[
+    b"node", b"python", b"python2", b"python3", b"perl", b"ruby", b"php", b"lua", b"bash", b"zsh",
+];
+
+/// Whether `s` starts with a version number alone (`20`, `3.12`, `18.x`): followed by the
+/// end, a space, `,`, `)` or `|`.
+fn version_only(s: &[u8]) -> bool {
+    let n = s
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, b'.' | b'x'))
+        .count();
+    s.first().is_some_and(u8::is_ascii_digit)
+        && matches!(s.get(n), None | Some(b' ' | b',' | b')' | b'|'))
 }
 
 /// Whether `rest`, after a command word that opens the value, makes the value a pair of

@@ -1,6 +1,7 @@
 //! log4j lookups (log4shell): `${jndi:...}` and the obfuscations that rebuild it from
 //! nested lookups (`${${lower:j}ndi:`, `${${::-j}${::-n}di:`, `${env:X:-j}`), plus lookups
-//! that leak secrets (`${env:`, `${sys:`, `${java:`...).
+//! that leak secrets (`${env:`, `${sys:`, `${java:`...), and Apache Commons Text's lookups
+//! that run scripts or reach out (`${script:`, `${dns:`, `${url:`).
 
 /// Lookups that read the environment; only in a `${` lookup.
 const LEAKS: &[&str] = &[
@@ -30,7 +31,47 @@ pub(crate) fn detect(text: &str) -> Option<String> {
     LEAKS
         .iter()
         .find_map(|l| flat.find(&format!("${{{l}")))
+        .or_else(|| {
+            flat.match_indices("${")
+                .map(|(i, _)| i)
+                .find(|i| interpolator(&flat[i + 2..]))
+        })
         .map(|i| flat[i..].chars().take(64).collect())
+}
+
+/// Whether `body` (after `${`) is one of Apache Commons Text's lookups that run code or
+/// reach out (CVE-2022-42889): `script:javascript:...`, `dns:address|host`,
+/// `url:utf-8:http://...`, `file:utf-8:/etc/passwd`. Spring's `${url:http://localhost}`
+/// is a property with a default: no charset before the scheme.
+fn interpolator(body: &str) -> bool {
+    fn word(s: &str) -> Option<(&str, &str)> {
+        s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .filter(|&n| n > 0)
+            .map(|n| s.split_at(n))
+    }
+    if let Some(rest) = body.strip_prefix("script:") {
+        return word(rest).is_some_and(|(_, tail)| tail.starts_with(':'));
+    }
+    if let Some(rest) = body.strip_prefix("dns:") {
+        return ["address|", "canonical-name|", "name|"]
+            .iter()
+            .any(|p| rest.starts_with(p));
+    }
+    let (is_url, rest) = match (body.strip_prefix("url:"), body.strip_prefix("file:")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return false,
+    };
+    let Some((_, tail)) = word(rest) else {
+        return false;
+    };
+    let Some(target) = tail.strip_prefix(':') else {
+        return false;
+    };
+    !is_url
+        || ["http:", "https:", "file:", "ftp:", "jar:"]
+            .iter()
+            .any(|p| target.starts_with(p))
 }
 
 /// Resolves the nested lookups that only return (part of) their argument, innermost first,
@@ -66,6 +107,7 @@ fn resolve_once(s: &str) -> String {
             Some(c) if nested.is_none_or(|n| n > c) => {
                 let body = &inner[..c];
                 if body.starts_with("jndi")
+                    || interpolator(body)
                     || LEAKS
                         .iter()
                         .any(|l| body.starts_with(l) && !body.contains(":-"))

@@ -145,6 +145,8 @@ impl Detector {
                     "internal",
                     "localtest.me",
                     "lvh.me",
+                    "localh.st",
+                    "vcap.me",
                     "ip6-",
                     "ipv6-",
                     "metadata",

@@ -23,6 +23,9 @@ const SMUGGLING: &[&[u8]] = &[
     b"corbaname",
 ];
 
+/// Public domains that resolve, with every subdomain, to the loopback address.
+const LOOPBACK_DOMAINS: &[&str] = &["localtest.me", "lvh.me", "localh.st", "vcap.me"];
+
 /// Host names of metadata services and loopback aliases.
 const NAMES: &[&str] = &[
     "localhost",
@@ -452,6 +455,13 @@ fn internal_authority(authority: &str) -> bool {
         && let Some(ip) = parse_v4_loose(host)
     {
         return internal_v4(ip);
+    }
+    // Public names whose every subdomain resolves to 127.0.0.1 (`admin.localtest.me`).
+    if LOOPBACK_DOMAINS.iter().any(|d| {
+        host.strip_suffix(d)
+            .is_some_and(|p| p.is_empty() || p.ends_with('.'))
+    }) {
+        return true;
     }
     // DNS rebinding services answer with either of two embedded addresses:
     // `7f000001.c0a80001.rbndr.us` (hex), `make-1.2.3.4-rebind-169.254.169.254-rr.1u.ms`.

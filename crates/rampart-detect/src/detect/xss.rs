@@ -207,7 +207,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         {
             return Some(at..end);
         }
-        if let Some(r) = attributes(s, after, end.min(after + 2048)) {
+        if let Some(r) = attributes(s, after, end.min(after + 2048), name == b"img") {
             return Some(at..r.end);
         }
     }
@@ -357,8 +357,9 @@ fn docs_clipboard(s: &[u8]) -> bool {
         && memchr::memmem::find(&t[..t.len().min(256)], b" id=\"docs-internal-guid-").is_some()
 }
 
-/// Scans an attribute area for handlers, script URLs, `srcdoc` and CSS expressions.
-fn attributes(s: &[u8], from: usize, to: usize) -> Option<Range<usize>> {
+/// Scans an attribute area for handlers, script URLs, `srcdoc` and CSS expressions. An
+/// `image` (`<img>`) renders an SVG `src` as a picture, whose scripts never run.
+fn attributes(s: &[u8], from: usize, to: usize, image: bool) -> Option<Range<usize>> {
     let mut i = from;
     while i < to {
         let b = s[i];
@@ -382,7 +383,11 @@ fn attributes(s: &[u8], from: usize, to: usize) -> Option<Range<usize>> {
                 if (is_handler(name) || name == b"srcdoc") && !inert {
                     return Some(i..(j + 1).min(s.len()));
                 }
-                if j < to && URL_ATTRS.contains(&name) && script_url(&s[j + 1..to]) {
+                if j < to
+                    && URL_ATTRS.contains(&name)
+                    && script_url(&s[j + 1..to])
+                    && !(image && svg_picture(&s[j + 1..to]))
+                {
                     return Some(i..to);
                 }
                 if name == b"style" && j < to && css_script(&s[j + 1..to]) {
@@ -486,6 +491,18 @@ fn script_url(value: &[u8]) -> bool {
         }
     }
     SCHEMES.iter().any(|p| cleaned[..n].starts_with(p))
+}
+
+/// Whether an attribute value is an SVG `data:` URL (`"data:image/svg+xml;base64,...`).
+fn svg_picture(value: &[u8]) -> bool {
+    let v = value
+        .trim_ascii_start()
+        .strip_prefix(b"\"")
+        .or_else(|| value.trim_ascii_start().strip_prefix(b"'"))
+        .unwrap_or(value.trim_ascii_start());
+    // A form or query decodes the `+` to a space.
+    v.strip_prefix(b"data:image/svg")
+        .is_some_and(|rest| rest.starts_with(b"+xml") || rest.starts_with(b" xml"))
 }
 
 fn css_script(value: &[u8]) -> bool {

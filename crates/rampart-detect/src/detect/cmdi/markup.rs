@@ -65,7 +65,7 @@ pub(super) fn inline_code(b: &[u8], i: usize, end: usize) -> bool {
 /// markdown inline code (`` run `make rollback` and ping me ``): plain words and options
 /// only, closed within a few words, and not a tool that fetches, connects, waits or runs
 /// code. Anything with a path, an address, a URL or shell syntax in it stays a command.
-pub(super) fn inline_command(b: &[u8], i: usize, end: usize) -> bool {
+pub(super) fn inline_command(b: &[u8], i: usize, end: usize, ops: bool) -> bool {
     let Some(close) = b[end..]
         .iter()
         .take(INLINE_ARGS_MAX)
@@ -75,9 +75,13 @@ pub(super) fn inline_command(b: &[u8], i: usize, end: usize) -> bool {
         return false;
     };
     let args = &b[end..close];
+    // An operator's tool (`ops`) names resources in its arguments (`deployment/web`,
+    // `app:1.4`), though no absolute path.
     let plain = args.iter().all(|c| {
-        c.is_ascii_alphanumeric() || matches!(c, b' ' | b'-' | b'_' | b'.' | b'=' | b',' | b'+')
-    });
+        c.is_ascii_alphanumeric()
+            || matches!(c, b' ' | b'-' | b'_' | b'.' | b'=' | b',' | b'+')
+            || ops && matches!(c, b'/' | b':' | b'@')
+    }) && !args.windows(2).any(|w| w == b" /");
     // `1.2.3.4 4444`: an address and a port, even without a colon.
     let address = args
         .split(|c| *c == b' ')

@@ -39,6 +39,7 @@ pub(crate) enum Kw {
     Procedure,
     Case,
     Object,
+    Attach,
 }
 
 /// Token classes.
@@ -237,6 +238,7 @@ fn gate_keyword(k: Kw) -> bool {
             | Set
             | Waitfor
             | Shutdown
+            | Attach
             | Outfile
             | Procedure
             | Having
@@ -452,7 +454,15 @@ fn word(s: &[u8], i: usize) -> (Tk, usize) {
             || keyword(w).is_none_or(|k| {
                 matches!(
                     k,
-                    Tk::Kw(Kw::Insert | Kw::Object | Kw::Delay | Kw::Bool | Kw::Set | Kw::Limit)
+                    Tk::Kw(
+                        Kw::Insert
+                            | Kw::Object
+                            | Kw::Delay
+                            | Kw::Bool
+                            | Kw::Set
+                            | Kw::Limit
+                            | Kw::Attach
+                    )
                 )
             }))
     {
@@ -502,6 +512,7 @@ fn keyword(w: &[u8]) -> Option<Tk> {
         b"outfile" | b"dumpfile" => Tk::Kw(Outfile),
         b"procedure" => Tk::Kw(Procedure),
         b"case" => Tk::Kw(Case),
+        b"attach" => Tk::Kw(Attach),
         b"table" | b"database" | b"schema" | b"view" | b"trigger" | b"function" | b"user"
         | b"login" | b"index" => Tk::Kw(Object),
         _ => return None,

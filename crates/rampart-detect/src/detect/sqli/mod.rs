@@ -17,6 +17,18 @@ use lex::{Kw, Start, Tk, Tok};
 
 /// Functions that only show up in injections (time delays, error-based extraction, file
 /// access); flagged when called with SQL-looking arguments.
+/// Modules and classes whose `sleep` call pauses a program, not a query.
+const CODE_CLOCKS: &[&[u8]] = &[
+    b"time",
+    b"thread",
+    b"asyncio",
+    b"trio",
+    b"gevent",
+    b"eventlet",
+    b"utime",
+    b"systemclock",
+];
+
 const STRONG_FUNCS: &[&[u8]] = &[
     b"sleep",
     b"benchmark",
@@ -543,9 +555,11 @@ impl<'a> Shapes<'a> {
                 next == Some(Tk::Ident) && self.kind(j + 2) == Some(Tk::Kw(Kw::Set))
             }
             Some(Tk::Kw(Kw::Delete)) => next == Some(Tk::Kw(Kw::From)),
-            // `drop table x`, `drop/**/x`, `drop x;--`.
+            // `drop table x`, `drop/**/x`, `drop x;--`; `"drop table" sounded scary` quotes
+            // the words with no name to act on.
             Some(Tk::Kw(Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate)) => {
                 next == Some(Tk::Kw(Kw::Object))
+                    && !matches!(self.kind(j + 2), None | Some(Tk::Str { .. }))
                     || (next == Some(Tk::Ident)
                         && (self.comment_after[j]
                             || (self.kind(j + 2) == Some(Tk::Semi) && self.ends_at(j + 3))))
@@ -565,6 +579,11 @@ impl<'a> Shapes<'a> {
             }
             Some(Tk::Kw(Kw::Declare | Kw::Set)) => next == Some(Tk::Var),
             Some(Tk::Kw(Kw::Waitfor)) => next == Some(Tk::Kw(Kw::Delay)),
+            // SQLite's `attach database '\\host\share\x.db' as x`: a file or a share
+            // opened as a database.
+            Some(Tk::Kw(Kw::Attach)) => {
+                next == Some(Tk::Kw(Kw::Object)) && matches!(self.kind(j + 2), Some(Tk::Str { .. }))
+            }
             // "shutdown #1326 (closed)" cites an issue.
             Some(Tk::Kw(Kw::Shutdown)) => self.ends_at(j + 1) && !self.issue_reference(j),
             _ => false,
@@ -679,6 +698,14 @@ impl<'a> Shapes<'a> {
             return None;
         }
         if name == b"exp" && self.text(k + 2) != b"~" {
+            return None;
+        }
+        // `time.sleep(2 ** attempt)`, `Thread.sleep(500)`: a language's clock in a code
+        // snippet; a database's is qualified by its package (`dbms_lock.sleep(5)`).
+        if name == b"sleep"
+            && self.kind(k.wrapping_sub(1)) == Some(Tk::Dot)
+            && CODE_CLOCKS.contains(&self.text(k.wrapping_sub(2)))
+        {
             return None;
         }
         self.args_look_like_sql(k, false)
