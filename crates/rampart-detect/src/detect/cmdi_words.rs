@@ -339,12 +339,12 @@ pub(super) const STRONG: &[&str] = &[
     "dnf",
 ];
 
-/// Interpreters that are also installed under a versioned name (`python3.10`, `php8.2`).
 /// Container tools in [`STRONG`] whose command lines documentation quotes (see
 /// `command_at`). Ansible's stay: its ad-hoc commands run modules on every host, and
 /// rule sets like CRS refuse them as a value.
 pub(super) const OPS_TOOLS: &[&[u8]] = &[b"docker", b"kubectl"];
 
+/// Interpreters that are also installed under a versioned name (`python3.10`, `php8.2`).
 pub(super) const VERSIONED: &[&str] =
     &["python", "php", "perl", "ruby", "node", "lua", "pip", "gcc"];
 

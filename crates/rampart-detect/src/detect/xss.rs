@@ -495,11 +495,11 @@ fn script_url(value: &[u8]) -> bool {
 
 /// Whether an attribute value is an SVG `data:` URL (`"data:image/svg+xml;base64,...`).
 fn svg_picture(value: &[u8]) -> bool {
-    let v = value
-        .trim_ascii_start()
+    let v = value.trim_ascii_start();
+    let v = v
         .strip_prefix(b"\"")
-        .or_else(|| value.trim_ascii_start().strip_prefix(b"'"))
-        .unwrap_or(value.trim_ascii_start());
+        .or_else(|| v.strip_prefix(b"'"))
+        .unwrap_or(v);
     // A form or query decodes the `+` to a space.
     v.strip_prefix(b"data:image/svg")
         .is_some_and(|rest| rest.starts_with(b"+xml") || rest.starts_with(b" xml"))

@@ -15,8 +15,6 @@ use std::ops::Range;
 
 use lex::{Kw, Start, Tk, Tok};
 
-/// Functions that only show up in injections (time delays, error-based extraction, file
-/// access); flagged when called with SQL-looking arguments.
 /// Modules and classes whose `sleep` call pauses a program, not a query.
 const CODE_CLOCKS: &[&[u8]] = &[
     b"time",
@@ -29,6 +27,8 @@ const CODE_CLOCKS: &[&[u8]] = &[
     b"systemclock",
 ];
 
+/// Functions that only show up in injections (time delays, error-based extraction, file
+/// access); flagged when called with SQL-looking arguments.
 const STRONG_FUNCS: &[&[u8]] = &[
     b"sleep",
     b"benchmark",
