@@ -44,6 +44,10 @@ const RAMPART_OWNED: [&str; 10] = [
 /// Rewrite, Symfony, Zend): a client's copy would steer past path rules and allow-lists.
 const ROUTING_OVERRIDES: [&str; 2] = ["x-original-url", "x-rewrite-url"];
 
+/// A framework's internal request markers: Next.js skips its middleware (and the
+/// authentication many apps do there) for a request carrying `x-middleware-subrequest`.
+const INTERNAL_MARKERS: [&str; 1] = ["x-middleware-subrequest"];
+
 /// Prefix of Rampart's own metadata headers; client copies are removed.
 const RAMPART_PREFIX: &str = "x-rampart-";
 
@@ -73,6 +77,7 @@ fn is_removed_from_requests(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name)
         || RAMPART_OWNED.contains(&name)
         || ROUTING_OVERRIDES.contains(&name)
+        || INTERNAL_MARKERS.contains(&name)
         || name.starts_with(RAMPART_PREFIX)
 }
 
@@ -139,6 +144,10 @@ mod tests {
             ("x-rampart-principal", "admin"),
             ("X-Original-URL", "/admin/users"),
             ("x-rewrite-url", "/console"),
+            (
+                "x-middleware-subrequest",
+                "middleware:middleware:middleware",
+            ),
             // look-alikes that must stay
             ("x-forwarded-for-app", "kept"),
             ("accept", "application/json"),

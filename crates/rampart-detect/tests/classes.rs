@@ -3826,3 +3826,77 @@ fn blind_and_out_of_band_probes_next_to_everyday_text() {
         &["Logs end up in C:\\Windows\\Temp\\acme-agent.log instead"],
     );
 }
+
+#[test]
+fn set31_obfuscations_next_to_specs_reviews_and_config_placeholders() {
+    table(
+        "cmdi",
+        Q,
+        &[
+            ";w$@h$()o$1a${z}mi",
+            ";who$1a${z}mi",
+            "; service --status-all",
+            "|mount -o remount,rw /",
+        ],
+        &[
+            "Food was cold; service was slow",
+            "Nice hotel; screen was broken in room 12",
+            "Take the A1; route 66 is closed",
+            "Trial length: 14 days (was 30); expect trial→paid to move from 8.1% to ~9%",
+            "Paid; mount the tires tomorrow",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &[
+            "if %1 == admin goto :run",
+            "& if exist C:\\x.bat call x.bat",
+        ],
+        &["If plan == 'Free' && seats > 3 then prompt upgrade modal"],
+    );
+    table(
+        "php",
+        Q,
+        &[
+            "printf(\"%s\", file_get_contents('/etc/passwd'))",
+            "\".printf('x').\"",
+        ],
+        &[
+            "Go: fmt.Printf(\"%d items, %.2f%% done\\n\", n, pct) prints %!d(string=5), what is wrong?",
+            "System.out.printf(\"%5.2f%n\", total);",
+        ],
+    );
+    table(
+        "jndi",
+        FieldKind::HeaderValue,
+        &["${env:AWS_SECRET_ACCESS_KEY}", "${sys:user.home}"],
+        &["${env:DATABASE_HOST:localhost}:${env:DATABASE_PORT:5432}"],
+    );
+}
+
+#[test]
+fn set31_exploit_endpoints_next_to_their_applications_pages() {
+    table(
+        "scanner",
+        FieldKind::Path,
+        &[
+            "/webtools/control/forgotPassword;/ProgramExport",
+            "/webtools/control/xmlrpc",
+            "/SetupWizard.aspx/literallyanything",
+            "/api/index.php/v1/config/application",
+        ],
+        &[
+            "/webtools/control/main",
+            "/SetupWizard.aspx",
+            "/api/index.php/v1/content/articles",
+            "/exports/program-export.csv",
+        ],
+    );
+    table(
+        "java",
+        FieldKind::QueryName,
+        &["bootstrapStatusProvider.applicationConfig.setupComplete"],
+        &["applicationConfig.theme"],
+    );
+}

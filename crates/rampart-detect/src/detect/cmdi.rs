@@ -821,6 +821,12 @@ fn versioned(cmd: &[u8]) -> Option<bool> {
     .then_some(false)
 }
 
+/// Length of a positional parameter (`$1`..`$9`) at the start of `s`: a command run by
+/// `sh -c` has none, so inside a word it expands to nothing (`who$1ami`).
+fn positional(s: &[u8]) -> Option<usize> {
+    matches!(s, [b'$', b'1'..=b'9', ..]).then_some(2)
+}
+
 /// A known command word spelled with shell no-ops inside it (`'wh'oami`, `cu$@rl`, `c$_at`,
 /// `pi``ng`, `pi$()ng`, `c\at`, cmd.exe's `w^ho^ami`): the shell runs the command, prose
 /// never writes it so.
@@ -853,6 +859,7 @@ fn obfuscated_command(text: &str) -> Option<String> {
                         .find(|op| raw[k..].starts_with(op))
                         .map(|op| op.len())
                         .or_else(|| unset_variable(&raw[k..]))
+                        .or_else(|| positional(&raw[k..]))
                 {
                     inside |= n > 0 && raw.get(k + len).is_some_and(u8::is_ascii_alphanumeric);
                     k += len;

@@ -28,15 +28,33 @@ pub(crate) fn detect(text: &str) -> Option<String> {
     if let Some(i) = flat.find("${jndi") {
         return Some(flat[i..].chars().take(64).collect());
     }
-    LEAKS
-        .iter()
-        .find_map(|l| flat.find(&format!("${{{l}")))
+    flat.match_indices("${")
+        .map(|(i, _)| i)
+        .find(|i| leak(&flat[i + 2..]))
         .or_else(|| {
             flat.match_indices("${")
                 .map(|(i, _)| i)
                 .find(|i| interpolator(&flat[i + 2..]))
         })
         .map(|i| flat[i..].chars().take(64).collect())
+}
+
+/// Whether `body` (after `${`) is a lookup that leaks a secret. `${env:DB_HOST:localhost}`
+/// is a configuration placeholder with a default (Spring, MicroProfile): log4j's default
+/// separator is `:-`, so to log4j it names a variable that cannot exist and leaks nothing.
+fn leak(body: &str) -> bool {
+    LEAKS.iter().any(|l| {
+        body.strip_prefix(l).is_some_and(|rest| {
+            let name = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .unwrap_or(rest.len());
+            let placeholder = matches!(*l, "env:" | "sys:")
+                && name > 0
+                && rest[name..].starts_with(':')
+                && !rest[name..].starts_with(":-");
+            !placeholder
+        })
+    })
 }
 
 /// Whether `body` (after `${`) is one of Apache Commons Text's lookups that run code or

