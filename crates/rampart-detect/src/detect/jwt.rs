@@ -1,21 +1,32 @@
-//! JWT headers naming where to fetch their verification key (`jku`, `x5u`).
+//! JWT headers naming where to find their verification key (`jku`, `x5u`, `kid`).
 
 use crate::decode;
 
 /// The key URL of a token whose header names one (`jku` or `x5u`) on another site than
 /// its issuer's, or with no issuer to compare: a verifier that fetches the key the header
-/// names accepts a token signed by whoever serves that URL. Identity providers name
-/// their own key sets (`"jku":"https://idp.example.com/keys"` with `"iss":
-/// "https://idp.example.com/realms/a"`).
+/// names accepts a token signed by whoever serves that URL. Identity providers name their
+/// own key sets (`"jku":"https://idp.example.com/keys"` with `"iss":
+/// "https://idp.example.com/realms/a"`); a `kid` is a name, even when it is written as a
+/// URL, and verifiers do not fetch it. Also a `kid` that is a file path (`/dev/null`, `../../keys/x`): verifiers that read the
+/// key from the file the `kid` names then check the signature with a key the attacker
+/// knows (an empty file, a public asset).
 pub(crate) fn detect(text: &str) -> Option<String> {
     let header = decode::jwt_header(text)?;
-    if !(header.contains("\"jku\"") || header.contains("\"x5u\"")) {
+    if !["\"jku\"", "\"x5u\"", "\"kid\""]
+        .iter()
+        .any(|k| header.contains(k))
+    {
         return None;
     }
     let header: serde_json::Value = serde_json::from_str(&header).ok()?;
+    let kid = header.get("kid").and_then(serde_json::Value::as_str);
+    if let Some(kid) = kid.filter(|k| file_path(k)) {
+        return Some(kid.chars().take(120).collect());
+    }
     let url = ["jku", "x5u"]
         .into_iter()
-        .find_map(|k| header.get(k)?.as_str())?;
+        .filter_map(|k| header.get(k)?.as_str())
+        .find(|v| v.contains("://"))?;
     let key_host = host(url)?;
     let claims =
         decode::jwt_claims(text).and_then(|c| serde_json::from_str::<serde_json::Value>(&c).ok());
@@ -25,6 +36,17 @@ pub(crate) fn detect(text: &str) -> Option<String> {
         .and_then(host);
     let same = issuer.is_some_and(|h| same_site(&h, &key_host));
     (!same).then(|| url.chars().take(120).collect())
+}
+
+/// Whether a `kid` names a file: an absolute or climbing path, or a `file:` URL. Key ids
+/// are opaque names, thumbprints or key vault URLs.
+fn file_path(kid: &str) -> bool {
+    let k = kid.trim();
+    k.starts_with('/')
+        || k.starts_with('\\')
+        || k.contains("../")
+        || k.contains("..\\")
+        || k.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("file:"))
 }
 
 /// The lowercased host of an absolute URL (`scheme://[userinfo@]host[:port]/...`).
@@ -84,6 +106,14 @@ mod tests {
                 r#"{"alg":"RS256","x5u":"https://evil.example/cert.pem"}"#,
                 r#"{"sub":"admin","iss":"https://login.example.com/"}"#,
             ),
+            token(
+                r#"{"alg":"HS256","typ":"JWT","kid":"/dev/null"}"#,
+                r#"{"sub":"1","role":"admin"}"#,
+            ),
+            token(
+                r#"{"alg":"HS256","kid":"../../../../public/css/app.css"}"#,
+                r#"{"sub":"1"}"#,
+            ),
             format!(
                 "Bearer {}",
                 token(
@@ -105,6 +135,14 @@ mod tests {
                 r#"{"iss":"https://login.example.com"}"#,
             ),
             token(r#"{"alg":"RS256","kid":"k1"}"#, r#"{"sub":"1"}"#),
+            token(
+                r#"{"alg":"RS256","kid":"https://vault1.vault.azure.net/keys/sign/0a1b"}"#,
+                r#"{"sub":"1"}"#,
+            ),
+            token(
+                r#"{"alg":"ES256","kid":"2024-05/rotating+key=="}"#,
+                r#"{"sub":"1"}"#,
+            ),
             "jku and x5u are JOSE header parameters".to_owned(),
         ];
         for l in &legit {

@@ -14,6 +14,7 @@ pub(crate) mod rulemodes;
 pub(crate) mod slots;
 mod targets;
 pub(crate) mod undocumented;
+mod uploads;
 mod url_graphql;
 pub(crate) mod xsd;
 
@@ -301,10 +302,10 @@ fn screen(
         // A schema-validated route takes XML only: another body would bypass the schema.
         return refuse(Denial::new(xsd::CHECK, Reason::UnsupportedMediaType).with_rule("not-xml"));
     }
-    if external_entity_upload(&parsed, &decoded) {
-        return refuse(
-            Denial::new("body-parser", Reason::AttackDetected).with_rule("xml-external-entity"),
-        );
+    if let Some(rule) = uploads::refusal(&parsed, &decoded)
+        && policy.enforcement != Some(Enforcement::DetectOnly)
+    {
+        return refuse(Denial::new("upload", Reason::AttackDetected).with_rule(rule));
     }
     let checked = contract::check(
         policy.contract.as_deref(),
@@ -560,19 +561,6 @@ fn without_part_headers(text: &str) -> String {
         .filter(|l| !framing(l))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Whether an uploaded file, or a body forwarded unparsed, is XML that declares an
-/// external entity (an SVG or XML upload carrying XXE): the backend's image or document
-/// library may resolve it, and the antivirus engines do not look for it. XML bodies are
-/// parsed, and their parser refuses every DOCTYPE.
-fn external_entity_upload(parsed: &rampart_parse::Parsed<'_>, body: &[u8]) -> bool {
-    let declares = rampart_parse::xml::declares_external_entity;
-    match parsed.kind {
-        BodyKind::Multipart => parsed.files.iter().any(|f| declares(&f.bytes)),
-        BodyKind::Text | BodyKind::Opaque => declares(body),
-        _ => false,
-    }
 }
 
 /// The `filename` and `filename*` values of a multipart body's `Content-Disposition`

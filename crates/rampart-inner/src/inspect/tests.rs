@@ -239,6 +239,19 @@ async fn attacks_anywhere_in_the_request_are_refused_and_look_alikes_pass() {
             b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"logo.svg\"\r\nContent-Type: image/svg+xml\r\n\r\n<?xml version=\"1.0\"?><!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\" [<!ENTITY ns_svg \"http://www.w3.org/2000/svg\">]><svg xmlns=\"&ns_svg;\"><path d=\"M0 0h24v24H0z\"/></svg>\r\n--XyZ--\r\n",
             None,
         ),
+        // A PHP shell behind an image header; an ordinary text file passes.
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"cat.jpg\"\r\nContent-Type: image/jpeg\r\n\r\nGIF89a\n<?php eval($_POST['d']); ?>\r\n--XyZ--\r\n",
+            Some(Reason::AttackDetected),
+        ),
+        (
+            "/plans",
+            &[("content-type", "multipart/form-data; boundary=XyZ")],
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nRun php -v; then open https://example.com/?a=1&b=2\r\n--XyZ--\r\n",
+            None,
+        ),
         // A form value whose character references were cut apart at their `&`.
         (
             "/plans",

@@ -1,7 +1,8 @@
 //! XML and SOAP over `quick-xml`'s streaming reader, with every limit checked as
 //! events arrive (tree parsers overflow the stack on deep nesting).
 //!
-//! Refused: any DOCTYPE (so no entity is ever declared, expanded or fetched), every
+//! Refused: any DOCTYPE (so no entity is ever declared, expanded or fetched), a comment
+//! between two pieces of an element's text (readers disagree on the text), every
 //! processing instruction except the leading XML declaration, references other than
 //! the five predefined entities and character references, duplicate attributes, a
 //! declared encoding other than UTF-8, several roots, text outside the root, a version
@@ -87,10 +88,17 @@ struct Text<'a> {
     first: Option<Cow<'a, str>>,
     joined: Option<String>,
     len: usize,
+    /// A comment came after text of this run.
+    commented: bool,
 }
 
 impl<'a> Text<'a> {
     fn push(&mut self, s: Cow<'a, str>, max: usize, at: usize) -> Result<(), ParseError> {
+        // `<NameID>admin@corp.example<!---->.evil.example</NameID>`: some readers take
+        // the text before the comment, others all of it (the SAML comment attacks).
+        if self.commented && !is_xml_space(&s) {
+            return Err(ParseError::ambiguous("xml-comment-in-text", at));
+        }
         self.len += s.len();
         if self.len > max {
             return Err(ParseError::exceed("xml-text-too-long", max, at));
@@ -107,8 +115,15 @@ impl<'a> Text<'a> {
         Ok(())
     }
 
+    /// Notes a comment: text after it would make the run ambiguous.
+    fn comment(&mut self) {
+        let texts = [self.first.as_deref(), self.joined.as_deref()];
+        self.commented |= texts.into_iter().flatten().any(|t| !is_xml_space(t));
+    }
+
     fn take(&mut self) -> Option<Cow<'a, str>> {
         self.len = 0;
+        self.commented = false;
         self.joined
             .take()
             .map(Cow::Owned)
@@ -188,7 +203,11 @@ impl<'a> XmlParser<'a, '_> {
                 Event::PI(_) => {
                     return Err(ParseError::malformed("xml-processing-instruction", at));
                 }
-                Event::Comment(_) => {}
+                Event::Comment(_) => {
+                    if let Some(open) = self.stack.last_mut() {
+                        open.text.comment();
+                    }
+                }
                 Event::Start(e) | Event::Empty(e) if root_done => {
                     let _ = e;
                     return Err(ParseError::malformed("xml-multiple-roots", at));

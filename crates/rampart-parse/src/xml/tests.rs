@@ -43,6 +43,15 @@ fn attacks_fail_with_their_code_next_to_look_alikes_that_pass() {
         (b"\xEF\xBB\xBF<r/>", "ok"),
         (b"<r><!-- a -- b --></r>", "xml-syntax"),
         (b"<r><![CDATA[<script>&x;</script>]]></r>", "ok"),
+        (
+            b"<NameID>admin@corp.example<!---->.evil.example</NameID>",
+            "xml-comment-in-text",
+        ),
+        (b"<r>a<!-- c -->&amp;b</r>", "xml-comment-in-text"),
+        (b"<r>a<!-- c -->\n  </r>", "ok"),
+        (b"<r>\n  <!-- c -->b</r>", "ok"),
+        (b"<r><a>x</a><!-- c --><b>y</b></r>", "ok"),
+        (b"<r>a<b/><!-- c -->c</r>", "ok"),
     ];
     for (input, want) in cases {
         assert_eq!(code(input), *want, "{}", input.escape_ascii());

@@ -1,0 +1,139 @@
+//! Active content in uploaded files: what a backend that stores an upload and later
+//! serves, includes, renders or loads it would run. The antivirus engines look for
+//! malware signatures; they do not refuse a one-line PHP shell, an SVG with a script or
+//! an SVG or XML file declaring an external entity. Files are bytes here, not text: the
+//! markers are long or anchored enough not to occur by chance in images and archives.
+
+use std::sync::OnceLock;
+
+use rampart_parse::{BodyKind, Parsed};
+use regex::bytes::Regex;
+
+/// Server-side code a web server runs from its document root or includes: PHP and JSP,
+/// ASP and ASP.NET, server-side includes, CGI scripts (a shebang first), Apache and IIS
+/// overrides that make other files run (.htaccess, a web.config with handlers or
+/// rewrites), XSLT with script extensions.
+const SERVER_CODE: &str = r#"(?i-u)<\?php|<\?=\s*\$|<%@\s*(?:page|import|include|taglib)\b|<jsp:(?:scriptlet|expression|declaration)\b|\brunat\s*=\s*["']?server\b|\bserver\.createobject\s*\(|<!--\s*#\s*(?:exec|include|config|echo)\b|\A(?:\xEF\xBB\xBF)?#!\s*/(?:usr/)?(?:local/)?bin/(?:env\s+)?(?:perl|python[\d.]*|ruby|php|sh|bash|zsh|ksh|dash|lua|node)\b|\b(?:addtype|addhandler|sethandler)\s+(?:application/x-httpd-php\w*|cgi-script|server-parsed)|\bphp_(?:flag|value)\s+(?:engine|auto_prepend_file|auto_append_file)\b|\bauto_(?:prepend|append)_file\s*=|xmlns:php\s*=\s*["']http://php\.net/xsl|<msxsl:script\b|<%[\s\S]{0,200}?\bruntime\.getruntime\s*\(|<system\.webserver>[\s\S]{0,2000}?<(?:handlers|rewrite)\b"#;
+/// YAML tags that build a language object when the file is loaded.
+const YAML_OBJECT: &str = r"(?-u)!!python/(?:object|name|module)|!!(?:javax?|com|org)\.\w|!ruby/(?:object|hash|struct):|!!js/function\b";
+/// Spreadsheet cells that run a program when the file is opened (DDE).
+const DDE: &str = r"(?i-u)\b(?:cmd|msexcel|mshta|powershell)\s*\|\s*'|=\s*dde\s*\(";
+/// Script in an SVG image, which runs when the image is opened from the site's origin.
+const SVG_SCRIPT: &str = r#"(?i-u)<script\b|\son[a-z]{3,}\s*=|javascript:"#;
+
+/// The rule an uploaded file (or a body forwarded unparsed) breaks, if any.
+pub(super) fn refusal(parsed: &Parsed<'_>, body: &[u8]) -> Option<&'static str> {
+    match parsed.kind {
+        BodyKind::Multipart => parsed.files.iter().find_map(|f| active(&f.bytes)),
+        BodyKind::Text | BodyKind::Opaque => active(body),
+        _ => None,
+    }
+}
+
+/// The rule `file` breaks, if any.
+fn active(file: &[u8]) -> Option<&'static str> {
+    static RULES: OnceLock<[Option<Regex>; 4]> = OnceLock::new();
+    let [server, yaml, dde, svg] = RULES
+        .get_or_init(|| [SERVER_CODE, YAML_OBJECT, DDE, SVG_SCRIPT].map(|p| Regex::new(p).ok()));
+    let hit = |r: &Option<Regex>| r.as_ref().is_some_and(|r| r.is_match(file));
+    if rampart_parse::xml::declares_external_entity(file) {
+        return Some("xml-external-entity");
+    }
+    if hit(server) {
+        return Some("upload-server-code");
+    }
+    if hit(yaml) {
+        return Some("upload-yaml-object");
+    }
+    if hit(dde) {
+        return Some("upload-spreadsheet-dde");
+    }
+    (is_svg(file) && hit(svg)).then_some("upload-svg-script")
+}
+
+/// Whether `file` is an SVG image: its root element, within its first KiB.
+fn is_svg(file: &[u8]) -> bool {
+    let head = &file[..file.len().min(1024)];
+    head.windows(4).any(|w| w.eq_ignore_ascii_case(b"<svg"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::active;
+
+    #[test]
+    fn active_content_is_told_from_ordinary_files() {
+        let active_files: &[(&[u8], &str)] = &[
+            (b"<?php system($_GET['c']); ?>", "upload-server-code"),
+            (
+                b"\xff\xd8\xff\xe0JFIF\x00<?PHP echo shell_exec($_GET['x']); ?>",
+                "upload-server-code",
+            ),
+            (b"GIF89a;<?=$_GET[0]?>", "upload-server-code"),
+            (
+                b"<%@ page import=\"java.io.*\" %><% Runtime.getRuntime(); %>",
+                "upload-server-code",
+            ),
+            (
+                b"<script language=\"c#\" runat=\"server\">",
+                "upload-server-code",
+            ),
+            (b"<!--#exec cmd=\"id\" -->", "upload-server-code"),
+            (b"#!/usr/bin/env python3\nimport os", "upload-server-code"),
+            (
+                b"AddType application/x-httpd-php .jpg",
+                "upload-server-code",
+            ),
+            (b"auto_prepend_file=notes.txt", "upload-server-code"),
+            (
+                b"<xsl:stylesheet xmlns:php=\"http://php.net/xsl\">",
+                "upload-server-code",
+            ),
+            (
+                b"<% Runtime r=Runtime.getRuntime(); r.exec(request.getParameter(\"c\")); %>",
+                "upload-server-code",
+            ),
+            (
+                b"<configuration><system.webServer><handlers accessPolicy=\"Read, Script\">",
+                "upload-server-code",
+            ),
+            (
+                b"a: !!python/object/apply:os.system [\"id\"]",
+                "upload-yaml-object",
+            ),
+            (
+                b"--- !ruby/object:Gem::Installer\ni: x",
+                "upload-yaml-object",
+            ),
+            (
+                b"id,total\n1,=cmd|' /C calc'!A0\n",
+                "upload-spreadsheet-dde",
+            ),
+            (
+                b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"/>",
+                "upload-svg-script",
+            ),
+            (
+                b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>",
+                "xml-external-entity",
+            ),
+        ];
+        for (file, rule) in active_files {
+            assert_eq!(active(file), Some(*rule), "{}", file.escape_ascii());
+        }
+        let ordinary: &[&[u8]] = &[
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR<?ph",
+            b"name,amount\nAlice,=SUM(B2:B9)\nBob,=HYPERLINK(\"https://example.com\",\"site\")\n",
+            b"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\"><path d=\"M0 0h24\"/></svg>",
+            b"<html><body><p>Invoice</p><script src=\"/app.js\"></script></body></html>",
+            b"# Notes\nRun `php artisan migrate` and open <http://localhost>.\n",
+            b"key: value\nlist: [a, b]\nregex: !!str '^a+$'\n",
+            b"%PDF-1.7\n1 0 obj <</Type /Catalog>> endobj",
+            b"class Main { void run() { Runtime.getRuntime().gc(); } }",
+            b"<configuration><appSettings><add key=\"theme\" value=\"dark\"/></appSettings></configuration>",
+        ];
+        for file in ordinary {
+            assert_eq!(active(file), None, "{}", file.escape_ascii());
+        }
+    }
+}
