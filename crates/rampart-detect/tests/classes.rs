@@ -3969,6 +3969,11 @@ fn set33_code_and_formulas_next_to_stack_traces_citations_and_math() {
             "$x(chr(105).chr(100))",
             "$a(b);",
             "(sy.(st).em)('uname')",
+            // CRS 933180's variable function calls.
+            "$a(1)",
+            "$$b(2)",
+            "$OOO000000{0}(15)",
+            "$f(101).$f(120)",
         ],
         &[
             "Let $f(x) = \\frac{1}{x}$. Then $\\sum_{i=1}^{n} \\frac{1}{i} \\approx \\ln n$.",
