@@ -7,9 +7,9 @@ use crate::decode;
 /// names accepts a token signed by whoever serves that URL. Identity providers name their
 /// own key sets (`"jku":"https://idp.example.com/keys"` with `"iss":
 /// "https://idp.example.com/realms/a"`); a `kid` is a name, even when it is written as a
-/// URL, and verifiers do not fetch it. Also a `kid` that is a file path (`/dev/null`, `../../keys/x`): verifiers that read the
-/// key from the file the `kid` names then check the signature with a key the attacker
-/// knows (an empty file, a public asset).
+/// URL, and verifiers do not fetch it. Also a `kid` that is a file path (`/dev/null`,
+/// `../../keys/x`): verifiers that read the key from the file the `kid` names then check
+/// the signature with a key the attacker knows (an empty file, a public asset).
 pub(crate) fn detect(text: &str) -> Option<String> {
     let header = decode::jwt_header(text)?;
     if !["\"jku\"", "\"x5u\"", "\"kid\""]
