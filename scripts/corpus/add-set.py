@@ -23,7 +23,20 @@ def item(x):
     return x if isinstance(x, str) else json.dumps(x, ensure_ascii=False)
 
 
-out = ["---", "# " + comment, "payload:"] + ["  - " + json.dumps(p, ensure_ascii=False) for p in kept]
+def printable(c):
+    """Whether YAML accepts `c` unescaped in a document (YAML 1.1 c-printable)."""
+    o = ord(c)
+    return (c in "\t\n\r" or 0x20 <= o <= 0x7E or o == 0x85 or 0xA0 <= o <= 0xD7FF
+            or 0xE000 <= o <= 0xFFFD or o >= 0x10000)
+
+
+def quoted(p):
+    # JSON escapes what YAML's double-quoted style also reads; binary upload bytes
+    # (C1 controls) are escaped too, which YAML refuses raw.
+    return "".join(c if printable(c) else "\\u%04x" % ord(c) for c in json.dumps(p, ensure_ascii=False))
+
+
+out = ["---", "# " + comment, "payload:"] + ["  - " + quoted(p) for p in kept]
 out += ["encoder:"] + ["  - " + item(e) for e in d["encoder"]]
 out += ["placeholder:"] + ["  - " + item(p) for p in d["placeholder"]]
 text = "\n".join(out) + "\n"

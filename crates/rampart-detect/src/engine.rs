@@ -577,10 +577,12 @@ impl<'e> Scan<'e> {
                     .gates
                     .get(ri)
                     .is_some_and(|g| g.is_some_and(|g| !g.admits(class)));
+            // Where the rule runs by location, the location is asked only on a match: a
+            // value no pattern matches is clean wherever it stands, and stays memoised.
             if gated
                 || hit_here.contains(&ri)
                 || (nested_name && rules.rules[ri].top_level_names)
-                || !self.applies(ri, place)
+                || matches!(self.gate(ri), Gate::Off)
             {
                 continue;
             }
@@ -601,6 +603,9 @@ impl<'e> Scan<'e> {
             };
             if let Some(m) = regex.find(subject.as_bytes()) {
                 let fragment = String::from_utf8_lossy(m.as_bytes()).into_owned();
+                if !self.applies(ri, place) {
+                    continue;
+                }
                 hit_here.push(ri);
                 self.record(ri, place, &fragment);
             }
@@ -685,8 +690,12 @@ impl<'e> Scan<'e> {
             self.findings.hits.push(Hit {
                 rule_id: rule.id.clone(),
                 class: rule.class.clone(),
+                fragment: if location.starts_with(crate::extract::CREDENTIAL_SCOPE) {
+                    String::from("(credential)")
+                } else {
+                    escape_fragment(fragment)
+                },
                 location,
-                fragment: escape_fragment(fragment),
                 score: rule.score,
                 detect_only,
             });

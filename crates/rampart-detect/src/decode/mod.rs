@@ -418,7 +418,14 @@ static MARKERS: [u8; 256] = {
     t[b'&' as usize] = AMP;
     t[b'\\' as usize] = BACKSLASH;
     t[b'<' as usize] = LT;
+    // Lead bytes of what `compat_folded` maps: fullwidth and small forms (0xEF), the
+    // ideographic space (0xE3), circled letters and the Kelvin sign (0xE2), the long s
+    // (0xC5) and mathematical letters (0xF0).
     t[0xEF] = EF;
+    t[0xE3] = EF;
+    t[0xE2] = EF;
+    t[0xC5] = EF;
+    t[0xF0] = EF;
     t[b',' as usize] = COMMA;
     t
 };
@@ -507,8 +514,8 @@ pub(crate) fn compact_into(s: &str, out: &mut String) {
 /// means a space, `{` and `[` a nested JSON document, `<` a lone XML element, `=` form data
 /// where forms are read.
 pub(crate) fn trigger_bytes(kind: FieldKind) -> Vec<u8> {
-    // 0xEF leads the fullwidth and small-form characters `compat_folded` maps to ASCII.
-    let mut bytes = b"%&\\{[<\xEF".to_vec();
+    // Lead bytes of the characters `compat_folded` maps to ASCII ([`MARKERS`]).
+    let mut bytes = b"%&\\{[<\xEF\xE3\xE2\xC5\xF0".to_vec();
     if kind.plus_is_space() {
         bytes.push(b'+');
     }

@@ -244,15 +244,20 @@ fn table_markup_stays_within_the_layer_limit() {
 
 #[test]
 fn fullwidth_and_small_forms_fold_to_ascii() {
-    assert_eq!(
-        compat_folded("＇ ｏｒ １＝１－－").as_deref(),
-        Some("' or 1=1--")
-    );
-    assert_eq!(
-        compat_folded("﹤script﹥alert﹙1﹚").as_deref(),
-        Some("<script>alert(1)")
-    );
-    // Other text with a 0xEF lead byte, and CJK text, stay as they are.
+    for (text, folded) in [
+        ("＇ ｏｒ １＝１－－", "' or 1=1--"),
+        ("﹤script﹥alert﹙1﹚", "<script>alert(1)"),
+        ("；ｗｇｅｔ\u{3000}ｈｔｔｐ：／／x", ";wget http://x"),
+        (
+            "<ſcript> 𝐔𝐍𝐈𝐎𝐍 𝐒𝐄𝐋𝐄𝐂𝐓 //ⓐⓣⓣⓐⓒⓚⓔⓡ.ⓔⓧ ①②⑦.⓪",
+            "<script> UNION SELECT //attacker.ex 127.0",
+        ),
+    ] {
+        assert_eq!(compat_folded(text).as_deref(), Some(folded), "{text}");
+    }
+    // Other text with a 0xEF lead byte, emoji, typographic quotes and CJK text stay as
+    // they are.
+    assert_eq!(compat_folded("it’s “quoted” — fine 😀"), None);
     assert_eq!(compat_folded("\u{FEFF}BOM and \u{F8FF}"), None);
     assert_eq!(compat_folded("日本語のテキスト"), None);
 }
@@ -359,7 +364,10 @@ fn marker_gates_skip_only_what_finds_nothing() {
         if memchr::memchr(b'<', text.as_bytes()).is_none() {
             assert_eq!(glued_tags_removed(&text), None, "{text:?}");
         }
-        if memchr::memchr(0xEF, text.as_bytes()).is_none() {
+        if !text
+            .bytes()
+            .any(|b| matches!(b, 0xEF | 0xE3 | 0xE2 | 0xC5 | 0xF0))
+        {
             assert_eq!(compat_folded(&text), None, "{text:?}");
         }
     }

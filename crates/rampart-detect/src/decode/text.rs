@@ -377,12 +377,14 @@ fn short_tag_len(rest: &[u8]) -> Option<usize> {
     (name <= 3 && rest.get(n + name) == Some(&b'>')).then_some(n + name + 1)
 }
 
-/// Folds fullwidth ASCII (`＇ｏｒ１＝１`, U+FF01..U+FF5E) and the small form variants
-/// (`﹤script﹥`, U+FE50..U+FE6B) to the ASCII they stand for, as NFKC normalisation in a
-/// backend (or a best-fit code page) does. `None` when the text holds none of them.
+/// Folds fullwidth ASCII (`＇ｏｒ１＝１`, U+FF01..U+FF5E), the small form variants
+/// (`﹤script﹥`, U+FE50..U+FE6B), the ideographic space, circled and mathematical
+/// letters and digits (`ⓐⓣⓣⓐⓒⓚ`, `𝐔𝐍𝐈𝐎𝐍`), the long s (`ſcript`) and the Kelvin sign to
+/// the ASCII they stand for, as NFKC normalisation in a backend (or a best-fit code page,
+/// or a hostname's IDNA mapping) does. `None` when the text holds none of them.
 pub(crate) fn compat_folded(input: &str) -> Option<String> {
-    // Both ranges are encoded with a leading 0xEF byte.
-    memchr::memchr(0xEF, input.as_bytes())?;
+    let b = input.as_bytes();
+    memchr::memchr3(0xEF, 0xE3, 0xE2, b).or_else(|| memchr::memchr2(0xC5, 0xF0, b))?;
     let mut changed = false;
     let out: String = input
         .chars()
@@ -397,8 +399,19 @@ pub(crate) fn compat_folded(input: &str) -> Option<String> {
 
 fn compat_ascii(c: char) -> Option<char> {
     let u = u32::from(c);
+    // Mathematical alphanumerics: 13 alphabets of A-Z then a-z, then 5 sets of digits.
+    let letter = |i: u32| char::from_u32(if i < 26 { 0x41 + i } else { 0x61 + i - 26 });
     match u {
         0xFF01..=0xFF5E => char::from_u32(u - 0xFF01 + 0x21),
+        0x3000 => Some(' '),
+        0x017F => Some('s'),
+        0x212A => Some('k'),
+        0x24B6..=0x24CF => char::from_u32(u - 0x24B6 + 0x41),
+        0x24D0..=0x24E9 => char::from_u32(u - 0x24D0 + 0x61),
+        0x2460..=0x2468 => char::from_u32(u - 0x2460 + 0x31),
+        0x24EA => Some('0'),
+        0x1D400..=0x1D6A3 => letter((u - 0x1D400) % 52),
+        0x1D7CE..=0x1D7FF => char::from_u32((u - 0x1D7CE) % 10 + 0x30),
         0xFE50..=0xFE6B => match u - 0xFE50 {
             0 => Some(','),
             2 => Some('.'),

@@ -1018,7 +1018,13 @@ fn normalise(text: &str) -> String {
             // which no Unix shell finds (`i'd` or `'i'd` still splice to `id`).
             b'\'' if pronoun_contraction(b, i) => out.push('\''),
             b'\'' | b'"' => {}
-            b'\\' if rest.get(1).is_some_and(|n| !n.is_ascii_whitespace()) => {}
+            // `c:\users`: a drive's backslash is a path, not quoting (`dir c:\users /s`).
+            b'\\'
+                if rest.get(1).is_some_and(|n| !n.is_ascii_whitespace())
+                    && !(i >= 2
+                        && b[i - 1] == b':'
+                        && b[i - 2].is_ascii_alphabetic()
+                        && (i == 2 || !is_word(b[i - 3]))) => {}
             b'$' => {
                 let lower: Vec<u8> = rest.iter().take(6).map(u8::to_ascii_lowercase).collect();
                 if lower.starts_with(b"${ifs}") {
@@ -1064,7 +1070,12 @@ fn normalise(text: &str) -> String {
                     .iter()
                     .skip(1)
                     .take_while(|c| **c != b'}')
-                    .any(|c| *c == b',') =>
+                    .any(|c| *c == b',')
+                // `{"pixel":"data:...;base64,R0l..."}`: a JSON object, not a brace list.
+                && !rest[1..]
+                    .split(|c| *c == b'}')
+                    .next()
+                    .is_some_and(|inner| inner.windows(2).any(|w| w == b"\":")) =>
             {
                 brace = true;
                 out.push(';');

@@ -342,7 +342,9 @@ pub(super) const STRONG: &[&str] = &[
 /// Container tools in [`STRONG`] whose command lines documentation quotes (see
 /// `command_at`). Ansible's stay: its ad-hoc commands run modules on every host, and
 /// rule sets like CRS refuse them as a value.
-pub(super) const OPS_TOOLS: &[&[u8]] = &[b"docker", b"kubectl"];
+pub(super) const OPS_TOOLS: &[&[u8]] = &[
+    b"docker", b"kubectl", b"pip", b"pip3", b"make", b"apt-get", b"apt", b"yum", b"dnf",
+];
 
 /// Interpreters that are also installed under a versioned name (`python3.10`, `php8.2`).
 pub(super) const VERSIONED: &[&str] =

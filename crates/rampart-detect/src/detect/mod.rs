@@ -153,8 +153,11 @@ impl Detector {
                     "cluster.local",
                     "instance-data",
                     "kubernetes",
-                    // A bare metadata address ([`ssrf::detect`]'s `bare_hosts`).
+                    // A bare metadata address ([`ssrf::detect`]'s `bare_hosts`): dotted,
+                    // in brackets (`[::ffff:a9fe:a9fe]`, `[fe80::1]`) or in hex.
                     "169.254",
+                    "[",
+                    "0x",
                 ],
             ),
         };

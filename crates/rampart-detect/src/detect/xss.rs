@@ -186,7 +186,7 @@ fn tags(s: &[u8]) -> Option<Range<usize>> {
         let placeholder = matches!(name, b"object" | b"embed") && loads_nothing(&s[after..end]);
         if name == b"style"
             && s[at + 1] != b'/'
-            && (whole_document(s) || svg_document(s))
+            && (whole_document(s) || svg_document(s) || s.trim_ascii_start().starts_with(b"<style"))
             && let Some(len) = plain_style_sheet(&s[after..], end - after)
         {
             from = after + len;
@@ -266,7 +266,8 @@ const JS_PREFIX_WORDS: &[&[u8]] = &[
 
 /// Whether the rest of a `<script` tag, `rest` (lowercased), is a bare `>` followed on
 /// the same line by two words a JS parser rejects (`<script> defer vs async`): a syntax
-/// error in the first statement keeps the whole element from running.
+/// error in the first statement keeps the whole element from running. `<script> tags`
+/// names the element in prose.
 fn dead_script(rest: &[u8]) -> bool {
     let blank = |c: &u8| *c == b' ' || *c == b'\t';
     let rest = &rest[rest.iter().take_while(|c| blank(c)).count()..];
@@ -291,6 +292,17 @@ fn dead_script(rest: &[u8]) -> bool {
         return false;
     }
     let (w1, tail) = body.split_at(n1);
+    // `my <script> tags?`: prose naming the element. The body is one undeclared name
+    // that nothing calls, indexes or assigns, so no payload of the sender's runs.
+    if matches!(
+        w1,
+        b"tag" | b"tags" | b"element" | b"elements" | b"block" | b"blocks"
+    ) && !tail
+        .first()
+        .is_some_and(|c| matches!(c, b'(' | b'.' | b'[' | b'=' | b'`' | b'+' | b'-'))
+    {
+        return true;
+    }
     let gap = tail.iter().take_while(|c| blank(c)).count();
     let n2 = word(&tail[gap..]);
     if matches!(w1, b"in" | b"instanceof") {
@@ -302,9 +314,10 @@ fn dead_script(rest: &[u8]) -> bool {
 }
 
 /// The length of a `<style` tag's rest, `rest` (its `>` at `close`), through `</style>`
-/// when it is a document's own style sheet: plain attributes, then rules up to `</style>` that load and run nothing (no
-/// `url(`, imports, escapes, expressions or bindings). E-mail templates carry one in
-/// every head; a sheet that fetches (attribute-selector exfiltration) still counts.
+/// when it is a document's own style sheet (a whole document's, an SVG's, or one that
+/// opens a report or e-mail fragment): plain attributes, then rules up to `</style>`
+/// that load and run nothing (no `url(`, imports, escapes, expressions or bindings).
+/// A sheet that fetches (attribute-selector exfiltration) still counts.
 fn plain_style_sheet(rest: &[u8], close: usize) -> Option<usize> {
     let mut attrs = attributes::Attributes::new(&rest[..close]);
     if attrs.by_ref().take(8).any(|(n, _)| n.starts_with(b"on")) || !attrs.plain() {

@@ -9,11 +9,14 @@ use std::sync::OnceLock;
 use rampart_parse::{BodyKind, Parsed};
 use regex::bytes::Regex;
 
-/// Server-side code a web server runs from its document root or includes: PHP and JSP,
-/// ASP and ASP.NET, server-side includes, CGI scripts (a shebang first), Apache and IIS
-/// overrides that make other files run (.htaccess, a web.config with handlers or
-/// rewrites), XSLT with script extensions.
-const SERVER_CODE: &str = r#"(?i-u)<\?php|<\?=\s*\$|<%@\s*(?:page|import|include|taglib)\b|<jsp:(?:scriptlet|expression|declaration)\b|\brunat\s*=\s*["']?server\b|\bserver\.createobject\s*\(|<!--\s*#\s*(?:exec|include|config|echo)\b|\A(?:\xEF\xBB\xBF)?#!\s*/(?:usr/)?(?:local/)?bin/(?:env\s+)?(?:perl|python[\d.]*|ruby|php|sh|bash|zsh|ksh|dash|lua|node)\b|\b(?:addtype|addhandler|sethandler)\s+(?:application/x-httpd-php\w*|cgi-script|server-parsed)|\bphp_(?:flag|value)\s+(?:engine|auto_prepend_file|auto_append_file)\b|\bauto_(?:prepend|append)_file\s*=|xmlns:php\s*=\s*["']http://php\.net/xsl|<msxsl:script\b|<%[\s\S]{0,200}?\bruntime\.getruntime\s*\(|<system\.webserver>[\s\S]{0,2000}?<(?:handlers|rewrite)\b"#;
+/// Server-side code a web server runs from its document root or includes: PHP (also in
+/// the old `<script language="php">` form) and JSP, ASP and ASP.NET (pages, handlers,
+/// services; classic ASP evaluating the request, which IIS runs from .asp, .cer or .asa
+/// alike), server-side includes, CGI scripts (a shebang first; a shell script only when it
+/// reads the query or prints a CGI header: deploy scripts are uploaded as artifacts),
+/// Apache and IIS overrides that make other files run (.htaccess, a web.config with
+/// handlers or rewrites), XSLT with script extensions.
+const SERVER_CODE: &str = r#"(?i-u)<\?php|<\?=\s*\$|<script\s+language\s*=\s*["']?php\b|<%@\s*(?:page|import|include|taglib|webhandler|webservice|control|master|application|assembly)\b|<%[\s\S]{0,200}?\b(?:execute(?:global)?|eval)\s*\(?\s*request\b|<jsp:(?:scriptlet|expression|declaration)\b|\brunat\s*=\s*["']?server\b|\bserver\.createobject\s*\(|<!--\s*#\s*(?:exec|include|config|echo)\b|\A(?:\xEF\xBB\xBF)?#!\s*/(?:usr/)?(?:local/)?bin/(?:env\s+)?(?:perl|python[\d.]*|ruby|php|lua|node)\b|\A(?:\xEF\xBB\xBF)?#!\s*/(?:usr/)?(?:local/)?bin/(?:env\s+)?(?:sh|bash|zsh|ksh|dash)\b[\s\S]{0,2000}?(?:\bQUERY_STRING\b|\bREQUEST_METHOD\b|content-type\s*:)|\b(?:addtype|addhandler|sethandler)\s+(?:application/x-httpd-php\w*|cgi-script|server-parsed)|\bphp_(?:flag|value)\s+(?:engine|auto_prepend_file|auto_append_file)\b|\bauto_(?:prepend|append)_file\s*=|xmlns:php\s*=\s*["']http://php\.net/xsl|<msxsl:script\b|<%[\s\S]{0,200}?\bruntime\.getruntime\s*\(|<system\.webserver>[\s\S]{0,2000}?<(?:handlers|rewrite)\b"#;
 /// YAML tags that build a language object when the file is loaded.
 const YAML_OBJECT: &str = r"(?-u)!!python/(?:object|name|module)|!!(?:javax?|com|org)\.\w|!ruby/(?:object|hash|struct):|!!js/function\b";
 /// Spreadsheet cells that run a program when the file is opened (DDE).
@@ -66,6 +69,16 @@ mod tests {
         let active_files: &[(&[u8], &str)] = &[
             (b"<?php system($_GET['c']); ?>", "upload-server-code"),
             (
+                b"GIF89a\n<script language=\"php\">system($_GET['c']);</script>",
+                "upload-server-code",
+            ),
+            (
+                b"<%@ WebHandler Language=\"C#\" Class=\"H\" %>\nusing System.Web;",
+                "upload-server-code",
+            ),
+            (b"<%execute(request(\"x\"))%>", "upload-server-code"),
+            (b"<% eval request(\"x\") %>", "upload-server-code"),
+            (
                 b"\xff\xd8\xff\xe0JFIF\x00<?PHP echo shell_exec($_GET['x']); ?>",
                 "upload-server-code",
             ),
@@ -80,6 +93,10 @@ mod tests {
             ),
             (b"<!--#exec cmd=\"id\" -->", "upload-server-code"),
             (b"#!/usr/bin/env python3\nimport os", "upload-server-code"),
+            (
+                b"#!/bin/sh\necho \"Content-type: text/plain\"\necho\n$QUERY_STRING",
+                "upload-server-code",
+            ),
             (
                 b"AddType application/x-httpd-php .jpg",
                 "upload-server-code",
@@ -130,6 +147,9 @@ mod tests {
             b"key: value\nlist: [a, b]\nregex: !!str '^a+$'\n",
             b"%PDF-1.7\n1 0 obj <</Type /Catalog>> endobj",
             b"class Main { void run() { Runtime.getRuntime().gc(); } }",
+            b"#!/usr/bin/env bash\nset -euo pipefail\nkubectl rollout restart deployment/web",
+            b"<p>Use <script language=\"javascript\"> in old pages; <% if user %> is ERB.</p>",
+            b"Set the <%= request.path %> helper; evaluation order matters",
             b"<configuration><appSettings><add key=\"theme\" value=\"dark\"/></appSettings></configuration>",
         ];
         for file in ordinary {

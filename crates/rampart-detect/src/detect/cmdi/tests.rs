@@ -400,3 +400,22 @@ fn ansi_c_quoted_commands_are_read_decoded() {
         ],
     );
 }
+
+#[test]
+fn a_drive_path_keeps_its_backslash_and_package_tools_document_themselves() {
+    table(
+        &[
+            "| dir C:\\Users\\ /s",
+            "& dir c:\\windows\\system32",
+            "x; apt-get install -y netcat",
+            "| c\\at /etc/passwd",
+        ],
+        &[
+            "pip install -r requirements.txt",
+            "apt-get install -y -qq libpq-dev",
+            "make build",
+            "see C:\\Users\\me\\Documents for the file",
+            "{\"pixel\":\"data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7\",\"c\":\"x\"}",
+        ],
+    );
+}

@@ -81,6 +81,7 @@ fn shapes(text: &str) -> Option<Range<usize>> {
             [b'\'', b'"']
                 .into_iter()
                 .filter(|q| memchr::memchr(*q, s).is_some())
+                .filter(|q| !(*q == b'"' && quoted_list(s)))
                 .find_map(|q| {
                     Shapes::new(s, Start::Inside(q)).find().or_else(|| {
                         let escaped = memchr::memchr_iter(q, s).any(|i| i > 0 && s[i - 1] == b'\\');
@@ -106,6 +107,39 @@ fn shapes(text: &str) -> Option<Range<usize>> {
         let mut lower = text.to_ascii_lowercase();
         extra::fold_unicode(&mut lower);
         find(lower.as_bytes())
+    }
+}
+
+/// Whether `s` is a comma-separated list of entity tags, each optionally weak
+/// (`W/"a--b"`, `"x", "y"`): quoted words of letters, digits and `._:/+=-`. Every quote
+/// there closes what the one before it opened, and no word is SQL.
+fn quoted_list(s: &[u8]) -> bool {
+    let mut rest = s.trim_ascii();
+    loop {
+        rest = rest.strip_prefix(b"w/").unwrap_or(rest);
+        let Some(body) = rest.strip_prefix(b"\"") else {
+            return false;
+        };
+        let Some(close) = memchr::memchr(b'"', body) else {
+            return false;
+        };
+        let tag = &body[..close];
+        if tag.is_empty()
+            || !tag.iter().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, b'.' | b'_' | b':' | b'/' | b'+' | b'=' | b'-')
+            })
+        {
+            return false;
+        }
+        rest = body[close + 1..].trim_ascii_start();
+        if rest.is_empty() {
+            return true;
+        }
+        let Some(next) = rest.strip_prefix(b",") else {
+            return false;
+        };
+        rest = next.trim_ascii_start();
     }
 }
 
@@ -557,9 +591,19 @@ impl<'a> Shapes<'a> {
             Some(Tk::Kw(Kw::Delete)) => next == Some(Tk::Kw(Kw::From)),
             // `drop table x`, `drop/**/x`, `drop x;--`; `"drop table" sounded scary` quotes
             // the words with no name to act on.
+            // "Drop Table Leaf Hinge, Brass": a product named with two more words, which no
+            // `drop` or `truncate` takes (only `cascade`, `restrict` or `purge` follow a name).
             Some(Tk::Kw(Kw::Drop | Kw::Create | Kw::Alter | Kw::Truncate)) => {
                 next == Some(Tk::Kw(Kw::Object))
                     && !matches!(self.kind(j + 2), None | Some(Tk::Str { .. }))
+                    && !(matches!(self.kind(j), Some(Tk::Kw(Kw::Drop | Kw::Truncate)))
+                        && self.kind(j + 2) == Some(Tk::Ident)
+                        && self.kind(j + 3) == Some(Tk::Ident)
+                        && !self.comment_after[j + 2]
+                        && !matches!(
+                            self.text(j + 3).to_ascii_lowercase().as_slice(),
+                            b"cascade" | b"restrict" | b"purge"
+                        ))
                     || (next == Some(Tk::Ident)
                         && (self.comment_after[j]
                             || (self.kind(j + 2) == Some(Tk::Semi) && self.ends_at(j + 3))))
