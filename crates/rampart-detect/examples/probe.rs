@@ -12,11 +12,14 @@ fn main() {
         .into_iter()
         .find(|k| k.name() == kind_name)
         .unwrap_or(FieldKind::QueryValue);
+    // `SCOPE=claims` screens as a JWT's claims segment is, `SCOPE=header` as a header.
+    let scope: &'static str =
+        String::leak(std::env::var("SCOPE").unwrap_or_else(|_| "probe".to_owned()));
     let engine = Engine::builtin();
     let policy = Policy::default();
     for arg in std::env::args().skip(1) {
         let mut budget = Budget::default();
-        let field = Field::new(Location::new("probe", "v"), kind, arg.as_bytes());
+        let field = Field::new(Location::new(scope, "v"), kind, arg.as_bytes());
         let findings = engine.inspect([field], &policy, &mut budget);
         println!("{:>3} {:?}", findings.score, arg);
         for h in &findings.hits {

@@ -147,8 +147,8 @@ fn credential_screened(value: &[u8]) -> [Option<(&'static str, &[u8])>; 2] {
 }
 
 /// The scope of a JWT's claims segment: identity providers write their own URLs into
-/// claims (`iss`, `aud`, a development origin on `localhost`), which the SSRF rules leave
-/// alone there.
+/// claims (`iss`, `aud`, a development origin on `localhost` or a literal address), which
+/// the SSRF and literal-IP URL rules leave alone there.
 pub const CLAIMS_SCOPE: &str = "claims";
 
 /// The scope of a decoded credential's field: a hit there names the rule and location

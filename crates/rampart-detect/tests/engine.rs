@@ -256,6 +256,8 @@ fn bearer_jwts_are_screened_without_their_signature() {
         r#"{"iss":"https://sso.acme.example/realms/c","allowed-origins":["https://app.acme.example","http://localhost:4200"]}"#,
         r#"{"aud":["https://kubernetes.default.svc.cluster.local"],"sub":"system:serviceaccount:payments:api"}"#,
         r#"{"sub":"user_2fQ8b1","sid":"sess_BGGa2Fe6BrPXrXHvZbZWTTGqIsN"}"#,
+        r#"{"iss":"https://127.0.0.1:43211","aud":"rampart-api","sub":"alice","jti":"jti-1733390000-8406551","scope":"read write"}"#,
+        r#"{"iss":"http://10.20.0.7:8080/realms/dev","azp":"web","allowed-origins":["http://192.168.1.20:3000"]}"#,
     ] {
         let token = format!("Bearer {}.{}.c2ln", b64(header), b64(claim));
         assert!(!screened(&token).1, "{claim}");
